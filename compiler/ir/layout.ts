@@ -1,0 +1,94 @@
+/** Index arithmetic shared by the reference evaluator and the kernel lowering. */
+import type { Shape } from './types.ts';
+
+/** Row-major strides of a contiguous tensor. */
+export function stridesOf(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+/**
+ * Strides that read an input of `inShape` at the multi-index of an output of `outShape` under
+ * numpy broadcasting (shapes aligned on the right; a size-1 or missing axis has stride 0).
+ */
+export function broadcastStrides(inShape: Shape, outShape: Shape): number[] {
+  const inStrides = stridesOf(inShape);
+  const offset = outShape.length - inShape.length;
+  return outShape.map((_, axis) => {
+    const inAxis = axis - offset;
+    if (inAxis < 0 || inShape[inAxis] === 1) return 0;
+    return inStrides[inAxis];
+  });
+}
+
+/** Strides that read the input of `transpose(x, perm)` at an output multi-index. */
+export function transposeStrides(inShape: Shape, perm: readonly number[]): number[] {
+  const inStrides = stridesOf(inShape);
+  return perm.map((p) => inStrides[p]);
+}
+
+/**
+ * A strided view: output element `i` (row-major over `outShape`) reads input element
+ * `sum_d ((i / outStrides[d]) % outShape[d]) * inStrides[d]`.
+ */
+export interface StridedView {
+  readonly outShape: Shape;
+  readonly inStrides: readonly number[];
+}
+
+export function viewIndex(view: StridedView, i: number): number {
+  const outStrides = stridesOf(view.outShape);
+  let index = 0;
+  for (let d = 0; d < view.outShape.length; d++) {
+    if (view.inStrides[d] === 0) continue;
+    index += (Math.floor(i / outStrides[d]) % view.outShape[d]) * view.inStrides[d];
+  }
+  return index;
+}
+
+export function isIdentityView(view: StridedView): boolean {
+  const contiguous = stridesOf(view.outShape);
+  return view.outShape.every((d, i) => d === 1 || view.inStrides[i] === contiguous[i]);
+}
+
+/** The shape `sum(x, axes, keepDims=true)` has. */
+export function keptShape(shape: Shape, axes: readonly number[]): number[] {
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+export function reducedShape(shape: Shape, axes: readonly number[], keepDims: boolean): number[] {
+  return keepDims ? keptShape(shape, axes) : shape.filter((_, i) => !axes.includes(i));
+}
+
+/**
+ * A reduction split into an output part and a reduced part: input element for output `o` and
+ * reduction step `r` is `outView(o) + redView(r)`.
+ */
+export interface ReductionLayout {
+  readonly outView: StridedView;
+  readonly redView: StridedView;
+  readonly reduceSize: number;
+}
+
+export function reductionLayout(inShape: Shape, axes: readonly number[]): ReductionLayout {
+  const inStrides = stridesOf(inShape);
+  const keep = inShape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const outShape = keep.map((i) => inShape[i]);
+  const redShape = axes.map((i) => inShape[i]);
+  return {
+    outView: { outShape, inStrides: keep.map((i) => inStrides[i]) },
+    redView: { outShape: redShape, inStrides: axes.map((i) => inStrides[i]) },
+    reduceSize: redShape.reduce((a, b) => a * b, 1),
+  };
+}
+
+export function inversePerm(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return inv;
+}

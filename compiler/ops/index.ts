@@ -1,0 +1,40 @@
+/** The op registry: one record per primitive, checked complete by the type system. */
+import type { PrimKind } from '../ir/types.ts';
+import type { OpDef } from './op.ts';
+import { fill, input } from './source.ts';
+import * as ew from './elementwise.ts';
+import { reduce_max, sum } from './reduce.ts';
+import { broadcast, reshape, transpose } from './movement.ts';
+import { matmul } from './matmul.ts';
+
+export const OPS = {
+  input,
+  fill,
+  neg: ew.neg,
+  exp: ew.exp,
+  log: ew.log,
+  sqrt: ew.sqrt,
+  tanh: ew.tanh,
+  add: ew.add,
+  sub: ew.sub,
+  mul: ew.mul,
+  div: ew.div,
+  pow: ew.pow,
+  maximum: ew.maximum,
+  less: ew.less,
+  equal: ew.equal,
+  where: ew.where,
+  sum,
+  reduce_max,
+  broadcast,
+  reshape,
+  transpose,
+  matmul,
+} as const satisfies Record<PrimKind, OpDef>;
+
+export function opOf(kind: PrimKind): OpDef {
+  return OPS[kind];
+}
+
+export * from './op.ts';
+export { matmulDims } from './matmul.ts';
