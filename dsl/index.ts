@@ -1,0 +1,12 @@
+/** The gradc DSL: typed symbolic tensors, primitives, layers, losses and optimizers. */
+export { Tensor } from './tensor.ts';
+export type { Operand } from './tensor.ts';
+export type { Shape, Broadcast, ShapeMismatch } from './shape.ts';
+export * from './ops.ts';
+export * from './nn.ts';
+export * from './layers.ts';
+export * from './optim.ts';
+export { defineModel, isModelDefinition, ModelContext } from './model.ts';
+export type { ModelDefinition, ModelOptions, ModelOutputs } from './model.ts';
+export type * from './spec.ts';
+export { GRAD_PREFIX, UPDATE_PREFIX, PREDICT_PREFIX, LOSS_OUTPUT } from './spec.ts';

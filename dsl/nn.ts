@@ -1,0 +1,52 @@
+/** Activations and losses, written as compositions of primitives. */
+import type { Init, Last, Shape } from './shape.ts';
+import type { Tensor } from './tensor.ts';
+import { exp, log, mean, neg, reduceMax, sum, where } from './ops.ts';
+import { add, div, less, maximum, mul, sub } from './prim.ts';
+
+type Same<S extends Shape> = Tensor<S>;
+
+export function relu<S extends Shape>(x: Tensor<S>): Same<S> {
+  return maximum(x, 0) as unknown as Same<S>;
+}
+
+export function leakyRelu<S extends Shape>(x: Tensor<S>, slope = 0.01): Same<S> {
+  return maximum(x, mul(x, slope)) as unknown as Same<S>;
+}
+
+export function sigmoid<S extends Shape>(x: Tensor<S>): Same<S> {
+  return div(1, add(1, exp(neg(x)))) as unknown as Same<S>;
+}
+
+/** ELU: x for x > 0, alpha (e^x - 1) otherwise. */
+export function elu<S extends Shape>(x: Tensor<S>, alpha = 1): Same<S> {
+  const negative = mul(sub(exp(x), 1), alpha);
+  return where(less(x, 0) as unknown as Same<S>, negative, x);
+}
+
+/** log(softmax(x)) over the last axis, stable: x - max - log(sum(exp(x - max))). */
+export function logSoftmax<S extends Shape>(x: Tensor<S>): Same<S> {
+  const shifted = sub(x, reduceMax(x, -1, true));
+  return sub(shifted, log(sum(exp(shifted), -1, true))) as unknown as Same<S>;
+}
+
+/** Softmax over the last axis. */
+export function softmax<S extends Shape>(x: Tensor<S>): Same<S> {
+  const shifted = exp(sub(x, reduceMax(x, -1, true)));
+  return div(shifted, sum(shifted, -1, true)) as unknown as Same<S>;
+}
+
+/** Mean over the batch of -sum(labels * log softmax(logits)): categorical cross-entropy. */
+export function softmaxCrossEntropy<S extends readonly [number, number]>(
+  logits: Tensor<S>,
+  labels: Tensor<readonly [...Init<S>, Last<S>]>,
+): Tensor<[]> {
+  const perSample = neg(sum(mul(labels, logSoftmax(logits)), -1));
+  return mean(perSample) as Tensor<[]>;
+}
+
+/** Mean squared error over every element. */
+export function mse<S extends Shape>(predictions: Tensor<S>, targets: Tensor<S>): Tensor<[]> {
+  const diff = sub(predictions, targets);
+  return mean(mul(diff, diff)) as Tensor<[]>;
+}

@@ -1,0 +1,105 @@
+/**
+ * The primitive operations as typed DSL functions. Every call records the caller's file:line.
+ * Elementwise operations broadcast like numpy and accept plain numbers as scalars.
+ */
+import * as prim from './prim.ts';
+import type { Broadcast, BroadcastCheck, Shape } from './shape.ts';
+import type { Operand, ShapeOf } from './tensor.ts';
+import { Tensor, graphOf, nodeOf, traced, wrap } from './tensor.ts';
+
+/** A binary primitive whose operand shapes are checked for broadcasting by tsc. */
+type Binary = <A extends Operand, B extends Operand>(
+  a: A,
+  b: B & BroadcastCheck<ShapeOf<A>, ShapeOf<B>>,
+) => Tensor<Broadcast<ShapeOf<A>, ShapeOf<B>>>;
+
+type Unary = <S extends Shape>(x: Tensor<S>) => Tensor<S>;
+
+function unary(kind: 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh'): Unary {
+  return (<S extends Shape>(x: Tensor<S>) =>
+    traced(x.graph, kind, () => wrap<S>(x.graph, x.graph.make(kind, [x.id])))) as Unary;
+}
+
+export const add = prim.add as Binary;
+export const sub = prim.sub as Binary;
+export const mul = prim.mul as Binary;
+export const div = prim.div as Binary;
+export const pow = prim.pow as Binary;
+export const maximum = prim.maximum as Binary;
+/** 1 where a < b, else 0. */
+export const less = prim.less as Binary;
+/** 1 where a == b, else 0. */
+export const equal = prim.equal as Binary;
+
+export const neg = unary('neg');
+export const exp = unary('exp');
+export const log = unary('log');
+export const sqrt = unary('sqrt');
+export const tanh = unary('tanh');
+
+/** x where cond != 0, else y. */
+export function where<S extends Shape>(cond: Tensor<S>, x: Operand, y: Operand): Tensor<S> {
+  const g = cond.graph;
+  return traced(g, 'where', () => wrap<S>(g, g.where(cond.id, nodeOf(g, x), nodeOf(g, y))));
+}
+
+/** Matrix product; the inner sizes must agree (a tsc error when both are literals). */
+export function matmul<M extends number, K extends number, N extends number>(
+  a: Tensor<readonly [M, K]>,
+  b: Tensor<readonly [NoInfer<K>, N]>,
+): Tensor<[M, N]> {
+  const g = graphOf(a, b);
+  return traced(g, 'matmul', () => wrap(g, g.matmul(a.id, nodeOf(g, b))));
+}
+
+export function transpose<R extends number, C extends number>(
+  x: Tensor<readonly [R, C]>,
+): Tensor<[C, R]> {
+  return traced(x.graph, 'transpose', () => wrap(x.graph, x.graph.transpose(x.id, [1, 0])));
+}
+
+export function reshape<const S extends Shape>(x: Tensor<Shape>, shape: S): Tensor<S> {
+  return traced(x.graph, 'reshape', () => wrap<S>(x.graph, x.graph.reshape(x.id, shape)));
+}
+
+export function broadcastTo<const S extends Shape>(x: Tensor<Shape>, shape: S): Tensor<S> {
+  return traced(x.graph, 'broadcastTo', () => wrap<S>(x.graph, x.graph.broadcastTo(x.id, shape)));
+}
+
+function normaliseAxes(rank: number, axes: number | readonly number[] | undefined): number[] {
+  const list = axes === undefined ? [...Array(rank).keys()] : typeof axes === 'number' ? [axes] : axes;
+  return [...new Set(list.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+}
+
+/** Sum over `axes` (all axes by default; negative axes count from the end). */
+export function sum(x: Tensor<Shape>, axes?: number | readonly number[], keepDims = false): Tensor<Shape> {
+  const g = x.graph;
+  return traced(g, 'sum', () => wrap(g, g.sum(x.id, normaliseAxes(x.shape.length, axes), keepDims)));
+}
+
+/** Sum of every element: a scalar. */
+export function sumAll(x: Tensor<Shape>): Tensor<[]> {
+  return sum(x) as Tensor<[]>;
+}
+
+export function reduceMax(
+  x: Tensor<Shape>,
+  axes?: number | readonly number[],
+  keepDims = false,
+): Tensor<Shape> {
+  const g = x.graph;
+  return traced(g, 'reduceMax', () =>
+    wrap(g, g.reduceMax(x.id, normaliseAxes(x.shape.length, axes), keepDims)),
+  );
+}
+
+/** Mean over `axes` (all by default), written as a sum times a constant. */
+export function mean(x: Tensor<Shape>, axes?: number | readonly number[], keepDims = false): Tensor<Shape> {
+  const list = normaliseAxes(x.shape.length, axes);
+  const count = list.reduce((n, a) => n * x.shape[a], 1);
+  return prim.mul(sum(x, list, keepDims), 1 / count);
+}
+
+export function square<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  return prim.mul(x, x) as Tensor<S>;
+}

@@ -1,0 +1,105 @@
+/**
+ * Optimizers, written in the DSL: each declares its state and hyperparameters and assigns the
+ * value every parameter takes after a step. The learning rate is the hyperparameter `lr`, fed
+ * every step so that schedules run on the host without recompiling.
+ */
+import type { Shape } from './shape.ts';
+import type { Tensor } from './tensor.ts';
+import type { ModelContext } from './model.ts';
+import { neg, sqrt } from './ops.ts';
+import { add, div, maximum, mul, pow, sub } from './prim.ts';
+
+export interface Optimizer {
+  readonly name: string;
+  /** Declares state and assigns the updated parameter (and state) in `m`. */
+  update(m: ModelContext, param: Tensor<Shape>, grad: Tensor<Shape>): void;
+}
+
+type T = Tensor<Shape>;
+
+function paramName(m: ModelContext, param: T): string {
+  return m.graph.node(param.id).attrs.name as string;
+}
+
+/** Clips each gradient element into [-clip, clip] when `clip` is given. */
+function clipped(grad: T, clip: number | undefined): T {
+  if (clip === undefined) return grad;
+  return neg(maximum(neg(maximum(grad, -clip)), -clip)) as T;
+}
+
+export interface SgdOptions {
+  readonly learningRate: number;
+  /** Clip gradients by value. */
+  readonly clipValue?: number;
+  /** L2 regularisation (weight decay) coefficient. */
+  readonly weightDecay?: number;
+}
+
+function regularised(grad: T, param: T, weightDecay: number | undefined): T {
+  return weightDecay ? (add(grad, mul(param, weightDecay)) as T) : grad;
+}
+
+/** Plain (mini-batch) stochastic gradient descent: p <- p - lr g. */
+export function sgd(options: SgdOptions): Optimizer {
+  return {
+    name: 'sgd',
+    update(m, param, grad) {
+      const lr = m.hyper('lr', options.learningRate);
+      const g = regularised(clipped(grad, options.clipValue), param, options.weightDecay);
+      m.assign(param, sub(param, mul(lr, g)) as T);
+    },
+  };
+}
+
+export interface MomentumOptions extends SgdOptions {
+  readonly momentum: number;
+  readonly nesterov?: boolean;
+}
+
+/** v <- mu v - lr g; p <- p + v (Nesterov: p <- p + mu v - lr g). */
+export function momentum(options: MomentumOptions): Optimizer {
+  return {
+    name: options.nesterov ? 'nesterov' : 'momentum',
+    update(m, param, grad) {
+      const lr = m.hyper('lr', options.learningRate);
+      const g = regularised(clipped(grad, options.clipValue), param, options.weightDecay);
+      const v = m.state(`${paramName(m, param)}.velocity`, param.shape, 0);
+      const step = mul(lr, g) as T;
+      const vNew = sub(mul(v, options.momentum), step) as T;
+      m.assign(v, vNew);
+      const delta = options.nesterov ? (sub(mul(vNew, options.momentum), step) as T) : vNew;
+      m.assign(param, add(param, delta) as T);
+    },
+  };
+}
+
+export interface AdamOptions extends SgdOptions {
+  readonly beta1?: number;
+  readonly beta2?: number;
+  readonly epsilon?: number;
+}
+
+/** Adam with bias correction; the step count is a state shared by all parameters. */
+export function adam(options: AdamOptions): Optimizer {
+  const beta1 = options.beta1 ?? 0.9;
+  const beta2 = options.beta2 ?? 0.999;
+  const epsilon = options.epsilon ?? 1e-8;
+  return {
+    name: 'adam',
+    update(m, param, grad) {
+      const lr = m.hyper('lr', options.learningRate);
+      const g = regularised(clipped(grad, options.clipValue), param, options.weightDecay);
+      const name = paramName(m, param);
+      const t = add(m.stepCounter(), 1);
+      const mom = m.state(`${name}.m`, param.shape, 0);
+      const vel = m.state(`${name}.v`, param.shape, 0);
+      const mNew = add(mul(mom, beta1), mul(g, 1 - beta1)) as T;
+      const vNew = add(mul(vel, beta2), mul(mul(g, g), 1 - beta2)) as T;
+      m.assign(mom, mNew);
+      m.assign(vel, vNew);
+      const mHat = div(mNew, sub(1, pow(beta1, t)));
+      const vHat = div(vNew, sub(1, pow(beta2, t)));
+      m.assign(param, sub(param, div(mul(lr, mHat), add(sqrt(vHat as T), epsilon))) as T);
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/** Symbolic tensors: a node of the model's graph plus its static shape type. */
+import type { NodeId } from '../compiler/ir/types.ts';
+import type { GraphBuilder } from '../compiler/ir/builder.ts';
+import type { Shape } from './shape.ts';
+import { callerLoc } from './loc.ts';
+
+export class Tensor<S extends Shape = Shape> {
+  constructor(
+    /** The builder of the model this tensor belongs to. */
+    readonly graph: GraphBuilder,
+    readonly id: NodeId,
+    readonly shape: S,
+  ) {}
+}
+
+/** A tensor or a plain number (a scalar constant). */
+export type Operand = Tensor<Shape> | number;
+export type ShapeOf<T> = T extends Tensor<infer S> ? S : [];
+
+/** Runs a builder action with the caller's source location attached to the new nodes. */
+export function traced<T>(graph: GraphBuilder, label: string, build: () => T): T {
+  return graph.withLoc(callerLoc(label), build);
+}
+
+export function wrap<S extends Shape>(graph: GraphBuilder, id: NodeId): Tensor<S> {
+  return new Tensor<S>(graph, id, graph.shapeOf(id) as unknown as S);
+}
+
+/** The builder shared by a set of operands (numbers have none). */
+export function graphOf(...operands: Operand[]): GraphBuilder {
+  for (const x of operands) if (x instanceof Tensor) return x.graph;
+  throw new Error('at least one operand must be a tensor');
+}
+
+export function nodeOf(graph: GraphBuilder, x: Operand): NodeId {
+  if (typeof x === 'number') return graph.fill(x, []);
+  if (x.graph !== graph) throw new Error('tensors from different models cannot be combined');
+  return x.id;
+}
