@@ -1,0 +1,88 @@
+/**
+ * The kernel IR: what every renderer takes. A program is a fixed list of kernels over
+ * statically sized float32 buffers; each kernel is one of three loop structures, lowered once
+ * here and rendered per backend.
+ */
+import type { PrimKind, Shape } from '../ir/types.ts';
+import type { StridedView } from '../ir/layout.ts';
+
+/** data: fed each step; param/state: persistent; hyper: a fed scalar; temp: internal. */
+export type BufferRole = 'data' | 'param' | 'state' | 'hyper' | 'temp';
+
+export interface BufferDecl {
+  readonly id: number;
+  readonly name: string;
+  readonly shape: Shape;
+  readonly size: number;
+  readonly role: BufferRole;
+}
+
+/** An elementwise expression evaluated at output index `i`. */
+export type Expr =
+  /** inputs[input] at `i`, or at the index `view` maps `i` to (broadcast, transpose). */
+  | { readonly op: 'load'; readonly input: number; readonly view?: StridedView }
+  | { readonly op: 'const'; readonly value: number }
+  | { readonly op: 'apply'; readonly kind: PrimKind; readonly args: readonly Expr[] };
+
+interface KernelBase {
+  readonly name: string;
+  /** Buffer ids read, in parameter order. */
+  readonly inputs: readonly number[];
+  /** Buffer id written. */
+  readonly output: number;
+  /** One line per graph node the kernel computes: `%id kind  file:line:col label`. */
+  readonly sources: readonly string[];
+}
+
+/** out[i] = expr(i) for i < size: fused elementwise work. */
+export interface MapKernel extends KernelBase {
+  readonly kind: 'map';
+  readonly size: number;
+  readonly expr: Expr;
+}
+
+/** out[o] = reduce_r in[outView(o) + redView(r)]. */
+export interface ReduceKernel extends KernelBase {
+  readonly kind: 'reduce';
+  readonly op: 'sum' | 'max';
+  readonly outSize: number;
+  readonly reduceSize: number;
+  readonly outView: StridedView;
+  readonly redView: StridedView;
+}
+
+/** out[m,n] = op(A)[m,k] op(B)[k,n], op = identity or transpose. */
+export interface MatmulKernel extends KernelBase {
+  readonly kind: 'matmul';
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+}
+
+export type Kernel = MapKernel | ReduceKernel | MatmulKernel;
+
+export interface ProgramIO {
+  readonly name: string;
+  readonly buffer: number;
+}
+
+export interface Program {
+  readonly name: string;
+  readonly kernels: readonly Kernel[];
+  /** Buffers the caller fills before a run (data and hyperparameters). */
+  readonly feeds: readonly ProgramIO[];
+  /** Buffers the caller may read after a run (loss, predictions). */
+  readonly outputs: readonly ProgramIO[];
+}
+
+export interface Schedule {
+  readonly buffers: readonly BufferDecl[];
+  readonly programs: readonly Program[];
+}
+
+/** Every kernel of a schedule, in program order. */
+export function allKernels(schedule: Schedule): Kernel[] {
+  return schedule.programs.flatMap((p) => p.kernels);
+}

@@ -1,0 +1,76 @@
+/**
+ * From a ModelSpec to the graphs the backends run: `train` (loss and every updated parameter
+ * and state) and `predict` (the predictions). The `grad:<param>` placeholders of the spec are
+ * replaced by the reverse-mode derivative of the loss.
+ */
+import type { Graph, NodeId } from './ir/types.ts';
+import { GraphBuilder } from './ir/builder.ts';
+import { grad } from './autodiff/grad.ts';
+import { compact } from './passes/rewrite.ts';
+import type { ModelSpec } from '../dsl/spec.ts';
+import { GRAD_PREFIX, LOSS_OUTPUT, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/spec.ts';
+
+export interface ModelGraphs {
+  readonly train: Graph;
+  readonly predict: Graph;
+}
+
+function isPlaceholder(graph: Graph, id: NodeId): boolean {
+  const node = graph.nodes[id];
+  return node.kind === 'input' && (node.attrs.name as string).startsWith(GRAD_PREFIX);
+}
+
+/** Ids that depend on a gradient placeholder. */
+function dependsOnPlaceholder(graph: Graph): Set<NodeId> {
+  const marked = new Set<NodeId>();
+  graph.nodes.forEach((node, id) => {
+    if (isPlaceholder(graph, id) || node.src.some((s) => marked.has(s))) marked.add(id);
+  });
+  return marked;
+}
+
+function replay(graph: Graph, b: GraphBuilder, ids: Iterable<NodeId>, map: Map<NodeId, NodeId>): void {
+  for (const id of ids) {
+    if (map.has(id)) continue;
+    const node = graph.nodes[id];
+    const src = node.src.map((s) => map.get(s)!);
+    map.set(id, b.withLoc(graph.locs[id], () => b.make(node.kind, src, node.attrs)));
+  }
+}
+
+export function buildTrainGraph(spec: ModelSpec): Graph {
+  const { graph } = spec;
+  const b = new GraphBuilder();
+  const map = new Map<NodeId, NodeId>();
+  const late = dependsOnPlaceholder(graph);
+  replay(graph, b, graph.nodes.map((_, id) => id).filter((id) => !late.has(id)), map);
+
+  const loss = map.get(graph.outputs[LOSS_OUTPUT])!;
+  const params = spec.params.map((p) => b.input(p.name, p.shape));
+  const grads = grad(b, loss, params);
+  spec.params.forEach((p, i) => {
+    const placeholder = graph.nodes.findIndex(
+      (n) => n.kind === 'input' && n.attrs.name === `${GRAD_PREFIX}${p.name}`,
+    );
+    if (placeholder >= 0) map.set(placeholder, grads[i]);
+  });
+  replay(graph, b, [...late].sort((x, y) => x - y), map);
+
+  const outputs: Record<string, NodeId> = { [LOSS_OUTPUT]: loss };
+  for (const [name, id] of Object.entries(graph.outputs)) {
+    if (name.startsWith(UPDATE_PREFIX)) outputs[name] = map.get(id)!;
+  }
+  return compact(b.finish(outputs));
+}
+
+export function buildPredictGraph(spec: ModelSpec): Graph {
+  const outputs: Record<string, NodeId> = {};
+  for (const [name, id] of Object.entries(spec.graph.outputs)) {
+    if (name.startsWith(PREDICT_PREFIX)) outputs[name] = id;
+  }
+  return compact({ ...spec.graph, outputs });
+}
+
+export function lowerModel(spec: ModelSpec): ModelGraphs {
+  return { train: buildTrainGraph(spec), predict: buildPredictGraph(spec) };
+}

@@ -1,0 +1,254 @@
+/**
+ * Scheduling: turns optimised graphs into programs of kernels over static buffers.
+ *
+ * Elementwise nodes are fused into the expression of their single consumer; broadcast and
+ * transpose become strided loads; reshape aliases its input's buffer. A node is given its own
+ * buffer when it is an output, when more than one node reads it, or when a reduction, a matmul
+ * or a movement needs it in memory. Updated parameters and states are computed into temporary
+ * buffers and copied back at the end of the step, so no kernel reads a half-updated value.
+ */
+import type { Graph, NodeId, Shape } from './ir/types.ts';
+import { formatLoc, sizeOf } from './ir/types.ts';
+import type { StridedView } from './ir/layout.ts';
+import { broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
+import { OPS, matmulDims } from './ops/index.ts';
+import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, Schedule } from './codegen/kernel-ir.ts';
+import { UPDATE_PREFIX } from '../dsl/spec.ts';
+
+/** An expression over buffers (loads name buffer ids until a kernel numbers its inputs). */
+type BufExpr =
+  | { readonly op: 'load'; readonly buf: number; readonly view?: StridedView }
+  | { readonly op: 'const'; readonly value: number }
+  | { readonly op: 'apply'; readonly kind: Expr & { op: 'apply' } extends { kind: infer K } ? K : never; readonly args: readonly BufExpr[] };
+
+type Value =
+  | { readonly t: 'buf'; readonly buf: number; readonly view?: StridedView }
+  | { readonly t: 'expr'; readonly expr: BufExpr; readonly nodes: readonly NodeId[] };
+
+export interface ScheduleInput {
+  readonly name: string;
+  readonly graph: Graph;
+}
+
+/** Roles of named inputs; anything not listed is data. */
+export type InputRoles = Readonly<Record<string, BufferRole>>;
+
+class Scheduler {
+  readonly buffers: BufferDecl[] = [];
+  private readonly named = new Map<string, number>();
+
+  constructor(private readonly roles: InputRoles) {}
+
+  namedBuffer(name: string, shape: Shape): number {
+    const existing = this.named.get(name);
+    if (existing !== undefined) return existing;
+    const id = this.newBuffer(name, shape, this.roles[name] ?? 'data');
+    this.named.set(name, id);
+    return id;
+  }
+
+  newBuffer(name: string, shape: Shape, role: BufferRole): number {
+    const id = this.buffers.length;
+    this.buffers.push({ id, name, shape: [...shape], size: Math.max(1, sizeOf(shape)), role });
+    return id;
+  }
+
+  lower(program: ScheduleInput): Program {
+    return new ProgramLowering(this, program).run();
+  }
+}
+
+class ProgramLowering {
+  private readonly kernels: Kernel[] = [];
+  private readonly values = new Map<NodeId, Value>();
+  private readonly consumers: number[];
+  private readonly outputIds: Set<NodeId>;
+
+  constructor(
+    private readonly sched: Scheduler,
+    private readonly program: ScheduleInput,
+  ) {
+    const { graph } = program;
+    this.consumers = graph.nodes.map(() => 0);
+    for (const node of graph.nodes) for (const s of new Set(node.src)) this.consumers[s]++;
+    this.outputIds = new Set(Object.values(graph.outputs));
+  }
+
+  run(): Program {
+    const { graph } = this.program;
+    graph.nodes.forEach((_, id) => this.values.set(id, this.lowerNode(id)));
+    const feeds: ProgramIO[] = [];
+    graph.nodes.forEach((node) => {
+      if (node.kind !== 'input') return;
+      const name = node.attrs.name as string;
+      const buffer = this.sched.namedBuffer(name, node.shape);
+      const role = this.sched.buffers[buffer].role;
+      if (role === 'data' || role === 'hyper') feeds.push({ name, buffer });
+    });
+    const outputs: ProgramIO[] = [];
+    const copies: Kernel[] = [];
+    for (const [name, id] of Object.entries(graph.outputs)) {
+      const buffer = this.materialise(id);
+      if (name.startsWith(UPDATE_PREFIX)) {
+        const target = this.sched.namedBuffer(name.slice(UPDATE_PREFIX.length), graph.nodes[id].shape);
+        if (target !== buffer) copies.push(this.copyKernel(name, buffer, target));
+      } else {
+        outputs.push({ name, buffer });
+      }
+    }
+    return { name: this.program.name, kernels: [...this.kernels, ...copies], feeds, outputs };
+  }
+
+  private lowerNode(id: NodeId): Value {
+    const { graph } = this.program;
+    const node = graph.nodes[id];
+    const op = OPS[node.kind];
+    const srcValue = (i: number) => this.values.get(node.src[i])!;
+    let value: Value;
+    switch (op.category) {
+      case 'source':
+        value =
+          node.kind === 'fill'
+            ? { t: 'expr', expr: { op: 'const', value: node.attrs.value as number }, nodes: [id] }
+            : { t: 'buf', buf: this.sched.namedBuffer(node.attrs.name as string, node.shape) };
+        break;
+      case 'elementwise': {
+        const args = node.src.map((_, i) => this.asExpr(srcValue(i)));
+        const nodes = node.src.flatMap((_, i) => this.nodesOf(srcValue(i)));
+        value = { t: 'expr', expr: { op: 'apply', kind: node.kind, args: args.map((a) => a.expr) }, nodes: [...nodes, id] };
+        break;
+      }
+      case 'movement':
+        value = this.lowerMovement(id);
+        break;
+      case 'reduce':
+        value = { t: 'buf', buf: this.reduceKernel(id) };
+        break;
+      case 'matmul':
+        value = { t: 'buf', buf: this.matmulKernel(id) };
+        break;
+    }
+    this.values.set(id, value);
+    const shared = value.t === 'expr' && value.expr.op !== 'const' && this.consumers[id] > 1;
+    if (this.outputIds.has(id) || shared) return { t: 'buf', buf: this.materialise(id) };
+    return value;
+  }
+
+  private asExpr(v: Value): { expr: BufExpr } {
+    return v.t === 'expr' ? { expr: v.expr } : { expr: { op: 'load', buf: v.buf, view: v.view } };
+  }
+
+  private nodesOf(v: Value): readonly NodeId[] {
+    return v.t === 'expr' ? v.nodes.filter((n) => this.program.graph.nodes[n].kind !== 'fill') : [];
+  }
+
+  private lowerMovement(id: NodeId): Value {
+    const node = this.program.graph.nodes[id];
+    const from = this.program.graph.nodes[node.src[0]].shape;
+    const src = this.values.get(node.src[0])!;
+    if (src.t === 'expr' && src.expr.op === 'const') return src;
+    const buf = this.materialise(node.src[0]);
+    if (node.kind === 'reshape') return { t: 'buf', buf };
+    const inStrides =
+      node.kind === 'broadcast'
+        ? broadcastStrides(from, node.shape)
+        : transposeStrides(from, node.attrs.perm as readonly number[]);
+    return { t: 'buf', buf, view: { outShape: node.shape, inStrides } };
+  }
+
+  /** The id of a plain buffer holding node `id`, emitting a map kernel when needed. */
+  private materialise(id: NodeId): number {
+    const v = this.values.get(id)!;
+    if (v.t === 'buf' && !v.view) return v.buf;
+    const node = this.program.graph.nodes[id];
+    const out = this.sched.newBuffer(`${this.program.name}.%${id}`, node.shape, 'temp');
+    const expr = this.asExpr(v).expr;
+    const nodes = v.t === 'expr' ? v.nodes : [id];
+    this.kernels.push(this.mapKernel(out, sizeOf(node.shape), expr, nodes));
+    this.values.set(id, { t: 'buf', buf: out });
+    return out;
+  }
+
+  private kernelName(kind: string): string {
+    return `${this.program.name}_${String(this.kernels.length).padStart(3, '0')}_${kind}`;
+  }
+
+  private describe(ids: readonly NodeId[]): string[] {
+    const { graph } = this.program;
+    return [...new Set(ids)].sort((a, b) => a - b).map((id) => `%${id} ${graph.nodes[id].kind}  ${formatLoc(graph.locs[id])}`);
+  }
+
+  private mapKernel(out: number, size: number, expr: BufExpr, nodes: readonly NodeId[]): Kernel {
+    const inputs: number[] = [];
+    const number = (e: BufExpr): Expr => {
+      if (e.op === 'const') return e;
+      if (e.op === 'apply') return { op: 'apply', kind: e.kind, args: e.args.map(number) };
+      let input = inputs.indexOf(e.buf);
+      if (input < 0) input = inputs.push(e.buf) - 1;
+      return e.view ? { op: 'load', input, view: e.view } : { op: 'load', input };
+    };
+    const numbered = number(expr);
+    const kind = expr.op === 'apply' ? 'map' : 'copy';
+    return { kind: 'map', name: this.kernelName(kind), inputs, output: out, size, expr: numbered, sources: this.describe(nodes) };
+  }
+
+  private copyKernel(name: string, from: number, to: number): Kernel {
+    const size = this.sched.buffers[to].size;
+    return {
+      kind: 'map',
+      name: `${this.program.name}_assign_${name.slice(UPDATE_PREFIX.length).replace(/[^A-Za-z0-9]/g, '_')}`,
+      inputs: [from],
+      output: to,
+      size,
+      expr: { op: 'load', input: 0 },
+      sources: [`${name}: the step's new value replaces the old one`],
+    };
+  }
+
+  private reduceKernel(id: NodeId): number {
+    const node = this.program.graph.nodes[id];
+    const input = this.materialise(node.src[0]);
+    const inShape = this.program.graph.nodes[node.src[0]].shape;
+    const layout = reductionLayout(inShape, node.attrs.axes as readonly number[]);
+    const out = this.sched.newBuffer(`${this.program.name}.%${id}`, node.shape, 'temp');
+    this.kernels.push({
+      kind: 'reduce',
+      name: this.kernelName(node.kind),
+      op: node.kind === 'sum' ? 'sum' : 'max',
+      inputs: [input],
+      output: out,
+      outSize: sizeOf(node.shape),
+      reduceSize: layout.reduceSize,
+      outView: layout.outView,
+      redView: layout.redView,
+      sources: this.describe([id]),
+    });
+    return out;
+  }
+
+  private matmulKernel(id: NodeId): number {
+    const { graph } = this.program;
+    const node = graph.nodes[id];
+    const [a, b] = node.src.map((s) => this.materialise(s));
+    const dims = matmulDims(graph.nodes[node.src[0]].shape, graph.nodes[node.src[1]].shape, node.attrs);
+    const out = this.sched.newBuffer(`${this.program.name}.%${id}`, node.shape, 'temp');
+    this.kernels.push({
+      kind: 'matmul',
+      name: this.kernelName('matmul'),
+      inputs: [a, b],
+      output: out,
+      ...dims,
+      transA: node.attrs.transA as boolean,
+      transB: node.attrs.transB as boolean,
+      sources: this.describe([id]),
+    });
+    return out;
+  }
+}
+
+/** Lowers each program in order; named inputs share one buffer across programs. */
+export function schedule(programs: readonly ScheduleInput[], roles: InputRoles): Schedule {
+  const sched = new Scheduler(roles);
+  const lowered = programs.map((p) => sched.lower(p));
+  return { buffers: sched.buffers, programs: lowered };
+}
