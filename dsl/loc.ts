@@ -16,16 +16,31 @@ function displayPath(file: string): string {
   return path;
 }
 
-/** The first stack frame outside dsl/, labelled with what the user called. */
+/** `dense` from `at dense (file:...)`; undefined for anonymous frames. */
+function functionName(frame: string): string | undefined {
+  const match = /^at (?:async )?([A-Za-z_$][\w$.]*) \(/.exec(frame);
+  return match ? match[1].replace(/^(Object|Module)\./, '') : undefined;
+}
+
+/**
+ * The first stack frame outside dsl/, labelled with the DSL function the user called there
+ * (so a node made inside `dense` reads `model.ts:12:7 dense`), or with `label`.
+ */
 export function callerLoc(label: string): SourceLoc | undefined {
   const stack = new Error().stack?.split('\n').slice(1) ?? [];
-  for (const frame of stack) {
-    const match = FRAME.exec(frame.trim());
+  let called: string | undefined;
+  for (const raw of stack) {
+    const frame = raw.trim();
+    const match = FRAME.exec(frame);
     if (!match) continue;
     const file = match[1];
-    if (toFileUrl(file).startsWith(DSL_DIR) || file.includes('node_modules')) continue;
-    if (file.startsWith('node:')) continue;
-    return { file: displayPath(file), line: Number(match[2]), column: Number(match[3]), label };
+    if (toFileUrl(file).startsWith(DSL_DIR)) {
+      called = functionName(frame) ?? called;
+      continue;
+    }
+    if (file.includes('node_modules') || file.startsWith('node:')) continue;
+    const where = { file: displayPath(file), line: Number(match[2]), column: Number(match[3]) };
+    return { ...where, label: called && called !== 'traced' ? called : label };
   }
   return undefined;
 }

@@ -37,6 +37,12 @@ export function broadcastShapes(a: Shape, b: Shape): Shape {
   return out;
 }
 
+/** JSON writes Infinity, -Infinity and NaN as null and -0 as 0: keep distinct constants apart. */
+function exactNumbers(_key: string, value: unknown): unknown {
+  if (typeof value !== 'number' || (Number.isFinite(value) && !Object.is(value, -0))) return value;
+  return Object.is(value, -0) ? '#-0' : `#${value}`;
+}
+
 export class GraphBuilder {
   private readonly nodes: Node[] = [];
   private readonly index = new Map<string, NodeId>();
@@ -101,7 +107,7 @@ export class GraphBuilder {
   }
 
   private intern(node: Node): NodeId {
-    const key = JSON.stringify([node.kind, node.shape, node.src, node.attrs]);
+    const key = JSON.stringify([node.kind, node.shape, node.src, node.attrs], exactNumbers);
     const existing = this.index.get(key);
     if (existing !== undefined) return existing;
     const id = this.nodes.length;

@@ -20,10 +20,22 @@ export function printGraph(graph: Graph): string {
   return [...lines, ...outputs].join('\n');
 }
 
+/** Numbers JSON cannot write (Infinity, -Infinity, NaN, -0) travel as { "$number": "..." }. */
+const NUMBER_TAG = '$number';
+
 export function graphToJson(graph: Graph): string {
-  return JSON.stringify(graph);
+  return JSON.stringify(graph, (_key, value: unknown) => {
+    if (typeof value !== 'number') return value;
+    if (Number.isFinite(value) && !Object.is(value, -0)) return value;
+    return { [NUMBER_TAG]: Object.is(value, -0) ? '-0' : String(value) };
+  });
 }
 
 export function graphFromJson(text: string): Graph {
-  return JSON.parse(text) as Graph;
+  return JSON.parse(text, (_key, value: unknown) => {
+    if (value === null || typeof value !== 'object') return value;
+    const keys = Object.keys(value);
+    if (keys.length !== 1 || keys[0] !== NUMBER_TAG) return value;
+    return Number((value as Record<string, string>)[NUMBER_TAG]);
+  }) as Graph;
 }

@@ -1,0 +1,94 @@
+/** `gradc build`: a model file in, the generated kernels and glue module out. */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ModelDefinition } from '../dsl/model.ts';
+import { isModelDefinition } from '../dsl/model.ts';
+import { GradcError } from './errors.ts';
+import type { CompiledModel } from './compile.ts';
+import { compileModel } from './compile.ts';
+import { renderGlue } from './codegen/glue.ts';
+import { renderC } from './codegen/render/c.ts';
+import { renderJs } from './codegen/render/js.ts';
+import type { Target } from './codegen/targets.ts';
+
+export interface BuildOptions {
+  readonly targets: readonly Target[];
+  /** Output folder (default: generated/<model name> next to the working directory). */
+  readonly outDir?: string;
+  readonly batch?: number;
+  readonly seed?: number;
+}
+
+export interface BuildResult {
+  readonly compiled: CompiledModel;
+  readonly outDir: string;
+  /** Files written or already up to date, relative to the working directory. */
+  readonly files: readonly { path: string; changed: boolean }[];
+}
+
+const RUNTIME_DIR = fileURLToPath(new URL('../runtime/', import.meta.url));
+
+/** Imports a model file and returns its model definition (default export or the only one). */
+export async function loadModelDefinition(file: string): Promise<ModelDefinition> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new GradcError(`cannot find model file ${file}`);
+  const module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  if (isModelDefinition(module.default)) return module.default;
+  const found = Object.values(module).filter(isModelDefinition);
+  if (found.length === 1) return found[0];
+  throw new GradcError(
+    found.length === 0
+      ? `${file}: no model found; export default defineModel({...})`
+      : `${file}: ${found.length} models exported; export the one to build as default`,
+  );
+}
+
+/** The runtime folder as a relative import specifier from `outDir`. */
+export function runtimeImportFrom(outDir: string): string {
+  const rel = relative(resolve(outDir), RUNTIME_DIR).split(sep).join('/').replace(/\/$/, '');
+  return rel.startsWith('.') ? rel : `./${rel}`;
+}
+
+/** Writes `text` unless the file already holds it (keeps timestamps of unchanged files). */
+async function writeIfChanged(path: string, text: string): Promise<boolean> {
+  const old = existsSync(path) ? await readFile(path, 'utf8') : undefined;
+  if (old === text) return false;
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, text);
+  return true;
+}
+
+/** Renders every artifact file of a compiled model: name -> text. */
+export function renderArtifacts(
+  compiled: CompiledModel,
+  targets: readonly Target[],
+  runtimeImport: string,
+  sourceFile: string,
+): Record<string, string> {
+  const files: Record<string, string> = {};
+  const meta = { modelName: compiled.spec.name };
+  if (targets.includes('js')) files['kernels.ts'] = renderJs(compiled.schedule, { ...meta, runtimeImport: `${runtimeImport}/backend.ts` });
+  if (targets.includes('c')) files['kernels.c'] = renderC(compiled.schedule, meta);
+  files['model.ts'] = renderGlue(compiled, { runtimeImport, targets, sourceFile });
+  return files;
+}
+
+export async function buildModel(file: string, options: BuildOptions): Promise<BuildResult> {
+  const definition = await loadModelDefinition(file);
+  const spec = definition.declare({
+    ...(options.batch !== undefined ? { batch: options.batch } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+  });
+  const compiled = compileModel(spec);
+  const outDir = resolve(options.outDir ?? join('generated', spec.name));
+  const sourceFile = relative(process.cwd(), resolve(file)).split(sep).join('/');
+  const rendered = renderArtifacts(compiled, options.targets, runtimeImportFrom(outDir), sourceFile);
+  const files = [];
+  for (const [name, text] of Object.entries(rendered)) {
+    const path = join(outDir, name);
+    files.push({ path: relative(process.cwd(), path), changed: await writeIfChanged(path, text) });
+  }
+  return { compiled, outDir, files };
+}

@@ -1,0 +1,49 @@
+/** `gradc build <model.ts>`. */
+import { GradcError } from '../errors.ts';
+import { buildModel } from '../build.ts';
+import type { Target } from '../codegen/targets.ts';
+import { TARGETS, isTarget } from '../codegen/targets.ts';
+import { printGraph } from '../ir/print.ts';
+import { UsageError, intOption, parseCommand } from './main.ts';
+
+export function parseTargets(value: string | undefined): Target[] {
+  if (value === undefined) return [...TARGETS];
+  const names = value.split(',').map((t) => t.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!isTarget(name)) throw new UsageError(`unknown target "${name}" (known: ${TARGETS.join(', ')})`);
+  }
+  return names as Target[];
+}
+
+export async function buildCommand(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    target: { type: 'string' },
+    out: { type: 'string' },
+    batch: { type: 'string' },
+    seed: { type: 'string' },
+    verbose: { type: 'boolean', short: 'v' },
+    'print-graph': { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new UsageError('gradc build takes one model file');
+  const seed = values.seed === undefined ? undefined : Number(values.seed);
+  if (seed !== undefined && !Number.isInteger(seed)) throw new GradcError(`--seed needs an integer, got "${values.seed}"`);
+  const result = await buildModel(positionals[0], {
+    targets: parseTargets(values.target),
+    outDir: values.out,
+    batch: intOption(values.batch, 'batch'),
+    seed,
+  });
+  const { compiled } = result;
+  if (values.verbose) {
+    for (const g of compiled.graphs) {
+      for (const r of g.reports) {
+        const hits = Object.entries(r.ruleHits).map(([rule, n]) => `${rule}×${n}`).join(' ');
+        console.log(`${g.name}: ${r.pass.padEnd(8)} ${r.nodesBefore} -> ${r.nodesAfter} nodes ${hits}`);
+      }
+    }
+    for (const p of compiled.schedule.programs) console.log(`${p.name}: ${p.kernels.length} kernels`);
+  }
+  if (values['print-graph']) for (const g of compiled.graphs) console.log(`# ${g.name}\n${printGraph(g.graph)}`);
+  for (const f of result.files) console.log(`${f.changed ? 'wrote' : 'up to date'} ${f.path}`);
+  return 0;
+}

@@ -1,0 +1,75 @@
+/** `gradc train <model.ts>`: build, then train on MNIST with a progress bar per epoch. */
+import { writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildModel } from '../build.ts';
+import type { BackendKind } from '../../runtime/open.ts';
+import type { ModelInstance } from '../../runtime/model.ts';
+import { loadMnist } from '../../runtime/data/mnist.ts';
+import { trainClassifier } from '../../runtime/train.ts';
+import { UsageError, intOption, numberOption, parseCommand } from './main.ts';
+
+const BACKENDS: readonly BackendKind[] = ['c', 'js'];
+
+type Factory = (backend: BackendKind) => Promise<ModelInstance>;
+
+async function importFactory(outDir: string): Promise<Factory> {
+  const glue = (await import(pathToFileURL(join(outDir, 'model.ts')).href)) as Record<string, unknown>;
+  const name = Object.keys(glue).find((k) => k.startsWith('create') && typeof glue[k] === 'function');
+  if (!name) throw new Error(`${outDir}/model.ts exports no create function`);
+  return glue[name] as Factory;
+}
+
+export async function trainCommand(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    backend: { type: 'string' },
+    epochs: { type: 'string' },
+    batch: { type: 'string' },
+    lr: { type: 'string' },
+    seed: { type: 'string' },
+    'train-limit': { type: 'string' },
+    'test-limit': { type: 'string' },
+    patience: { type: 'string' },
+    out: { type: 'string' },
+    history: { type: 'string' },
+  });
+  if (positionals.length !== 1) throw new UsageError('gradc train takes one model file');
+  const backend = (values.backend ?? 'c') as BackendKind;
+  if (!BACKENDS.includes(backend)) {
+    throw new UsageError(`unknown backend "${values.backend}" (known: ${BACKENDS.join(', ')})`);
+  }
+  const batch = intOption(values.batch, 'batch');
+  const seed = values.seed === undefined ? undefined : intOption(values.seed, 'seed');
+  const epochs = intOption(values.epochs, 'epochs') ?? 1;
+  // Each model, batch size and backend gets its own build folder, so runs do not collide.
+  const folder = values.out ?? join('.cache', 'gradc', `${basename(positionals[0], '.ts')}-b${batch ?? 'default'}-${backend}`);
+  const { compiled, outDir } = await buildModel(positionals[0], { targets: [backend], batch, seed, outDir: folder });
+  const { spec } = compiled;
+  const data = loadMnist({
+    trainLimit: intOption(values['train-limit'], 'train-limit'),
+    testLimit: intOption(values['test-limit'], 'test-limit'),
+  });
+  const create = await importFactory(resolve(outDir));
+  const model = await create(backend);
+  console.log(
+    `${spec.name}: ${spec.params.length} parameter tensors, batch ${spec.batch}, optimizer ${spec.optimizer}, ` +
+      `backend ${backend}; MNIST ${data.train.count} train / ${data.test.count} test images`,
+  );
+  try {
+    const { history, stoppedEarly } = trainClassifier(model, data.train, data.test, {
+      epochs,
+      learningRate: numberOption(values.lr, 'lr'),
+      patience: intOption(values.patience, 'patience'),
+      ...(seed !== undefined ? { seed } : {}),
+    });
+    const last = history[history.length - 1];
+    console.log(
+      `final: test accuracy ${(last.testAccuracy * 100).toFixed(2)}%, test loss ${last.testLoss.toFixed(4)}, ` +
+        `train loss ${last.trainLoss.toFixed(4)}${stoppedEarly ? ' (stopped early)' : ''}`,
+    );
+    if (values.history) await writeFile(values.history, `${JSON.stringify(history, null, 2)}\n`);
+  } finally {
+    model.dispose();
+  }
+  return 0;
+}

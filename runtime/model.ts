@@ -1,0 +1,141 @@
+/**
+ * A model ready to run on one backend: buffers allocated once, every kernel bound once, and a
+ * step that is only the bound launches in order plus the uploads of the step's data.
+ */
+import type { Artifact, ArtifactProgram } from './artifact.ts';
+import type { Backend, BoundLaunch, DeviceBuffer } from './backend.ts';
+import { initialValues } from './init.ts';
+
+/** Float32 data per name, as a generated glue module types it. */
+export type Feeds = Readonly<Record<string, Float32Array>>;
+
+interface BoundProgram {
+  readonly launches: readonly BoundLaunch[];
+  readonly feeds: ReadonlyMap<string, DeviceBuffer>;
+  readonly outputs: ReadonlyMap<string, DeviceBuffer>;
+}
+
+export class ModelRuntimeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelRuntimeError';
+  }
+}
+
+export class ModelInstance<
+  TrainFeeds extends Feeds = Feeds,
+  PredictFeeds extends Feeds = Feeds,
+  Predictions extends Feeds = Feeds,
+  ParamName extends string = string,
+> {
+  private readonly buffers: DeviceBuffer[];
+  private readonly programs = new Map<string, BoundProgram>();
+  private readonly hyperValues = new Map<string, number>();
+
+  constructor(
+    readonly artifact: Artifact,
+    readonly backend: Backend,
+  ) {
+    this.buffers = artifact.buffers.map((b) => backend.allocate(b.size));
+    for (const program of artifact.programs) this.programs.set(program.name, this.bindProgram(program));
+    for (const h of artifact.hypers) this.hyperValues.set(h.name, h.value);
+    this.initialize(artifact.seed);
+  }
+
+  private bindProgram(program: ArtifactProgram): BoundProgram {
+    const launches = program.launches.map((l) =>
+      this.backend.bind(l.kernel, l.args.map((a) => this.buffers[a])),
+    );
+    const byName = (list: ArtifactProgram['feeds']) =>
+      new Map(list.map((io) => [io.name, this.buffers[io.buffer]] as const));
+    return { launches, feeds: byName(program.feeds), outputs: byName(program.outputs) };
+  }
+
+  private bufferNamed(name: string): { index: number; size: number } {
+    const index = this.artifact.buffers.findIndex((b) => b.name === name && b.role !== 'temp');
+    if (index < 0) throw new ModelRuntimeError(`model ${this.artifact.name} has no parameter or state "${name}"`);
+    return { index, size: this.artifact.buffers[index].size };
+  }
+
+  /** Draws every parameter from its initialiser with `seed`; resets optimizer state. */
+  initialize(seed: number): void {
+    for (const p of this.artifact.params) {
+      const { index, size } = this.bufferNamed(p.name);
+      this.backend.upload(this.buffers[index], initialValues(p.init, size, seed, p.name));
+    }
+    for (const s of this.artifact.states) {
+      const { index, size } = this.bufferNamed(s.name);
+      this.backend.upload(this.buffers[index], new Float32Array(size).fill(s.value));
+    }
+  }
+
+  /** Sets a fed scalar such as the learning rate `lr` for the following steps. */
+  setHyper(name: string, value: number): void {
+    if (!this.hyperValues.has(name)) {
+      const known = [...this.hyperValues.keys()].join(', ') || 'none';
+      throw new ModelRuntimeError(`unknown hyperparameter "${name}" (known: ${known})`);
+    }
+    this.hyperValues.set(name, value);
+  }
+
+  private run(programName: string, feeds: Feeds): BoundProgram {
+    const program = this.programs.get(programName);
+    if (!program) throw new ModelRuntimeError(`model ${this.artifact.name} has no ${programName} program`);
+    for (const [name, buffer] of program.feeds) {
+      const hyper = this.hyperValues.get(name);
+      if (hyper !== undefined) {
+        this.backend.upload(buffer, Float32Array.of(hyper));
+        continue;
+      }
+      const value = feeds[name];
+      if (!value) throw new ModelRuntimeError(`${programName}: missing input "${name}"`);
+      if (value.length !== buffer.size) {
+        throw new ModelRuntimeError(
+          `${programName}: input "${name}" needs ${buffer.size} values, got ${value.length}`,
+        );
+      }
+      this.backend.upload(buffer, value);
+    }
+    for (const launch of program.launches) launch();
+    return program;
+  }
+
+  /** One optimisation step on one batch; returns the batch's loss. */
+  trainStep(feeds: TrainFeeds): number {
+    const program = this.run('train', feeds);
+    return this.backend.download(program.outputs.get('loss')!)[0];
+  }
+
+  /** The predictions for one batch. */
+  predict(feeds: PredictFeeds): Predictions {
+    const program = this.run('predict', feeds);
+    const out: Record<string, Float32Array> = {};
+    for (const [name, buffer] of program.outputs) out[name.replace(/^predict:/, '')] = this.backend.download(buffer);
+    return out as unknown as Predictions;
+  }
+
+  getParam(name: ParamName): Float32Array {
+    return this.backend.download(this.buffers[this.bufferNamed(name).index]);
+  }
+
+  setParam(name: ParamName, value: Float32Array): void {
+    const { index, size } = this.bufferNamed(name);
+    if (value.length !== size) throw new ModelRuntimeError(`${name} needs ${size} values, got ${value.length}`);
+    this.backend.upload(this.buffers[index], value);
+  }
+
+  /** Every parameter and state by name (a checkpoint's contents). */
+  snapshot(): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const d of [...this.artifact.params, ...this.artifact.states]) out[d.name] = this.getParam(d.name as ParamName);
+    return out;
+  }
+
+  restore(values: Readonly<Record<string, Float32Array>>): void {
+    for (const [name, value] of Object.entries(values)) this.setParam(name as ParamName, value);
+  }
+
+  dispose(): void {
+    this.backend.dispose();
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The training loop for classifiers: shuffled mini-batches from a seed, the scheduled learning
+ * rate, a progress bar per epoch, and a history of loss and accuracy per epoch.
+ */
+import type { ModelInstance } from './model.ts';
+import { createRng } from './init.ts';
+import { learningRateAt } from './lr-schedule.ts';
+import type { ProgressStream } from './progress.ts';
+import { createProgressBar } from './progress.ts';
+
+/** n examples: features row-major (n x features) and integer class labels. */
+export interface ClassificationSplit {
+  readonly images: Float32Array;
+  readonly labels: Uint8Array;
+  readonly count: number;
+}
+
+export interface EpochRecord {
+  readonly epoch: number;
+  /** Mean training loss over the epoch's batches. */
+  readonly trainLoss: number;
+  readonly testLoss: number;
+  readonly testAccuracy: number;
+  readonly seconds: number;
+  readonly samplesPerSecond: number;
+  readonly learningRate: number;
+}
+
+export interface TrainOptions {
+  readonly epochs: number;
+  /** Seed of the batch order (default: the model's seed). */
+  readonly seed?: number;
+  /** Base learning rate (default: the optimizer's). */
+  readonly learningRate?: number;
+  /** Where the progress bar goes; false for none. */
+  readonly progress?: ProgressStream | false;
+  readonly onEpoch?: (record: EpochRecord) => void;
+  /** Stop when the test loss has not improved for this many epochs. */
+  readonly patience?: number;
+}
+
+export interface TrainResult {
+  readonly history: readonly EpochRecord[];
+  readonly stoppedEarly: boolean;
+}
+
+/** Fisher–Yates shuffle of 0..n-1. */
+export function shuffledIndices(n: number, rng: () => number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** The names a classifier model uses: features input, one-hot label input, probabilities. */
+export interface ClassifierIO {
+  readonly features: string;
+  readonly labels: string;
+  readonly probabilities: string;
+  readonly batch: number;
+  readonly featureSize: number;
+  readonly classes: number;
+}
+
+export function classifierIO(model: ModelInstance): ClassifierIO {
+  const { artifact } = model;
+  const features = artifact.data.find((d) => artifact.predictData.includes(d.name));
+  const labels = artifact.data.find((d) => !artifact.predictData.includes(d.name));
+  const probabilities = artifact.predictions[0];
+  if (!features || !labels || !probabilities || features.shape.length !== 2 || labels.shape.length !== 2) {
+    throw new Error(
+      `${artifact.name} is not a classifier: it needs a [batch, features] input, a [batch, classes] ` +
+        'one-hot label input used only by the loss, and a prediction',
+    );
+  }
+  return {
+    features: features.name,
+    labels: labels.name,
+    probabilities,
+    batch: features.shape[0],
+    featureSize: features.shape[1],
+    classes: labels.shape[1],
+  };
+}
+
+function fillBatch(
+  io: ClassifierIO,
+  split: ClassificationSplit,
+  indices: ArrayLike<number>,
+  x: Float32Array,
+  y: Float32Array,
+): void {
+  x.fill(0);
+  y.fill(0);
+  for (let r = 0; r < indices.length; r++) {
+    const i = indices[r];
+    x.set(split.images.subarray(i * io.featureSize, (i + 1) * io.featureSize), r * io.featureSize);
+    y[r * io.classes + split.labels[i]] = 1;
+  }
+}
+
+/** Accuracy and mean cross-entropy of the predictions; the last batch is zero-padded. */
+export function evaluateClassifier(model: ModelInstance, split: ClassificationSplit): { accuracy: number; loss: number } {
+  const io = classifierIO(model);
+  const x = new Float32Array(io.batch * io.featureSize);
+  const y = new Float32Array(io.batch * io.classes);
+  let correct = 0;
+  let loss = 0;
+  for (let start = 0; start < split.count; start += io.batch) {
+    const rows = Math.min(io.batch, split.count - start);
+    const indices = Array.from({ length: rows }, (_, r) => start + r);
+    fillBatch(io, split, indices, x, y);
+    const probs = model.predict({ [io.features]: x })[io.probabilities];
+    for (let r = 0; r < rows; r++) {
+      const row = probs.subarray(r * io.classes, (r + 1) * io.classes);
+      let best = 0;
+      for (let c = 1; c < io.classes; c++) if (row[c] > row[best]) best = c;
+      const label = split.labels[start + r];
+      if (best === label) correct++;
+      loss -= Math.log(Math.max(row[label], 1e-12));
+    }
+  }
+  return { accuracy: correct / split.count, loss: loss / split.count };
+}
+
+/**
+ * Trains for `epochs` epochs of full batches (a last partial batch is dropped), evaluating on
+ * `test` after each epoch.
+ */
+export function trainClassifier(
+  model: ModelInstance,
+  train: ClassificationSplit,
+  test: ClassificationSplit,
+  options: TrainOptions,
+): TrainResult {
+  const io = classifierIO(model);
+  const { artifact } = model;
+  const rng = createRng(options.seed ?? artifact.seed);
+  const baseLr = options.learningRate ?? artifact.hypers.find((h) => h.name === 'lr')?.value ?? 0;
+  const hasLr = artifact.hypers.some((h) => h.name === 'lr');
+  const steps = Math.floor(train.count / io.batch);
+  if (steps === 0) throw new Error(`${train.count} training examples do not fill one batch of ${io.batch}`);
+  const x = new Float32Array(io.batch * io.featureSize);
+  const y = new Float32Array(io.batch * io.classes);
+  const history: EpochRecord[] = [];
+  let best = Infinity;
+  let sinceBest = 0;
+  let globalStep = 0;
+  for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    const order = shuffledIndices(train.count, rng);
+    const bar = options.progress === false ? undefined : createProgressBar({
+      total: steps,
+      label: `epoch ${epoch}/${options.epochs}`,
+      ...(options.progress ? { stream: options.progress } : {}),
+    });
+    const started = performance.now();
+    let lossSum = 0;
+    let lr = baseLr;
+    for (let step = 0; step < steps; step++) {
+      if (hasLr) {
+        lr = learningRateAt(artifact.schedule, baseLr, globalStep);
+        model.setHyper('lr', lr);
+      }
+      fillBatch(io, train, order.subarray(step * io.batch, (step + 1) * io.batch), x, y);
+      const loss = model.trainStep({ [io.features]: x, [io.labels]: y });
+      if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at epoch ${epoch}, step ${step + 1}`);
+      lossSum += loss;
+      globalStep++;
+      const seconds = (performance.now() - started) / 1000;
+      bar?.update(step + 1, { loss: lossSum / (step + 1), 'samples/s': ((step + 1) * io.batch) / seconds });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const evaluation = evaluateClassifier(model, test);
+    const record: EpochRecord = {
+      epoch,
+      trainLoss: lossSum / steps,
+      testLoss: evaluation.loss,
+      testAccuracy: evaluation.accuracy,
+      seconds,
+      samplesPerSecond: (steps * io.batch) / seconds,
+      learningRate: lr,
+    };
+    bar?.finish({ loss: record.trainLoss, 'test acc': record.testAccuracy, 'samples/s': record.samplesPerSecond });
+    history.push(record);
+    options.onEpoch?.(record);
+    if (evaluation.loss < best) {
+      best = evaluation.loss;
+      sinceBest = 0;
+    } else if (options.patience !== undefined && ++sinceBest >= options.patience) {
+      return { history, stoppedEarly: true };
+    }
+  }
+  return { history, stoppedEarly: false };
+}

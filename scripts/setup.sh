@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what gradc needs on Debian 12 with Node 20: a C compiler with OpenMP (the C backend)
+# and the npm dependencies. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if command -v gcc >/dev/null 2>&1; then
+  echo "setup: C compiler found: $(gcc --version | head -n 1)"
+else
+  echo "setup: installing gcc (Debian package build-essential) for the C backend"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential
+fi
+
+if [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+  echo "setup: npm dependencies are installed"
+else
+  echo "setup: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi

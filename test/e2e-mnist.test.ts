@@ -1,0 +1,40 @@
+/**
+ * End to end on real MNIST: the reference MLP (examples/mnist-mlp.ts) is built for each CPU
+ * backend, trained for one epoch on the first 10,000 training images and scored on all 10,000
+ * test images.
+ */
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { buildModel } from '../compiler/build.ts';
+import type { ModelInstance } from '../runtime/model.ts';
+import type { BackendKind } from '../runtime/open.ts';
+import { loadMnist } from '../runtime/data/mnist.ts';
+import { trainClassifier } from '../runtime/train.ts';
+
+/** Smaller batches than the reference's 600 give one short epoch enough steps to learn. */
+const BATCH = 32;
+const MIN_ACCURACY = 0.9;
+
+describe.each(['c', 'js'] as const)('MNIST MLP on the %s backend', (backend: BackendKind) => {
+  it(`reaches ${MIN_ACCURACY * 100}% test accuracy after one epoch on 10,000 images`, async () => {
+    const outDir = join('.cache', 'e2e', `mnist-mlp-${backend}`);
+    await buildModel('examples/mnist-mlp.ts', { targets: [backend], batch: BATCH, outDir });
+    const glue = await import(pathToFileURL(resolve(outDir, 'model.ts')).href);
+    const model = (await glue.createMnistMlp(backend)) as ModelInstance;
+    const data = loadMnist({ trainLimit: 10_000 });
+    try {
+      const { history } = trainClassifier(model, data.train, data.test, { epochs: 1, progress: false });
+      const [epoch] = history;
+      console.log(
+        `${backend}: test accuracy ${(epoch.testAccuracy * 100).toFixed(2)}%, ` +
+          `train loss ${epoch.trainLoss.toFixed(4)}, ${Math.round(epoch.samplesPerSecond)} samples/s`,
+      );
+      expect(data.test.count).toBe(10_000);
+      expect(epoch.testAccuracy).toBeGreaterThanOrEqual(MIN_ACCURACY);
+      expect(epoch.trainLoss).toBeLessThan(0.5);
+    } finally {
+      model.dispose();
+    }
+  });
+});
