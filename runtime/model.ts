@@ -131,8 +131,25 @@ export class ModelInstance<
     return out;
   }
 
+  /** Sets every parameter and state from `values`; checks all of them before changing any. */
   restore(values: Readonly<Record<string, Float32Array>>): void {
-    for (const [name, value] of Object.entries(values)) this.setParam(name as ParamName, value);
+    const expected = [...this.artifact.params, ...this.artifact.states];
+    for (const d of expected) {
+      const value = values[d.name];
+      const size = this.bufferNamed(d.name).size;
+      if (!value) throw new ModelRuntimeError(`the checkpoint has no "${d.name}"`);
+      if (value.length !== size) {
+        throw new ModelRuntimeError(`"${d.name}" has ${value.length} values in the checkpoint, the model needs ${size}`);
+      }
+    }
+    for (const d of expected) this.setParam(d.name as ParamName, values[d.name]);
+  }
+
+  /** Shapes of the parameters and states, for checkpoint headers. */
+  stateShapes(): Record<string, readonly number[]> {
+    const out: Record<string, readonly number[]> = {};
+    for (const d of [...this.artifact.params, ...this.artifact.states]) out[d.name] = d.shape;
+    return out;
   }
 
   dispose(): void {

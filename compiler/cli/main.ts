@@ -14,6 +14,7 @@ Usage:
   gradc build <model.ts> [--target js,c] [--out dir] [--batch N] [--seed N] [--verbose]
   gradc train <model.ts> [--backend js|c] [--epochs N] [--batch N] [--lr X] [--seed N]
                          [--train-limit N] [--test-limit N] [--patience N] [--out dir]
+                         [--checkpoint file] [--resume file] [--history file.json]
   gradc --help
 
 build    writes kernels (kernels.ts for --target js, kernels.c for --target c) and a typed glue
@@ -70,12 +71,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** Errors about the user's files and inputs, reported without a stack trace. */
+const USER_ERRORS = new Set(['DataError', 'CheckpointError', 'ModelRuntimeError']);
+
 /** Runs the CLI, turning user errors into one line on stderr. */
 export async function run(argv: readonly string[]): Promise<void> {
   try {
     process.exitCode = await main(argv);
   } catch (e) {
-    if (e instanceof GradcError || (e instanceof Error && e.name === 'DataError')) {
+    if (e instanceof GradcError || (e instanceof Error && USER_ERRORS.has(e.name))) {
       process.stderr.write(`gradc: ${e.message}\n`);
       process.exitCode = 1;
       return;

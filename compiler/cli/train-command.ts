@@ -7,6 +7,7 @@ import type { BackendKind } from '../../runtime/open.ts';
 import type { ModelInstance } from '../../runtime/model.ts';
 import { loadMnist } from '../../runtime/data/mnist.ts';
 import { trainClassifier } from '../../runtime/train.ts';
+import { loadCheckpoint, saveCheckpoint } from '../../runtime/checkpoint.ts';
 import { UsageError, intOption, numberOption, parseCommand } from './main.ts';
 
 const BACKENDS: readonly BackendKind[] = ['c', 'js'];
@@ -32,6 +33,8 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     patience: { type: 'string' },
     out: { type: 'string' },
     history: { type: 'string' },
+    checkpoint: { type: 'string' },
+    resume: { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError('gradc train takes one model file');
   const backend = (values.backend ?? 'c') as BackendKind;
@@ -51,6 +54,11 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   });
   const create = await importFactory(resolve(outDir));
   const model = await create(backend);
+  if (values.resume) model.restore(loadCheckpoint(values.resume).tensors);
+  const checkpoint = values.checkpoint;
+  const saveEachEpoch = checkpoint
+    ? () => saveCheckpoint(checkpoint, { model: spec.name, tensors: model.snapshot() }, model.stateShapes())
+    : undefined;
   console.log(
     `${spec.name}: ${spec.params.length} parameter tensors, batch ${spec.batch}, optimizer ${spec.optimizer}, ` +
       `backend ${backend}; MNIST ${data.train.count} train / ${data.test.count} test images`,
@@ -60,6 +68,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       epochs,
       learningRate: numberOption(values.lr, 'lr'),
       patience: intOption(values.patience, 'patience'),
+      ...(saveEachEpoch ? { onEpoch: saveEachEpoch } : {}),
       ...(seed !== undefined ? { seed } : {}),
     });
     const last = history[history.length - 1];

@@ -1,0 +1,58 @@
+/** Checkpoints round-trip, reject damaged files, and a failed save keeps the old file. */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  CheckpointError, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint,
+} from '../runtime/checkpoint.ts';
+
+const tensorsArb = fc.dictionary(
+  fc.stringMatching(/^[a-z][a-z0-9.]{0,8}$/),
+  fc.float32Array({ minLength: 0, maxLength: 20 }),
+  { maxKeys: 5 },
+);
+
+describe('checkpoints', () => {
+  it('round-trip any tensors bit for bit', () => {
+    fc.assert(
+      fc.property(tensorsArb, (tensors) => {
+        const bytes = encodeCheckpoint({ model: 'm', tensors }, {});
+        const back = decodeCheckpoint(bytes, 'mem');
+        expect(back.model).toBe('m');
+        expect(Object.keys(back.tensors)).toEqual(Object.keys(tensors));
+        for (const [name, values] of Object.entries(tensors)) {
+          expect(new Uint8Array(back.tensors[name].buffer)).toEqual(new Uint8Array(values.slice().buffer));
+        }
+      }),
+    );
+  });
+
+  it('reject every truncation with an error naming the file', () => {
+    const bytes = encodeCheckpoint({ model: 'm', tensors: { w: new Float32Array([1, 2, 3]) } }, { w: [3] });
+    for (let cut = 0; cut < bytes.length; cut++) {
+      expect(() => decodeCheckpoint(bytes.subarray(0, cut), 'ckpt.bin')).toThrow(CheckpointError);
+      expect(() => decodeCheckpoint(bytes.subarray(0, cut), 'ckpt.bin')).toThrow(/^ckpt\.bin: /);
+    }
+  });
+
+  it('save atomically: the old checkpoint survives a failing save and no temp file is left', () => {
+    const dir = mkdtempSync(join('.cache', 'ckpt-'));
+    const path = join(dir, 'model.ckpt');
+    saveCheckpoint(path, { model: 'm', tensors: { w: new Float32Array([1, 2]) } }, {});
+    const before = readFileSync(path);
+    const bad = { model: 'm', tensors: { w: null as unknown as Float32Array } };
+    expect(() => saveCheckpoint(path, bad, {})).toThrow();
+    expect(readFileSync(path)).toEqual(before);
+    expect(readdirSync(dir)).toEqual(['model.ckpt']);
+    expect(loadCheckpoint(path).tensors.w).toEqual(new Float32Array([1, 2]));
+  });
+
+  it('report a missing or foreign file clearly', () => {
+    expect(() => loadCheckpoint('.cache/none.ckpt')).toThrow(/none\.ckpt: cannot read the checkpoint/);
+    const dir = mkdtempSync(join('.cache', 'ckpt-'));
+    writeFileSync(join(dir, 'x'), 'hello');
+    expect(() => loadCheckpoint(join(dir, 'x'))).toThrow(/not a gradc checkpoint/);
+    expect(existsSync(join(dir, 'x'))).toBe(true);
+  });
+});
