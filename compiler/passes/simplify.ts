@@ -103,8 +103,10 @@ const transposeOfTranspose = rule('transpose(transpose)', (b, n) => {
 const foldTransposeIntoMatmul = rule('matmul(transpose)', (b, n) => {
   if (n.kind !== 'matmul') return undefined;
   const [x, y] = n.src.map((s) => b.node(s));
-  const xT = x.kind === 'transpose' && x.shape.length === 2;
-  const yT = y.kind === 'transpose' && y.shape.length === 2;
+  // Only a real swap [1,0]: an identity transpose made with `make` must not flip the flag.
+  const swaps = (t: typeof x) => t.kind === 'transpose' && (t.attrs.perm as number[])[0] === 1;
+  const xT = swaps(x) && x.shape.length === 2;
+  const yT = swaps(y) && y.shape.length === 2;
   if (!xT && !yT) return undefined;
   return b.matmul(
     xT ? x.src[0] : n.src[0],
