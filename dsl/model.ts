@@ -143,7 +143,10 @@ function declareModel<B extends number>(options: ModelOptions<B>, batch: B, seed
     throw new GradcError(`the loss must be a scalar, got shape [${loss.shape}]`, m.graph.locOf(loss.id));
   }
   const params = m.params.map((p) => new Tensor(m.graph, m.graph.input(p.name, p.shape), p.shape));
-  for (const p of params) options.optimizer.update(m, p, m.gradOf(p));
+  const { optimizer } = options;
+  m.graph.withLoc(optimizer.loc, () => {
+    for (const p of params) optimizer.update(m, p, m.gradOf(p));
+  });
   const outputs: Record<string, NodeId> = { [LOSS_OUTPUT]: loss.id };
   for (const [name, t] of Object.entries(predictions)) outputs[`${PREDICT_PREFIX}${name}`] = t.id;
   for (const [name, id] of m.updates) outputs[`${UPDATE_PREFIX}${name}`] = id;

@@ -3,7 +3,9 @@
  * value every parameter takes after a step. The learning rate is the hyperparameter `lr`, fed
  * every step so that schedules run on the host without recompiling.
  */
+import type { SourceLoc } from '../compiler/ir/types.ts';
 import type { Shape } from './shape.ts';
+import { callerLoc } from './loc.ts';
 import type { Tensor } from './tensor.ts';
 import type { ModelContext } from './model.ts';
 import { neg, sqrt } from './ops.ts';
@@ -11,6 +13,8 @@ import { add, div, maximum, mul, pow, sub } from './prim.ts';
 
 export interface Optimizer {
   readonly name: string;
+  /** Where the user created the optimizer; its update nodes point there. */
+  readonly loc: SourceLoc | undefined;
   /** Declares state and assigns the updated parameter (and state) in `m`. */
   update(m: ModelContext, param: Tensor<Shape>, grad: Tensor<Shape>): void;
 }
@@ -43,6 +47,7 @@ function regularised(grad: T, param: T, weightDecay: number | undefined): T {
 export function sgd(options: SgdOptions): Optimizer {
   return {
     name: 'sgd',
+    loc: callerLoc('sgd'),
     update(m, param, grad) {
       const lr = m.hyper('lr', options.learningRate);
       const g = regularised(clipped(grad, options.clipValue), param, options.weightDecay);
@@ -60,6 +65,7 @@ export interface MomentumOptions extends SgdOptions {
 export function momentum(options: MomentumOptions): Optimizer {
   return {
     name: options.nesterov ? 'nesterov' : 'momentum',
+    loc: callerLoc('momentum'),
     update(m, param, grad) {
       const lr = m.hyper('lr', options.learningRate);
       const g = regularised(clipped(grad, options.clipValue), param, options.weightDecay);
@@ -86,6 +92,7 @@ export function adam(options: AdamOptions): Optimizer {
   const epsilon = options.epsilon ?? 1e-8;
   return {
     name: 'adam',
+    loc: callerLoc('adam'),
     update(m, param, grad) {
       const lr = m.hyper('lr', options.learningRate);
       const g = regularised(clipped(grad, options.clipValue), param, options.weightDecay);

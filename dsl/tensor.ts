@@ -17,8 +17,13 @@ export class Tensor<S extends Shape = Shape> {
 export type Operand = Tensor<Shape> | number;
 export type ShapeOf<T> = T extends Tensor<infer S> ? S : [];
 
-/** Runs a builder action with the caller's source location attached to the new nodes. */
+/**
+ * Runs a builder action with the caller's source location attached to the new nodes. Inside
+ * another traced call (a layer built of primitives, an optimizer's update) the outer location
+ * stays, so every node points at the line the user wrote.
+ */
 export function traced<T>(graph: GraphBuilder, label: string, build: () => T): T {
+  if (graph.activeLoc) return build();
   return graph.withLoc(callerLoc(label), build);
 }
 

@@ -53,13 +53,18 @@ function shapeDoc(shape: readonly number[]): string {
   return `Float32 data of shape [${shape.join(', ')}] (${shape.reduce((a, b) => a * b, 1)} values).`;
 }
 
-function addFeedsInterface(file: SourceFile, name: string, doc: string, decls: Artifact['data']): void {
-  file.addInterface({
-    name,
-    isExported: true,
-    docs: [doc],
-    properties: decls.map((d) => ({ name: JSON.stringify(d.name), type: 'Float32Array', isReadonly: true, docs: [shapeDoc(d.shape)] })),
-  });
+/**
+ * An object type of named float32 arrays, one documented property per entry. A type alias
+ * rather than an interface, so that it is assignable to the runtime's `Record<string, ...>`.
+ */
+function addArraysType(
+  file: SourceFile,
+  name: string,
+  doc: string,
+  entries: readonly { name: string; shape: readonly number[] }[],
+): void {
+  const members = entries.map((e) => `  /** ${shapeDoc(e.shape)} */\n  readonly ${JSON.stringify(e.name)}: Float32Array;`);
+  file.addTypeAlias({ name, isExported: true, docs: [doc], type: `{\n${members.join('\n')}\n}` });
 }
 
 export function renderGlue(compiled: CompiledModel, options: GlueOptions): string {
@@ -88,25 +93,23 @@ export function renderGlue(compiled: CompiledModel, options: GlueOptions): strin
   });
 
   const dataByName = new Map(artifact.data.map((d) => [d.name, d]));
-  addFeedsInterface(file, `${T}TrainFeeds`, 'The data of one training step.', artifact.data);
-  addFeedsInterface(
+  addArraysType(file, `${T}TrainFeeds`, 'The data of one training step.', artifact.data);
+  addArraysType(
     file,
     `${T}PredictFeeds`,
     'The data `predict` needs.',
     artifact.predictData.map((n) => dataByName.get(n)!),
   );
   const predictProgram = compiled.schedule.programs.find((p) => p.name === 'predict')!;
-  file.addInterface({
-    name: `${T}Predictions`,
-    isExported: true,
-    docs: ['What `predict` returns.'],
-    properties: predictProgram.outputs.map((o) => ({
-      name: JSON.stringify(o.name.replace(/^predict:/, '')),
-      type: 'Float32Array',
-      isReadonly: true,
-      docs: [shapeDoc(compiled.schedule.buffers[o.buffer].shape)],
+  addArraysType(
+    file,
+    `${T}Predictions`,
+    'What `predict` returns.',
+    predictProgram.outputs.map((o) => ({
+      name: o.name.replace(/^predict:/, ''),
+      shape: compiled.schedule.buffers[o.buffer].shape,
     })),
-  });
+  );
   const params = [...artifact.params, ...artifact.states].map((p) => JSON.stringify(p.name));
   file.addTypeAlias({
     name: `${T}Param`,

@@ -69,6 +69,11 @@ export class GraphBuilder {
     return this.locs[id];
   }
 
+  /** The location new nodes get, if a `withLoc` is active. */
+  get activeLoc(): SourceLoc | undefined {
+    return this.currentLoc;
+  }
+
   /** Runs `build` with `loc` attached to every node it creates. */
   withLoc<T>(loc: SourceLoc | undefined, build: () => T): T {
     const saved = this.currentLoc;

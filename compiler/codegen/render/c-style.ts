@@ -1,0 +1,489 @@
+/**
+ * The shared base of the C-like renderers (C, TypeScript; later WGSL and CUDA): what a target
+ * language is (`CStyleLanguage`, plain data and small functions, no if-chains on a target
+ * name), and the pieces every renderer needs from the kernel IR: float literals, fused
+ * expressions as statements, strided-load index arithmetic with its constants baked in, the
+ * loop shape of a map kernel, parameter names and kernel comments.
+ */
+import type { PrimKind } from '../../ir/types.ts';
+import type { StridedView } from '../../ir/layout.ts';
+import type { ElementwiseOpDef } from '../../ops/op.ts';
+import type { OPS } from '../../ops/index.ts';
+import type {
+  BufferDecl,
+  Expr,
+  Kernel,
+  MapKernel,
+  MatmulKernel,
+  ReduceKernel,
+  Schedule,
+} from '../kernel-ir.ts';
+
+/** The primitives a fused expression may apply: exactly the elementwise records of OPS. */
+export type ElementwiseKind = {
+  [K in PrimKind]: (typeof OPS)[K] extends ElementwiseOpDef ? K : never;
+}[PrimKind];
+
+/** Emits one primitive applied to already-rendered atomic operands. */
+export type EmitFn = (args: readonly string[]) => string;
+
+/** A renderer's table: one emitter per elementwise primitive, so tsc names a missing one. */
+export type CodeForOp = Readonly<Record<ElementwiseKind, EmitFn>>;
+
+/** What differs between C-like targets. */
+export interface CStyleLanguage {
+  readonly name: string;
+  /** A float32 constant; must be exact and an atom (negative values parenthesised). */
+  floatLiteral(value: number): string;
+  /** The quotient of a non-negative index expression by a positive constant, as an atom. */
+  indexDiv(dividend: string, divisor: number): string;
+  /** `const float t0 = v;` and the like: an immutable float local. */
+  declareFloat(name: string, value: string): string;
+  /** An immutable integer index local. */
+  declareIndex(name: string, value: string): string;
+  /** A mutable float accumulator. */
+  declareAccumulator(name: string, init: string): string;
+  /** The declaration of a read-only input buffer parameter and of the output parameter. */
+  inputParam(name: string): string;
+  outputParam(name: string): string;
+  /** The line that opens a kernel's definition, given its parameter list. */
+  signature(name: string, params: string): string;
+  readonly codeForOp: CodeForOp;
+}
+
+// ---- emitter helpers for codeForOp tables ----
+
+/** `call('expf')([x])` → `expf(x)`. */
+export function call(fn: string): EmitFn {
+  return (args) => `${fn}(${args.join(', ')})`;
+}
+
+/** `infix('+')([x, y])` → `x + y` (operands are atoms, so no parentheses are needed). */
+export function infix(op: string): EmitFn {
+  return ([x, y]) => `${x} ${op} ${y}`;
+}
+
+/** `prefix('-')([x])` → `-x`. */
+export function prefix(op: string): EmitFn {
+  return ([x]) => `${op}${x}`;
+}
+
+// ---- literals ----
+
+/**
+ * The shortest decimal that rounds to the same float32 as `value`: 0.1 → "0.1",
+ * 16777217 → "16777216", 1e-45 → "1e-45". Finite values only.
+ */
+export function shortestFloat32Digits(value: number): string {
+  const f = Math.fround(value);
+  for (let precision = 1; precision < 9; precision++) {
+    const text = String(Number(f.toPrecision(precision)));
+    if (Math.fround(Number(text)) === f) return text;
+  }
+  return String(Number(f.toPrecision(9)));
+}
+
+/** Wraps a negative literal so that `-x` and `a - x` stay well formed: -2 → `(-2)`. */
+export function atomic(text: string): string {
+  return text.startsWith('-') ? `(${text})` : text;
+}
+
+// ---- expressions ----
+
+/** Renders the index a load reads (`in1[j]`); receives the load's input number and view. */
+export type LoadCode = (input: number, view: StridedView | undefined) => string;
+
+export interface RenderedExpr {
+  /** Declarations of the intermediate values, in evaluation order. */
+  readonly statements: readonly string[];
+  /** The expression for the root value. */
+  readonly value: string;
+}
+
+/**
+ * Renders a fused expression tree, one local per inner `apply` and the root inline:
+ * `maximum(add(load 0, load 1 view), const 0)` in C →
+ * statements `["const float t0 = in0[i] + in1[j];"]`, value `gradc_maximum(t0, 0.0f)`.
+ */
+export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode): RenderedExpr {
+  const statements: string[] = [];
+  const atom = (e: Expr): string => {
+    if (e.op === 'const') return lang.floatLiteral(e.value);
+    if (e.op === 'load') return load(e.input, e.view);
+    const value = apply(e);
+    const name = `t${statements.length}`;
+    statements.push(lang.declareFloat(name, value));
+    return name;
+  };
+  const apply = (e: Expr & { op: 'apply' }): string =>
+    emitterFor(lang, e.kind)(e.args.map(atom));
+  const value = expr.op === 'apply' ? apply(expr) : atom(expr);
+  return { statements, value };
+}
+
+function emitterFor(lang: CStyleLanguage, kind: PrimKind): EmitFn {
+  const table: Readonly<Record<string, EmitFn>> = lang.codeForOp;
+  const emit = table[kind];
+  if (!emit) throw new Error(`${lang.name} renderer: ${kind} is not an elementwise primitive`);
+  return emit;
+}
+
+/** The loads of an expression, each distinct (input, view) pair once, in first-use order. */
+export function loadsOf(expr: Expr): { input: number; view?: StridedView }[] {
+  const seen = new Map<string, { input: number; view?: StridedView }>();
+  const visit = (e: Expr): void => {
+    if (e.op === 'apply') e.args.forEach(visit);
+    if (e.op !== 'load') return;
+    const key = loadKey(e.input, e.view);
+    if (seen.has(key)) return;
+    seen.set(key, e.view ? { input: e.input, view: e.view } : { input: e.input });
+  };
+  visit(expr);
+  return [...seen.values()];
+}
+
+export function loadKey(input: number, view: StridedView | undefined): string {
+  return JSON.stringify([input, view ? simplifyView(view) : 'identity']);
+}
+
+// ---- strided index arithmetic ----
+
+/** One loop axis of a view: `size` steps of `stride` elements of the input. */
+export interface ViewAxis {
+  readonly size: number;
+  readonly stride: number;
+}
+
+/**
+ * A view reduced to the fewest axes that read the same elements: size-1 axes dropped and
+ * neighbours merged when the outer one steps over the inner one exactly (broadcast runs merge
+ * too). `{ outShape: [2,3,4], inStrides: [0,4,1] }` → `[{ size: 2, stride: 0 }, { size: 12,
+ * stride: 1 }]`.
+ */
+export function simplifyView(view: StridedView): ViewAxis[] {
+  const axes: ViewAxis[] = [];
+  view.outShape.forEach((size, d) => {
+    if (size === 1) return;
+    const stride = view.inStrides[d];
+    const last = axes[axes.length - 1];
+    if (last && last.stride === stride * size) {
+      axes[axes.length - 1] = { size: last.size * size, stride };
+    } else {
+      axes.push({ size, stride });
+    }
+  });
+  return axes;
+}
+
+/** True when the view reads input element `i` for output element `i`. */
+export function isIdentityAxes(axes: readonly ViewAxis[]): boolean {
+  return axes.length === 0 || (axes.length === 1 && axes[0].stride === 1);
+}
+
+/**
+ * The input index that output index `v` reads through `axes`, constants baked in:
+ * `[{600,0},{250,1}]` on `i` → `i % 250`; `[{4,1},{3,4}]` on `i` in C → `(i / 3) + (i % 3) * 4`
+ * (with the language's integer division); identity → `i`; all broadcast → `0`.
+ */
+export function indexExpr(lang: CStyleLanguage, axes: readonly ViewAxis[], v: string): string {
+  const terms: string[] = [];
+  let inner = 1;
+  for (let d = axes.length - 1; d >= 0; d--) {
+    const { size, stride } = axes[d];
+    if (stride !== 0) terms.unshift(axisTerm(lang, v, inner, size, d === 0, stride));
+    inner *= size;
+  }
+  return terms.length > 0 ? terms.join(' + ') : '0';
+}
+
+/** `((v / inner) % size) * stride`, leaving out every part that is the identity. */
+function axisTerm(
+  lang: CStyleLanguage,
+  v: string,
+  inner: number,
+  size: number,
+  outermost: boolean,
+  stride: number,
+): string {
+  const quotient = inner === 1 ? v : lang.indexDiv(v, inner);
+  const position = outermost ? quotient : `${quotient} % ${size}`;
+  if (stride === 1) return position;
+  return outermost ? `${position} * ${stride}` : `(${position}) * ${stride}`;
+}
+
+// ---- loop shapes ----
+
+/** Rows shorter than this are not worth a nested loop. */
+export const MIN_ROW_LENGTH = 8;
+
+/**
+ * How a map kernel walks its output. `flat`: one loop over `i`, strided loads by division.
+ * `rows`: `i = o * cols + j`, so each strided load is a base hoisted per row `o` plus `j`
+ * times its innermost stride, and the inner loop needs no division.
+ */
+export type MapLoop =
+  | { readonly kind: 'flat'; readonly size: number }
+  | { readonly kind: 'rows'; readonly rows: number; readonly cols: number };
+
+/** Rows of the largest length every strided load's innermost axis is a multiple of. */
+export function planMapLoop(kernel: MapKernel): MapLoop {
+  const strided = loadsOf(kernel.expr)
+    .map((l) => (l.view ? simplifyView(l.view) : []))
+    .filter((axes) => !isIdentityAxes(axes));
+  if (strided.length === 0) return { kind: 'flat', size: kernel.size };
+  const cols = strided.map((axes) => axes[axes.length - 1].size).reduce(gcd);
+  if (cols < MIN_ROW_LENGTH || cols >= kernel.size) return { kind: 'flat', size: kernel.size };
+  return { kind: 'rows', rows: kernel.size / cols, cols };
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** A strided load in a `rows` loop: `base` (over `o`, hoisted) + `j` times `innerStride`. */
+export interface RowLoad {
+  readonly base: string;
+  readonly innerStride: number;
+}
+
+/**
+ * Splits a view's index for rows of `cols` elements: `[{600,0},{250,1}]`, cols 250 →
+ * base `0`, innerStride 1; `[{600,1},{250,0}]` → base `o`, innerStride 0.
+ */
+export function rowLoad(lang: CStyleLanguage, axes: readonly ViewAxis[], cols: number): RowLoad {
+  const last = axes[axes.length - 1];
+  const outerAxes = [...axes.slice(0, -1), { size: last.size / cols, stride: last.stride * cols }];
+  const base = indexExpr(lang, simplifyView(axesAsView(outerAxes)), 'o');
+  return { base, innerStride: last.stride };
+}
+
+function axesAsView(axes: readonly ViewAxis[]): StridedView {
+  return { outShape: axes.map((a) => a.size), inStrides: axes.map((a) => a.stride) };
+}
+
+/** `base + j * stride` with the trivial parts left out. */
+export function offsetBy(base: string, v: string, stride: number): string {
+  const step = stride === 0 ? '' : stride === 1 ? v : `${v} * ${stride}`;
+  if (base === '0') return step || '0';
+  return step ? `${base} + ${step}` : base;
+}
+
+/** True for index expressions that need no local: `0`, `o`, `17`. */
+export function isSimpleIndex(text: string): boolean {
+  return /^[A-Za-z_0-9]+$/.test(text);
+}
+
+// ---- kernel bodies, shared by every C-like target ----
+
+/** The pieces of a map kernel: its loop, per-row base indices (rows loops), loop body. */
+export interface MapParts {
+  readonly loop: MapLoop;
+  /** Declarations hoisted out of the inner loop of a `rows` loop. */
+  readonly bases: readonly string[];
+  /** The statements for element `i`, ending in `out[i] = ...;`. */
+  readonly body: readonly string[];
+}
+
+/**
+ * A map kernel's parts, e.g. `{ size: 150000, expr: add(load 0, load 1 view
+ * {[600,250],[0,1]}) }` → rows loop 600 × 250, no bases, body `["out[i] = in0[i] + in1[j];"]`;
+ * a transposed load `{[250,600],[1,250]}` in a rows loop reads `in0[o + j * 250]`.
+ */
+export function mapParts(lang: CStyleLanguage, kernel: MapKernel): MapParts {
+  const loop = planMapLoop(kernel);
+  const { bases, load } =
+    loop.kind === 'rows' ? rowLoads(lang, kernel, loop.cols) : { bases: [], load: flatLoad(lang) };
+  const { statements, value } = renderExpr(lang, kernel.expr, load);
+  return { loop, bases, body: [...statements, `${OUTPUT_NAME}[i] = ${value};`] };
+}
+
+/** Loads in a flat loop over `i`: `in0[i]`, `in1[i % 250]`. */
+function flatLoad(lang: CStyleLanguage): LoadCode {
+  return (input, view) => {
+    const axes = view ? simplifyView(view) : [];
+    const index = isIdentityAxes(axes) ? 'i' : indexExpr(lang, axes, 'i');
+    return `${inputName(input)}[${index}]`;
+  };
+}
+
+/**
+ * Loads in a rows loop: identity → `in0[i]`; strided → `in1[b0 + j * 4]` with
+ * `b0` (the index of row `o`) declared once per row, or inlined when it is a name or number.
+ */
+function rowLoads(lang: CStyleLanguage, kernel: MapKernel, cols: number) {
+  const bases: string[] = [];
+  const indices = new Map<string, string>();
+  for (const { input, view } of loadsOf(kernel.expr)) {
+    const axes = view ? simplifyView(view) : [];
+    if (isIdentityAxes(axes)) continue;
+    const split = rowLoad(lang, axes, cols);
+    let base = split.base;
+    if (!isSimpleIndex(base)) {
+      const name = `b${bases.length}`;
+      bases.push(lang.declareIndex(name, base));
+      base = name;
+    }
+    indices.set(loadKey(input, view), offsetBy(base, 'j', split.innerStride));
+  }
+  const load: LoadCode = (input, view) =>
+    `${inputName(input)}[${indices.get(loadKey(input, view)) ?? 'i'}]`;
+  return { bases, load };
+}
+
+/** The pieces of a reduction, for a loop over outputs `o` around a loop over steps `r`. */
+export interface ReduceParts {
+  /** Where output `o`'s elements start in the input. */
+  readonly base: string;
+  readonly init: string;
+  /** The new accumulator `acc` after reading one more element. */
+  readonly step: string;
+}
+
+/**
+ * A reduction's parts, e.g. sum over axis 0 of [600,250] in C → base `o`, init `0.0f`,
+ * step `acc + in0[base + r * 250]`; max over axis 1 → step `gradc_maximum(acc, in0[base + r])`.
+ */
+export function reduceParts(lang: CStyleLanguage, kernel: ReduceKernel): ReduceParts {
+  const base = indexExpr(lang, simplifyView(kernel.outView), 'o');
+  const step = indexExpr(lang, simplifyView(kernel.redView), 'r');
+  const element = `${inputName(0)}[${offsetSum('base', step)}]`;
+  const combine = kernel.op === 'sum' ? lang.codeForOp.add : lang.codeForOp.maximum;
+  const init = lang.floatLiteral(kernel.op === 'sum' ? 0 : -Infinity);
+  return { base, init, step: combine(['acc', element]) };
+}
+
+/** `a + b` with zeros left out. */
+function offsetSum(a: string, b: string): string {
+  if (b === '0') return a;
+  return a === '0' ? b : `${a} + ${b}`;
+}
+
+/** A matrix product's operand strides: A(i,p) = a[i*ars + p*acs], B(p,j) = b[p*brs + j*bcs]. */
+export interface MatmulStrides {
+  readonly ars: number;
+  readonly acs: number;
+  readonly brs: number;
+  readonly bcs: number;
+}
+
+/** `transA` stores A as [k,m], so A(i,p) = a[p*m + i]; `transB` stores B as [n,k]. */
+export function matmulStrides(kernel: MatmulKernel): MatmulStrides {
+  const { m, n, k } = kernel;
+  const [ars, acs] = kernel.transA ? [1, m] : [k, 1];
+  const [brs, bcs] = kernel.transB ? [1, k] : [n, 1];
+  return { ars, acs, brs, bcs };
+}
+
+// ---- kernels ----
+
+/** in0, in1, ..., the names of a kernel's input parameters. */
+export function inputName(input: number): string {
+  return `in${input}`;
+}
+
+export const OUTPUT_NAME = 'out';
+
+/** Generated lines are kept to this width where the structure allows. */
+export const LINE_WIDTH = 100;
+
+/**
+ * The opening line of a kernel, parameters (inputs in order, then the output) on one line or,
+ * when that is too wide, one per line: `void k(const float *restrict in0, float *restrict out) {`.
+ */
+export function kernelSignature(lang: CStyleLanguage, kernel: Kernel): string {
+  const inputs = kernel.inputs.map((_, i) => lang.inputParam(inputName(i)));
+  const params = [...inputs, lang.outputParam(OUTPUT_NAME)];
+  const oneLine = lang.signature(kernel.name, params.join(', '));
+  if (oneLine.length <= LINE_WIDTH) return oneLine;
+  return lang.signature(kernel.name, `\n${params.map((p) => `  ${p}`).join(',\n')}\n`);
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Indices are 32-bit ints in the generated loops (`int` in C, `| 0` in JS). */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/**
+ * Refuses what the generated code could not express: a name that is not a plain identifier
+ * (names become symbols) or a loop past 32-bit indices.
+ */
+export function checkKernel(kernel: Kernel): void {
+  if (!IDENTIFIER.test(kernel.name)) {
+    throw new Error(`kernel name "${kernel.name}" is not an identifier`);
+  }
+  if (largestExtent(kernel) > MAX_ELEMENTS) {
+    throw new Error(`kernel ${kernel.name} indexes past ${MAX_ELEMENTS} elements`);
+  }
+}
+
+/** Checks every kernel of a module, and that no two share a name (they share a namespace). */
+export function checkKernels(kernels: readonly Kernel[]): void {
+  const seen = new Set<string>();
+  for (const kernel of kernels) {
+    checkKernel(kernel);
+    if (seen.has(kernel.name)) throw new Error(`two kernels are named "${kernel.name}"`);
+    seen.add(kernel.name);
+  }
+}
+
+function largestExtent(kernel: Kernel): number {
+  switch (kernel.kind) {
+    case 'map':
+      return kernel.size;
+    case 'reduce':
+      return kernel.outSize * kernel.reduceSize;
+    case 'matmul':
+      return Math.max(kernel.m * kernel.k, kernel.k * kernel.n, kernel.m * kernel.n);
+  }
+}
+
+/**
+ * Comment text on one line: line breaks become spaces, C comment terminators are broken up,
+ * and a trailing backslash (which would splice the next C line into a `//` comment) is dropped.
+ */
+export function commentText(text: string): string {
+  return text
+    .replace(/[\r\n\u2028\u2029]+/g, ' ')
+    .replace(/\*\//g, '* /')
+    .replace(/\\+$/, '');
+}
+
+/** `// line` comments. */
+export function lineComments(lines: readonly string[]): string[] {
+  return lines.map((line) => `// ${commentText(line)}`.trimEnd());
+}
+
+function shapeText(buffer: BufferDecl | undefined): string {
+  return buffer ? `[${buffer.shape.join(',')}]` : '[?]';
+}
+
+/**
+ * The comment above a kernel: what it computes over which shapes, then the DSL nodes it
+ * fuses (its `sources`): `// train_000_matmul: out[600,250] = in0[600,784] · in1[784,250]`.
+ */
+export function kernelComment(schedule: Schedule, kernel: Kernel): string[] {
+  const shape = (id: number) => shapeText(schedule.buffers[id]);
+  const ins = kernel.inputs.map((id, i) => `${inputName(i)}${shape(id)}`);
+  const head = `${kernel.name}: ${OUTPUT_NAME}${shape(kernel.output)} = ${summary(kernel, ins)}`;
+  return lineComments([head, ...kernel.sources.map((s) => `  ${s}`)]);
+}
+
+function summary(kernel: Kernel, ins: readonly string[]): string {
+  switch (kernel.kind) {
+    case 'map':
+      return `map(${ins.join(', ')})`;
+    case 'reduce':
+      return `${kernel.op}(${ins[0]}) over ${kernel.reduceSize} each`;
+    case 'matmul':
+      return `${ins[0]}${kernel.transA ? 'ᵀ' : ''} · ${ins[1]}${kernel.transB ? 'ᵀ' : ''}`;
+  }
+}
+
+/** Estimated cost of one output element, counting a transcendental call as several ops. */
+export function exprCost(expr: Expr): number {
+  if (expr.op !== 'apply') return 1;
+  const own = TRANSCENDENTAL.has(expr.kind) ? 8 : 1;
+  return expr.args.reduce((sum, a) => sum + exprCost(a), own);
+}
+
+const TRANSCENDENTAL: ReadonlySet<PrimKind> = new Set(['exp', 'log', 'tanh', 'pow', 'sqrt']);
