@@ -13,7 +13,7 @@ import { loadMnist } from '../runtime/data/mnist.ts';
 import { trainClassifier } from '../runtime/train.ts';
 
 /** Smaller batches than the reference's 600 give one short epoch enough steps to learn. */
-const BATCH = 32;
+const BATCH = 16;
 const MIN_ACCURACY = 0.9;
 
 describe.each(['c', 'js'] as const)('MNIST MLP on the %s backend', (backend: BackendKind) => {
