@@ -72,7 +72,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 /** Errors about the user's files and inputs, reported without a stack trace. */
-const USER_ERRORS = new Set(['DataError', 'CheckpointError', 'ModelRuntimeError']);
+const USER_ERRORS = new Set(['DataError', 'CheckpointError', 'ModelRuntimeError', 'NativeCompileError']);
 
 /** Runs the CLI, turning user errors into one line on stderr. */
 export async function run(argv: readonly string[]): Promise<void> {
