@@ -17,7 +17,7 @@ import type { Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
-import type { Backend, JsKernel } from '../runtime/backend.ts';
+import type { HostBackend, JsKernel } from '../runtime/backend.ts';
 import { createJsBackend } from '../runtime/backends/js.ts';
 import { createNativeBackend } from '../runtime/backends/native.ts';
 
@@ -45,7 +45,7 @@ const temporaryDirs: string[] = [];
 
 interface Runner {
   readonly name: string;
-  readonly backend: Backend;
+  readonly backend: HostBackend;
 }
 
 async function runners(sched: Schedule, label: string): Promise<Runner[]> {
@@ -64,7 +64,7 @@ async function runners(sched: Schedule, label: string): Promise<Runner[]> {
 }
 
 /** Binds every kernel of `program` over freshly allocated buffers of small random values. */
-function bindProgram(backend: Backend, sched: Schedule, program: Program): () => void {
+function bindProgram(backend: HostBackend, sched: Schedule, program: Program): () => void {
   const buffers = sched.buffers.map((d) => {
     const buffer = backend.allocate(d.size);
     backend.upload(buffer, Float32Array.from({ length: d.size }, () => Math.random() * 0.1));

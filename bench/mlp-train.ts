@@ -52,9 +52,9 @@ function gradcContender(backend: BackendKind, model: ModelInstance, steps: numbe
     name: `gradc-${backend}`,
     steps,
     async run() {
-      for (let i = 0; i < warmup; i++) model.trainStep(batch);
+      for (let i = 0; i < warmup; i++) await model.trainStep(batch);
       const started = performance.now();
-      for (let i = 0; i < steps; i++) model.trainStep(batch);
+      for (let i = 0; i < steps; i++) await model.trainStep(batch);
       const seconds = (performance.now() - started) / 1000;
       return { name: `gradc-${backend}`, samplesPerSecond: (steps * BATCH) / seconds };
     },

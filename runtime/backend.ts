@@ -1,7 +1,8 @@
 /**
- * What the runtime needs from a device: float32 buffers and kernels bound to them.
- * Binding happens once per kernel launch site (pipelines, bind groups, function pointers are
- * resolved then); a training step only calls the bound launches in order.
+ * What the runtime needs from a device: float32 buffers, and programs (kernel launch lists)
+ * prepared once. Preparing resolves everything a launch needs (pipelines and bind groups,
+ * function pointers); running a prepared program only enqueues its launches, which a GPU
+ * backend records into one command buffer.
  */
 
 /** An opaque buffer owned by a backend. */
@@ -10,19 +11,58 @@ export interface DeviceBuffer {
   readonly size: number;
 }
 
-/** A kernel with its buffers fixed; calling it enqueues or runs one launch. */
-export type BoundLaunch = () => void;
+/** One kernel launch: its inputs, then its output. */
+export interface Launch {
+  readonly kernel: string;
+  readonly args: readonly DeviceBuffer[];
+}
+
+export interface PreparedProgram {
+  /** Enqueues (or, on the host, runs) every launch in order. */
+  run(): void;
+}
 
 export interface Backend {
   readonly name: string;
   allocate(size: number): DeviceBuffer;
+  /** Writes `data` into `buffer`, ordered before launches enqueued after it. */
   upload(buffer: DeviceBuffer, data: Float32Array): void;
-  /** Reads `buffer` back (all of it); completes pending launches first. */
-  download(buffer: DeviceBuffer): Float32Array;
+  /** Reads `buffer` back once every launch enqueued before has finished. */
+  download(buffer: DeviceBuffer): Promise<Float32Array>;
+  prepare(launches: readonly Launch[]): Promise<PreparedProgram>;
+  dispose(): void;
+}
+
+/** A kernel with its buffers fixed; calling it runs one launch. */
+export type BoundLaunch = () => void;
+
+/** A kernel as the plain-TypeScript target emits it: inputs then output, all float32. */
+export type JsKernel = (...args: Float32Array[]) => void;
+
+/** A backend whose kernels run synchronously on the host (plain TypeScript, native C). */
+export interface HostBackend {
+  readonly name: string;
+  allocate(size: number): DeviceBuffer;
+  upload(buffer: DeviceBuffer, data: Float32Array): void;
+  /** A copy of the buffer's contents, now. */
+  readBack(buffer: DeviceBuffer): Float32Array;
   /** Resolves `kernel` once; `args` are its inputs followed by its output. */
   bind(kernel: string, args: readonly DeviceBuffer[]): BoundLaunch;
   dispose(): void;
 }
 
-/** A kernel as the plain-TypeScript target emits it: inputs then output, all float32. */
-export type JsKernel = (...args: Float32Array[]) => void;
+/** The Backend interface of a host backend; its synchronous methods stay available. */
+export function fromHostBackend(host: HostBackend): Backend & HostBackend {
+  return {
+    ...host,
+    download: async (buffer) => host.readBack(buffer),
+    async prepare(launches) {
+      const bound = launches.map((l) => host.bind(l.kernel, l.args));
+      return {
+        run() {
+          for (const launch of bound) launch();
+        },
+      };
+    },
+  };
+}

@@ -3,16 +3,31 @@
  * step that is only the bound launches in order plus the uploads of the step's data.
  */
 import type { Artifact, ArtifactProgram } from './artifact.ts';
-import type { Backend, BoundLaunch, DeviceBuffer } from './backend.ts';
+import type { Backend, DeviceBuffer, PreparedProgram } from './backend.ts';
 import { initialValues } from './init.ts';
 
 /** Float32 data per name, as a generated glue module types it. */
 export type Feeds = Readonly<Record<string, Float32Array>>;
 
 interface BoundProgram {
-  readonly launches: readonly BoundLaunch[];
+  readonly prepared: PreparedProgram;
   readonly feeds: ReadonlyMap<string, DeviceBuffer>;
   readonly outputs: ReadonlyMap<string, DeviceBuffer>;
+}
+
+async function prepareProgram(
+  backend: Backend,
+  buffers: readonly DeviceBuffer[],
+  program: ArtifactProgram,
+): Promise<BoundProgram> {
+  const launches = program.launches.map((l) => ({ kernel: l.kernel, args: l.args.map((a) => buffers[a]) }));
+  const byName = (list: ArtifactProgram['feeds']) =>
+    new Map(list.map((io) => [io.name, buffers[io.buffer]] as const));
+  return {
+    prepared: await backend.prepare(launches),
+    feeds: byName(program.feeds),
+    outputs: byName(program.outputs),
+  };
 }
 
 export class ModelRuntimeError extends Error {
@@ -28,27 +43,31 @@ export class ModelInstance<
   Predictions extends Feeds = Feeds,
   ParamName extends string = string,
 > {
-  private readonly buffers: DeviceBuffer[];
-  private readonly programs = new Map<string, BoundProgram>();
   private readonly hyperValues = new Map<string, number>();
 
-  constructor(
+  private constructor(
     readonly artifact: Artifact,
     readonly backend: Backend,
+    private readonly buffers: readonly DeviceBuffer[],
+    private readonly programs: ReadonlyMap<string, BoundProgram>,
   ) {
-    this.buffers = artifact.buffers.map((b) => backend.allocate(b.size));
-    for (const program of artifact.programs) this.programs.set(program.name, this.bindProgram(program));
     for (const h of artifact.hypers) this.hyperValues.set(h.name, h.value);
     this.initialize(artifact.seed);
   }
 
-  private bindProgram(program: ArtifactProgram): BoundProgram {
-    const launches = program.launches.map((l) =>
-      this.backend.bind(l.kernel, l.args.map((a) => this.buffers[a])),
-    );
-    const byName = (list: ArtifactProgram['feeds']) =>
-      new Map(list.map((io) => [io.name, this.buffers[io.buffer]] as const));
-    return { launches, feeds: byName(program.feeds), outputs: byName(program.outputs) };
+  /** Allocates every buffer, prepares every program and initialises the parameters. */
+  static async open<
+    T extends Feeds = Feeds,
+    P extends Feeds = Feeds,
+    R extends Feeds = Feeds,
+    N extends string = string,
+  >(artifact: Artifact, backend: Backend): Promise<ModelInstance<T, P, R, N>> {
+    const buffers = artifact.buffers.map((b) => backend.allocate(b.size));
+    const programs = new Map<string, BoundProgram>();
+    for (const program of artifact.programs) {
+      programs.set(program.name, await prepareProgram(backend, buffers, program));
+    }
+    return new ModelInstance<T, P, R, N>(artifact, backend, buffers, programs);
   }
 
   private bufferNamed(name: string): { index: number; size: number } {
@@ -96,25 +115,37 @@ export class ModelInstance<
       }
       this.backend.upload(buffer, value);
     }
-    for (const launch of program.launches) launch();
+    program.prepared.run();
     return program;
   }
 
+  /** Enqueues one optimisation step on one batch without reading anything back. */
+  enqueueTrainStep(feeds: TrainFeeds): void {
+    this.run('train', feeds);
+  }
+
+  /** The loss of the last step that was enqueued. */
+  async lastLoss(): Promise<number> {
+    return (await this.backend.download(this.programs.get('train')!.outputs.get('loss')!))[0];
+  }
+
   /** One optimisation step on one batch; returns the batch's loss. */
-  trainStep(feeds: TrainFeeds): number {
-    const program = this.run('train', feeds);
-    return this.backend.download(program.outputs.get('loss')!)[0];
+  async trainStep(feeds: TrainFeeds): Promise<number> {
+    this.enqueueTrainStep(feeds);
+    return this.lastLoss();
   }
 
   /** The predictions for one batch. */
-  predict(feeds: PredictFeeds): Predictions {
+  async predict(feeds: PredictFeeds): Promise<Predictions> {
     const program = this.run('predict', feeds);
     const out: Record<string, Float32Array> = {};
-    for (const [name, buffer] of program.outputs) out[name.replace(/^predict:/, '')] = this.backend.download(buffer);
+    for (const [name, buffer] of program.outputs) {
+      out[name.replace(/^predict:/, '')] = await this.backend.download(buffer);
+    }
     return out as unknown as Predictions;
   }
 
-  getParam(name: ParamName): Float32Array {
+  getParam(name: ParamName): Promise<Float32Array> {
     return this.backend.download(this.buffers[this.bufferNamed(name).index]);
   }
 
@@ -125,9 +156,11 @@ export class ModelInstance<
   }
 
   /** Every parameter and state by name (a checkpoint's contents). */
-  snapshot(): Record<string, Float32Array> {
+  async snapshot(): Promise<Record<string, Float32Array>> {
     const out: Record<string, Float32Array> = {};
-    for (const d of [...this.artifact.params, ...this.artifact.states]) out[d.name] = this.getParam(d.name as ParamName);
+    for (const d of [...this.artifact.params, ...this.artifact.states]) {
+      out[d.name] = await this.getParam(d.name as ParamName);
+    }
     return out;
   }
 

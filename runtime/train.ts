@@ -34,9 +34,16 @@ export interface TrainOptions {
   readonly learningRate?: number;
   /** Where the progress bar goes; false for none. */
   readonly progress?: ProgressStream | false;
-  readonly onEpoch?: (record: EpochRecord) => void;
+  readonly onEpoch?: (record: EpochRecord) => void | Promise<void>;
   /** Stop when the test loss has not improved for this many epochs. */
   readonly patience?: number;
+  /**
+   * Read the loss back every this many steps (default 1). A GPU keeps working ahead between
+   * reads; the epoch's mean loss is taken over the steps that were read.
+   */
+  readonly lossEvery?: number;
+  /** Checked before each step; returning true stops training after the current epoch's step. */
+  readonly shouldStop?: () => boolean;
 }
 
 export interface TrainResult {
@@ -103,7 +110,10 @@ function fillBatch(
 }
 
 /** Accuracy and mean cross-entropy of the predictions; the last batch is zero-padded. */
-export function evaluateClassifier(model: ModelInstance, split: ClassificationSplit): { accuracy: number; loss: number } {
+export async function evaluateClassifier(
+  model: ModelInstance,
+  split: ClassificationSplit,
+): Promise<{ accuracy: number; loss: number }> {
   const io = classifierIO(model);
   const x = new Float32Array(io.batch * io.featureSize);
   const y = new Float32Array(io.batch * io.classes);
@@ -113,7 +123,7 @@ export function evaluateClassifier(model: ModelInstance, split: ClassificationSp
     const rows = Math.min(io.batch, split.count - start);
     const indices = Array.from({ length: rows }, (_, r) => start + r);
     fillBatch(io, split, indices, x, y);
-    const probs = model.predict({ [io.features]: x })[io.probabilities];
+    const probs = (await model.predict({ [io.features]: x }))[io.probabilities];
     for (let r = 0; r < rows; r++) {
       const row = probs.subarray(r * io.classes, (r + 1) * io.classes);
       let best = 0;
@@ -130,12 +140,12 @@ export function evaluateClassifier(model: ModelInstance, split: ClassificationSp
  * Trains for `epochs` epochs of full batches (a last partial batch is dropped), evaluating on
  * `test` after each epoch.
  */
-export function trainClassifier(
+export async function trainClassifier(
   model: ModelInstance,
   train: ClassificationSplit,
   test: ClassificationSplit,
   options: TrainOptions,
-): TrainResult {
+): Promise<TrainResult> {
   const io = classifierIO(model);
   const { artifact } = model;
   const rng = createRng(options.seed ?? artifact.seed);
@@ -158,25 +168,31 @@ export function trainClassifier(
     });
     const started = performance.now();
     let lossSum = 0;
+    let lossCount = 0;
     let lr = baseLr;
+    const lossEvery = options.lossEvery ?? 1;
     for (let step = 0; step < steps; step++) {
+      if (options.shouldStop?.()) return { history, stoppedEarly: true };
       if (hasLr) {
         lr = learningRateAt(artifact.schedule, baseLr, globalStep);
         model.setHyper('lr', lr);
       }
       fillBatch(io, train, order.subarray(step * io.batch, (step + 1) * io.batch), x, y);
-      const loss = model.trainStep({ [io.features]: x, [io.labels]: y });
+      model.enqueueTrainStep({ [io.features]: x, [io.labels]: y });
+      globalStep++;
+      if ((step + 1) % lossEvery !== 0 && step + 1 !== steps) continue;
+      const loss = await model.lastLoss();
       if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at epoch ${epoch}, step ${step + 1}`);
       lossSum += loss;
-      globalStep++;
+      lossCount++;
       const seconds = (performance.now() - started) / 1000;
-      bar?.update(step + 1, { loss: lossSum / (step + 1), 'samples/s': ((step + 1) * io.batch) / seconds });
+      bar?.update(step + 1, { loss: lossSum / lossCount, 'samples/s': ((step + 1) * io.batch) / seconds });
     }
     const seconds = (performance.now() - started) / 1000;
-    const evaluation = evaluateClassifier(model, test);
+    const evaluation = await evaluateClassifier(model, test);
     const record: EpochRecord = {
       epoch,
-      trainLoss: lossSum / steps,
+      trainLoss: lossSum / lossCount,
       testLoss: evaluation.loss,
       testAccuracy: evaluation.accuracy,
       seconds,
@@ -185,7 +201,7 @@ export function trainClassifier(
     };
     bar?.finish({ loss: record.trainLoss, 'test acc': record.testAccuracy, 'samples/s': record.samplesPerSecond });
     history.push(record);
-    options.onEpoch?.(record);
+    await options.onEpoch?.(record);
     if (evaluation.loss < best) {
       best = evaluation.loss;
       sinceBest = 0;

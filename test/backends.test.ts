@@ -23,7 +23,7 @@ import type { Kernel, Program, Schedule } from '../compiler/codegen/kernel-ir.ts
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
-import type { Backend, DeviceBuffer, JsKernel } from '../runtime/backend.ts';
+import type { DeviceBuffer, HostBackend, JsKernel } from '../runtime/backend.ts';
 import { createJsBackend } from '../runtime/backends/js.ts';
 import {
   DEFAULT_FLAGS,
@@ -398,7 +398,7 @@ function mergeSchedules(parts: readonly Schedule[]): Schedule {
 
 /** Runs `program` once on `backend`; returns its outputs by name. */
 function runProgram(
-  backend: Backend,
+  backend: HostBackend,
   buffers: readonly DeviceBuffer[],
   program: Program,
   feeds: Readonly<Record<string, Float32Array>>,
@@ -409,7 +409,7 @@ function runProgram(
   );
   for (const launch of launches) launch();
   const out: Record<string, Float32Array> = {};
-  for (const io of program.outputs) out[io.name] = backend.download(buffers[io.buffer]);
+  for (const io of program.outputs) out[io.name] = backend.readBack(buffers[io.buffer]);
   return out;
 }
 
@@ -453,12 +453,12 @@ const jsDir = temporaryDir('gradc-js-');
 const jsFile = join(jsDir, 'kernels.ts');
 
 interface Target {
-  backend: Backend;
+  backend: HostBackend;
   buffers: DeviceBuffer[];
 }
 const targets: Record<'native' | 'js', Target | undefined> = { native: undefined, js: undefined };
 
-function allocateAll(backend: Backend): Target {
+function allocateAll(backend: HostBackend): Target {
   return { backend, buffers: merged.buffers.map((d) => backend.allocate(d.size)) };
 }
 

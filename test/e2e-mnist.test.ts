@@ -24,7 +24,7 @@ describe.each(['c', 'js'] as const)('MNIST MLP on the %s backend', (backend: Bac
     const model = (await glue.createMnistMlp(backend)) as ModelInstance;
     const data = loadMnist({ trainLimit: 10_000 });
     try {
-      const { history } = trainClassifier(model, data.train, data.test, { epochs: 1, progress: false });
+      const { history } = await trainClassifier(model, data.train, data.test, { epochs: 1, progress: false });
       const [epoch] = history;
       console.log(
         `${backend}: test accuracy ${(epoch.testAccuracy * 100).toFixed(2)}%, ` +

@@ -55,12 +55,12 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
       data.labels.forEach((l, r) => (y[r * 3 + l] = 1));
       // Two steps, so that Adam's state and step counter are read back after an update.
       for (let step = 0; step < 2; step++) {
-        const before = model.snapshot();
+        const before = await model.snapshot();
         const hypers = Object.fromEntries(model.artifact.hypers.map((h) => [h.name, [h.value]]));
         const expected = evaluateOutputs(train, { ...before, ...hypers, x: data.images, y });
-        const loss = model.trainStep({ x: data.images, y });
+        const loss = await model.trainStep({ x: data.images, y });
         expect(relError([loss], expected.loss)).toBeLessThan(STEP_REL_TOL);
-        const after = model.snapshot();
+        const after = await model.snapshot();
         for (const [name, value] of Object.entries(after)) {
           expect(relError(value, expected[`update:${name}`]), name).toBeLessThan(STEP_REL_TOL);
         }
@@ -73,7 +73,7 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
     const runs = [];
     for (let i = 0; i < 2; i++) {
       const { model } = await open('test/fixtures/tiny-adam.ts', backend);
-      const { history } = trainClassifier(model, blobs(300, 2), blobs(90, 3), { epochs: 4, progress: false });
+      const { history } = await trainClassifier(model, blobs(300, 2), blobs(90, 3), { epochs: 4, progress: false });
       runs.push(history.map((h) => [h.trainLoss, h.testAccuracy]));
       model.dispose();
     }

@@ -57,14 +57,14 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   if (values.resume) model.restore(loadCheckpoint(values.resume).tensors);
   const checkpoint = values.checkpoint;
   const saveEachEpoch = checkpoint
-    ? () => saveCheckpoint(checkpoint, { model: spec.name, tensors: model.snapshot() }, model.stateShapes())
+    ? async () => saveCheckpoint(checkpoint, { model: spec.name, tensors: await model.snapshot() }, model.stateShapes())
     : undefined;
   console.log(
     `${spec.name}: ${spec.params.length} parameter tensors, batch ${spec.batch}, optimizer ${spec.optimizer}, ` +
       `backend ${backend}; MNIST ${data.train.count} train / ${data.test.count} test images`,
   );
   try {
-    const { history, stoppedEarly } = trainClassifier(model, data.train, data.test, {
+    const { history, stoppedEarly } = await trainClassifier(model, data.train, data.test, {
       epochs,
       learningRate: numberOption(values.lr, 'lr'),
       patience: intOption(values.patience, 'patience'),

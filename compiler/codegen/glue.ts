@@ -137,7 +137,7 @@ export function renderGlue(compiled: CompiledModel, options: GlueOptions): strin
     returnType: `Promise<${T}>`,
     statements: [
       `const device = await openBackend(backend, artifact, { ${sources.join(', ')} });`,
-      `return new ModelInstance(artifact, device);`,
+      `return ModelInstance.open(artifact, device);`,
     ],
   });
   file.formatText({ indentSize: 2, convertTabsToSpaces: true });

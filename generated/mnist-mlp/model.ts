@@ -1218,5 +1218,5 @@ export type MnistMlp = ModelInstance<MnistMlpTrainFeeds, MnistMlpPredictFeeds, M
 /** Allocates the model on a backend and initialises its parameters from the seed. */
 export async function createMnistMlp(backend: 'js' | 'c' = 'js'): Promise<MnistMlp> {
   const device = await openBackend(backend, artifact, { jsKernels: kernels, cSourceUrl: new URL('./kernels.c', import.meta.url) });
-  return new ModelInstance(artifact, device);
+  return ModelInstance.open(artifact, device);
 }

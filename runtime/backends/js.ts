@@ -2,7 +2,8 @@
  * The plain-TypeScript backend: buffers are Float32Arrays and kernels are the functions the JS
  * renderer emitted (compiler/codegen/render/js.ts), called in place.
  */
-import type { Backend, BoundLaunch, DeviceBuffer, JsKernel } from '../backend.ts';
+import type { Backend, BoundLaunch, DeviceBuffer, HostBackend, JsKernel } from '../backend.ts';
+import { fromHostBackend } from '../backend.ts';
 
 class JsBuffer implements DeviceBuffer {
   readonly data: Float32Array;
@@ -18,8 +19,10 @@ function asJsBuffer(buffer: DeviceBuffer): JsBuffer {
 }
 
 /** A backend over `kernels`, the `kernels` record of a rendered JS module. */
-export function createJsBackend(kernels: Readonly<Record<string, JsKernel>>): Backend {
-  return {
+export function createJsBackend(
+  kernels: Readonly<Record<string, JsKernel>>,
+): Backend & HostBackend {
+  return fromHostBackend({
     name: 'js',
     allocate: (size) => new JsBuffer(size),
     upload(buffer, data) {
@@ -30,7 +33,7 @@ export function createJsBackend(kernels: Readonly<Record<string, JsKernel>>): Ba
       }
       target.data.set(data);
     },
-    download: (buffer) => asJsBuffer(buffer).data.slice(),
+    readBack: (buffer) => asJsBuffer(buffer).data.slice(),
     bind(kernel, args): BoundLaunch {
       const fn = Object.hasOwn(kernels, kernel) ? kernels[kernel] : undefined;
       if (!fn) throw new Error(`js backend: unknown kernel "${kernel}"`);
@@ -42,5 +45,5 @@ export function createJsBackend(kernels: Readonly<Record<string, JsKernel>>): Ba
       return () => fn(...arrays);
     },
     dispose() {},
-  };
+  });
 }

@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { arch, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import koffi from 'koffi';
-import type { Backend, BoundLaunch, DeviceBuffer } from '../backend.ts';
+import type { Backend, BoundLaunch, DeviceBuffer, HostBackend } from '../backend.ts';
+import { fromHostBackend } from '../backend.ts';
 
 /** Flags for the kernels: vectorise for this CPU, OpenMP threads, fused multiply-adds. */
 export const DEFAULT_FLAGS: readonly string[] = [
@@ -176,7 +177,7 @@ class NativeBuffer implements DeviceBuffer {
 }
 
 /** Compiles (or finds in the cache) and loads `cSource`, and runs its kernels on the CPU. */
-export function createNativeBackend(options: NativeBackendOptions): Backend {
+export function createNativeBackend(options: NativeBackendOptions): Backend & HostBackend {
   const library = loadLibrary(compileSharedLibrary(options), options.kernels);
   const live = new Set<NativeBuffer>();
   const own = (buffer: DeviceBuffer): NativeBuffer => {
@@ -185,7 +186,7 @@ export function createNativeBackend(options: NativeBackendOptions): Backend {
     }
     return buffer;
   };
-  return {
+  return fromHostBackend({
     name: 'native',
     allocate(size) {
       const bytes = size * Float32Array.BYTES_PER_ELEMENT;
@@ -205,7 +206,7 @@ export function createNativeBackend(options: NativeBackendOptions): Backend {
       }
       target.view.set(data);
     },
-    download: (buffer) => own(buffer).view.slice(),
+    readBack: (buffer) => own(buffer).view.slice(),
     bind(kernel, args): BoundLaunch {
       const entry = library.kernels.get(kernel);
       if (!entry) throw new Error(`native backend: unknown kernel "${kernel}" (${library.path})`);
@@ -222,5 +223,5 @@ export function createNativeBackend(options: NativeBackendOptions): Backend {
       for (const buffer of live) library.free(buffer.pointer);
       live.clear();
     },
-  };
+  });
 }
