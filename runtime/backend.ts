@@ -66,3 +66,13 @@ export function fromHostBackend(host: HostBackend): Backend & HostBackend {
     },
   };
 }
+
+/** A kernel as the WGSL target emits it: one module, bindings 0..n-1 inputs, n the output. */
+export interface WgslKernel {
+  readonly code: string;
+  readonly entryPoint: string;
+  /** Workgroup counts of the dispatch, baked in at build time. */
+  readonly workgroups: readonly [number, number, number];
+  /** The graph nodes the kernel computes with their DSL file:line:col, for error messages. */
+  readonly sources: readonly string[];
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what gradc needs on Debian 12 with Node 20: a C compiler with OpenMP (the C backend)
-# and the npm dependencies. Safe to run again: it only installs what is missing.
+# Installs what gradc needs on Debian 12 with Node 20: a C compiler with OpenMP (the C backend),
+# WebGPU on the CPU and a browser (scripts/setup-webgpu.sh), and the npm dependencies. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,9 @@ else
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential
 fi
+
+# WebGPU on the CPU (Mesa lavapipe from bookworm-backports) and chromium for the browser test.
+bash scripts/setup-webgpu.sh
 
 if [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
   echo "setup: npm dependencies are installed"
