@@ -76,3 +76,13 @@ export interface WgslKernel {
   /** The graph nodes the kernel computes with their DSL file:line:col, for error messages. */
   readonly sources: readonly string[];
 }
+
+/** A kernel as the CUDA target emits it: its launch shape, baked in at build time. */
+export interface CudaKernel {
+  readonly grid: readonly [number, number, number];
+  readonly block: readonly [number, number, number];
+  /** Dynamic shared memory in bytes (static shared memory is declared in the kernel). */
+  readonly sharedBytes: number;
+  /** The graph nodes the kernel computes with their DSL file:line:col, for error messages. */
+  readonly sources: readonly string[];
+}
