@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { buildModel } from '../compiler/build.ts';
+import { TARGET_OF_BACKEND } from '../compiler/codegen/targets.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import type { BackendKind } from '../runtime/open.ts';
 import { createRng } from '../runtime/init.ts';
@@ -41,7 +42,7 @@ function syntheticBatch(seed: number): { x: Float32Array; y: Float32Array } {
 
 async function gradcModel(backend: BackendKind): Promise<ModelInstance> {
   const outDir = join('.cache', 'bench', `mnist-mlp-${backend}`);
-  await buildModel('examples/mnist-mlp.ts', { targets: [backend], batch: BATCH, outDir });
+  await buildModel('examples/mnist-mlp.ts', { targets: [TARGET_OF_BACKEND[backend]], batch: BATCH, outDir });
   const glue = await import(pathToFileURL(resolve(outDir, 'model.ts')).href);
   return (await glue.createMnistMlp(backend)) as ModelInstance;
 }

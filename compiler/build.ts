@@ -11,6 +11,7 @@ import { compileModel } from './compile.ts';
 import { renderGlue } from './codegen/glue.ts';
 import { renderC } from './codegen/render/c.ts';
 import { renderJs } from './codegen/render/js.ts';
+import { renderWgsl } from './codegen/render/wgsl.ts';
 import type { Target } from './codegen/targets.ts';
 
 export interface BuildOptions {
@@ -71,6 +72,9 @@ export function renderArtifacts(
   const meta = { modelName: compiled.spec.name };
   if (targets.includes('js')) files['kernels.ts'] = renderJs(compiled.schedule, { ...meta, runtimeImport: `${runtimeImport}/backend.ts` });
   if (targets.includes('c')) files['kernels.c'] = renderC(compiled.schedule, meta);
+  if (targets.includes('wgsl')) {
+    files['kernels-wgsl.ts'] = renderWgsl(compiled.schedule, { ...meta, runtimeImport });
+  }
   files['model.ts'] = renderGlue(compiled, { runtimeImport, targets, sourceFile });
   return files;
 }

@@ -1,15 +1,28 @@
-/** Opens a backend for an artifact from the kernels its glue module ships. */
+/**
+ * Opens a backend for an artifact from the kernels its glue module ships. Browser-safe: the
+ * Node-only backends (native C, WebGPU through Dawn) are loaded by specifiers that bundlers
+ * leave alone.
+ */
 import type { Artifact } from './artifact.ts';
-import type { Backend, JsKernel } from './backend.ts';
+import type { Backend, JsKernel, WgslKernel } from './backend.ts';
 import { createJsBackend } from './backends/js.ts';
+import { createWebGpuBackend } from './backends/webgpu.ts';
 
-export type BackendKind = 'js' | 'c';
+export type BackendKind = 'js' | 'c' | 'webgpu';
+export const BACKEND_KINDS: readonly BackendKind[] = ['c', 'js', 'webgpu'];
 
 export interface KernelSources {
   /** The plain-TypeScript kernels (target `js`). */
   readonly jsKernels?: Readonly<Record<string, JsKernel>>;
   /** Where the C kernels are (target `c`); compiled on first use and cached. */
   readonly cSourceUrl?: URL;
+  /** The WGSL kernels (target `wgsl`). */
+  readonly wgslKernels?: Readonly<Record<string, WgslKernel>>;
+}
+
+export interface OpenOptions {
+  /** The WebGPU device to use; by default one is requested (navigator.gpu, or Dawn in Node). */
+  readonly device?: GPUDevice;
 }
 
 /** Each kernel's name and number of buffer arguments, from the launch list. */
@@ -19,17 +32,47 @@ export function kernelSignatures(artifact: Artifact): { name: string; arity: num
   return [...arity].map(([name, n]) => ({ name, arity: n }));
 }
 
-export async function openBackend(kind: BackendKind, artifact: Artifact, sources: KernelSources): Promise<Backend> {
+/** Imports a Node-only module of the runtime without letting a bundler follow it. */
+function importNodeOnly<T>(relative: string): Promise<T> {
+  const specifier = new URL(relative, import.meta.url).href;
+  return import(/* @vite-ignore */ specifier) as Promise<T>;
+}
+
+async function defaultGpuDevice(): Promise<GPUDevice> {
+  const gpu = globalThis.navigator?.gpu;
+  if (gpu) {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) throw new Error('WebGPU: navigator.gpu gave no adapter');
+    return adapter.requestDevice();
+  }
+  const node = await importNodeOnly<typeof import('./webgpu-node.ts')>('./webgpu-node.ts');
+  return node.requestNodeGpuDevice();
+}
+
+function notBuiltFor(artifact: Artifact, target: string): Error {
+  return new Error(`${artifact.name} was not built for target ${target} (gradc build --target ${target})`);
+}
+
+export async function openBackend(
+  kind: BackendKind,
+  artifact: Artifact,
+  sources: KernelSources,
+  options: OpenOptions = {},
+): Promise<Backend> {
   switch (kind) {
     case 'js':
-      if (!sources.jsKernels) throw new Error(`${artifact.name} was not built for target js`);
+      if (!sources.jsKernels) throw notBuiltFor(artifact, 'js');
       return createJsBackend(sources.jsKernels);
     case 'c': {
-      if (!sources.cSourceUrl) throw new Error(`${artifact.name} was not built for target c`);
-      const { readFile } = await import('node:fs/promises');
-      const { createNativeBackend } = await import('./backends/native.ts');
+      if (!sources.cSourceUrl) throw notBuiltFor(artifact, 'c');
+      const { readFile } = await importNodeOnly<typeof import('node:fs/promises')>('node:fs/promises');
+      const native = await importNodeOnly<typeof import('./backends/native.ts')>('./backends/native.ts');
       const cSource = await readFile(sources.cSourceUrl, 'utf8');
-      return createNativeBackend({ cSource, kernels: kernelSignatures(artifact) });
+      return native.createNativeBackend({ cSource, kernels: kernelSignatures(artifact) });
+    }
+    case 'webgpu': {
+      if (!sources.wgslKernels) throw notBuiltFor(artifact, 'wgsl');
+      return createWebGpuBackend(options.device ?? (await defaultGpuDevice()), sources.wgslKernels);
     }
   }
 }

@@ -44,6 +44,16 @@ export interface TrainOptions {
   readonly lossEvery?: number;
   /** Checked before each step; returning true stops training after the current epoch's step. */
   readonly shouldStop?: () => boolean;
+  /** Called after each step (awaited), with the loss when that step's loss was read back. */
+  readonly onStep?: (info: StepInfo) => void | Promise<void>;
+}
+
+/** One finished training step: `step` counts from 1 within the epoch's `steps`. */
+export interface StepInfo {
+  readonly epoch: number;
+  readonly step: number;
+  readonly steps: number;
+  readonly loss?: number;
 }
 
 export interface TrainResult {
@@ -180,13 +190,17 @@ export async function trainClassifier(
       fillBatch(io, train, order.subarray(step * io.batch, (step + 1) * io.batch), x, y);
       model.enqueueTrainStep({ [io.features]: x, [io.labels]: y });
       globalStep++;
-      if ((step + 1) % lossEvery !== 0 && step + 1 !== steps) continue;
+      if ((step + 1) % lossEvery !== 0 && step + 1 !== steps) {
+        await options.onStep?.({ epoch, step: step + 1, steps });
+        continue;
+      }
       const loss = await model.lastLoss();
       if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at epoch ${epoch}, step ${step + 1}`);
       lossSum += loss;
       lossCount++;
       const seconds = (performance.now() - started) / 1000;
       bar?.update(step + 1, { loss: lossSum / lossCount, 'samples/s': ((step + 1) * io.batch) / seconds });
+      await options.onStep?.({ epoch, step: step + 1, steps, loss });
     }
     const seconds = (performance.now() - started) / 1000;
     const evaluation = await evaluateClassifier(model, test);

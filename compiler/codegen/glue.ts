@@ -7,6 +7,7 @@ import type { SourceFile } from 'ts-morph';
 import type { Artifact } from '../../runtime/artifact.ts';
 import type { CompiledModel } from '../compile.ts';
 import type { Target } from './targets.ts';
+import { BACKEND_OF_TARGET, TARGETS } from './targets.ts';
 
 export function toArtifact(compiled: CompiledModel): Artifact {
   const { spec, schedule } = compiled;
@@ -81,8 +82,12 @@ export function renderGlue(compiled: CompiledModel, options: GlueOptions): strin
   file.addImportDeclaration({ moduleSpecifier: `${rt}/artifact.ts`, namedImports: ['Artifact'], isTypeOnly: true });
   file.addImportDeclaration({ moduleSpecifier: `${rt}/model.ts`, namedImports: ['ModelInstance'] });
   file.addImportDeclaration({ moduleSpecifier: `${rt}/open.ts`, namedImports: ['openBackend'] });
+  file.addImportDeclaration({ moduleSpecifier: `${rt}/open.ts`, namedImports: ['OpenOptions'], isTypeOnly: true });
   if (options.targets.includes('js')) {
     file.addImportDeclaration({ moduleSpecifier: './kernels.ts', namedImports: ['kernels'] });
+  }
+  if (options.targets.includes('wgsl')) {
+    file.addImportDeclaration({ moduleSpecifier: './kernels-wgsl.ts', namedImports: ['wgslKernels'] });
   }
 
   file.addVariableStatement({
@@ -123,20 +128,27 @@ export function renderGlue(compiled: CompiledModel, options: GlueOptions): strin
     docs: [`The ${artifact.name} model on one backend.`],
     type: `ModelInstance<${T}TrainFeeds, ${T}PredictFeeds, ${T}Predictions, ${T}Param>`,
   });
-  const backends = options.targets.filter((t) => t === 'js' || t === 'c');
-  const sources = [
-    options.targets.includes('js') ? 'jsKernels: kernels' : '',
-    options.targets.includes('c') ? "cSourceUrl: new URL('./kernels.c', import.meta.url)" : '',
-  ].filter(Boolean);
+  // Targets in a fixed order, so the default backend does not depend on how --target was typed.
+  const targets = TARGETS.filter((t) => options.targets.includes(t));
+  const backends = targets.map((t) => BACKEND_OF_TARGET[t]);
+  const sourceOfTarget: Record<Target, string> = {
+    js: 'jsKernels: kernels',
+    c: "cSourceUrl: new URL('./kernels.c', import.meta.url)",
+    wgsl: 'wgslKernels',
+  };
+  const sources = targets.map((t) => sourceOfTarget[t]);
   file.addFunction({
     name: `create${T}`,
     isExported: true,
     isAsync: true,
     docs: ['Allocates the model on a backend and initialises its parameters from the seed.'],
-    parameters: [{ name: 'backend', type: backends.map((b) => `'${b}'`).join(' | '), initializer: `'${backends[0]}'` }],
+    parameters: [
+      { name: 'backend', type: backends.map((b) => `'${b}'`).join(' | '), initializer: `'${backends[0]}'` },
+      { name: 'options', type: 'OpenOptions', initializer: '{}' },
+    ],
     returnType: `Promise<${T}>`,
     statements: [
-      `const device = await openBackend(backend, artifact, { ${sources.join(', ')} });`,
+      `const device = await openBackend(backend, artifact, { ${sources.join(', ')} }, options);`,
       `return ModelInstance.open(artifact, device);`,
     ],
   });

@@ -5,7 +5,9 @@
 import type { Artifact } from "../../runtime/artifact.ts";
 import { ModelInstance } from "../../runtime/model.ts";
 import { openBackend } from "../../runtime/open.ts";
+import type { OpenOptions } from "../../runtime/open.ts";
 import { kernels } from "./kernels.ts";
+import { wgslKernels } from "./kernels-wgsl.ts";
 
 /** Buffers, launch lists and declarations of the model: plain data for the runtime. */
 export const artifact: Artifact = {
@@ -1216,7 +1218,7 @@ export type MnistMlpParam = "fc1.w" | "fc1.b" | "fc2.w" | "fc2.b" | "fc3.w" | "f
 export type MnistMlp = ModelInstance<MnistMlpTrainFeeds, MnistMlpPredictFeeds, MnistMlpPredictions, MnistMlpParam>;
 
 /** Allocates the model on a backend and initialises its parameters from the seed. */
-export async function createMnistMlp(backend: 'js' | 'c' = 'js'): Promise<MnistMlp> {
-  const device = await openBackend(backend, artifact, { jsKernels: kernels, cSourceUrl: new URL('./kernels.c', import.meta.url) });
+export async function createMnistMlp(backend: 'js' | 'c' | 'webgpu' = 'js', options: OpenOptions = {}): Promise<MnistMlp> {
+  const device = await openBackend(backend, artifact, { jsKernels: kernels, cSourceUrl: new URL('./kernels.c', import.meta.url), wgslKernels }, options);
   return ModelInstance.open(artifact, device);
 }

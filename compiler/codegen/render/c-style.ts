@@ -43,12 +43,19 @@ export interface CStyleLanguage {
   declareIndex(name: string, value: string): string;
   /** A mutable float accumulator. */
   declareAccumulator(name: string, init: string): string;
+  readonly codeForOp: CodeForOp;
+}
+
+/**
+ * A C-like target whose kernels are functions taking their buffers as parameters (C, JS);
+ * WGSL binds its buffers at module scope instead and has no parameter list.
+ */
+export interface CFunctionLanguage extends CStyleLanguage {
   /** The declaration of a read-only input buffer parameter and of the output parameter. */
   inputParam(name: string): string;
   outputParam(name: string): string;
   /** The line that opens a kernel's definition, given its parameter list. */
   signature(name: string, params: string): string;
-  readonly codeForOp: CodeForOp;
 }
 
 // ---- emitter helpers for codeForOp tables ----
@@ -288,9 +295,13 @@ export interface MapParts {
  * A map kernel's parts, e.g. `{ size: 150000, expr: add(load 0, load 1 view
  * {[600,250],[0,1]}) }` → rows loop 600 × 250, no bases, body `["out[i] = in0[i] + in1[j];"]`;
  * a transposed load `{[250,600],[1,250]}` in a rows loop reads `in0[o + j * 250]`.
+ * A target with one thread per element (WGSL) passes a flat `loop`: `in1[i % 250]`.
  */
-export function mapParts(lang: CStyleLanguage, kernel: MapKernel): MapParts {
-  const loop = planMapLoop(kernel);
+export function mapParts(
+  lang: CStyleLanguage,
+  kernel: MapKernel,
+  loop: MapLoop = planMapLoop(kernel),
+): MapParts {
   const { bases, load } =
     loop.kind === 'rows' ? rowLoads(lang, kernel, loop.cols) : { bases: [], load: flatLoad(lang) };
   const { statements, value } = renderExpr(lang, kernel.expr, load);
@@ -390,7 +401,7 @@ export const LINE_WIDTH = 100;
  * The opening line of a kernel, parameters (inputs in order, then the output) on one line or,
  * when that is too wide, one per line: `void k(const float *restrict in0, float *restrict out) {`.
  */
-export function kernelSignature(lang: CStyleLanguage, kernel: Kernel): string {
+export function kernelSignature(lang: CFunctionLanguage, kernel: Kernel): string {
   const inputs = kernel.inputs.map((_, i) => lang.inputParam(inputName(i)));
   const params = [...inputs, lang.outputParam(OUTPUT_NAME)];
   const oneLine = lang.signature(kernel.name, params.join(', '));

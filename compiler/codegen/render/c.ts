@@ -12,7 +12,7 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CStyleLanguage, CodeForOp } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp } from './c-style.ts';
 import {
   atomic,
   call,
@@ -69,7 +69,7 @@ export const codeForOp = {
   where: ([c, x, y]) => `${c} != 0.0f ? ${x} : ${y}`,
 } satisfies CodeForOp;
 
-export const C_LANGUAGE: CStyleLanguage = {
+export const C_LANGUAGE: CFunctionLanguage = {
   name: 'c',
   floatLiteral: cFloatLiteral,
   indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,

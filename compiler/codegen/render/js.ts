@@ -6,7 +6,7 @@
  */
 import type { Kernel, MapKernel, MatmulKernel, ReduceKernel, Schedule } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CStyleLanguage, CodeForOp } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp } from './c-style.ts';
 import {
   atomic,
   call,
@@ -51,7 +51,7 @@ export const codeForOp = {
   where: ([c, x, y]) => `${c} !== 0 ? ${x} : ${y}`,
 } satisfies CodeForOp;
 
-export const JS_LANGUAGE: CStyleLanguage = {
+export const JS_LANGUAGE: CFunctionLanguage = {
   name: 'js',
   floatLiteral: jsFloatLiteral,
   indexDiv: (dividend, divisor) => `((${dividend} / ${divisor}) | 0)`,

@@ -1,0 +1,578 @@
+/**
+ * The WGSL renderer: a whole Schedule becomes one strict-TypeScript module holding one WGSL
+ * module per kernel, as the `wgslKernels` record the WebGPU backend (runtime/backends/webgpu.ts)
+ * takes. Each module binds its inputs read-only at @binding(0..n-1) and `out` at @binding(n),
+ * has its sizes baked in as constants and its dispatch size fixed at build time:
+ *
+ * - map: one invocation per element, 256 per workgroup, bounds-checked; a 2-D grid of
+ *   workgroups when one dimension would exceed the 65535 WebGPU allows.
+ * - reduce: a serial loop per invocation when each output reduces a few elements, else a
+ *   tree in workgroup memory with several invocations per output.
+ * - matmul: 16 x 16 invocations per workgroup, a register block of up to 4 x 4 outputs each,
+ *   tiles of A and B staged in workgroup memory; any transA/transB, ragged edges. A small
+ *   product runs one invocation per output instead.
+ *
+ * Everything stays within WebGPU's default limits (256 invocations and 16 KiB of workgroup
+ * memory per workgroup, 8 storage buffers per stage), so the kernels run on any adapter.
+ */
+import { GradcError } from '../../errors.ts';
+import { OPS } from '../../ops/index.ts';
+import { isElementwise } from '../../ops/op.ts';
+import type {
+  Expr,
+  Kernel,
+  MapKernel,
+  MatmulKernel,
+  ReduceKernel,
+  Schedule,
+} from '../kernel-ir.ts';
+import { allKernels } from '../kernel-ir.ts';
+import type { CStyleLanguage, CodeForOp } from './c-style.ts';
+import {
+  OUTPUT_NAME,
+  atomic,
+  call,
+  checkKernels,
+  infix,
+  inputName,
+  kernelComment,
+  lineComments,
+  mapParts,
+  prefix,
+  reduceParts,
+  shortestFloat32Digits,
+  simplifyView,
+} from './c-style.ts';
+import { template } from './templates.ts';
+
+/** The file `gradc build --target wgsl` writes next to the glue module. */
+export const WGSL_FILE_NAME = 'kernels-wgsl.ts';
+
+/** The entry point of every generated module. */
+export const WGSL_ENTRY_POINT = 'main';
+
+/** Invocations per workgroup: WebGPU's default maxComputeInvocationsPerWorkgroup. */
+export const WORKGROUP_SIZE = 256;
+
+/** WebGPU's default maxComputeWorkgroupsPerDimension. */
+export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+
+/** WebGPU's default maxStorageBuffersPerShaderStage (Chrome's too): the inputs and `out`. */
+export const MAX_STORAGE_BUFFERS_PER_STAGE = 8;
+
+/** Inputs a kernel may read besides writing its output. */
+export const MAX_KERNEL_INPUTS = MAX_STORAGE_BUFFERS_PER_STAGE - 1;
+
+/**
+ * Up to this many multiply-adds a matrix product is bound by launch latency on any device,
+ * so it runs one invocation per output without tiles (which also compiles some 30 times
+ * faster on lavapipe, where a tiled kernel takes about a second).
+ */
+export const DIRECT_MATMUL_MAX_WORK = 1 << 18;
+
+/** Elements each invocation of a reduction reads before the workgroup tree combines them. */
+export const REDUCE_ELEMENTS_PER_INVOCATION = 8;
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+// ---- the language ----
+
+/** `0x7f800000u`: the bits of a float32, as a WGSL u32 literal. */
+function float32Bits(value: number): string {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, value);
+  return `0x${view.getUint32(0).toString(16).padStart(8, '0')}u`;
+}
+
+/**
+ * `1.0`, `0.1`, `(-2.5)`, `1e-45`, `3.4028234663852886e+38`: the shortest decimal that rounds
+ * to the float32 (WGSL converts the abstract-float literal to f32 by rounding; a literal past
+ * the largest float32 is an error, so that one keeps its exact digits). WGSL has no inf or
+ * NaN literals and const-evaluates `-0.0` to +0, so those are `gradc_bits(0x7f800000u)` and
+ * the like, read at run time.
+ */
+export function wgslFloatLiteral(value: number): string {
+  const f = Math.fround(value);
+  if (!Number.isFinite(f) || Object.is(f, -0)) return `gradc_bits(${float32Bits(f)})`;
+  let digits = shortestFloat32Digits(f);
+  if (Math.abs(Number(digits)) > FLOAT32_MAX) digits = String(f);
+  return atomic(/[.e]/.test(digits) ? digits : `${digits}.0`);
+}
+
+/**
+ * WGSL's scalar meaning of each primitive on atomic operands: `less` → `select(0.0, 1.0,
+ * x < y)`, `where` → `select(y, x, c != 0.0)` (select takes the false value first).
+ * `maximum` is the support code's `gradc_maximum`, which propagates NaN like the reference;
+ * WGSL's `max` returns the other operand. `pow` is WGSL's, undefined for x < 0 (the
+ * reference gives NaN there except for integer y).
+ */
+export const codeForOp = {
+  neg: prefix('-'),
+  exp: call('exp'),
+  log: call('log'),
+  sqrt: call('sqrt'),
+  tanh: call('tanh'),
+  add: infix('+'),
+  sub: infix('-'),
+  mul: infix('*'),
+  div: infix('/'),
+  pow: call('pow'),
+  maximum: call('gradc_maximum'),
+  less: ([x, y]) => `select(0.0, 1.0, ${x} < ${y})`,
+  equal: ([x, y]) => `select(0.0, 1.0, ${x} == ${y})`,
+  where: ([c, x, y]) => `select(${y}, ${x}, ${c} != 0.0)`,
+} satisfies CodeForOp;
+
+/** Indices are u32 (what the invocation ids are); integer literals adapt to them. */
+export const WGSL_LANGUAGE: CStyleLanguage = {
+  name: 'wgsl',
+  floatLiteral: wgslFloatLiteral,
+  indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
+  declareFloat: (name, value) => `let ${name}: f32 = ${value};`,
+  declareIndex: (name, value) => `let ${name}: u32 = ${value};`,
+  declareAccumulator: (name, init) => `var ${name}: f32 = ${init};`,
+  codeForOp,
+};
+
+// ---- view-models ----
+
+export interface WgslRenderMeta {
+  readonly modelName: string;
+  /** Import specifier of the runtime folder; the module imports `<it>/backend.ts`. */
+  readonly runtimeImport: string;
+  /** Workgroups per grid dimension (tests lower it to exercise 2-D grids). */
+  readonly maxWorkgroupsPerDimension?: number;
+}
+
+interface ModuleView {
+  readonly header: readonly string[];
+  /** The specifier as a string literal. */
+  readonly runtimeImport: string;
+  readonly kernels: readonly KernelEntryView[];
+}
+
+interface KernelEntryView {
+  readonly name: string;
+  readonly entryPoint: string;
+  readonly workgroups: string;
+  /** String literals. */
+  readonly sources: readonly string[];
+  /** The WGSL module, escaped for a template literal. */
+  readonly code: string;
+}
+
+interface KernelView {
+  readonly comment: readonly string[];
+  readonly bindings: readonly string[];
+  /** The support functions, when the entry point calls one. */
+  readonly support: readonly string[];
+  readonly entry: string;
+}
+
+interface EntryView {
+  readonly entryPoint: string;
+  readonly workgroupSize: number;
+}
+
+interface MapView extends EntryView {
+  /** The element `i` of this invocation. */
+  readonly index: string;
+  readonly size: number;
+  readonly body: readonly string[];
+}
+
+interface ReduceSerialView extends EntryView {
+  readonly index: string;
+  readonly outSize: number;
+  readonly reduceSize: number;
+  readonly base: string;
+  readonly init: string;
+  /** The first step `r` of the loop (1 when `init` already read step 0). */
+  readonly start: number;
+  readonly step: string;
+}
+
+interface ReduceTreeView extends EntryView {
+  readonly threads: number;
+  readonly halfThreads: number;
+  readonly outputsPerGroup: number;
+  /** This invocation's position among its output's `threads` invocations. */
+  readonly thread: string;
+  /** The output this invocation works on (may be past the last, then it only helps). */
+  readonly slot: string;
+  readonly lastOutput: number;
+  readonly outSize: number;
+  readonly reduceSize: number;
+  readonly base: string;
+  readonly init: string;
+  readonly step: string;
+  /** `partial[lane]` combined with its partner `h` invocations of the same output away. */
+  readonly combine: string;
+}
+
+interface MatmulDirectView extends EntryView {
+  readonly index: string;
+  readonly size: number;
+  readonly n: number;
+  readonly k: number;
+  readonly aElement: string;
+  readonly bElement: string;
+}
+
+interface MatmulView extends EntryView {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly blockM: number;
+  readonly blockN: number;
+  readonly tileM: number;
+  readonly tileN: number;
+  readonly tileASize: number;
+  readonly tileBSize: number;
+  readonly accSize: number;
+  /** Where staged element `e` of a tile lies in it (`ii`/`jj` and `kk`). */
+  readonly aRow: string;
+  readonly aStep: string;
+  readonly bColumn: string;
+  readonly bStep: string;
+  /** A(i, p) and B(p, j) as loads. */
+  readonly aElement: string;
+  readonly bElement: string;
+}
+
+/** A rendered kernel: its WGSL module and the workgroup counts of its dispatch. */
+export interface RenderedWgslKernel {
+  readonly code: string;
+  readonly workgroups: readonly [number, number, number];
+}
+
+// ---- the module ----
+
+/** Renders every kernel of `schedule` into one TypeScript module of WGSL modules. */
+export function renderWgsl(schedule: Schedule, meta: WgslRenderMeta): string {
+  const kernels = allKernels(schedule);
+  checkKernels(kernels);
+  kernels.forEach(checkBindings);
+  const limit = meta.maxWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION;
+  const view: ModuleView = {
+    header: moduleHeader(schedule, meta),
+    runtimeImport: JSON.stringify(`${meta.runtimeImport}/backend.ts`),
+    kernels: kernels.map((kernel) => {
+      const { code, workgroups } = renderWgslKernel(schedule, kernel, limit);
+      return {
+        name: kernel.name,
+        entryPoint: `'${WGSL_ENTRY_POINT}'`,
+        workgroups: workgroups.join(', '),
+        sources: kernel.sources.map((s) => JSON.stringify(s)),
+        code: escapeTemplateLiteral(code),
+      };
+    }),
+  };
+  return template<ModuleView>('wgsl/module.hbs')(view);
+}
+
+function moduleHeader(schedule: Schedule, meta: WgslRenderMeta): string[] {
+  const programs = schedule.programs.map((p) => `${p.name} (${p.kernels.length} kernels)`);
+  return lineComments([
+    `gradc kernels for model "${meta.modelName}", rendered as WGSL for WebGPU.`,
+    'Generated by gradc (compiler/codegen/render/wgsl.ts); do not edit.',
+    `Programs: ${programs.join(', ') || 'none'}.`,
+  ]);
+}
+
+/** A kernel may bind at most MAX_KERNEL_INPUTS inputs besides its output. */
+function checkBindings(kernel: Kernel): void {
+  if (kernel.inputs.length <= MAX_KERNEL_INPUTS) return;
+  const computes = kernel.sources.map((s) => `\n  ${s}`).join('');
+  throw new GradcError(
+    `WGSL target: kernel ${kernel.name} reads ${kernel.inputs.length} buffers, but a WebGPU ` +
+      `kernel may bind at most ${MAX_KERNEL_INPUTS} inputs besides its output ` +
+      `(maxStorageBuffersPerShaderStage is ${MAX_STORAGE_BUFFERS_PER_STAGE} by default); ` +
+      `it computes:${computes}`,
+  );
+}
+
+/** `\`, a backtick and `${` escaped, so the text survives inside a template literal. */
+function escapeTemplateLiteral(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${');
+}
+
+/** One kernel as a complete WGSL module, with its dispatch size. */
+export function renderWgslKernel(
+  schedule: Schedule,
+  kernel: Kernel,
+  maxWorkgroupsPerDimension = MAX_WORKGROUPS_PER_DIMENSION,
+): RenderedWgslKernel {
+  const { entry, workgroups } = renderEntry(kernel, maxWorkgroupsPerDimension);
+  const view: KernelView = {
+    comment: kernelComment(schedule, kernel).map(wgslCommentText),
+    bindings: bindings(kernel),
+    support: SUPPORT.filter((s) => entry.includes(`${s.name}(`)).map((s) =>
+      template<object>(s.template)({}).trimEnd(),
+    ),
+    entry: entry.trimEnd(),
+  };
+  return { code: template<KernelView>('wgsl/kernel.hbs')(view).trimEnd(), workgroups };
+}
+
+/** Support functions, each in a module only when its entry point calls it. */
+const SUPPORT: readonly { name: string; template: string }[] = [
+  { name: 'gradc_bits', template: 'wgsl/support-bits.hbs' },
+  { name: 'gradc_maximum', template: 'wgsl/support-maximum.hbs' },
+];
+
+/**
+ * The WGSL line breaks a `//` comment must not contain beyond those commentText removes
+ * (vertical tab, form feed, next line), and other control characters, become spaces.
+ */
+function wgslCommentText(line: string): string {
+  return line.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u0085]/g, ' ');
+}
+
+/**
+ * `@group(0) @binding(0) var<storage, read> in0: array<f32>;` per input, then
+ * `@group(0) @binding(n) var<storage, read_write> out: array<f32>;`.
+ */
+function bindings(kernel: Kernel): string[] {
+  const inputs = kernel.inputs.map(
+    (_, i) => `@group(0) @binding(${i}) var<storage, read> ${inputName(i)}: array<f32>;`,
+  );
+  const n = kernel.inputs.length;
+  const output = `@group(0) @binding(${n}) var<storage, read_write> ${OUTPUT_NAME}: array<f32>;`;
+  return [...inputs, output];
+}
+
+function renderEntry(
+  kernel: Kernel,
+  limit: number,
+): { entry: string; workgroups: [number, number, number] } {
+  switch (kernel.kind) {
+    case 'map':
+      return renderMap(kernel, limit);
+    case 'reduce':
+      return renderReduce(kernel, limit);
+    case 'matmul':
+      return renderMatmul(kernel, limit);
+  }
+}
+
+// ---- grids ----
+
+/** `groups` workgroups as an x × y grid within `limit` per dimension. */
+function planGrid(kernel: Kernel, groups: number, limit: number): [number, number, number] {
+  if (groups <= limit) return [groups, 1, 1];
+  const y = Math.ceil(groups / limit);
+  if (y > limit) throw tooManyWorkgroups(kernel, `${groups}`, limit);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+function tooManyWorkgroups(kernel: Kernel, groups: string, limit: number): GradcError {
+  return new GradcError(
+    `WGSL target: kernel ${kernel.name} needs ${groups} workgroups, past ${limit} per ` +
+      'dimension of the dispatch (maxComputeWorkgroupsPerDimension)',
+  );
+}
+
+/** The linear index of a workgroup (`per` = 1) or invocation (`per` = its size) in a grid. */
+function linearIndex(grid: readonly number[], id: string, per: number): string {
+  return grid[1] === 1 ? `${id}.x` : `${id}.x + ${id}.y * ${grid[0] * per}u`;
+}
+
+// ---- kernels ----
+
+/**
+ * A map kernel, one invocation per element: `{ size: 150000, expr: add(load 0, load 1 view
+ * {[600,250],[0,1]}) }` → `let i = gid.x; if (i >= 150000u) { return; }` /
+ * `out[i] = in0[i] + in1[i % 250];` in 586 workgroups of 256.
+ */
+function renderMap(kernel: MapKernel, limit: number) {
+  const folded: MapKernel = { ...kernel, expr: foldConstants(kernel.expr) };
+  const { body } = mapParts(WGSL_LANGUAGE, folded, { kind: 'flat', size: kernel.size });
+  const workgroups = planGrid(kernel, Math.ceil(kernel.size / WORKGROUP_SIZE), limit);
+  const entry = template<MapView>('wgsl/map.hbs')({
+    entryPoint: WGSL_ENTRY_POINT,
+    workgroupSize: WORKGROUP_SIZE,
+    index: linearIndex(workgroups, 'gid', WORKGROUP_SIZE),
+    size: kernel.size,
+    body,
+  });
+  return { entry, workgroups };
+}
+
+/**
+ * Applies of constants only, folded in float32 arithmetic: WGSL evaluates such expressions
+ * when it creates the shader and rejects one that overflows (`exp(100.0)`, `1.0 / 0.0`).
+ * `add(load 0, mul(const 2, const 3))` → `add(load 0, const 6)`.
+ */
+function foldConstants(expr: Expr): Expr {
+  if (expr.op !== 'apply') return expr;
+  const args = expr.args.map(foldConstants);
+  const values = args.flatMap((a) => (a.op === 'const' ? [Math.fround(a.value)] : []));
+  if (values.length < args.length) return { ...expr, args };
+  const op = OPS[expr.kind];
+  if (!isElementwise(op)) throw new Error(`wgsl renderer: ${expr.kind} is not elementwise`);
+  return { op: 'const', value: Math.fround(op.scalar(...values)) };
+}
+
+/**
+ * Invocations per output of a reduction: one (a serial loop) up to twice
+ * REDUCE_ELEMENTS_PER_INVOCATION elements, else about one per REDUCE_ELEMENTS_PER_INVOCATION
+ * elements, a power of two up to the workgroup; at most 16 when outputs are contiguous and
+ * each reduces strided elements (column sums), so that neighbouring invocations read
+ * neighbouring elements.
+ */
+export function reduceThreads(kernel: ReduceKernel): number {
+  if (kernel.reduceSize <= 2 * REDUCE_ELEMENTS_PER_INVOCATION) return 1;
+  const wanted = Math.ceil(kernel.reduceSize / REDUCE_ELEMENTS_PER_INVOCATION);
+  let threads = 1;
+  while (threads < wanted && threads < WORKGROUP_SIZE) threads *= 2;
+  if (outputsAdjacent(kernel) && kernel.outSize >= 16) threads = Math.min(threads, 16);
+  return threads;
+}
+
+/** True when neighbouring outputs read neighbouring elements and one output's are strided. */
+function outputsAdjacent(kernel: ReduceKernel): boolean {
+  const out = simplifyView(kernel.outView);
+  const red = simplifyView(kernel.redView);
+  const innermost = (axes: typeof out) => (axes.length > 0 ? axes[axes.length - 1].stride : 0);
+  return innermost(out) === 1 && innermost(red) !== 1;
+}
+
+/**
+ * A reduction. Few elements per output (sum over axis 1 of [600,10]) → one invocation per
+ * output: `let base: u32 = o * 10; var acc: f32 = 0.0;` /
+ * `for (var r = 0u; r < 10u; r++) { acc = acc + in0[base + r]; }` / `out[o] = acc;`.
+ * Many (sum over axis 0 of [600,250]) → 16 invocations per output, each summing every 16th
+ * element, `partial[lane] = acc;`, then a tree over `partial` with `workgroupBarrier()`.
+ * A max starts from the output's first element instead of -inf.
+ */
+function renderReduce(kernel: ReduceKernel, limit: number) {
+  const parts = reduceParts(WGSL_LANGUAGE, kernel);
+  const isMax = kernel.op === 'max';
+  const first = `${inputName(0)}[base]`;
+  const init = isMax && kernel.reduceSize > 0 ? first : parts.init;
+  const threads = reduceThreads(kernel);
+  const common = { entryPoint: WGSL_ENTRY_POINT, workgroupSize: WORKGROUP_SIZE };
+  const { outSize, reduceSize } = kernel;
+  if (threads === 1) {
+    const workgroups = planGrid(kernel, Math.ceil(outSize / WORKGROUP_SIZE), limit);
+    const entry = template<ReduceSerialView>('wgsl/reduce-serial.hbs')({
+      ...common,
+      index: linearIndex(workgroups, 'gid', WORKGROUP_SIZE),
+      outSize,
+      reduceSize,
+      base: parts.base,
+      init,
+      start: init === first ? 1 : 0,
+      step: parts.step,
+    });
+    return { entry, workgroups };
+  }
+  const perGroup = WORKGROUP_SIZE / threads;
+  const workgroups = planGrid(kernel, Math.ceil(outSize / perGroup), limit);
+  const group = linearIndex(workgroups, 'wid', 1);
+  const adjacent = outputsAdjacent(kernel) && perGroup > 1;
+  const [thread, within, span] = adjacent
+    ? [`lane / ${perGroup}u`, `lane % ${perGroup}u`, perGroup]
+    : [threads === WORKGROUP_SIZE ? 'lane' : `lane % ${threads}u`, `lane / ${threads}u`, 1];
+  const partner = span === 1 ? 'partial[lane + h]' : `partial[lane + h * ${span}u]`;
+  const combine = isMax ? codeForOp.maximum : codeForOp.add;
+  const entry = template<ReduceTreeView>('wgsl/reduce-tree.hbs')({
+    ...common,
+    threads,
+    halfThreads: threads / 2,
+    outputsPerGroup: perGroup,
+    thread,
+    slot: perGroup === 1 ? group : `${atomicIndex(group)} * ${perGroup}u + ${within}`,
+    lastOutput: Math.max(0, outSize - 1),
+    outSize,
+    reduceSize,
+    base: parts.base,
+    init,
+    step: parts.step,
+    combine: combine(['partial[lane]', partner]),
+  });
+  return { entry, workgroups };
+}
+
+/** `wid.x` as is, `wid.x + wid.y * 7u` in parentheses. */
+function atomicIndex(index: string): string {
+  return index.includes(' ') ? `(${index})` : index;
+}
+
+/** Register block rows (or columns) per invocation for an output extent: 1, 2 or 4. */
+function blockFor(extent: number): number {
+  return extent > 32 ? 4 : extent > 16 ? 2 : 1;
+}
+
+/** A(i, p) and B(p, j) as loads: `in0[i * 784u + p]`, or `in0[p * 600u + i]` when transposed. */
+function matmulElements(kernel: MatmulKernel): { aElement: string; bElement: string } {
+  const { m, n, k, transA, transB } = kernel;
+  const a = inputName(0);
+  const b = inputName(1);
+  return {
+    aElement: transA ? `${a}[p * ${m}u + i]` : `${a}[i * ${k}u + p]`,
+    bElement: transB ? `${b}[j * ${k}u + p]` : `${b}[p * ${n}u + j]`,
+  };
+}
+
+/**
+ * A matrix product: tiled (below) unless it is small, `{ m: 5, n: 7, k: 3 }` → one invocation
+ * per output: `let i = o / 7u; let j = o % 7u;` /
+ * `for (var p = 0u; p < 3u; p++) { acc += in0[i * 3u + p] * in1[p * 7u + j]; }`.
+ */
+function renderMatmul(kernel: MatmulKernel, limit: number) {
+  const { m, n, k } = kernel;
+  if (m * n * k > DIRECT_MATMUL_MAX_WORK) return renderTiledMatmul(kernel, limit);
+  const size = m * n;
+  const workgroups = planGrid(kernel, Math.ceil(size / WORKGROUP_SIZE), limit);
+  const entry = template<MatmulDirectView>('wgsl/matmul-direct.hbs')({
+    entryPoint: WGSL_ENTRY_POINT,
+    workgroupSize: WORKGROUP_SIZE,
+    index: linearIndex(workgroups, 'gid', WORKGROUP_SIZE),
+    size,
+    n,
+    k,
+    ...matmulElements(kernel),
+  });
+  return { entry, workgroups };
+}
+
+/**
+ * A tiled matrix product `{ m: 600, n: 250, k: 784, transA: false, transB: false }` →
+ * 4 x 4 blocks, 64 x 64 tiles, a grid of [4, 10, 1] workgroups, A(i, p) =
+ * `in0[i * 784u + p]`, B(p, j) = `in1[p * 250u + j]`; transA reads `in0[p * 600u + i]`,
+ * transB `in1[j * 784u + p]`. Tiles are staged so that neighbouring invocations load
+ * neighbouring elements in either layout; out-of-range elements are staged as zeros.
+ */
+function renderTiledMatmul(kernel: MatmulKernel, limit: number) {
+  const { m, n, k, transA, transB } = kernel;
+  const blockM = blockFor(m);
+  const blockN = blockFor(n);
+  const tileM = 16 * blockM;
+  const tileN = 16 * blockN;
+  const workgroups: [number, number, number] = [Math.ceil(n / tileN), Math.ceil(m / tileM), 1];
+  if (workgroups[0] > limit || workgroups[1] > limit) {
+    throw tooManyWorkgroups(kernel, `${workgroups[0]} x ${workgroups[1]}`, limit);
+  }
+  const entry = template<MatmulView>('wgsl/matmul-tiled.hbs')({
+    entryPoint: WGSL_ENTRY_POINT,
+    workgroupSize: WORKGROUP_SIZE,
+    m,
+    n,
+    k,
+    blockM,
+    blockN,
+    tileM,
+    tileN,
+    tileASize: 16 * (tileM + 1),
+    tileBSize: 16 * (tileN + 1),
+    accSize: blockM * blockN,
+    aRow: transA ? `e % ${tileM}u` : 'e / 16u',
+    aStep: transA ? `e / ${tileM}u` : 'e % 16u',
+    bColumn: transB ? 'e / 16u' : `e % ${tileN}u`,
+    bStep: transB ? 'e % 16u' : `e / ${tileN}u`,
+    ...matmulElements(kernel),
+  });
+  return { entry, workgroups };
+}

@@ -1,0 +1,408 @@
+/**
+ * The graphs every backend is checked on (test/backends.test.ts for C and JS,
+ * test/wgsl.test.ts for WebGPU): every primitive over several layouts, reductions, movement,
+ * every matmul transposition, exact literals and random fused graphs, each with seeded random
+ * feeds, plus what merges them into one schedule and compares outputs with the float64
+ * reference `evaluate` within a float32 error bound (test/float32-bound.ts).
+ */
+import fc from 'fast-check';
+import { GraphBuilder } from '../compiler/ir/builder.ts';
+import { evaluate } from '../compiler/ir/evaluate.ts';
+import type { Graph, NodeId, Shape } from '../compiler/ir/types.ts';
+import { sizeOf } from '../compiler/ir/types.ts';
+import type { Kernel, Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
+import type { ErrorModel } from './float32-bound.ts';
+import { LIBM_ERROR_MODEL, errorBounds, worstMismatch } from './float32-bound.ts';
+
+// ---- test graphs ----
+
+/** Where an input's random values come from; all values are exact float32. */
+export type Domain = 'any' | 'positive' | 'nonzero' | 'small-int';
+
+export interface Case {
+  readonly name: string;
+  readonly graph: Graph;
+  readonly feeds: Readonly<Record<string, Float32Array>>;
+}
+
+/** mulberry32: a small seeded generator, so every run feeds the same numbers. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function sample(domain: Domain, rand: () => number): number {
+  switch (domain) {
+    case 'any':
+      return Math.fround(4 * rand() - 2);
+    case 'positive':
+      return Math.fround(0.25 + 3.75 * rand());
+    case 'nonzero':
+      return Math.fround((0.5 + 1.5 * rand()) * (rand() < 0.5 ? -1 : 1));
+    case 'small-int':
+      return Math.floor(4 * rand()) - 1;
+  }
+}
+
+export interface CaseInputs {
+  readonly b: GraphBuilder;
+  input(name: string, shape: Shape, domain?: Domain): NodeId;
+}
+
+let caseSeed = 1;
+
+/** A graph built by `build`, with random feeds for the inputs it declared. */
+export function makeCase(name: string, build: (t: CaseInputs) => Record<string, NodeId>): Case {
+  const b = new GraphBuilder();
+  const rand = random(caseSeed++);
+  const feeds: Record<string, Float32Array> = {};
+  const input = (inputName: string, shape: Shape, domain: Domain = 'any') => {
+    const values = new Float32Array(sizeOf(shape));
+    for (let i = 0; i < values.length; i++) values[i] = sample(domain, rand);
+    feeds[inputName] = values;
+    return b.input(inputName, shape);
+  };
+  const outputs = build({ b, input });
+  return { name, graph: b.finish(outputs), feeds };
+}
+
+const UNARY = { neg: 'any', exp: 'any', log: 'positive', sqrt: 'positive', tanh: 'any' } as const;
+type BinaryKind = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'less' | 'equal';
+const BINARY: Readonly<Record<BinaryKind, readonly [Domain, Domain]>> = {
+  add: ['any', 'any'],
+  sub: ['any', 'any'],
+  mul: ['any', 'any'],
+  div: ['any', 'nonzero'],
+  pow: ['positive', 'any'],
+  maximum: ['small-int', 'any'],
+  less: ['small-int', 'small-int'],
+  equal: ['small-int', 'small-int'],
+};
+/** Operand shapes: equal, a row broadcast over rows, an outer-product broadcast. */
+const BINARY_LAYOUTS: readonly (readonly [Shape, Shape])[] = [
+  [[4, 6], [4, 6]],
+  [[5, 9], [9]],
+  [[4, 1], [1, 12]],
+];
+
+export function elementwiseCases(): Case[] {
+  const cases: Case[] = [];
+  for (const [kind, domain] of Object.entries(UNARY)) {
+    cases.push(
+      makeCase(`${kind} [7,9]`, ({ b, input }) => ({
+        y: b.make(kind as keyof typeof UNARY, [input('x', [7, 9], domain)]),
+      })),
+      makeCase(`${kind} of a broadcast [3]→[4,3]`, ({ b, input }) => ({
+        y: b.make(kind as keyof typeof UNARY, [b.broadcastTo(input('x', [3], domain), [4, 3])]),
+      })),
+    );
+  }
+  for (const [kind, [da, db]] of Object.entries(BINARY)) {
+    for (const [sa, sb] of BINARY_LAYOUTS) {
+      cases.push(
+        makeCase(`${kind} [${sa}] [${sb}]`, ({ b, input }) => ({
+          y: b.binary(kind as BinaryKind, input('x', sa, da), input('y', sb, db)),
+        })),
+      );
+    }
+  }
+  cases.push(
+    makeCase('where(less(x,y), u, v) with broadcasts', ({ b, input }) => {
+      const c = b.less(input('x', [3, 5]), input('y', [5]));
+      return { y: b.where(c, input('u', [3, 1]), input('v', [3, 5])) };
+    }),
+    makeCase('where on a fed 0/1 mask', ({ b, input }) => ({
+      y: b.where(input('c', [6, 4], 'small-int'), input('u', [6, 4]), input('v', [4])),
+    })),
+    makeCase('large flat map (parallel): exp(x) * y', ({ b, input }) => ({
+      y: b.mul(b.exp(input('x', [300, 300])), input('y', [300, 300])),
+    })),
+    makeCase('large rows map (parallel): relu(x + bias)', ({ b, input }) => ({
+      y: b.maximum(b.add(input('x', [256, 300]), input('bias', [300])), b.fill(0, [])),
+    })),
+  );
+  return cases;
+}
+
+/** Sums and maxima over random non-empty axis sets of random shapes. */
+export function reductionCases(): Case[] {
+  const rand = random(99);
+  const cases: Case[] = [];
+  for (let t = 0; t < 24; t++) {
+    const rank = 1 + Math.floor(rand() * 4);
+    const shape = Array.from({ length: rank }, () => 1 + Math.floor(rand() * 6));
+    let axes = shape.map((_, i) => i).filter(() => rand() < 0.5);
+    if (axes.length === 0) axes = [Math.floor(rand() * rank)];
+    const keepDims = rand() < 0.5;
+    const kind = t % 2 === 0 ? 'sum' : 'reduce_max';
+    cases.push(
+      makeCase(`${kind} [${shape}] axes [${axes}] keepDims=${keepDims}`, ({ b, input }) => {
+        const x = input('x', shape);
+        return { y: kind === 'sum' ? b.sum(x, axes, keepDims) : b.reduceMax(x, axes, keepDims) };
+      }),
+    );
+  }
+  for (const axes of [[0], [1], [0, 1]]) {
+    cases.push(
+      makeCase(`sum [512,160] axes [${axes}] (parallel)`, ({ b, input }) => ({
+        y: b.sum(input('x', [512, 160]), axes),
+      })),
+    );
+  }
+  return cases;
+}
+
+export function movementCases(): Case[] {
+  const perms = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+  const cases = perms.map((perm) =>
+    makeCase(`transpose [2,3,4] perm [${perm}]`, ({ b, input }) => ({
+      y: b.transpose(input('x', [2, 3, 4]), perm),
+    })),
+  );
+  cases.push(
+    makeCase('reshape of a transpose', ({ b, input }) => ({
+      y: b.reshape(b.transpose(input('x', [2, 3, 4]), [1, 0, 2]), [6, 4]),
+    })),
+    makeCase('transpose of a broadcast', ({ b, input }) => ({
+      y: b.transpose(b.broadcastTo(input('x', [3, 1, 4]), [2, 3, 5, 4]), [3, 1, 0, 2]),
+    })),
+    makeCase('broadcast of a transpose, added', ({ b, input }) => ({
+      y: b.add(b.transpose(input('x', [4, 3]), [1, 0]), input('y', [2, 3, 4])),
+    })),
+    makeCase('x + xᵀ (one buffer, two views)', ({ b, input }) => {
+      const x = input('x', [9, 9]);
+      return { y: b.add(x, b.transpose(x, [1, 0])) };
+    }),
+    makeCase('reshape then broadcast', ({ b, input }) => ({
+      y: b.mul(b.reshape(input('x', [12]), [3, 4, 1]), input('y', [5])),
+    })),
+  );
+  return cases;
+}
+
+/** Every transA/transB combination over sizes with ragged tiles, k past one block, threads. */
+export function matmulCases(): Case[] {
+  const sizes = [[1, 1, 1], [5, 7, 3], [13, 37, 300], [64, 65, 33], [100, 70, 520]];
+  const cases: Case[] = [];
+  for (const [m, n, k] of sizes) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        const name = `matmul ${m}x${n}x${k} transA=${transA} transB=${transB}`;
+        cases.push(
+          makeCase(name, ({ b, input }) => {
+            const a = input('a', transA ? [k, m] : [m, k]);
+            const bm = input('b', transB ? [n, k] : [k, n]);
+            return { y: b.matmul(a, bm, transA, transB) };
+          }),
+        );
+      }
+    }
+  }
+  cases.push(
+    makeCase('matmul of a fused map and a transpose, plus bias', ({ b, input }) => {
+      const h = b.tanh(input('x', [6, 5]));
+      const w = b.transpose(input('w', [4, 5]), [1, 0]);
+      return { y: b.add(b.matmul(h, w), input('bias', [4])) };
+    }),
+  );
+  return cases;
+}
+
+/** Values whose literals must survive rendering exactly (compared bit for bit). */
+export const LITERALS = [
+  0.1, 1 / 3, -2.5, 1e-45, 1.17549435e-38, 3.4028234663852886e38, 16777217, 123456789,
+  Math.PI, -1e-7, 0.5, 1, -0,
+];
+
+export function literalCases(): Case[] {
+  return LITERALS.map((value) =>
+    makeCase(`literal ${value}`, ({ b }) => ({ y: b.fill(value, [2]) })),
+  );
+}
+
+// ---- random fused graphs (fast-check) ----
+
+const STEP_OPS = [
+  'neg', 'tanh', 'exp', 'logsq', 'sqrtsq', 'add', 'sub', 'mul', 'divsq', 'powpos',
+  'maximum', 'less', 'equal', 'where', 'sum', 'max', 'matmul',
+] as const;
+
+interface Step {
+  readonly op: (typeof STEP_OPS)[number];
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly axesMask: number;
+  readonly trans: number;
+}
+
+interface Recipe {
+  readonly dims: readonly number[];
+  readonly inputMasks: readonly number[];
+  readonly steps: readonly Step[];
+  readonly extraOutputs: readonly number[];
+}
+
+const recipeArb: fc.Arbitrary<Recipe> = fc.record({
+  dims: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 3 }),
+  inputMasks: fc.array(fc.nat({ max: 15 }), { minLength: 1, maxLength: 3 }),
+  steps: fc.array(
+    fc.record({
+      op: fc.constantFrom(...STEP_OPS),
+      a: fc.nat(),
+      b: fc.nat(),
+      c: fc.nat(),
+      axesMask: fc.nat({ max: 7 }),
+      trans: fc.nat({ max: 3 }),
+    }),
+    { minLength: 1, maxLength: 8 },
+  ),
+  extraOutputs: fc.array(fc.nat(), { maxLength: 2 }),
+});
+
+/**
+ * Builds a recipe: inputs broadcastable to `dims` (mask bits make axes 1, bit 3 drops the
+ * leading axis), then each step applies a primitive, or a small composition that keeps the
+ * primitive on its domain (log(x²+1), x/(y²+½), ...), to earlier values.
+ */
+function buildRecipe(recipe: Recipe, t: CaseInputs): Record<string, NodeId> {
+  const { b, input } = t;
+  const dims = recipe.dims;
+  const pool: NodeId[] = recipe.inputMasks.map((mask, k) => {
+    let shape = dims.map((d, axis) => ((mask >> axis) & 1 ? 1 : d));
+    if (mask & 8 && shape.length > 1) shape = shape.slice(1);
+    return input(`x${k}`, shape);
+  });
+  const one = b.fill(1, []);
+  const half = b.fill(0.5, []);
+  recipe.steps.forEach((step, s) => {
+    const [x, y, z] = [step.a, step.b, step.c].map((i) => pool[i % pool.length]);
+    const square = (v: NodeId) => b.mul(v, v);
+    const rankOf = (v: NodeId) => b.shapeOf(v).length;
+    const axes = (v: NodeId) => {
+      const picked = b.shapeOf(v).map((_, i) => i).filter((i) => (step.axesMask >> i) & 1);
+      return picked.length > 0 ? picked : [rankOf(v) - 1];
+    };
+    const build: Record<Step['op'], () => NodeId> = {
+      neg: () => b.neg(x),
+      tanh: () => b.tanh(x),
+      exp: () => b.exp(x),
+      logsq: () => b.log(b.add(square(x), one)),
+      sqrtsq: () => b.sqrt(b.add(square(x), half)),
+      add: () => b.add(x, y),
+      sub: () => b.sub(x, y),
+      mul: () => b.mul(x, y),
+      divsq: () => b.div(x, b.add(square(y), half)),
+      powpos: () => b.pow(b.add(square(x), half), b.tanh(y)),
+      maximum: () => b.maximum(x, y),
+      less: () => b.less(x, y),
+      equal: () => b.equal(x, y),
+      where: () => b.where(b.less(x, y), z, x),
+      sum: () => b.sum(x, axes(x), true),
+      max: () => b.reduceMax(x, axes(x), true),
+      matmul: () => recipeMatmul(t, b.broadcastTo(x, dims), step.trans, s),
+    };
+    pool.push(build[step.op]());
+  });
+  const outputs: Record<string, NodeId> = { y: pool[pool.length - 1] };
+  recipe.extraOutputs.forEach((i, k) => (outputs[`extra${k}`] = pool[i % pool.length]));
+  return outputs;
+}
+
+/** x as a matrix [rows, last] times a fed square matrix, in one of the four layouts. */
+function recipeMatmul({ b, input }: CaseInputs, x: NodeId, trans: number, s: number): NodeId {
+  const shape = b.shapeOf(x);
+  const cols = shape[shape.length - 1];
+  const rows = sizeOf(shape) / cols;
+  const x2 = b.reshape(x, [rows, cols]);
+  const transA = (trans & 1) === 1;
+  const transB = (trans & 2) === 2;
+  let product: NodeId;
+  if (!transA) {
+    product = b.matmul(x2, input(`w${s}`, [cols, cols]), false, transB);
+  } else {
+    const xOperand = transB ? b.transpose(x2, [1, 0]) : x2;
+    product = b.matmul(input(`w${s}`, [rows, rows]), xOperand, true, transB);
+  }
+  return b.reshape(product, shape);
+}
+
+/** Largest magnitude a random graph may reach before it is discarded (overflow risk). */
+const RANDOM_GRAPH_MAX_MAGNITUDE = 1e6;
+
+function isTame(c: Case): boolean {
+  for (const value of evaluate(c.graph, c.feeds).values()) {
+    for (const v of value) if (!(Math.abs(v) <= RANDOM_GRAPH_MAX_MAGNITUDE)) return false;
+  }
+  return true;
+}
+
+const RANDOM_GRAPHS = 60;
+
+export function randomCases(): Case[] {
+  const recipes = fc.sample(recipeArb, { seed: 20240531, numRuns: 4 * RANDOM_GRAPHS });
+  const cases = recipes.map((recipe, i) =>
+    makeCase(`random graph ${i}: ${JSON.stringify(recipe)}`, (t) => buildRecipe(recipe, t)),
+  );
+  return cases.filter(isTame).slice(0, RANDOM_GRAPHS);
+}
+
+// ---- one schedule for all of them ----
+
+/** Programs of separately scheduled graphs side by side, buffer ids renumbered. */
+export function mergeSchedules(parts: readonly Schedule[]): Schedule {
+  const buffers: Schedule['buffers'][number][] = [];
+  const programs: Program[] = [];
+  for (const part of parts) {
+    const offset = buffers.length;
+    const at = (id: number) => id + offset;
+    buffers.push(...part.buffers.map((d) => ({ ...d, id: at(d.id) })));
+    for (const p of part.programs) {
+      programs.push({
+        ...p,
+        kernels: p.kernels.map(
+          (k): Kernel => ({ ...k, inputs: k.inputs.map(at), output: at(k.output) }),
+        ),
+        feeds: p.feeds.map((io) => ({ ...io, buffer: at(io.buffer) })),
+        outputs: p.outputs.map((io) => ({ ...io, buffer: at(io.buffer) })),
+      });
+    }
+  }
+  return { buffers, programs };
+}
+
+/** Each output outside its bound, described for the failure message. */
+export function mismatches(
+  c: Case,
+  got: Record<string, Float32Array>,
+  model: ErrorModel = LIBM_ERROR_MODEL,
+): string[] {
+  const values = evaluate(c.graph, c.feeds);
+  const bounds = errorBounds(c.graph, values, model);
+  const problems: string[] = [];
+  for (const [name, id] of Object.entries(c.graph.outputs)) {
+    const worst = worstMismatch(got[name], values.get(id)!, bounds.get(id)!);
+    if (!worst) continue;
+    const { index, got: g, want, bound } = worst;
+    problems.push(`${name}[${index}]: got ${g}, reference ${want}, allowed ±${bound}`);
+  }
+  return problems;
+}
+
+/** The whole corpus, in a fixed order (each case's feeds come from the next seed). */
+export function corpusCases(): Case[] {
+  return [
+    ...elementwiseCases(),
+    ...reductionCases(),
+    ...movementCases(),
+    ...matmulCases(),
+    ...literalCases(),
+    ...randomCases(),
+  ];
+}
