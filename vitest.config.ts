@@ -1,8 +1,11 @@
 import { defineConfig } from 'vitest/config';
+import { GpuNoteReporter } from './test/gpu-note-reporter.ts';
 
 export default defineConfig({
   test: {
+    // The GPU tests (test-gpu/) run with `npm run test:gpu` only; the last reporter says so.
     include: ['test/**/*.test.ts'],
+    reporters: ['default', new GpuNoteReporter()],
     // End-to-end training and compiling C take tens of seconds on a 2-core machine.
     testTimeout: 300_000,
     hookTimeout: 300_000,

@@ -12,7 +12,14 @@ import { renderGlue } from './codegen/glue.ts';
 import { renderC } from './codegen/render/c.ts';
 import { renderJs } from './codegen/render/js.ts';
 import { renderWgsl } from './codegen/render/wgsl.ts';
+import { CUDA_MODULE_FILE, CUDA_SOURCE_FILE, renderCuda } from './codegen/render/cuda.ts';
 import type { Target } from './codegen/targets.ts';
+import {
+  DEFAULT_CUDA_ARCHS,
+  buildFatbin,
+  cudaSourceHash,
+  normalizeArchs,
+} from '../runtime/backends/cuda-compile.ts';
 
 export interface BuildOptions {
   readonly targets: readonly Target[];
@@ -20,6 +27,19 @@ export interface BuildOptions {
   readonly outDir?: string;
   readonly batch?: number;
   readonly seed?: number;
+  /** CUDA target: the GPU architectures nvcc compiles for (default sm_80 and sm_90). */
+  readonly cudaArchs?: readonly string[];
+  /**
+   * CUDA target: run nvcc to write kernels.fatbin (default true). Without it only kernels.cu
+   * and kernels-cuda.ts are written, and the runtime compiles kernels.cu where nvcc is.
+   */
+  readonly compileCuda?: boolean;
+}
+
+/** Options of renderArtifacts beyond the targets. */
+export interface RenderOptions {
+  /** Recorded in kernels-cuda.ts (default DEFAULT_CUDA_ARCHS). */
+  readonly cudaArchs?: readonly string[];
 }
 
 export interface BuildResult {
@@ -67,6 +87,7 @@ export function renderArtifacts(
   targets: readonly Target[],
   runtimeImport: string,
   sourceFile: string,
+  options: RenderOptions = {},
 ): Record<string, string> {
   const files: Record<string, string> = {};
   const meta = { modelName: compiled.spec.name };
@@ -74,6 +95,12 @@ export function renderArtifacts(
   if (targets.includes('c')) files['kernels.c'] = renderC(compiled.schedule, meta);
   if (targets.includes('wgsl')) {
     files['kernels-wgsl.ts'] = renderWgsl(compiled.schedule, { ...meta, runtimeImport });
+  }
+  if (targets.includes('cuda')) {
+    const archs = normalizeArchs(options.cudaArchs ?? DEFAULT_CUDA_ARCHS);
+    const cuda = renderCuda(compiled.schedule, { ...meta, runtimeImport, archs });
+    files[CUDA_SOURCE_FILE] = cuda.source;
+    files[CUDA_MODULE_FILE] = cuda.module;
   }
   files['model.ts'] = renderGlue(compiled, { runtimeImport, targets, sourceFile });
   return files;
@@ -88,11 +115,21 @@ export async function buildModel(file: string, options: BuildOptions): Promise<B
   const compiled = compileModel(spec);
   const outDir = resolve(options.outDir ?? join('generated', spec.name));
   const sourceFile = relative(process.cwd(), resolve(file)).split(sep).join('/');
-  const rendered = renderArtifacts(compiled, options.targets, runtimeImportFrom(outDir), sourceFile);
+  const cudaArchs = options.cudaArchs ?? DEFAULT_CUDA_ARCHS;
+  const runtimeImport = runtimeImportFrom(outDir);
+  const rendered = renderArtifacts(compiled, options.targets, runtimeImport, sourceFile, {
+    cudaArchs,
+  });
   const files = [];
   for (const [name, text] of Object.entries(rendered)) {
     const path = join(outDir, name);
     files.push({ path: relative(process.cwd(), path), changed: await writeIfChanged(path, text) });
+  }
+  const cudaSource = rendered[CUDA_SOURCE_FILE];
+  if (cudaSource !== undefined && options.compileCuda !== false) {
+    const build = { sourceHash: cudaSourceHash(cudaSource), archs: normalizeArchs(cudaArchs) };
+    const fatbin = buildFatbin(join(outDir, CUDA_SOURCE_FILE), build);
+    files.push({ path: relative(process.cwd(), fatbin.path), changed: fatbin.changed });
   }
   return { compiled, outDir, files };
 }

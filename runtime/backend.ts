@@ -86,3 +86,12 @@ export interface CudaKernel {
   /** The graph nodes the kernel computes with their DSL file:line:col, for error messages. */
   readonly sources: readonly string[];
 }
+
+/**
+ * What the CUDA target's kernels-cuda.ts records about its kernels.cu: the source's SHA-256
+ * (hex) and the GPU architectures (`sm_80`, ...) kernels.fatbin is compiled for by nvcc.
+ */
+export interface CudaBuild {
+  readonly sourceHash: string;
+  readonly archs: readonly string[];
+}

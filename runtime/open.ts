@@ -1,15 +1,15 @@
 /**
  * Opens a backend for an artifact from the kernels its glue module ships. Browser-safe: the
- * Node-only backends (native C, WebGPU through Dawn) are loaded by specifiers that bundlers
- * leave alone.
+ * Node-only backends (native C, WebGPU through Dawn, CUDA) are loaded by specifiers that
+ * bundlers leave alone.
  */
 import type { Artifact } from './artifact.ts';
-import type { Backend, JsKernel, WgslKernel } from './backend.ts';
+import type { Backend, CudaBuild, CudaKernel, JsKernel, WgslKernel } from './backend.ts';
 import { createJsBackend } from './backends/js.ts';
 import { createWebGpuBackend } from './backends/webgpu.ts';
 
-export type BackendKind = 'js' | 'c' | 'webgpu';
-export const BACKEND_KINDS: readonly BackendKind[] = ['c', 'js', 'webgpu'];
+export type BackendKind = 'js' | 'c' | 'webgpu' | 'cuda';
+export const BACKEND_KINDS: readonly BackendKind[] = ['c', 'js', 'webgpu', 'cuda'];
 
 export interface KernelSources {
   /** The plain-TypeScript kernels (target `js`). */
@@ -18,11 +18,33 @@ export interface KernelSources {
   readonly cSourceUrl?: URL;
   /** The WGSL kernels (target `wgsl`). */
   readonly wgslKernels?: Readonly<Record<string, WgslKernel>>;
+  /** The CUDA kernels' launch shapes (target `cuda`). */
+  readonly cudaKernels?: Readonly<Record<string, CudaKernel>>;
+  /** The hash of kernels.cu and the architectures of kernels.fatbin (target `cuda`). */
+  readonly cudaBuild?: CudaBuild;
+  /** Where kernels.cu is (target `cuda`); nvcc's kernels.fatbin is read next to it. */
+  readonly cudaSourceUrl?: URL;
+}
+
+/** How the CUDA backend opens (Node only). */
+export interface CudaOpenOptions {
+  /** Which GPU (default 0). */
+  readonly deviceIndex?: number;
+  /** Replay each program as a CUDA graph (default true). */
+  readonly graphs?: boolean;
+  /** The driver library (default: $GRADC_CUDA_DRIVER, else libcuda.so.1, libcuda.so, ...). */
+  readonly driverLibraries?: readonly string[];
+  /** Where fatbins compiled at run time are cached (default `.cache/gradc-cuda`). */
+  readonly cacheDir?: string;
+  /** nvcc paths to try when kernels.fatbin is missing or stale (default: $NVCC, else PATH). */
+  readonly nvcc?: readonly string[];
 }
 
 export interface OpenOptions {
   /** The WebGPU device to use; by default one is requested (navigator.gpu, or Dawn in Node). */
   readonly device?: GPUDevice;
+  /** How the CUDA backend opens: which GPU, CUDA graphs, driver, nvcc. */
+  readonly cuda?: CudaOpenOptions;
 }
 
 /** Each kernel's name and number of buffer arguments, from the launch list. */
@@ -73,6 +95,12 @@ export async function openBackend(
     case 'webgpu': {
       if (!sources.wgslKernels) throw notBuiltFor(artifact, 'wgsl');
       return createWebGpuBackend(options.device ?? (await defaultGpuDevice()), sources.wgslKernels);
+    }
+    case 'cuda': {
+      const { cudaKernels: kernels, cudaBuild: build, cudaSourceUrl: sourceUrl } = sources;
+      if (!kernels || !build || !sourceUrl) throw notBuiltFor(artifact, 'cuda');
+      const cuda = await importNodeOnly<typeof import('./backends/cuda.ts')>('./backends/cuda.ts');
+      return cuda.openCudaBackend({ ...options.cuda, kernels, build, sourceUrl });
     }
   }
 }

@@ -1,8 +1,12 @@
-/** Regenerates the checked-in artifacts of the examples under generated/. */
+/**
+ * Regenerates the checked-in artifacts of the examples under generated/. nvcc is not run: the
+ * fatbin is not checked in, and regenerating the text files needs no CUDA toolkit (the runtime
+ * compiles kernels.cu on first use where nvcc is).
+ */
 import { EXAMPLES } from '../test/examples.ts';
 import { buildModel } from '../compiler/build.ts';
 
 for (const example of EXAMPLES) {
-  const result = await buildModel(example.file, { targets: example.targets });
+  const result = await buildModel(example.file, { targets: example.targets, compileCuda: false });
   for (const f of result.files) console.log(`${f.changed ? 'wrote' : 'up to date'} ${f.path}`);
 }

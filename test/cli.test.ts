@@ -4,9 +4,14 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-function gradc(...args: string[]) {
-  const result = spawnSync(process.execPath, ['bin/gradc.mjs', ...args], { encoding: 'utf8' });
+function gradcWith(env: NodeJS.ProcessEnv, args: readonly string[]) {
+  const options = { encoding: 'utf8', env: { ...process.env, ...env } } as const;
+  const result = spawnSync(process.execPath, ['bin/gradc.mjs', ...args], options);
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function gradc(...args: string[]) {
+  return gradcWith({}, args);
 }
 
 function scratchDir(): string {
@@ -60,6 +65,37 @@ describe('gradc CLI', () => {
     expect(readFileSync(join(out, 'model.ts'), 'utf8')).toMatch(/export async function createTinyMlp/);
     const again = gradc('build', 'test/fixtures/tiny-mlp.ts', '--out', out);
     expect(again.stdout).toMatch(/up to date .*kernels\.c/);
+  });
+
+  it('builds the CUDA target only when asked for, and checks --cuda-arch', () => {
+    const out = scratchDir();
+    expect(gradc('build', 'test/fixtures/tiny-mlp.ts', '--out', out).code).toBe(0);
+    expect(existsSync(join(out, 'kernels.cu'))).toBe(false);
+    const tiny = 'test/fixtures/tiny-mlp.ts';
+    const bad = gradc('build', tiny, '--target', 'cuda', '--cuda-arch', 'sm_80,volta');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      'gradc: --cuda-arch: "volta" is not a CUDA architecture like sm_80 or sm_90\n',
+    );
+    const r = gradc('build', tiny, '--out', out, '--target', 'cuda', '--skip-nvcc');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const f of ['kernels.cu', 'kernels-cuda.ts']) expect(existsSync(join(out, f))).toBe(true);
+    expect(existsSync(join(out, 'kernels.fatbin'))).toBe(false);
+    expect(readFileSync(join(out, 'model.ts'), 'utf8')).toMatch(/backend: 'cuda' = 'cuda'/);
+  });
+
+  it('says that training on CUDA needs an NVIDIA GPU, before building anything', () => {
+    const out = scratchDir();
+    const env = { GRADC_CUDA_DRIVER: '/nonexistent/libcuda.so.1' };
+    const args = ['train', 'test/fixtures/tiny-mlp.ts', '--backend', 'cuda', '--out', out];
+    const r = gradcWith(env, args);
+    expect(r.code).toBe(1);
+    const missing = 'no driver library was found \\(/nonexistent/libcuda\\.so\\.1: [^\\n]*\\)';
+    const message = `the CUDA backend needs an NVIDIA GPU and its driver, and ${missing}`;
+    const advice = 'Train with --backend c, js or webgpu instead\\.';
+    expect(r.stderr).toMatch(new RegExp(`^gradc: ${message}\\. ${advice}\\n$`));
+    expect(existsSync(join(out, 'kernels.cu'))).toBe(false);
   });
 
   it('builds only the targets asked for', () => {

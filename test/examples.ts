@@ -8,5 +8,5 @@ export interface Example {
 }
 
 export const EXAMPLES: readonly Example[] = [
-  { file: 'examples/mnist-mlp.ts', name: 'mnist-mlp', targets: ['js', 'c', 'wgsl'] },
+  { file: 'examples/mnist-mlp.ts', name: 'mnist-mlp', targets: ['js', 'c', 'wgsl', 'cuda'] },
 ];

@@ -80,6 +80,51 @@ export const LIBM_ERROR_MODEL: ErrorModel = {
   subnormal: SUBNORMAL_HALF_ULP,
 };
 
+/**
+ * Maximum ulp errors of CUDA's single-precision functions, as the CUDA C++ Programming Guide
+ * states them (Mathematical Functions, full range), for code compiled without
+ * --use_fast_math: expf 2, logf 1, tanhf 2, powf 4. The guide counts them from the correctly
+ * rounded result, which is itself half an ulp from the exact one.
+ */
+export const CUDA_ULPS = { exp: 2, log: 1, tanh: 2, pow: 4 } as const;
+
+/** `ulps` from the correctly rounded result, plus its half ulp, in units of U32·|result|. */
+function cudaRounding(ulps: number): number {
+  return 2 * ulps + 1;
+}
+
+/** Rounding error factor of each elementwise primitive on CUDA, in units of U32·|result|. */
+const CUDA_ROUNDINGS: Readonly<Record<string, number>> = {
+  neg: 0,
+  maximum: 0,
+  add: 1,
+  sub: 1,
+  mul: 1,
+  div: 1,
+  sqrt: 1,
+  exp: cudaRounding(CUDA_ULPS.exp),
+  log: cudaRounding(CUDA_ULPS.log),
+  tanh: cudaRounding(CUDA_ULPS.tanh),
+  pow: cudaRounding(CUDA_ULPS.pow),
+};
+
+/**
+ * CUDA kernels as nvcc compiles them for gradc (runtime/backends/cuda-compile.ts): `+ - *`,
+ * `/` (--prec-div=true) and sqrtf (--prec-sqrt=true) correctly rounded; expf, logf, tanhf and
+ * powf within CUDA_ULPS; subnormals kept (--ftz=false). Multiply-adds contracted into one FMA
+ * (--fmad=true) round once where the separate operations round twice, so they stay within the
+ * bound of the separate operations; sums and products in any order are covered by γ_n.
+ */
+export const CUDA_ERROR_MODEL: ErrorModel = {
+  name: 'cuda',
+  rounding(kind) {
+    const relative = CUDA_ROUNDINGS[kind];
+    if (relative === undefined) throw new Error(`no CUDA rounding rule for ${kind}`);
+    return { relative, absolute: 0 };
+  },
+  subnormal: SUBNORMAL_HALF_ULP,
+};
+
 /** Where WGSL's log and log2 promise an absolute error instead of ULPs. */
 function nearOne(x: number, e: number): boolean {
   return x + e >= 0.5 && x - e <= 2;

@@ -2,17 +2,31 @@
 import { GradcError } from '../errors.ts';
 import { buildModel } from '../build.ts';
 import type { Target } from '../codegen/targets.ts';
-import { TARGETS, isTarget } from '../codegen/targets.ts';
+import { DEFAULT_TARGETS, TARGETS, isTarget } from '../codegen/targets.ts';
 import { printGraph } from '../ir/print.ts';
+import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../../runtime/backends/cuda-compile.ts';
 import { UsageError, intOption, parseCommand } from './main.ts';
 
 export function parseTargets(value: string | undefined): Target[] {
-  if (value === undefined) return [...TARGETS];
+  if (value === undefined) return [...DEFAULT_TARGETS];
   const names = value.split(',').map((t) => t.trim()).filter(Boolean);
   for (const name of names) {
     if (!isTarget(name)) throw new UsageError(`unknown target "${name}" (known: ${TARGETS.join(', ')})`);
   }
   return names as Target[];
+}
+
+/** `--cuda-arch sm_80,sm_90`: the GPU architectures nvcc compiles the CUDA kernels for. */
+export function parseCudaArchs(value: string | undefined): string[] {
+  if (value === undefined) return [...DEFAULT_CUDA_ARCHS];
+  const names = value.split(',').map((a) => a.trim()).filter(Boolean);
+  if (names.length === 0) throw new UsageError('--cuda-arch needs at least one architecture');
+  for (const name of names) {
+    if (!isCudaArch(name)) {
+      throw new UsageError(`--cuda-arch: "${name}" is not a CUDA architecture like sm_80 or sm_90`);
+    }
+  }
+  return names;
 }
 
 export async function buildCommand(argv: readonly string[]): Promise<number> {
@@ -23,6 +37,8 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     seed: { type: 'string' },
     verbose: { type: 'boolean', short: 'v' },
     'print-graph': { type: 'boolean' },
+    'cuda-arch': { type: 'string' },
+    'skip-nvcc': { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('gradc build takes one model file');
   const seed = values.seed === undefined ? undefined : Number(values.seed);
@@ -32,6 +48,8 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     outDir: values.out,
     batch: intOption(values.batch, 'batch'),
     seed,
+    cudaArchs: parseCudaArchs(values['cuda-arch']),
+    compileCuda: !values['skip-nvcc'],
   });
   const { compiled } = result;
   if (values.verbose) {

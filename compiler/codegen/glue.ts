@@ -89,6 +89,9 @@ export function renderGlue(compiled: CompiledModel, options: GlueOptions): strin
   if (options.targets.includes('wgsl')) {
     file.addImportDeclaration({ moduleSpecifier: './kernels-wgsl.ts', namedImports: ['wgslKernels'] });
   }
+  if (options.targets.includes('cuda')) {
+    file.addImportDeclaration({ moduleSpecifier: './kernels-cuda.ts', namedImports: ['cudaBuild', 'cudaKernels'] });
+  }
 
   file.addVariableStatement({
     isExported: true,
@@ -135,6 +138,8 @@ export function renderGlue(compiled: CompiledModel, options: GlueOptions): strin
     js: 'jsKernels: kernels',
     c: "cSourceUrl: new URL('./kernels.c', import.meta.url)",
     wgsl: 'wgslKernels',
+    // kernels.fatbin, nvcc's output, is read next to kernels.cu (Node only).
+    cuda: "cudaKernels, cudaBuild, cudaSourceUrl: new URL('./kernels.cu', import.meta.url)",
   };
   const sources = targets.map((t) => sourceOfTarget[t]);
   file.addFunction({

@@ -8,6 +8,7 @@ import { openBackend } from "../../runtime/open.ts";
 import type { OpenOptions } from "../../runtime/open.ts";
 import { kernels } from "./kernels.ts";
 import { wgslKernels } from "./kernels-wgsl.ts";
+import { cudaBuild, cudaKernels } from "./kernels-cuda.ts";
 
 /** Buffers, launch lists and declarations of the model: plain data for the runtime. */
 export const artifact: Artifact = {
@@ -1218,7 +1219,7 @@ export type MnistMlpParam = "fc1.w" | "fc1.b" | "fc2.w" | "fc2.b" | "fc3.w" | "f
 export type MnistMlp = ModelInstance<MnistMlpTrainFeeds, MnistMlpPredictFeeds, MnistMlpPredictions, MnistMlpParam>;
 
 /** Allocates the model on a backend and initialises its parameters from the seed. */
-export async function createMnistMlp(backend: 'js' | 'c' | 'webgpu' = 'js', options: OpenOptions = {}): Promise<MnistMlp> {
-  const device = await openBackend(backend, artifact, { jsKernels: kernels, cSourceUrl: new URL('./kernels.c', import.meta.url), wgslKernels }, options);
+export async function createMnistMlp(backend: 'js' | 'c' | 'webgpu' | 'cuda' = 'js', options: OpenOptions = {}): Promise<MnistMlp> {
+  const device = await openBackend(backend, artifact, { jsKernels: kernels, cSourceUrl: new URL('./kernels.c', import.meta.url), wgslKernels, cudaKernels, cudaBuild, cudaSourceUrl: new URL('./kernels.cu', import.meta.url) }, options);
   return ModelInstance.open(artifact, device);
 }

@@ -1,12 +1,23 @@
 /**
  * The CUDA backend: the CUDA driver API called through koffi. The kernels come as a fatbin (or
- * PTX) image that `gradc build --target cuda` compiled with nvcc; every buffer is allocated
- * once with cuMemAlloc; a program is a fixed sequence of cuLaunchKernel calls on one stream,
- * captured once into a CUDA graph and replayed with cuGraphLaunch where the driver allows.
- * Every driver call's result is checked; a failing launch names the kernel and its DSL lines.
+ * PTX) image that `gradc build --target cuda` compiled with nvcc (runtime/backends/
+ * cuda-compile.ts; no NVRTC); every buffer is allocated once with cuMemAlloc; uploads,
+ * launches and downloads are ordered on one stream; a program is a fixed sequence of
+ * cuLaunchKernel calls, captured once into a CUDA graph and replayed with cuGraphLaunch where
+ * the driver allows. Every driver call's result is checked; a failing launch names the kernel
+ * and its DSL lines.
  */
 import koffi from 'koffi';
-import type { Backend, CudaKernel, DeviceBuffer, Launch, PreparedProgram } from '../backend.ts';
+import type {
+  Backend,
+  CudaBuild,
+  CudaKernel,
+  DeviceBuffer,
+  Launch,
+  PreparedProgram,
+} from '../backend.ts';
+import type { CudaOpenOptions } from '../open.ts';
+import { loadCudaImage } from './cuda-compile.ts';
 
 /** No driver, no device, or a driver call failed. */
 export class CudaError extends Error {
@@ -18,6 +29,8 @@ export class CudaError extends Error {
 
 const CU_STREAM_NON_BLOCKING = 1;
 const CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+const CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
+const CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 
 type Fn = koffi.KoffiFunction;
 
@@ -28,6 +41,7 @@ export const DRIVER_API = {
   cuDeviceGetCount: 'int cuDeviceGetCount(_Out_ int *count)',
   cuDeviceGet: 'int cuDeviceGet(_Out_ int *device, int ordinal)',
   cuDeviceGetName: 'int cuDeviceGetName(_Out_ char *name, int len, int device)',
+  cuDeviceGetAttribute: 'int cuDeviceGetAttribute(_Out_ int *value, int attribute, int device)',
   cuDevicePrimaryCtxRetain: 'int cuDevicePrimaryCtxRetain(_Out_ void **ctx, int device)',
   cuDevicePrimaryCtxRelease: 'int cuDevicePrimaryCtxRelease_v2(int device)',
   cuCtxSetCurrent: 'int cuCtxSetCurrent(void *ctx)',
@@ -36,8 +50,10 @@ export const DRIVER_API = {
   cuModuleGetFunction: 'int cuModuleGetFunction(_Out_ void **fn, void *module, const char *name)',
   cuMemAlloc: 'int cuMemAlloc_v2(_Out_ uint64_t *dptr, size_t bytes)',
   cuMemFree: 'int cuMemFree_v2(uint64_t dptr)',
-  cuMemsetD32: 'int cuMemsetD32_v2(uint64_t dptr, unsigned int value, size_t count)',
-  cuMemcpyHtoD: 'int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes)',
+  cuMemsetD32Async:
+    'int cuMemsetD32Async(uint64_t dptr, unsigned int value, size_t count, void *stream)',
+  cuMemcpyHtoDAsync:
+    'int cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, void *stream)',
   cuMemcpyDtoH: 'int cuMemcpyDtoH_v2(_Out_ void *dst, uint64_t src, size_t bytes)',
   cuStreamCreate: 'int cuStreamCreate(_Out_ void **stream, unsigned int flags)',
   cuStreamDestroy: 'int cuStreamDestroy_v2(void *stream)',
@@ -59,14 +75,26 @@ type Driver = { readonly [K in keyof typeof DRIVER_API]: Fn };
 /** The driver library names tried in order. */
 export const DRIVER_LIBRARIES: readonly string[] = ['libcuda.so.1', 'libcuda.so', 'nvcuda.dll'];
 
+/** `$GRADC_CUDA_DRIVER` (one library path) when set, else DRIVER_LIBRARIES. */
+export function defaultDriverLibraries(env: NodeJS.ProcessEnv = process.env): readonly string[] {
+  return env.GRADC_CUDA_DRIVER ? [env.GRADC_CUDA_DRIVER] : DRIVER_LIBRARIES;
+}
+
+/** Drivers loaded so far, by library name: each is bound once per process. */
+const drivers = new Map<string, Driver>();
+
 /** Loads the NVIDIA driver library, or explains that there is none. */
-export function loadDriver(libraries: readonly string[] = DRIVER_LIBRARIES): Driver {
+export function loadDriver(libraries: readonly string[] = defaultDriverLibraries()): Driver {
   const failures: string[] = [];
   for (const name of libraries) {
+    const known = drivers.get(name);
+    if (known) return known;
     try {
       const lib = koffi.load(name);
       const entries = Object.entries(DRIVER_API).map(([key, signature]) => [key, lib.func(signature)]);
-      return Object.fromEntries(entries) as Driver;
+      const driver = Object.fromEntries(entries) as Driver;
+      drivers.set(name, driver);
+      return driver;
     } catch (e) {
       failures.push(`${name}: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -101,13 +129,30 @@ export interface CudaBackendOptions {
   readonly deviceIndex?: number;
   /** Capture each program into a CUDA graph on its first run and replay it (default true). */
   readonly graphs?: boolean;
-  /** Where to look for the driver (default DRIVER_LIBRARIES). */
+  /** Where to look for the driver (default: $GRADC_CUDA_DRIVER, else DRIVER_LIBRARIES). */
   readonly driverLibraries?: readonly string[];
+  /** The architectures the image was compiled for, named when the driver refuses it. */
+  readonly archs?: readonly string[];
 }
 
 export interface CudaDeviceInfo {
   readonly index: number;
   readonly name: string;
+  /** Its compute capability as an architecture name: `sm_90` for an H100. */
+  readonly arch: string;
+}
+
+/**
+ * Loads the driver, initialises it and checks that there is a GPU: what opening the backend
+ * does first, so that a machine without an NVIDIA GPU hears so before anything is compiled.
+ */
+export function probeCuda(libraries: readonly string[] = defaultDriverLibraries()): Driver {
+  const driver = loadDriver(libraries);
+  check(driver, driver.cuInit(0), 'cuInit', '(is an NVIDIA GPU present and its driver loaded?)');
+  const count = [0];
+  check(driver, driver.cuDeviceGetCount(count), 'cuDeviceGetCount');
+  if (count[0] === 0) throw new CudaError('the CUDA driver found no GPU');
+  return driver;
 }
 
 interface BoundCudaLaunch {
@@ -117,23 +162,34 @@ interface BoundCudaLaunch {
   readonly params: readonly BigUint64Array[];
 }
 
+/** The compute capability of `device` as `sm_XY`. */
+function deviceArch(driver: Driver, device: number): string {
+  const attribute = (id: number): number => {
+    const value = [0];
+    check(driver, driver.cuDeviceGetAttribute(value, id, device), 'cuDeviceGetAttribute');
+    return value[0];
+  };
+  const major = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+  return `sm_${major}${attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)}`;
+}
+
 export function createCudaBackend(options: CudaBackendOptions): Backend & { readonly device: CudaDeviceInfo } {
-  const driver = loadDriver(options.driverLibraries);
-  check(driver, driver.cuInit(0), 'cuInit', '(is an NVIDIA GPU present and its driver loaded?)');
+  const driver = probeCuda(options.driverLibraries);
   const count = [0];
   check(driver, driver.cuDeviceGetCount(count), 'cuDeviceGetCount');
-  if (count[0] === 0) throw new CudaError('the CUDA driver found no GPU');
   const index = options.deviceIndex ?? 0;
   const device = [0];
   check(driver, driver.cuDeviceGet(device, index), 'cuDeviceGet', `(device ${index} of ${count[0]})`);
   const nameBytes = Buffer.alloc(256);
   check(driver, driver.cuDeviceGetName(nameBytes, nameBytes.length, device[0]), 'cuDeviceGetName');
+  const arch = deviceArch(driver, device[0]);
   const ctx: [unknown] = [null];
   check(driver, driver.cuDevicePrimaryCtxRetain(ctx, device[0]), 'cuDevicePrimaryCtxRetain');
   check(driver, driver.cuCtxSetCurrent(ctx[0]), 'cuCtxSetCurrent');
   const module: [unknown] = [null];
+  const built = options.archs ? ` for ${options.archs.join(', ')}` : '';
   check(driver, driver.cuModuleLoadData(module, options.image), 'cuModuleLoadData',
-    '(was the module compiled for this GPU architecture? see gradc build --cuda-arch)');
+    `(the module was compiled${built}; this GPU is ${arch}: see gradc build --cuda-arch)`);
   const stream: [unknown] = [null];
   check(driver, driver.cuStreamCreate(stream, CU_STREAM_NON_BLOCKING), 'cuStreamCreate');
 
@@ -162,11 +218,13 @@ export function createCudaBackend(options: CudaBackendOptions): Backend & { read
 
   return {
     name: 'cuda',
-    device: { index, name: nameBytes.toString('utf8').replace(/\0.*$/s, '') },
+    device: { index, name: nameBytes.toString('utf8').replace(/\0.*$/s, ''), arch },
     allocate(size) {
       const pointer = new BigUint64Array(1);
       check(driver, driver.cuMemAlloc(pointer, Math.max(4, size * 4)), 'cuMemAlloc', `(${size} floats)`);
-      check(driver, driver.cuMemsetD32(pointer[0], 0, Math.max(1, size)), 'cuMemsetD32');
+      // On the stream, so that no launch on it can run before the zeros are written.
+      const zero = driver.cuMemsetD32Async(pointer[0], 0, Math.max(1, size), stream[0]);
+      check(driver, zero, 'cuMemsetD32Async');
       const buffer = new CudaBuffer(size, pointer[0]);
       buffers.add(buffer);
       return buffer;
@@ -174,9 +232,11 @@ export function createCudaBackend(options: CudaBackendOptions): Backend & { read
     upload(buffer, data) {
       const target = own(buffer);
       if (data.length !== target.size) throw new CudaError(`uploading ${data.length} values into a buffer of ${target.size}`);
-      // Ordered after every launch already enqueued on the stream.
-      check(driver, driver.cuStreamSynchronize(stream[0]), 'cuStreamSynchronize');
-      check(driver, driver.cuMemcpyHtoD(target.pointer, data, data.byteLength), 'cuMemcpyHtoD');
+      // On the stream: after every launch enqueued before, before every launch enqueued after
+      // (the synchronous copy runs on the legacy stream, which a non-blocking stream does not
+      // wait for). From pageable memory the driver stages `data` before it returns.
+      const copy = driver.cuMemcpyHtoDAsync(target.pointer, data, data.byteLength, stream[0]);
+      check(driver, copy, 'cuMemcpyHtoDAsync');
     },
     async download(buffer) {
       const source = own(buffer);
@@ -228,4 +288,27 @@ export function createCudaBackend(options: CudaBackendOptions): Backend & { read
       driver.cuDevicePrimaryCtxRelease(device[0]);
     },
   };
+}
+
+/** A model's CUDA kernels as its glue module passes them, and how to open the backend. */
+export interface OpenCudaOptions extends CudaOpenOptions {
+  readonly kernels: Readonly<Record<string, CudaKernel>>;
+  readonly build: CudaBuild;
+  /** kernels.cu; kernels.fatbin is read next to it. */
+  readonly sourceUrl: URL;
+}
+
+/**
+ * Opens the CUDA backend on a model's generated kernels: checks for a GPU first, then loads
+ * kernels.fatbin (or compiles kernels.cu with nvcc when the fatbin is missing or stale).
+ */
+export function openCudaBackend(
+  options: OpenCudaOptions,
+): Backend & { readonly device: CudaDeviceInfo } {
+  probeCuda(options.driverLibraries);
+  const { sourceUrl, build, cacheDir, nvcc } = options;
+  const image = loadCudaImage({ sourceUrl, build, cacheDir, nvcc });
+  const { kernels, deviceIndex, graphs, driverLibraries } = options;
+  const archs = build.archs;
+  return createCudaBackend({ image, kernels, archs, deviceIndex, graphs, driverLibraries });
 }

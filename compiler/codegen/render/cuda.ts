@@ -1,0 +1,607 @@
+/**
+ * The CUDA renderer: a whole Schedule becomes one CUDA C translation unit (kernels.cu) with one
+ * `extern "C" __global__` kernel per kernel of the schedule, named as in the schedule and taking
+ * its input pointers then `out`, plus a strict-TypeScript module (kernels-cuda.ts) holding each
+ * kernel's launch shape, baked in at build time, for the driver-API backend
+ * (runtime/backends/cuda.ts):
+ *
+ * - map: one thread per element, up to 256 per block, bounds-checked.
+ * - reduce: one thread per output when each output reduces a few elements; else whole warps
+ *   per output combined with `__shfl_down_sync` (and shared memory across warps); or, when
+ *   neighbouring outputs read neighbouring elements (column sums), a 2-D block whose rows
+ *   share outputs and combine in shared memory.
+ * - matmul: 16 x 16 threads per block, a register block of up to 4 x 4 outputs each, tiles of
+ *   A and B staged in shared memory; any transA/transB, ragged edges.
+ *
+ * Float semantics: `expf`, `logf`, `tanhf`, `powf` and correctly rounded `sqrtf` and `/`
+ * (nvcc's defaults, which runtime/backends/cuda-compile.ts also spells out), never the fast
+ * intrinsics; `maximum` propagates NaN like Math.max; literals are exact.
+ *
+ * NVRTC is not used: nvcc compiles kernels.cu into kernels.fatbin when the model is built,
+ * and the runtime runs nvcc itself only when that fatbin is missing or stale.
+ */
+import { GradcError } from '../../errors.ts';
+import type { CudaKernel } from '../../../runtime/backend.ts';
+import { cudaSourceHash } from '../../../runtime/backends/cuda-compile.ts';
+import type {
+  Kernel,
+  MapKernel,
+  MatmulKernel,
+  ReduceKernel,
+  Schedule,
+} from '../kernel-ir.ts';
+import { allKernels } from '../kernel-ir.ts';
+import type { CFunctionLanguage, CodeForOp, ViewAxis } from './c-style.ts';
+import {
+  atomic,
+  call,
+  checkKernels,
+  infix,
+  inputName,
+  kernelComment,
+  kernelSignature,
+  lineComments,
+  mapParts,
+  prefix,
+  reduceParts,
+  shortestFloat32Digits,
+  simplifyView,
+} from './c-style.ts';
+import { template } from './templates.ts';
+
+/** The files `gradc build --target cuda` writes next to the glue module. */
+export const CUDA_SOURCE_FILE = 'kernels.cu';
+export const CUDA_MODULE_FILE = 'kernels-cuda.ts';
+
+/** Threads per block of the map and reduce kernels (the matmul's 16 x 16 too). */
+export const THREADS_PER_BLOCK = 256;
+export const WARP_SIZE = 32;
+
+/** CUDA's limits on a launch: threads per block, blocks along y and z, static shared memory. */
+export const MAX_THREADS_PER_BLOCK = 1024;
+export const MAX_GRID_X = 2 ** 31 - 1;
+export const MAX_GRID_YZ = 65535;
+export const MAX_STATIC_SHARED_BYTES = 48 * 1024;
+/** Kernel parameters take at most 4 KiB (8-byte pointers) before CUDA 12.1. */
+export const MAX_KERNEL_PARAMS = 512;
+
+/** Up to this many elements per output a reduction runs one thread per output. */
+export const SERIAL_REDUCE_MAX = 32;
+
+/** Elements each thread of a parallel reduction reads before the threads combine. */
+export const REDUCE_ELEMENTS_PER_THREAD = 8;
+
+// ---- the language ----
+
+/** `0x7f800000u`: the bits of a float32 as a CUDA unsigned literal. */
+function float32Bits(value: number): string {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, value);
+  return `0x${view.getUint32(0).toString(16).padStart(8, '0')}u`;
+}
+
+/**
+ * `1.0f`, `0.1f`, `(-2.5f)`, `1e-45f`, `(-0.0f)`: the shortest decimal that rounds to the
+ * float32; inf and NaN by their bits, `__uint_as_float(0x7f800000u)`, so no header macro or
+ * host constant is involved.
+ */
+export function cudaFloatLiteral(value: number): string {
+  const f = Math.fround(value);
+  if (!Number.isFinite(f)) return `__uint_as_float(${float32Bits(f)})`;
+  if (Object.is(f, -0)) return '(-0.0f)';
+  const digits = shortestFloat32Digits(f);
+  return atomic(`${/[.e]/.test(digits) ? digits : `${digits}.0`}f`);
+}
+
+/**
+ * CUDA's scalar meaning of each primitive on atomic operands, e.g. `exp` → `expf(x)` (2 ulp,
+ * not the fast `__expf`), `less` → `x < y ? 1.0f : 0.0f`. `maximum` is the support code's
+ * `gradc_maximum`, which propagates NaN like the reference (`fmaxf` returns the other operand).
+ */
+export const codeForOp = {
+  neg: prefix('-'),
+  exp: call('expf'),
+  log: call('logf'),
+  sqrt: call('sqrtf'),
+  tanh: call('tanhf'),
+  add: infix('+'),
+  sub: infix('-'),
+  mul: infix('*'),
+  div: infix('/'),
+  pow: call('powf'),
+  maximum: call('gradc_maximum'),
+  less: ([x, y]) => `${x} < ${y} ? 1.0f : 0.0f`,
+  equal: ([x, y]) => `${x} == ${y} ? 1.0f : 0.0f`,
+  where: ([c, x, y]) => `${c} != 0.0f ? ${x} : ${y}`,
+} satisfies CodeForOp;
+
+/** Indices are `unsigned int` (what blockIdx and threadIdx are). */
+export const CUDA_LANGUAGE: CFunctionLanguage = {
+  name: 'cuda',
+  floatLiteral: cudaFloatLiteral,
+  indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
+  declareFloat: (name, value) => `const float ${name} = ${value};`,
+  declareIndex: (name, value) => `const unsigned int ${name} = ${value};`,
+  declareAccumulator: (name, init) => `float ${name} = ${init};`,
+  inputParam: (name) => `const float *__restrict__ ${name}`,
+  outputParam: (name) => `float *__restrict__ ${name}`,
+  signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,
+  codeForOp,
+};
+
+/**
+ * The opening line of a kernel with its block size as launch bounds:
+ * `extern "C" __global__ void __launch_bounds__(256) k(const float *__restrict__ in0, ...) {`.
+ */
+function cudaSignature(kernel: Kernel, threads: number): string {
+  const bounded: CFunctionLanguage = {
+    ...CUDA_LANGUAGE,
+    signature: (name, params) =>
+      `extern "C" __global__ void __launch_bounds__(${threads}) ${name}(${params}) {`,
+  };
+  return kernelSignature(bounded, kernel);
+}
+
+// ---- view-models ----
+
+export interface CudaRenderMeta {
+  readonly modelName: string;
+  /** Import specifier of the runtime folder; the module imports `<it>/backend.ts`. */
+  readonly runtimeImport: string;
+  /** The architectures kernels.fatbin is built for, recorded in kernels-cuda.ts. */
+  readonly archs: readonly string[];
+}
+
+type Dim3 = [number, number, number];
+
+/** One kernel's CUDA C and its launch shape. */
+export interface RenderedCudaKernel {
+  readonly code: string;
+  readonly grid: Dim3;
+  readonly block: Dim3;
+}
+
+/** Both files of the CUDA target, and what kernels-cuda.ts records. */
+export interface RenderedCuda {
+  /** kernels.cu */
+  readonly source: string;
+  /** kernels-cuda.ts */
+  readonly module: string;
+  /** SHA-256 of `source`, hex. */
+  readonly sourceHash: string;
+  readonly kernels: Readonly<Record<string, CudaKernel>>;
+}
+
+interface KernelView {
+  readonly comment: readonly string[];
+  readonly signature: string;
+}
+
+interface MapView extends KernelView {
+  readonly threads: number;
+  readonly size: number;
+  readonly body: readonly string[];
+}
+
+interface ReduceViewBase extends KernelView {
+  readonly outSize: number;
+  readonly reduceSize: number;
+  readonly base: string;
+  readonly init: string;
+  readonly step: string;
+}
+
+interface ReduceSerialView extends ReduceViewBase {
+  readonly threads: number;
+}
+
+interface ReduceWarpsView extends ReduceViewBase {
+  readonly perOutput: number;
+  readonly warpsPerOutput: number;
+  readonly outputsPerBlock: number;
+  readonly warps: number;
+  /** This thread's position among its output's threads, and that output's number. */
+  readonly thread: string;
+  readonly slot: string;
+  readonly lastOutput: number;
+  readonly warpReduce: string;
+  readonly acrossWarps: boolean;
+  /** `acc` combined with warp `w` of the same output. */
+  readonly combine: string;
+}
+
+interface ReduceColumnsView extends ReduceViewBase {
+  readonly columns: number;
+  readonly rows: number;
+  readonly halfRows: number;
+  readonly lastOutput: number;
+  /** A partial combined with the one `h` rows further. */
+  readonly combine: string;
+}
+
+interface MatmulView extends KernelView {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly blockM: number;
+  readonly blockN: number;
+  readonly tileM: number;
+  readonly tileN: number;
+  readonly aRow: string;
+  readonly aStep: string;
+  readonly bColumn: string;
+  readonly bStep: string;
+  readonly aElement: string;
+  readonly bElement: string;
+}
+
+interface SourceView {
+  readonly header: readonly string[];
+  readonly support: readonly string[];
+  readonly kernels: readonly string[];
+}
+
+interface ModuleView {
+  readonly header: readonly string[];
+  readonly runtimeImport: string;
+  readonly sourceHash: string;
+  readonly archs: string;
+  readonly kernels: readonly {
+    readonly name: string;
+    readonly grid: string;
+    readonly block: string;
+    readonly sources: readonly string[];
+  }[];
+}
+
+// ---- the files ----
+
+/** Renders every kernel of `schedule` into kernels.cu, the launch shapes into kernels-cuda.ts. */
+export function renderCuda(schedule: Schedule, meta: CudaRenderMeta): RenderedCuda {
+  const kernels = allKernels(schedule);
+  checkKernels(kernels);
+  kernels.forEach(checkParams);
+  const rendered = kernels.map((kernel) => renderCudaKernel(schedule, kernel));
+  const source = renderSource(schedule, meta, rendered);
+  const sourceHash = cudaSourceHash(source);
+  const records = Object.fromEntries(
+    kernels.map((k, i): [string, CudaKernel] => [k.name, launchRecord(k, rendered[i])]),
+  );
+  return { source, module: renderModule(meta, sourceHash, records), sourceHash, kernels: records };
+}
+
+function launchRecord(kernel: Kernel, rendered: RenderedCudaKernel): CudaKernel {
+  return { grid: rendered.grid, block: rendered.block, sharedBytes: 0, sources: kernel.sources };
+}
+
+function renderSource(
+  schedule: Schedule,
+  meta: CudaRenderMeta,
+  rendered: readonly RenderedCudaKernel[],
+): string {
+  const code = rendered.map((r) => r.code);
+  const view: SourceView = {
+    header: sourceHeader(schedule, meta),
+    support: supportFor(code.join('\n')),
+    kernels: code,
+  };
+  return template<SourceView>('cuda/module.hbs')(view);
+}
+
+function sourceHeader(schedule: Schedule, meta: CudaRenderMeta): string[] {
+  const programs = schedule.programs.map((p) => `${p.name} (${p.kernels.length} kernels)`);
+  return lineComments([
+    `gradc kernels for model "${meta.modelName}", rendered as CUDA C for NVIDIA GPUs.`,
+    'Generated by gradc (compiler/codegen/render/cuda.ts); do not edit.',
+    `Programs: ${programs.join(', ') || 'none'}.`,
+    'Each kernel takes its input pointers, then `out`; its grid and block are in',
+    'kernels-cuda.ts. `gradc build --target cuda` compiles this file with nvcc into',
+    'kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).',
+  ]);
+}
+
+function renderModule(
+  meta: CudaRenderMeta,
+  sourceHash: string,
+  records: Readonly<Record<string, CudaKernel>>,
+): string {
+  const view: ModuleView = {
+    header: lineComments([
+      `gradc launch shapes of the CUDA kernels of model "${meta.modelName}" (${CUDA_SOURCE_FILE}).`,
+      'Generated by gradc (compiler/codegen/render/cuda.ts); do not edit.',
+    ]),
+    runtimeImport: JSON.stringify(`${meta.runtimeImport}/backend.ts`),
+    sourceHash: JSON.stringify(sourceHash),
+    archs: meta.archs.map((a) => JSON.stringify(a)).join(', '),
+    kernels: Object.entries(records).map(([name, k]) => ({
+      name,
+      grid: k.grid.join(', '),
+      block: k.block.join(', '),
+      sources: k.sources.map((s) => JSON.stringify(s)),
+    })),
+  };
+  return template<ModuleView>('cuda/kernels-ts.hbs')(view);
+}
+
+/** Support functions, each in the file only when a kernel (or another used one) calls it. */
+const SUPPORT: readonly { readonly name: string; readonly template: string }[] = [
+  { name: 'gradc_maximum', template: 'cuda/support-maximum.hbs' },
+  { name: 'gradc_warp_sum', template: 'cuda/support-warp-sum.hbs' },
+  { name: 'gradc_warp_max', template: 'cuda/support-warp-max.hbs' },
+];
+
+/** The support functions `code` calls, with those they call, in SUPPORT order. */
+function supportFor(code: string): string[] {
+  const texts = new Map(SUPPORT.map((s) => [s.name, template<object>(s.template)({}).trimEnd()]));
+  const used = new Set<string>();
+  let scanned = code;
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const { name } of SUPPORT) {
+      if (used.has(name) || !scanned.includes(`${name}(`)) continue;
+      used.add(name);
+      scanned += `\n${texts.get(name)}`;
+      grew = true;
+    }
+  }
+  return SUPPORT.filter((s) => used.has(s.name)).map((s) => texts.get(s.name)!);
+}
+
+/** A kernel's pointers must fit the 4 KiB of kernel parameters. */
+function checkParams(kernel: Kernel): void {
+  if (kernel.inputs.length + 1 <= MAX_KERNEL_PARAMS) return;
+  throw new GradcError(
+    `CUDA target: kernel ${kernel.name} takes ${kernel.inputs.length + 1} pointers, past the ` +
+      `${MAX_KERNEL_PARAMS} that fit in CUDA's 4 KiB of kernel parameters`,
+  );
+}
+
+// ---- kernels ----
+
+/** One kernel as CUDA C (its comment, then the definition) with its grid and block. */
+export function renderCudaKernel(schedule: Schedule, kernel: Kernel): RenderedCudaKernel {
+  const rendered = renderKernelKind(kernelComment(schedule, kernel), kernel);
+  return { ...rendered, code: rendered.code.trimEnd() };
+}
+
+function renderKernelKind(comment: readonly string[], kernel: Kernel): RenderedCudaKernel {
+  switch (kernel.kind) {
+    case 'map':
+      return renderMap(comment, kernel);
+    case 'reduce':
+      return renderReduce(comment, kernel);
+    case 'matmul':
+      return renderMatmul(comment, kernel);
+  }
+}
+
+/** Threads for `count` items: a whole number of warps, at most THREADS_PER_BLOCK. */
+function threadsFor(count: number): number {
+  return Math.min(THREADS_PER_BLOCK, Math.max(1, Math.ceil(count / WARP_SIZE)) * WARP_SIZE);
+}
+
+/** `count` items in blocks of `perBlock` along x. */
+function gridFor(count: number, perBlock: number): Dim3 {
+  return [Math.max(1, Math.ceil(count / perBlock)), 1, 1];
+}
+
+/**
+ * A map kernel, one thread per element: `{ size: 150000, expr: add(load 0, load 1 view
+ * {[600,250],[0,1]}) }` → `const unsigned int i = blockIdx.x * 256u + threadIdx.x;` /
+ * `if (i >= 150000u) { return; }` / `out[i] = in0[i] + in1[i % 250];`, grid [586, 1, 1],
+ * block [256, 1, 1]. A two-element fill runs one warp: block [32, 1, 1].
+ */
+function renderMap(comment: readonly string[], kernel: MapKernel): RenderedCudaKernel {
+  const { body } = mapParts(CUDA_LANGUAGE, kernel, { kind: 'flat', size: kernel.size });
+  const threads = threadsFor(kernel.size);
+  const code = template<MapView>('cuda/map.hbs')({
+    comment,
+    signature: cudaSignature(kernel, threads),
+    threads,
+    size: kernel.size,
+    body,
+  });
+  return { code, grid: gridFor(kernel.size, threads), block: [threads, 1, 1] };
+}
+
+/** How a reduction is spread over threads. */
+export type ReducePlan =
+  | { readonly kind: 'serial'; readonly threads: number }
+  | { readonly kind: 'warps'; readonly perOutput: number }
+  | { readonly kind: 'columns'; readonly columns: number; readonly rows: number };
+
+/**
+ * Serial up to SERIAL_REDUCE_MAX elements per output; else about one thread per
+ * REDUCE_ELEMENTS_PER_THREAD elements, a power of two: whole warps per output (32 to 256
+ * threads), or, when neighbouring outputs read neighbouring elements, up to 32 outputs side
+ * by side (`columns`) with `rows` threads each.
+ */
+export function planReduce(kernel: ReduceKernel): ReducePlan {
+  const { outSize, reduceSize } = kernel;
+  if (reduceSize <= SERIAL_REDUCE_MAX) return { kind: 'serial', threads: threadsFor(outSize) };
+  const wanted = powerOfTwoAtLeast(Math.ceil(reduceSize / REDUCE_ELEMENTS_PER_THREAD));
+  if (outputsAdjacent(kernel) && outSize > 1) {
+    const columns = Math.min(WARP_SIZE, powerOfTwoAtLeast(outSize));
+    const rows = Math.max(2, Math.min(THREADS_PER_BLOCK / columns, wanted));
+    return { kind: 'columns', columns, rows };
+  }
+  return { kind: 'warps', perOutput: Math.min(THREADS_PER_BLOCK, Math.max(WARP_SIZE, wanted)) };
+}
+
+function powerOfTwoAtLeast(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** True when neighbouring outputs read neighbouring elements and one output's are strided. */
+function outputsAdjacent(kernel: ReduceKernel): boolean {
+  const innermost = (axes: readonly ViewAxis[]) => axes[axes.length - 1]?.stride ?? 0;
+  return (
+    innermost(simplifyView(kernel.outView)) === 1 &&
+    innermost(simplifyView(kernel.redView)) !== 1
+  );
+}
+
+/**
+ * A reduction in the shape planReduce picks (serial, warps or columns). A sum starts from
+ * `0.0f` and adds; a max starts from `__uint_as_float(0xff800000u)` (-inf) and combines with
+ * gradc_maximum, so a NaN anywhere gives NaN.
+ */
+function renderReduce(comment: readonly string[], kernel: ReduceKernel): RenderedCudaKernel {
+  const plan = planReduce(kernel);
+  switch (plan.kind) {
+    case 'serial':
+      return renderReduceSerial(comment, kernel, plan.threads);
+    case 'warps':
+      return renderReduceWarps(comment, kernel, plan.perOutput);
+    case 'columns':
+      return renderReduceColumns(comment, kernel, plan.columns, plan.rows);
+  }
+}
+
+/** What every reduction template takes: sizes, the output's base index, init and step. */
+function reduceBase(kernel: ReduceKernel) {
+  const { outSize, reduceSize } = kernel;
+  return { outSize, reduceSize, ...reduceParts(CUDA_LANGUAGE, kernel) };
+}
+
+/** `acc` combined with `other` by the reduction's operator: `acc + x`, `gradc_maximum(acc, x)`. */
+function combineWith(kernel: ReduceKernel, acc: string, other: string): string {
+  return (kernel.op === 'sum' ? codeForOp.add : codeForOp.maximum)([acc, other]);
+}
+
+/**
+ * Few elements per output, sum over axis 1 of [600,10] → one thread per output, 256 per block:
+ * `const unsigned int o = blockIdx.x * 256u + threadIdx.x; if (o >= 600u) { return; }` /
+ * `const unsigned int base = o * 10; float acc = 0.0f;` /
+ * `for (unsigned int r = 0u; r < 10u; r++) { acc = acc + in0[base + r]; }` / `out[o] = acc;`.
+ */
+function renderReduceSerial(
+  comment: readonly string[],
+  kernel: ReduceKernel,
+  threads: number,
+): RenderedCudaKernel {
+  const code = template<ReduceSerialView>('cuda/reduce-serial.hbs')({
+    comment,
+    signature: cudaSignature(kernel, threads),
+    ...reduceBase(kernel),
+    threads,
+  });
+  return { code, grid: gridFor(kernel.outSize, threads), block: [threads, 1, 1] };
+}
+
+/**
+ * Sum over axis 1 of [600,250] → 32 threads (one warp) per output, 8 outputs per block:
+ * `t = threadIdx.x % 32u`, `slot = blockIdx.x * 8u + threadIdx.x / 32u`; each thread sums
+ * every 32nd element, `acc = gradc_warp_sum(acc);` leaves the total in lane 0, which writes
+ * it. With 64 to 256 threads per output, lane 0 of each warp stores its sum in `partial` and
+ * the output's first thread adds the warps' sums in order.
+ */
+function renderReduceWarps(
+  comment: readonly string[],
+  kernel: ReduceKernel,
+  perOutput: number,
+): RenderedCudaKernel {
+  const outputsPerBlock = Math.min(THREADS_PER_BLOCK / perOutput, kernel.outSize);
+  const threads = outputsPerBlock * perOutput;
+  const warpsPerOutput = perOutput / WARP_SIZE;
+  const code = template<ReduceWarpsView>('cuda/reduce-warps.hbs')({
+    comment,
+    signature: cudaSignature(kernel, threads),
+    ...reduceBase(kernel),
+    perOutput,
+    warpsPerOutput,
+    outputsPerBlock,
+    warps: threads / WARP_SIZE,
+    thread: outputsPerBlock === 1 ? 'threadIdx.x' : `threadIdx.x % ${perOutput}u`,
+    slot:
+      outputsPerBlock === 1
+        ? 'blockIdx.x'
+        : `blockIdx.x * ${outputsPerBlock}u + threadIdx.x / ${perOutput}u`,
+    lastOutput: kernel.outSize - 1,
+    warpReduce: kernel.op === 'sum' ? 'gradc_warp_sum' : 'gradc_warp_max',
+    acrossWarps: warpsPerOutput > 1,
+    combine: combineWith(kernel, 'acc', 'partial[warp + w]'),
+  });
+  return { code, grid: gridFor(kernel.outSize, outputsPerBlock), block: [threads, 1, 1] };
+}
+
+/**
+ * Sum over axis 0 of [600,250] (outputs adjacent, each reading a column) → blocks of 32 x 8
+ * threads: `slot = blockIdx.x * 32u + col` (col = threadIdx.x), thread row `row` sums every 8th
+ * element of the column, then `partial[8][32]` is halved row by row with `__syncthreads()`.
+ */
+function renderReduceColumns(
+  comment: readonly string[],
+  kernel: ReduceKernel,
+  columns: number,
+  rows: number,
+): RenderedCudaKernel {
+  const code = template<ReduceColumnsView>('cuda/reduce-columns.hbs')({
+    comment,
+    signature: cudaSignature(kernel, columns * rows),
+    ...reduceBase(kernel),
+    columns,
+    rows,
+    halfRows: rows / 2,
+    lastOutput: kernel.outSize - 1,
+    combine: combineWith(kernel, 'partial[row][col]', 'partial[row + h][col]'),
+  });
+  return { code, grid: gridFor(kernel.outSize, columns), block: [columns, rows, 1] };
+}
+
+/** Register block rows (or columns) per thread for an output extent: 1, 2 or 4. */
+function blockFor(extent: number): number {
+  return extent > 1024 ? 4 : extent > 16 ? 2 : 1;
+}
+
+/** A(i, p) and B(p, j) as loads: `in0[i * 784u + p]`, or `in0[p * 600u + i]` when transposed. */
+function matmulElements(kernel: MatmulKernel): { aElement: string; bElement: string } {
+  const { m, n, k, transA, transB } = kernel;
+  const a = inputName(0);
+  const b = inputName(1);
+  return {
+    aElement: transA ? `${a}[p * ${m}u + i]` : `${a}[i * ${k}u + p]`,
+    bElement: transB ? `${b}[j * ${k}u + p]` : `${b}[p * ${n}u + j]`,
+  };
+}
+
+/**
+ * A tiled matrix product, `{ m: 600, n: 250, k: 784, transA: false, transB: false }` →
+ * 2 x 2 register blocks, 32 x 32 tiles, grid [8, 19, 1] of 16 x 16 threads, A(i, p) =
+ * `in0[i * 784u + p]`, B(p, j) = `in1[p * 250u + j]`; transA reads `in0[p * 600u + i]`,
+ * transB `in1[j * 784u + p]`. Tiles are staged so that neighbouring threads load neighbouring
+ * elements in either layout; out-of-range elements are staged as zeros.
+ */
+function renderMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
+  const { m, n, k, transA, transB } = kernel;
+  const blockM = blockFor(m);
+  const blockN = blockFor(n);
+  const tileM = 16 * blockM;
+  const tileN = 16 * blockN;
+  const grid: Dim3 = [Math.ceil(n / tileN), Math.ceil(m / tileM), 1];
+  if (grid[1] > MAX_GRID_YZ) {
+    throw new GradcError(
+      `CUDA target: kernel ${kernel.name} needs ${grid[1]} blocks along y, past CUDA's ` +
+        `${MAX_GRID_YZ} (a product of ${m} rows)`,
+    );
+  }
+  const code = template<MatmulView>('cuda/matmul.hbs')({
+    comment,
+    signature: cudaSignature(kernel, THREADS_PER_BLOCK),
+    m,
+    n,
+    k,
+    blockM,
+    blockN,
+    tileM,
+    tileN,
+    aRow: transA ? `e % ${tileM}u` : 'e / 16u',
+    aStep: transA ? `e / ${tileM}u` : 'e % 16u',
+    bColumn: transB ? 'e / 16u' : `e % ${tileN}u`,
+    bStep: transB ? 'e % 16u' : `e / ${tileN}u`,
+    ...matmulElements(kernel),
+  });
+  return { code, grid, block: [16, 16, 1] };
+}

@@ -1,0 +1,117 @@
+/**
+ * What the CUDA equivalence tests share: graphs beyond test/backend-corpus.ts that exercise each
+ * kernel shape of the CUDA renderer (every register block of the tiled product, each way of
+ * spreading a reduction over threads), and running a merged schedule's programs on a CUDA
+ * backend. test/cuda-emulated.test.ts runs them on the CPU emulator of CUDA's thread model
+ * (test/cuda-emulator/), test-gpu/cuda-equivalence.test.ts on a GPU.
+ */
+import { schedule } from '../compiler/schedule.ts';
+import type { Program, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
+import { allKernels } from '../compiler/codegen/kernel-ir.ts';
+import { planReduce } from '../compiler/codegen/render/cuda.ts';
+import type { Backend, DeviceBuffer, PreparedProgram } from '../runtime/backend.ts';
+import type { Case } from './backend-corpus.ts';
+import { makeCase, mergeSchedules } from './backend-corpus.ts';
+
+const ALL_LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
+
+/**
+ * Tiled products with ragged tiles in every layout: register blocks of 1, 2 and 4 rows and
+ * columns (4 past 1024), k not a multiple of 16, single rows and columns.
+ */
+export function cudaMatmulCases(): Case[] {
+  const sizes: [number, number, number, readonly (readonly [boolean, boolean])[]][] = [
+    [131, 197, 45, ALL_LAYOUTS],
+    [1100, 40, 20, [[false, false], [true, true]]],
+    [17, 1030, 33, [[false, true], [true, false]]],
+    [1, 300, 20, ALL_LAYOUTS],
+    [300, 1, 20, ALL_LAYOUTS],
+    [16, 16, 16, [[false, false]]],
+  ];
+  return sizes.flatMap(([m, n, k, layouts]) =>
+    layouts.map(([transA, transB]) =>
+      makeCase(`tiled matmul ${m}x${n}x${k} transA=${transA} transB=${transB}`, (t) => {
+        const a = t.input('a', transA ? [k, m] : [m, k]);
+        const b = t.input('b', transB ? [n, k] : [k, n]);
+        return { y: t.b.matmul(a, b, transA, transB) };
+      }),
+    ),
+  );
+}
+
+/**
+ * Reductions in each plan of planReduce: serial; 32, 64, 128 and 256 threads per output, with
+ * several outputs per block and a last block only partly used; columns of 32 and of fewer
+ * outputs; one output over many elements. Sums and maxima.
+ */
+export function cudaReductionCases(): Case[] {
+  const specs: [number[], number[]][] = [
+    [[3000, 5], [1]],
+    [[37, 200], [1]],
+    [[9, 500], [1]],
+    [[5, 1000], [1]],
+    [[3, 5000], [1]],
+    [[40, 1000], [0]],
+    [[600, 10], [0]],
+    [[50, 3], [0]],
+    [[30, 4, 50], [0, 2]],
+    [[21000], [0]],
+    [[70, 17], [1]],
+  ];
+  return specs.flatMap(([shape, axes]) =>
+    (['sum', 'max'] as const).map((kind) =>
+      makeCase(`${kind} [${shape}] axes [${axes}]`, ({ b, input }) => {
+        const x = input('x', shape);
+        return { y: kind === 'sum' ? b.sum(x, axes) : b.reduceMax(x, axes) };
+      }),
+    ),
+  );
+}
+
+/** The reduction plans a schedule's kernels use, e.g. `warps 64`, `columns 16x16`, `serial`. */
+export function reducePlans(merged: Schedule): Set<string> {
+  const reductions = allKernels(merged).filter((k): k is ReduceKernel => k.kind === 'reduce');
+  return new Set(
+    reductions.map((k) => {
+      const plan = planReduce(k);
+      if (plan.kind === 'warps') return `warps ${plan.perOutput}`;
+      if (plan.kind === 'columns') return `columns ${plan.columns}x${plan.rows}`;
+      return 'serial';
+    }),
+  );
+}
+
+/** Separately scheduled graphs side by side, one program per case. */
+export function mergedSchedule(cases: readonly Case[]): Schedule {
+  return mergeSchedules(cases.map((c, i) => schedule([{ name: `g${i}`, graph: c.graph }], {})));
+}
+
+export interface CudaTarget {
+  readonly backend: Backend;
+  readonly buffers: readonly DeviceBuffer[];
+  readonly programs: readonly PreparedProgram[];
+}
+
+/** Allocates every buffer of `merged` on `backend` and prepares each of its programs. */
+export async function openCudaTarget(backend: Backend, merged: Schedule): Promise<CudaTarget> {
+  const buffers = merged.buffers.map((d) => backend.allocate(d.size));
+  const launches = (p: Program) =>
+    p.kernels.map((k) => ({ kernel: k.name, args: [...k.inputs, k.output].map((id) => buffers[id]) }));
+  const programs = await Promise.all(merged.programs.map((p) => backend.prepare(launches(p))));
+  return { backend, buffers, programs };
+}
+
+/** Runs program `index` on `feeds`; returns its outputs by name. */
+export async function runCudaProgram(
+  target: CudaTarget,
+  program: Program,
+  index: number,
+  feeds: Readonly<Record<string, Float32Array>>,
+): Promise<Record<string, Float32Array>> {
+  const { backend, buffers } = target;
+  for (const feed of program.feeds) backend.upload(buffers[feed.buffer], feeds[feed.name]);
+  target.programs[index].run();
+  const out: Record<string, Float32Array> = {};
+  for (const io of program.outputs) out[io.name] = await backend.download(buffers[io.buffer]);
+  return out;
+}
