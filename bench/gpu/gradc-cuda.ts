@@ -1,0 +1,65 @@
+/**
+ * gradc's side of the GPU benchmark: the reference MLP's training step on the CUDA backend for
+ * each batch size, timed over `steps` steps enqueued back to back (the loss is read once at the
+ * end, as the PyTorch peer does). Prints one JSON line per batch size, in the format of
+ * torch_mlp.py. Needs an NVIDIA GPU; `bench/gpu/run.sh` runs both sides in one go.
+ *
+ *   node --import tsx bench/gpu/gradc-cuda.ts --batches 60,600,6000 --steps 200
+ */
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildModel } from '../../compiler/build.ts';
+import type { ModelInstance } from '../../runtime/model.ts';
+import { createRng } from '../../runtime/init.ts';
+
+function syntheticBatch(batch: number): { x: Float32Array; y: Float32Array } {
+  const rng = createRng(batch);
+  const x = new Float32Array(batch * 784).map(() => rng());
+  const y = new Float32Array(batch * 10);
+  for (let r = 0; r < batch; r++) y[r * 10 + Math.floor(rng() * 10)] = 1;
+  return { x, y };
+}
+
+async function openModel(batch: number): Promise<ModelInstance> {
+  const outDir = join('.cache', 'bench-gpu', `mnist-mlp-b${batch}`);
+  await buildModel('examples/mnist-mlp.ts', { targets: ['cuda'], batch, outDir });
+  const glue = await import(pathToFileURL(resolve(outDir, 'model.ts')).href);
+  return (await glue.createMnistMlp('cuda')) as ModelInstance;
+}
+
+async function timeSteps(model: ModelInstance, batch: number, warmup: number, steps: number) {
+  const feeds = syntheticBatch(batch);
+  for (let i = 0; i < warmup; i++) model.enqueueTrainStep(feeds);
+  await model.lastLoss();
+  const started = performance.now();
+  for (let i = 0; i < steps; i++) model.enqueueTrainStep(feeds);
+  const finalLoss = await model.lastLoss();
+  const msPerStep = (performance.now() - started) / steps;
+  return { msPerStep, finalLoss };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { batches: { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' } },
+  });
+  const batches = (values.batches ?? '60,600,6000').split(',').map(Number);
+  const steps = Number(values.steps ?? 200);
+  const warmup = Number(values.warmup ?? 20);
+  for (const batch of batches) {
+    const model = await openModel(batch);
+    const { msPerStep, finalLoss } = await timeSteps(model, batch, warmup, steps);
+    const device = (model.backend as { device?: { name: string } }).device?.name ?? 'unknown';
+    console.log(JSON.stringify({
+      contender: 'gradc-cuda',
+      batch,
+      msPerStep,
+      samplesPerSecond: (batch / msPerStep) * 1000,
+      finalLoss,
+      device,
+    }));
+    model.dispose();
+  }
+}
+
+await main();
