@@ -157,8 +157,10 @@ export function createProgressBar(options: ProgressBarOptions): ProgressBar {
       if (nextMetrics !== undefined) metrics = nextMetrics;
       if (tty) {
         if (now() - lastDraw >= REDRAW_INTERVAL_MS) redraw();
-      } else if (crossedMilestones(before, progressFraction(done, options.total)).length > 0) {
-        stream.write(`${render()}\n`);
+      } else {
+        const crossed = crossedMilestones(before, progressFraction(done, options.total));
+        // The complete line is finish()'s to write, with the final metrics.
+        if (crossed.length > 0 && done < options.total) stream.write(`${render()}\n`);
       }
     },
     finish(finalMetrics?: Metrics): void {

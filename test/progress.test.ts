@@ -160,3 +160,15 @@ describe('createProgressBar off a TTY', () => {
     expect(() => bar.update(0)).not.toThrow();
   });
 });
+
+describe('progress bar off a terminal, complete before finish', () => {
+  it('leaves the complete line to finish(), written once', async () => {
+    const { createProgressBar } = await import('../runtime/progress.ts');
+    const lines: string[] = [];
+    const bar = createProgressBar({ total: 30, label: 'epoch 1/1', stream: { write: (t) => lines.push(t) } });
+    for (const step of [10, 20, 30]) bar.update(step, { loss: 1 });
+    bar.finish({ loss: 0.5 });
+    expect(lines.filter((l) => l.includes('30/30'))).toHaveLength(1);
+    expect(lines.at(-1)).toMatch(/30\/30 loss 0\.5/);
+  });
+});
