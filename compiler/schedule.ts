@@ -70,7 +70,9 @@ class ProgramLowering {
   ) {
     const { graph } = program;
     this.consumers = graph.nodes.map(() => 0);
-    for (const node of graph.nodes) for (const s of new Set(node.src)) this.consumers[s]++;
+    // Every operand counts: in mul(h, h) the expression h is read twice, so it gets a buffer
+    // instead of being computed twice.
+    for (const node of graph.nodes) for (const s of node.src) this.consumers[s]++;
     this.outputIds = new Set(Object.values(graph.outputs));
   }
 
@@ -91,7 +93,11 @@ class ProgramLowering {
       const buffer = this.materialise(id);
       if (name.startsWith(UPDATE_PREFIX)) {
         const target = this.sched.namedBuffer(name.slice(UPDATE_PREFIX.length), graph.nodes[id].shape);
-        if (target !== buffer) copies.push(this.copyKernel(name, buffer, target));
+        if (target === buffer) continue;
+        // A new value that is another parameter or state (a swap) is copied into a temporary
+        // first: the copies run in order, and one must not read what another already replaced.
+        const source = this.sched.buffers[buffer].role === 'temp' ? buffer : this.copyToTemp(id, buffer);
+        copies.push(this.copyKernel(name, source, target));
       } else {
         outputs.push({ name, buffer });
       }
@@ -192,11 +198,20 @@ class ProgramLowering {
     return { kind: 'map', name: this.kernelName(kind), inputs, output: out, size, expr: numbered, sources: this.describe(nodes) };
   }
 
+  private copyToTemp(id: NodeId, buffer: number): number {
+    const node = this.program.graph.nodes[id];
+    const out = this.sched.newBuffer(`${this.program.name}.%${id}.copy`, node.shape, 'temp');
+    this.kernels.push(this.mapKernel(out, sizeOf(node.shape), { op: 'load', buf: buffer }, [id]));
+    return out;
+  }
+
+  /** `train_assign_fc1_w_b7`: the buffer id keeps names unique (`a.b` and `a_b` both give `a_b`). */
   private copyKernel(name: string, from: number, to: number): Kernel {
     const size = this.sched.buffers[to].size;
+    const readable = name.slice(UPDATE_PREFIX.length).replace(/[^A-Za-z0-9]/g, '_');
     return {
       kind: 'map',
-      name: `${this.program.name}_assign_${name.slice(UPDATE_PREFIX.length).replace(/[^A-Za-z0-9]/g, '_')}`,
+      name: `${this.program.name}_assign_${readable}_b${to}`,
       inputs: [from],
       output: to,
       size,

@@ -77,16 +77,27 @@ export class ModelContext {
     return wrap<readonly []>(this.graph, this.graph.input(name, []));
   }
 
+  /** The name of a parameter or state tensor; anything else is a user error. */
+  private stateName(t: Tensor<Shape>, what: string, kinds: readonly ('param' | 'state')[]): string {
+    const node = this.graph.node(t.id);
+    const name = node.kind === 'input' ? (node.attrs.name as string) : undefined;
+    const isParam = this.params.some((p) => p.name === name);
+    const isState = this.states.some((s) => s.name === name);
+    if (name === undefined || !((kinds.includes('param') && isParam) || (kinds.includes('state') && isState))) {
+      throw new GradcError(`${what} needs a ${kinds.join(' or ')} tensor (m.${kinds.join('/m.')})`, callerLoc(what));
+    }
+    return name;
+  }
+
   /** Stands for d loss / d param until the compiler differentiates the graph. */
   gradOf<S extends Shape>(param: Tensor<S>): Tensor<S> {
-    const name = this.graph.node(param.id).attrs.name as string;
+    const name = this.stateName(param, 'gradOf', ['param']);
     return wrap<S>(this.graph, this.graph.input(`${GRAD_PREFIX}${name}`, param.shape));
   }
 
   /** Declares the value a parameter or state takes after the step. */
   assign<S extends Shape>(target: Tensor<S>, value: Tensor<S>): void {
-    const name = this.graph.node(target.id).attrs.name as string;
-    this.updates.set(name, value.id);
+    this.updates.set(this.stateName(target, 'assign', ['param', 'state']), value.id);
   }
 }
 

@@ -3,6 +3,7 @@ import type { NodeId } from '../compiler/ir/types.ts';
 import type { GraphBuilder } from '../compiler/ir/builder.ts';
 import type { Shape } from './shape.ts';
 import { callerLoc } from './loc.ts';
+import { GradcError } from '../compiler/errors.ts';
 
 export class Tensor<S extends Shape = Shape> {
   constructor(
@@ -34,11 +35,13 @@ export function wrap<S extends Shape>(graph: GraphBuilder, id: NodeId): Tensor<S
 /** The builder shared by a set of operands (numbers have none). */
 export function graphOf(...operands: Operand[]): GraphBuilder {
   for (const x of operands) if (x instanceof Tensor) return x.graph;
-  throw new Error('at least one operand must be a tensor');
+  throw new GradcError('at least one operand must be a tensor, got only numbers', callerLoc('operands'));
 }
 
 export function nodeOf(graph: GraphBuilder, x: Operand): NodeId {
   if (typeof x === 'number') return graph.fill(x, []);
-  if (x.graph !== graph) throw new Error('tensors from different models cannot be combined');
+  if (x.graph !== graph) {
+    throw new GradcError('tensors from different models cannot be combined', callerLoc('operands'));
+  }
   return x.id;
 }

@@ -3,6 +3,7 @@
  * rate, a progress bar per epoch, and a history of loss and accuracy per epoch.
  */
 import type { ModelInstance } from './model.ts';
+import { ModelRuntimeError } from './model.ts';
 import { createRng } from './init.ts';
 import { learningRateAt } from './lr-schedule.ts';
 import type { ProgressStream } from './progress.ts';
@@ -88,7 +89,7 @@ export function classifierIO(model: ModelInstance): ClassifierIO {
   const labels = artifact.data.find((d) => !artifact.predictData.includes(d.name));
   const probabilities = artifact.predictions[0];
   if (!features || !labels || !probabilities || features.shape.length !== 2 || labels.shape.length !== 2) {
-    throw new Error(
+    throw new ModelRuntimeError(
       `${artifact.name} is not a classifier: it needs a [batch, features] input, a [batch, classes] ` +
         'one-hot label input used only by the loss, and a prediction',
     );
@@ -101,6 +102,23 @@ export function classifierIO(model: ModelInstance): ClassifierIO {
     featureSize: features.shape[1],
     classes: labels.shape[1],
   };
+}
+
+/** The data must have the model's feature count and only labels it can represent. */
+function checkSplit(io: ClassifierIO, split: ClassificationSplit, what: string): void {
+  const features = split.images.length / Math.max(1, split.count);
+  if (features !== io.featureSize) {
+    throw new ModelRuntimeError(
+      `the model's input "${io.features}" takes ${io.featureSize} features per example, ` +
+        `the ${what} data has ${features}`,
+    );
+  }
+  const largest = split.labels.reduce((a, b) => Math.max(a, b), 0);
+  if (largest >= io.classes) {
+    throw new ModelRuntimeError(
+      `the model's labels "${io.labels}" have ${io.classes} classes, the ${what} data has label ${largest}`,
+    );
+  }
 }
 
 function fillBatch(
@@ -162,7 +180,11 @@ export async function trainClassifier(
   const baseLr = options.learningRate ?? artifact.hypers.find((h) => h.name === 'lr')?.value ?? 0;
   const hasLr = artifact.hypers.some((h) => h.name === 'lr');
   const steps = Math.floor(train.count / io.batch);
-  if (steps === 0) throw new Error(`${train.count} training examples do not fill one batch of ${io.batch}`);
+  if (steps === 0) {
+    throw new ModelRuntimeError(`${train.count} training examples do not fill one batch of ${io.batch}`);
+  }
+  checkSplit(io, train, 'training');
+  checkSplit(io, test, 'test');
   const x = new Float32Array(io.batch * io.featureSize);
   const y = new Float32Array(io.batch * io.classes);
   const history: EpochRecord[] = [];
@@ -195,7 +217,9 @@ export async function trainClassifier(
         continue;
       }
       const loss = await model.lastLoss();
-      if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at epoch ${epoch}, step ${step + 1}`);
+      if (!Number.isFinite(loss)) {
+        throw new ModelRuntimeError(`the loss became ${loss} at epoch ${epoch}, step ${step + 1}`);
+      }
       lossSum += loss;
       lossCount++;
       const seconds = (performance.now() - started) / 1000;

@@ -83,4 +83,16 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
     expect(last[0]).toBeLessThan(first[0]);
     expect(last[1]).toBeGreaterThan(0.9);
   });
+
+  it('refuses data whose shape does not match the model, naming both', async () => {
+    const { model } = await open('test/fixtures/tiny-mlp.ts', backend);
+    const wide = { images: new Float32Array(8 * 784), labels: new Uint8Array(8), count: 8 };
+    try {
+      await expect(trainClassifier(model, wide, wide, { epochs: 1, progress: false })).rejects.toThrow(
+        'the model\'s input "x" takes 6 features per example, the training data has 784',
+      );
+    } finally {
+      model.dispose();
+    }
+  });
 });

@@ -1,11 +1,10 @@
 /** `gradc build <model.ts>`. */
-import { GradcError } from '../errors.ts';
 import { buildModel } from '../build.ts';
 import type { Target } from '../codegen/targets.ts';
 import { DEFAULT_TARGETS, TARGETS, isTarget } from '../codegen/targets.ts';
 import { printGraph } from '../ir/print.ts';
 import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../../runtime/backends/cuda-compile.ts';
-import { UsageError, intOption, parseCommand } from './main.ts';
+import { UsageError, intOption, parseCommand, seedOption } from './main.ts';
 
 export function parseTargets(value: string | undefined): Target[] {
   if (value === undefined) return [...DEFAULT_TARGETS];
@@ -41,8 +40,7 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     'skip-nvcc': { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('gradc build takes one model file');
-  const seed = values.seed === undefined ? undefined : Number(values.seed);
-  if (seed !== undefined && !Number.isInteger(seed)) throw new GradcError(`--seed needs an integer, got "${values.seed}"`);
+  const seed = seedOption(values.seed);
   const result = await buildModel(positionals[0], {
     targets: parseTargets(values.target),
     outDir: values.out,

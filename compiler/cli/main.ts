@@ -51,6 +51,14 @@ export function intOption(value: string | undefined, name: string): number | und
   return n;
 }
 
+/** A seed: any non-negative integer, 0 included. */
+export function seedOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--seed needs a non-negative integer, got "${value}"`);
+  return n;
+}
+
 export function numberOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);

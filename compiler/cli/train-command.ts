@@ -10,7 +10,7 @@ import type { ModelInstance } from '../../runtime/model.ts';
 import { loadMnist } from '../../runtime/data/mnist.ts';
 import { trainClassifier } from '../../runtime/train.ts';
 import { loadCheckpoint, saveCheckpoint } from '../../runtime/checkpoint.ts';
-import { UsageError, intOption, numberOption, parseCommand } from './main.ts';
+import { UsageError, intOption, numberOption, parseCommand, seedOption } from './main.ts';
 import { parseCudaArchs } from './build-command.ts';
 
 
@@ -45,7 +45,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     throw new UsageError(`unknown backend "${values.backend}" (known: ${BACKEND_KINDS.join(', ')})`);
   }
   const batch = intOption(values.batch, 'batch');
-  const seed = values.seed === undefined ? undefined : intOption(values.seed, 'seed');
+  const seed = seedOption(values.seed);
   const epochs = intOption(values.epochs, 'epochs') ?? 1;
   const cudaArchs = parseCudaArchs(values['cuda-arch']);
   // Without a GPU, say so before compiling anything.

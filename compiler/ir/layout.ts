@@ -51,11 +51,6 @@ export function viewIndex(view: StridedView, i: number): number {
   return index;
 }
 
-export function isIdentityView(view: StridedView): boolean {
-  const contiguous = stridesOf(view.outShape);
-  return view.outShape.every((d, i) => d === 1 || view.inStrides[i] === contiguous[i]);
-}
-
 /** The shape `sum(x, axes, keepDims=true)` has. */
 export function keptShape(shape: Shape, axes: readonly number[]): number[] {
   return shape.map((d, i) => (axes.includes(i) ? 1 : d));

@@ -32,9 +32,5 @@ export const OPS = {
   matmul,
 } as const satisfies Record<PrimKind, OpDef>;
 
-export function opOf(kind: PrimKind): OpDef {
-  return OPS[kind];
-}
-
 export * from './op.ts';
 export { matmulDims } from './matmul.ts';

@@ -8,7 +8,7 @@ import type { CudaBuild, CudaKernel } from "../../runtime/backend.ts";
  * from another source or for other architectures.
  */
 export const cudaBuild: CudaBuild = {
-  sourceHash: "817a93812eef646ff2479558223142f2b918aceeb0d0b10f8997526906101ff4",
+  sourceHash: "90f494def2ba041933c8435c1f080c58e624534c4e1fdf8a01e99d272cc8396a",
   archs: ["sm_80", "sm_90"],
 };
 
@@ -385,7 +385,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%82 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_assign_fc1_w: {
+  train_assign_fc1_w_b2: {
     grid: [766, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -393,7 +393,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "update:fc1.w: the step's new value replaces the old one",
     ],
   },
-  train_assign_fc1_b: {
+  train_assign_fc1_b_b4: {
     grid: [1, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -401,7 +401,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "update:fc1.b: the step's new value replaces the old one",
     ],
   },
-  train_assign_fc2_w: {
+  train_assign_fc2_w_b7: {
     grid: [245, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -409,7 +409,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "update:fc2.w: the step's new value replaces the old one",
     ],
   },
-  train_assign_fc2_b: {
+  train_assign_fc2_b_b9: {
     grid: [1, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -417,7 +417,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "update:fc2.b: the step's new value replaces the old one",
     ],
   },
-  train_assign_fc3_w: {
+  train_assign_fc3_w_b12: {
     grid: [10, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -425,7 +425,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "update:fc3.w: the step's new value replaces the old one",
     ],
   },
-  train_assign_fc3_b: {
+  train_assign_fc3_b_b14: {
     grid: [1, 1, 1],
     block: [32, 1, 1],
     sharedBytes: 0,

@@ -1832,14 +1832,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `,
   },
-  train_assign_fc1_w: {
+  train_assign_fc1_w_b2: {
     entryPoint: 'main',
     workgroups: [766, 1, 1],
     sources: [
       "update:fc1.w: the step's new value replaces the old one",
     ],
     code: `
-// train_assign_fc1_w: out[784,250] = map(in0[784,250])
+// train_assign_fc1_w_b2: out[784,250] = map(in0[784,250])
 //   update:fc1.w: the step's new value replaces the old one
 
 @group(0) @binding(0) var<storage, read> in0: array<f32>;
@@ -1855,14 +1855,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `,
   },
-  train_assign_fc1_b: {
+  train_assign_fc1_b_b4: {
     entryPoint: 'main',
     workgroups: [1, 1, 1],
     sources: [
       "update:fc1.b: the step's new value replaces the old one",
     ],
     code: `
-// train_assign_fc1_b: out[250] = map(in0[250])
+// train_assign_fc1_b_b4: out[250] = map(in0[250])
 //   update:fc1.b: the step's new value replaces the old one
 
 @group(0) @binding(0) var<storage, read> in0: array<f32>;
@@ -1878,14 +1878,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `,
   },
-  train_assign_fc2_w: {
+  train_assign_fc2_w_b7: {
     entryPoint: 'main',
     workgroups: [245, 1, 1],
     sources: [
       "update:fc2.w: the step's new value replaces the old one",
     ],
     code: `
-// train_assign_fc2_w: out[250,250] = map(in0[250,250])
+// train_assign_fc2_w_b7: out[250,250] = map(in0[250,250])
 //   update:fc2.w: the step's new value replaces the old one
 
 @group(0) @binding(0) var<storage, read> in0: array<f32>;
@@ -1901,14 +1901,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `,
   },
-  train_assign_fc2_b: {
+  train_assign_fc2_b_b9: {
     entryPoint: 'main',
     workgroups: [1, 1, 1],
     sources: [
       "update:fc2.b: the step's new value replaces the old one",
     ],
     code: `
-// train_assign_fc2_b: out[250] = map(in0[250])
+// train_assign_fc2_b_b9: out[250] = map(in0[250])
 //   update:fc2.b: the step's new value replaces the old one
 
 @group(0) @binding(0) var<storage, read> in0: array<f32>;
@@ -1924,14 +1924,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `,
   },
-  train_assign_fc3_w: {
+  train_assign_fc3_w_b12: {
     entryPoint: 'main',
     workgroups: [10, 1, 1],
     sources: [
       "update:fc3.w: the step's new value replaces the old one",
     ],
     code: `
-// train_assign_fc3_w: out[250,10] = map(in0[250,10])
+// train_assign_fc3_w_b12: out[250,10] = map(in0[250,10])
 //   update:fc3.w: the step's new value replaces the old one
 
 @group(0) @binding(0) var<storage, read> in0: array<f32>;
@@ -1947,14 +1947,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `,
   },
-  train_assign_fc3_b: {
+  train_assign_fc3_b_b14: {
     entryPoint: 'main',
     workgroups: [1, 1, 1],
     sources: [
       "update:fc3.b: the step's new value replaces the old one",
     ],
     code: `
-// train_assign_fc3_b: out[10] = map(in0[10])
+// train_assign_fc3_b_b14: out[10] = map(in0[10])
 //   update:fc3.b: the step's new value replaces the old one
 
 @group(0) @binding(0) var<storage, read> in0: array<f32>;

@@ -242,7 +242,6 @@ GRADC_EXPORT void train_008_reduce_max(const float *restrict in0, float *restric
   for (int o = 0; o < 600; o++) {
     const int base = o * 10;
     float acc = (-INFINITY);
-    #pragma omp simd reduction(max:acc)
     for (int r = 0; r < 10; r++) {
       acc = gradc_maximum(acc, in0[base + r]);
     }
@@ -732,54 +731,54 @@ GRADC_EXPORT void train_044_map(
   }
 }
 
-// train_assign_fc1_w: out[784,250] = map(in0[784,250])
+// train_assign_fc1_w_b2: out[784,250] = map(in0[784,250])
 //   update:fc1.w: the step's new value replaces the old one
-GRADC_EXPORT void train_assign_fc1_w(const float *restrict in0, float *restrict out) {
+GRADC_EXPORT void train_assign_fc1_w_b2(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for simd
   for (int i = 0; i < 196000; i++) {
     out[i] = in0[i];
   }
 }
 
-// train_assign_fc1_b: out[250] = map(in0[250])
+// train_assign_fc1_b_b4: out[250] = map(in0[250])
 //   update:fc1.b: the step's new value replaces the old one
-GRADC_EXPORT void train_assign_fc1_b(const float *restrict in0, float *restrict out) {
+GRADC_EXPORT void train_assign_fc1_b_b4(const float *restrict in0, float *restrict out) {
   #pragma omp simd
   for (int i = 0; i < 250; i++) {
     out[i] = in0[i];
   }
 }
 
-// train_assign_fc2_w: out[250,250] = map(in0[250,250])
+// train_assign_fc2_w_b7: out[250,250] = map(in0[250,250])
 //   update:fc2.w: the step's new value replaces the old one
-GRADC_EXPORT void train_assign_fc2_w(const float *restrict in0, float *restrict out) {
+GRADC_EXPORT void train_assign_fc2_w_b7(const float *restrict in0, float *restrict out) {
   #pragma omp simd
   for (int i = 0; i < 62500; i++) {
     out[i] = in0[i];
   }
 }
 
-// train_assign_fc2_b: out[250] = map(in0[250])
+// train_assign_fc2_b_b9: out[250] = map(in0[250])
 //   update:fc2.b: the step's new value replaces the old one
-GRADC_EXPORT void train_assign_fc2_b(const float *restrict in0, float *restrict out) {
+GRADC_EXPORT void train_assign_fc2_b_b9(const float *restrict in0, float *restrict out) {
   #pragma omp simd
   for (int i = 0; i < 250; i++) {
     out[i] = in0[i];
   }
 }
 
-// train_assign_fc3_w: out[250,10] = map(in0[250,10])
+// train_assign_fc3_w_b12: out[250,10] = map(in0[250,10])
 //   update:fc3.w: the step's new value replaces the old one
-GRADC_EXPORT void train_assign_fc3_w(const float *restrict in0, float *restrict out) {
+GRADC_EXPORT void train_assign_fc3_w_b12(const float *restrict in0, float *restrict out) {
   #pragma omp simd
   for (int i = 0; i < 2500; i++) {
     out[i] = in0[i];
   }
 }
 
-// train_assign_fc3_b: out[10] = map(in0[10])
+// train_assign_fc3_b_b14: out[10] = map(in0[10])
 //   update:fc3.b: the step's new value replaces the old one
-GRADC_EXPORT void train_assign_fc3_b(const float *restrict in0, float *restrict out) {
+GRADC_EXPORT void train_assign_fc3_b_b14(const float *restrict in0, float *restrict out) {
   #pragma omp simd
   for (int i = 0; i < 10; i++) {
     out[i] = in0[i];
@@ -876,7 +875,6 @@ GRADC_EXPORT void predict_006_reduce_max(const float *restrict in0, float *restr
   for (int o = 0; o < 600; o++) {
     const int base = o * 10;
     float acc = (-INFINITY);
-    #pragma omp simd reduction(max:acc)
     for (int r = 0; r < 10; r++) {
       acc = gradc_maximum(acc, in0[base + r]);
     }

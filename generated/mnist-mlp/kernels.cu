@@ -1222,9 +1222,9 @@ extern "C" __global__ void __launch_bounds__(32) train_044_map(
   out[i] = in0[i] - t0;
 }
 
-// train_assign_fc1_w: out[784,250] = map(in0[784,250])
+// train_assign_fc1_w_b2: out[784,250] = map(in0[784,250])
 //   update:fc1.w: the step's new value replaces the old one
-extern "C" __global__ void __launch_bounds__(256) train_assign_fc1_w(
+extern "C" __global__ void __launch_bounds__(256) train_assign_fc1_w_b2(
   const float *__restrict__ in0,
   float *__restrict__ out
 ) {
@@ -1235,9 +1235,9 @@ extern "C" __global__ void __launch_bounds__(256) train_assign_fc1_w(
   out[i] = in0[i];
 }
 
-// train_assign_fc1_b: out[250] = map(in0[250])
+// train_assign_fc1_b_b4: out[250] = map(in0[250])
 //   update:fc1.b: the step's new value replaces the old one
-extern "C" __global__ void __launch_bounds__(256) train_assign_fc1_b(
+extern "C" __global__ void __launch_bounds__(256) train_assign_fc1_b_b4(
   const float *__restrict__ in0,
   float *__restrict__ out
 ) {
@@ -1248,9 +1248,9 @@ extern "C" __global__ void __launch_bounds__(256) train_assign_fc1_b(
   out[i] = in0[i];
 }
 
-// train_assign_fc2_w: out[250,250] = map(in0[250,250])
+// train_assign_fc2_w_b7: out[250,250] = map(in0[250,250])
 //   update:fc2.w: the step's new value replaces the old one
-extern "C" __global__ void __launch_bounds__(256) train_assign_fc2_w(
+extern "C" __global__ void __launch_bounds__(256) train_assign_fc2_w_b7(
   const float *__restrict__ in0,
   float *__restrict__ out
 ) {
@@ -1261,9 +1261,9 @@ extern "C" __global__ void __launch_bounds__(256) train_assign_fc2_w(
   out[i] = in0[i];
 }
 
-// train_assign_fc2_b: out[250] = map(in0[250])
+// train_assign_fc2_b_b9: out[250] = map(in0[250])
 //   update:fc2.b: the step's new value replaces the old one
-extern "C" __global__ void __launch_bounds__(256) train_assign_fc2_b(
+extern "C" __global__ void __launch_bounds__(256) train_assign_fc2_b_b9(
   const float *__restrict__ in0,
   float *__restrict__ out
 ) {
@@ -1274,9 +1274,9 @@ extern "C" __global__ void __launch_bounds__(256) train_assign_fc2_b(
   out[i] = in0[i];
 }
 
-// train_assign_fc3_w: out[250,10] = map(in0[250,10])
+// train_assign_fc3_w_b12: out[250,10] = map(in0[250,10])
 //   update:fc3.w: the step's new value replaces the old one
-extern "C" __global__ void __launch_bounds__(256) train_assign_fc3_w(
+extern "C" __global__ void __launch_bounds__(256) train_assign_fc3_w_b12(
   const float *__restrict__ in0,
   float *__restrict__ out
 ) {
@@ -1287,9 +1287,9 @@ extern "C" __global__ void __launch_bounds__(256) train_assign_fc3_w(
   out[i] = in0[i];
 }
 
-// train_assign_fc3_b: out[10] = map(in0[10])
+// train_assign_fc3_b_b14: out[10] = map(in0[10])
 //   update:fc3.b: the step's new value replaces the old one
-extern "C" __global__ void __launch_bounds__(32) train_assign_fc3_b(
+extern "C" __global__ void __launch_bounds__(32) train_assign_fc3_b_b14(
   const float *__restrict__ in0,
   float *__restrict__ out
 ) {

@@ -685,49 +685,49 @@ export function train_044_map(
   }
 }
 
-// train_assign_fc1_w: out[784,250] = map(in0[784,250])
+// train_assign_fc1_w_b2: out[784,250] = map(in0[784,250])
 //   update:fc1.w: the step's new value replaces the old one
-export function train_assign_fc1_w(in0: Float32Array, out: Float32Array): void {
+export function train_assign_fc1_w_b2(in0: Float32Array, out: Float32Array): void {
   for (let i = 0; i < 196000; i++) {
     out[i] = in0[i];
   }
 }
 
-// train_assign_fc1_b: out[250] = map(in0[250])
+// train_assign_fc1_b_b4: out[250] = map(in0[250])
 //   update:fc1.b: the step's new value replaces the old one
-export function train_assign_fc1_b(in0: Float32Array, out: Float32Array): void {
+export function train_assign_fc1_b_b4(in0: Float32Array, out: Float32Array): void {
   for (let i = 0; i < 250; i++) {
     out[i] = in0[i];
   }
 }
 
-// train_assign_fc2_w: out[250,250] = map(in0[250,250])
+// train_assign_fc2_w_b7: out[250,250] = map(in0[250,250])
 //   update:fc2.w: the step's new value replaces the old one
-export function train_assign_fc2_w(in0: Float32Array, out: Float32Array): void {
+export function train_assign_fc2_w_b7(in0: Float32Array, out: Float32Array): void {
   for (let i = 0; i < 62500; i++) {
     out[i] = in0[i];
   }
 }
 
-// train_assign_fc2_b: out[250] = map(in0[250])
+// train_assign_fc2_b_b9: out[250] = map(in0[250])
 //   update:fc2.b: the step's new value replaces the old one
-export function train_assign_fc2_b(in0: Float32Array, out: Float32Array): void {
+export function train_assign_fc2_b_b9(in0: Float32Array, out: Float32Array): void {
   for (let i = 0; i < 250; i++) {
     out[i] = in0[i];
   }
 }
 
-// train_assign_fc3_w: out[250,10] = map(in0[250,10])
+// train_assign_fc3_w_b12: out[250,10] = map(in0[250,10])
 //   update:fc3.w: the step's new value replaces the old one
-export function train_assign_fc3_w(in0: Float32Array, out: Float32Array): void {
+export function train_assign_fc3_w_b12(in0: Float32Array, out: Float32Array): void {
   for (let i = 0; i < 2500; i++) {
     out[i] = in0[i];
   }
 }
 
-// train_assign_fc3_b: out[10] = map(in0[10])
+// train_assign_fc3_b_b14: out[10] = map(in0[10])
 //   update:fc3.b: the step's new value replaces the old one
-export function train_assign_fc3_b(in0: Float32Array, out: Float32Array): void {
+export function train_assign_fc3_b_b14(in0: Float32Array, out: Float32Array): void {
   for (let i = 0; i < 10; i++) {
     out[i] = in0[i];
   }
@@ -957,12 +957,12 @@ export const kernels: Record<string, JsKernel> = {
   train_042_map,
   train_043_map,
   train_044_map,
-  train_assign_fc1_w,
-  train_assign_fc1_b,
-  train_assign_fc2_w,
-  train_assign_fc2_b,
-  train_assign_fc3_w,
-  train_assign_fc3_b,
+  train_assign_fc1_w_b2,
+  train_assign_fc1_b_b4,
+  train_assign_fc2_w_b7,
+  train_assign_fc2_b_b9,
+  train_assign_fc3_w_b12,
+  train_assign_fc3_b_b14,
   predict_000_matmul,
   predict_001_map,
   predict_002_matmul,

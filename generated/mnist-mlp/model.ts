@@ -1035,42 +1035,42 @@ export const artifact: Artifact = {
           ]
         },
         {
-          "kernel": "train_assign_fc1_w",
+          "kernel": "train_assign_fc1_w_b2",
           "args": [
             48,
             2
           ]
         },
         {
-          "kernel": "train_assign_fc1_b",
+          "kernel": "train_assign_fc1_b_b4",
           "args": [
             49,
             4
           ]
         },
         {
-          "kernel": "train_assign_fc2_w",
+          "kernel": "train_assign_fc2_w_b7",
           "args": [
             50,
             7
           ]
         },
         {
-          "kernel": "train_assign_fc2_b",
+          "kernel": "train_assign_fc2_b_b9",
           "args": [
             51,
             9
           ]
         },
         {
-          "kernel": "train_assign_fc3_w",
+          "kernel": "train_assign_fc3_w_b12",
           "args": [
             52,
             12
           ]
         },
         {
-          "kernel": "train_assign_fc3_b",
+          "kernel": "train_assign_fc3_b_b14",
           "args": [
             53,
             14

@@ -264,9 +264,15 @@ export function createCudaBackend(options: CudaBackendOptions): Backend & { read
             return;
           }
           check(driver, driver.cuStreamBeginCapture(stream[0], CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), 'cuStreamBeginCapture');
-          for (const l of bound) launch(l);
           const graph: [unknown] = [null];
-          check(driver, driver.cuStreamEndCapture(stream[0], graph), 'cuStreamEndCapture');
+          let ended = 0;
+          try {
+            for (const l of bound) launch(l);
+          } finally {
+            // A failed launch must still end the capture, or the stream stays unusable.
+            ended = driver.cuStreamEndCapture(stream[0], graph);
+          }
+          check(driver, ended, 'cuStreamEndCapture');
           const instance: [unknown] = [null];
           check(driver, driver.cuGraphInstantiate(instance, graph[0], 0n), 'cuGraphInstantiate');
           graphs.push({ graph: graph[0], exec: instance[0] });

@@ -215,9 +215,14 @@ export function createNativeBackend(options: NativeBackendOptions): Backend & Ho
           `native backend: kernel "${kernel}" takes ${entry.arity} buffers, got ${args.length}`,
         );
       }
-      const pointers = args.map((a) => own(a).pointer);
+      const buffers = args.map(own);
+      const pointers = buffers.map((b) => b.pointer);
       const { fn } = entry;
-      return () => void fn(...pointers);
+      return () => {
+        // After dispose() the pointers are freed memory: refuse rather than corrupt the heap.
+        if (!live.has(buffers[0])) throw new Error(`native backend: kernel "${kernel}" launched after dispose()`);
+        fn(...pointers);
+      };
     },
     dispose() {
       for (const buffer of live) library.free(buffer.pointer);

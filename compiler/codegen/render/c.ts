@@ -119,8 +119,9 @@ interface ReduceView extends KernelView {
   readonly reduceSize: number;
   readonly base: string;
   readonly init: string;
-  /** The OpenMP reduction operator: `+` or `max`. */
-  readonly reduction: string;
+  /** `#pragma omp simd reduction(+:acc)` for sums; none for max, since OpenMP's max
+   * combiner drops NaN where `gradc_maximum` (the reference's Math.max) keeps it. */
+  readonly innerPragmas: readonly string[];
   readonly step: string;
 }
 
@@ -206,7 +207,7 @@ function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
     pragmas: kernel.outSize > 1 ? loopPragmas(work, 'parallel for') : [],
     outSize: kernel.outSize,
     reduceSize: kernel.reduceSize,
-    reduction: kernel.op === 'sum' ? '+' : 'max',
+    innerPragmas: kernel.op === 'sum' ? ['#pragma omp simd reduction(+:acc)'] : [],
   };
 }
 

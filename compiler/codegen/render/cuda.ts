@@ -199,15 +199,13 @@ interface ReduceWarpsView extends ReduceViewBase {
   readonly perOutput: number;
   readonly warpsPerOutput: number;
   readonly outputsPerBlock: number;
-  readonly warps: number;
   /** This thread's position among its output's threads, and that output's number. */
   readonly thread: string;
   readonly slot: string;
   readonly lastOutput: number;
   readonly warpReduce: string;
-  readonly acrossWarps: boolean;
-  /** `acc` combined with warp `w` of the same output. */
-  readonly combine: string;
+  /** The rendered end of the kernel (reduceWarpsEnding). */
+  readonly ending: string;
 }
 
 interface ReduceColumnsView extends ReduceViewBase {
@@ -237,6 +235,8 @@ interface MatmulView extends KernelView {
 
 interface SourceView {
   readonly header: readonly string[];
+  /** A blank line and a heading when there is support code, else nothing. */
+  readonly supportHeading: readonly string[];
   readonly support: readonly string[];
   readonly kernels: readonly string[];
 }
@@ -282,7 +282,7 @@ function renderSource(
   const code = rendered.map((r) => r.code);
   const view: SourceView = {
     header: sourceHeader(schedule, meta),
-    support: supportFor(code.join('\n')),
+    ...supportSection(supportFor(code.join('\n'))),
     kernels: code,
   };
   return template<SourceView>('cuda/module.hbs')(view);
@@ -329,6 +329,10 @@ const SUPPORT: readonly { readonly name: string; readonly template: string }[] =
   { name: 'gradc_warp_sum', template: 'cuda/support-warp-sum.hbs' },
   { name: 'gradc_warp_max', template: 'cuda/support-warp-max.hbs' },
 ];
+
+function supportSection(support: readonly string[]): { supportHeading: string[]; support: readonly string[] } {
+  return { supportHeading: support.length ? ['', '// ---- support code ----'] : [], support };
+}
 
 /** The support functions `code` calls, with those they call, in SUPPORT order. */
 function supportFor(code: string): string[] {
@@ -498,6 +502,19 @@ function renderReduceSerial(
  * it. With 64 to 256 threads per output, lane 0 of each warp stores its sum in `partial` and
  * the output's first thread adds the warps' sums in order.
  */
+/** The end of a warp reduction: combine the warps' partial results in shared memory, or, with
+ * one warp per output, write lane 0's result directly. */
+function reduceWarpsEnding(kernel: ReduceKernel, warpsPerOutput: number, warps: number): string {
+  const view = {
+    outSize: kernel.outSize,
+    warps,
+    warpsPerOutput,
+    combine: combineWith(kernel, 'acc', 'partial[warp + w]'),
+  };
+  const file = warpsPerOutput > 1 ? 'cuda/reduce-warps-end-shared.hbs' : 'cuda/reduce-warps-end-direct.hbs';
+  return template<typeof view>(file)(view).trimEnd();
+}
+
 function renderReduceWarps(
   comment: readonly string[],
   kernel: ReduceKernel,
@@ -513,7 +530,6 @@ function renderReduceWarps(
     perOutput,
     warpsPerOutput,
     outputsPerBlock,
-    warps: threads / WARP_SIZE,
     thread: outputsPerBlock === 1 ? 'threadIdx.x' : `threadIdx.x % ${perOutput}u`,
     slot:
       outputsPerBlock === 1
@@ -521,8 +537,7 @@ function renderReduceWarps(
         : `blockIdx.x * ${outputsPerBlock}u + threadIdx.x / ${perOutput}u`,
     lastOutput: kernel.outSize - 1,
     warpReduce: kernel.op === 'sum' ? 'gradc_warp_sum' : 'gradc_warp_max',
-    acrossWarps: warpsPerOutput > 1,
-    combine: combineWith(kernel, 'acc', 'partial[warp + w]'),
+    ending: reduceWarpsEnding(kernel, warpsPerOutput, threads / WARP_SIZE),
   });
   return { code, grid: gridFor(kernel.outSize, outputsPerBlock), block: [threads, 1, 1] };
 }
