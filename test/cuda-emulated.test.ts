@@ -23,7 +23,7 @@ import type { ModelInstance } from '../runtime/model.ts';
 import type { OpenOptions } from '../runtime/open.ts';
 import { createRng } from '../runtime/init.ts';
 import type { Case } from './backend-corpus.ts';
-import { corpusCases, makeCase, mismatches } from './backend-corpus.ts';
+import { corpusCases, mismatches } from './backend-corpus.ts';
 import type { CudaTarget } from './cuda-harness.ts';
 import {
   cudaMatmulCases,

@@ -20,7 +20,6 @@ import { evaluate } from '../compiler/ir/evaluate.ts';
 import { printGraph } from '../compiler/ir/print.ts';
 import { schedule } from '../compiler/schedule.ts';
 import type { MapKernel, Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
-import { allKernels } from '../compiler/codegen/kernel-ir.ts';
 import {
   MAX_WORKGROUPS_PER_DIMENSION,
   WGSL_FILE_NAME,

@@ -1,5 +1,4 @@
 /** Movement primitives: they change how elements are indexed, never their values. */
-import type { Shape } from '../ir/types.ts';
 import { formatShape, sizeOf } from '../ir/types.ts';
 import { ShapeError } from '../errors.ts';
 import type { StridedView } from '../ir/layout.ts';

@@ -498,3 +498,35 @@ export function exprCost(expr: Expr): number {
 }
 
 const TRANSCENDENTAL: ReadonlySet<PrimKind> = new Set(['exp', 'log', 'tanh', 'pow', 'sqrt']);
+
+// ---- pieces the GPU renderers (WGSL, CUDA) share ----
+
+/** The bits of a float32 as an unsigned hex literal: `0x7f800000u` for +inf. */
+export function float32Bits(value: number): string {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, value);
+  return `0x${view.getUint32(0).toString(16).padStart(8, '0')}u`;
+}
+
+/**
+ * Whether neighbouring outputs of a reduction read neighbouring elements (a column sum): then
+ * threads are laid out across outputs, so neighbouring threads read neighbouring memory.
+ */
+export function outputsAdjacent(kernel: ReduceKernel): boolean {
+  const innermost = (axes: readonly ViewAxis[]) => axes[axes.length - 1]?.stride ?? 0;
+  return (
+    innermost(simplifyView(kernel.outView)) === 1 &&
+    innermost(simplifyView(kernel.redView)) !== 1
+  );
+}
+
+/** Element (i, p) of op(A) and (p, j) of op(B) of a matrix product, in unsigned indexing. */
+export function matmulElements(kernel: MatmulKernel): { aElement: string; bElement: string } {
+  const { m, n, k, transA, transB } = kernel;
+  const a = inputName(0);
+  const b = inputName(1);
+  return {
+    aElement: transA ? `${a}[p * ${m}u + i]` : `${a}[i * ${k}u + p]`,
+    bElement: transB ? `${b}[j * ${k}u + p]` : `${b}[p * ${n}u + j]`,
+  };
+}

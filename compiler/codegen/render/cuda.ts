@@ -31,13 +31,15 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, ViewAxis } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp } from './c-style.ts';
 import {
+  float32Bits,
+  matmulElements,
+  outputsAdjacent,
   atomic,
   call,
   checkKernels,
   infix,
-  inputName,
   kernelComment,
   kernelSignature,
   lineComments,
@@ -45,7 +47,6 @@ import {
   prefix,
   reduceParts,
   shortestFloat32Digits,
-  simplifyView,
 } from './c-style.ts';
 import { template } from './templates.ts';
 
@@ -74,11 +75,6 @@ export const REDUCE_ELEMENTS_PER_THREAD = 8;
 // ---- the language ----
 
 /** `0x7f800000u`: the bits of a float32 as a CUDA unsigned literal. */
-function float32Bits(value: number): string {
-  const view = new DataView(new ArrayBuffer(4));
-  view.setFloat32(0, value);
-  return `0x${view.getUint32(0).toString(16).padStart(8, '0')}u`;
-}
 
 /**
  * `1.0f`, `0.1f`, `(-2.5f)`, `1e-45f`, `(-0.0f)`: the shortest decimal that rounds to the
@@ -439,13 +435,6 @@ function powerOfTwoAtLeast(n: number): number {
 }
 
 /** True when neighbouring outputs read neighbouring elements and one output's are strided. */
-function outputsAdjacent(kernel: ReduceKernel): boolean {
-  const innermost = (axes: readonly ViewAxis[]) => axes[axes.length - 1]?.stride ?? 0;
-  return (
-    innermost(simplifyView(kernel.outView)) === 1 &&
-    innermost(simplifyView(kernel.redView)) !== 1
-  );
-}
 
 /**
  * A reduction in the shape planReduce picks (serial, warps or columns). A sum starts from
@@ -572,15 +561,6 @@ function blockFor(extent: number): number {
 }
 
 /** A(i, p) and B(p, j) as loads: `in0[i * 784u + p]`, or `in0[p * 600u + i]` when transposed. */
-function matmulElements(kernel: MatmulKernel): { aElement: string; bElement: string } {
-  const { m, n, k, transA, transB } = kernel;
-  const a = inputName(0);
-  const b = inputName(1);
-  return {
-    aElement: transA ? `${a}[p * ${m}u + i]` : `${a}[i * ${k}u + p]`,
-    bElement: transB ? `${b}[j * ${k}u + p]` : `${b}[p * ${n}u + j]`,
-  };
-}
 
 /**
  * A tiled matrix product, `{ m: 600, n: 250, k: 784, transA: false, transB: false }` →

@@ -29,6 +29,9 @@ import type {
 import { allKernels } from '../kernel-ir.ts';
 import type { CStyleLanguage, CodeForOp } from './c-style.ts';
 import {
+  float32Bits,
+  matmulElements,
+  outputsAdjacent,
   OUTPUT_NAME,
   atomic,
   call,
@@ -41,7 +44,6 @@ import {
   prefix,
   reduceParts,
   shortestFloat32Digits,
-  simplifyView,
 } from './c-style.ts';
 import { template } from './templates.ts';
 
@@ -78,11 +80,6 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 // ---- the language ----
 
 /** `0x7f800000u`: the bits of a float32, as a WGSL u32 literal. */
-function float32Bits(value: number): string {
-  const view = new DataView(new ArrayBuffer(4));
-  view.setFloat32(0, value);
-  return `0x${view.getUint32(0).toString(16).padStart(8, '0')}u`;
-}
 
 /**
  * `1.0`, `0.1`, `(-2.5)`, `1e-45`, `3.4028234663852886e+38`: the shortest decimal that rounds
@@ -431,12 +428,6 @@ export function reduceThreads(kernel: ReduceKernel): number {
 }
 
 /** True when neighbouring outputs read neighbouring elements and one output's are strided. */
-function outputsAdjacent(kernel: ReduceKernel): boolean {
-  const out = simplifyView(kernel.outView);
-  const red = simplifyView(kernel.redView);
-  const innermost = (axes: typeof out) => (axes.length > 0 ? axes[axes.length - 1].stride : 0);
-  return innermost(out) === 1 && innermost(red) !== 1;
-}
 
 /**
  * A reduction. Few elements per output (sum over axis 1 of [600,10]) → one invocation per
@@ -506,15 +497,6 @@ function blockFor(extent: number): number {
 }
 
 /** A(i, p) and B(p, j) as loads: `in0[i * 784u + p]`, or `in0[p * 600u + i]` when transposed. */
-function matmulElements(kernel: MatmulKernel): { aElement: string; bElement: string } {
-  const { m, n, k, transA, transB } = kernel;
-  const a = inputName(0);
-  const b = inputName(1);
-  return {
-    aElement: transA ? `${a}[p * ${m}u + i]` : `${a}[i * ${k}u + p]`,
-    bElement: transB ? `${b}[j * ${k}u + p]` : `${b}[p * ${n}u + j]`,
-  };
-}
 
 /**
  * A matrix product: tiled (below) unless it is small, `{ m: 5, n: 7, k: 3 }` → one invocation
