@@ -8,13 +8,11 @@
  *   npm run bench                  # all contenders, 3 rounds
  *   npm run bench -- --rounds 1 --only c,tfjs-wasm
  */
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import type { ModelInstance } from '../runtime/model.ts';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { buildModel } from '../compiler/build.ts';
-import { TARGET_OF_BACKEND } from '../compiler/codegen/targets.ts';
-import type { ModelInstance } from '../runtime/model.ts';
+import { buildAndOpen } from '../compiler/build.ts';
 import type { BackendKind } from '../runtime/open.ts';
 import { createRng } from '../runtime/init.ts';
 import { benchTfjsMlp } from './peers/tfjs-mlp.ts';
@@ -42,9 +40,7 @@ function syntheticBatch(seed: number): { x: Float32Array; y: Float32Array } {
 
 async function gradcModel(backend: BackendKind): Promise<ModelInstance> {
   const outDir = join('.cache', 'bench', `mnist-mlp-${backend}`);
-  await buildModel('examples/mnist-mlp.ts', { targets: [TARGET_OF_BACKEND[backend]], batch: BATCH, outDir });
-  const glue = await import(pathToFileURL(resolve(outDir, 'model.ts')).href);
-  return (await glue.createMnistMlp(backend)) as ModelInstance;
+  return (await buildAndOpen('examples/mnist-mlp.ts', { backend, batch: BATCH, outDir })).model;
 }
 
 function gradcContender(backend: BackendKind, model: ModelInstance, steps: number, warmup: number): Contender {

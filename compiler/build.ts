@@ -14,6 +14,9 @@ import { renderJs } from './codegen/render/js.ts';
 import { renderWgsl } from './codegen/render/wgsl.ts';
 import { CUDA_MODULE_FILE, CUDA_SOURCE_FILE, renderCuda } from './codegen/render/cuda.ts';
 import type { Target } from './codegen/targets.ts';
+import { TARGET_OF_BACKEND } from './codegen/targets.ts';
+import type { BackendKind, OpenOptions } from '../runtime/open.ts';
+import type { ModelInstance } from '../runtime/model.ts';
 import {
   DEFAULT_CUDA_ARCHS,
   buildFatbin,
@@ -132,4 +135,37 @@ export async function buildModel(file: string, options: BuildOptions): Promise<B
     files.push({ path: relative(process.cwd(), fatbin.path), changed: fatbin.changed });
   }
   return { compiled, outDir, files };
+}
+
+type ModelFactory = (backend: BackendKind, options?: OpenOptions) => Promise<ModelInstance>;
+
+/** Imports the glue module that `buildModel` wrote into `outDir` and opens it on `backend`. */
+export async function openBuiltModel(
+  outDir: string,
+  backend: BackendKind,
+  options: OpenOptions = {},
+): Promise<ModelInstance> {
+  const glue = (await import(pathToFileURL(join(resolve(outDir), 'model.ts')).href)) as Record<
+    string,
+    unknown
+  >;
+  const name = Object.keys(glue).find((k) => k.startsWith('create') && typeof glue[k] === 'function');
+  if (!name) throw new Error(`${outDir}/model.ts exports no create function`);
+  return (glue[name] as ModelFactory)(backend, options);
+}
+
+export interface BuildAndOpenOptions extends Omit<BuildOptions, 'targets' | 'outDir'> {
+  readonly backend: BackendKind;
+  readonly outDir: string;
+  readonly open?: OpenOptions;
+}
+
+/** Builds `file` for one backend into `outDir` and opens the model there. */
+export async function buildAndOpen(
+  file: string,
+  options: BuildAndOpenOptions,
+): Promise<BuildResult & { readonly model: ModelInstance }> {
+  const { backend, open, ...build } = options;
+  const result = await buildModel(file, { ...build, targets: [TARGET_OF_BACKEND[backend]] });
+  return { ...result, model: await openBuiltModel(result.outDir, backend, open) };
 }

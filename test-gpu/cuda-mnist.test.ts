@@ -5,12 +5,11 @@
  * runs the other backends; and the full experiment, 30 epochs on all 60,000 training images
  * at batch 600 and learning rate 0.1, where the C backend reaches 97.50% test accuracy.
  */
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { buildModel } from '../compiler/build.ts';
-import { FATBIN_FILE } from '../runtime/backends/cuda-compile.ts';
 import type { ModelInstance } from '../runtime/model.ts';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildAndOpen } from '../compiler/build.ts';
+import { FATBIN_FILE } from '../runtime/backends/cuda-compile.ts';
 import { loadMnist } from '../runtime/data/mnist.ts';
 import type { EpochRecord } from '../runtime/train.ts';
 import { trainClassifier } from '../runtime/train.ts';
@@ -18,10 +17,9 @@ import { trainClassifier } from '../runtime/train.ts';
 /** Builds the MLP for CUDA at `batch` and opens it on the GPU. */
 async function openOnCuda(batch: number): Promise<ModelInstance> {
   const outDir = join('.cache', 'gpu', `mnist-mlp-cuda-b${batch}`);
-  const { files } = await buildModel('examples/mnist-mlp.ts', { targets: ['cuda'], batch, outDir });
+  const { files, model } = await buildAndOpen('examples/mnist-mlp.ts', { backend: 'cuda', batch, outDir });
   expect(files.some((f) => f.path.endsWith(FATBIN_FILE))).toBe(true);
-  const glue = await import(pathToFileURL(resolve(outDir, 'model.ts')).href);
-  return (await glue.createMnistMlp('cuda')) as ModelInstance;
+  return model;
 }
 
 function describeEpoch(e: EpochRecord): string {

@@ -3,12 +3,9 @@
  * backend (WebGPU runs on Mesa's lavapipe where there is no GPU), trained for one epoch on the
  * first 10,000 training images and scored on all 10,000 test images.
  */
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildModel } from '../compiler/build.ts';
-import { TARGET_OF_BACKEND } from '../compiler/codegen/targets.ts';
-import type { ModelInstance } from '../runtime/model.ts';
+import { buildAndOpen } from '../compiler/build.ts';
 import type { BackendKind } from '../runtime/open.ts';
 import { loadMnist } from '../runtime/data/mnist.ts';
 import { trainClassifier } from '../runtime/train.ts';
@@ -20,9 +17,7 @@ const MIN_ACCURACY = 0.9;
 describe.each(['c', 'js', 'webgpu'] as const)('MNIST MLP on the %s backend', (backend: BackendKind) => {
   it(`reaches ${MIN_ACCURACY * 100}% test accuracy after one epoch on 10,000 images`, async () => {
     const outDir = join('.cache', 'e2e', `mnist-mlp-${backend}`);
-    await buildModel('examples/mnist-mlp.ts', { targets: [TARGET_OF_BACKEND[backend]], batch: BATCH, outDir });
-    const glue = await import(pathToFileURL(resolve(outDir, 'model.ts')).href);
-    const model = (await glue.createMnistMlp(backend)) as ModelInstance;
+    const { model } = await buildAndOpen('examples/mnist-mlp.ts', { backend, batch: BATCH, outDir });
     const data = loadMnist({ trainLimit: 10_000 });
     try {
       const { history } = await trainClassifier(model, data.train, data.test, {

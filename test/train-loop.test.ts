@@ -2,13 +2,10 @@
  * A whole training step through the generated kernels equals the float64 reference of the
  * compiled train graph; training is deterministic per seed; optimizer state persists.
  */
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildModel } from '../compiler/build.ts';
-import { TARGET_OF_BACKEND } from '../compiler/codegen/targets.ts';
+import { buildAndOpen } from '../compiler/build.ts';
 import { evaluateOutputs } from '../compiler/ir/evaluate.ts';
-import type { ModelInstance } from '../runtime/model.ts';
 import type { BackendKind } from '../runtime/open.ts';
 import { createRng } from '../runtime/init.ts';
 import { trainClassifier } from '../runtime/train.ts';
@@ -20,10 +17,7 @@ const STEP_REL_TOL = 1e-5;
 async function open(file: string, backend: BackendKind) {
   const name = file.replace(/.*\//, '').replace('.ts', '');
   const outDir = join('.cache', 'train-loop', `${name}-${backend}`);
-  const result = await buildModel(file, { targets: [TARGET_OF_BACKEND[backend]], outDir });
-  const glue = await import(pathToFileURL(resolve(outDir, 'model.ts')).href);
-  const create = Object.values(glue).find((v) => typeof v === 'function') as (b: BackendKind) => Promise<ModelInstance>;
-  return { model: await create(backend), compiled: result.compiled };
+  return buildAndOpen(file, { backend, outDir });
 }
 
 /** Three Gaussian blobs in 6 dimensions: learnable by the tiny MLP. */

@@ -6,11 +6,10 @@
  *
  *   node --import tsx bench/gpu/gradc-cuda.ts --batches 60,600,6000 --steps 200
  */
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { buildModel } from '../../compiler/build.ts';
 import type { ModelInstance } from '../../runtime/model.ts';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildAndOpen } from '../../compiler/build.ts';
 import { createRng } from '../../runtime/init.ts';
 
 function syntheticBatch(batch: number): { x: Float32Array; y: Float32Array } {
@@ -23,9 +22,7 @@ function syntheticBatch(batch: number): { x: Float32Array; y: Float32Array } {
 
 async function openModel(batch: number): Promise<ModelInstance> {
   const outDir = join('.cache', 'bench-gpu', `mnist-mlp-b${batch}`);
-  await buildModel('examples/mnist-mlp.ts', { targets: ['cuda'], batch, outDir });
-  const glue = await import(pathToFileURL(resolve(outDir, 'model.ts')).href);
-  return (await glue.createMnistMlp('cuda')) as ModelInstance;
+  return (await buildAndOpen('examples/mnist-mlp.ts', { backend: 'cuda', batch, outDir })).model;
 }
 
 async function timeSteps(model: ModelInstance, batch: number, warmup: number, steps: number) {

@@ -1,12 +1,10 @@
 /** `gradc train <model.ts>`: build, then train on MNIST with a progress bar per epoch. */
 import { writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { buildModel } from '../build.ts';
+import { basename, join } from 'node:path';
+import { buildModel, openBuiltModel } from '../build.ts';
+import { TARGET_OF_BACKEND } from '../codegen/targets.ts';
 import type { BackendKind } from '../../runtime/open.ts';
 import { BACKEND_KINDS } from '../../runtime/open.ts';
-import { TARGET_OF_BACKEND } from '../codegen/targets.ts';
-import type { ModelInstance } from '../../runtime/model.ts';
 import { loadMnist } from '../../runtime/data/mnist.ts';
 import { trainClassifier } from '../../runtime/train.ts';
 import { loadCheckpoint, saveCheckpoint } from '../../runtime/checkpoint.ts';
@@ -14,14 +12,6 @@ import { UsageError, intOption, numberOption, parseCommand, seedOption } from '.
 import { parseCudaArchs } from './build-command.ts';
 
 
-type Factory = (backend: BackendKind) => Promise<ModelInstance>;
-
-async function importFactory(outDir: string): Promise<Factory> {
-  const glue = (await import(pathToFileURL(join(outDir, 'model.ts')).href)) as Record<string, unknown>;
-  const name = Object.keys(glue).find((k) => k.startsWith('create') && typeof glue[k] === 'function');
-  if (!name) throw new Error(`${outDir}/model.ts exports no create function`);
-  return glue[name] as Factory;
-}
 
 export async function trainCommand(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
@@ -64,8 +54,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     trainLimit: intOption(values['train-limit'], 'train-limit'),
     testLimit: intOption(values['test-limit'], 'test-limit'),
   });
-  const create = await importFactory(resolve(outDir));
-  const model = await create(backend);
+  const model = await openBuiltModel(outDir, backend);
   if (values.resume) model.restore(loadCheckpoint(values.resume).tensors);
   const checkpoint = values.checkpoint;
   const saveEachEpoch = checkpoint
