@@ -44,6 +44,8 @@ export class ModelInstance<
   ParamName extends string = string,
 > {
   private readonly hyperValues = new Map<string, number>();
+  /** Hyperparameters set since their buffers were last written (all of them at first). */
+  private readonly staleHypers = new Set<string>();
 
   private constructor(
     readonly artifact: Artifact,
@@ -51,7 +53,10 @@ export class ModelInstance<
     private readonly buffers: readonly DeviceBuffer[],
     private readonly programs: ReadonlyMap<string, BoundProgram>,
   ) {
-    for (const h of artifact.hypers) this.hyperValues.set(h.name, h.value);
+    for (const h of artifact.hypers) {
+      this.hyperValues.set(h.name, h.value);
+      this.staleHypers.add(h.name);
+    }
     this.initialize(artifact.seed);
   }
 
@@ -94,7 +99,9 @@ export class ModelInstance<
       const known = [...this.hyperValues.keys()].join(', ') || 'none';
       throw new ModelRuntimeError(`unknown hyperparameter "${name}" (known: ${known})`);
     }
+    if (this.hyperValues.get(name) === value) return;
     this.hyperValues.set(name, value);
+    this.staleHypers.add(name);
   }
 
   private run(programName: string, feeds: Feeds): BoundProgram {
@@ -103,7 +110,8 @@ export class ModelInstance<
     for (const [name, buffer] of program.feeds) {
       const hyper = this.hyperValues.get(name);
       if (hyper !== undefined) {
-        this.backend.upload(buffer, Float32Array.of(hyper));
+        // A hyperparameter's buffer is shared by every program: written once per change.
+        if (this.staleHypers.delete(name)) this.backend.upload(buffer, Float32Array.of(hyper));
         continue;
       }
       const value = feeds[name];

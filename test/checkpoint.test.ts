@@ -1,7 +1,8 @@
 /** Checkpoints round-trip, reject damaged files, and a failed save keeps the old file. */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scratchFolders } from './scratch.ts';
 import fc from 'fast-check';
 import {
   CheckpointError, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint,
@@ -12,6 +13,8 @@ const tensorsArb = fc.dictionary(
   fc.float32Array({ minLength: 0, maxLength: 20 }),
   { maxKeys: 5 },
 );
+
+const scratchDir = scratchFolders('ckpt-');
 
 describe('checkpoints', () => {
   it('round-trip any tensors bit for bit', () => {
@@ -37,7 +40,7 @@ describe('checkpoints', () => {
   });
 
   it('save atomically: when the write fails, the old checkpoint is intact', () => {
-    const dir = mkdtempSync(join('.cache', 'ckpt-'));
+    const dir = scratchDir();
     const path = join(dir, 'model.ckpt');
     saveCheckpoint(path, { model: 'm', tensors: { w: new Float32Array([1, 2]) } }, {});
     const before = readFileSync(path);
@@ -52,7 +55,7 @@ describe('checkpoints', () => {
 
   it('report a missing or foreign file clearly', () => {
     expect(() => loadCheckpoint('.cache/none.ckpt')).toThrow(/none\.ckpt: cannot read the checkpoint/);
-    const dir = mkdtempSync(join('.cache', 'ckpt-'));
+    const dir = scratchDir();
     writeFileSync(join(dir, 'x'), 'hello');
     expect(() => loadCheckpoint(join(dir, 'x'))).toThrow(/not a gradc checkpoint/);
     expect(existsSync(join(dir, 'x'))).toBe(true);

@@ -1,8 +1,9 @@
 /** The command line: help, user errors as one file:line:col line, build output. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scratchFolders } from './scratch.ts';
 
 function gradcWith(env: NodeJS.ProcessEnv, args: readonly string[]) {
   const options = { encoding: 'utf8', env: { ...process.env, ...env } } as const;
@@ -14,9 +15,7 @@ function gradc(...args: string[]) {
   return gradcWith({}, args);
 }
 
-function scratchDir(): string {
-  return mkdtempSync(join('.cache', 'cli-test-'));
-}
+const scratchDir = scratchFolders('cli-test-');
 
 describe('gradc CLI', () => {
   it('prints usage for --help and exits 0', () => {

@@ -188,10 +188,17 @@ export function createCudaBackend(options: CudaBackendOptions): Backend & { read
   check(driver, driver.cuCtxSetCurrent(ctx[0]), 'cuCtxSetCurrent');
   const module: [unknown] = [null];
   const built = options.archs ? ` for ${options.archs.join(', ')}` : '';
-  check(driver, driver.cuModuleLoadData(module, options.image), 'cuModuleLoadData',
-    `(the module was compiled${built}; this GPU is ${arch}: see gradc build --cuda-arch)`);
   const stream: [unknown] = [null];
-  check(driver, driver.cuStreamCreate(stream, CU_STREAM_NON_BLOCKING), 'cuStreamCreate');
+  try {
+    check(driver, driver.cuModuleLoadData(module, options.image), 'cuModuleLoadData',
+      `(the module was compiled${built}; this GPU is ${arch}: see gradc build --cuda-arch)`);
+    check(driver, driver.cuStreamCreate(stream, CU_STREAM_NON_BLOCKING), 'cuStreamCreate');
+  } catch (error) {
+    // Give back what was taken before the failure, so a later open starts clean.
+    if (module[0]) driver.cuModuleUnload(module[0]);
+    driver.cuDevicePrimaryCtxRelease(device[0]);
+    throw error;
+  }
 
   const buffers = new Set<CudaBuffer>();
   const graphs: { graph: unknown; exec: unknown }[] = [];

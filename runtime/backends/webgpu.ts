@@ -196,6 +196,8 @@ export function createWebGpuBackend(
     try {
       await Promise.race([staging.mapAsync(MAP_MODE_READ), lost]);
     } catch (error) {
+      // A staging buffer whose map failed is not reused.
+      staging.destroy();
       if (lostReason !== undefined) throw lostError();
       if (disposed) throw new Error(`${PREFIX}: the backend was disposed during a download`);
       // A destroyed device rejects the map before `device.lost` resolves: wait for it briefly.
