@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { strictDiagnostics } from './typecheck.ts';
 import { schedule } from '../compiler/schedule.ts';
 import {
   CUDA_MODULE_FILE,
@@ -252,22 +252,7 @@ describe('the backend-equivalence corpus in CUDA C', () => {
   it('writes a kernels-cuda.ts that type-checks under strict settings', () => {
     const file = join(dir, CUDA_MODULE_FILE);
     writeFileSync(file, rendered.module);
-    const program = ts.createProgram([file], {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      allowImportingTsExtensions: true,
-      verbatimModuleSyntax: true,
-      types: [],
-      lib: ['lib.es2023.d.ts'],
-      skipLibCheck: true,
-    });
-    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) =>
-      ts.flattenDiagnosticMessageText(d.messageText, '\n'),
-    );
-    expect(diagnostics).toEqual([]);
+    expect(strictDiagnostics([file])).toEqual([]);
   }, 60_000);
 });
 

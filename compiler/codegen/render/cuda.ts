@@ -32,21 +32,17 @@ import type {
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
 import type { CFunctionLanguage, CodeForOp } from './c-style.ts';
+import { cFloatLiteral, codeForOp as cCodeForOp } from './c.ts';
 import {
   float32Bits,
   matmulElements,
   outputsAdjacent,
-  atomic,
-  call,
   checkKernels,
-  infix,
   kernelComment,
   kernelSignature,
   lineComments,
   mapParts,
-  prefix,
   reduceParts,
-  shortestFloat32Digits,
 } from './c-style.ts';
 import { template } from './templates.ts';
 
@@ -83,33 +79,15 @@ export const REDUCE_ELEMENTS_PER_THREAD = 8;
  */
 export function cudaFloatLiteral(value: number): string {
   const f = Math.fround(value);
-  if (!Number.isFinite(f)) return `__uint_as_float(${float32Bits(f)})`;
-  if (Object.is(f, -0)) return '(-0.0f)';
-  const digits = shortestFloat32Digits(f);
-  return atomic(`${/[.e]/.test(digits) ? digits : `${digits}.0`}f`);
+  return Number.isFinite(f) ? cFloatLiteral(f) : `__uint_as_float(${float32Bits(f)})`;
 }
 
 /**
- * CUDA's scalar meaning of each primitive on atomic operands, e.g. `exp` → `expf(x)` (2 ulp,
- * not the fast `__expf`), `less` → `x < y ? 1.0f : 0.0f`. `maximum` is the support code's
+ * CUDA C's scalar code is C's (compiler/codegen/render/c.ts): `exp` → `expf(x)` (2 ulp, not
+ * the fast `__expf`), `less` → `x < y ? 1.0f : 0.0f`, and `maximum` the support code's
  * `gradc_maximum`, which propagates NaN like the reference (`fmaxf` returns the other operand).
  */
-export const codeForOp = {
-  neg: prefix('-'),
-  exp: call('expf'),
-  log: call('logf'),
-  sqrt: call('sqrtf'),
-  tanh: call('tanhf'),
-  add: infix('+'),
-  sub: infix('-'),
-  mul: infix('*'),
-  div: infix('/'),
-  pow: call('powf'),
-  maximum: call('gradc_maximum'),
-  less: ([x, y]) => `${x} < ${y} ? 1.0f : 0.0f`,
-  equal: ([x, y]) => `${x} == ${y} ? 1.0f : 0.0f`,
-  where: ([c, x, y]) => `${c} != 0.0f ? ${x} : ${y}`,
-} satisfies CodeForOp;
+export const codeForOp: CodeForOp = cCodeForOp;
 
 /** Indices are `unsigned int` (what blockIdx and threadIdx are). */
 export const CUDA_LANGUAGE: CFunctionLanguage = {
