@@ -13,6 +13,7 @@ import type { StridedView } from './ir/layout.ts';
 import { broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
 import { OPS, matmulDims } from './ops/index.ts';
 import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, Schedule } from './codegen/kernel-ir.ts';
+import { MAX_KERNEL_INPUTS } from './codegen/kernel-ir.ts';
 import { UPDATE_PREFIX } from '../dsl/spec.ts';
 
 /** An expression over buffers (loads name buffer ids until a kernel numbers its inputs). */
@@ -24,6 +25,13 @@ type BufExpr =
 type Value =
   | { readonly t: 'buf'; readonly buf: number; readonly view?: StridedView }
   | { readonly t: 'expr'; readonly expr: BufExpr; readonly nodes: readonly NodeId[] };
+
+/** The buffers an expression loads. */
+function loadedBuffers(expr: BufExpr): number[] {
+  if (expr.op === 'load') return [expr.buf];
+  if (expr.op === 'const') return [];
+  return expr.args.flatMap(loadedBuffers);
+}
 
 export interface ScheduleInput {
   readonly name: string;
@@ -119,8 +127,9 @@ class ProgramLowering {
             : { t: 'buf', buf: this.sched.namedBuffer(node.attrs.name as string, node.shape) };
         break;
       case 'elementwise': {
-        const args = node.src.map((_, i) => this.asExpr(srcValue(i)));
-        const nodes = node.src.flatMap((_, i) => this.nodesOf(srcValue(i)));
+        const operands = this.withinInputLimit(node.src.map((s, i) => ({ id: s, value: srcValue(i) })));
+        const args = operands.map((v) => this.asExpr(v));
+        const nodes = operands.flatMap((v) => this.nodesOf(v));
         value = { t: 'expr', expr: { op: 'apply', kind: node.kind, args: args.map((a) => a.expr) }, nodes: [...nodes, id] };
         break;
       }
@@ -138,6 +147,18 @@ class ProgramLowering {
     const shared = value.t === 'expr' && value.expr.op !== 'const' && this.consumers[id] > 1;
     if (this.outputIds.has(id) || shared) return { t: 'buf', buf: this.materialise(id) };
     return value;
+  }
+
+  /**
+   * The operands' values, with fused operands given buffers when fusing them all would make a
+   * kernel read more than MAX_KERNEL_INPUTS buffers.
+   */
+  private withinInputLimit(operands: readonly { id: NodeId; value: Value }[]): Value[] {
+    const buffers = new Set(operands.flatMap((o) => loadedBuffers(this.asExpr(o.value).expr)));
+    if (buffers.size <= MAX_KERNEL_INPUTS) return operands.map((o) => o.value);
+    return operands.map((o) =>
+      o.value.t === 'expr' && o.value.expr.op !== 'const' ? { t: 'buf', buf: this.materialise(o.id) } : o.value,
+    );
   }
 
   private asExpr(v: Value): { expr: BufExpr } {

@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
 import type { Expr } from '../compiler/codegen/kernel-ir.ts';
+import { MAX_KERNEL_INPUTS } from '../compiler/codegen/kernel-ir.ts';
+import { renderWgsl } from '../compiler/codegen/render/wgsl.ts';
 import { schedule } from '../compiler/schedule.ts';
 
 function count(expr: Expr, kind: string): number {
@@ -39,5 +41,18 @@ describe('schedule', () => {
     const sched = schedule([{ name: 'train', graph }], { 'a.b': 'param', a_b: 'param' });
     const names = sched.programs[0].kernels.map((k) => k.name);
     expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe('schedule input limit', () => {
+  it('stops fusing before a kernel would read more buffers than WebGPU binds by default', () => {
+    const b = new GraphBuilder();
+    const inputs = Array.from({ length: 12 }, (_, i) => b.input(`x${i}`, [16]));
+    const total = inputs.slice(1).reduce((acc, x) => b.add(acc, b.exp(x)), inputs[0]);
+    const sched = schedule([{ name: 'p', graph: b.finish({ out: total }) }], {});
+    const kernels = sched.programs[0].kernels;
+    expect(kernels.length).toBeGreaterThan(1);
+    for (const k of kernels) expect(k.inputs.length, k.name).toBeLessThanOrEqual(MAX_KERNEL_INPUTS);
+    expect(() => renderWgsl(sched, { modelName: 'wide', runtimeImport: '.' })).not.toThrow();
   });
 });

@@ -6,6 +6,12 @@
 import type { PrimKind, Shape } from '../ir/types.ts';
 import type { StridedView } from '../ir/layout.ts';
 
+/**
+ * The most input buffers one kernel reads. Fusion stops below it: WebGPU's default limit is 8
+ * storage buffers per shader stage (Chrome's too), the inputs and the output.
+ */
+export const MAX_KERNEL_INPUTS = 7;
+
 /** data: fed each step; param/state: persistent; hyper: a fed scalar; temp: internal. */
 export type BufferRole = 'data' | 'param' | 'state' | 'hyper' | 'temp';
 

@@ -26,7 +26,7 @@ import type {
   ReduceKernel,
   Schedule,
 } from '../kernel-ir.ts';
-import { allKernels } from '../kernel-ir.ts';
+import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels } from '../kernel-ir.ts';
 import type { CStyleLanguage, CodeForOp } from './c-style.ts';
 import {
   float32Bits,
@@ -62,8 +62,8 @@ export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 /** WebGPU's default maxStorageBuffersPerShaderStage (Chrome's too): the inputs and `out`. */
 export const MAX_STORAGE_BUFFERS_PER_STAGE = 8;
 
-/** Inputs a kernel may read besides writing its output. */
-export const MAX_KERNEL_INPUTS = MAX_STORAGE_BUFFERS_PER_STAGE - 1;
+/** Inputs a kernel may read besides writing its output (the scheduler fuses up to this). */
+export const MAX_KERNEL_INPUTS: number = SCHEDULE_MAX_KERNEL_INPUTS;
 
 /**
  * Up to this many multiply-adds a matrix product is bound by launch latency on any device,
