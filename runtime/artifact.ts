@@ -2,7 +2,9 @@
  * The artifact: everything the runtime needs from `gradc build`, as plain data. The glue
  * module of each model holds one, with the model's own types around it.
  */
-import type { DataDecl, HyperDecl, LrSchedule, ParamDecl, StateDecl } from '../dsl/spec.ts';
+import type {
+  DataDecl, HyperDecl, LrSchedule, ModelSpec, ParamDecl, StateDecl,
+} from '../dsl/spec.ts';
 
 export type { DataDecl, HyperDecl, LrSchedule, ParamDecl, StateDecl };
 
@@ -31,18 +33,8 @@ export interface ArtifactProgram {
   readonly outputs: readonly ArtifactIO[];
 }
 
-export interface Artifact {
-  readonly name: string;
-  readonly batch: number;
-  readonly seed: number;
-  readonly optimizer: string;
-  readonly schedule: LrSchedule;
-  readonly data: readonly DataDecl[];
-  readonly predictData: readonly string[];
-  readonly params: readonly ParamDecl[];
-  readonly states: readonly StateDecl[];
-  readonly hypers: readonly HyperDecl[];
-  readonly predictions: readonly string[];
+/** The model's declarations (its spec without the graph) plus buffers and launch lists. */
+export interface Artifact extends Omit<ModelSpec, 'graph'> {
   readonly buffers: readonly ArtifactBuffer[];
   readonly programs: readonly ArtifactProgram[];
 }

@@ -6,6 +6,8 @@
  * (test/cuda-emulator/), test-gpu/cuda-equivalence.test.ts on a GPU.
  */
 import { schedule } from '../compiler/schedule.ts';
+import { GraphBuilder } from '../compiler/ir/builder.ts';
+import type { Graph } from '../compiler/ir/types.ts';
 import type { Program, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';
 import { planReduce } from '../compiler/codegen/render/cuda.ts';
@@ -114,4 +116,18 @@ export async function runCudaProgram(
   const out: Record<string, Float32Array> = {};
   for (const io of program.outputs) out[io.name] = await backend.download(buffers[io.buffer]);
   return out;
+}
+
+/** maximum, both reductions of a max and the comparisons over x, y in [2, 40]: for NaN checks. */
+export function nanSemanticsGraph(): Graph {
+  const b = new GraphBuilder();
+  const x = b.input('x', [2, 40]);
+  const y = b.input('y', [2, 40]);
+  return b.finish({
+    max: b.maximum(x, y),
+    rowMax: b.reduceMax(x, [1]),
+    columnMax: b.reduceMax(x, [0]),
+    less: b.less(x, y),
+    equal: b.equal(x, y),
+  });
 }

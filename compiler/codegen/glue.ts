@@ -11,18 +11,10 @@ import { BACKEND_OF_TARGET, TARGETS } from './targets.ts';
 
 export function toArtifact(compiled: CompiledModel): Artifact {
   const { spec, schedule } = compiled;
+  // Everything the spec declares but its graph, which the schedule has replaced.
+  const { graph: _graph, ...declarations } = spec;
   return {
-    name: spec.name,
-    batch: spec.batch,
-    seed: spec.seed,
-    optimizer: spec.optimizer,
-    schedule: spec.schedule,
-    data: spec.data,
-    predictData: spec.predictData,
-    params: spec.params,
-    states: spec.states,
-    hypers: spec.hypers,
-    predictions: spec.predictions,
+    ...declarations,
     buffers: schedule.buffers.map(({ name, shape, size, role }) => ({ name, shape, size, role })),
     programs: schedule.programs.map((p) => ({
       name: p.name,

@@ -15,10 +15,6 @@ export const artifact: Artifact = {
   "name": "mnist-mlp",
   "batch": 600,
   "seed": 1,
-  "optimizer": "sgd",
-  "schedule": {
-    "kind": "constant"
-  },
   "data": [
     {
       "name": "x",
@@ -119,6 +115,10 @@ export const artifact: Artifact = {
   "predictions": [
     "probs"
   ],
+  "optimizer": "sgd",
+  "schedule": {
+    "kind": "constant"
+  },
   "buffers": [
     {
       "name": "x",
