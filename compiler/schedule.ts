@@ -9,8 +9,9 @@
  */
 import type { Graph, NodeId, Shape } from './ir/types.ts';
 import { formatLoc, sizeOf } from './ir/types.ts';
-import type { StridedView } from './ir/layout.ts';
+import type { ReductionLayout, StridedView } from './ir/layout.ts';
 import { broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
+import { matmulSlices, reduceSlices } from './split.ts';
 import { OPS, matmulDims } from './ops/index.ts';
 import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, Schedule } from './codegen/kernel-ir.ts';
 import { MAX_KERNEL_INPUTS } from './codegen/kernel-ir.ts';
@@ -246,20 +247,61 @@ class ProgramLowering {
     const input = this.materialise(node.src[0]);
     const inShape = this.program.graph.nodes[node.src[0]].shape;
     const layout = reductionLayout(inShape, node.attrs.axes as readonly number[]);
+    const op = node.kind === 'sum' ? 'sum' : 'max';
+    const outSize = sizeOf(node.shape);
     const out = this.sched.newBuffer(`${this.program.name}.%${id}`, node.shape, 'temp');
+    const [first = 1, ...restShape] = layout.redView.outShape;
+    const slices = reduceSlices(outSize, layout.reduceSize, first);
+    if (slices === 1) {
+      this.pushReduce(id, op, input, out, layout);
+      return out;
+    }
+    // Slice s reduces elements [s·first/S, (s+1)·first/S) of the first reduced axis: the
+    // slice is one more output axis, whose stride steps over a slice.
+    const sliceLength = first / slices;
+    const [firstStride, ...restStrides] = layout.redView.inStrides;
+    const partial = this.sched.newBuffer(`${this.program.name}.%${id}.slices`, [slices, outSize], 'temp');
+    this.pushReduce(id, op, input, partial, {
+      outView: {
+        outShape: [slices, ...layout.outView.outShape],
+        inStrides: [sliceLength * firstStride, ...layout.outView.inStrides],
+      },
+      redView: { outShape: [sliceLength, ...restShape], inStrides: [firstStride, ...restStrides] },
+      reduceSize: layout.reduceSize / slices,
+    });
+    this.pushSliceTotal(id, op, partial, out, slices, outSize);
+    return out;
+  }
+
+  private pushReduce(id: NodeId, op: 'sum' | 'max', input: number, out: number, layout: ReductionLayout): void {
     this.kernels.push({
       kind: 'reduce',
-      name: this.kernelName(node.kind),
-      op: node.kind === 'sum' ? 'sum' : 'max',
+      name: this.kernelName(op === 'sum' ? 'sum' : 'reduce_max'),
+      op,
       inputs: [input],
       output: out,
-      outSize: sizeOf(node.shape),
+      outSize: layout.outView.outShape.reduce((a, b) => a * b, 1),
       reduceSize: layout.reduceSize,
       outView: layout.outView,
       redView: layout.redView,
       sources: this.describe([id]),
     });
-    return out;
+  }
+
+  /** out[o] = op over s of partial[s, o]: the slices of a split reduction combined in order. */
+  private pushSliceTotal(
+    id: NodeId,
+    op: 'sum' | 'max',
+    partial: number,
+    out: number,
+    slices: number,
+    outSize: number,
+  ): void {
+    this.pushReduce(id, op, partial, out, {
+      outView: { outShape: [outSize], inStrides: [1] },
+      redView: { outShape: [slices], inStrides: [outSize] },
+      reduceSize: slices,
+    });
   }
 
   private matmulKernel(id: NodeId): number {
@@ -268,16 +310,23 @@ class ProgramLowering {
     const [a, b] = node.src.map((s) => this.materialise(s));
     const dims = matmulDims(graph.nodes[node.src[0]].shape, graph.nodes[node.src[1]].shape, node.attrs);
     const out = this.sched.newBuffer(`${this.program.name}.%${id}`, node.shape, 'temp');
+    const kSlices = matmulSlices(dims.m, dims.n, dims.k);
+    const product =
+      kSlices === 1
+        ? out
+        : this.sched.newBuffer(`${this.program.name}.%${id}.slices`, [kSlices, dims.m, dims.n], 'temp');
     this.kernels.push({
       kind: 'matmul',
       name: this.kernelName('matmul'),
       inputs: [a, b],
-      output: out,
+      output: product,
       ...dims,
       transA: node.attrs.transA as boolean,
       transB: node.attrs.transB as boolean,
+      kSlices,
       sources: this.describe([id]),
     });
+    if (kSlices > 1) this.pushSliceTotal(id, 'sum', product, out, kSlices, dims.m * dims.n);
     return out;
   }
 }

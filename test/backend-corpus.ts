@@ -214,6 +214,50 @@ export function matmulCases(): Case[] {
   return cases;
 }
 
+/**
+ * Long reductions the schedule splits into slices (compiler/split.ts): products with a long k
+ * and few outputs, in every transposition and with slices that are not a multiple of a tile,
+ * and sums and maxima over a long first axis, whole or strided.
+ */
+export function splitCases(): Case[] {
+  const cases: Case[] = [];
+  const products: [number, number, number, boolean, boolean][] = [
+    [5, 7, 4096, false, false],
+    [5, 7, 4096, false, true],
+    [5, 7, 4096, true, false],
+    [5, 7, 4096, true, true],
+    [13, 37, 2310, true, false],
+    [13, 37, 2310, false, true],
+  ];
+  for (const [m, n, k, transA, transB] of products) {
+    cases.push(
+      makeCase(`split matmul ${m}x${n}x${k} transA=${transA} transB=${transB}`, ({ b, input }) => {
+        const a = input('a', transA ? [k, m] : [m, k]);
+        const bm = input('b', transB ? [n, k] : [k, n]);
+        return { y: b.matmul(a, bm, transA, transB) };
+      }),
+    );
+  }
+  cases.push(
+    makeCase('split sum [4096,40] axis 0 (a bias gradient)', ({ b, input }) => ({
+      y: b.sum(input('x', [4096, 40]), [0]),
+    })),
+    makeCase('split max [3000,3] axis 0, kept', ({ b, input }) => ({
+      y: b.reduceMax(input('x', [3000, 3]), [0], true),
+    })),
+    makeCase('split sum [2310,3] over everything', ({ b, input }) => ({
+      y: b.sum(input('x', [2310, 3]), [0, 1]),
+    })),
+    makeCase('split max [3,2310] axis 1', ({ b, input }) => ({
+      y: b.reduceMax(input('x', [3, 2310]), [1]),
+    })),
+    makeCase('split sum [4,2310,2] axis 1 (strided)', ({ b, input }) => ({
+      y: b.sum(input('x', [4, 2310, 2]), [1]),
+    })),
+  );
+  return cases;
+}
+
 /** Values whose literals must survive rendering exactly (compared bit for bit). */
 export const LITERALS = [
   0.1, 1 / 3, -2.5, 1e-45, 1.17549435e-38, 3.4028234663852886e38, 16777217, 123456789,
@@ -402,6 +446,7 @@ export function corpusCases(): Case[] {
     ...reductionCases(),
     ...movementCases(),
     ...matmulCases(),
+    ...splitCases(),
     ...literalCases(),
     ...randomCases(),
   ];

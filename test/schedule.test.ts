@@ -1,10 +1,21 @@
 /** Scheduling decisions that keep kernels correct and small. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
-import type { Expr } from '../compiler/codegen/kernel-ir.ts';
+import { compileModel } from '../compiler/compile.ts';
+import type { Expr, MatmulKernel, ReduceKernel } from '../compiler/codegen/kernel-ir.ts';
 import { MAX_KERNEL_INPUTS } from '../compiler/codegen/kernel-ir.ts';
 import { renderWgsl } from '../compiler/codegen/render/wgsl.ts';
 import { schedule } from '../compiler/schedule.ts';
+import {
+  MATMUL_SPLIT_TARGET,
+  REDUCE_SPLIT_TARGET,
+  SPLIT_MAX_SLICES,
+  SPLIT_MIN_LENGTH,
+  SPLIT_MIN_SLICE,
+  sliceCount,
+} from '../compiler/split.ts';
+import { splitCases } from './backend-corpus.ts';
 
 function count(expr: Expr, kind: string): number {
   if (expr.op !== 'apply') return 0;
@@ -54,5 +65,59 @@ describe('schedule input limit', () => {
     expect(kernels.length).toBeGreaterThan(1);
     for (const k of kernels) expect(k.inputs.length, k.name).toBeLessThanOrEqual(MAX_KERNEL_INPUTS);
     expect(() => renderWgsl(sched, { modelName: 'wide', runtimeImport: '.' })).not.toThrow();
+  });
+});
+
+describe('split reductions', () => {
+  it('cuts a long reduction into the most slices that divide it, within every limit', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2_000_000 }),
+        fc.integer({ min: 1, max: 20_000 }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.constantFrom(MATMUL_SPLIT_TARGET, REDUCE_SPLIT_TARGET),
+        (outputs, length, rest, target) => {
+          const slices = sliceCount(outputs, length, rest, target);
+          const bound = Math.min(
+            SPLIT_MAX_SLICES,
+            Math.ceil(target / outputs),
+            Math.floor((length * rest) / SPLIT_MIN_SLICE),
+          );
+          const fits = (s: number) => length % s === 0 && s <= bound;
+          if (length * rest < SPLIT_MIN_LENGTH) expect(slices).toBe(1);
+          if (slices > 1) expect(fits(slices)).toBe(true);
+          // No larger slice count would have fitted.
+          for (let s = Math.max(2, slices + 1); s <= Math.min(bound, length); s++) {
+            if (length * rest >= SPLIT_MIN_LENGTH) expect(fits(s), `${s} slices`).toBe(false);
+          }
+        },
+      ),
+    );
+  });
+
+  it('schedules every split case of the corpus as partial results and a short total', () => {
+    for (const c of splitCases()) {
+      const sched = schedule([{ name: 'p', graph: c.graph }], {});
+      const [first, total] = sched.programs[0].kernels;
+      expect(sched.programs[0].kernels, c.name).toHaveLength(2);
+      expect(total.kind === 'reduce' && total.op, c.name).toBe(first.kind === 'reduce' ? first.op : 'sum');
+      const slices = first.kind === 'matmul' ? first.kSlices : (first as ReduceKernel).outSize / (total as ReduceKernel).outSize;
+      expect(slices, c.name).toBeGreaterThan(1);
+      expect((total as ReduceKernel).reduceSize, c.name).toBe(slices);
+      expect(total.inputs, c.name).toEqual([first.output]);
+    }
+  });
+
+  it('splits the weight and bias gradients of the reference MLP at batch 6000, not at 600', async () => {
+    const { default: mlp } = await import('../examples/mnist-mlp.ts');
+    const matmulSlices = (batch: number) =>
+      compileModel(mlp.declare({ batch }))
+        .schedule.programs.find((p) => p.name === 'train')!
+        .kernels.filter((k): k is MatmulKernel => k.kind === 'matmul')
+        .map((k) => k.kSlices)
+        .filter((s) => s > 1)
+        .sort((a, b) => a - b);
+    expect(matmulSlices(600)).toEqual([]);
+    expect(matmulSlices(6000)).toEqual([3, 8, 20]);
   });
 });

@@ -57,7 +57,11 @@ export interface ReduceKernel extends KernelBase {
   readonly redView: StridedView;
 }
 
-/** out[m,n] = op(A)[m,k] op(B)[k,n], op = identity or transpose. */
+/**
+ * out[m,n] = op(A)[m,k] op(B)[k,n], op = identity or transpose. With `kSlices` S > 1 (S divides
+ * k), out is [S,m,n] and slice s holds the product over p in [s·k/S, (s+1)·k/S) only: partial
+ * products that a reduce kernel adds (compiler/split.ts).
+ */
 export interface MatmulKernel extends KernelBase {
   readonly kind: 'matmul';
   readonly m: number;
@@ -65,6 +69,7 @@ export interface MatmulKernel extends KernelBase {
   readonly k: number;
   readonly transA: boolean;
   readonly transB: boolean;
+  readonly kSlices: number;
 }
 
 export type Kernel = MapKernel | ReduceKernel | MatmulKernel;

@@ -385,6 +385,31 @@ export function matmulStrides(kernel: MatmulKernel): MatmulStrides {
   return { ars, acs, brs, bcs };
 }
 
+/**
+ * The slices of a split product (kSlices > 1): k per slice, and how far A, B and out move from
+ * one slice to the next. `{ m: 250, n: 10, k: 6000, kSlices: 20, transA: true }` →
+ * `{ slices: 20, sliceK: 300, aStep: 75000, bStep: 3000, outStep: 2500 }`.
+ */
+export interface MatmulSlicing {
+  readonly slices: number;
+  readonly sliceK: number;
+  readonly aStep: number;
+  readonly bStep: number;
+  readonly outStep: number;
+}
+
+export function matmulSlicing(kernel: MatmulKernel): MatmulSlicing {
+  const { acs, brs } = matmulStrides(kernel);
+  const sliceK = kernel.k / kernel.kSlices;
+  return {
+    slices: kernel.kSlices,
+    sliceK,
+    aStep: sliceK * acs,
+    bStep: sliceK * brs,
+    outStep: kernel.m * kernel.n,
+  };
+}
+
 // ---- kernels ----
 
 /** in0, in1, ..., the names of a kernel's input parameters. */
@@ -444,7 +469,7 @@ function largestExtent(kernel: Kernel): number {
     case 'reduce':
       return kernel.outSize * kernel.reduceSize;
     case 'matmul':
-      return Math.max(kernel.m * kernel.k, kernel.k * kernel.n, kernel.m * kernel.n);
+      return Math.max(kernel.m * kernel.k, kernel.k * kernel.n, kernel.kSlices * kernel.m * kernel.n);
   }
 }
 
@@ -485,8 +510,10 @@ function summary(kernel: Kernel, ins: readonly string[]): string {
       return `map(${ins.join(', ')})`;
     case 'reduce':
       return `${kernel.op}(${ins[0]}) over ${kernel.reduceSize} each`;
-    case 'matmul':
-      return `${ins[0]}${kernel.transA ? 'ᵀ' : ''} · ${ins[1]}${kernel.transB ? 'ᵀ' : ''}`;
+    case 'matmul': {
+      const product = `${ins[0]}${kernel.transA ? 'ᵀ' : ''} · ${ins[1]}${kernel.transB ? 'ᵀ' : ''}`;
+      return kernel.kSlices === 1 ? product : `${product} in ${kernel.kSlices} slices of k`;
+    }
   }
 }
 
@@ -528,5 +555,40 @@ export function matmulElements(kernel: MatmulKernel): { aElement: string; bEleme
   return {
     aElement: transA ? `${a}[p * ${m}u + i]` : `${a}[i * ${k}u + p]`,
     bElement: transB ? `${b}[j * ${k}u + p]` : `${b}[p * ${n}u + j]`,
+  };
+}
+
+/** The part of k a block of a tiled GPU product sums over, and where its slice sits in out. */
+export interface MatmulSliceRange {
+  /** Declarations of `kBegin` and `kEnd` for a split product; none otherwise. */
+  readonly sliceDecls: readonly string[];
+  readonly kBegin: string;
+  readonly kEnd: string;
+  /** Prefix of the output index: `blockIdx.z * 2500u + `, or empty. */
+  readonly outBase: string;
+}
+
+/**
+ * A tiled GPU product's range of k: all of it (`0u` to `kAll`) unless the product is split,
+ * then slice `slice` (the grid's z index, `blockIdx.z` or `wid.z`) of it:
+ * `kBegin = blockIdx.z * 300u`, `kEnd = kBegin + 300u`, output at `blockIdx.z * 2500u + ...`.
+ */
+export function matmulSliceRange(
+  lang: CStyleLanguage,
+  kernel: MatmulKernel,
+  slice: string,
+  kAll: string,
+): MatmulSliceRange {
+  if (kernel.kSlices === 1) return { sliceDecls: [], kBegin: '0u', kEnd: kAll, outBase: '' };
+  const { slices, sliceK, outStep } = matmulSlicing(kernel);
+  return {
+    sliceDecls: [
+      `// Slice ${slice} of ${slices}: this block sums p over [kBegin, kEnd) only.`,
+      lang.declareIndex('kBegin', `${slice} * ${sliceK}u`),
+      lang.declareIndex('kEnd', `kBegin + ${sliceK}u`),
+    ],
+    kBegin: 'kBegin',
+    kEnd: 'kEnd',
+    outBase: `${slice} * ${outStep}u + `,
   };
 }

@@ -12,7 +12,7 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp, MatmulSlicing } from './c-style.ts';
 import {
   atomic,
   call,
@@ -23,6 +23,7 @@ import {
   kernelSignature,
   lineComments,
   mapParts,
+  matmulSlicing,
   matmulStrides,
   prefix,
   reduceParts,
@@ -132,6 +133,8 @@ interface MatmulView extends KernelView {
   readonly strides: string;
 }
 
+type MatmulSlicesView = MatmulView & MatmulSlicing;
+
 /** Renders every kernel of `schedule` into one C translation unit. */
 export function renderC(schedule: Schedule, meta: CRenderMeta): string {
   const kernels = allKernels(schedule);
@@ -166,7 +169,12 @@ function renderKernel(schedule: Schedule, kernel: Kernel): string {
     case 'reduce':
       return template<ReduceView>('c/reduce.hbs')(reduceView(base, kernel));
     case 'matmul':
-      return template<MatmulView>('c/matmul.hbs')(matmulView(base, kernel));
+      return kernel.kSlices === 1
+        ? template<MatmulView>('c/matmul.hbs')(matmulView(base, kernel))
+        : template<MatmulSlicesView>('c/matmul-slices.hbs')({
+            ...matmulView(base, kernel),
+            ...matmulSlicing(kernel),
+          });
   }
 }
 
@@ -214,7 +222,8 @@ function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
 /**
  * A matrix product calls the packed, blocked `gradc_matmul` with the operands' strides:
  * `{ m: 600, n: 250, k: 784, transA: false, transB: true }` →
- * `gradc_matmul(in0, in1, out, 600, 250, 784, 784, 1, 1, 784);`
+ * `gradc_matmul(in0, in1, out, 600, 250, 784, 784, 1, 1, 784);`. A split product calls it
+ * once per slice of k, on pointers moved to the slice (c/matmul-slices.hbs).
  */
 function matmulView(base: KernelView, kernel: MatmulKernel): MatmulView {
   const { ars, acs, brs, bcs } = matmulStrides(kernel);

@@ -11,7 +11,8 @@
  *   neighbouring outputs read neighbouring elements (column sums), a 2-D block whose rows
  *   share outputs and combine in shared memory.
  * - matmul: 16 x 16 threads per block, a register block of up to 4 x 4 outputs each, tiles of
- *   A and B staged in shared memory; any transA/transB, ragged edges.
+ *   A and B staged in shared memory; any transA/transB, ragged edges; the slices of a split
+ *   product (compiler/split.ts) along the grid's z.
  *
  * Float semantics: `expf`, `logf`, `tanhf`, `powf` and correctly rounded `sqrtf` and `/`
  * (nvcc's defaults, which runtime/backends/cuda-compile.ts also spells out), never the fast
@@ -31,11 +32,12 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp, MatmulSliceRange } from './c-style.ts';
 import { cFloatLiteral, codeForOp as cCodeForOp } from './c.ts';
 import {
   float32Bits,
   matmulElements,
+  matmulSliceRange,
   outputsAdjacent,
   checkKernels,
   kernelComment,
@@ -191,7 +193,7 @@ interface ReduceColumnsView extends ReduceViewBase {
   readonly combine: string;
 }
 
-interface MatmulView extends KernelView {
+interface MatmulView extends KernelView, MatmulSliceRange {
   readonly m: number;
   readonly n: number;
   readonly k: number;
@@ -545,7 +547,8 @@ function blockFor(extent: number): number {
  * 2 x 2 register blocks, 32 x 32 tiles, grid [8, 19, 1] of 16 x 16 threads, A(i, p) =
  * `in0[i * 784u + p]`, B(p, j) = `in1[p * 250u + j]`; transA reads `in0[p * 600u + i]`,
  * transB `in1[j * 784u + p]`. Tiles are staged so that neighbouring threads load neighbouring
- * elements in either layout; out-of-range elements are staged as zeros.
+ * elements in either layout; out-of-range elements are staged as zeros. A split product runs
+ * its slices as the grid's z: block z sums p over its slice and writes slice z of out.
  */
 function renderMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
   const { m, n, k, transA, transB } = kernel;
@@ -553,7 +556,7 @@ function renderMatmul(comment: readonly string[], kernel: MatmulKernel): Rendere
   const blockN = blockFor(n);
   const tileM = 16 * blockM;
   const tileN = 16 * blockN;
-  const grid: Dim3 = [Math.ceil(n / tileN), Math.ceil(m / tileM), 1];
+  const grid: Dim3 = [Math.ceil(n / tileN), Math.ceil(m / tileM), kernel.kSlices];
   if (grid[1] > MAX_GRID_YZ) {
     throw new GradcError(
       `CUDA target: kernel ${kernel.name} needs ${grid[1]} blocks along y, past CUDA's ` +
@@ -575,6 +578,7 @@ function renderMatmul(comment: readonly string[], kernel: MatmulKernel): Rendere
     bColumn: transB ? 'e / 16u' : `e % ${tileN}u`,
     bStep: transB ? 'e % 16u' : `e / ${tileN}u`,
     ...matmulElements(kernel),
+    ...matmulSliceRange(CUDA_LANGUAGE, kernel, 'blockIdx.z', `${k}u`),
   });
   return { code, grid, block: [16, 16, 1] };
 }

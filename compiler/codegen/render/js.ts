@@ -16,6 +16,7 @@ import {
   kernelSignature,
   lineComments,
   mapParts,
+  matmulSlicing,
   prefix,
   reduceParts,
 } from './c-style.ts';
@@ -106,13 +107,21 @@ interface ReduceView extends KernelView {
 }
 
 interface MatmulView extends KernelView {
-  readonly m: number;
   readonly n: number;
-  readonly k: number;
   /** Statements before the loops (Bᵀ repacked as B). */
   readonly prelude: readonly string[];
-  /** Declarations at the top of row `i` (its offset into A when A is not transposed). */
+  /** The outer loop's variable and count: `i` over m rows, or `t` over slices × rows. */
+  readonly row: string;
+  readonly rows: number;
+  /**
+   * Declarations at the top of the outer loop: the slice and row a `t` stands for, and row
+   * `i`'s offset into A when A is not transposed.
+   */
   readonly rowDecls: readonly string[];
+  /** The range of p the row sums over, and where its slice starts in out. */
+  readonly pBegin: string;
+  readonly pEnd: string;
+  readonly outBase: string;
   /** A(i, p + q) for q = 0..3. */
   readonly a0: string;
   readonly a1: string;
@@ -188,7 +197,9 @@ function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
  * A matrix product, i-k-j into a float64 row accumulator with k unrolled by 4 (each pass over
  * the row adds four rows of B): `acc[j] += a0 * in1[b0 + j] + ... + a3 * in1[b3 + j]`.
  * A(i,p) is `in0[aRow + p]`, or `in0[p * m + i]` when A is transposed; a transposed B is first
- * repacked into `b` as [k, n] so the inner loop always reads contiguous rows.
+ * repacked into `b` as [k, n] so the inner loop always reads contiguous rows. A split product
+ * (kSlices 20, k 6000, m 250, n 10) loops `t` over slices × rows, `s = (t / 250) | 0`,
+ * `i = t - s * 250`, and sums p over [s * 300, s * 300 + 300) into `out` at `s * 2500 + i * 10`.
  */
 function renderMatmul(base: KernelView, kernel: MatmulKernel): string {
   const { m, n, k } = kernel;
@@ -204,13 +215,24 @@ function renderMatmul(base: KernelView, kernel: MatmulKernel): string {
         '}',
       ]
     : [];
+  const aRow = kernel.transA ? [] : [`const aRow = i * ${k};`];
+  const { slices, sliceK, outStep } = matmulSlicing(kernel);
+  const rows =
+    slices === 1
+      ? { row: 'i', rows: m, rowDecls: aRow, pBegin: '0', pEnd: `${k}`, outBase: '' }
+      : {
+          row: 't',
+          rows: slices * m,
+          rowDecls: [`const s = (t / ${m}) | 0;`, `const i = t - s * ${m};`, ...aRow],
+          pBegin: `s * ${sliceK}`,
+          pEnd: `s * ${sliceK} + ${sliceK}`,
+          outBase: `s * ${outStep} + `,
+        };
   return template<MatmulView>('js/matmul-rows.hbs')({
     ...base,
-    m,
     n,
-    k,
     prelude,
-    rowDecls: kernel.transA ? [] : [`const aRow = i * ${k};`],
+    ...rows,
     a0: aAt(0),
     a1: aAt(1),
     a2: aAt(2),

@@ -27,10 +27,11 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels } from '../kernel-ir.ts';
-import type { CStyleLanguage, CodeForOp } from './c-style.ts';
+import type { CStyleLanguage, CodeForOp, MatmulSliceRange } from './c-style.ts';
 import {
   float32Bits,
   matmulElements,
+  matmulSliceRange,
   outputsAdjacent,
   OUTPUT_NAME,
   atomic,
@@ -216,7 +217,7 @@ interface MatmulDirectView extends EntryView {
   readonly bElement: string;
 }
 
-interface MatmulView extends EntryView {
+interface MatmulView extends EntryView, MatmulSliceRange {
   readonly m: number;
   readonly n: number;
   readonly k: number;
@@ -505,7 +506,7 @@ function blockFor(extent: number): number {
  */
 function renderMatmul(kernel: MatmulKernel, limit: number) {
   const { m, n, k } = kernel;
-  if (m * n * k > DIRECT_MATMUL_MAX_WORK) return renderTiledMatmul(kernel, limit);
+  if (m * n * k > DIRECT_MATMUL_MAX_WORK || kernel.kSlices > 1) return renderTiledMatmul(kernel, limit);
   const size = m * n;
   const workgroups = planGrid(kernel, Math.ceil(size / WORKGROUP_SIZE), limit);
   const entry = template<MatmulDirectView>('wgsl/matmul-direct.hbs')({
@@ -533,9 +534,9 @@ function renderTiledMatmul(kernel: MatmulKernel, limit: number) {
   const blockN = blockFor(n);
   const tileM = 16 * blockM;
   const tileN = 16 * blockN;
-  const workgroups: [number, number, number] = [Math.ceil(n / tileN), Math.ceil(m / tileM), 1];
-  if (workgroups[0] > limit || workgroups[1] > limit) {
-    throw tooManyWorkgroups(kernel, `${workgroups[0]} x ${workgroups[1]}`, limit);
+  const workgroups: [number, number, number] = [Math.ceil(n / tileN), Math.ceil(m / tileM), kernel.kSlices];
+  if (workgroups.some((count) => count > limit)) {
+    throw tooManyWorkgroups(kernel, workgroups.join(' x '), limit);
   }
   const entry = template<MatmulView>('wgsl/matmul-tiled.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
@@ -555,6 +556,7 @@ function renderTiledMatmul(kernel: MatmulKernel, limit: number) {
     bColumn: transB ? 'e / 16u' : `e % ${tileN}u`,
     bStep: transB ? 'e % 16u' : `e / ${tileN}u`,
     ...matmulElements(kernel),
+    ...matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K'),
   });
   return { entry, workgroups };
 }
