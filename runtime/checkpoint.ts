@@ -3,10 +3,12 @@
  * temporary file, flushes it and renames it over the old one, so a crash during a save leaves
  * the previous checkpoint intact.
  *
- * Format: the line `gradc-checkpoint 1`, one JSON line { model, tensors: [{ name, shape }] },
- * then the tensors' float32 little-endian data in that order.
+ * Format: the line `gradc-checkpoint 1`, one JSON line { model, progress?, tensors: [{ name,
+ * shape }] }, then the tensors' float32 little-endian data in that order. `progress` is the
+ * training loop's position after the epoch saved (runtime/train.ts), so a resume is exact.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import type { TrainProgress } from './train.ts';
 
 const MAGIC = 'gradc-checkpoint 1\n';
 
@@ -24,7 +26,29 @@ export interface CheckpointTensor {
 
 export interface Checkpoint {
   readonly model: string;
+  /** Where the training loop stood; absent in checkpoints saved outside it. */
+  readonly progress?: TrainProgress;
   readonly tensors: Readonly<Record<string, Float32Array>>;
+}
+
+const PROGRESS_COUNTS = ['epochsDone', 'stepsDone', 'seed', 'examples', 'batch', 'epochsSinceBest'] as const;
+
+/** The header's `progress`, checked field by field, or an error naming the file and field. */
+function parseProgress(value: unknown, source: string): TrainProgress | undefined {
+  if (value === undefined) return undefined;
+  const bad = (what: string) => new CheckpointError(`${source}: the checkpoint's progress ${what}`);
+  if (typeof value !== 'object' || value === null) throw bad('is not an object');
+  const record = value as Record<string, unknown>;
+  for (const field of PROGRESS_COUNTS) {
+    const n = record[field];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw bad(`field "${field}" is not a count`);
+  }
+  const best = record.bestTestLoss;
+  if (best !== null && typeof best !== 'number') throw bad('field "bestTestLoss" is not a number');
+  if (!Array.isArray(record.history) || record.history.length !== record.epochsDone) {
+    throw bad('history does not hold one record per epoch done');
+  }
+  return value as TrainProgress;
 }
 
 function littleEndianBytes(values: Float32Array): Uint8Array {
@@ -39,7 +63,8 @@ export function encodeCheckpoint(checkpoint: Checkpoint, shapes: Readonly<Record
     name,
     shape: shapes[name] ?? [checkpoint.tensors[name].length],
   }));
-  const header = new TextEncoder().encode(`${MAGIC}${JSON.stringify({ model: checkpoint.model, tensors })}\n`);
+  const { model, progress } = checkpoint;
+  const header = new TextEncoder().encode(`${MAGIC}${JSON.stringify({ model, progress, tensors })}\n`);
   const parts = [header, ...tensors.map((t) => littleEndianBytes(checkpoint.tensors[t.name]))];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
@@ -55,7 +80,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   if (!text.startsWith(MAGIC)) throw new CheckpointError(`${source}: not a gradc checkpoint`);
   const headerEnd = text.indexOf('\n', MAGIC.length);
   if (headerEnd < 0) throw new CheckpointError(`${source}: the checkpoint header is cut off`);
-  let header: { model: string; tensors: CheckpointTensor[] };
+  let header: { model: string; progress?: unknown; tensors: CheckpointTensor[] };
   try {
     header = JSON.parse(text.slice(MAGIC.length, headerEnd));
   } catch {
@@ -75,7 +100,8 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
     offset += size * 4;
   }
   if (offset !== bytes.length) throw new CheckpointError(`${source}: ${bytes.length - offset} unexpected bytes after the last tensor`);
-  return { model: header.model, tensors };
+  const progress = parseProgress(header.progress, source);
+  return { model: header.model, ...(progress ? { progress } : {}), tensors };
 }
 
 /** Writes atomically: temp file, fsync, rename. */

@@ -27,7 +27,28 @@ export interface EpochRecord {
   readonly learningRate: number;
 }
 
+/**
+ * Where training stands after a whole epoch: with the parameters and optimizer states, what a
+ * checkpoint records so that a resumed run continues exactly where the saved one stopped (the
+ * same batch order, learning rate and early-stopping count, and the history so far).
+ */
+export interface TrainProgress {
+  readonly epochsDone: number;
+  /** Steps taken over all epochs: the position in the learning-rate schedule. */
+  readonly stepsDone: number;
+  /** The batch-order seed; the shuffles of the epochs done are replayed from it. */
+  readonly seed: number;
+  /** Training examples and batch size, which fix the steps per epoch. */
+  readonly examples: number;
+  readonly batch: number;
+  /** Best test loss so far (null before the first epoch) and epochs since it improved. */
+  readonly bestTestLoss: number | null;
+  readonly epochsSinceBest: number;
+  readonly history: readonly EpochRecord[];
+}
+
 export interface TrainOptions {
+  /** The epoch to stop after, counting the epochs of a resumed run. */
   readonly epochs: number;
   /** Seed of the batch order (default: the model's seed). */
   readonly seed?: number;
@@ -35,7 +56,10 @@ export interface TrainOptions {
   readonly learningRate?: number;
   /** Where the progress bar goes; false for none. */
   readonly progress?: ProgressStream | false;
-  readonly onEpoch?: (record: EpochRecord) => void | Promise<void>;
+  /** Called after each epoch with its record and the progress to save for a resume. */
+  readonly onEpoch?: (record: EpochRecord, progress: TrainProgress) => void | Promise<void>;
+  /** Continue a run from the progress saved with its checkpoint (already restored). */
+  readonly resume?: TrainProgress;
   /** Stop when the test loss has not improved for this many epochs. */
   readonly patience?: number;
   /**
@@ -58,8 +82,11 @@ export interface StepInfo {
 }
 
 export interface TrainResult {
+  /** Every epoch's record, those of the resumed run included. */
   readonly history: readonly EpochRecord[];
   readonly stoppedEarly: boolean;
+  /** The progress after the last whole epoch (a stop inside an epoch is not resumable). */
+  readonly progress: TrainProgress;
 }
 
 /** Fisher–Yates shuffle of 0..n-1. */
@@ -164,9 +191,22 @@ export async function evaluateClassifier(
   return { accuracy: correct / split.count, loss: loss / split.count };
 }
 
+/** A resume must continue the run it was saved from: same seed, data size and batch. */
+function checkResume(progress: TrainProgress, seed: number, examples: number, batch: number): void {
+  const differs = (what: string, saved: number, now: number) =>
+    new ModelRuntimeError(
+      `cannot resume: the checkpoint's run had ${what} ${saved}, this one has ${now} ` +
+        '(a resumed run must repeat the saved run\'s batches)',
+    );
+  if (progress.seed !== seed) throw differs('batch-order seed', progress.seed, seed);
+  if (progress.examples !== examples) throw differs('training examples', progress.examples, examples);
+  if (progress.batch !== batch) throw differs('batch size', progress.batch, batch);
+}
+
 /**
- * Trains for `epochs` epochs of full batches (a last partial batch is dropped), evaluating on
- * `test` after each epoch.
+ * Trains until epoch `epochs` with full batches (a last partial batch is dropped), evaluating
+ * on `test` after each epoch. With `resume`, it first replays the saved run's shuffles so the
+ * batch order, the schedule and early stopping continue as if it had never stopped.
  */
 export async function trainClassifier(
   model: ModelInstance,
@@ -176,7 +216,8 @@ export async function trainClassifier(
 ): Promise<TrainResult> {
   const io = classifierIO(model);
   const { artifact } = model;
-  const rng = createRng(options.seed ?? artifact.seed);
+  const seed = options.resume?.seed ?? options.seed ?? artifact.seed;
+  const rng = createRng(seed);
   const baseLr = options.learningRate ?? artifact.hypers.find((h) => h.name === 'lr')?.value ?? 0;
   const hasLr = artifact.hypers.some((h) => h.name === 'lr');
   const steps = Math.floor(train.count / io.batch);
@@ -185,13 +226,28 @@ export async function trainClassifier(
   }
   checkSplit(io, train, 'training');
   checkSplit(io, test, 'test');
+  if (options.resume) {
+    checkResume(options.resume, options.seed ?? seed, train.count, io.batch);
+    for (let e = 0; e < options.resume.epochsDone; e++) shuffledIndices(train.count, rng);
+  }
   const x = new Float32Array(io.batch * io.featureSize);
   const y = new Float32Array(io.batch * io.classes);
-  const history: EpochRecord[] = [];
-  let best = Infinity;
-  let sinceBest = 0;
-  let globalStep = 0;
-  for (let epoch = 1; epoch <= options.epochs; epoch++) {
+  const history: EpochRecord[] = [...(options.resume?.history ?? [])];
+  let best = options.resume?.bestTestLoss ?? Infinity;
+  let sinceBest = options.resume?.epochsSinceBest ?? 0;
+  let globalStep = options.resume?.stepsDone ?? 0;
+  const progress = (): TrainProgress => ({
+    epochsDone: history.length,
+    stepsDone: globalStep,
+    seed,
+    examples: train.count,
+    batch: io.batch,
+    bestTestLoss: Number.isFinite(best) ? best : null,
+    epochsSinceBest: sinceBest,
+    history: [...history],
+  });
+  let lastWholeEpoch = progress();
+  for (let epoch = history.length + 1; epoch <= options.epochs; epoch++) {
     const order = shuffledIndices(train.count, rng);
     const bar = options.progress === false ? undefined : createProgressBar({
       total: steps,
@@ -204,7 +260,7 @@ export async function trainClassifier(
     let lr = baseLr;
     const lossEvery = options.lossEvery ?? 1;
     for (let step = 0; step < steps; step++) {
-      if (options.shouldStop?.()) return { history, stoppedEarly: true };
+      if (options.shouldStop?.()) return { history, stoppedEarly: true, progress: lastWholeEpoch };
       if (hasLr) {
         lr = learningRateAt(artifact.schedule, baseLr, globalStep);
         model.setHyper('lr', lr);
@@ -239,13 +295,16 @@ export async function trainClassifier(
     };
     bar?.finish({ loss: record.trainLoss, 'test acc': record.testAccuracy, 'samples/s': record.samplesPerSecond });
     history.push(record);
-    await options.onEpoch?.(record);
+    let stop = false;
     if (evaluation.loss < best) {
       best = evaluation.loss;
       sinceBest = 0;
     } else if (options.patience !== undefined && ++sinceBest >= options.patience) {
-      return { history, stoppedEarly: true };
+      stop = true;
     }
+    lastWholeEpoch = progress();
+    await options.onEpoch?.(record, lastWholeEpoch);
+    if (stop) return { history, stoppedEarly: true, progress: lastWholeEpoch };
   }
-  return { history, stoppedEarly: false };
+  return { history, stoppedEarly: false, progress: lastWholeEpoch };
 }

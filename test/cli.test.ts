@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { saveCheckpoint } from '../runtime/checkpoint.ts';
 import { scratchFolders } from './scratch.ts';
 
 function gradcWith(env: NodeJS.ProcessEnv, args: readonly string[]) {
@@ -102,5 +103,26 @@ describe('gradc CLI', () => {
     expect(gradc('build', 'test/fixtures/tiny-mlp.ts', '--out', out, '--target', 'js').code).toBe(0);
     expect(existsSync(join(out, 'kernels.ts'))).toBe(true);
     expect(existsSync(join(out, 'kernels.c'))).toBe(false);
+  });
+
+  it('saves a checkpoint each epoch and resumes from it; refuses a checkpoint of another model', () => {
+    const dir = scratchDir();
+    const ckpt = join(dir, 'run.ckpt');
+    const history = join(dir, 'history.json');
+    const common = ['train', 'examples/mnist-mlp.ts', '--train-limit', '1200', '--test-limit', '200', '--out', join(dir, 'build')];
+    const first = gradc(...common, '--epochs', '1', '--checkpoint', ckpt);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const second = gradc(...common, '--epochs', '2', '--resume', ckpt, '--checkpoint', ckpt, '--history', history);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(`resuming after epoch 1 (step 2) of ${ckpt}`);
+    const epochs = JSON.parse(readFileSync(history, 'utf8')) as { epoch: number }[];
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
+
+    const other = join(dir, 'other.ckpt');
+    saveCheckpoint(other, { model: 'tiny-mlp', tensors: {} }, {});
+    const refused = gradc(...common, '--resume', other);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe(`gradc: ${other}: a checkpoint of model "tiny-mlp", not of "mnist-mlp"`);
   });
 });

