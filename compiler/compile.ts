@@ -1,4 +1,4 @@
-/** The compiler pipeline up to the schedule: spec -> graphs -> autodiff -> passes -> schedule. */
+/** The compiler pipeline up to the schedule: spec -> graphs -> autodiff -> passes -> schedule -> memory plan. */
 import type { Graph } from './ir/types.ts';
 import type { ModelSpec } from '../dsl/spec.ts';
 import type { BufferRole, Schedule } from './codegen/kernel-ir.ts';
@@ -6,6 +6,7 @@ import { lowerModel } from './lower-model.ts';
 import type { PassReport } from './passes/index.ts';
 import { optimize } from './passes/index.ts';
 import { schedule } from './schedule.ts';
+import { planMemory } from './memory.ts';
 
 export interface CompiledProgramGraph {
   readonly name: 'train' | 'predict';
@@ -34,5 +35,5 @@ export function compileModel(spec: ModelSpec): CompiledModel {
     const { graph, reports } = optimize(lowered[name]);
     return { name, graph, reports };
   });
-  return { spec, graphs, schedule: schedule(graphs, inputRoles(spec)) };
+  return { spec, graphs, schedule: planMemory(schedule(graphs, inputRoles(spec))) };
 }

@@ -6,6 +6,8 @@
  * buffer when it is an output, when more than one node reads it, or when a reduction, a matmul
  * or a movement needs it in memory. Updated parameters and states are computed into temporary
  * buffers and copied back at the end of the step, so no kernel reads a half-updated value.
+ * Long reductions with few outputs become partial results plus a short total (compiler/split.ts).
+ * Every buffer starts with a storage of its own; compiler/memory.ts then lets temporaries share.
  */
 import type { Graph, NodeId, Shape } from './ir/types.ts';
 import { formatLoc, sizeOf } from './ir/types.ts';
@@ -58,7 +60,7 @@ class Scheduler {
 
   newBuffer(name: string, shape: Shape, role: BufferRole): number {
     const id = this.buffers.length;
-    this.buffers.push({ id, name, shape: [...shape], size: Math.max(1, sizeOf(shape)), role });
+    this.buffers.push({ id, name, shape: [...shape], size: Math.max(1, sizeOf(shape)), role, storage: id });
     return id;
   }
 

@@ -13,6 +13,8 @@ export interface ArtifactBuffer {
   readonly shape: readonly number[];
   readonly size: number;
   readonly role: 'data' | 'param' | 'state' | 'hyper' | 'temp';
+  /** The allocation it lives in; temporaries with disjoint lifetimes share one. */
+  readonly storage: number;
 }
 
 export interface ArtifactLaunch {

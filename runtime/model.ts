@@ -30,6 +30,20 @@ async function prepareProgram(
   };
 }
 
+/**
+ * One allocation per storage, as large as its largest buffer; each buffer is the allocation of
+ * its storage (temporaries with disjoint lifetimes share one, compiler/memory.ts).
+ */
+export function allocateStorages<T>(
+  buffers: readonly { readonly storage: number; readonly size: number }[],
+  allocate: (size: number) => T,
+): T[] {
+  const sizes = new Map<number, number>();
+  for (const b of buffers) sizes.set(b.storage, Math.max(sizes.get(b.storage) ?? 0, b.size));
+  const storages = new Map([...sizes].map(([storage, size]) => [storage, allocate(size)]));
+  return buffers.map((b) => storages.get(b.storage)!);
+}
+
 export class ModelRuntimeError extends Error {
   constructor(message: string) {
     super(message);
@@ -67,7 +81,7 @@ export class ModelInstance<
     R extends Feeds = Feeds,
     N extends string = string,
   >(artifact: Artifact, backend: Backend): Promise<ModelInstance<T, P, R, N>> {
-    const buffers = artifact.buffers.map((b) => backend.allocate(b.size));
+    const buffers = allocateStorages(artifact.buffers, (size) => backend.allocate(size));
     const programs = new Map<string, BoundProgram>();
     for (const program of artifact.programs) {
       programs.set(program.name, await prepareProgram(backend, buffers, program));

@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
 import { evaluate } from '../compiler/ir/evaluate.ts';
+import { planMemory } from '../compiler/memory.ts';
 import type { Graph, NodeId, Shape } from '../compiler/ir/types.ts';
 import { sizeOf } from '../compiler/ir/types.ts';
 import type { Kernel, Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
@@ -399,14 +400,18 @@ export function randomCases(): Case[] {
 
 // ---- one schedule for all of them ----
 
-/** Programs of separately scheduled graphs side by side, buffer ids renumbered. */
+/**
+ * Programs of separately scheduled graphs side by side, buffer ids renumbered, then a memory
+ * plan over all of them (compiler/memory.ts), so every backend also runs with temporaries
+ * sharing storage within and across programs.
+ */
 export function mergeSchedules(parts: readonly Schedule[]): Schedule {
   const buffers: Schedule['buffers'][number][] = [];
   const programs: Program[] = [];
   for (const part of parts) {
     const offset = buffers.length;
     const at = (id: number) => id + offset;
-    buffers.push(...part.buffers.map((d) => ({ ...d, id: at(d.id) })));
+    buffers.push(...part.buffers.map((d) => ({ ...d, id: at(d.id), storage: at(d.storage) })));
     for (const p of part.programs) {
       programs.push({
         ...p,
@@ -418,7 +423,7 @@ export function mergeSchedules(parts: readonly Schedule[]): Schedule {
       });
     }
   }
-  return { buffers, programs };
+  return planMemory({ buffers, programs });
 }
 
 /** Each output outside its bound, described for the failure message. */

@@ -7,6 +7,7 @@
  * All graphs are merged into one schedule (one program per graph), so gcc compiles one
  * library and the JS module is imported once.
  */
+import { allocateStorages } from '../runtime/model.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,7 +73,7 @@ interface Target {
 const targets: Record<'native' | 'js', Target | undefined> = { native: undefined, js: undefined };
 
 function allocateAll(backend: HostBackend): Target {
-  return { backend, buffers: merged.buffers.map((d) => backend.allocate(d.size)) };
+  return { backend, buffers: allocateStorages(merged.buffers, (size) => backend.allocate(size)) };
 }
 
 beforeAll(async () => {

@@ -61,6 +61,7 @@ describe('gradc CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/train: simplify +\d+ -> \d+ nodes/);
     expect(r.stdout).toMatch(/train: \d+ kernels/);
+    expect(r.stdout).toMatch(/memory: temporaries [\d.]+ MB in \d+ buffers -> [\d.]+ MB in \d+ storages/);
     for (const f of ['model.ts', 'kernels.ts', 'kernels.c']) expect(existsSync(join(out, f))).toBe(true);
     expect(readFileSync(join(out, 'model.ts'), 'utf8')).toMatch(/export async function createTinyMlp/);
     const again = gradc('build', 'test/fixtures/tiny-mlp.ts', '--out', out);

@@ -116,7 +116,7 @@ describe('CUDA semantics on the emulator', () => {
       sources: ['%1 fill  examples/model.ts:3:1 seven'],
       expr: { op: 'const', value: 7 },
     };
-    const buffers = [{ id: 0, name: 'out', shape: [4], size: 4, role: 'temp' as const }];
+    const buffers = [{ id: 0, name: 'out', shape: [4], size: 4, role: 'temp' as const, storage: 0 }];
     const program = { name: 'p', kernels: [kernel], feeds: [], outputs: [] };
     const source = renderCuda({ buffers, programs: [program] }, meta);
     const driver = buildEmulatedDriver(source.source);

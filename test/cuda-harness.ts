@@ -5,6 +5,7 @@
  * backend. test/cuda-emulated.test.ts runs them on the CPU emulator of CUDA's thread model
  * (test/cuda-emulator/), test-gpu/cuda-equivalence.test.ts on a GPU.
  */
+import { allocateStorages } from '../runtime/model.ts';
 import { schedule } from '../compiler/schedule.ts';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
 import type { Graph } from '../compiler/ir/types.ts';
@@ -96,7 +97,7 @@ export interface CudaTarget {
 
 /** Allocates every buffer of `merged` on `backend` and prepares each of its programs. */
 export async function openCudaTarget(backend: Backend, merged: Schedule): Promise<CudaTarget> {
-  const buffers = merged.buffers.map((d) => backend.allocate(d.size));
+  const buffers = allocateStorages(merged.buffers, (size) => backend.allocate(size));
   const launches = (p: Program) =>
     p.kernels.map((k) => ({ kernel: k.name, args: [...k.inputs, k.output].map((id) => buffers[id]) }));
   const programs = await Promise.all(merged.programs.map((p) => backend.prepare(launches(p))));

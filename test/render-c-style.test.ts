@@ -155,7 +155,7 @@ describe('sanitising', () => {
 
   it('refuses kernel names that are not identifiers', () => {
     const schedule: Schedule = {
-      buffers: [{ id: 0, name: 'x', shape: [1], size: 1, role: 'temp' }],
+      buffers: [{ id: 0, name: 'x', shape: [1], size: 1, role: 'temp', storage: 0 }],
       programs: [
         {
           name: 'p',

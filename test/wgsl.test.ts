@@ -9,6 +9,7 @@
  * All graphs are merged into one schedule and every program is prepared at once, so the
  * pipelines compile concurrently.
  */
+import { allocateStorages } from '../runtime/model.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,7 +137,7 @@ async function importKernels(file: string, text: string) {
 /** Allocates every buffer of `schedule` and prepares all its programs concurrently. */
 async function openTarget(schedule: Schedule, kernels: Target['kernels']): Promise<Target> {
   const backend = createWebGpuBackend(device, kernels, { onWarning: (w) => warnings.push(w) });
-  const buffers = schedule.buffers.map((d) => backend.allocate(d.size));
+  const buffers = allocateStorages(schedule.buffers, (size) => backend.allocate(size));
   const programs = await Promise.all(
     schedule.programs.map((p) =>
       backend.prepare(
@@ -316,6 +317,7 @@ describe('the generated module', () => {
       shape: [4],
       size: 4,
       role: 'temp' as const,
+      storage: id,
     }));
     const program = { name: 'train', kernels: [wide], feeds: [], outputs: [] };
     const attempt = () => renderWgsl({ buffers, programs: [program] }, meta);

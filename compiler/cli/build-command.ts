@@ -2,6 +2,7 @@
 import { buildModel } from '../build.ts';
 import type { Target } from '../codegen/targets.ts';
 import { DEFAULT_TARGETS, TARGETS, isTarget } from '../codegen/targets.ts';
+import { memoryReport } from '../memory.ts';
 import { printGraph } from '../ir/print.ts';
 import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../../runtime/backends/cuda-compile.ts';
 import { UsageError, intOption, parseCommand, seedOption } from './main.ts';
@@ -58,6 +59,7 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
       }
     }
     for (const p of compiled.schedule.programs) console.log(`${p.name}: ${p.kernels.length} kernels`);
+    console.log(memoryReport(compiled.schedule));
   }
   if (values['print-graph']) for (const g of compiled.graphs) console.log(`# ${g.name}\n${printGraph(g.graph)}`);
   for (const f of result.files) console.log(`${f.changed ? 'wrote' : 'up to date'} ${f.path}`);

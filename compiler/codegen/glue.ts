@@ -15,7 +15,7 @@ export function toArtifact(compiled: CompiledModel): Artifact {
   const { graph: _graph, ...declarations } = spec;
   return {
     ...declarations,
-    buffers: schedule.buffers.map(({ name, shape, size, role }) => ({ name, shape, size, role })),
+    buffers: schedule.buffers.map(({ name, shape, size, role, storage }) => ({ name, shape, size, role, storage })),
     programs: schedule.programs.map((p) => ({
       name: p.name,
       launches: p.kernels.map((k) => ({ kernel: k.name, args: [...k.inputs, k.output] })),

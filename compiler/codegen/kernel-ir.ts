@@ -21,6 +21,11 @@ export interface BufferDecl {
   readonly shape: Shape;
   readonly size: number;
   readonly role: BufferRole;
+  /**
+   * The allocation the buffer lives in. Temporaries whose lifetimes do not overlap share one
+   * (compiler/memory.ts); every other buffer has its own. Storages are numbered densely.
+   */
+  readonly storage: number;
 }
 
 /** An elementwise expression evaluated at output index `i`. */

@@ -127,7 +127,8 @@ export const artifact: Artifact = {
         784
       ],
       "size": 470400,
-      "role": "data"
+      "role": "data",
+      "storage": 0
     },
     {
       "name": "y",
@@ -136,7 +137,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "data"
+      "role": "data",
+      "storage": 1
     },
     {
       "name": "fc1.w",
@@ -145,7 +147,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 196000,
-      "role": "param"
+      "role": "param",
+      "storage": 2
     },
     {
       "name": "train.%3",
@@ -154,7 +157,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 3
     },
     {
       "name": "fc1.b",
@@ -162,7 +166,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 250,
-      "role": "param"
+      "role": "param",
+      "storage": 4
     },
     {
       "name": "train.%6",
@@ -171,7 +176,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 5
     },
     {
       "name": "train.%8",
@@ -180,7 +186,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 3
     },
     {
       "name": "fc2.w",
@@ -189,7 +196,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 62500,
-      "role": "param"
+      "role": "param",
+      "storage": 6
     },
     {
       "name": "train.%10",
@@ -198,7 +206,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 7
     },
     {
       "name": "fc2.b",
@@ -206,7 +215,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 250,
-      "role": "param"
+      "role": "param",
+      "storage": 8
     },
     {
       "name": "train.%13",
@@ -215,7 +225,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 9
     },
     {
       "name": "train.%14",
@@ -224,7 +235,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 7
     },
     {
       "name": "fc3.w",
@@ -233,7 +245,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 2500,
-      "role": "param"
+      "role": "param",
+      "storage": 10
     },
     {
       "name": "train.%16",
@@ -242,7 +255,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 11
     },
     {
       "name": "fc3.b",
@@ -250,7 +264,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 10,
-      "role": "param"
+      "role": "param",
+      "storage": 12
     },
     {
       "name": "train.%19",
@@ -259,7 +274,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 13
     },
     {
       "name": "train.%20",
@@ -268,7 +284,8 @@ export const artifact: Artifact = {
         1
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 11
     },
     {
       "name": "train.%22",
@@ -277,7 +294,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 14
     },
     {
       "name": "train.%23",
@@ -286,7 +304,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 15
     },
     {
       "name": "train.%24",
@@ -295,7 +314,8 @@ export const artifact: Artifact = {
         1
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 16
     },
     {
       "name": "train.%25",
@@ -304,7 +324,8 @@ export const artifact: Artifact = {
         1
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 17
     },
     {
       "name": "train.%28",
@@ -313,7 +334,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 18
     },
     {
       "name": "train.%29",
@@ -321,7 +343,8 @@ export const artifact: Artifact = {
         600
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 17
     },
     {
       "name": "train.%30",
@@ -329,25 +352,29 @@ export const artifact: Artifact = {
         600
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 14
     },
     {
       "name": "train.%31",
       "shape": [],
       "size": 1,
-      "role": "temp"
+      "role": "temp",
+      "storage": 17
     },
     {
       "name": "train.%33",
       "shape": [],
       "size": 1,
-      "role": "temp"
+      "role": "temp",
+      "storage": 19
     },
     {
       "name": "lr",
       "shape": [],
       "size": 1,
-      "role": "hyper"
+      "role": "hyper",
+      "storage": 20
     },
     {
       "name": "train.%41",
@@ -356,7 +383,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 14
     },
     {
       "name": "train.%42",
@@ -365,7 +393,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 18
     },
     {
       "name": "train.%43",
@@ -374,7 +403,8 @@ export const artifact: Artifact = {
         1
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 17
     },
     {
       "name": "train.%44",
@@ -383,7 +413,8 @@ export const artifact: Artifact = {
         1
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 18
     },
     {
       "name": "train.%47",
@@ -392,7 +423,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 16
     },
     {
       "name": "train.%48",
@@ -401,7 +433,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 14
     },
     {
       "name": "train.%49",
@@ -410,7 +443,8 @@ export const artifact: Artifact = {
         1
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 17
     },
     {
       "name": "train.%50",
@@ -419,7 +453,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 14
     },
     {
       "name": "train.%51",
@@ -428,7 +463,8 @@ export const artifact: Artifact = {
         1
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 11
     },
     {
       "name": "train.%52",
@@ -437,7 +473,8 @@ export const artifact: Artifact = {
         1
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 13
     },
     {
       "name": "train.%55",
@@ -446,7 +483,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 11
     },
     {
       "name": "train.%56",
@@ -455,7 +493,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 10,
-      "role": "temp"
+      "role": "temp",
+      "storage": 17
     },
     {
       "name": "train.%58",
@@ -464,7 +503,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 13
     },
     {
       "name": "train.%59",
@@ -473,7 +513,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 2500,
-      "role": "temp"
+      "role": "temp",
+      "storage": 14
     },
     {
       "name": "train.%61",
@@ -482,7 +523,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 7
     },
     {
       "name": "train.%62",
@@ -491,7 +533,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 250,
-      "role": "temp"
+      "role": "temp",
+      "storage": 11
     },
     {
       "name": "train.%64",
@@ -500,7 +543,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 9
     },
     {
       "name": "train.%65",
@@ -509,7 +553,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 62500,
-      "role": "temp"
+      "role": "temp",
+      "storage": 13
     },
     {
       "name": "train.%67",
@@ -518,7 +563,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 3
     },
     {
       "name": "train.%68",
@@ -527,7 +573,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 250,
-      "role": "temp"
+      "role": "temp",
+      "storage": 15
     },
     {
       "name": "train.%70",
@@ -536,7 +583,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 196000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 5
     },
     {
       "name": "train.%72",
@@ -545,7 +593,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 196000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 3
     },
     {
       "name": "train.%74",
@@ -553,7 +602,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 250,
-      "role": "temp"
+      "role": "temp",
+      "storage": 16
     },
     {
       "name": "train.%76",
@@ -562,7 +612,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 62500,
-      "role": "temp"
+      "role": "temp",
+      "storage": 7
     },
     {
       "name": "train.%78",
@@ -570,7 +621,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 250,
-      "role": "temp"
+      "role": "temp",
+      "storage": 15
     },
     {
       "name": "train.%80",
@@ -579,7 +631,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 2500,
-      "role": "temp"
+      "role": "temp",
+      "storage": 11
     },
     {
       "name": "train.%82",
@@ -587,7 +640,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 10,
-      "role": "temp"
+      "role": "temp",
+      "storage": 14
     },
     {
       "name": "predict.%2",
@@ -596,7 +650,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 7
     },
     {
       "name": "predict.%7",
@@ -605,7 +660,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 9
     },
     {
       "name": "predict.%9",
@@ -614,7 +670,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 7
     },
     {
       "name": "predict.%13",
@@ -623,7 +680,8 @@ export const artifact: Artifact = {
         250
       ],
       "size": 150000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 9
     },
     {
       "name": "predict.%15",
@@ -632,7 +690,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 11
     },
     {
       "name": "predict.%18",
@@ -641,7 +700,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 14
     },
     {
       "name": "predict.%19",
@@ -650,7 +710,8 @@ export const artifact: Artifact = {
         1
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 17
     },
     {
       "name": "predict.%22",
@@ -659,7 +720,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 11
     },
     {
       "name": "predict.%23",
@@ -668,7 +730,8 @@ export const artifact: Artifact = {
         1
       ],
       "size": 600,
-      "role": "temp"
+      "role": "temp",
+      "storage": 17
     },
     {
       "name": "predict.%25",
@@ -677,7 +740,8 @@ export const artifact: Artifact = {
         10
       ],
       "size": 6000,
-      "role": "temp"
+      "role": "temp",
+      "storage": 21
     }
   ],
   "programs": [

@@ -1,0 +1,101 @@
+/**
+ * Memory planning: temporaries whose lifetimes do not overlap share one allocation (a
+ * "storage"). A temporary lives from the first kernel that writes it to the last kernel that
+ * reads it; the programs of a schedule run one after another and a temporary never carries a
+ * value from one run to the next, so the kernels of all programs are numbered in one sequence.
+ * A kernel never reads and writes the same storage: its inputs' lifetimes end where its
+ * output's begins, and lifetimes that meet at a kernel overlap.
+ *
+ * Buffers that hold values between runs or that the caller reads or writes (data,
+ * parameters, states, hyperparameters, program outputs) keep a storage of their own.
+ */
+import type { BufferDecl, Schedule } from './codegen/kernel-ir.ts';
+
+/** First and last kernel position (in the sequence of all programs' kernels) using a buffer. */
+export interface Lifetime {
+  readonly buffer: number;
+  readonly first: number;
+  readonly last: number;
+}
+
+/** The lifetimes of the temporaries that may share storage, in order of first use. */
+export function temporaryLifetimes(schedule: Schedule): Lifetime[] {
+  const pinned = new Set(schedule.programs.flatMap((p) => p.outputs.map((o) => o.buffer)));
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  schedule.programs
+    .flatMap((p) => p.kernels)
+    .forEach((kernel, position) => {
+      for (const id of [...kernel.inputs, kernel.output]) {
+        if (!first.has(id)) first.set(id, position);
+        last.set(id, position);
+      }
+    });
+  return schedule.buffers
+    .filter((b) => b.role === 'temp' && !pinned.has(b.id) && first.has(b.id))
+    .map((b) => ({ buffer: b.id, first: first.get(b.id)!, last: last.get(b.id)! }))
+    .sort((a, b) => a.first - b.first || a.buffer - b.buffer);
+}
+
+interface Storage {
+  size: number;
+  /** Position of the last kernel that uses the value it holds now. */
+  busyUntil: number;
+}
+
+/**
+ * Assigns every buffer a storage: temporaries in order of first use take the free storage
+ * whose size fits best (the smallest that holds them, else the largest, which grows), or a new
+ * one; every other buffer gets its own. Storages are numbered densely in order of first
+ * appearance in `schedule.buffers`.
+ */
+export function planMemory(schedule: Schedule): Schedule {
+  const storages: Storage[] = [];
+  const storageOf = new Map<number, number>();
+  for (const life of temporaryLifetimes(schedule)) {
+    const size = schedule.buffers[life.buffer].size;
+    const free = storages.map((s, i) => ({ s, i })).filter(({ s }) => s.busyUntil < life.first);
+    const fitting = free.filter(({ s }) => s.size >= size).sort((a, b) => a.s.size - b.s.size)[0];
+    const largest = free.sort((a, b) => b.s.size - a.s.size)[0];
+    const chosen = fitting ?? largest;
+    const index = chosen ? chosen.i : storages.push({ size: 0, busyUntil: -1 }) - 1;
+    storages[index].size = Math.max(storages[index].size, size);
+    storages[index].busyUntil = life.last;
+    storageOf.set(life.buffer, index);
+  }
+  // Dense numbering: shared storages first by their first buffer, then one per other buffer.
+  const renumber = new Map<string, number>();
+  const buffers = schedule.buffers.map((b): BufferDecl => {
+    const key = storageOf.has(b.id) ? `shared ${storageOf.get(b.id)}` : `own ${b.id}`;
+    if (!renumber.has(key)) renumber.set(key, renumber.size);
+    return { ...b, storage: renumber.get(key)! };
+  });
+  return { ...schedule, buffers };
+}
+
+/** Bytes of float32 storage a schedule allocates: each storage once, at its largest buffer. */
+export function storageBytes(buffers: readonly Pick<BufferDecl, 'storage' | 'size' | 'role'>[], role?: BufferDecl['role']): number {
+  const sizes = new Map<number, number>();
+  for (const b of buffers) {
+    if (role && b.role !== role) continue;
+    sizes.set(b.storage, Math.max(sizes.get(b.storage) ?? 0, b.size));
+  }
+  return 4 * [...sizes.values()].reduce((a, b) => a + b, 0);
+}
+
+/**
+ * One line for `gradc build --verbose`: `memory: temporaries 13.82 MB in 60 buffers -> 3.05 MB
+ * in 7 storages; parameters and states 1.07 MB; data 1.91 MB`.
+ */
+export function memoryReport(schedule: Schedule): string {
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
+  const temps = schedule.buffers.filter((b) => b.role === 'temp');
+  const unplanned = 4 * temps.reduce((n, b) => n + b.size, 0);
+  const storages = new Set(temps.map((b) => b.storage)).size;
+  const persistent = schedule.buffers.filter((b) => b.role === 'param' || b.role === 'state');
+  return (
+    `memory: temporaries ${mb(unplanned)} in ${temps.length} buffers -> ` +
+    `${mb(storageBytes(temps))} in ${storages} storages; ` +
+    `parameters and states ${mb(storageBytes(persistent))}; data ${mb(storageBytes(schedule.buffers, 'data'))}`
+  );
+}
