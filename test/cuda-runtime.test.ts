@@ -261,6 +261,7 @@ describe('the glue module on the CUDA backend (recording stand-in driver)', () =
     expect(launches.map((l) => l.name)).toEqual(
       [...train.launches, ...train.launches].map((l) => l.kernel),
     );
+    // The runtime allocates one device buffer per storage, in storage order.
     launches.forEach((recorded, i) => {
       const expected = train.launches[i % train.launches.length];
       const { grid, block } = kernels[expected.kernel];
@@ -269,7 +270,7 @@ describe('the glue module on the CUDA backend (recording stand-in driver)', () =
         grid: [...grid],
         block: [...block],
         sharedBytes: 0,
-        pointers: expected.args.map((id) => driver.allocation(id)),
+        pointers: expected.args.map((id) => driver.allocation(glue.artifact.buffers[id].storage)),
       });
     });
     // Captured into a graph on the first run, replayed on the second.
@@ -279,6 +280,6 @@ describe('the glue module on the CUDA backend (recording stand-in driver)', () =
   it('uploads each step’s data where the launches read it', async () => {
     const train = glue.artifact.programs.find((p) => p.name === 'train')!;
     const x = train.feeds.find((f) => f.name === 'x')!;
-    expect(driver.read(driver.allocation(x.buffer), feeds.x.length)).toEqual(feeds.x);
+    expect(driver.read(driver.allocation(glue.artifact.buffers[x.buffer].storage), feeds.x.length)).toEqual(feeds.x);
   });
 });
