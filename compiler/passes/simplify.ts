@@ -1,6 +1,11 @@
 /**
  * Algebraic simplification and constant folding. Constants are always uniform fills, so every
  * fold stays a fill: no tensors are materialised at build time.
+ *
+ * Every rule keeps IEEE float values, so a NaN or infinity reaches the loss as it would
+ * unoptimised: `x*1` and `-(-x)` hold for every float and `x+0` differs only in the sign of a
+ * zero; `x*0 → 0` does not hold (inf·0 and NaN·0 are NaN) and is not a rule. Where a gradient is zero because nothing depends on a
+ * value, autodiff emits the zero fill directly.
  */
 import type { NodeId } from '../ir/types.ts';
 import { sizeOf } from '../ir/types.ts';
@@ -47,11 +52,6 @@ function binaryIdentity(
     return n.src[1 - side];
   });
 }
-
-const mulByZero = rule('x*0', (b, n) => {
-  if (n.kind !== 'mul') return undefined;
-  return isFillOf(b, n.src[0], 0) || isFillOf(b, n.src[1], 0) ? b.fill(0, n.shape) : undefined;
-});
 
 const zeroMinus = rule('0-x', (b, n) =>
   n.kind === 'sub' && isFillOf(b, n.src[0], 0) ? b.neg(n.src[1]) : undefined,
@@ -126,7 +126,6 @@ export const SIMPLIFY_RULES: readonly RewriteRule[] = [
   foldFills,
   binaryIdentity('x*1', 'mul', 1, 1),
   binaryIdentity('1*x', 'mul', 0, 1),
-  mulByZero,
   mulByMinusOne,
   binaryIdentity('x+0', 'add', 1, 0),
   binaryIdentity('0+x', 'add', 0, 0),
