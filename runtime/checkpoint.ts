@@ -31,7 +31,8 @@ export interface Checkpoint {
   readonly tensors: Readonly<Record<string, Float32Array>>;
 }
 
-const PROGRESS_COUNTS = ['epochsDone', 'stepsDone', 'seed', 'examples', 'batch', 'epochsSinceBest'] as const;
+const PROGRESS_COUNTS = ['epochsDone', 'stepsDone', 'examples', 'batch', 'epochsSinceBest'] as const;
+const RECORD_NUMBERS = ['epoch', 'trainLoss', 'testLoss', 'testAccuracy', 'learningRate'] as const;
 
 /** The header's `progress`, checked field by field, or an error naming the file and field. */
 function parseProgress(value: unknown, source: string): TrainProgress | undefined {
@@ -43,11 +44,22 @@ function parseProgress(value: unknown, source: string): TrainProgress | undefine
     const n = record[field];
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw bad(`field "${field}" is not a count`);
   }
+  if (typeof record.seed !== 'number' || !Number.isFinite(record.seed)) throw bad('field "seed" is not a number');
   const best = record.bestTestLoss;
   if (best !== null && typeof best !== 'number') throw bad('field "bestTestLoss" is not a number');
-  if (!Array.isArray(record.history) || record.history.length !== record.epochsDone) {
+  const { epochsDone, stepsDone, examples, batch } = record as Record<string, number>;
+  if (batch === 0 || stepsDone !== epochsDone * Math.floor(examples / batch)) {
+    throw bad(`steps ${stepsDone} are not ${epochsDone} epochs of ${examples} examples in batches of ${batch}`);
+  }
+  const history = record.history;
+  if (!Array.isArray(history) || history.length !== epochsDone) {
     throw bad('history does not hold one record per epoch done');
   }
+  history.forEach((entry: unknown, i) => {
+    const fields = entry as Record<string, unknown> | null;
+    const missing = RECORD_NUMBERS.find((f) => typeof fields?.[f] !== 'number');
+    if (missing) throw bad(`history record ${i + 1} has no number "${missing}"`);
+  });
   return value as TrainProgress;
 }
 

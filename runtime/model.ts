@@ -39,7 +39,15 @@ export function allocateStorages<T>(
   allocate: (size: number) => T,
 ): T[] {
   const sizes = new Map<number, number>();
-  for (const b of buffers) sizes.set(b.storage, Math.max(sizes.get(b.storage) ?? 0, b.size));
+  for (const b of buffers) {
+    if (!Number.isInteger(b.storage) || b.storage < 0) {
+      throw new ModelRuntimeError(
+        'a buffer of the artifact names no storage: the glue module predates memory planning; ' +
+          'build the model again with gradc build',
+      );
+    }
+    sizes.set(b.storage, Math.max(sizes.get(b.storage) ?? 0, b.size));
+  }
   const storages = new Map([...sizes].map(([storage, size]) => [storage, allocate(size)]));
   return buffers.map((b) => storages.get(b.storage)!);
 }

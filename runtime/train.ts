@@ -247,6 +247,10 @@ export async function trainClassifier(
     history: [...history],
   });
   let lastWholeEpoch = progress();
+  if (options.patience !== undefined && sinceBest >= options.patience) {
+    // The saved run had already stopped early: continuing it trains nothing.
+    return { history, stoppedEarly: true, progress: lastWholeEpoch };
+  }
   for (let epoch = history.length + 1; epoch <= options.epochs; epoch++) {
     const order = shuffledIndices(train.count, rng);
     const bar = options.progress === false ? undefined : createProgressBar({

@@ -401,11 +401,12 @@ export function randomCases(): Case[] {
 // ---- one schedule for all of them ----
 
 /**
- * Programs of separately scheduled graphs side by side, buffer ids renumbered, then a memory
- * plan over all of them (compiler/memory.ts), so every backend also runs with temporaries
- * sharing storage within and across programs.
+ * Programs of separately scheduled graphs side by side, buffer ids renumbered, then (with
+ * `plan`) a memory plan over all of them (compiler/memory.ts), so a backend also runs with
+ * temporaries sharing storage within and across programs. Unplanned, every buffer has its own
+ * allocation, where an emulator's guard pages catch a kernel writing past its buffer.
  */
-export function mergeSchedules(parts: readonly Schedule[]): Schedule {
+export function mergeSchedules(parts: readonly Schedule[], plan = true): Schedule {
   const buffers: Schedule['buffers'][number][] = [];
   const programs: Program[] = [];
   for (const part of parts) {
@@ -423,7 +424,7 @@ export function mergeSchedules(parts: readonly Schedule[]): Schedule {
       });
     }
   }
-  return planMemory({ buffers, programs });
+  return plan ? planMemory({ buffers, programs }) : { buffers, programs };
 }
 
 /** Each output outside its bound, described for the failure message. */

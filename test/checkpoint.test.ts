@@ -31,6 +31,23 @@ describe('checkpoints', () => {
     );
   });
 
+  it('carry the training progress, and refuse a progress that does not add up', () => {
+    const record = { epoch: 1, trainLoss: 0.5, testLoss: 0.4, testAccuracy: 0.9, seconds: 1, samplesPerSecond: 60, learningRate: 0.1 };
+    const progress = {
+      epochsDone: 1, stepsDone: 10, seed: 3, examples: 60, batch: 6,
+      bestTestLoss: 0.4, epochsSinceBest: 0, history: [record],
+    };
+    const tensors = { w: new Float32Array([1, 2]) };
+    expect(decodeCheckpoint(encodeCheckpoint({ model: 'm', progress, tensors }, {}), 'a').progress).toEqual(progress);
+    const damaged = (change: object) =>
+      () => decodeCheckpoint(encodeCheckpoint({ model: 'm', progress: { ...progress, ...change }, tensors }, {}), 'b.ckpt');
+    expect(damaged({ stepsDone: 11 })).toThrow('b.ckpt: the checkpoint\'s progress steps 11 are not 1 epochs of 60 examples in batches of 6');
+    expect(damaged({ history: [] })).toThrow('history does not hold one record per epoch done');
+    expect(damaged({ history: [null] })).toThrow('history record 1 has no number "epoch"');
+    expect(damaged({ epochsSinceBest: -1 })).toThrow('field "epochsSinceBest" is not a count');
+    expect(damaged({ seed: 'x' })).toThrow('field "seed" is not a number');
+  });
+
   it('reject every truncation with an error naming the file', () => {
     const bytes = encodeCheckpoint({ model: 'm', tensors: { w: new Float32Array([1, 2, 3]) } }, { w: [3] });
     for (let cut = 0; cut < bytes.length; cut++) {

@@ -114,7 +114,8 @@ describe('gradc CLI', () => {
     const first = gradc(...common, '--epochs', '1', '--checkpoint', ckpt);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    const second = gradc(...common, '--epochs', '2', '--resume', ckpt, '--checkpoint', ckpt, '--history', history);
+    // Without --epochs a resumed run trains one more epoch.
+    const second = gradc(...common, '--resume', ckpt, '--checkpoint', ckpt, '--history', history);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain(`resuming after epoch 1 (step 2) of ${ckpt}`);
     const epochs = JSON.parse(readFileSync(history, 'utf8')) as { epoch: number }[];

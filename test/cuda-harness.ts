@@ -86,7 +86,8 @@ export function reducePlans(merged: Schedule): Set<string> {
 
 /** Separately scheduled graphs side by side, one program per case. */
 export function mergedSchedule(cases: readonly Case[]): Schedule {
-  return mergeSchedules(cases.map((c, i) => schedule([{ name: `g${i}`, graph: c.graph }], {})));
+  // Unplanned: each buffer its own allocation, so the emulator's guard pages catch overruns.
+  return mergeSchedules(cases.map((c, i) => schedule([{ name: `g${i}`, graph: c.graph }], {})), false);
 }
 
 export interface CudaTarget {

@@ -5,6 +5,7 @@ import type { BufferDecl, Kernel, Schedule } from '../compiler/codegen/kernel-ir
 import { compileModel } from '../compiler/compile.ts';
 import { planMemory, storageBytes, temporaryLifetimes } from '../compiler/memory.ts';
 import { schedule } from '../compiler/schedule.ts';
+import { allocateStorages } from '../runtime/model.ts';
 import { mergeSchedules, randomCases } from './backend-corpus.ts';
 
 /** Every promise the plan makes, checked on `planned` (the plan of `original`). */
@@ -109,5 +110,21 @@ describe('memory plan', () => {
     expect(temps(planned)).toBeGreaterThanOrEqual(peak);
     expect(temps(planned)).toBeLessThan(temps(original) / 2.5);
     console.log(`MLP at batch 600: temporaries ${temps(original)} B -> ${temps(planned)} B (peak alive ${peak} B)`);
+  });
+
+  it('allocates one buffer per storage, at its largest size; refuses buffers without a storage', () => {
+    const sizes: number[] = [];
+    const got = allocateStorages(
+      [
+        { storage: 0, size: 3 },
+        { storage: 1, size: 5 },
+        { storage: 0, size: 7 },
+      ],
+      (size) => sizes.push(size) - 1,
+    );
+    expect(sizes).toEqual([7, 5]);
+    expect(got).toEqual([0, 1, 0]);
+    const old = [{ size: 4 }] as unknown as { storage: number; size: number }[];
+    expect(() => allocateStorages(old, () => 0)).toThrow(/predates memory planning; build the model again/);
   });
 });

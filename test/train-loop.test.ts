@@ -10,7 +10,7 @@ import type { BackendKind } from '../runtime/open.ts';
 import { createRng } from '../runtime/init.ts';
 import { loadCheckpoint, saveCheckpoint } from '../runtime/checkpoint.ts';
 import { trainClassifier } from '../runtime/train.ts';
-import type { ClassificationSplit, EpochRecord } from '../runtime/train.ts';
+import type { ClassificationSplit, EpochRecord, TrainProgress } from '../runtime/train.ts';
 import { scratchFolders } from './scratch.ts';
 
 const scratch = scratchFolders('train-loop-');
@@ -126,6 +126,36 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
     await expect(
       trainClassifier(resumed, blobs(64, 4), test, { ...options, resume: saved.progress! }),
     ).rejects.toThrow('training examples 60, this one has 64');
+    resumed.dispose();
+  });
+
+  it('resumes the early-stopping count: a run resumed one epoch before it stopped stops at the same epoch', async () => {
+    const file = 'test/fixtures/tiny-scheduled.ts';
+    const train = blobs(60, 4);
+    // Test labels that disagree with the training ones: the test loss rises as the model learns.
+    const test = blobs(30, 5);
+    const misleading = { ...test, labels: test.labels.map((l) => (l + 1) % 3) };
+    const options = { epochs: 12, progress: false, patience: 2 } as const;
+    const saved: { progress: TrainProgress; tensors: Record<string, Float32Array> }[] = [];
+    const { model: whole } = await open(file, backend);
+    const unbroken = await trainClassifier(whole, train, misleading, {
+      ...options,
+      onEpoch: async (_record, progress) => void saved.push({ progress, tensors: await whole.snapshot() }),
+    });
+    whole.dispose();
+    expect(unbroken.stoppedEarly).toBe(true);
+    const stoppedAt = unbroken.history.length;
+    expect(stoppedAt).toBeLessThan(options.epochs);
+
+    const { model: resumed } = await open(file, backend);
+    const before = saved[stoppedAt - 2];
+    resumed.restore(before.tensors);
+    const rest = await trainClassifier(resumed, train, misleading, { ...options, resume: before.progress });
+    expect(rest.stoppedEarly).toBe(true);
+    expect(rest.history.map(untimed)).toEqual(unbroken.history.map(untimed));
+    // Resuming the stopped run trains nothing.
+    const after = await trainClassifier(resumed, train, misleading, { ...options, resume: saved[stoppedAt - 1].progress });
+    expect(after).toMatchObject({ stoppedEarly: true, progress: { epochsDone: stoppedAt } });
     resumed.dispose();
   });
 

