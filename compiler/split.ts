@@ -17,8 +17,8 @@ export const SPLIT_MIN_LENGTH = 2048;
 export const SPLIT_MIN_SLICE = 256;
 /** At most this many slices. */
 export const SPLIT_MAX_SLICES = 64;
-/** A matrix product is split until outputs × slices reaches this (about 2 waves of blocks). */
-export const MATMUL_SPLIT_TARGET = 2 ** 19;
+/** A matrix product is split until outputs × slices reaches this: 256 blocks of 64 x 64 outputs. */
+export const MATMUL_SPLIT_TARGET = 2 ** 20;
 /** A sum or max is split until outputs × slices reaches this. */
 export const REDUCE_SPLIT_TARGET = 2 ** 14;
 
@@ -28,7 +28,7 @@ export const REDUCE_SPLIT_TARGET = 2 ** 14;
  * outputs × S not past what `target` asks, and slices of at least SPLIT_MIN_SLICE elements;
  * 1 when no such S ≥ 2 exists or the reduction is short.
  *
- * `sliceCount(2500, 6000, 1, MATMUL_SPLIT_TARGET)` → 20; `sliceCount(196000, 6000, 1, ...)` → 3;
+ * `sliceCount(2500, 6000, 1, MATMUL_SPLIT_TARGET)` → 20; `sliceCount(196000, 6000, 1, ...)` → 6;
  * `sliceCount(250, 600, 1, ...)` → 1 (short).
  */
 export function sliceCount(outputs: number, length: number, rest: number, target: number): number {

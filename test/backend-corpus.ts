@@ -229,6 +229,8 @@ export function splitCases(): Case[] {
     [5, 7, 4096, true, true],
     [13, 37, 2310, true, false],
     [13, 37, 2310, false, true],
+    [70, 66, 2048, true, false],
+    [66, 70, 2048, false, true],
   ];
   for (const [m, n, k, transA, transB] of products) {
     cases.push(

@@ -223,14 +223,16 @@ describe('the backend-equivalence corpus in CUDA C', () => {
     expectReportedForEachArch(compiled.resources, Object.keys(rendered.kernels));
   });
 
-  it('uses each kernel shape: warps, columns and serial reductions, tiled products', () => {
+  it('uses each kernel shape: warps, columns and serial reductions, tiled and blocked products', () => {
     const { source } = rendered;
     expect(source).toMatch(/gradc_warp_sum\(acc\)/);
     expect(source).toMatch(/gradc_warp_max\(acc\)/);
     expect(source).toMatch(/partial\[warp \+ w\]/);
     expect(source).toMatch(/partial\[row \+ h\]\[col\]/);
     expect(source).toMatch(/for \(unsigned int r = 0u; r < \d+u; r\+\+\)/);
-    for (const block of [1, 2]) expect(source).toContain(`float acc[${block}][${block}] = {};`);
+    for (const block of ['[1][1]', '[1][2]']) expect(source).toContain(`float acc${block} = {};`);
+    expect(source).toContain('const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);');
+    expect(source).toMatch(/const unsigned int kBegin = blockIdx\.z \* \d+u;/);
     expect(source).toMatch(/in0\[p \* \d+u \+ i\]/);
     expect(source).toMatch(/in1\[j \* \d+u \+ p\]/);
   });

@@ -118,6 +118,6 @@ describe('split reductions', () => {
         .filter((s) => s > 1)
         .sort((a, b) => a - b);
     expect(matmulSlices(600)).toEqual([]);
-    expect(matmulSlices(6000)).toEqual([3, 8, 20]);
+    expect(matmulSlices(6000)).toEqual([6, 16, 20]);
   });
 });

@@ -8,14 +8,14 @@ import type { CudaBuild, CudaKernel } from "../../runtime/backend.ts";
  * from another source or for other architectures.
  */
 export const cudaBuild: CudaBuild = {
-  sourceHash: "90f494def2ba041933c8435c1f080c58e624534c4e1fdf8a01e99d272cc8396a",
+  sourceHash: "779a3fcb47dba05db89035c72d9ac06acf42ff4ce3c102d5a80d19d49190f51a",
   archs: ["sm_80", "sm_90"],
 };
 
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */
 export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
   train_000_matmul: {
-    grid: [8, 19, 1],
+    grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
@@ -39,7 +39,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     ],
   },
   train_003_matmul: {
-    grid: [8, 19, 1],
+    grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
@@ -258,7 +258,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     ],
   },
   train_030_matmul: {
-    grid: [8, 19, 1],
+    grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
@@ -291,7 +291,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     ],
   },
   train_034_matmul: {
-    grid: [8, 19, 1],
+    grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
@@ -299,7 +299,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     ],
   },
   train_035_matmul: {
-    grid: [8, 8, 1],
+    grid: [4, 4, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
@@ -324,7 +324,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     ],
   },
   train_038_matmul: {
-    grid: [8, 25, 1],
+    grid: [4, 13, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
@@ -434,7 +434,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     ],
   },
   predict_000_matmul: {
-    grid: [8, 19, 1],
+    grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
@@ -451,7 +451,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     ],
   },
   predict_002_matmul: {
-    grid: [8, 19, 1],
+    grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [

@@ -29,21 +29,21 @@ extern "C" __global__ void __launch_bounds__(256) train_000_matmul(
   const float *__restrict__ in1,
   float *__restrict__ out
 ) {
-  // A block computes a 32 x 32 tile of out; each of its 16 x 16 threads a
-  // 2 x 2 block of it, rows threadIdx.y + 16 r and columns threadIdx.x + 16 c.
-  // k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj),
-  // rows padded by one against bank conflicts.
-  __shared__ float tileA[16][32 + 1];
-  __shared__ float tileB[16][32 + 1];
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
   const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 32u;
-  const unsigned int col0 = blockIdx.x * 32u;
-  float acc[2][2] = {};
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
   for (unsigned int p0 = 0u; p0 < 784u; p0 += 16u) {
     // A(i, p) = in0[i * 784u + p]: neighbouring threads read neighbouring elements.
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
       const unsigned int ii = e / 16u;
       const unsigned int kk = e % 16u;
@@ -53,10 +53,10 @@ extern "C" __global__ void __launch_bounds__(256) train_000_matmul(
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e % 32u;
-      const unsigned int kk = e / 32u;
+      const unsigned int jj = e % 64u;
+      const unsigned int kk = e / 64u;
       const unsigned int j = col0 + jj;
       const unsigned int p = p0 + kk;
       tileB[kk][jj] = (j < 250u && p < 784u) ? in1[p * 250u + j] : 0.0f;
@@ -64,28 +64,26 @@ extern "C" __global__ void __launch_bounds__(256) train_000_matmul(
     __syncthreads();
 #pragma unroll
     for (unsigned int kk = 0u; kk < 16u; kk++) {
-      float b[2];
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
 #pragma unroll
-      for (unsigned int c = 0u; c < 2u; c++) {
-        b[c] = tileB[kk][threadIdx.x + c * 16u];
-      }
+      for (unsigned int r = 0u; r < 4u; r++) {
 #pragma unroll
-      for (unsigned int r = 0u; r < 2u; r++) {
-        const float a = tileA[kk][threadIdx.y + r * 16u];
-#pragma unroll
-        for (unsigned int c = 0u; c < 2u; c++) {
-          acc[r][c] += a * b[c];
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
         }
       }
     }
     __syncthreads();
   }
 #pragma unroll
-  for (unsigned int r = 0u; r < 2u; r++) {
-    const unsigned int i = row0 + threadIdx.y + r * 16u;
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
 #pragma unroll
-    for (unsigned int c = 0u; c < 2u; c++) {
-      const unsigned int j = col0 + threadIdx.x + c * 16u;
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
       if (i < 600u && j < 250u) {
         out[i * 250u + j] = acc[r][c];
       }
@@ -127,21 +125,21 @@ extern "C" __global__ void __launch_bounds__(256) train_003_matmul(
   const float *__restrict__ in1,
   float *__restrict__ out
 ) {
-  // A block computes a 32 x 32 tile of out; each of its 16 x 16 threads a
-  // 2 x 2 block of it, rows threadIdx.y + 16 r and columns threadIdx.x + 16 c.
-  // k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj),
-  // rows padded by one against bank conflicts.
-  __shared__ float tileA[16][32 + 1];
-  __shared__ float tileB[16][32 + 1];
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
   const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 32u;
-  const unsigned int col0 = blockIdx.x * 32u;
-  float acc[2][2] = {};
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
   for (unsigned int p0 = 0u; p0 < 250u; p0 += 16u) {
     // A(i, p) = in0[i * 250u + p]: neighbouring threads read neighbouring elements.
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
       const unsigned int ii = e / 16u;
       const unsigned int kk = e % 16u;
@@ -151,10 +149,10 @@ extern "C" __global__ void __launch_bounds__(256) train_003_matmul(
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e % 32u;
-      const unsigned int kk = e / 32u;
+      const unsigned int jj = e % 64u;
+      const unsigned int kk = e / 64u;
       const unsigned int j = col0 + jj;
       const unsigned int p = p0 + kk;
       tileB[kk][jj] = (j < 250u && p < 250u) ? in1[p * 250u + j] : 0.0f;
@@ -162,28 +160,26 @@ extern "C" __global__ void __launch_bounds__(256) train_003_matmul(
     __syncthreads();
 #pragma unroll
     for (unsigned int kk = 0u; kk < 16u; kk++) {
-      float b[2];
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
 #pragma unroll
-      for (unsigned int c = 0u; c < 2u; c++) {
-        b[c] = tileB[kk][threadIdx.x + c * 16u];
-      }
+      for (unsigned int r = 0u; r < 4u; r++) {
 #pragma unroll
-      for (unsigned int r = 0u; r < 2u; r++) {
-        const float a = tileA[kk][threadIdx.y + r * 16u];
-#pragma unroll
-        for (unsigned int c = 0u; c < 2u; c++) {
-          acc[r][c] += a * b[c];
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
         }
       }
     }
     __syncthreads();
   }
 #pragma unroll
-  for (unsigned int r = 0u; r < 2u; r++) {
-    const unsigned int i = row0 + threadIdx.y + r * 16u;
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
 #pragma unroll
-    for (unsigned int c = 0u; c < 2u; c++) {
-      const unsigned int j = col0 + threadIdx.x + c * 16u;
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
       if (i < 600u && j < 250u) {
         out[i * 250u + j] = acc[r][c];
       }
@@ -678,21 +674,21 @@ extern "C" __global__ void __launch_bounds__(256) train_030_matmul(
   const float *__restrict__ in1,
   float *__restrict__ out
 ) {
-  // A block computes a 32 x 32 tile of out; each of its 16 x 16 threads a
-  // 2 x 2 block of it, rows threadIdx.y + 16 r and columns threadIdx.x + 16 c.
-  // k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj),
-  // rows padded by one against bank conflicts.
-  __shared__ float tileA[16][32 + 1];
-  __shared__ float tileB[16][32 + 1];
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
   const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 32u;
-  const unsigned int col0 = blockIdx.x * 32u;
-  float acc[2][2] = {};
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
   for (unsigned int p0 = 0u; p0 < 10u; p0 += 16u) {
     // A(i, p) = in0[i * 10u + p]: neighbouring threads read neighbouring elements.
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
       const unsigned int ii = e / 16u;
       const unsigned int kk = e % 16u;
@@ -702,7 +698,7 @@ extern "C" __global__ void __launch_bounds__(256) train_030_matmul(
     }
     // B(p, j) = in1[j * 10u + p].
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
       const unsigned int jj = e / 16u;
       const unsigned int kk = e % 16u;
@@ -713,28 +709,26 @@ extern "C" __global__ void __launch_bounds__(256) train_030_matmul(
     __syncthreads();
 #pragma unroll
     for (unsigned int kk = 0u; kk < 16u; kk++) {
-      float b[2];
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
 #pragma unroll
-      for (unsigned int c = 0u; c < 2u; c++) {
-        b[c] = tileB[kk][threadIdx.x + c * 16u];
-      }
+      for (unsigned int r = 0u; r < 4u; r++) {
 #pragma unroll
-      for (unsigned int r = 0u; r < 2u; r++) {
-        const float a = tileA[kk][threadIdx.y + r * 16u];
-#pragma unroll
-        for (unsigned int c = 0u; c < 2u; c++) {
-          acc[r][c] += a * b[c];
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
         }
       }
     }
     __syncthreads();
   }
 #pragma unroll
-  for (unsigned int r = 0u; r < 2u; r++) {
-    const unsigned int i = row0 + threadIdx.y + r * 16u;
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
 #pragma unroll
-    for (unsigned int c = 0u; c < 2u; c++) {
-      const unsigned int j = col0 + threadIdx.x + c * 16u;
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
       if (i < 600u && j < 250u) {
         out[i * 250u + j] = acc[r][c];
       }
@@ -867,21 +861,21 @@ extern "C" __global__ void __launch_bounds__(256) train_034_matmul(
   const float *__restrict__ in1,
   float *__restrict__ out
 ) {
-  // A block computes a 32 x 32 tile of out; each of its 16 x 16 threads a
-  // 2 x 2 block of it, rows threadIdx.y + 16 r and columns threadIdx.x + 16 c.
-  // k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj),
-  // rows padded by one against bank conflicts.
-  __shared__ float tileA[16][32 + 1];
-  __shared__ float tileB[16][32 + 1];
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
   const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 32u;
-  const unsigned int col0 = blockIdx.x * 32u;
-  float acc[2][2] = {};
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
   for (unsigned int p0 = 0u; p0 < 250u; p0 += 16u) {
     // A(i, p) = in0[i * 250u + p]: neighbouring threads read neighbouring elements.
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
       const unsigned int ii = e / 16u;
       const unsigned int kk = e % 16u;
@@ -891,7 +885,7 @@ extern "C" __global__ void __launch_bounds__(256) train_034_matmul(
     }
     // B(p, j) = in1[j * 250u + p].
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
       const unsigned int jj = e / 16u;
       const unsigned int kk = e % 16u;
@@ -902,28 +896,26 @@ extern "C" __global__ void __launch_bounds__(256) train_034_matmul(
     __syncthreads();
 #pragma unroll
     for (unsigned int kk = 0u; kk < 16u; kk++) {
-      float b[2];
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
 #pragma unroll
-      for (unsigned int c = 0u; c < 2u; c++) {
-        b[c] = tileB[kk][threadIdx.x + c * 16u];
-      }
+      for (unsigned int r = 0u; r < 4u; r++) {
 #pragma unroll
-      for (unsigned int r = 0u; r < 2u; r++) {
-        const float a = tileA[kk][threadIdx.y + r * 16u];
-#pragma unroll
-        for (unsigned int c = 0u; c < 2u; c++) {
-          acc[r][c] += a * b[c];
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
         }
       }
     }
     __syncthreads();
   }
 #pragma unroll
-  for (unsigned int r = 0u; r < 2u; r++) {
-    const unsigned int i = row0 + threadIdx.y + r * 16u;
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
 #pragma unroll
-    for (unsigned int c = 0u; c < 2u; c++) {
-      const unsigned int j = col0 + threadIdx.x + c * 16u;
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
       if (i < 600u && j < 250u) {
         out[i * 250u + j] = acc[r][c];
       }
@@ -938,34 +930,34 @@ extern "C" __global__ void __launch_bounds__(256) train_035_matmul(
   const float *__restrict__ in1,
   float *__restrict__ out
 ) {
-  // A block computes a 32 x 32 tile of out; each of its 16 x 16 threads a
-  // 2 x 2 block of it, rows threadIdx.y + 16 r and columns threadIdx.x + 16 c.
-  // k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj),
-  // rows padded by one against bank conflicts.
-  __shared__ float tileA[16][32 + 1];
-  __shared__ float tileB[16][32 + 1];
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
   const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 32u;
-  const unsigned int col0 = blockIdx.x * 32u;
-  float acc[2][2] = {};
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
   for (unsigned int p0 = 0u; p0 < 600u; p0 += 16u) {
     // A(i, p) = in0[p * 250u + i]: neighbouring threads read neighbouring elements.
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
-      const unsigned int ii = e % 32u;
-      const unsigned int kk = e / 32u;
+      const unsigned int ii = e % 64u;
+      const unsigned int kk = e / 64u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
       tileA[kk][ii] = (i < 250u && p < 600u) ? in0[p * 250u + i] : 0.0f;
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e % 32u;
-      const unsigned int kk = e / 32u;
+      const unsigned int jj = e % 64u;
+      const unsigned int kk = e / 64u;
       const unsigned int j = col0 + jj;
       const unsigned int p = p0 + kk;
       tileB[kk][jj] = (j < 250u && p < 600u) ? in1[p * 250u + j] : 0.0f;
@@ -973,28 +965,26 @@ extern "C" __global__ void __launch_bounds__(256) train_035_matmul(
     __syncthreads();
 #pragma unroll
     for (unsigned int kk = 0u; kk < 16u; kk++) {
-      float b[2];
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
 #pragma unroll
-      for (unsigned int c = 0u; c < 2u; c++) {
-        b[c] = tileB[kk][threadIdx.x + c * 16u];
-      }
+      for (unsigned int r = 0u; r < 4u; r++) {
 #pragma unroll
-      for (unsigned int r = 0u; r < 2u; r++) {
-        const float a = tileA[kk][threadIdx.y + r * 16u];
-#pragma unroll
-        for (unsigned int c = 0u; c < 2u; c++) {
-          acc[r][c] += a * b[c];
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
         }
       }
     }
     __syncthreads();
   }
 #pragma unroll
-  for (unsigned int r = 0u; r < 2u; r++) {
-    const unsigned int i = row0 + threadIdx.y + r * 16u;
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
 #pragma unroll
-    for (unsigned int c = 0u; c < 2u; c++) {
-      const unsigned int j = col0 + threadIdx.x + c * 16u;
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
       if (i < 250u && j < 250u) {
         out[i * 250u + j] = acc[r][c];
       }
@@ -1056,34 +1046,34 @@ extern "C" __global__ void __launch_bounds__(256) train_038_matmul(
   const float *__restrict__ in1,
   float *__restrict__ out
 ) {
-  // A block computes a 32 x 32 tile of out; each of its 16 x 16 threads a
-  // 2 x 2 block of it, rows threadIdx.y + 16 r and columns threadIdx.x + 16 c.
-  // k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj),
-  // rows padded by one against bank conflicts.
-  __shared__ float tileA[16][32 + 1];
-  __shared__ float tileB[16][32 + 1];
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
   const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 32u;
-  const unsigned int col0 = blockIdx.x * 32u;
-  float acc[2][2] = {};
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
   for (unsigned int p0 = 0u; p0 < 600u; p0 += 16u) {
     // A(i, p) = in0[p * 784u + i]: neighbouring threads read neighbouring elements.
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
-      const unsigned int ii = e % 32u;
-      const unsigned int kk = e / 32u;
+      const unsigned int ii = e % 64u;
+      const unsigned int kk = e / 64u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
       tileA[kk][ii] = (i < 784u && p < 600u) ? in0[p * 784u + i] : 0.0f;
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e % 32u;
-      const unsigned int kk = e / 32u;
+      const unsigned int jj = e % 64u;
+      const unsigned int kk = e / 64u;
       const unsigned int j = col0 + jj;
       const unsigned int p = p0 + kk;
       tileB[kk][jj] = (j < 250u && p < 600u) ? in1[p * 250u + j] : 0.0f;
@@ -1091,28 +1081,26 @@ extern "C" __global__ void __launch_bounds__(256) train_038_matmul(
     __syncthreads();
 #pragma unroll
     for (unsigned int kk = 0u; kk < 16u; kk++) {
-      float b[2];
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
 #pragma unroll
-      for (unsigned int c = 0u; c < 2u; c++) {
-        b[c] = tileB[kk][threadIdx.x + c * 16u];
-      }
+      for (unsigned int r = 0u; r < 4u; r++) {
 #pragma unroll
-      for (unsigned int r = 0u; r < 2u; r++) {
-        const float a = tileA[kk][threadIdx.y + r * 16u];
-#pragma unroll
-        for (unsigned int c = 0u; c < 2u; c++) {
-          acc[r][c] += a * b[c];
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
         }
       }
     }
     __syncthreads();
   }
 #pragma unroll
-  for (unsigned int r = 0u; r < 2u; r++) {
-    const unsigned int i = row0 + threadIdx.y + r * 16u;
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
 #pragma unroll
-    for (unsigned int c = 0u; c < 2u; c++) {
-      const unsigned int j = col0 + threadIdx.x + c * 16u;
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
       if (i < 784u && j < 250u) {
         out[i * 250u + j] = acc[r][c];
       }
@@ -1307,21 +1295,21 @@ extern "C" __global__ void __launch_bounds__(256) predict_000_matmul(
   const float *__restrict__ in1,
   float *__restrict__ out
 ) {
-  // A block computes a 32 x 32 tile of out; each of its 16 x 16 threads a
-  // 2 x 2 block of it, rows threadIdx.y + 16 r and columns threadIdx.x + 16 c.
-  // k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj),
-  // rows padded by one against bank conflicts.
-  __shared__ float tileA[16][32 + 1];
-  __shared__ float tileB[16][32 + 1];
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
   const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 32u;
-  const unsigned int col0 = blockIdx.x * 32u;
-  float acc[2][2] = {};
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
   for (unsigned int p0 = 0u; p0 < 784u; p0 += 16u) {
     // A(i, p) = in0[i * 784u + p]: neighbouring threads read neighbouring elements.
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
       const unsigned int ii = e / 16u;
       const unsigned int kk = e % 16u;
@@ -1331,10 +1319,10 @@ extern "C" __global__ void __launch_bounds__(256) predict_000_matmul(
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e % 32u;
-      const unsigned int kk = e / 32u;
+      const unsigned int jj = e % 64u;
+      const unsigned int kk = e / 64u;
       const unsigned int j = col0 + jj;
       const unsigned int p = p0 + kk;
       tileB[kk][jj] = (j < 250u && p < 784u) ? in1[p * 250u + j] : 0.0f;
@@ -1342,28 +1330,26 @@ extern "C" __global__ void __launch_bounds__(256) predict_000_matmul(
     __syncthreads();
 #pragma unroll
     for (unsigned int kk = 0u; kk < 16u; kk++) {
-      float b[2];
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
 #pragma unroll
-      for (unsigned int c = 0u; c < 2u; c++) {
-        b[c] = tileB[kk][threadIdx.x + c * 16u];
-      }
+      for (unsigned int r = 0u; r < 4u; r++) {
 #pragma unroll
-      for (unsigned int r = 0u; r < 2u; r++) {
-        const float a = tileA[kk][threadIdx.y + r * 16u];
-#pragma unroll
-        for (unsigned int c = 0u; c < 2u; c++) {
-          acc[r][c] += a * b[c];
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
         }
       }
     }
     __syncthreads();
   }
 #pragma unroll
-  for (unsigned int r = 0u; r < 2u; r++) {
-    const unsigned int i = row0 + threadIdx.y + r * 16u;
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
 #pragma unroll
-    for (unsigned int c = 0u; c < 2u; c++) {
-      const unsigned int j = col0 + threadIdx.x + c * 16u;
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
       if (i < 600u && j < 250u) {
         out[i * 250u + j] = acc[r][c];
       }
@@ -1394,21 +1380,21 @@ extern "C" __global__ void __launch_bounds__(256) predict_002_matmul(
   const float *__restrict__ in1,
   float *__restrict__ out
 ) {
-  // A block computes a 32 x 32 tile of out; each of its 16 x 16 threads a
-  // 2 x 2 block of it, rows threadIdx.y + 16 r and columns threadIdx.x + 16 c.
-  // k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj),
-  // rows padded by one against bank conflicts.
-  __shared__ float tileA[16][32 + 1];
-  __shared__ float tileB[16][32 + 1];
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
   const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 32u;
-  const unsigned int col0 = blockIdx.x * 32u;
-  float acc[2][2] = {};
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
   for (unsigned int p0 = 0u; p0 < 250u; p0 += 16u) {
     // A(i, p) = in0[i * 250u + p]: neighbouring threads read neighbouring elements.
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
       const unsigned int ii = e / 16u;
       const unsigned int kk = e % 16u;
@@ -1418,10 +1404,10 @@ extern "C" __global__ void __launch_bounds__(256) predict_002_matmul(
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
-    for (unsigned int q = 0u; q < 2u; q++) {
+    for (unsigned int q = 0u; q < 4u; q++) {
       const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e % 32u;
-      const unsigned int kk = e / 32u;
+      const unsigned int jj = e % 64u;
+      const unsigned int kk = e / 64u;
       const unsigned int j = col0 + jj;
       const unsigned int p = p0 + kk;
       tileB[kk][jj] = (j < 250u && p < 250u) ? in1[p * 250u + j] : 0.0f;
@@ -1429,28 +1415,26 @@ extern "C" __global__ void __launch_bounds__(256) predict_002_matmul(
     __syncthreads();
 #pragma unroll
     for (unsigned int kk = 0u; kk < 16u; kk++) {
-      float b[2];
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
 #pragma unroll
-      for (unsigned int c = 0u; c < 2u; c++) {
-        b[c] = tileB[kk][threadIdx.x + c * 16u];
-      }
+      for (unsigned int r = 0u; r < 4u; r++) {
 #pragma unroll
-      for (unsigned int r = 0u; r < 2u; r++) {
-        const float a = tileA[kk][threadIdx.y + r * 16u];
-#pragma unroll
-        for (unsigned int c = 0u; c < 2u; c++) {
-          acc[r][c] += a * b[c];
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
         }
       }
     }
     __syncthreads();
   }
 #pragma unroll
-  for (unsigned int r = 0u; r < 2u; r++) {
-    const unsigned int i = row0 + threadIdx.y + r * 16u;
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
 #pragma unroll
-    for (unsigned int c = 0u; c < 2u; c++) {
-      const unsigned int j = col0 + threadIdx.x + c * 16u;
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
       if (i < 600u && j < 250u) {
         out[i * 250u + j] = acc[r][c];
       }

@@ -30,6 +30,12 @@ extern "C" const gradc_thread_ids *gradc_emu_current;
 #define __forceinline__ inline
 #define __shared__ static
 #define __launch_bounds__(threads)
+#define __align__(bytes) __attribute__((aligned(bytes)))
+
+/* CUDA's vector type, as the blocked matmul reads shared memory: four floats, 16-byte aligned. */
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
 
 extern "C" void __syncthreads(void);
 extern "C" float __shfl_down_sync(unsigned int mask, float value, int delta);

@@ -10,9 +10,11 @@
  *   per output combined with `__shfl_down_sync` (and shared memory across warps); or, when
  *   neighbouring outputs read neighbouring elements (column sums), a 2-D block whose rows
  *   share outputs and combine in shared memory.
- * - matmul: 16 x 16 threads per block, a register block of up to 4 x 4 outputs each, tiles of
- *   A and B staged in shared memory; any transA/transB, ragged edges; the slices of a split
- *   product (compiler/split.ts) along the grid's z.
+ * - matmul: 16 x 16 threads per block, tiles of A and B staged in shared memory, any
+ *   transA/transB, ragged edges: from 64 rows and 64 columns on, 64 x 64 tiles whose threads
+ *   own 4 x 4 contiguous outputs read as float4; below, up to 4 x 4 outputs strided by 16 (so a
+ *   10-column product wastes little); the slices of a split product (compiler/split.ts) along
+ *   the grid's z.
  *
  * Float semantics: `expf`, `logf`, `tanhf`, `powf` and correctly rounded `sqrtf` and `/`
  * (nvcc's defaults, which runtime/backends/cuda-compile.ts also spells out), never the fast
@@ -193,20 +195,12 @@ interface ReduceColumnsView extends ReduceViewBase {
   readonly combine: string;
 }
 
-interface MatmulView extends KernelView, MatmulSliceRange {
-  readonly m: number;
-  readonly n: number;
-  readonly k: number;
+/** The tiled kernel's register blocks and tiles, on top of the staging both kernels share. */
+interface MatmulView extends MatmulStagingView {
   readonly blockM: number;
   readonly blockN: number;
   readonly tileM: number;
   readonly tileN: number;
-  readonly aRow: string;
-  readonly aStep: string;
-  readonly bColumn: string;
-  readonly bStep: string;
-  readonly aElement: string;
-  readonly bElement: string;
 }
 
 interface SourceView {
@@ -540,45 +534,98 @@ function blockFor(extent: number): number {
   return extent > 1024 ? 4 : extent > 16 ? 2 : 1;
 }
 
-/** A(i, p) and B(p, j) as loads: `in0[i * 784u + p]`, or `in0[p * 600u + i]` when transposed. */
+/** From this many rows and columns on, a product runs the 64 x 64 blocked kernel. */
+export const BLOCKED_MATMUL_MIN = 64;
+
+/** What both matmul templates take: sizes, how tiles are staged, the slice of k. */
+interface MatmulStagingView extends KernelView, MatmulSliceRange {
+  readonly m: number;
+  readonly n: number;
+  readonly aRow: string;
+  readonly aStep: string;
+  readonly bColumn: string;
+  readonly bStep: string;
+  readonly aElement: string;
+  readonly bElement: string;
+}
 
 /**
- * A tiled matrix product, `{ m: 600, n: 250, k: 784, transA: false, transB: false }` →
- * 2 x 2 register blocks, 32 x 32 tiles, grid [8, 19, 1] of 16 x 16 threads, A(i, p) =
- * `in0[i * 784u + p]`, B(p, j) = `in1[p * 250u + j]`; transA reads `in0[p * 600u + i]`,
- * transB `in1[j * 784u + p]`. Tiles are staged so that neighbouring threads load neighbouring
- * elements in either layout; out-of-range elements are staged as zeros. A split product runs
- * its slices as the grid's z: block z sums p over its slice and writes slice z of out.
+ * Staging of `tileM` x 16 of A and 16 x `tileN` of B by 256 threads, element `e` of a pass
+ * each, so that neighbouring threads load neighbouring elements in either layout: A(i, p) =
+ * `in0[i * 784u + p]` walks p (`ii = e / 16u`, `kk = e % 16u`), transposed A walks i.
  */
-function renderMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
+function matmulStaging(
+  comment: readonly string[],
+  kernel: MatmulKernel,
+  tileM: number,
+  tileN: number,
+): MatmulStagingView {
   const { m, n, k, transA, transB } = kernel;
-  const blockM = blockFor(m);
-  const blockN = blockFor(n);
-  const tileM = 16 * blockM;
-  const tileN = 16 * blockN;
-  const grid: Dim3 = [Math.ceil(n / tileN), Math.ceil(m / tileM), kernel.kSlices];
-  if (grid[1] > MAX_GRID_YZ) {
-    throw new GradcError(
-      `CUDA target: kernel ${kernel.name} needs ${grid[1]} blocks along y, past CUDA's ` +
-        `${MAX_GRID_YZ} (a product of ${m} rows)`,
-    );
-  }
-  const code = template<MatmulView>('cuda/matmul.hbs')({
+  return {
     comment,
     signature: cudaSignature(kernel, THREADS_PER_BLOCK),
     m,
     n,
-    k,
-    blockM,
-    blockN,
-    tileM,
-    tileN,
     aRow: transA ? `e % ${tileM}u` : 'e / 16u',
     aStep: transA ? `e / ${tileM}u` : 'e % 16u',
     bColumn: transB ? 'e / 16u' : `e % ${tileN}u`,
     bStep: transB ? 'e % 16u' : `e / ${tileN}u`,
     ...matmulElements(kernel),
     ...matmulSliceRange(CUDA_LANGUAGE, kernel, 'blockIdx.z', `${k}u`),
+  };
+}
+
+/** A grid of `tileM` x `tileN` tiles over out, one layer per slice of k. */
+function matmulGrid(kernel: MatmulKernel, tileM: number, tileN: number): Dim3 {
+  const grid: Dim3 = [Math.ceil(kernel.n / tileN), Math.ceil(kernel.m / tileM), kernel.kSlices];
+  if (grid[1] > MAX_GRID_YZ) {
+    throw new GradcError(
+      `CUDA target: kernel ${kernel.name} needs ${grid[1]} blocks along y, past CUDA's ` +
+        `${MAX_GRID_YZ} (a product of ${kernel.m} rows)`,
+    );
+  }
+  return grid;
+}
+
+/**
+ * A matrix product: the blocked kernel when out has at least 64 rows and 64 columns, else the
+ * tiled one, whose register blocks shrink to fit narrow products (10 columns, one row).
+ */
+function renderMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
+  return kernel.m >= BLOCKED_MATMUL_MIN && kernel.n >= BLOCKED_MATMUL_MIN
+    ? renderBlockedMatmul(comment, kernel)
+    : renderTiledMatmul(comment, kernel);
+}
+
+/**
+ * `{ m: 600, n: 250, k: 784 }` → 64 x 64 tiles, grid [4, 10, 1] of 16 x 16 threads; thread
+ * (x, y) owns rows 4y..4y+3 and columns 4x..4x+3 of its tile and reads its operands as two
+ * float4 per step of k: 2 shared-memory loads for 16 multiply-adds. Split products run their
+ * slices along the grid's z.
+ */
+function renderBlockedMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
+  const code = template<MatmulStagingView>('cuda/matmul-blocked.hbs')(matmulStaging(comment, kernel, 64, 64));
+  return { code, grid: matmulGrid(kernel, 64, 64), block: [16, 16, 1] };
+}
+
+/**
+ * A tiled matrix product, `{ m: 1100, n: 40, k: 20, transA: false, transB: false }` →
+ * 4 x 2 register blocks, 64 x 32 tiles, grid [2, 18, 1] of 16 x 16 threads, thread (x, y)
+ * owning rows y + 16 r and columns x + 16 c; A(i, p) = `in0[i * 20u + p]`, B(p, j) =
+ * `in1[p * 40u + j]`. Out-of-range elements are staged as zeros. A split product runs its
+ * slices along the grid's z: block z sums p over its slice and writes slice z of out.
+ */
+function renderTiledMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
+  const blockM = blockFor(kernel.m);
+  const blockN = blockFor(kernel.n);
+  const tileM = 16 * blockM;
+  const tileN = 16 * blockN;
+  const code = template<MatmulView>('cuda/matmul.hbs')({
+    ...matmulStaging(comment, kernel, tileM, tileN),
+    blockM,
+    blockN,
+    tileM,
+    tileN,
   });
-  return { code, grid, block: [16, 16, 1] };
+  return { code, grid: matmulGrid(kernel, tileM, tileN), block: [16, 16, 1] };
 }
