@@ -6,30 +6,61 @@ import type { JsKernel } from "../../runtime/backend.ts";
 // train_000_matmul: out[600,250] = in0[600,784] · in1[784,250]
 //   %3 matmul  examples/mnist-mlp.ts:15:21 dense
 export function train_000_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc = new Float64Array(250);
-  for (let i = 0; i < 600; i++) {
-    const aRow = i * 784;
-    acc.fill(0);
+  const acc0 = new Float64Array(250);
+  const acc1 = new Float64Array(250);
+  const acc2 = new Float64Array(250);
+  // rows in groups of 3
+  for (let t = 0; t < 200; t++) {
+    const i = t * 3;
+    const aRow0 = i * 784;
+    const aRow1 = (i + 1) * 784;
+    const aRow2 = (i + 2) * 784;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 784; p += 4) {
-      const a0 = in0[aRow + p];
-      const a1 = in0[aRow + p + 1];
-      const a2 = in0[aRow + p + 2];
-      const a3 = in0[aRow + p + 3];
+      const a00 = in0[aRow0 + p];
+      const a01 = in0[aRow0 + p + 1];
+      const a02 = in0[aRow0 + p + 2];
+      const a03 = in0[aRow0 + p + 3];
+      const a10 = in0[aRow1 + p];
+      const a11 = in0[aRow1 + p + 1];
+      const a12 = in0[aRow1 + p + 2];
+      const a13 = in0[aRow1 + p + 3];
+      const a20 = in0[aRow2 + p];
+      const a21 = in0[aRow2 + p + 1];
+      const a22 = in0[aRow2 + p + 2];
+      const a23 = in0[aRow2 + p + 3];
       const b0 = p * 250;
       const b1 = b0 + 250;
       const b2 = b1 + 250;
       const b3 = b2 + 250;
       for (let j = 0; j < 250; j++) {
-        acc[j] += a0 * in1[b0 + j] + a1 * in1[b1 + j] + a2 * in1[b2 + j] + a3 * in1[b3 + j];
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
       }
     }
     for (; p < 784; p++) {
-      const a0 = in0[aRow + p];
+      const a0 = in0[aRow0 + p];
+      const a1 = in0[aRow1 + p];
+      const a2 = in0[aRow2 + p];
       const b0 = p * 250;
-      for (let j = 0; j < 250; j++) acc[j] += a0 * in1[b0 + j];
+      for (let j = 0; j < 250; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
     }
-    out.set(acc, i * 250);
+    out.set(acc0, i * 250);
+    out.set(acc1, (i + 1) * 250);
+    out.set(acc2, (i + 2) * 250);
   }
 }
 
@@ -55,30 +86,61 @@ export function train_002_map(in0: Float32Array, out: Float32Array): void {
 // train_003_matmul: out[600,250] = in0[600,250] · in1[250,250]
 //   %10 matmul  examples/mnist-mlp.ts:16:21 dense
 export function train_003_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc = new Float64Array(250);
-  for (let i = 0; i < 600; i++) {
-    const aRow = i * 250;
-    acc.fill(0);
+  const acc0 = new Float64Array(250);
+  const acc1 = new Float64Array(250);
+  const acc2 = new Float64Array(250);
+  // rows in groups of 3
+  for (let t = 0; t < 200; t++) {
+    const i = t * 3;
+    const aRow0 = i * 250;
+    const aRow1 = (i + 1) * 250;
+    const aRow2 = (i + 2) * 250;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 250; p += 4) {
-      const a0 = in0[aRow + p];
-      const a1 = in0[aRow + p + 1];
-      const a2 = in0[aRow + p + 2];
-      const a3 = in0[aRow + p + 3];
+      const a00 = in0[aRow0 + p];
+      const a01 = in0[aRow0 + p + 1];
+      const a02 = in0[aRow0 + p + 2];
+      const a03 = in0[aRow0 + p + 3];
+      const a10 = in0[aRow1 + p];
+      const a11 = in0[aRow1 + p + 1];
+      const a12 = in0[aRow1 + p + 2];
+      const a13 = in0[aRow1 + p + 3];
+      const a20 = in0[aRow2 + p];
+      const a21 = in0[aRow2 + p + 1];
+      const a22 = in0[aRow2 + p + 2];
+      const a23 = in0[aRow2 + p + 3];
       const b0 = p * 250;
       const b1 = b0 + 250;
       const b2 = b1 + 250;
       const b3 = b2 + 250;
       for (let j = 0; j < 250; j++) {
-        acc[j] += a0 * in1[b0 + j] + a1 * in1[b1 + j] + a2 * in1[b2 + j] + a3 * in1[b3 + j];
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
       }
     }
     for (; p < 250; p++) {
-      const a0 = in0[aRow + p];
+      const a0 = in0[aRow0 + p];
+      const a1 = in0[aRow1 + p];
+      const a2 = in0[aRow2 + p];
       const b0 = p * 250;
-      for (let j = 0; j < 250; j++) acc[j] += a0 * in1[b0 + j];
+      for (let j = 0; j < 250; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
     }
-    out.set(acc, i * 250);
+    out.set(acc0, i * 250);
+    out.set(acc1, (i + 1) * 250);
+    out.set(acc2, (i + 2) * 250);
   }
 }
 
@@ -104,30 +166,61 @@ export function train_005_map(in0: Float32Array, out: Float32Array): void {
 // train_006_matmul: out[600,10] = in0[600,250] · in1[250,10]
 //   %16 matmul  examples/mnist-mlp.ts:17:20 dense
 export function train_006_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc = new Float64Array(10);
-  for (let i = 0; i < 600; i++) {
-    const aRow = i * 250;
-    acc.fill(0);
+  const acc0 = new Float64Array(10);
+  const acc1 = new Float64Array(10);
+  const acc2 = new Float64Array(10);
+  // rows in groups of 3
+  for (let t = 0; t < 200; t++) {
+    const i = t * 3;
+    const aRow0 = i * 250;
+    const aRow1 = (i + 1) * 250;
+    const aRow2 = (i + 2) * 250;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 250; p += 4) {
-      const a0 = in0[aRow + p];
-      const a1 = in0[aRow + p + 1];
-      const a2 = in0[aRow + p + 2];
-      const a3 = in0[aRow + p + 3];
+      const a00 = in0[aRow0 + p];
+      const a01 = in0[aRow0 + p + 1];
+      const a02 = in0[aRow0 + p + 2];
+      const a03 = in0[aRow0 + p + 3];
+      const a10 = in0[aRow1 + p];
+      const a11 = in0[aRow1 + p + 1];
+      const a12 = in0[aRow1 + p + 2];
+      const a13 = in0[aRow1 + p + 3];
+      const a20 = in0[aRow2 + p];
+      const a21 = in0[aRow2 + p + 1];
+      const a22 = in0[aRow2 + p + 2];
+      const a23 = in0[aRow2 + p + 3];
       const b0 = p * 10;
       const b1 = b0 + 10;
       const b2 = b1 + 10;
       const b3 = b2 + 10;
       for (let j = 0; j < 10; j++) {
-        acc[j] += a0 * in1[b0 + j] + a1 * in1[b1 + j] + a2 * in1[b2 + j] + a3 * in1[b3 + j];
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
       }
     }
     for (; p < 250; p++) {
-      const a0 = in0[aRow + p];
+      const a0 = in0[aRow0 + p];
+      const a1 = in0[aRow1 + p];
+      const a2 = in0[aRow2 + p];
       const b0 = p * 10;
-      for (let j = 0; j < 10; j++) acc[j] += a0 * in1[b0 + j];
+      for (let j = 0; j < 10; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
     }
-    out.set(acc, i * 10);
+    out.set(acc0, i * 10);
+    out.set(acc1, (i + 1) * 10);
+    out.set(acc2, (i + 2) * 10);
   }
 }
 
@@ -401,59 +494,151 @@ export function train_030_matmul(in0: Float32Array, in1: Float32Array, out: Floa
   for (let j = 0; j < 250; j++) {
     for (let p = 0; p < 10; p++) b[p * 250 + j] = in1[j * 10 + p];
   }
-  const acc = new Float64Array(250);
-  for (let i = 0; i < 600; i++) {
-    const aRow = i * 10;
-    acc.fill(0);
+  const acc0 = new Float64Array(250);
+  const acc1 = new Float64Array(250);
+  const acc2 = new Float64Array(250);
+  // rows in groups of 3
+  for (let t = 0; t < 200; t++) {
+    const i = t * 3;
+    const aRow0 = i * 10;
+    const aRow1 = (i + 1) * 10;
+    const aRow2 = (i + 2) * 10;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 10; p += 4) {
-      const a0 = in0[aRow + p];
-      const a1 = in0[aRow + p + 1];
-      const a2 = in0[aRow + p + 2];
-      const a3 = in0[aRow + p + 3];
+      const a00 = in0[aRow0 + p];
+      const a01 = in0[aRow0 + p + 1];
+      const a02 = in0[aRow0 + p + 2];
+      const a03 = in0[aRow0 + p + 3];
+      const a10 = in0[aRow1 + p];
+      const a11 = in0[aRow1 + p + 1];
+      const a12 = in0[aRow1 + p + 2];
+      const a13 = in0[aRow1 + p + 3];
+      const a20 = in0[aRow2 + p];
+      const a21 = in0[aRow2 + p + 1];
+      const a22 = in0[aRow2 + p + 2];
+      const a23 = in0[aRow2 + p + 3];
       const b0 = p * 250;
       const b1 = b0 + 250;
       const b2 = b1 + 250;
       const b3 = b2 + 250;
       for (let j = 0; j < 250; j++) {
-        acc[j] += a0 * b[b0 + j] + a1 * b[b1 + j] + a2 * b[b2 + j] + a3 * b[b3 + j];
+        const x0 = b[b0 + j];
+        const x1 = b[b1 + j];
+        const x2 = b[b2 + j];
+        const x3 = b[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
       }
     }
     for (; p < 10; p++) {
-      const a0 = in0[aRow + p];
+      const a0 = in0[aRow0 + p];
+      const a1 = in0[aRow1 + p];
+      const a2 = in0[aRow2 + p];
       const b0 = p * 250;
-      for (let j = 0; j < 250; j++) acc[j] += a0 * b[b0 + j];
+      for (let j = 0; j < 250; j++) {
+        const x0 = b[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
     }
-    out.set(acc, i * 250);
+    out.set(acc0, i * 250);
+    out.set(acc1, (i + 1) * 250);
+    out.set(acc2, (i + 2) * 250);
   }
 }
 
 // train_031_matmul: out[250,10] = in0[600,250]ᵀ · in1[600,10]
 //   %59 matmul  examples/mnist-mlp.ts:17:20 dense
 export function train_031_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc = new Float64Array(10);
-  for (let i = 0; i < 250; i++) {
-    acc.fill(0);
+  const acc0 = new Float64Array(10);
+  const acc1 = new Float64Array(10);
+  const acc2 = new Float64Array(10);
+  // rows in groups of 3
+  for (let t = 0; t < 83; t++) {
+    const i = t * 3;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 600; p += 4) {
-      const a0 = in0[p * 250 + i];
-      const a1 = in0[(p + 1) * 250 + i];
-      const a2 = in0[(p + 2) * 250 + i];
-      const a3 = in0[(p + 3) * 250 + i];
+      const a00 = in0[p * 250 + i];
+      const a01 = in0[(p + 1) * 250 + i];
+      const a02 = in0[(p + 2) * 250 + i];
+      const a03 = in0[(p + 3) * 250 + i];
+      const a10 = in0[p * 250 + i + 1];
+      const a11 = in0[(p + 1) * 250 + i + 1];
+      const a12 = in0[(p + 2) * 250 + i + 1];
+      const a13 = in0[(p + 3) * 250 + i + 1];
+      const a20 = in0[p * 250 + i + 2];
+      const a21 = in0[(p + 1) * 250 + i + 2];
+      const a22 = in0[(p + 2) * 250 + i + 2];
+      const a23 = in0[(p + 3) * 250 + i + 2];
       const b0 = p * 10;
       const b1 = b0 + 10;
       const b2 = b1 + 10;
       const b3 = b2 + 10;
       for (let j = 0; j < 10; j++) {
-        acc[j] += a0 * in1[b0 + j] + a1 * in1[b1 + j] + a2 * in1[b2 + j] + a3 * in1[b3 + j];
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
+      }
+    }
+    for (; p < 600; p++) {
+      const a0 = in0[p * 250 + i];
+      const a1 = in0[p * 250 + i + 1];
+      const a2 = in0[p * 250 + i + 2];
+      const b0 = p * 10;
+      for (let j = 0; j < 10; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
+    }
+    out.set(acc0, i * 10);
+    out.set(acc1, (i + 1) * 10);
+    out.set(acc2, (i + 2) * 10);
+  }
+  // rows 249 to 249, one at a time
+  for (let t = 0; t < 1; t++) {
+    const i = 249 + t;
+    acc0.fill(0);
+    let p = 0;
+    for (; p + 4 <= 600; p += 4) {
+      const a00 = in0[p * 250 + i];
+      const a01 = in0[(p + 1) * 250 + i];
+      const a02 = in0[(p + 2) * 250 + i];
+      const a03 = in0[(p + 3) * 250 + i];
+      const b0 = p * 10;
+      const b1 = b0 + 10;
+      const b2 = b1 + 10;
+      const b3 = b2 + 10;
+      for (let j = 0; j < 10; j++) {
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
       }
     }
     for (; p < 600; p++) {
       const a0 = in0[p * 250 + i];
       const b0 = p * 10;
-      for (let j = 0; j < 10; j++) acc[j] += a0 * in1[b0 + j];
+      for (let j = 0; j < 10; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+      }
     }
-    out.set(acc, i * 10);
+    out.set(acc0, i * 10);
   }
 }
 
@@ -487,59 +672,151 @@ export function train_034_matmul(in0: Float32Array, in1: Float32Array, out: Floa
   for (let j = 0; j < 250; j++) {
     for (let p = 0; p < 250; p++) b[p * 250 + j] = in1[j * 250 + p];
   }
-  const acc = new Float64Array(250);
-  for (let i = 0; i < 600; i++) {
-    const aRow = i * 250;
-    acc.fill(0);
+  const acc0 = new Float64Array(250);
+  const acc1 = new Float64Array(250);
+  const acc2 = new Float64Array(250);
+  // rows in groups of 3
+  for (let t = 0; t < 200; t++) {
+    const i = t * 3;
+    const aRow0 = i * 250;
+    const aRow1 = (i + 1) * 250;
+    const aRow2 = (i + 2) * 250;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 250; p += 4) {
-      const a0 = in0[aRow + p];
-      const a1 = in0[aRow + p + 1];
-      const a2 = in0[aRow + p + 2];
-      const a3 = in0[aRow + p + 3];
+      const a00 = in0[aRow0 + p];
+      const a01 = in0[aRow0 + p + 1];
+      const a02 = in0[aRow0 + p + 2];
+      const a03 = in0[aRow0 + p + 3];
+      const a10 = in0[aRow1 + p];
+      const a11 = in0[aRow1 + p + 1];
+      const a12 = in0[aRow1 + p + 2];
+      const a13 = in0[aRow1 + p + 3];
+      const a20 = in0[aRow2 + p];
+      const a21 = in0[aRow2 + p + 1];
+      const a22 = in0[aRow2 + p + 2];
+      const a23 = in0[aRow2 + p + 3];
       const b0 = p * 250;
       const b1 = b0 + 250;
       const b2 = b1 + 250;
       const b3 = b2 + 250;
       for (let j = 0; j < 250; j++) {
-        acc[j] += a0 * b[b0 + j] + a1 * b[b1 + j] + a2 * b[b2 + j] + a3 * b[b3 + j];
+        const x0 = b[b0 + j];
+        const x1 = b[b1 + j];
+        const x2 = b[b2 + j];
+        const x3 = b[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
       }
     }
     for (; p < 250; p++) {
-      const a0 = in0[aRow + p];
+      const a0 = in0[aRow0 + p];
+      const a1 = in0[aRow1 + p];
+      const a2 = in0[aRow2 + p];
       const b0 = p * 250;
-      for (let j = 0; j < 250; j++) acc[j] += a0 * b[b0 + j];
+      for (let j = 0; j < 250; j++) {
+        const x0 = b[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
     }
-    out.set(acc, i * 250);
+    out.set(acc0, i * 250);
+    out.set(acc1, (i + 1) * 250);
+    out.set(acc2, (i + 2) * 250);
   }
 }
 
 // train_035_matmul: out[250,250] = in0[600,250]ᵀ · in1[600,250]
 //   %65 matmul  examples/mnist-mlp.ts:16:21 dense
 export function train_035_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc = new Float64Array(250);
-  for (let i = 0; i < 250; i++) {
-    acc.fill(0);
+  const acc0 = new Float64Array(250);
+  const acc1 = new Float64Array(250);
+  const acc2 = new Float64Array(250);
+  // rows in groups of 3
+  for (let t = 0; t < 83; t++) {
+    const i = t * 3;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 600; p += 4) {
-      const a0 = in0[p * 250 + i];
-      const a1 = in0[(p + 1) * 250 + i];
-      const a2 = in0[(p + 2) * 250 + i];
-      const a3 = in0[(p + 3) * 250 + i];
+      const a00 = in0[p * 250 + i];
+      const a01 = in0[(p + 1) * 250 + i];
+      const a02 = in0[(p + 2) * 250 + i];
+      const a03 = in0[(p + 3) * 250 + i];
+      const a10 = in0[p * 250 + i + 1];
+      const a11 = in0[(p + 1) * 250 + i + 1];
+      const a12 = in0[(p + 2) * 250 + i + 1];
+      const a13 = in0[(p + 3) * 250 + i + 1];
+      const a20 = in0[p * 250 + i + 2];
+      const a21 = in0[(p + 1) * 250 + i + 2];
+      const a22 = in0[(p + 2) * 250 + i + 2];
+      const a23 = in0[(p + 3) * 250 + i + 2];
       const b0 = p * 250;
       const b1 = b0 + 250;
       const b2 = b1 + 250;
       const b3 = b2 + 250;
       for (let j = 0; j < 250; j++) {
-        acc[j] += a0 * in1[b0 + j] + a1 * in1[b1 + j] + a2 * in1[b2 + j] + a3 * in1[b3 + j];
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
+      }
+    }
+    for (; p < 600; p++) {
+      const a0 = in0[p * 250 + i];
+      const a1 = in0[p * 250 + i + 1];
+      const a2 = in0[p * 250 + i + 2];
+      const b0 = p * 250;
+      for (let j = 0; j < 250; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
+    }
+    out.set(acc0, i * 250);
+    out.set(acc1, (i + 1) * 250);
+    out.set(acc2, (i + 2) * 250);
+  }
+  // rows 249 to 249, one at a time
+  for (let t = 0; t < 1; t++) {
+    const i = 249 + t;
+    acc0.fill(0);
+    let p = 0;
+    for (; p + 4 <= 600; p += 4) {
+      const a00 = in0[p * 250 + i];
+      const a01 = in0[(p + 1) * 250 + i];
+      const a02 = in0[(p + 2) * 250 + i];
+      const a03 = in0[(p + 3) * 250 + i];
+      const b0 = p * 250;
+      const b1 = b0 + 250;
+      const b2 = b1 + 250;
+      const b3 = b2 + 250;
+      for (let j = 0; j < 250; j++) {
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
       }
     }
     for (; p < 600; p++) {
       const a0 = in0[p * 250 + i];
       const b0 = p * 250;
-      for (let j = 0; j < 250; j++) acc[j] += a0 * in1[b0 + j];
+      for (let j = 0; j < 250; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+      }
     }
-    out.set(acc, i * 250);
+    out.set(acc0, i * 250);
   }
 }
 
@@ -569,29 +846,90 @@ export function train_037_sum(in0: Float32Array, out: Float32Array): void {
 // train_038_matmul: out[784,250] = in0[600,784]ᵀ · in1[600,250]
 //   %70 matmul  examples/mnist-mlp.ts:15:21 dense
 export function train_038_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc = new Float64Array(250);
-  for (let i = 0; i < 784; i++) {
-    acc.fill(0);
+  const acc0 = new Float64Array(250);
+  const acc1 = new Float64Array(250);
+  const acc2 = new Float64Array(250);
+  // rows in groups of 3
+  for (let t = 0; t < 261; t++) {
+    const i = t * 3;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 600; p += 4) {
-      const a0 = in0[p * 784 + i];
-      const a1 = in0[(p + 1) * 784 + i];
-      const a2 = in0[(p + 2) * 784 + i];
-      const a3 = in0[(p + 3) * 784 + i];
+      const a00 = in0[p * 784 + i];
+      const a01 = in0[(p + 1) * 784 + i];
+      const a02 = in0[(p + 2) * 784 + i];
+      const a03 = in0[(p + 3) * 784 + i];
+      const a10 = in0[p * 784 + i + 1];
+      const a11 = in0[(p + 1) * 784 + i + 1];
+      const a12 = in0[(p + 2) * 784 + i + 1];
+      const a13 = in0[(p + 3) * 784 + i + 1];
+      const a20 = in0[p * 784 + i + 2];
+      const a21 = in0[(p + 1) * 784 + i + 2];
+      const a22 = in0[(p + 2) * 784 + i + 2];
+      const a23 = in0[(p + 3) * 784 + i + 2];
       const b0 = p * 250;
       const b1 = b0 + 250;
       const b2 = b1 + 250;
       const b3 = b2 + 250;
       for (let j = 0; j < 250; j++) {
-        acc[j] += a0 * in1[b0 + j] + a1 * in1[b1 + j] + a2 * in1[b2 + j] + a3 * in1[b3 + j];
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
+      }
+    }
+    for (; p < 600; p++) {
+      const a0 = in0[p * 784 + i];
+      const a1 = in0[p * 784 + i + 1];
+      const a2 = in0[p * 784 + i + 2];
+      const b0 = p * 250;
+      for (let j = 0; j < 250; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
+    }
+    out.set(acc0, i * 250);
+    out.set(acc1, (i + 1) * 250);
+    out.set(acc2, (i + 2) * 250);
+  }
+  // rows 783 to 783, one at a time
+  for (let t = 0; t < 1; t++) {
+    const i = 783 + t;
+    acc0.fill(0);
+    let p = 0;
+    for (; p + 4 <= 600; p += 4) {
+      const a00 = in0[p * 784 + i];
+      const a01 = in0[(p + 1) * 784 + i];
+      const a02 = in0[(p + 2) * 784 + i];
+      const a03 = in0[(p + 3) * 784 + i];
+      const b0 = p * 250;
+      const b1 = b0 + 250;
+      const b2 = b1 + 250;
+      const b3 = b2 + 250;
+      for (let j = 0; j < 250; j++) {
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
       }
     }
     for (; p < 600; p++) {
       const a0 = in0[p * 784 + i];
       const b0 = p * 250;
-      for (let j = 0; j < 250; j++) acc[j] += a0 * in1[b0 + j];
+      for (let j = 0; j < 250; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+      }
     }
-    out.set(acc, i * 250);
+    out.set(acc0, i * 250);
   }
 }
 
@@ -736,30 +1074,61 @@ export function train_assign_fc3_b_b14(in0: Float32Array, out: Float32Array): vo
 // predict_000_matmul: out[600,250] = in0[600,784] · in1[784,250]
 //   %2 matmul  examples/mnist-mlp.ts:15:21 dense
 export function predict_000_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc = new Float64Array(250);
-  for (let i = 0; i < 600; i++) {
-    const aRow = i * 784;
-    acc.fill(0);
+  const acc0 = new Float64Array(250);
+  const acc1 = new Float64Array(250);
+  const acc2 = new Float64Array(250);
+  // rows in groups of 3
+  for (let t = 0; t < 200; t++) {
+    const i = t * 3;
+    const aRow0 = i * 784;
+    const aRow1 = (i + 1) * 784;
+    const aRow2 = (i + 2) * 784;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 784; p += 4) {
-      const a0 = in0[aRow + p];
-      const a1 = in0[aRow + p + 1];
-      const a2 = in0[aRow + p + 2];
-      const a3 = in0[aRow + p + 3];
+      const a00 = in0[aRow0 + p];
+      const a01 = in0[aRow0 + p + 1];
+      const a02 = in0[aRow0 + p + 2];
+      const a03 = in0[aRow0 + p + 3];
+      const a10 = in0[aRow1 + p];
+      const a11 = in0[aRow1 + p + 1];
+      const a12 = in0[aRow1 + p + 2];
+      const a13 = in0[aRow1 + p + 3];
+      const a20 = in0[aRow2 + p];
+      const a21 = in0[aRow2 + p + 1];
+      const a22 = in0[aRow2 + p + 2];
+      const a23 = in0[aRow2 + p + 3];
       const b0 = p * 250;
       const b1 = b0 + 250;
       const b2 = b1 + 250;
       const b3 = b2 + 250;
       for (let j = 0; j < 250; j++) {
-        acc[j] += a0 * in1[b0 + j] + a1 * in1[b1 + j] + a2 * in1[b2 + j] + a3 * in1[b3 + j];
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
       }
     }
     for (; p < 784; p++) {
-      const a0 = in0[aRow + p];
+      const a0 = in0[aRow0 + p];
+      const a1 = in0[aRow1 + p];
+      const a2 = in0[aRow2 + p];
       const b0 = p * 250;
-      for (let j = 0; j < 250; j++) acc[j] += a0 * in1[b0 + j];
+      for (let j = 0; j < 250; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
     }
-    out.set(acc, i * 250);
+    out.set(acc0, i * 250);
+    out.set(acc1, (i + 1) * 250);
+    out.set(acc2, (i + 2) * 250);
   }
 }
 
@@ -779,30 +1148,61 @@ export function predict_001_map(in0: Float32Array, in1: Float32Array, out: Float
 // predict_002_matmul: out[600,250] = in0[600,250] · in1[250,250]
 //   %9 matmul  examples/mnist-mlp.ts:16:21 dense
 export function predict_002_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc = new Float64Array(250);
-  for (let i = 0; i < 600; i++) {
-    const aRow = i * 250;
-    acc.fill(0);
+  const acc0 = new Float64Array(250);
+  const acc1 = new Float64Array(250);
+  const acc2 = new Float64Array(250);
+  // rows in groups of 3
+  for (let t = 0; t < 200; t++) {
+    const i = t * 3;
+    const aRow0 = i * 250;
+    const aRow1 = (i + 1) * 250;
+    const aRow2 = (i + 2) * 250;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 250; p += 4) {
-      const a0 = in0[aRow + p];
-      const a1 = in0[aRow + p + 1];
-      const a2 = in0[aRow + p + 2];
-      const a3 = in0[aRow + p + 3];
+      const a00 = in0[aRow0 + p];
+      const a01 = in0[aRow0 + p + 1];
+      const a02 = in0[aRow0 + p + 2];
+      const a03 = in0[aRow0 + p + 3];
+      const a10 = in0[aRow1 + p];
+      const a11 = in0[aRow1 + p + 1];
+      const a12 = in0[aRow1 + p + 2];
+      const a13 = in0[aRow1 + p + 3];
+      const a20 = in0[aRow2 + p];
+      const a21 = in0[aRow2 + p + 1];
+      const a22 = in0[aRow2 + p + 2];
+      const a23 = in0[aRow2 + p + 3];
       const b0 = p * 250;
       const b1 = b0 + 250;
       const b2 = b1 + 250;
       const b3 = b2 + 250;
       for (let j = 0; j < 250; j++) {
-        acc[j] += a0 * in1[b0 + j] + a1 * in1[b1 + j] + a2 * in1[b2 + j] + a3 * in1[b3 + j];
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
       }
     }
     for (; p < 250; p++) {
-      const a0 = in0[aRow + p];
+      const a0 = in0[aRow0 + p];
+      const a1 = in0[aRow1 + p];
+      const a2 = in0[aRow2 + p];
       const b0 = p * 250;
-      for (let j = 0; j < 250; j++) acc[j] += a0 * in1[b0 + j];
+      for (let j = 0; j < 250; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
     }
-    out.set(acc, i * 250);
+    out.set(acc0, i * 250);
+    out.set(acc1, (i + 1) * 250);
+    out.set(acc2, (i + 2) * 250);
   }
 }
 
@@ -822,30 +1222,61 @@ export function predict_003_map(in0: Float32Array, in1: Float32Array, out: Float
 // predict_004_matmul: out[600,10] = in0[600,250] · in1[250,10]
 //   %15 matmul  examples/mnist-mlp.ts:17:20 dense
 export function predict_004_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc = new Float64Array(10);
-  for (let i = 0; i < 600; i++) {
-    const aRow = i * 250;
-    acc.fill(0);
+  const acc0 = new Float64Array(10);
+  const acc1 = new Float64Array(10);
+  const acc2 = new Float64Array(10);
+  // rows in groups of 3
+  for (let t = 0; t < 200; t++) {
+    const i = t * 3;
+    const aRow0 = i * 250;
+    const aRow1 = (i + 1) * 250;
+    const aRow2 = (i + 2) * 250;
+    acc0.fill(0);
+    acc1.fill(0);
+    acc2.fill(0);
     let p = 0;
     for (; p + 4 <= 250; p += 4) {
-      const a0 = in0[aRow + p];
-      const a1 = in0[aRow + p + 1];
-      const a2 = in0[aRow + p + 2];
-      const a3 = in0[aRow + p + 3];
+      const a00 = in0[aRow0 + p];
+      const a01 = in0[aRow0 + p + 1];
+      const a02 = in0[aRow0 + p + 2];
+      const a03 = in0[aRow0 + p + 3];
+      const a10 = in0[aRow1 + p];
+      const a11 = in0[aRow1 + p + 1];
+      const a12 = in0[aRow1 + p + 2];
+      const a13 = in0[aRow1 + p + 3];
+      const a20 = in0[aRow2 + p];
+      const a21 = in0[aRow2 + p + 1];
+      const a22 = in0[aRow2 + p + 2];
+      const a23 = in0[aRow2 + p + 3];
       const b0 = p * 10;
       const b1 = b0 + 10;
       const b2 = b1 + 10;
       const b3 = b2 + 10;
       for (let j = 0; j < 10; j++) {
-        acc[j] += a0 * in1[b0 + j] + a1 * in1[b1 + j] + a2 * in1[b2 + j] + a3 * in1[b3 + j];
+        const x0 = in1[b0 + j];
+        const x1 = in1[b1 + j];
+        const x2 = in1[b2 + j];
+        const x3 = in1[b3 + j];
+        acc0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        acc2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
       }
     }
     for (; p < 250; p++) {
-      const a0 = in0[aRow + p];
+      const a0 = in0[aRow0 + p];
+      const a1 = in0[aRow1 + p];
+      const a2 = in0[aRow2 + p];
       const b0 = p * 10;
-      for (let j = 0; j < 10; j++) acc[j] += a0 * in1[b0 + j];
+      for (let j = 0; j < 10; j++) {
+        const x0 = in1[b0 + j];
+        acc0[j] += a0 * x0;
+        acc1[j] += a1 * x0;
+        acc2[j] += a2 * x0;
+      }
     }
-    out.set(acc, i * 10);
+    out.set(acc0, i * 10);
+    out.set(acc1, (i + 1) * 10);
+    out.set(acc2, (i + 2) * 10);
   }
 }
 

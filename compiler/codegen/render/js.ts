@@ -110,25 +110,30 @@ interface MatmulView extends KernelView {
   readonly n: number;
   /** Statements before the loops (Bᵀ repacked as B). */
   readonly prelude: readonly string[];
-  /** The outer loop's variable and count: `i` over m rows, or `t` over slices × rows. */
-  readonly row: string;
-  readonly rows: number;
-  /**
-   * Declarations at the top of the outer loop: the slice and row a `t` stands for, and row
-   * `i`'s offset into A when A is not transposed.
-   */
-  readonly rowDecls: readonly string[];
-  /** The range of p the row sums over, and where its slice starts in out. */
+  /** The float64 row accumulators: `acc0`, `acc1`, `acc2`. */
+  readonly accumulators: readonly string[];
+  /** The range of p a row sums over (its slice of k), in terms of `s`. */
   readonly pBegin: string;
   readonly pEnd: string;
-  readonly outBase: string;
-  /** A(i, p + q) for q = 0..3. */
-  readonly a0: string;
-  readonly a1: string;
-  readonly a2: string;
-  readonly a3: string;
   /** The array holding B as [k, n] rows. */
   readonly b: string;
+  readonly passes: readonly MatmulPassView[];
+}
+
+/** A loop over groups of rows (and slices): three rows at a time, then the rows left. */
+interface MatmulPassView {
+  readonly about: string;
+  readonly count: number;
+  /** The slice `s` and first row `i` of pass `t`, and the rows' offsets into A. */
+  readonly rowDecls: readonly string[];
+  readonly fills: readonly string[];
+  /** A(i + r, p + q) for q = 0..3, then each row's update from x0..x3. */
+  readonly quadLoads: readonly string[];
+  readonly quadUpdates: readonly string[];
+  /** A(i + r, p), then each row's update from x0. */
+  readonly singleLoads: readonly string[];
+  readonly singleUpdates: readonly string[];
+  readonly stores: readonly string[];
 }
 
 /** Renders every kernel of `schedule` into one TypeScript module. */
@@ -193,20 +198,21 @@ function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
   return { ...base, ...reduceParts(JS_LANGUAGE, kernel), outSize, reduceSize };
 }
 
+/** Rows of A a matmul pass reads at a time: each element of B loaded feeds three rows. */
+export const MATMUL_ROWS_PER_PASS = 3;
+
 /**
- * A matrix product, i-k-j into a float64 row accumulator with k unrolled by 4 (each pass over
- * the row adds four rows of B): `acc[j] += a0 * in1[b0 + j] + ... + a3 * in1[b3 + j]`.
- * A(i,p) is `in0[aRow + p]`, or `in0[p * m + i]` when A is transposed; a transposed B is first
- * repacked into `b` as [k, n] so the inner loop always reads contiguous rows. A split product
- * (kSlices 20, k 6000, m 250, n 10) loops `t` over slices × rows, `s = (t / 250) | 0`,
- * `i = t - s * 250`, and sums p over [s * 300, s * 300 + 300) into `out` at `s * 2500 + i * 10`.
+ * A matrix product, i-k-j into float64 row accumulators, three rows of A at a time with k
+ * unrolled by 4, so that each element of B read serves 12 multiply-adds:
+ * `acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3` with `x0 = in1[b0 + j]`; the one or
+ * two rows left over run one at a time. A(i, p) is `in0[aRow0 + p]`, or `in0[p * m + i]` when A
+ * is transposed; a transposed B is first repacked into `b` as [k, n] so the inner loop reads
+ * contiguous rows. A split product (kSlices 20, k 6000, m 250) runs its passes over slices ×
+ * groups: `s = (t / 83) | 0`, `i = (t - s * 83) * 3`, p over [s * 300, s * 300 + 300), out at
+ * `s * 2500 + ...`. Each element is summed in the same order as one row at a time.
  */
 function renderMatmul(base: KernelView, kernel: MatmulKernel): string {
   const { m, n, k } = kernel;
-  const aAt = (q: number) => {
-    const p = q === 0 ? 'p' : `p + ${q}`;
-    return kernel.transA ? `in0[${q === 0 ? p : `(${p})`} * ${m} + i]` : `in0[aRow + ${p}]`;
-  };
   const prelude = kernel.transB
     ? [
         `const b = new Float32Array(${k * n});`,
@@ -215,28 +221,51 @@ function renderMatmul(base: KernelView, kernel: MatmulKernel): string {
         '}',
       ]
     : [];
-  const aRow = kernel.transA ? [] : [`const aRow = i * ${k};`];
-  const { slices, sliceK, outStep } = matmulSlicing(kernel);
-  const rows =
-    slices === 1
-      ? { row: 'i', rows: m, rowDecls: aRow, pBegin: '0', pEnd: `${k}`, outBase: '' }
-      : {
-          row: 't',
-          rows: slices * m,
-          rowDecls: [`const s = (t / ${m}) | 0;`, `const i = t - s * ${m};`, ...aRow],
-          pBegin: `s * ${sliceK}`,
-          pEnd: `s * ${sliceK} + ${sliceK}`,
-          outBase: `s * ${outStep} + `,
-        };
+  const { slices, sliceK } = matmulSlicing(kernel);
+  const groups = Math.floor(m / MATMUL_ROWS_PER_PASS);
+  const passes = [
+    matmulPass(kernel, MATMUL_ROWS_PER_PASS, groups, 0),
+    matmulPass(kernel, 1, m - groups * MATMUL_ROWS_PER_PASS, groups * MATMUL_ROWS_PER_PASS),
+  ].filter((pass) => pass.count > 0);
   return template<MatmulView>('js/matmul-rows.hbs')({
     ...base,
     n,
     prelude,
-    ...rows,
-    a0: aAt(0),
-    a1: aAt(1),
-    a2: aAt(2),
-    a3: aAt(3),
+    accumulators: Array.from({ length: Math.min(m, MATMUL_ROWS_PER_PASS) }, (_, r) => `acc${r}`),
+    pBegin: slices === 1 ? '0' : `s * ${sliceK}`,
+    pEnd: slices === 1 ? `${k}` : `s * ${sliceK} + ${sliceK}`,
     b: kernel.transB ? 'b' : 'in1',
+    passes,
   });
+}
+
+/** `units` groups of `rows` rows per slice, starting at row `first`. */
+function matmulPass(kernel: MatmulKernel, rows: number, units: number, first: number): MatmulPassView {
+  const { m, n, k } = kernel;
+  const { slices, outStep } = matmulSlicing(kernel);
+  const unit = (t: string) => (rows === 1 ? `${first} + ${t}` : `${t} * ${rows}`);
+  const rowDecls =
+    slices === 1
+      ? [`const i = ${unit('t')};`]
+      : [`const s = (t / ${units}) | 0;`, `const i = ${unit(`(t - s * ${units})`)};`];
+  const each = Array.from({ length: rows }, (_, r) => r);
+  const rowOf = (r: number) => (r === 0 ? 'i' : `(i + ${r})`);
+  if (!kernel.transA) rowDecls.push(...each.map((r) => `const aRow${r} = ${rowOf(r)} * ${k};`));
+  const a = (r: number, q: number) => {
+    const p = q === 0 ? 'p' : `(p + ${q})`;
+    return kernel.transA ? `in0[${p} * ${m} + ${r === 0 ? 'i' : `i + ${r}`}]` : `in0[aRow${r} + ${q === 0 ? 'p' : `p + ${q}`}]`;
+  };
+  const quarters = [0, 1, 2, 3];
+  const outBase = slices === 1 ? '' : `s * ${outStep} + `;
+  return {
+    about: rows === 1 ? `rows ${first} to ${m - 1}, one at a time` : `rows in groups of ${rows}`,
+    count: slices * units,
+    rowDecls,
+    fills: each.map((r) => `acc${r}.fill(0);`),
+    quadLoads: each.flatMap((r) => quarters.map((q) => `const a${r}${q} = ${a(r, q)};`)),
+    quadUpdates: each.map((r) => `acc${r}[j] += ${quarters.map((q) => `a${r}${q} * x${q}`).join(' + ')};`),
+    singleLoads: each.map((r) => `const a${r} = ${a(r, 0)};`),
+    singleUpdates: each.map((r) => `acc${r}[j] += a${r} * x0;`),
+    stores: each.map((r) => `out.set(acc${r}, ${outBase}${rowOf(r)} * ${n});`),
+  };
 }
