@@ -547,6 +547,32 @@ export function outputsAdjacent(kernel: ReduceKernel): boolean {
   );
 }
 
+/**
+ * How 256 GPU threads stage a `tileM` x 16 tile of A and a 16 x `tileN` tile of B, element `e`
+ * of a pass each, so that neighbouring threads load neighbouring elements in either layout
+ * (`ii`/`jj` the row or column in the tile, `kk` the step of k), and the elements as loads:
+ * A(i, p) = `in0[i * 784u + p]` walks p (`ii = e / 16u`, `kk = e % 16u`); transposed A walks i.
+ */
+export interface TileStaging {
+  readonly aRow: string;
+  readonly aStep: string;
+  readonly bColumn: string;
+  readonly bStep: string;
+  readonly aElement: string;
+  readonly bElement: string;
+}
+
+export function tileStaging(kernel: MatmulKernel, tileM: number, tileN: number): TileStaging {
+  const { transA, transB } = kernel;
+  return {
+    aRow: transA ? `e % ${tileM}u` : 'e / 16u',
+    aStep: transA ? `e / ${tileM}u` : 'e % 16u',
+    bColumn: transB ? 'e / 16u' : `e % ${tileN}u`,
+    bStep: transB ? 'e % 16u' : `e / ${tileN}u`,
+    ...matmulElements(kernel),
+  };
+}
+
 /** Element (i, p) of op(A) and (p, j) of op(B) of a matrix product, in unsigned indexing. */
 export function matmulElements(kernel: MatmulKernel): { aElement: string; bElement: string } {
   const { m, n, k, transA, transB } = kernel;

@@ -34,12 +34,12 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, MatmulSliceRange } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp, MatmulSliceRange, TileStaging } from './c-style.ts';
 import { cFloatLiteral, codeForOp as cCodeForOp } from './c.ts';
 import {
   float32Bits,
-  matmulElements,
   matmulSliceRange,
+  tileStaging,
   outputsAdjacent,
   checkKernels,
   kernelComment,
@@ -538,39 +538,24 @@ function blockFor(extent: number): number {
 export const BLOCKED_MATMUL_MIN = 64;
 
 /** What both matmul templates take: sizes, how tiles are staged, the slice of k. */
-interface MatmulStagingView extends KernelView, MatmulSliceRange {
+interface MatmulStagingView extends KernelView, MatmulSliceRange, TileStaging {
   readonly m: number;
   readonly n: number;
-  readonly aRow: string;
-  readonly aStep: string;
-  readonly bColumn: string;
-  readonly bStep: string;
-  readonly aElement: string;
-  readonly bElement: string;
 }
 
-/**
- * Staging of `tileM` x 16 of A and 16 x `tileN` of B by 256 threads, element `e` of a pass
- * each, so that neighbouring threads load neighbouring elements in either layout: A(i, p) =
- * `in0[i * 784u + p]` walks p (`ii = e / 16u`, `kk = e % 16u`), transposed A walks i.
- */
 function matmulStaging(
   comment: readonly string[],
   kernel: MatmulKernel,
   tileM: number,
   tileN: number,
 ): MatmulStagingView {
-  const { m, n, k, transA, transB } = kernel;
+  const { m, n, k } = kernel;
   return {
     comment,
     signature: cudaSignature(kernel, THREADS_PER_BLOCK),
     m,
     n,
-    aRow: transA ? `e % ${tileM}u` : 'e / 16u',
-    aStep: transA ? `e / ${tileM}u` : 'e % 16u',
-    bColumn: transB ? 'e / 16u' : `e % ${tileN}u`,
-    bStep: transB ? 'e % 16u' : `e / ${tileN}u`,
-    ...matmulElements(kernel),
+    ...tileStaging(kernel, tileM, tileN),
     ...matmulSliceRange(CUDA_LANGUAGE, kernel, 'blockIdx.z', `${k}u`),
   };
 }

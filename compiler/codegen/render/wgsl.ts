@@ -27,11 +27,12 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels } from '../kernel-ir.ts';
-import type { CStyleLanguage, CodeForOp, MatmulSliceRange } from './c-style.ts';
+import type { CStyleLanguage, CodeForOp, MatmulSliceRange, TileStaging } from './c-style.ts';
 import {
   float32Bits,
   matmulElements,
   matmulSliceRange,
+  tileStaging,
   outputsAdjacent,
   OUTPUT_NAME,
   atomic,
@@ -217,7 +218,7 @@ interface MatmulDirectView extends EntryView {
   readonly bElement: string;
 }
 
-interface MatmulView extends EntryView, MatmulSliceRange {
+interface MatmulView extends EntryView, MatmulSliceRange, TileStaging {
   readonly m: number;
   readonly n: number;
   readonly k: number;
@@ -228,14 +229,6 @@ interface MatmulView extends EntryView, MatmulSliceRange {
   readonly tileASize: number;
   readonly tileBSize: number;
   readonly accSize: number;
-  /** Where staged element `e` of a tile lies in it (`ii`/`jj` and `kk`). */
-  readonly aRow: string;
-  readonly aStep: string;
-  readonly bColumn: string;
-  readonly bStep: string;
-  /** A(i, p) and B(p, j) as loads. */
-  readonly aElement: string;
-  readonly bElement: string;
 }
 
 /** A rendered kernel: its WGSL module and the workgroup counts of its dispatch. */
@@ -529,7 +522,7 @@ function renderMatmul(kernel: MatmulKernel, limit: number) {
  * neighbouring elements in either layout; out-of-range elements are staged as zeros.
  */
 function renderTiledMatmul(kernel: MatmulKernel, limit: number) {
-  const { m, n, k, transA, transB } = kernel;
+  const { m, n, k } = kernel;
   const blockM = blockFor(m);
   const blockN = blockFor(n);
   const tileM = 16 * blockM;
@@ -551,11 +544,7 @@ function renderTiledMatmul(kernel: MatmulKernel, limit: number) {
     tileASize: 16 * (tileM + 1),
     tileBSize: 16 * (tileN + 1),
     accSize: blockM * blockN,
-    aRow: transA ? `e % ${tileM}u` : 'e / 16u',
-    aStep: transA ? `e / ${tileM}u` : 'e % 16u',
-    bColumn: transB ? 'e / 16u' : `e % ${tileN}u`,
-    bStep: transB ? 'e % 16u' : `e / ${tileN}u`,
-    ...matmulElements(kernel),
+    ...tileStaging(kernel, tileM, tileN),
     ...matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K'),
   });
   return { entry, workgroups };
