@@ -150,27 +150,33 @@ interface MnistGlue {
   createMnistMlp(backend: 'c' | 'cuda', options?: OpenOptions): Promise<ModelInstance>;
 }
 
-/** A fixed batch of 16 images and one-hot labels of MNIST's shapes. */
-function syntheticBatch(seed: number): { x: Float32Array; y: Float32Array } {
+/** A fixed batch of images and one-hot labels of MNIST's shapes. */
+function syntheticBatch(seed: number, batch: number): { x: Float32Array; y: Float32Array } {
   const rng = createRng(seed);
-  const x = Float32Array.from({ length: 16 * 784 }, () => Math.fround(rng()));
-  const y = new Float32Array(16 * 10);
-  for (let r = 0; r < 16; r++) y[r * 10 + Math.floor(rng() * 10)] = 1;
+  const x = Float32Array.from({ length: batch * 784 }, () => Math.fround(rng()));
+  const y = new Float32Array(batch * 10);
+  for (let r = 0; r < batch; r++) y[r * 10 + Math.floor(rng() * 10)] = 1;
   return { x, y };
 }
 
 describe('the MNIST MLP on the emulated CUDA backend', () => {
-  it('follows the C backend for three training steps (forward, backward, update)', async () => {
-    const outDir = resolve('.cache', 'cuda-emulated', 'mnist-mlp-b16');
-    await buildModel('examples/mnist-mlp.ts', { targets: ['c', 'cuda'], batch: 16, outDir });
+  // Batch 2048 adds split weight and bias gradients (compiler/split.ts) to the memory plan.
+  it.each([
+    { batch: 16, steps: 3 },
+    { batch: 2048, steps: 1 },
+  ])('follows the C backend at batch $batch for $steps training step(s) (forward, backward, update)', async ({ batch, steps }) => {
+    const outDir = resolve('.cache', 'cuda-emulated', `mnist-mlp-b${batch}`);
+    const { compiled } = await buildModel('examples/mnist-mlp.ts', { targets: ['c', 'cuda'], batch, outDir });
+    const split = compiled.schedule.programs[0].kernels.filter((k) => k.kind === 'matmul' && k.kSlices > 1);
+    expect(split.length > 0).toBe(batch >= 2048);
     const driver = buildEmulatedDriver(readFileSync(join(outDir, 'kernels.cu'), 'utf8'));
     const glue = (await import(pathToFileURL(join(outDir, 'model.ts')).href)) as MnistGlue;
     const cuda = await glue.createMnistMlp('cuda', { cuda: { driverLibraries: [driver] } });
     const c = await glue.createMnistMlp('c');
     try {
-      for (let step = 0; step < 3; step++) {
-        const batch = syntheticBatch(step);
-        const [lossCuda, lossC] = [await cuda.trainStep(batch), await c.trainStep(batch)];
+      for (let step = 0; step < steps; step++) {
+        const feeds = syntheticBatch(step, batch);
+        const [lossCuda, lossC] = [await cuda.trainStep(feeds), await c.trainStep(feeds)];
         const difference = Math.abs(lossCuda - lossC);
         expect(difference, `step ${step}: ${lossCuda} vs ${lossC}`).toBeLessThan(1e-4);
       }
