@@ -19,8 +19,9 @@ import { makeCase, mergeSchedules } from './backend-corpus.ts';
 const ALL_LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
 
 /**
- * Tiled products with ragged tiles in every layout: register blocks of 1, 2 and 4 rows and
- * columns (4 past 1024), k not a multiple of 16, single rows and columns.
+ * Products with ragged tiles in every layout: blocked (131 x 197, 64 x 64 tiles) and tiled with
+ * register blocks of 1, 2 and 4 rows and columns (4 past 1024), k not a multiple of 16, single
+ * rows and columns.
  */
 export function cudaMatmulCases(): Case[] {
   const sizes: [number, number, number, readonly (readonly [boolean, boolean])[]][] = [

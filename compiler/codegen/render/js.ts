@@ -123,6 +123,8 @@ interface MatmulView extends KernelView {
 /** A loop over groups of rows (and slices): three rows at a time, then the rows left. */
 interface MatmulPassView {
   readonly about: string;
+  /** Rows of A the pass reads at a time. */
+  readonly rows: number;
   readonly count: number;
   /** The slice `s` and first row `i` of pass `t`, and the rows' offsets into A. */
   readonly rowDecls: readonly string[];
@@ -231,7 +233,8 @@ function renderMatmul(base: KernelView, kernel: MatmulKernel): string {
     ...base,
     n,
     prelude,
-    accumulators: Array.from({ length: Math.min(m, MATMUL_ROWS_PER_PASS) }, (_, r) => `acc${r}`),
+    // As many accumulators as the widest pass takes rows.
+    accumulators: Array.from({ length: Math.max(...passes.map((p) => p.rows)) }, (_, r) => `acc${r}`),
     pBegin: slices === 1 ? '0' : `s * ${sliceK}`,
     pEnd: slices === 1 ? `${k}` : `s * ${sliceK} + ${sliceK}`,
     b: kernel.transB ? 'b' : 'in1',
@@ -259,6 +262,7 @@ function matmulPass(kernel: MatmulKernel, rows: number, units: number, first: nu
   const outBase = slices === 1 ? '' : `s * ${outStep} + `;
   return {
     about: rows === 1 ? `rows ${first} to ${m - 1}, one at a time` : `rows in groups of ${rows}`,
+    rows,
     count: slices * units,
     rowDecls,
     fills: each.map((r) => `acc${r}.fill(0);`),
