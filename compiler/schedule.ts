@@ -130,6 +130,11 @@ class ProgramLowering {
             : { t: 'buf', buf: this.sched.namedBuffer(node.attrs.name as string, node.shape) };
         break;
       case 'elementwise': {
+        if (node.kind === 'stop_gradient') {
+          // An identity once gradients are built: its operand's value, with no kernel or copy.
+          value = srcValue(0);
+          break;
+        }
         const operands = this.withinInputLimit(node.src.map((s, i) => ({ id: s, value: srcValue(i) })));
         const args = operands.map((v) => this.asExpr(v));
         const nodes = operands.flatMap((v) => this.nodesOf(v));

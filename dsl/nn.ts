@@ -1,7 +1,7 @@
 /** Activations and losses, written as compositions of primitives. */
 import type { Init, Last, Shape } from './shape.ts';
 import type { Tensor } from './tensor.ts';
-import { exp, log, mean, neg, reduceMax, sum, where } from './ops.ts';
+import { exp, log, mean, neg, reduceMax, stopGradient, sum, where } from './ops.ts';
 import { add, div, less, maximum, mul, sub } from './prim.ts';
 
 type Same<S extends Shape> = Tensor<S>;
@@ -24,15 +24,24 @@ export function elu<S extends Shape>(x: Tensor<S>, alpha = 1): Same<S> {
   return where(less(x, 0) as unknown as Same<S>, negative, x);
 }
 
+/**
+ * The max over the last axis that softmax subtracts for stability. Softmax does not depend on
+ * it (any shift cancels), so no gradient flows through it: the backward pass builds none of
+ * max's tie masks, which would only add up to zero.
+ */
+function stableShift<S extends Shape>(x: Tensor<S>) {
+  return stopGradient(reduceMax(x, -1, true));
+}
+
 /** log(softmax(x)) over the last axis, stable: x - max - log(sum(exp(x - max))). */
 export function logSoftmax<S extends Shape>(x: Tensor<S>): Same<S> {
-  const shifted = sub(x, reduceMax(x, -1, true));
+  const shifted = sub(x, stableShift(x));
   return sub(shifted, log(sum(exp(shifted), -1, true))) as unknown as Same<S>;
 }
 
 /** Softmax over the last axis. */
 export function softmax<S extends Shape>(x: Tensor<S>): Same<S> {
-  const shifted = exp(sub(x, reduceMax(x, -1, true)));
+  const shifted = exp(sub(x, stableShift(x)));
   return div(shifted, sum(shifted, -1, true)) as unknown as Same<S>;
 }
 

@@ -15,7 +15,7 @@ type Binary = <A extends Operand, B extends Operand>(
 
 type Unary = <S extends Shape>(x: Tensor<S>) => Tensor<S>;
 
-function unary(kind: 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh'): Unary {
+function unary(kind: 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'stop_gradient'): Unary {
   return (<S extends Shape>(x: Tensor<S>) =>
     traced(x.graph, kind, () => wrap<S>(x.graph, x.graph.make(kind, [x.id])))) as Unary;
 }
@@ -36,6 +36,8 @@ export const exp = unary('exp');
 export const log = unary('log');
 export const sqrt = unary('sqrt');
 export const tanh = unary('tanh');
+/** x, through which no gradient flows (for shifts that cancel, like softmax's max). */
+export const stopGradient = unary('stop_gradient');
 
 /** x where cond != 0, else y. */
 export function where<S extends Shape>(cond: Tensor<S>, x: Operand, y: Operand): Tensor<S> {

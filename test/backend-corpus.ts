@@ -73,7 +73,7 @@ export function makeCase(name: string, build: (t: CaseInputs) => Record<string, 
   return { name, graph: b.finish(outputs), feeds };
 }
 
-const UNARY = { neg: 'any', exp: 'any', log: 'positive', sqrt: 'positive', tanh: 'any' } as const;
+const UNARY = { neg: 'any', exp: 'any', log: 'positive', sqrt: 'positive', tanh: 'any', stop_gradient: 'any' } as const;
 type BinaryKind = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'less' | 'equal';
 const BINARY: Readonly<Record<BinaryKind, readonly [Domain, Domain]>> = {
   add: ['any', 'any'],

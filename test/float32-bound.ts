@@ -40,6 +40,7 @@ export const BOUND_SAFETY = 2;
 /** Rounding error factor of each elementwise primitive, in units of U32·|result|. */
 const LIBM_ROUNDINGS: Readonly<Record<string, number>> = {
   neg: 0,
+  stop_gradient: 0,
   maximum: 0,
   add: 1,
   sub: 1,
@@ -96,6 +97,7 @@ function cudaRounding(ulps: number): number {
 /** Rounding error factor of each elementwise primitive on CUDA, in units of U32·|result|. */
 const CUDA_ROUNDINGS: Readonly<Record<string, number>> = {
   neg: 0,
+  stop_gradient: 0,
   maximum: 0,
   add: 1,
   sub: 1,
@@ -151,6 +153,7 @@ export const WGSL_ERROR_MODEL: ErrorModel = {
     const hi = x.map((v, i) => Math.abs(v) + e[i]);
     switch (kind) {
       case 'neg':
+      case 'stop_gradient':
       case 'maximum':
         return { relative: 0, absolute: 0 };
       case 'add':

@@ -267,6 +267,10 @@ const CASES: Record<Tested, fc.Arbitrary<OpCase>> = {
   log: unaryCase('log', 0.2, 3),
   sqrt: unaryCase('sqrt', 0.2, 3),
   tanh: unaryCase('tanh', -2.5, 2.5),
+  // No gradient flows through it on purpose (checked below): its operand is not differentiated.
+  stop_gradient: shapeArb()
+    .chain((shape) => valuesArb(sizeOf(shape), -2, 2).map((values) => ({ shape, values })))
+    .chain(({ shape, values }) => withWeights('stop_gradient', [{ shape, values, diff: false }], {})),
   add: binaryCase('add', independent((n) => valuesArb(n, -2, 2), (n) => valuesArb(n, -2, 2))),
   sub: binaryCase('sub', independent((n) => valuesArb(n, -2, 2), (n) => valuesArb(n, -2, 2))),
   mul: binaryCase('mul', independent((n) => valuesArb(n, -2, 2), (n) => valuesArb(n, -2, 2))),
@@ -378,6 +382,16 @@ describe('VJP rules vs central finite differences', () => {
     const graph = b.finish({ gx });
     const out = evaluate(graph, { x: [5, 1, 5, 2, 2, 2] }).get(gx)!;
     expect(Array.from(out)).toEqual([0.5, 0, 0.5, 1 / 3, 1 / 3, 1 / 3]);
+  });
+
+  it('stop_gradient passes values and stops gradients: d/dx sum(stop_gradient(x) * x) = x', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [3]);
+    const y = b.mul(b.stopGradient(x), x);
+    const [gx] = grad(b, b.sum(y, [0]), [x]);
+    const values = evaluate(b.finish({ y, gx }), { x: [1.5, -2, 0.25] });
+    expect(Array.from(values.get(y)!)).toEqual([2.25, 4, 0.0625]);
+    expect(Array.from(values.get(gx)!)).toEqual([1.5, -2, 0.25]);
   });
 
   it('maximum sends the gradient of a tie to the second operand', () => {

@@ -157,6 +157,15 @@ const STEPS: readonly StepFn[] = [
     const max = b.broadcastTo(b.reduceMax(x, axes, true), b.shapeOf(x));
     return b.mul(x, b.equal(x, max));
   },
+  // Softmax over some axes, shifted by a max that no gradient flows through: the value does
+  // not depend on the shift, so the stopped gradient is the true one.
+  (b, x, _y, s) => {
+    const shape = b.shapeOf(x);
+    const axes = axesFrom(s.p, shape.length);
+    const shift = b.broadcastTo(b.stopGradient(b.reduceMax(x, axes, true)), shape);
+    const e = b.exp(b.sub(x, shift));
+    return b.div(e, b.broadcastTo(b.sum(e, axes, true), shape));
+  },
   (b, x, _y, s) => b.sum(x, axesFrom(s.p, b.shapeOf(x).length), s.flag),
   (b, x, _y, s) => b.reduceMax(x, axesFrom(s.p, b.shapeOf(x).length), s.flag),
   (b, x, _y, s) => {

@@ -155,6 +155,10 @@ export class GraphBuilder {
   tanh(x: NodeId): NodeId {
     return this.make('tanh', [x]);
   }
+  /** x, through which no gradient flows. */
+  stopGradient(x: NodeId): NodeId {
+    return this.make('stop_gradient', [x]);
+  }
   add(x: NodeId, y: NodeId): NodeId {
     return this.binary('add', x, y);
   }

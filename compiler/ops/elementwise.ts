@@ -90,6 +90,13 @@ export const maximum = elementwise('maximum', 2, Math.max, ({ b, g, node }) => {
   return [b.where(xWins, g, zero), b.where(xWins, zero, g)];
 });
 
+/**
+ * The identity whose gradient does not flow: for shifts that cancel, such as the max that
+ * softmax and log-softmax subtract for stability (their value does not depend on it, so every
+ * derivative through it is zero and need not be built). Its VJP is the explicit NONDIFF.
+ */
+export const stop_gradient = elementwise('stop_gradient', 1, (x) => x, () => [NONDIFF]);
+
 export const less = elementwise('less', 2, (x, y) => (x < y ? 1 : 0), () => [NONDIFF, NONDIFF]);
 
 export const equal = elementwise('equal', 2, (x, y) => (x === y ? 1 : 0), () => [

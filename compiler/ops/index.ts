@@ -15,6 +15,7 @@ export const OPS = {
   log: ew.log,
   sqrt: ew.sqrt,
   tanh: ew.tanh,
+  stop_gradient: ew.stop_gradient,
   add: ew.add,
   sub: ew.sub,
   mul: ew.mul,

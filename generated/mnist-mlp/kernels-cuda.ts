@@ -8,7 +8,7 @@ import type { CudaBuild, CudaKernel } from "../../runtime/backend.ts";
  * from another source or for other architectures.
  */
 export const cudaBuild: CudaBuild = {
-  sourceHash: "779a3fcb47dba05db89035c72d9ac06acf42ff4ce3c102d5a80d19d49190f51a",
+  sourceHash: "53a98a4ffa509664245fd5ed0c2ec6733be2ed817530480f815d581026b46ce6",
   archs: ["sm_80", "sm_90"],
 };
 
@@ -91,7 +91,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%22 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_010_map: {
@@ -99,7 +99,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%23 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_011_sum: {
@@ -107,7 +107,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_012_map: {
@@ -115,7 +115,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%25 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_013_map: {
@@ -123,8 +123,8 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%27 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-      "%28 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_014_sum: {
@@ -132,7 +132,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%29 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_015_map: {
@@ -140,7 +140,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%30 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_016_sum: {
@@ -148,7 +148,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [128, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%31 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_017_map: {
@@ -156,7 +156,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [32, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%33 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_018_map: {
@@ -164,7 +164,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%41 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_019_map: {
@@ -172,7 +172,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%42 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_020_sum: {
@@ -180,7 +180,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%43 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_021_map: {
@@ -188,7 +188,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%44 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   train_022_map: {
@@ -196,193 +196,144 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%46 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-      "%47 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%47 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%48 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_023_map: {
-    grid: [24, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "%48 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-    ],
-  },
-  train_024_sum: {
-    grid: [3, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "%49 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-    ],
-  },
-  train_025_map: {
-    grid: [24, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "%50 equal  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-    ],
-  },
-  train_026_sum: {
-    grid: [3, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "%51 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-    ],
-  },
-  train_027_map: {
-    grid: [3, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "%52 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-    ],
-  },
-  train_028_map: {
-    grid: [24, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "%54 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-      "%55 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-    ],
-  },
-  train_029_sum: {
+  train_023_sum: {
     grid: [1, 1, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
-      "%56 sum  examples/mnist-mlp.ts:17:20 dense",
+      "%49 sum  examples/mnist-mlp.ts:17:20 dense",
     ],
   },
-  train_030_matmul: {
+  train_024_matmul: {
     grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
-      "%58 matmul  examples/mnist-mlp.ts:17:20 dense",
+      "%51 matmul  examples/mnist-mlp.ts:17:20 dense",
     ],
   },
-  train_031_matmul: {
+  train_025_matmul: {
     grid: [1, 8, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
-      "%59 matmul  examples/mnist-mlp.ts:17:20 dense",
+      "%52 matmul  examples/mnist-mlp.ts:17:20 dense",
     ],
   },
-  train_032_map: {
+  train_026_map: {
     grid: [586, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%60 less  examples/mnist-mlp.ts:16:16 relu",
-      "%61 where  examples/mnist-mlp.ts:16:16 relu",
+      "%53 less  examples/mnist-mlp.ts:16:16 relu",
+      "%54 where  examples/mnist-mlp.ts:16:16 relu",
     ],
   },
-  train_033_sum: {
+  train_027_sum: {
     grid: [8, 1, 1],
     block: [32, 8, 1],
     sharedBytes: 0,
     sources: [
-      "%62 sum  examples/mnist-mlp.ts:16:21 dense",
+      "%55 sum  examples/mnist-mlp.ts:16:21 dense",
     ],
   },
-  train_034_matmul: {
+  train_028_matmul: {
     grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
-      "%64 matmul  examples/mnist-mlp.ts:16:21 dense",
+      "%57 matmul  examples/mnist-mlp.ts:16:21 dense",
     ],
   },
-  train_035_matmul: {
+  train_029_matmul: {
     grid: [4, 4, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
-      "%65 matmul  examples/mnist-mlp.ts:16:21 dense",
+      "%58 matmul  examples/mnist-mlp.ts:16:21 dense",
     ],
   },
-  train_036_map: {
+  train_030_map: {
     grid: [586, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%66 less  examples/mnist-mlp.ts:15:16 relu",
-      "%67 where  examples/mnist-mlp.ts:15:16 relu",
+      "%59 less  examples/mnist-mlp.ts:15:16 relu",
+      "%60 where  examples/mnist-mlp.ts:15:16 relu",
     ],
   },
-  train_037_sum: {
+  train_031_sum: {
     grid: [8, 1, 1],
     block: [32, 8, 1],
     sharedBytes: 0,
     sources: [
-      "%68 sum  examples/mnist-mlp.ts:15:21 dense",
+      "%61 sum  examples/mnist-mlp.ts:15:21 dense",
     ],
   },
-  train_038_matmul: {
+  train_032_matmul: {
     grid: [4, 13, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
     sources: [
-      "%70 matmul  examples/mnist-mlp.ts:15:21 dense",
+      "%63 matmul  examples/mnist-mlp.ts:15:21 dense",
     ],
   },
-  train_039_map: {
+  train_033_map: {
     grid: [766, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%71 mul  examples/mnist-mlp.ts:11:14 sgd",
-      "%72 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "%64 mul  examples/mnist-mlp.ts:11:14 sgd",
+      "%65 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_040_map: {
+  train_034_map: {
     grid: [1, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%73 mul  examples/mnist-mlp.ts:11:14 sgd",
-      "%74 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
+      "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_041_map: {
+  train_035_map: {
     grid: [245, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%75 mul  examples/mnist-mlp.ts:11:14 sgd",
-      "%76 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "%68 mul  examples/mnist-mlp.ts:11:14 sgd",
+      "%69 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_042_map: {
+  train_036_map: {
     grid: [1, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%77 mul  examples/mnist-mlp.ts:11:14 sgd",
-      "%78 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
+      "%71 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_043_map: {
+  train_037_map: {
     grid: [10, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%79 mul  examples/mnist-mlp.ts:11:14 sgd",
-      "%80 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "%72 mul  examples/mnist-mlp.ts:11:14 sgd",
+      "%73 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_044_map: {
+  train_038_map: {
     grid: [1, 1, 1],
     block: [32, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%81 mul  examples/mnist-mlp.ts:11:14 sgd",
-      "%82 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
+      "%75 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
   train_assign_fc1_w_b2: {
@@ -496,8 +447,8 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%21 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-      "%22 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%22 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%23 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   predict_008_sum: {
@@ -505,7 +456,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%23 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+      "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
   predict_009_map: {
@@ -513,7 +464,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
-      "%25 div  examples/mnist-mlp.ts:20:29 softmax",
+      "%26 div  examples/mnist-mlp.ts:20:29 softmax",
     ],
   },
 };

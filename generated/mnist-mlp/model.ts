@@ -288,7 +288,7 @@ export const artifact: Artifact = {
       "storage": 11
     },
     {
-      "name": "train.%22",
+      "name": "train.%23",
       "shape": [
         600,
         10
@@ -298,24 +298,14 @@ export const artifact: Artifact = {
       "storage": 14
     },
     {
-      "name": "train.%23",
+      "name": "train.%24",
       "shape": [
         600,
         10
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 15
-    },
-    {
-      "name": "train.%24",
-      "shape": [
-        600,
-        1
-      ],
-      "size": 600,
-      "role": "temp",
-      "storage": 16
+      "storage": 11
     },
     {
       "name": "train.%25",
@@ -325,26 +315,27 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 17
+      "storage": 13
     },
     {
-      "name": "train.%28",
+      "name": "train.%26",
+      "shape": [
+        600,
+        1
+      ],
+      "size": 600,
+      "role": "temp",
+      "storage": 15
+    },
+    {
+      "name": "train.%29",
       "shape": [
         600,
         10
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 18
-    },
-    {
-      "name": "train.%29",
-      "shape": [
-        600
-      ],
-      "size": 600,
-      "role": "temp",
-      "storage": 17
+      "storage": 16
     },
     {
       "name": "train.%30",
@@ -353,38 +344,37 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 14
+      "storage": 15
     },
     {
       "name": "train.%31",
+      "shape": [
+        600
+      ],
+      "size": 600,
+      "role": "temp",
+      "storage": 14
+    },
+    {
+      "name": "train.%32",
+      "shape": [],
+      "size": 1,
+      "role": "temp",
+      "storage": 15
+    },
+    {
+      "name": "train.%34",
       "shape": [],
       "size": 1,
       "role": "temp",
       "storage": 17
     },
     {
-      "name": "train.%33",
-      "shape": [],
-      "size": 1,
-      "role": "temp",
-      "storage": 19
-    },
-    {
       "name": "lr",
       "shape": [],
       "size": 1,
       "role": "hyper",
-      "storage": 20
-    },
-    {
-      "name": "train.%41",
-      "shape": [
-        600,
-        10
-      ],
-      "size": 6000,
-      "role": "temp",
-      "storage": 14
+      "storage": 18
     },
     {
       "name": "train.%42",
@@ -394,17 +384,17 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 18
+      "storage": 14
     },
     {
       "name": "train.%43",
       "shape": [
         600,
-        1
+        10
       ],
-      "size": 600,
+      "size": 6000,
       "role": "temp",
-      "storage": 17
+      "storage": 16
     },
     {
       "name": "train.%44",
@@ -414,15 +404,15 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 18
+      "storage": 15
     },
     {
-      "name": "train.%47",
+      "name": "train.%45",
       "shape": [
         600,
-        10
+        1
       ],
-      "size": 6000,
+      "size": 600,
       "role": "temp",
       "storage": 16
     },
@@ -434,80 +424,30 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 14
-    },
-    {
-      "name": "train.%49",
-      "shape": [
-        600,
-        1
-      ],
-      "size": 600,
-      "role": "temp",
-      "storage": 17
-    },
-    {
-      "name": "train.%50",
-      "shape": [
-        600,
-        10
-      ],
-      "size": 6000,
-      "role": "temp",
-      "storage": 14
-    },
-    {
-      "name": "train.%51",
-      "shape": [
-        600,
-        1
-      ],
-      "size": 600,
-      "role": "temp",
-      "storage": 11
-    },
-    {
-      "name": "train.%52",
-      "shape": [
-        600,
-        1
-      ],
-      "size": 600,
-      "role": "temp",
       "storage": 13
     },
     {
-      "name": "train.%55",
-      "shape": [
-        600,
-        10
-      ],
-      "size": 6000,
-      "role": "temp",
-      "storage": 11
-    },
-    {
-      "name": "train.%56",
+      "name": "train.%49",
       "shape": [
         1,
         10
       ],
       "size": 10,
       "role": "temp",
-      "storage": 17
+      "storage": 15
     },
     {
-      "name": "train.%58",
+      "name": "train.%51",
       "shape": [
         600,
         250
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 13
+      "storage": 11
     },
     {
-      "name": "train.%59",
+      "name": "train.%52",
       "shape": [
         250,
         10
@@ -517,7 +457,7 @@ export const artifact: Artifact = {
       "storage": 14
     },
     {
-      "name": "train.%61",
+      "name": "train.%54",
       "shape": [
         600,
         250
@@ -527,17 +467,17 @@ export const artifact: Artifact = {
       "storage": 7
     },
     {
-      "name": "train.%62",
+      "name": "train.%55",
       "shape": [
         1,
         250
       ],
       "size": 250,
       "role": "temp",
-      "storage": 11
+      "storage": 13
     },
     {
-      "name": "train.%64",
+      "name": "train.%57",
       "shape": [
         600,
         250
@@ -547,17 +487,17 @@ export const artifact: Artifact = {
       "storage": 9
     },
     {
-      "name": "train.%65",
+      "name": "train.%58",
       "shape": [
         250,
         250
       ],
       "size": 62500,
       "role": "temp",
-      "storage": 13
+      "storage": 11
     },
     {
-      "name": "train.%67",
+      "name": "train.%60",
       "shape": [
         600,
         250
@@ -567,17 +507,17 @@ export const artifact: Artifact = {
       "storage": 3
     },
     {
-      "name": "train.%68",
+      "name": "train.%61",
       "shape": [
         1,
         250
       ],
       "size": 250,
       "role": "temp",
-      "storage": 15
+      "storage": 16
     },
     {
-      "name": "train.%70",
+      "name": "train.%63",
       "shape": [
         784,
         250
@@ -587,7 +527,7 @@ export const artifact: Artifact = {
       "storage": 5
     },
     {
-      "name": "train.%72",
+      "name": "train.%65",
       "shape": [
         784,
         250
@@ -597,7 +537,26 @@ export const artifact: Artifact = {
       "storage": 3
     },
     {
-      "name": "train.%74",
+      "name": "train.%67",
+      "shape": [
+        250
+      ],
+      "size": 250,
+      "role": "temp",
+      "storage": 7
+    },
+    {
+      "name": "train.%69",
+      "shape": [
+        250,
+        250
+      ],
+      "size": 62500,
+      "role": "temp",
+      "storage": 9
+    },
+    {
+      "name": "train.%71",
       "shape": [
         250
       ],
@@ -606,36 +565,17 @@ export const artifact: Artifact = {
       "storage": 16
     },
     {
-      "name": "train.%76",
-      "shape": [
-        250,
-        250
-      ],
-      "size": 62500,
-      "role": "temp",
-      "storage": 7
-    },
-    {
-      "name": "train.%78",
-      "shape": [
-        250
-      ],
-      "size": 250,
-      "role": "temp",
-      "storage": 15
-    },
-    {
-      "name": "train.%80",
+      "name": "train.%73",
       "shape": [
         250,
         10
       ],
       "size": 2500,
       "role": "temp",
-      "storage": 11
+      "storage": 13
     },
     {
-      "name": "train.%82",
+      "name": "train.%75",
       "shape": [
         10
       ],
@@ -691,7 +631,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 11
+      "storage": 13
     },
     {
       "name": "predict.%18",
@@ -711,37 +651,37 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 17
+      "storage": 15
     },
     {
-      "name": "predict.%22",
+      "name": "predict.%23",
       "shape": [
         600,
         10
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 11
+      "storage": 13
     },
     {
-      "name": "predict.%23",
+      "name": "predict.%24",
       "shape": [
         600,
         1
       ],
       "size": 600,
       "role": "temp",
-      "storage": 17
+      "storage": 15
     },
     {
-      "name": "predict.%25",
+      "name": "predict.%26",
       "shape": [
         600,
         10
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 21
+      "storage": 19
     }
   ],
   "programs": [
@@ -922,221 +862,175 @@ export const artifact: Artifact = {
           ]
         },
         {
-          "kernel": "train_023_map",
+          "kernel": "train_023_sum",
           "args": [
             31,
             32
           ]
         },
         {
-          "kernel": "train_024_sum",
+          "kernel": "train_024_matmul",
           "args": [
-            32,
+            31,
+            12,
             33
           ]
         },
         {
-          "kernel": "train_025_map",
+          "kernel": "train_025_matmul",
           "args": [
-            15,
-            16,
+            11,
+            31,
             34
           ]
         },
         {
-          "kernel": "train_026_sum",
+          "kernel": "train_026_map",
           "args": [
-            34,
+            10,
+            33,
             35
           ]
         },
         {
-          "kernel": "train_027_map",
+          "kernel": "train_027_sum",
           "args": [
-            33,
             35,
             36
           ]
         },
         {
-          "kernel": "train_028_map",
+          "kernel": "train_028_matmul",
           "args": [
-            31,
-            34,
-            36,
+            35,
+            7,
             37
           ]
         },
         {
-          "kernel": "train_029_sum",
+          "kernel": "train_029_matmul",
           "args": [
-            37,
+            6,
+            35,
             38
           ]
         },
         {
-          "kernel": "train_030_matmul",
+          "kernel": "train_030_map",
           "args": [
+            5,
             37,
-            12,
             39
           ]
         },
         {
-          "kernel": "train_031_matmul",
+          "kernel": "train_031_sum",
           "args": [
-            11,
-            37,
+            39,
             40
           ]
         },
         {
-          "kernel": "train_032_map",
+          "kernel": "train_032_matmul",
           "args": [
-            10,
+            0,
             39,
             41
           ]
         },
         {
-          "kernel": "train_033_sum",
+          "kernel": "train_033_map",
           "args": [
+            2,
+            26,
             41,
             42
           ]
         },
         {
-          "kernel": "train_034_matmul",
+          "kernel": "train_034_map",
           "args": [
-            41,
-            7,
+            4,
+            26,
+            40,
             43
           ]
         },
         {
-          "kernel": "train_035_matmul",
+          "kernel": "train_035_map",
           "args": [
-            6,
-            41,
+            7,
+            26,
+            38,
             44
           ]
         },
         {
           "kernel": "train_036_map",
           "args": [
-            5,
-            43,
+            9,
+            26,
+            36,
             45
           ]
         },
         {
-          "kernel": "train_037_sum",
+          "kernel": "train_037_map",
           "args": [
-            45,
+            12,
+            26,
+            34,
             46
           ]
         },
         {
-          "kernel": "train_038_matmul",
-          "args": [
-            0,
-            45,
-            47
-          ]
-        },
-        {
-          "kernel": "train_039_map",
-          "args": [
-            2,
-            26,
-            47,
-            48
-          ]
-        },
-        {
-          "kernel": "train_040_map",
-          "args": [
-            4,
-            26,
-            46,
-            49
-          ]
-        },
-        {
-          "kernel": "train_041_map",
-          "args": [
-            7,
-            26,
-            44,
-            50
-          ]
-        },
-        {
-          "kernel": "train_042_map",
-          "args": [
-            9,
-            26,
-            42,
-            51
-          ]
-        },
-        {
-          "kernel": "train_043_map",
-          "args": [
-            12,
-            26,
-            40,
-            52
-          ]
-        },
-        {
-          "kernel": "train_044_map",
+          "kernel": "train_038_map",
           "args": [
             14,
             26,
-            38,
-            53
+            32,
+            47
           ]
         },
         {
           "kernel": "train_assign_fc1_w_b2",
           "args": [
-            48,
+            42,
             2
           ]
         },
         {
           "kernel": "train_assign_fc1_b_b4",
           "args": [
-            49,
+            43,
             4
           ]
         },
         {
           "kernel": "train_assign_fc2_w_b7",
           "args": [
-            50,
+            44,
             7
           ]
         },
         {
           "kernel": "train_assign_fc2_b_b9",
           "args": [
-            51,
+            45,
             9
           ]
         },
         {
           "kernel": "train_assign_fc3_w_b12",
           "args": [
-            52,
+            46,
             12
           ]
         },
         {
           "kernel": "train_assign_fc3_b_b14",
           "args": [
-            53,
+            47,
             14
           ]
         }
@@ -1170,77 +1064,77 @@ export const artifact: Artifact = {
           "args": [
             0,
             2,
-            54
+            48
           ]
         },
         {
           "kernel": "predict_001_map",
           "args": [
-            54,
+            48,
             4,
-            55
+            49
           ]
         },
         {
           "kernel": "predict_002_matmul",
           "args": [
-            55,
+            49,
             7,
-            56
+            50
           ]
         },
         {
           "kernel": "predict_003_map",
           "args": [
-            56,
+            50,
             9,
-            57
+            51
           ]
         },
         {
           "kernel": "predict_004_matmul",
           "args": [
-            57,
+            51,
             12,
-            58
+            52
           ]
         },
         {
           "kernel": "predict_005_map",
           "args": [
-            58,
+            52,
             14,
-            59
+            53
           ]
         },
         {
           "kernel": "predict_006_reduce_max",
           "args": [
-            59,
-            60
+            53,
+            54
           ]
         },
         {
           "kernel": "predict_007_map",
           "args": [
-            59,
-            60,
-            61
+            53,
+            54,
+            55
           ]
         },
         {
           "kernel": "predict_008_sum",
           "args": [
-            61,
-            62
+            55,
+            56
           ]
         },
         {
           "kernel": "predict_009_map",
           "args": [
-            61,
-            62,
-            63
+            55,
+            56,
+            57
           ]
         }
       ],
@@ -1253,7 +1147,7 @@ export const artifact: Artifact = {
       "outputs": [
         {
           "name": "predict:probs",
-          "buffer": 63
+          "buffer": 57
         }
       ]
     }

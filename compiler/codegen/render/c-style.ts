@@ -60,6 +60,9 @@ export interface CFunctionLanguage extends CStyleLanguage {
 
 // ---- emitter helpers for codeForOp tables ----
 
+/** `stop_gradient` and other identities: the operand itself. */
+export const identity: EmitFn = ([x]) => x;
+
 /** `call('expf')([x])` → `expf(x)`. */
 export function call(fn: string): EmitFn {
   return (args) => `${fn}(${args.join(', ')})`;

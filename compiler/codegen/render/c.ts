@@ -16,6 +16,7 @@ import type { CFunctionLanguage, CodeForOp, MatmulSlicing } from './c-style.ts';
 import {
   atomic,
   call,
+  identity,
   checkKernels,
   exprCost,
   infix,
@@ -59,6 +60,7 @@ export const codeForOp = {
   log: call('logf'),
   sqrt: call('sqrtf'),
   tanh: call('tanhf'),
+  stop_gradient: identity,
   add: infix('+'),
   sub: infix('-'),
   mul: infix('*'),

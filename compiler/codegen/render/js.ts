@@ -10,6 +10,7 @@ import type { CFunctionLanguage, CodeForOp } from './c-style.ts';
 import {
   atomic,
   call,
+  identity,
   checkKernels,
   infix,
   kernelComment,
@@ -41,6 +42,7 @@ export const codeForOp = {
   log: call('Math.log'),
   sqrt: call('Math.sqrt'),
   tanh: call('Math.tanh'),
+  stop_gradient: identity,
   add: infix('+'),
   sub: infix('-'),
   mul: infix('*'),
