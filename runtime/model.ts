@@ -68,6 +68,8 @@ export class ModelInstance<
   private readonly hyperValues = new Map<string, number>();
   /** Hyperparameters set since their buffers were last written (all of them at first). */
   private readonly staleHypers = new Set<string>();
+  /** The program whose feeds last wrote each data input (train and predict share `x`). */
+  private readonly lastWriter = new Map<string, string>();
 
   private constructor(
     readonly artifact: Artifact,
@@ -126,7 +128,12 @@ export class ModelInstance<
     this.staleHypers.add(name);
   }
 
-  private run(programName: string, feeds: Feeds): BoundProgram {
+  /**
+   * Runs a program after uploading its feeds. Without `feeds`, it runs on the data already on
+   * the device, which must have been uploaded by a run of the same program (inputs such as `x`
+   * are shared by train and predict).
+   */
+  private run(programName: string, feeds?: Feeds): BoundProgram {
     const program = this.programs.get(programName);
     if (!program) throw new ModelRuntimeError(`model ${this.artifact.name} has no ${programName} program`);
     for (const [name, buffer] of program.feeds) {
@@ -136,6 +143,15 @@ export class ModelInstance<
         if (this.staleHypers.delete(name)) this.backend.upload(buffer, Float32Array.of(hyper));
         continue;
       }
+      if (!feeds) {
+        const writer = this.lastWriter.get(name);
+        if (writer === programName) continue;
+        throw new ModelRuntimeError(
+          `${programName}: input "${name}" ` +
+            (writer ? `was last written by ${writer}` : 'was never uploaded') +
+            '; pass the feeds to run on new data',
+        );
+      }
       const value = feeds[name];
       if (!value) throw new ModelRuntimeError(`${programName}: missing input "${name}"`);
       if (value.length !== buffer.size) {
@@ -144,13 +160,18 @@ export class ModelInstance<
         );
       }
       this.backend.upload(buffer, value);
+      this.lastWriter.set(name, programName);
     }
     program.prepared.run();
     return program;
   }
 
-  /** Enqueues one optimisation step on one batch without reading anything back. */
-  enqueueTrainStep(feeds: TrainFeeds): void {
+  /**
+   * Enqueues one optimisation step on one batch without reading anything back. Without
+   * `feeds`, the step reuses the batch the previous train step uploaded, already on the
+   * device (for benchmarks and repeated steps on one batch).
+   */
+  enqueueTrainStep(feeds?: TrainFeeds): void {
     this.run('train', feeds);
   }
 
@@ -159,8 +180,8 @@ export class ModelInstance<
     return (await this.backend.download(this.programs.get('train')!.outputs.get('loss')!))[0];
   }
 
-  /** One optimisation step on one batch; returns the batch's loss. */
-  async trainStep(feeds: TrainFeeds): Promise<number> {
+  /** One optimisation step on one batch (without feeds: the last one); returns its loss. */
+  async trainStep(feeds?: TrainFeeds): Promise<number> {
     this.enqueueTrainStep(feeds);
     return this.lastLoss();
   }

@@ -159,6 +159,27 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
     resumed.dispose();
   });
 
+  it('repeats a step on the batch already on the device when no feeds are given', async () => {
+    const data = blobs(4, 6);
+    const y = new Float32Array(12);
+    data.labels.forEach((l, r) => (y[r * 3 + l] = 1));
+    const feeds = { x: data.images, y };
+    const { model: resident } = await open('test/fixtures/tiny-mlp.ts', backend);
+    const { model: uploaded } = await open('test/fixtures/tiny-mlp.ts', backend);
+    try {
+      await expect(resident.trainStep()).rejects.toThrow('train: input "x" was never uploaded');
+      const losses = [await resident.trainStep(feeds), await resident.trainStep(), await resident.trainStep()];
+      const again = [await uploaded.trainStep(feeds), await uploaded.trainStep(feeds), await uploaded.trainStep(feeds)];
+      expect(losses).toEqual(again);
+      expect(await resident.snapshot()).toEqual(await uploaded.snapshot());
+      await resident.predict({ x: data.images });
+      await expect(resident.trainStep()).rejects.toThrow('train: input "x" was last written by predict');
+    } finally {
+      resident.dispose();
+      uploaded.dispose();
+    }
+  });
+
   it('refuses data whose shape does not match the model, naming both', async () => {
     const { model } = await open('test/fixtures/tiny-mlp.ts', backend);
     const wide = { images: new Float32Array(8 * 784), labels: new Uint8Array(8), count: 8 };

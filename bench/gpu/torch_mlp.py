@@ -1,6 +1,8 @@
 """PyTorch peer of gradc's CUDA training step: the reference MLP 784-250-250-10 (ReLU,
 softmax cross-entropy, SGD lr 0.1) on one synthetic batch, timed with CUDA events, in eager
-mode and under torch.compile. Prints one JSON line per (mode, batch).
+mode and under torch.compile with the batch resident on the GPU, and in eager mode with the
+batch copied from (pageable) host memory every step. Prints one JSON line per (mode, data,
+batch).
 
     python3 bench/gpu/torch_mlp.py --batches 60,600,6000 --steps 200
 """
@@ -34,15 +36,15 @@ def make_step(model, compiled):
     return torch.compile(step) if compiled else step
 
 
-def time_steps(step, x, y, warmup, steps):
+def time_steps(step, batch_of, warmup, steps):
     for _ in range(warmup):
-        step(x, y)
+        step(*batch_of())
     torch.cuda.synchronize()
     start = torch.cuda.Event(enable_timing=True)
     end = torch.cuda.Event(enable_timing=True)
     start.record()
     for _ in range(steps):
-        loss = step(x, y)
+        loss = step(*batch_of())
     end.record()
     torch.cuda.synchronize()
     return start.elapsed_time(end) / steps, float(loss)
@@ -58,13 +60,19 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False  # float32, like gradc's kernels
     for batch in [int(b) for b in args.batches.split(',')]:
         generator = torch.Generator(device='cpu').manual_seed(batch)
-        x = torch.rand(batch, 784, generator=generator).to(device)
-        y = torch.randint(0, 10, (batch,), generator=generator).to(device)
-        for mode, compiled in (('torch-eager', False), ('torch-compile', True)):
+        x_host = torch.rand(batch, 784, generator=generator)
+        y_host = torch.randint(0, 10, (batch,), generator=generator)
+        x, y = x_host.to(device), y_host.to(device)
+        runs = (
+            ('torch-eager', 'resident', False, lambda: (x, y)),
+            ('torch-compile', 'resident', True, lambda: (x, y)),
+            ('torch-eager', 'uploaded', False, lambda: (x_host.to(device), y_host.to(device))),
+        )
+        for mode, data, compiled, batch_of in runs:
             step = make_step(make_model(device), compiled)
-            ms, loss = time_steps(step, x, y, args.warmup, args.steps)
+            ms, loss = time_steps(step, batch_of, args.warmup, args.steps)
             print(json.dumps({
-                'contender': mode, 'batch': batch, 'msPerStep': ms,
+                'contender': mode, 'data': data, 'batch': batch, 'msPerStep': ms,
                 'samplesPerSecond': batch / ms * 1000, 'finalLoss': loss,
                 'device': torch.cuda.get_device_name(0), 'torch': torch.__version__,
             }), flush=True)
