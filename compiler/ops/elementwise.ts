@@ -83,9 +83,15 @@ export const pow = elementwise('pow', 2, Math.pow, ({ b, g, node, id }) => {
 });
 
 /** The gradient goes to `x` where x > y and to `y` elsewhere (so relu'(0) = 0). */
-export const maximum = elementwise('maximum', 2, Math.max, ({ b, g, node }) => {
-  const [x, y] = node.src;
-  const xWins = b.less(y, x);
+/**
+ * The gradient goes to x where y < x, else to y (ties to y). The mask compares y with the
+ * result, `y < max(x, y)`, which equals `y < x` for every float (NaN included, as max
+ * propagates it): for relu the backward pass then reads relu's output, which the next layer
+ * needs anyway, and the pre-activation fuses into the relu kernel instead of being stored.
+ */
+export const maximum = elementwise('maximum', 2, Math.max, ({ b, g, node, id }) => {
+  const y = node.src[1];
+  const xWins = b.less(y, id);
   const zero = b.scalarLike(0, g);
   return [b.where(xWins, g, zero), b.where(xWins, zero, g)];
 });

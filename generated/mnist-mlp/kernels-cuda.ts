@@ -8,7 +8,7 @@ import type { CudaBuild, CudaKernel } from "../../runtime/backend.ts";
  * from another source or for other architectures.
  */
 export const cudaBuild: CudaBuild = {
-  sourceHash: "53a98a4ffa509664245fd5ed0c2ec6733be2ed817530480f815d581026b46ce6",
+  sourceHash: "c9962a640f4750f78568d0109bfc5c91f5f50e82b1a8bc56e638ff8356e340b9",
   archs: ["sm_80", "sm_90"],
 };
 
@@ -28,17 +28,10 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     sharedBytes: 0,
     sources: [
       "%6 add  examples/mnist-mlp.ts:15:21 dense",
-    ],
-  },
-  train_002_map: {
-    grid: [586, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
       "%8 maximum  examples/mnist-mlp.ts:15:16 relu",
     ],
   },
-  train_003_matmul: {
+  train_002_matmul: {
     grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
@@ -46,23 +39,16 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%10 matmul  examples/mnist-mlp.ts:16:21 dense",
     ],
   },
-  train_004_map: {
+  train_003_map: {
     grid: [586, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
     sources: [
       "%13 add  examples/mnist-mlp.ts:16:21 dense",
-    ],
-  },
-  train_005_map: {
-    grid: [586, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
       "%14 maximum  examples/mnist-mlp.ts:16:16 relu",
     ],
   },
-  train_006_matmul: {
+  train_004_matmul: {
     grid: [1, 19, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
@@ -70,7 +56,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
     ],
   },
-  train_007_map: {
+  train_005_map: {
     grid: [24, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -78,7 +64,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%19 add  examples/mnist-mlp.ts:17:20 dense",
     ],
   },
-  train_008_reduce_max: {
+  train_006_reduce_max: {
     grid: [3, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -86,7 +72,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_009_map: {
+  train_007_map: {
     grid: [24, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -94,7 +80,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_010_map: {
+  train_008_map: {
     grid: [24, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -102,7 +88,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_011_sum: {
+  train_009_sum: {
     grid: [3, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -110,7 +96,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_012_map: {
+  train_010_map: {
     grid: [3, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -118,7 +104,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_013_map: {
+  train_011_map: {
     grid: [24, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -127,7 +113,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_014_sum: {
+  train_012_sum: {
     grid: [3, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -135,7 +121,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_015_map: {
+  train_013_map: {
     grid: [3, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -143,7 +129,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_016_sum: {
+  train_014_sum: {
     grid: [1, 1, 1],
     block: [128, 1, 1],
     sharedBytes: 0,
@@ -151,7 +137,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_017_map: {
+  train_015_map: {
     grid: [1, 1, 1],
     block: [32, 1, 1],
     sharedBytes: 0,
@@ -159,7 +145,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_018_map: {
+  train_016_map: {
     grid: [24, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -167,7 +153,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_019_map: {
+  train_017_map: {
     grid: [24, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -175,7 +161,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_020_sum: {
+  train_018_sum: {
     grid: [3, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -183,7 +169,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_021_map: {
+  train_019_map: {
     grid: [3, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -191,7 +177,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_022_map: {
+  train_020_map: {
     grid: [24, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -200,7 +186,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%48 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
     ],
   },
-  train_023_sum: {
+  train_021_sum: {
     grid: [1, 1, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
@@ -208,7 +194,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%49 sum  examples/mnist-mlp.ts:17:20 dense",
     ],
   },
-  train_024_matmul: {
+  train_022_matmul: {
     grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
@@ -216,7 +202,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%51 matmul  examples/mnist-mlp.ts:17:20 dense",
     ],
   },
-  train_025_matmul: {
+  train_023_matmul: {
     grid: [1, 8, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
@@ -224,7 +210,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%52 matmul  examples/mnist-mlp.ts:17:20 dense",
     ],
   },
-  train_026_map: {
+  train_024_map: {
     grid: [586, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -233,7 +219,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%54 where  examples/mnist-mlp.ts:16:16 relu",
     ],
   },
-  train_027_sum: {
+  train_025_sum: {
     grid: [8, 1, 1],
     block: [32, 8, 1],
     sharedBytes: 0,
@@ -241,7 +227,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%55 sum  examples/mnist-mlp.ts:16:21 dense",
     ],
   },
-  train_028_matmul: {
+  train_026_matmul: {
     grid: [4, 10, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
@@ -249,7 +235,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%57 matmul  examples/mnist-mlp.ts:16:21 dense",
     ],
   },
-  train_029_matmul: {
+  train_027_matmul: {
     grid: [4, 4, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
@@ -257,7 +243,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%58 matmul  examples/mnist-mlp.ts:16:21 dense",
     ],
   },
-  train_030_map: {
+  train_028_map: {
     grid: [586, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -266,7 +252,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%60 where  examples/mnist-mlp.ts:15:16 relu",
     ],
   },
-  train_031_sum: {
+  train_029_sum: {
     grid: [8, 1, 1],
     block: [32, 8, 1],
     sharedBytes: 0,
@@ -274,7 +260,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%61 sum  examples/mnist-mlp.ts:15:21 dense",
     ],
   },
-  train_032_matmul: {
+  train_030_matmul: {
     grid: [4, 13, 1],
     block: [16, 16, 1],
     sharedBytes: 0,
@@ -282,7 +268,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%63 matmul  examples/mnist-mlp.ts:15:21 dense",
     ],
   },
-  train_033_map: {
+  train_031_map: {
     grid: [766, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -291,7 +277,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%65 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_034_map: {
+  train_032_map: {
     grid: [1, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -300,7 +286,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_035_map: {
+  train_033_map: {
     grid: [245, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -309,7 +295,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%69 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_036_map: {
+  train_034_map: {
     grid: [1, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -318,7 +304,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%71 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_037_map: {
+  train_035_map: {
     grid: [10, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -327,7 +313,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "%73 sub  examples/mnist-mlp.ts:11:14 sgd",
     ],
   },
-  train_038_map: {
+  train_036_map: {
     grid: [1, 1, 1],
     block: [32, 1, 1],
     sharedBytes: 0,
@@ -352,7 +338,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "update:fc1.b: the step's new value replaces the old one",
     ],
   },
-  train_assign_fc2_w_b7: {
+  train_assign_fc2_w_b6: {
     grid: [245, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -360,7 +346,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "update:fc2.w: the step's new value replaces the old one",
     ],
   },
-  train_assign_fc2_b_b9: {
+  train_assign_fc2_b_b8: {
     grid: [1, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -368,7 +354,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "update:fc2.b: the step's new value replaces the old one",
     ],
   },
-  train_assign_fc3_w_b12: {
+  train_assign_fc3_w_b10: {
     grid: [10, 1, 1],
     block: [256, 1, 1],
     sharedBytes: 0,
@@ -376,7 +362,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
       "update:fc3.w: the step's new value replaces the old one",
     ],
   },
-  train_assign_fc3_b_b14: {
+  train_assign_fc3_b_b12: {
     grid: [1, 1, 1],
     block: [32, 1, 1],
     sharedBytes: 0,

@@ -170,16 +170,6 @@ export const artifact: Artifact = {
       "storage": 4
     },
     {
-      "name": "train.%6",
-      "shape": [
-        600,
-        250
-      ],
-      "size": 150000,
-      "role": "temp",
-      "storage": 5
-    },
-    {
       "name": "train.%8",
       "shape": [
         600,
@@ -187,7 +177,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 3
+      "storage": 5
     },
     {
       "name": "fc2.w",
@@ -207,7 +197,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 7
+      "storage": 3
     },
     {
       "name": "fc2.b",
@@ -216,17 +206,7 @@ export const artifact: Artifact = {
       ],
       "size": 250,
       "role": "param",
-      "storage": 8
-    },
-    {
-      "name": "train.%13",
-      "shape": [
-        600,
-        250
-      ],
-      "size": 150000,
-      "role": "temp",
-      "storage": 9
+      "storage": 7
     },
     {
       "name": "train.%14",
@@ -236,7 +216,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 7
+      "storage": 8
     },
     {
       "name": "fc3.w",
@@ -246,7 +226,7 @@ export const artifact: Artifact = {
       ],
       "size": 2500,
       "role": "param",
-      "storage": 10
+      "storage": 9
     },
     {
       "name": "train.%16",
@@ -256,7 +236,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 11
+      "storage": 3
     },
     {
       "name": "fc3.b",
@@ -265,7 +245,7 @@ export const artifact: Artifact = {
       ],
       "size": 10,
       "role": "param",
-      "storage": 12
+      "storage": 10
     },
     {
       "name": "train.%19",
@@ -275,7 +255,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 13
+      "storage": 11
     },
     {
       "name": "train.%20",
@@ -285,7 +265,7 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 11
+      "storage": 3
     },
     {
       "name": "train.%23",
@@ -295,7 +275,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 14
+      "storage": 12
     },
     {
       "name": "train.%24",
@@ -315,7 +295,7 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 13
+      "storage": 3
     },
     {
       "name": "train.%26",
@@ -325,7 +305,7 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 15
+      "storage": 13
     },
     {
       "name": "train.%29",
@@ -335,7 +315,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 16
+      "storage": 14
     },
     {
       "name": "train.%30",
@@ -344,7 +324,7 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 15
+      "storage": 13
     },
     {
       "name": "train.%31",
@@ -353,28 +333,28 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 14
+      "storage": 12
     },
     {
       "name": "train.%32",
       "shape": [],
       "size": 1,
       "role": "temp",
-      "storage": 15
+      "storage": 13
     },
     {
       "name": "train.%34",
       "shape": [],
       "size": 1,
       "role": "temp",
-      "storage": 17
+      "storage": 15
     },
     {
       "name": "lr",
       "shape": [],
       "size": 1,
       "role": "hyper",
-      "storage": 18
+      "storage": 16
     },
     {
       "name": "train.%42",
@@ -384,7 +364,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 14
+      "storage": 12
     },
     {
       "name": "train.%43",
@@ -394,7 +374,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 16
+      "storage": 14
     },
     {
       "name": "train.%44",
@@ -404,7 +384,7 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 15
+      "storage": 13
     },
     {
       "name": "train.%45",
@@ -414,7 +394,7 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 16
+      "storage": 14
     },
     {
       "name": "train.%48",
@@ -424,7 +404,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 13
+      "storage": 3
     },
     {
       "name": "train.%49",
@@ -434,7 +414,7 @@ export const artifact: Artifact = {
       ],
       "size": 10,
       "role": "temp",
-      "storage": 15
+      "storage": 13
     },
     {
       "name": "train.%51",
@@ -454,7 +434,7 @@ export const artifact: Artifact = {
       ],
       "size": 2500,
       "role": "temp",
-      "storage": 14
+      "storage": 12
     },
     {
       "name": "train.%54",
@@ -464,7 +444,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 7
+      "storage": 3
     },
     {
       "name": "train.%55",
@@ -474,7 +454,7 @@ export const artifact: Artifact = {
       ],
       "size": 250,
       "role": "temp",
-      "storage": 13
+      "storage": 14
     },
     {
       "name": "train.%57",
@@ -484,7 +464,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 9
+      "storage": 8
     },
     {
       "name": "train.%58",
@@ -514,7 +494,7 @@ export const artifact: Artifact = {
       ],
       "size": 250,
       "role": "temp",
-      "storage": 16
+      "storage": 5
     },
     {
       "name": "train.%63",
@@ -524,7 +504,7 @@ export const artifact: Artifact = {
       ],
       "size": 196000,
       "role": "temp",
-      "storage": 5
+      "storage": 8
     },
     {
       "name": "train.%65",
@@ -543,7 +523,7 @@ export const artifact: Artifact = {
       ],
       "size": 250,
       "role": "temp",
-      "storage": 7
+      "storage": 8
     },
     {
       "name": "train.%69",
@@ -553,7 +533,7 @@ export const artifact: Artifact = {
       ],
       "size": 62500,
       "role": "temp",
-      "storage": 9
+      "storage": 5
     },
     {
       "name": "train.%71",
@@ -562,7 +542,7 @@ export const artifact: Artifact = {
       ],
       "size": 250,
       "role": "temp",
-      "storage": 16
+      "storage": 11
     },
     {
       "name": "train.%73",
@@ -572,7 +552,7 @@ export const artifact: Artifact = {
       ],
       "size": 2500,
       "role": "temp",
-      "storage": 13
+      "storage": 14
     },
     {
       "name": "train.%75",
@@ -581,7 +561,7 @@ export const artifact: Artifact = {
       ],
       "size": 10,
       "role": "temp",
-      "storage": 14
+      "storage": 12
     },
     {
       "name": "predict.%2",
@@ -591,7 +571,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 7
+      "storage": 5
     },
     {
       "name": "predict.%7",
@@ -601,7 +581,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 9
+      "storage": 11
     },
     {
       "name": "predict.%9",
@@ -611,7 +591,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 7
+      "storage": 5
     },
     {
       "name": "predict.%13",
@@ -621,7 +601,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 9
+      "storage": 11
     },
     {
       "name": "predict.%15",
@@ -631,7 +611,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 13
+      "storage": 12
     },
     {
       "name": "predict.%18",
@@ -651,7 +631,7 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 15
+      "storage": 13
     },
     {
       "name": "predict.%23",
@@ -661,7 +641,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 13
+      "storage": 12
     },
     {
       "name": "predict.%24",
@@ -671,7 +651,7 @@ export const artifact: Artifact = {
       ],
       "size": 600,
       "role": "temp",
-      "storage": 15
+      "storage": 13
     },
     {
       "name": "predict.%26",
@@ -681,7 +661,7 @@ export const artifact: Artifact = {
       ],
       "size": 6000,
       "role": "temp",
-      "storage": 19
+      "storage": 17
     }
   ],
   "programs": [
@@ -705,41 +685,42 @@ export const artifact: Artifact = {
           ]
         },
         {
-          "kernel": "train_002_map",
+          "kernel": "train_002_matmul",
           "args": [
             5,
-            6
-          ]
-        },
-        {
-          "kernel": "train_003_matmul",
-          "args": [
             6,
+            7
+          ]
+        },
+        {
+          "kernel": "train_003_map",
+          "args": [
             7,
-            8
-          ]
-        },
-        {
-          "kernel": "train_004_map",
-          "args": [
             8,
-            9,
-            10
+            9
           ]
         },
         {
-          "kernel": "train_005_map",
+          "kernel": "train_004_matmul",
           "args": [
+            9,
             10,
             11
           ]
         },
         {
-          "kernel": "train_006_matmul",
+          "kernel": "train_005_map",
           "args": [
             11,
             12,
             13
+          ]
+        },
+        {
+          "kernel": "train_006_reduce_max",
+          "args": [
+            13,
+            14
           ]
         },
         {
@@ -751,16 +732,15 @@ export const artifact: Artifact = {
           ]
         },
         {
-          "kernel": "train_008_reduce_max",
+          "kernel": "train_008_map",
           "args": [
             15,
             16
           ]
         },
         {
-          "kernel": "train_009_map",
+          "kernel": "train_009_sum",
           "args": [
-            15,
             16,
             17
           ]
@@ -773,14 +753,16 @@ export const artifact: Artifact = {
           ]
         },
         {
-          "kernel": "train_011_sum",
+          "kernel": "train_011_map",
           "args": [
+            1,
+            15,
             18,
             19
           ]
         },
         {
-          "kernel": "train_012_map",
+          "kernel": "train_012_sum",
           "args": [
             19,
             20
@@ -789,8 +771,6 @@ export const artifact: Artifact = {
         {
           "kernel": "train_013_map",
           "args": [
-            1,
-            17,
             20,
             21
           ]
@@ -810,23 +790,23 @@ export const artifact: Artifact = {
           ]
         },
         {
-          "kernel": "train_016_sum",
+          "kernel": "train_016_map",
           "args": [
-            23,
-            24
+            1,
+            25
           ]
         },
         {
           "kernel": "train_017_map",
           "args": [
-            24,
-            25
+            25,
+            26
           ]
         },
         {
-          "kernel": "train_018_map",
+          "kernel": "train_018_sum",
           "args": [
-            1,
+            26,
             27
           ]
         },
@@ -834,204 +814,190 @@ export const artifact: Artifact = {
           "kernel": "train_019_map",
           "args": [
             27,
+            17,
             28
           ]
         },
         {
-          "kernel": "train_020_sum",
+          "kernel": "train_020_map",
           "args": [
+            25,
             28,
+            16,
             29
           ]
         },
         {
-          "kernel": "train_021_map",
+          "kernel": "train_021_sum",
           "args": [
             29,
-            19,
             30
           ]
         },
         {
-          "kernel": "train_022_map",
+          "kernel": "train_022_matmul",
           "args": [
-            27,
-            30,
-            18,
+            29,
+            10,
             31
           ]
         },
         {
-          "kernel": "train_023_sum",
+          "kernel": "train_023_matmul",
           "args": [
-            31,
+            9,
+            29,
             32
           ]
         },
         {
-          "kernel": "train_024_matmul",
+          "kernel": "train_024_map",
           "args": [
+            9,
             31,
-            12,
             33
           ]
         },
         {
-          "kernel": "train_025_matmul",
+          "kernel": "train_025_sum",
           "args": [
-            11,
-            31,
+            33,
             34
           ]
         },
         {
-          "kernel": "train_026_map",
+          "kernel": "train_026_matmul",
           "args": [
-            10,
             33,
+            6,
             35
           ]
         },
         {
-          "kernel": "train_027_sum",
+          "kernel": "train_027_matmul",
           "args": [
-            35,
+            5,
+            33,
             36
           ]
         },
         {
-          "kernel": "train_028_matmul",
+          "kernel": "train_028_map",
           "args": [
+            5,
             35,
-            7,
             37
           ]
         },
         {
-          "kernel": "train_029_matmul",
+          "kernel": "train_029_sum",
           "args": [
-            6,
-            35,
+            37,
             38
           ]
         },
         {
-          "kernel": "train_030_map",
+          "kernel": "train_030_matmul",
           "args": [
-            5,
+            0,
             37,
             39
           ]
         },
         {
-          "kernel": "train_031_sum",
+          "kernel": "train_031_map",
           "args": [
+            2,
+            24,
             39,
             40
           ]
         },
         {
-          "kernel": "train_032_matmul",
+          "kernel": "train_032_map",
           "args": [
-            0,
-            39,
+            4,
+            24,
+            38,
             41
           ]
         },
         {
           "kernel": "train_033_map",
           "args": [
-            2,
-            26,
-            41,
+            6,
+            24,
+            36,
             42
           ]
         },
         {
           "kernel": "train_034_map",
           "args": [
-            4,
-            26,
-            40,
+            8,
+            24,
+            34,
             43
           ]
         },
         {
           "kernel": "train_035_map",
           "args": [
-            7,
-            26,
-            38,
+            10,
+            24,
+            32,
             44
           ]
         },
         {
           "kernel": "train_036_map",
           "args": [
-            9,
-            26,
-            36,
-            45
-          ]
-        },
-        {
-          "kernel": "train_037_map",
-          "args": [
             12,
-            26,
-            34,
-            46
-          ]
-        },
-        {
-          "kernel": "train_038_map",
-          "args": [
-            14,
-            26,
-            32,
-            47
+            24,
+            30,
+            45
           ]
         },
         {
           "kernel": "train_assign_fc1_w_b2",
           "args": [
-            42,
+            40,
             2
           ]
         },
         {
           "kernel": "train_assign_fc1_b_b4",
           "args": [
-            43,
+            41,
             4
           ]
         },
         {
-          "kernel": "train_assign_fc2_w_b7",
+          "kernel": "train_assign_fc2_w_b6",
+          "args": [
+            42,
+            6
+          ]
+        },
+        {
+          "kernel": "train_assign_fc2_b_b8",
+          "args": [
+            43,
+            8
+          ]
+        },
+        {
+          "kernel": "train_assign_fc3_w_b10",
           "args": [
             44,
-            7
+            10
           ]
         },
         {
-          "kernel": "train_assign_fc2_b_b9",
+          "kernel": "train_assign_fc3_b_b12",
           "args": [
             45,
-            9
-          ]
-        },
-        {
-          "kernel": "train_assign_fc3_w_b12",
-          "args": [
-            46,
             12
-          ]
-        },
-        {
-          "kernel": "train_assign_fc3_b_b14",
-          "args": [
-            47,
-            14
           ]
         }
       ],
@@ -1046,13 +1012,13 @@ export const artifact: Artifact = {
         },
         {
           "name": "lr",
-          "buffer": 26
+          "buffer": 24
         }
       ],
       "outputs": [
         {
           "name": "loss",
-          "buffer": 25
+          "buffer": 23
         }
       ]
     },
@@ -1064,77 +1030,77 @@ export const artifact: Artifact = {
           "args": [
             0,
             2,
-            48
+            46
           ]
         },
         {
           "kernel": "predict_001_map",
           "args": [
-            48,
+            46,
             4,
-            49
+            47
           ]
         },
         {
           "kernel": "predict_002_matmul",
           "args": [
-            49,
-            7,
-            50
+            47,
+            6,
+            48
           ]
         },
         {
           "kernel": "predict_003_map",
           "args": [
-            50,
-            9,
-            51
+            48,
+            8,
+            49
           ]
         },
         {
           "kernel": "predict_004_matmul",
           "args": [
-            51,
-            12,
-            52
+            49,
+            10,
+            50
           ]
         },
         {
           "kernel": "predict_005_map",
           "args": [
-            52,
-            14,
-            53
+            50,
+            12,
+            51
           ]
         },
         {
           "kernel": "predict_006_reduce_max",
+          "args": [
+            51,
+            52
+          ]
+        },
+        {
+          "kernel": "predict_007_map",
+          "args": [
+            51,
+            52,
+            53
+          ]
+        },
+        {
+          "kernel": "predict_008_sum",
           "args": [
             53,
             54
           ]
         },
         {
-          "kernel": "predict_007_map",
+          "kernel": "predict_009_map",
           "args": [
             53,
             54,
             55
-          ]
-        },
-        {
-          "kernel": "predict_008_sum",
-          "args": [
-            55,
-            56
-          ]
-        },
-        {
-          "kernel": "predict_009_map",
-          "args": [
-            55,
-            56,
-            57
           ]
         }
       ],
@@ -1147,7 +1113,7 @@ export const artifact: Artifact = {
       "outputs": [
         {
           "name": "predict:probs",
-          "buffer": 57
+          "buffer": 55
         }
       ]
     }
