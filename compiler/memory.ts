@@ -84,8 +84,8 @@ export function storageBytes(buffers: readonly Pick<BufferDecl, 'storage' | 'siz
 }
 
 /**
- * One line for `gradc build --verbose`: `memory: temporaries 10.80 MB in 49 buffers -> 3.47 MB
- * in 11 storages; parameters and states 1.05 MB; data 1.91 MB` (the reference MLP).
+ * One line for `gradc build --verbose`: `memory: temporaries 9.60 MB in 47 buffers -> 2.84 MB
+ * in 9 storages; parameters and states 1.05 MB; data 1.91 MB` (the reference MLP).
  */
 export function memoryReport(schedule: Schedule): string {
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
