@@ -1,5 +1,5 @@
 /** `gradc build`: a model file in, the generated kernels and glue module out. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -84,6 +84,38 @@ async function writeIfChanged(path: string, text: string): Promise<boolean> {
   return true;
 }
 
+/** The `type` of the nearest package.json at or above `dir` ('commonjs' when there is none). */
+function packageType(dir: string): string {
+  for (let at = dir; ; at = dirname(at)) {
+    const manifest = join(at, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: string }).type ?? 'commonjs';
+      } catch {
+        return 'commonjs';
+      }
+    }
+    if (dirname(at) === at) return 'commonjs';
+  }
+}
+
+/**
+ * The generated TypeScript modules are ES modules. Outside a package whose package.json says
+ * `"type": "module"` (an `--out` folder in a temporary directory, a CommonJS project), Node
+ * and tsx would load them as CommonJS and fail, so the folder gets a package.json of its own.
+ * A package.json already in the folder is never touched: it must say `"type": "module"`.
+ */
+function moduleScopeFiles(outDir: string): Record<string, string> {
+  if (existsSync(join(outDir, 'package.json'))) {
+    if (packageType(outDir) === 'module') return {};
+    throw new GradcError(
+      `${join(outDir, 'package.json')} does not say "type": "module", and gradc writes ES ` +
+        'modules: build into another folder (--out)',
+    );
+  }
+  return packageType(dirname(outDir)) === 'module' ? {} : { 'package.json': '{ "type": "module" }\n' };
+}
+
 /** Renders every artifact file of a compiled model: name -> text. */
 export function renderArtifacts(
   compiled: CompiledModel,
@@ -124,7 +156,7 @@ export async function buildModel(file: string, options: BuildOptions): Promise<B
     cudaArchs,
   });
   const files = [];
-  for (const [name, text] of Object.entries(rendered)) {
+  for (const [name, text] of Object.entries({ ...moduleScopeFiles(outDir), ...rendered })) {
     const path = join(outDir, name);
     files.push({ path: relative(process.cwd(), path), changed: await writeIfChanged(path, text) });
   }

@@ -1,6 +1,7 @@
 /** The command line: help, user errors as one file:line:col line, build output. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { saveCheckpoint } from '../runtime/checkpoint.ts';
@@ -126,5 +127,25 @@ describe('gradc CLI', () => {
     const refused = gradc(...common, '--resume', other);
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim()).toBe(`gradc: ${other}: a checkpoint of model "tiny-mlp", not of "mnist-mlp"`);
+  });
+
+  it('builds into a folder outside any ES-module package, giving it a package.json; leaves a CommonJS one alone', () => {
+    const outside = mkdtempSync(join(tmpdir(), 'gradc-out-'));
+    try {
+      const out = join(outside, 'model');
+      const r = gradc('train', 'examples/mnist-mlp.ts', '--train-limit', '600', '--test-limit', '100', '--out', out);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(readFileSync(join(out, 'package.json'), 'utf8'))).toEqual({ type: 'module' });
+      const cjs = join(outside, 'cjs');
+      mkdirSync(cjs);
+      writeFileSync(join(cjs, 'package.json'), '{ "name": "theirs" }\n');
+      const refused = gradc('build', 'examples/mnist-mlp.ts', '--out', cjs);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('does not say "type": "module"');
+      expect(readFileSync(join(cjs, 'package.json'), 'utf8')).toBe('{ "name": "theirs" }\n');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });
