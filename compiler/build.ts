@@ -54,10 +54,32 @@ export interface BuildResult {
 
 const RUNTIME_DIR = fileURLToPath(new URL('../runtime/', import.meta.url));
 
+/** The `type` of the nearest package.json at or above `dir` ('commonjs' when there is none). */
+function packageType(dir: string): string {
+  for (let at = dir; ; at = dirname(at)) {
+    const manifest = join(at, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: string }).type ?? 'commonjs';
+      } catch {
+        return 'commonjs';
+      }
+    }
+    if (dirname(at) === at) return 'commonjs';
+  }
+}
+
 /** Imports a model file and returns its model definition (default export or the only one). */
 export async function loadModelDefinition(file: string): Promise<ModelDefinition> {
   const path = resolve(file);
   if (!existsSync(path)) throw new GradcError(`cannot find model file ${file}`);
+  if (!/\.m[tj]s$/.test(path) && packageType(dirname(path)) !== 'module') {
+    // Node would load it as CommonJS, and the DSL is made of ES modules.
+    throw new GradcError(
+      `${file}: gradc loads model files as ES modules, and no package.json above it says ` +
+        '"type": "module": add that, or name the file .mts',
+    );
+  }
   const module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   if (isModelDefinition(module.default)) return module.default;
   const found = Object.values(module).filter(isModelDefinition);
@@ -82,21 +104,6 @@ async function writeIfChanged(path: string, text: string): Promise<boolean> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, text);
   return true;
-}
-
-/** The `type` of the nearest package.json at or above `dir` ('commonjs' when there is none). */
-function packageType(dir: string): string {
-  for (let at = dir; ; at = dirname(at)) {
-    const manifest = join(at, 'package.json');
-    if (existsSync(manifest)) {
-      try {
-        return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: string }).type ?? 'commonjs';
-      } catch {
-        return 'commonjs';
-      }
-    }
-    if (dirname(at) === at) return 'commonjs';
-  }
 }
 
 /**

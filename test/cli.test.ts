@@ -148,4 +148,23 @@ describe('gradc CLI', () => {
       rmSync(outside, { recursive: true, force: true });
     }
   });
+
+  it('refuses a .ts model file outside an ES-module package with the fix, and builds it as .mts', () => {
+    const outside = mkdtempSync(join(tmpdir(), 'gradc-model-'));
+    try {
+      const dsl = JSON.stringify(join(process.cwd(), 'dsl', 'index.ts'));
+      const source = readFileSync('test/fixtures/tiny-mlp.ts', 'utf8').replace(/'\.\.\/\.\.\/dsl\/index\.ts'/, dsl);
+      writeFileSync(join(outside, 'model.ts'), source);
+      writeFileSync(join(outside, 'model.mts'), source);
+      const refused = gradc('build', join(outside, 'model.ts'), '--out', join(outside, 'a'));
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('gradc loads model files as ES modules');
+      expect(refused.stderr).toContain('name the file .mts');
+      const built = gradc('build', join(outside, 'model.mts'), '--out', join(outside, 'b'));
+      expect(built.stderr).toBe('');
+      expect(built.code).toBe(0);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
 });
