@@ -84,7 +84,7 @@ export function storageBytes(buffers: readonly Pick<BufferDecl, 'storage' | 'siz
 }
 
 /**
- * One line for `gradc build --verbose`: `memory: temporaries 9.60 MB in 47 buffers -> 2.84 MB
+ * One line for `gradc build --verbose`: `memory: temporaries 8.56 MB in 41 buffers -> 2.66 MB
  * in 9 storages; parameters and states 1.05 MB; data 1.91 MB` (the reference MLP).
  */
 export function memoryReport(schedule: Schedule): string {

@@ -14,6 +14,7 @@ import { formatLoc, sizeOf } from './ir/types.ts';
 import type { ReductionLayout, StridedView } from './ir/layout.ts';
 import { broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
 import { matmulSlices, reduceSlices } from './split.ts';
+import { updateInPlace } from './in-place.ts';
 import { OPS, matmulDims } from './ops/index.ts';
 import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, Schedule } from './codegen/kernel-ir.ts';
 import { MAX_KERNEL_INPUTS } from './codegen/kernel-ir.ts';
@@ -113,7 +114,12 @@ class ProgramLowering {
         outputs.push({ name, buffer });
       }
     }
-    return { name: this.program.name, kernels: [...this.kernels, ...copies], feeds, outputs };
+    const kernels = updateInPlace(
+      [...this.kernels, ...copies],
+      new Set(copies.map((k) => k.name)),
+      new Set(outputs.map((o) => o.buffer)),
+    );
+    return { name: this.program.name, kernels, feeds, outputs };
   }
 
   private lowerNode(id: NodeId): Value {
@@ -338,9 +344,30 @@ class ProgramLowering {
   }
 }
 
+/**
+ * The schedule without temporaries no kernel uses any more (in-place updates leave some),
+ * buffer ids renumbered in order; named buffers always stay.
+ */
+function dropUnusedTemporaries(schedule: Schedule): Schedule {
+  const used = new Set(schedule.programs.flatMap((p) => p.kernels.flatMap((k) => [...k.inputs, k.output])));
+  const kept = schedule.buffers.filter((b) => b.role !== 'temp' || used.has(b.id));
+  if (kept.length === schedule.buffers.length) return schedule;
+  const id = new Map(kept.map((b, i) => [b.id, i]));
+  const at = (b: number) => id.get(b)!;
+  return {
+    buffers: kept.map((b, i) => ({ ...b, id: i, storage: i })),
+    programs: schedule.programs.map((p) => ({
+      ...p,
+      kernels: p.kernels.map((k): Kernel => ({ ...k, inputs: k.inputs.map(at), output: at(k.output) })),
+      feeds: p.feeds.map((io) => ({ ...io, buffer: at(io.buffer) })),
+      outputs: p.outputs.map((io) => ({ ...io, buffer: at(io.buffer) })),
+    })),
+  };
+}
+
 /** Lowers each program in order; named inputs share one buffer across programs. */
 export function schedule(programs: readonly ScheduleInput[], roles: InputRoles): Schedule {
   const sched = new Scheduler(roles);
   const lowered = programs.map((p) => sched.lower(p));
-  return { buffers: sched.buffers, programs: lowered };
+  return dropUnusedTemporaries({ buffers: sched.buffers, programs: lowered });
 }

@@ -28,7 +28,11 @@ export interface BufferDecl {
   readonly storage: number;
 }
 
-/** An elementwise expression evaluated at output index `i`. */
+/**
+ * An elementwise expression evaluated at output index `i`. A load whose `input` equals the
+ * kernel's number of inputs reads the output buffer itself at `i` (no view): an in-place
+ * update, where a parameter's new value overwrites its old one element by element.
+ */
 export type Expr =
   /** inputs[input] at `i`, or at the index `view` maps `i` to (broadcast, transpose). */
   | { readonly op: 'load'; readonly input: number; readonly view?: StridedView }

@@ -8,7 +8,7 @@ import type { CudaBuild, CudaKernel } from "../../runtime/backend.ts";
  * from another source or for other architectures.
  */
 export const cudaBuild: CudaBuild = {
-  sourceHash: "c9962a640f4750f78568d0109bfc5c91f5f50e82b1a8bc56e638ff8356e340b9",
+  sourceHash: "e4227be4bf1925f5dd4f3ca02bff6e2192856eb3a39265e26a99958ca5eec702",
   archs: ["sm_80", "sm_90"],
 };
 
@@ -275,6 +275,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     sources: [
       "%64 mul  examples/mnist-mlp.ts:11:14 sgd",
       "%65 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "update:fc1.w: the step's new value replaces the old one, in place",
     ],
   },
   train_032_map: {
@@ -284,6 +285,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     sources: [
       "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
       "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "update:fc1.b: the step's new value replaces the old one, in place",
     ],
   },
   train_033_map: {
@@ -293,6 +295,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     sources: [
       "%68 mul  examples/mnist-mlp.ts:11:14 sgd",
       "%69 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "update:fc2.w: the step's new value replaces the old one, in place",
     ],
   },
   train_034_map: {
@@ -302,6 +305,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     sources: [
       "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
       "%71 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "update:fc2.b: the step's new value replaces the old one, in place",
     ],
   },
   train_035_map: {
@@ -311,6 +315,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     sources: [
       "%72 mul  examples/mnist-mlp.ts:11:14 sgd",
       "%73 sub  examples/mnist-mlp.ts:11:14 sgd",
+      "update:fc3.w: the step's new value replaces the old one, in place",
     ],
   },
   train_036_map: {
@@ -320,54 +325,7 @@ export const cudaKernels: Readonly<Record<string, CudaKernel>> = {
     sources: [
       "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
       "%75 sub  examples/mnist-mlp.ts:11:14 sgd",
-    ],
-  },
-  train_assign_fc1_w_b2: {
-    grid: [766, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "update:fc1.w: the step's new value replaces the old one",
-    ],
-  },
-  train_assign_fc1_b_b4: {
-    grid: [1, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "update:fc1.b: the step's new value replaces the old one",
-    ],
-  },
-  train_assign_fc2_w_b6: {
-    grid: [245, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "update:fc2.w: the step's new value replaces the old one",
-    ],
-  },
-  train_assign_fc2_b_b8: {
-    grid: [1, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "update:fc2.b: the step's new value replaces the old one",
-    ],
-  },
-  train_assign_fc3_w_b10: {
-    grid: [10, 1, 1],
-    block: [256, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "update:fc3.w: the step's new value replaces the old one",
-    ],
-  },
-  train_assign_fc3_b_b12: {
-    grid: [1, 1, 1],
-    block: [32, 1, 1],
-    sharedBytes: 0,
-    sources: [
-      "update:fc3.b: the step's new value replaces the old one",
+      "update:fc3.b: the step's new value replaces the old one, in place",
     ],
   },
   predict_000_matmul: {

@@ -507,63 +507,6 @@ export const artifact: Artifact = {
       "storage": 8
     },
     {
-      "name": "train.%65",
-      "shape": [
-        784,
-        250
-      ],
-      "size": 196000,
-      "role": "temp",
-      "storage": 3
-    },
-    {
-      "name": "train.%67",
-      "shape": [
-        250
-      ],
-      "size": 250,
-      "role": "temp",
-      "storage": 8
-    },
-    {
-      "name": "train.%69",
-      "shape": [
-        250,
-        250
-      ],
-      "size": 62500,
-      "role": "temp",
-      "storage": 5
-    },
-    {
-      "name": "train.%71",
-      "shape": [
-        250
-      ],
-      "size": 250,
-      "role": "temp",
-      "storage": 11
-    },
-    {
-      "name": "train.%73",
-      "shape": [
-        250,
-        10
-      ],
-      "size": 2500,
-      "role": "temp",
-      "storage": 14
-    },
-    {
-      "name": "train.%75",
-      "shape": [
-        10
-      ],
-      "size": 10,
-      "role": "temp",
-      "storage": 12
-    },
-    {
       "name": "predict.%2",
       "shape": [
         600,
@@ -571,7 +514,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 5
+      "storage": 3
     },
     {
       "name": "predict.%7",
@@ -581,7 +524,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 11
+      "storage": 5
     },
     {
       "name": "predict.%9",
@@ -591,7 +534,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 5
+      "storage": 3
     },
     {
       "name": "predict.%13",
@@ -601,7 +544,7 @@ export const artifact: Artifact = {
       ],
       "size": 150000,
       "role": "temp",
-      "storage": 11
+      "storage": 5
     },
     {
       "name": "predict.%15",
@@ -907,96 +850,48 @@ export const artifact: Artifact = {
         {
           "kernel": "train_031_map",
           "args": [
-            2,
             24,
             39,
-            40
+            2
           ]
         },
         {
           "kernel": "train_032_map",
           "args": [
-            4,
             24,
             38,
-            41
+            4
           ]
         },
         {
           "kernel": "train_033_map",
           "args": [
-            6,
             24,
             36,
-            42
+            6
           ]
         },
         {
           "kernel": "train_034_map",
           "args": [
-            8,
             24,
             34,
-            43
+            8
           ]
         },
         {
           "kernel": "train_035_map",
           "args": [
-            10,
             24,
             32,
-            44
+            10
           ]
         },
         {
           "kernel": "train_036_map",
           "args": [
-            12,
             24,
             30,
-            45
-          ]
-        },
-        {
-          "kernel": "train_assign_fc1_w_b2",
-          "args": [
-            40,
-            2
-          ]
-        },
-        {
-          "kernel": "train_assign_fc1_b_b4",
-          "args": [
-            41,
-            4
-          ]
-        },
-        {
-          "kernel": "train_assign_fc2_w_b6",
-          "args": [
-            42,
-            6
-          ]
-        },
-        {
-          "kernel": "train_assign_fc2_b_b8",
-          "args": [
-            43,
-            8
-          ]
-        },
-        {
-          "kernel": "train_assign_fc3_w_b10",
-          "args": [
-            44,
-            10
-          ]
-        },
-        {
-          "kernel": "train_assign_fc3_b_b12",
-          "args": [
-            45,
             12
           ]
         }
@@ -1030,77 +925,77 @@ export const artifact: Artifact = {
           "args": [
             0,
             2,
-            46
+            40
           ]
         },
         {
           "kernel": "predict_001_map",
           "args": [
-            46,
+            40,
             4,
-            47
+            41
           ]
         },
         {
           "kernel": "predict_002_matmul",
           "args": [
-            47,
+            41,
             6,
-            48
+            42
           ]
         },
         {
           "kernel": "predict_003_map",
           "args": [
-            48,
+            42,
             8,
-            49
+            43
           ]
         },
         {
           "kernel": "predict_004_matmul",
           "args": [
-            49,
+            43,
             10,
-            50
+            44
           ]
         },
         {
           "kernel": "predict_005_map",
           "args": [
-            50,
+            44,
             12,
-            51
+            45
           ]
         },
         {
           "kernel": "predict_006_reduce_max",
           "args": [
-            51,
-            52
+            45,
+            46
           ]
         },
         {
           "kernel": "predict_007_map",
           "args": [
-            51,
-            52,
-            53
+            45,
+            46,
+            47
           ]
         },
         {
           "kernel": "predict_008_sum",
           "args": [
-            53,
-            54
+            47,
+            48
           ]
         },
         {
           "kernel": "predict_009_map",
           "args": [
-            53,
-            54,
-            55
+            47,
+            48,
+            49
           ]
         }
       ],
@@ -1113,7 +1008,7 @@ export const artifact: Artifact = {
       "outputs": [
         {
           "name": "predict:probs",
-          "buffer": 55
+          "buffer": 49
         }
       ]
     }

@@ -306,17 +306,22 @@ export function mapParts(
   loop: MapLoop = planMapLoop(kernel),
 ): MapParts {
   const { bases, load } =
-    loop.kind === 'rows' ? rowLoads(lang, kernel, loop.cols) : { bases: [], load: flatLoad(lang) };
+    loop.kind === 'rows' ? rowLoads(lang, kernel, loop.cols) : { bases: [], load: flatLoad(lang, kernel) };
   const { statements, value } = renderExpr(lang, kernel.expr, load);
   return { loop, bases, body: [...statements, `${OUTPUT_NAME}[i] = ${value};`] };
 }
 
+/** The buffer a load of a map kernel reads: `in1`, or `out` for an in-place update. */
+function loadedName(kernel: MapKernel, input: number): string {
+  return input === kernel.inputs.length ? OUTPUT_NAME : inputName(input);
+}
+
 /** Loads in a flat loop over `i`: `in0[i]`, `in1[i % 250]`. */
-function flatLoad(lang: CStyleLanguage): LoadCode {
+function flatLoad(lang: CStyleLanguage, kernel: MapKernel): LoadCode {
   return (input, view) => {
     const axes = view ? simplifyView(view) : [];
     const index = isIdentityAxes(axes) ? 'i' : indexExpr(lang, axes, 'i');
-    return `${inputName(input)}[${index}]`;
+    return `${loadedName(kernel, input)}[${index}]`;
   };
 }
 
@@ -340,7 +345,7 @@ function rowLoads(lang: CStyleLanguage, kernel: MapKernel, cols: number) {
     indices.set(loadKey(input, view), offsetBy(base, 'j', split.innerStride));
   }
   const load: LoadCode = (input, view) =>
-    `${inputName(input)}[${indices.get(loadKey(input, view)) ?? 'i'}]`;
+    `${loadedName(kernel, input)}[${indices.get(loadKey(input, view)) ?? 'i'}]`;
   return { bases, load };
 }
 

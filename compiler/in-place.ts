@@ -1,0 +1,81 @@
+/**
+ * In-place updates. The scheduler computes a parameter's or state's new value into a temporary
+ * and copies it back at the end of the step, so that no kernel reads a half-updated value. When
+ * the kernel computing the new value is elementwise, reads the old value only at the element
+ * it writes, and no later kernel reads the old value, it can write the parameter directly: the
+ * copy kernel and the temporary go away, and later readers of the new value read the parameter.
+ *
+ * SGD, momentum and Adam updates all qualify; a swap (`update:a = c`, `update:c = a`) does not,
+ * because the other copy reads the old value later.
+ */
+import { stridesOf } from './ir/layout.ts';
+import type { StridedView } from './ir/layout.ts';
+import type { Expr, Kernel, MapKernel } from './codegen/kernel-ir.ts';
+
+/** Whether a view reads element `i` at output index `i` (size-1 axes do not count). */
+function isAligned(view: StridedView | undefined): boolean {
+  if (!view) return true;
+  const strides = stridesOf(view.outShape);
+  return view.outShape.every((size, d) => size === 1 || view.inStrides[d] === strides[d]);
+}
+
+/** The loads of input `input` in `expr`. */
+function loadsOfInput(expr: Expr, input: number): Expr[] {
+  if (expr.op === 'const') return [];
+  if (expr.op === 'load') return expr.input === input ? [expr] : [];
+  return expr.args.flatMap((a) => loadsOfInput(a, input));
+}
+
+/** Input numbers renumbered by `renumber`. */
+function renumbered(expr: Expr, renumber: (input: number) => number): Expr {
+  if (expr.op === 'const') return expr;
+  if (expr.op === 'load') return { ...expr, input: renumber(expr.input) };
+  return { ...expr, args: expr.args.map((a) => renumbered(a, renumber)) };
+}
+
+/**
+ * `kernel` writing `target` itself; its loads of `target` (if any) read the output buffer, which
+ * the kernel IR writes as input number `inputs.length`.
+ */
+function writingInPlace(kernel: MapKernel, target: number, copy: Kernel): MapKernel {
+  const old = kernel.inputs.indexOf(target);
+  const inputs = kernel.inputs.filter((b) => b !== target);
+  const renumber = (input: number) => (input === old ? inputs.length : input > old && old >= 0 ? input - 1 : input);
+  return {
+    ...kernel,
+    inputs,
+    output: target,
+    expr: old < 0 ? kernel.expr : renumbered(kernel.expr, renumber),
+    sources: [...kernel.sources, ...copy.sources.map((s) => `${s}, in place`)],
+  };
+}
+
+/**
+ * `kernels` (a program, its copy kernels last) with every copy named in `copies` folded into the
+ * kernel that computes its source, where that is safe; `outputs` are buffers the caller reads
+ * after the program, which must stay as they are.
+ */
+export function updateInPlace(
+  kernels: readonly Kernel[],
+  copies: ReadonlySet<string>,
+  outputs: ReadonlySet<number>,
+): Kernel[] {
+  let list = [...kernels];
+  for (const name of copies) {
+    const c = list.findIndex((k) => k.name === name);
+    const [temp] = list[c].inputs;
+    const target = list[c].output;
+    const p = list.findIndex((k) => k.output === temp);
+    const producer = list[p];
+    if (p < 0 || p > c || producer.kind !== 'map' || outputs.has(temp)) continue;
+    const writesTarget = list.some((k, i) => i !== c && k.output === target);
+    const readsOldLater = list.some((k, i) => i > p && i !== c && k.inputs.includes(target));
+    const old = producer.inputs.indexOf(target);
+    const aligned = old < 0 || loadsOfInput(producer.expr, old).every((e) => e.op === 'load' && isAligned(e.view));
+    if (writesTarget || readsOldLater || !aligned) continue;
+    const updated = writingInPlace(producer, target, list[c]);
+    const redirect = (k: Kernel): Kernel => ({ ...k, inputs: k.inputs.map((b) => (b === temp ? target : b)) });
+    list = list.flatMap((k, i) => (i === c ? [] : i === p ? [updated] : i > p ? [redirect(k)] : [k]));
+  }
+  return list;
+}
