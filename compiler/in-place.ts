@@ -61,13 +61,16 @@ export function updateInPlace(
   outputs: ReadonlySet<number>,
 ): Kernel[] {
   let list = [...kernels];
+  // The temporaries the copies read. A fold can redirect a later copy to read a parameter (two
+  // updates sharing one new value): that copy must stay a copy.
+  const temps = new Set(list.filter((k) => copies.has(k.name)).map((k) => k.inputs[0]));
   for (const name of copies) {
     const c = list.findIndex((k) => k.name === name);
     const [temp] = list[c].inputs;
     const target = list[c].output;
     const p = list.findIndex((k) => k.output === temp);
     const producer = list[p];
-    if (p < 0 || p > c || producer.kind !== 'map' || outputs.has(temp)) continue;
+    if (!temps.has(temp) || p < 0 || p > c || producer.kind !== 'map' || outputs.has(temp)) continue;
     const writesTarget = list.some((k, i) => i !== c && k.output === target);
     const readsOldLater = list.some((k, i) => i > p && i !== c && k.inputs.includes(target));
     const old = producer.inputs.indexOf(target);

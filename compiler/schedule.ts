@@ -344,6 +344,8 @@ class ProgramLowering {
   }
 }
 
+const ASSIGN_NAME = /_assign_\w*_b\d+$/;
+
 /**
  * The schedule without temporaries no kernel uses any more (in-place updates leave some),
  * buffer ids renumbered in order; named buffers always stay.
@@ -354,11 +356,18 @@ function dropUnusedTemporaries(schedule: Schedule): Schedule {
   if (kept.length === schedule.buffers.length) return schedule;
   const id = new Map(kept.map((b, i) => [b.id, i]));
   const at = (b: number) => id.get(b)!;
+  // Assignment kernels are named after the buffer they write (`train_assign_u_b3`).
+  const renamed = (k: Kernel) => (ASSIGN_NAME.test(k.name) ? k.name.replace(/_b\d+$/, `_b${at(k.output)}`) : k.name);
   return {
     buffers: kept.map((b, i) => ({ ...b, id: i, storage: i })),
     programs: schedule.programs.map((p) => ({
       ...p,
-      kernels: p.kernels.map((k): Kernel => ({ ...k, inputs: k.inputs.map(at), output: at(k.output) })),
+      kernels: p.kernels.map((k): Kernel => ({
+        ...k,
+        name: renamed(k),
+        inputs: k.inputs.map(at),
+        output: at(k.output),
+      })),
       feeds: p.feeds.map((io) => ({ ...io, buffer: at(io.buffer) })),
       outputs: p.outputs.map((io) => ({ ...io, buffer: at(io.buffer) })),
     })),

@@ -136,34 +136,40 @@ export class ModelInstance<
   private run(programName: string, feeds?: Feeds): BoundProgram {
     const program = this.programs.get(programName);
     if (!program) throw new ModelRuntimeError(`model ${this.artifact.name} has no ${programName} program`);
+    const data = [...program.feeds].filter(([name]) => !this.hyperValues.has(name));
+    // Every feed is checked before any is uploaded, so a refused call changes nothing.
+    for (const [name, buffer] of data) this.checkFeed(programName, name, buffer, feeds);
     for (const [name, buffer] of program.feeds) {
       const hyper = this.hyperValues.get(name);
-      if (hyper !== undefined) {
-        // A hyperparameter's buffer is shared by every program: written once per change.
-        if (this.staleHypers.delete(name)) this.backend.upload(buffer, Float32Array.of(hyper));
-        continue;
+      // A hyperparameter's buffer is shared by every program: written once per change.
+      if (hyper !== undefined && this.staleHypers.delete(name)) this.backend.upload(buffer, Float32Array.of(hyper));
+    }
+    if (feeds) {
+      for (const [name, buffer] of data) {
+        this.backend.upload(buffer, feeds[name]);
+        this.lastWriter.set(name, programName);
       }
-      if (!feeds) {
-        const writer = this.lastWriter.get(name);
-        if (writer === programName) continue;
-        throw new ModelRuntimeError(
-          `${programName}: input "${name}" ` +
-            (writer ? `was last written by ${writer}` : 'was never uploaded') +
-            '; pass the feeds to run on new data',
-        );
-      }
-      const value = feeds[name];
-      if (!value) throw new ModelRuntimeError(`${programName}: missing input "${name}"`);
-      if (value.length !== buffer.size) {
-        throw new ModelRuntimeError(
-          `${programName}: input "${name}" needs ${buffer.size} values, got ${value.length}`,
-        );
-      }
-      this.backend.upload(buffer, value);
-      this.lastWriter.set(name, programName);
     }
     program.prepared.run();
     return program;
+  }
+
+  /** Refuses a missing or mis-sized feed, or (without feeds) data another program wrote. */
+  private checkFeed(programName: string, name: string, buffer: DeviceBuffer, feeds: Feeds | undefined): void {
+    if (!feeds) {
+      const writer = this.lastWriter.get(name);
+      if (writer === programName) return;
+      throw new ModelRuntimeError(
+        `${programName}: input "${name}" ` +
+          (writer ? `was last written by ${writer}` : 'was never uploaded') +
+          '; pass the feeds to run on new data',
+      );
+    }
+    const value = feeds[name];
+    if (!value) throw new ModelRuntimeError(`${programName}: missing input "${name}"`);
+    if (value.length !== buffer.size) {
+      throw new ModelRuntimeError(`${programName}: input "${name}" needs ${buffer.size} values, got ${value.length}`);
+    }
   }
 
   /**

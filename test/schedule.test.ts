@@ -71,6 +71,19 @@ describe('schedule', () => {
     expect(values.c).toEqual([1, 2, 3, 4]);
   });
 
+  it('keeps a copy when two updates share one new value', () => {
+    const b = new GraphBuilder();
+    const w = b.input('w', [4]);
+    const wNew = b.sub(w, b.input('g', [4]));
+    const graph = b.finish({ 'update:w': wNew, 'update:s': wNew });
+    const sched = schedule([{ name: 'train', graph }], { w: 'param', s: 'state', g: 'data' });
+    const values = runMaps(sched, { w: [10, 20, 30, 40], g: [1, 2, 3, 4], s: [0, 0, 0, 0] });
+    expect(values.w).toEqual([9, 18, 27, 36]);
+    expect(values.s).toEqual([9, 18, 27, 36]);
+    const names = sched.programs[0].kernels.map((k) => k.name);
+    expect(names.filter((n) => n.includes('_assign_'))).toEqual([`train_assign_s_b${sched.buffers.findIndex((d) => d.name === 's')}`]);
+  });
+
   it('updates in place when the new value reads the old one only at its own element', () => {
     const b = new GraphBuilder();
     const w = b.input('w', [3, 3]);

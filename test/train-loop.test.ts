@@ -172,6 +172,11 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
       const again = [await uploaded.trainStep(feeds), await uploaded.trainStep(feeds), await uploaded.trainStep(feeds)];
       expect(losses).toEqual(again);
       expect(await resident.snapshot()).toEqual(await uploaded.snapshot());
+      // A refused call uploads nothing: the resident batch is still the whole old one.
+      await expect(resident.trainStep({ x: blobs(4, 7).images } as typeof feeds)).rejects.toThrow(
+        'train: missing input "y"',
+      );
+      expect(await resident.trainStep()).toEqual(await uploaded.trainStep(feeds));
       await resident.predict({ x: data.images });
       await expect(resident.trainStep()).rejects.toThrow('train: input "x" was last written by predict');
     } finally {
