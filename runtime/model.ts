@@ -11,7 +11,9 @@ export type Feeds = Readonly<Record<string, Float32Array>>;
 
 interface BoundProgram {
   readonly prepared: PreparedProgram;
-  readonly feeds: ReadonlyMap<string, DeviceBuffer>;
+  /** The program's fed buffers, split once: data the caller passes, hyperparameters it sets. */
+  readonly data: readonly (readonly [string, DeviceBuffer])[];
+  readonly hypers: readonly (readonly [string, DeviceBuffer])[];
   readonly outputs: ReadonlyMap<string, DeviceBuffer>;
 }
 
@@ -19,14 +21,15 @@ async function prepareProgram(
   backend: Backend,
   buffers: readonly DeviceBuffer[],
   program: ArtifactProgram,
+  hyperNames: ReadonlySet<string>,
 ): Promise<BoundProgram> {
   const launches = program.launches.map((l) => ({ kernel: l.kernel, args: l.args.map((a) => buffers[a]) }));
-  const byName = (list: ArtifactProgram['feeds']) =>
-    new Map(list.map((io) => [io.name, buffers[io.buffer]] as const));
+  const fed = program.feeds.map((io) => [io.name, buffers[io.buffer]] as const);
   return {
     prepared: await backend.prepare(launches),
-    feeds: byName(program.feeds),
-    outputs: byName(program.outputs),
+    data: fed.filter(([name]) => !hyperNames.has(name)),
+    hypers: fed.filter(([name]) => hyperNames.has(name)),
+    outputs: new Map(program.outputs.map((io) => [io.name, buffers[io.buffer]] as const)),
   };
 }
 
@@ -93,8 +96,9 @@ export class ModelInstance<
   >(artifact: Artifact, backend: Backend): Promise<ModelInstance<T, P, R, N>> {
     const buffers = allocateStorages(artifact.buffers, (size) => backend.allocate(size));
     const programs = new Map<string, BoundProgram>();
+    const hyperNames = new Set(artifact.hypers.map((h) => h.name));
     for (const program of artifact.programs) {
-      programs.set(program.name, await prepareProgram(backend, buffers, program));
+      programs.set(program.name, await prepareProgram(backend, buffers, program, hyperNames));
     }
     return new ModelInstance<T, P, R, N>(artifact, backend, buffers, programs);
   }
@@ -136,16 +140,14 @@ export class ModelInstance<
   private run(programName: string, feeds?: Feeds): BoundProgram {
     const program = this.programs.get(programName);
     if (!program) throw new ModelRuntimeError(`model ${this.artifact.name} has no ${programName} program`);
-    const data = [...program.feeds].filter(([name]) => !this.hyperValues.has(name));
     // Every feed is checked before any is uploaded, so a refused call changes nothing.
-    for (const [name, buffer] of data) this.checkFeed(programName, name, buffer, feeds);
-    for (const [name, buffer] of program.feeds) {
-      const hyper = this.hyperValues.get(name);
+    for (const [name, buffer] of program.data) this.checkFeed(programName, name, buffer, feeds);
+    for (const [name, buffer] of program.hypers) {
       // A hyperparameter's buffer is shared by every program: written once per change.
-      if (hyper !== undefined && this.staleHypers.delete(name)) this.backend.upload(buffer, Float32Array.of(hyper));
+      if (this.staleHypers.delete(name)) this.backend.upload(buffer, Float32Array.of(this.hyperValues.get(name)!));
     }
     if (feeds) {
-      for (const [name, buffer] of data) {
+      for (const [name, buffer] of program.data) {
         this.backend.upload(buffer, feeds[name]);
         this.lastWriter.set(name, programName);
       }
