@@ -8,16 +8,8 @@
  * SGD, momentum and Adam updates all qualify; a swap (`update:a = c`, `update:c = a`) does not,
  * because the other copy reads the old value later.
  */
-import { stridesOf } from './ir/layout.ts';
-import type { StridedView } from './ir/layout.ts';
+import { isIdentityAxes, simplifyView } from './ir/layout.ts';
 import type { Expr, Kernel, MapKernel } from './codegen/kernel-ir.ts';
-
-/** Whether a view reads element `i` at output index `i` (size-1 axes do not count). */
-function isAligned(view: StridedView | undefined): boolean {
-  if (!view) return true;
-  const strides = stridesOf(view.outShape);
-  return view.outShape.every((size, d) => size === 1 || view.inStrides[d] === strides[d]);
-}
 
 /** The loads of input `input` in `expr`. */
 function loadsOfInput(expr: Expr, input: number): Expr[] {
@@ -74,7 +66,9 @@ export function updateInPlace(
     const writesTarget = list.some((k, i) => i !== c && k.output === target);
     const readsOldLater = list.some((k, i) => i > p && i !== c && k.inputs.includes(target));
     const old = producer.inputs.indexOf(target);
-    const aligned = old < 0 || loadsOfInput(producer.expr, old).every((e) => e.op === 'load' && isAligned(e.view));
+    const aligned =
+      old < 0 ||
+      loadsOfInput(producer.expr, old).every((e) => e.op === 'load' && (!e.view || isIdentityAxes(simplifyView(e.view))));
     if (writesTarget || readsOldLater || !aligned) continue;
     const updated = writingInPlace(producer, target, list[c]);
     const redirect = (k: Kernel): Kernel => ({ ...k, inputs: k.inputs.map((b) => (b === temp ? target : b)) });

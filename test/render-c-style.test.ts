@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { StridedView } from '../compiler/ir/layout.ts';
-import { stridesOf, viewIndex } from '../compiler/ir/layout.ts';
+import { simplifyView, stridesOf, viewIndex } from '../compiler/ir/layout.ts';
 import type { MapKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import {
   commentText,
@@ -10,7 +10,6 @@ import {
   planMapLoop,
   rowLoad,
   shortestFloat32Digits,
-  simplifyView,
 } from '../compiler/codegen/render/c-style.ts';
 import { C_LANGUAGE, cFloatLiteral, renderC } from '../compiler/codegen/render/c.ts';
 import { JS_LANGUAGE, jsFloatLiteral } from '../compiler/codegen/render/js.ts';

@@ -51,6 +51,38 @@ export function viewIndex(view: StridedView, i: number): number {
   return index;
 }
 
+/** One loop axis of a view: `size` steps of `stride` elements of the input. */
+export interface ViewAxis {
+  readonly size: number;
+  readonly stride: number;
+}
+
+/**
+ * A view reduced to the fewest axes that read the same elements: size-1 axes dropped and
+ * neighbours merged when the outer one steps over the inner one exactly (broadcast runs merge
+ * too). `{ outShape: [2,3,4], inStrides: [0,4,1] }` → `[{ size: 2, stride: 0 }, { size: 12,
+ * stride: 1 }]`.
+ */
+export function simplifyView(view: StridedView): ViewAxis[] {
+  const axes: ViewAxis[] = [];
+  view.outShape.forEach((size, d) => {
+    if (size === 1) return;
+    const stride = view.inStrides[d];
+    const last = axes[axes.length - 1];
+    if (last && last.stride === stride * size) {
+      axes[axes.length - 1] = { size: last.size * size, stride };
+    } else {
+      axes.push({ size, stride });
+    }
+  });
+  return axes;
+}
+
+/** True when the view reads input element `i` for output element `i`. */
+export function isIdentityAxes(axes: readonly ViewAxis[]): boolean {
+  return axes.length === 0 || (axes.length === 1 && axes[0].stride === 1);
+}
+
 /** The shape `sum(x, axes, keepDims=true)` has. */
 export function keptShape(shape: Shape, axes: readonly number[]): number[] {
   return shape.map((d, i) => (axes.includes(i) ? 1 : d));

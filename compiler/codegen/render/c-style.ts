@@ -6,7 +6,8 @@
  * loop shape of a map kernel, parameter names and kernel comments.
  */
 import type { PrimKind } from '../../ir/types.ts';
-import type { StridedView } from '../../ir/layout.ts';
+import type { StridedView, ViewAxis } from '../../ir/layout.ts';
+import { isIdentityAxes, simplifyView } from '../../ir/layout.ts';
 import type { ElementwiseOpDef } from '../../ops/op.ts';
 import type { OPS } from '../../ops/index.ts';
 import type {
@@ -157,38 +158,6 @@ export function loadKey(input: number, view: StridedView | undefined): string {
 }
 
 // ---- strided index arithmetic ----
-
-/** One loop axis of a view: `size` steps of `stride` elements of the input. */
-export interface ViewAxis {
-  readonly size: number;
-  readonly stride: number;
-}
-
-/**
- * A view reduced to the fewest axes that read the same elements: size-1 axes dropped and
- * neighbours merged when the outer one steps over the inner one exactly (broadcast runs merge
- * too). `{ outShape: [2,3,4], inStrides: [0,4,1] }` → `[{ size: 2, stride: 0 }, { size: 12,
- * stride: 1 }]`.
- */
-export function simplifyView(view: StridedView): ViewAxis[] {
-  const axes: ViewAxis[] = [];
-  view.outShape.forEach((size, d) => {
-    if (size === 1) return;
-    const stride = view.inStrides[d];
-    const last = axes[axes.length - 1];
-    if (last && last.stride === stride * size) {
-      axes[axes.length - 1] = { size: last.size * size, stride };
-    } else {
-      axes.push({ size, stride });
-    }
-  });
-  return axes;
-}
-
-/** True when the view reads input element `i` for output element `i`. */
-export function isIdentityAxes(axes: readonly ViewAxis[]): boolean {
-  return axes.length === 0 || (axes.length === 1 && axes[0].stride === 1);
-}
 
 /**
  * The input index that output index `v` reads through `axes`, constants baked in:
