@@ -1,10 +1,12 @@
 /**
- * The shared base of the C-like renderers (C, TypeScript; later WGSL and CUDA): what a target
+ * The shared base of the C-like renderers (C, TypeScript, WGSL, CUDA): what a target
  * language is (`CStyleLanguage`, plain data and small functions, no if-chains on a target
  * name), and the pieces every renderer needs from the kernel IR: float literals, fused
  * expressions as statements, strided-load index arithmetic with its constants baked in, the
- * loop shape of a map kernel, parameter names and kernel comments.
+ * loop shape of a map kernel, parameter names and kernel comments; and what the GPU renderers
+ * share (tile staging, slices of k, support functions).
  */
+import { template } from './templates.ts';
 import type { PrimKind } from '../../ir/types.ts';
 import type { StridedView, ViewAxis } from '../../ir/layout.ts';
 import { isIdentityAxes, simplifyView } from '../../ir/layout.ts';
@@ -504,6 +506,32 @@ export function exprCost(expr: Expr): number {
 const TRANSCENDENTAL: ReadonlySet<PrimKind> = new Set(['exp', 'log', 'tanh', 'pow', 'sqrt']);
 
 // ---- pieces the GPU renderers (WGSL, CUDA) share ----
+
+/** A support function of a generated module: the name kernels call it by, its template. */
+export interface SupportFunction {
+  readonly name: string;
+  readonly template: string;
+}
+
+/**
+ * The support functions `code` calls, and those they call in turn, rendered, in `support`
+ * order: each is in a module only when something in it calls it.
+ */
+export function supportFor(code: string, support: readonly SupportFunction[]): string[] {
+  const texts = new Map(support.map((s) => [s.name, template<object>(s.template)({}).trimEnd()]));
+  const used = new Set<string>();
+  let scanned = code;
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const { name } of support) {
+      if (used.has(name) || !scanned.includes(`${name}(`)) continue;
+      used.add(name);
+      scanned += `\n${texts.get(name)}`;
+      grew = true;
+    }
+  }
+  return support.filter((s) => used.has(s.name)).map((s) => texts.get(s.name)!);
+}
 
 /** The bits of a float32 as an unsigned hex literal: `0x7f800000u` for +inf. */
 export function float32Bits(value: number): string {

@@ -34,7 +34,7 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, MatmulSliceRange, TileStaging } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging } from './c-style.ts';
 import { cFloatLiteral, codeForOp as cCodeForOp } from './c.ts';
 import {
   float32Bits,
@@ -47,6 +47,7 @@ import {
   lineComments,
   mapParts,
   reduceParts,
+  supportFor,
 } from './c-style.ts';
 import { template } from './templates.ts';
 
@@ -252,7 +253,7 @@ function renderSource(
   const code = rendered.map((r) => r.code);
   const view: SourceView = {
     header: sourceHeader(schedule, meta),
-    ...supportSection(supportFor(code.join('\n'))),
+    ...supportSection(supportFor(code.join('\n'), SUPPORT)),
     kernels: code,
   };
   return template<SourceView>('cuda/module.hbs')(view);
@@ -294,7 +295,7 @@ function renderModule(
 }
 
 /** Support functions, each in the file only when a kernel (or another used one) calls it. */
-const SUPPORT: readonly { readonly name: string; readonly template: string }[] = [
+const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_maximum', template: 'cuda/support-maximum.hbs' },
   { name: 'gradc_warp_sum', template: 'cuda/support-warp-sum.hbs' },
   { name: 'gradc_warp_max', template: 'cuda/support-warp-max.hbs' },
@@ -304,22 +305,6 @@ function supportSection(support: readonly string[]): { supportHeading: string[];
   return { supportHeading: support.length ? ['', '// ---- support code ----'] : [], support };
 }
 
-/** The support functions `code` calls, with those they call, in SUPPORT order. */
-function supportFor(code: string): string[] {
-  const texts = new Map(SUPPORT.map((s) => [s.name, template<object>(s.template)({}).trimEnd()]));
-  const used = new Set<string>();
-  let scanned = code;
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const { name } of SUPPORT) {
-      if (used.has(name) || !scanned.includes(`${name}(`)) continue;
-      used.add(name);
-      scanned += `\n${texts.get(name)}`;
-      grew = true;
-    }
-  }
-  return SUPPORT.filter((s) => used.has(s.name)).map((s) => texts.get(s.name)!);
-}
 
 /** A kernel's pointers must fit the 4 KiB of kernel parameters. */
 function checkParams(kernel: Kernel): void {

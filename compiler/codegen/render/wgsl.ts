@@ -27,7 +27,7 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels } from '../kernel-ir.ts';
-import type { CStyleLanguage, CodeForOp, MatmulSliceRange, TileStaging } from './c-style.ts';
+import type { CStyleLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging } from './c-style.ts';
 import {
   float32Bits,
   matmulElements,
@@ -46,6 +46,7 @@ import {
   mapParts,
   prefix,
   reduceParts,
+  supportFor,
   shortestFloat32Digits,
 } from './c-style.ts';
 import { template } from './templates.ts';
@@ -300,16 +301,14 @@ export function renderWgslKernel(
   const view: KernelView = {
     comment: kernelComment(schedule, kernel).map(wgslCommentText),
     bindings: bindings(kernel),
-    support: SUPPORT.filter((s) => entry.includes(`${s.name}(`)).map((s) =>
-      template<object>(s.template)({}).trimEnd(),
-    ),
+    support: supportFor(entry, SUPPORT),
     entry: entry.trimEnd(),
   };
   return { code: template<KernelView>('wgsl/kernel.hbs')(view).trimEnd(), workgroups };
 }
 
 /** Support functions, each in a module only when its entry point calls it. */
-const SUPPORT: readonly { name: string; template: string }[] = [
+const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_bits', template: 'wgsl/support-bits.hbs' },
   { name: 'gradc_maximum', template: 'wgsl/support-maximum.hbs' },
 ];
