@@ -413,6 +413,22 @@ export function kernelSignature(lang: CFunctionLanguage, kernel: Kernel): string
   return lang.signature(kernel.name, `\n${params.map((p) => `  ${p}`).join(',\n')}\n`);
 }
 
+/** What every template of a function-style target (C, TypeScript) starts a kernel with. */
+export interface FunctionKernelView {
+  readonly comment: readonly string[];
+  readonly name: string;
+  /** The opening line(s) of the definition. */
+  readonly signature: string;
+}
+
+export function functionKernelView(
+  lang: CFunctionLanguage,
+  schedule: Schedule,
+  kernel: Kernel,
+): FunctionKernelView {
+  return { comment: kernelComment(schedule, kernel), name: kernel.name, signature: kernelSignature(lang, kernel) };
+}
+
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Indices are 32-bit ints in the generated loops (`int` in C, `| 0` in JS). */

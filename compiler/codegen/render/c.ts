@@ -12,7 +12,7 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, MatmulSlicing } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp, FunctionKernelView, MatmulSlicing } from './c-style.ts';
 import {
   atomic,
   call,
@@ -20,8 +20,7 @@ import {
   checkKernels,
   exprCost,
   infix,
-  kernelComment,
-  kernelSignature,
+  functionKernelView,
   moduleHeader,
   mapParts,
   matmulSlicing,
@@ -95,12 +94,7 @@ interface ModuleView {
   readonly kernels: readonly string[];
 }
 
-interface KernelView {
-  readonly comment: readonly string[];
-  readonly name: string;
-  /** The opening line(s) of the definition. */
-  readonly signature: string;
-}
+type KernelView = FunctionKernelView;
 
 interface MapFlatView extends KernelView {
   readonly pragmas: readonly string[];
@@ -153,11 +147,7 @@ export function renderC(schedule: Schedule, meta: CRenderMeta): string {
 
 
 function renderKernel(schedule: Schedule, kernel: Kernel): string {
-  const base: KernelView = {
-    comment: kernelComment(schedule, kernel),
-    name: kernel.name,
-    signature: kernelSignature(C_LANGUAGE, kernel),
-  };
+  const base = functionKernelView(C_LANGUAGE, schedule, kernel);
   switch (kernel.kind) {
     case 'map':
       return renderMap(base, kernel);

@@ -6,15 +6,14 @@
  */
 import type { Kernel, MapKernel, MatmulKernel, ReduceKernel, Schedule } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp, FunctionKernelView } from './c-style.ts';
 import {
   atomic,
   call,
   identity,
   checkKernels,
   infix,
-  kernelComment,
-  kernelSignature,
+  functionKernelView,
   moduleHeader,
   mapParts,
   matmulSlicing,
@@ -81,12 +80,7 @@ interface ModuleView {
   readonly names: readonly string[];
 }
 
-interface KernelView {
-  readonly comment: readonly string[];
-  readonly name: string;
-  /** The opening line(s) of the definition. */
-  readonly signature: string;
-}
+type KernelView = FunctionKernelView;
 
 interface MapFlatView extends KernelView {
   readonly size: number;
@@ -155,11 +149,7 @@ export function renderJs(schedule: Schedule, meta: JsRenderMeta): string {
 
 
 function renderKernel(schedule: Schedule, kernel: Kernel): string {
-  const base: KernelView = {
-    comment: kernelComment(schedule, kernel),
-    name: kernel.name,
-    signature: kernelSignature(JS_LANGUAGE, kernel),
-  };
+  const base = functionKernelView(JS_LANGUAGE, schedule, kernel);
   switch (kernel.kind) {
     case 'map':
       return renderMap(base, kernel);
