@@ -43,14 +43,19 @@ function regularised(grad: T, param: T, weightDecay: number | undefined): T {
   return weightDecay ? (add(grad, mul(param, weightDecay)) as T) : grad;
 }
 
+/** What every optimizer starts from: the fed learning rate and the clipped, regularised gradient. */
+function learningRateAndGradient(m: ModelContext, param: T, grad: T, options: SgdOptions): { lr: T; g: T } {
+  const lr = m.hyper('lr', options.learningRate);
+  return { lr, g: regularised(clipped(grad, options.clipValue), param, options.weightDecay) };
+}
+
 /** Plain (mini-batch) stochastic gradient descent: p <- p - lr g. */
 export function sgd(options: SgdOptions): Optimizer {
   return {
     name: 'sgd',
     loc: callerLoc('sgd'),
     update(m, param, grad) {
-      const lr = m.hyper('lr', options.learningRate);
-      const g = regularised(clipped(grad, options.clipValue), param, options.weightDecay);
+      const { lr, g } = learningRateAndGradient(m, param, grad, options);
       m.assign(param, sub(param, mul(lr, g)) as T);
     },
   };
@@ -67,8 +72,7 @@ export function momentum(options: MomentumOptions): Optimizer {
     name: options.nesterov ? 'nesterov' : 'momentum',
     loc: callerLoc('momentum'),
     update(m, param, grad) {
-      const lr = m.hyper('lr', options.learningRate);
-      const g = regularised(clipped(grad, options.clipValue), param, options.weightDecay);
+      const { lr, g } = learningRateAndGradient(m, param, grad, options);
       const v = m.state(`${paramName(m, param)}.velocity`, param.shape, 0);
       const step = mul(lr, g) as T;
       const vNew = sub(mul(v, options.momentum), step) as T;
@@ -94,8 +98,7 @@ export function adam(options: AdamOptions): Optimizer {
     name: 'adam',
     loc: callerLoc('adam'),
     update(m, param, grad) {
-      const lr = m.hyper('lr', options.learningRate);
-      const g = regularised(clipped(grad, options.clipValue), param, options.weightDecay);
+      const { lr, g } = learningRateAndGradient(m, param, grad, options);
       const name = paramName(m, param);
       const t = add(m.stepCounter(), 1);
       const mom = m.state(`${name}.m`, param.shape, 0);

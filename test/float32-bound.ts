@@ -71,15 +71,20 @@ export interface ErrorModel {
 }
 
 /** C and JS on the host: IEEE arithmetic, glibc's transcendental functions (LIBM_ULPS). */
-export const LIBM_ERROR_MODEL: ErrorModel = {
-  name: 'libm',
-  rounding(kind) {
-    const relative = LIBM_ROUNDINGS[kind];
-    if (relative === undefined) throw new Error(`no rounding rule for ${kind}`);
-    return { relative, absolute: 0 };
-  },
-  subnormal: SUBNORMAL_HALF_ULP,
-};
+export const LIBM_ERROR_MODEL: ErrorModel = tableModel('libm', LIBM_ROUNDINGS);
+
+/** A model whose roundings are a relative factor per primitive, subnormals kept. */
+function tableModel(name: string, roundings: Readonly<Record<string, number>>): ErrorModel {
+  return {
+    name,
+    rounding(kind) {
+      const relative = roundings[kind];
+      if (relative === undefined) throw new Error(`no ${name} rounding rule for ${kind}`);
+      return { relative, absolute: 0 };
+    },
+    subnormal: SUBNORMAL_HALF_ULP,
+  };
+}
 
 /**
  * Maximum ulp errors of CUDA's single-precision functions, as the CUDA C++ Programming Guide
@@ -94,16 +99,12 @@ function cudaRounding(ulps: number): number {
   return 2 * ulps + 1;
 }
 
-/** Rounding error factor of each elementwise primitive on CUDA, in units of U32·|result|. */
+/**
+ * Rounding error factor of each elementwise primitive on CUDA, in units of U32·|result|: the
+ * host's for the correctly rounded operations, CUDA's own for the transcendental functions.
+ */
 const CUDA_ROUNDINGS: Readonly<Record<string, number>> = {
-  neg: 0,
-  stop_gradient: 0,
-  maximum: 0,
-  add: 1,
-  sub: 1,
-  mul: 1,
-  div: 1,
-  sqrt: 1,
+  ...LIBM_ROUNDINGS,
   exp: cudaRounding(CUDA_ULPS.exp),
   log: cudaRounding(CUDA_ULPS.log),
   tanh: cudaRounding(CUDA_ULPS.tanh),
@@ -117,15 +118,7 @@ const CUDA_ROUNDINGS: Readonly<Record<string, number>> = {
  * (--fmad=true) round once where the separate operations round twice, so they stay within the
  * bound of the separate operations; sums and products in any order are covered by γ_n.
  */
-export const CUDA_ERROR_MODEL: ErrorModel = {
-  name: 'cuda',
-  rounding(kind) {
-    const relative = CUDA_ROUNDINGS[kind];
-    if (relative === undefined) throw new Error(`no CUDA rounding rule for ${kind}`);
-    return { relative, absolute: 0 };
-  },
-  subnormal: SUBNORMAL_HALF_ULP,
-};
+export const CUDA_ERROR_MODEL: ErrorModel = tableModel('cuda', CUDA_ROUNDINGS);
 
 /** Where WGSL's log and log2 promise an absolute error instead of ULPs. */
 function nearOne(x: number, e: number): boolean {
