@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { buildAndOpen } from '../compiler/build.ts';
 import type { BackendKind } from '../runtime/open.ts';
-import { createRng } from '../runtime/init.ts';
+import { syntheticMnistBatch } from './synthetic.ts';
 import { benchTfjsMlp } from './peers/tfjs-mlp.ts';
 
 const BATCH = 600;
@@ -30,21 +30,13 @@ interface Contender {
   run(): Promise<Measurement>;
 }
 
-function syntheticBatch(seed: number): { x: Float32Array; y: Float32Array } {
-  const rng = createRng(seed);
-  const x = new Float32Array(BATCH * 784).map(() => rng());
-  const y = new Float32Array(BATCH * 10);
-  for (let r = 0; r < BATCH; r++) y[r * 10 + Math.floor(rng() * 10)] = 1;
-  return { x, y };
-}
-
 async function gradcModel(backend: BackendKind): Promise<ModelInstance> {
   const outDir = join('.cache', 'bench', `mnist-mlp-${backend}`);
   return (await buildAndOpen('examples/mnist-mlp.ts', { backend, batch: BATCH, outDir })).model;
 }
 
 function gradcContender(backend: BackendKind, model: ModelInstance, steps: number, warmup: number): Contender {
-  const batch = syntheticBatch(1);
+  const batch = syntheticMnistBatch(BATCH, 1);
   return {
     name: `gradc-${backend}`,
     steps,

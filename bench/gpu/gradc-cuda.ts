@@ -12,15 +12,7 @@ import type { ModelInstance } from '../../runtime/model.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildAndOpen } from '../../compiler/build.ts';
-import { createRng } from '../../runtime/init.ts';
-
-function syntheticBatch(batch: number): { x: Float32Array; y: Float32Array } {
-  const rng = createRng(batch);
-  const x = new Float32Array(batch * 784).map(() => rng());
-  const y = new Float32Array(batch * 10);
-  for (let r = 0; r < batch; r++) y[r * 10 + Math.floor(rng() * 10)] = 1;
-  return { x, y };
-}
+import { syntheticMnistBatch } from '../synthetic.ts';
 
 async function openModel(batch: number): Promise<ModelInstance> {
   const outDir = join('.cache', 'bench-gpu', `mnist-mlp-b${batch}`);
@@ -30,7 +22,7 @@ async function openModel(batch: number): Promise<ModelInstance> {
 type DataMode = 'resident' | 'uploaded';
 
 async function timeSteps(model: ModelInstance, batch: number, warmup: number, steps: number, data: DataMode) {
-  const feeds = syntheticBatch(batch);
+  const feeds = syntheticMnistBatch(batch, batch);
   const step = data === 'resident' ? () => model.enqueueTrainStep() : () => model.enqueueTrainStep(feeds);
   model.enqueueTrainStep(feeds);
   for (let i = 1; i < warmup; i++) step();
