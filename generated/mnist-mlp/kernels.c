@@ -113,6 +113,22 @@ static void gradc_matmul_row_tile(const float *restrict a, const float *restrict
   }
 }
 
+/*
+ * Room for the packed panels of B, grown when a product needs more and then kept: products run
+ * on every training step, one at a time (each parallel inside), so one buffer serves them all.
+ */
+static float *gradc_pack_buffer(size_t floats) {
+  static float *buffer;
+  static size_t capacity;
+  if (floats > capacity) {
+    free(buffer);
+    buffer = aligned_alloc(64, sizeof(float) * floats);
+    if (!buffer) abort();
+    capacity = floats;
+  }
+  return buffer;
+}
+
 static void gradc_matmul(const float *restrict a, const float *restrict b, float *restrict c,
                          int m, int n, int k, int ars, int acs, int brs, int bcs) {
   if (k == 0) {
@@ -121,8 +137,7 @@ static void gradc_matmul(const float *restrict a, const float *restrict b, float
   }
   const int panels = (n + GRADC_NR - 1) / GRADC_NR;
   const int tiles = (m + GRADC_MR - 1) / GRADC_MR;
-  float *bp = aligned_alloc(64, sizeof(float) * (size_t)k * panels * GRADC_NR);
-  if (!bp) abort();
+  float *bp = gradc_pack_buffer((size_t)k * panels * GRADC_NR);
   const int parallel = (double)m * n * k >= GRADC_MATMUL_PARALLEL_MACS;
   #pragma omp parallel if(parallel)
   {
@@ -133,7 +148,6 @@ static void gradc_matmul(const float *restrict a, const float *restrict b, float
     #pragma omp for schedule(dynamic)
     for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, ars, acs, panels);
   }
-  free(bp);
 }
 
 // ---- kernels ----

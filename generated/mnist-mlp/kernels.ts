@@ -5,10 +5,13 @@ import type { JsKernel } from "../../runtime/backend.ts";
 
 // train_000_matmul: out[600,250] = in0[600,784] · in1[784,250]
 //   %3 matmul  examples/mnist-mlp.ts:15:21 dense
+const train_000_matmul_acc0 = new Float64Array(250);
+const train_000_matmul_acc1 = new Float64Array(250);
+const train_000_matmul_acc2 = new Float64Array(250);
 export function train_000_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc0 = new Float64Array(250);
-  const acc1 = new Float64Array(250);
-  const acc2 = new Float64Array(250);
+  const acc0 = train_000_matmul_acc0;
+  const acc1 = train_000_matmul_acc1;
+  const acc2 = train_000_matmul_acc2;
   // rows in groups of 3
   for (let t = 0; t < 200; t++) {
     const i = t * 3;
@@ -79,10 +82,13 @@ export function train_001_map(in0: Float32Array, in1: Float32Array, out: Float32
 
 // train_002_matmul: out[600,250] = in0[600,250] · in1[250,250]
 //   %10 matmul  examples/mnist-mlp.ts:16:21 dense
+const train_002_matmul_acc0 = new Float64Array(250);
+const train_002_matmul_acc1 = new Float64Array(250);
+const train_002_matmul_acc2 = new Float64Array(250);
 export function train_002_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc0 = new Float64Array(250);
-  const acc1 = new Float64Array(250);
-  const acc2 = new Float64Array(250);
+  const acc0 = train_002_matmul_acc0;
+  const acc1 = train_002_matmul_acc1;
+  const acc2 = train_002_matmul_acc2;
   // rows in groups of 3
   for (let t = 0; t < 200; t++) {
     const i = t * 3;
@@ -153,10 +159,13 @@ export function train_003_map(in0: Float32Array, in1: Float32Array, out: Float32
 
 // train_004_matmul: out[600,10] = in0[600,250] · in1[250,10]
 //   %16 matmul  examples/mnist-mlp.ts:17:20 dense
+const train_004_matmul_acc0 = new Float64Array(10);
+const train_004_matmul_acc1 = new Float64Array(10);
+const train_004_matmul_acc2 = new Float64Array(10);
 export function train_004_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc0 = new Float64Array(10);
-  const acc1 = new Float64Array(10);
-  const acc2 = new Float64Array(10);
+  const acc0 = train_004_matmul_acc0;
+  const acc1 = train_004_matmul_acc1;
+  const acc2 = train_004_matmul_acc2;
   // rows in groups of 3
   for (let t = 0; t < 200; t++) {
     const i = t * 3;
@@ -406,14 +415,18 @@ export function train_021_sum(in0: Float32Array, out: Float32Array): void {
 
 // train_022_matmul: out[600,250] = in0[600,10] · in1[250,10]ᵀ
 //   %51 matmul  examples/mnist-mlp.ts:17:20 dense
+const train_022_matmul_acc0 = new Float64Array(250);
+const train_022_matmul_acc1 = new Float64Array(250);
+const train_022_matmul_acc2 = new Float64Array(250);
+const train_022_matmul_b = new Float32Array(2500);
 export function train_022_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const b = new Float32Array(2500);
+  const acc0 = train_022_matmul_acc0;
+  const acc1 = train_022_matmul_acc1;
+  const acc2 = train_022_matmul_acc2;
+  const b = train_022_matmul_b;
   for (let j = 0; j < 250; j++) {
     for (let p = 0; p < 10; p++) b[p * 250 + j] = in1[j * 10 + p];
   }
-  const acc0 = new Float64Array(250);
-  const acc1 = new Float64Array(250);
-  const acc2 = new Float64Array(250);
   // rows in groups of 3
   for (let t = 0; t < 200; t++) {
     const i = t * 3;
@@ -471,10 +484,13 @@ export function train_022_matmul(in0: Float32Array, in1: Float32Array, out: Floa
 
 // train_023_matmul: out[250,10] = in0[600,250]ᵀ · in1[600,10]
 //   %52 matmul  examples/mnist-mlp.ts:17:20 dense
+const train_023_matmul_acc0 = new Float64Array(10);
+const train_023_matmul_acc1 = new Float64Array(10);
+const train_023_matmul_acc2 = new Float64Array(10);
 export function train_023_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc0 = new Float64Array(10);
-  const acc1 = new Float64Array(10);
-  const acc2 = new Float64Array(10);
+  const acc0 = train_023_matmul_acc0;
+  const acc1 = train_023_matmul_acc1;
+  const acc2 = train_023_matmul_acc2;
   // rows in groups of 3
   for (let t = 0; t < 83; t++) {
     const i = t * 3;
@@ -584,14 +600,18 @@ export function train_025_sum(in0: Float32Array, out: Float32Array): void {
 
 // train_026_matmul: out[600,250] = in0[600,250] · in1[250,250]ᵀ
 //   %57 matmul  examples/mnist-mlp.ts:16:21 dense
+const train_026_matmul_acc0 = new Float64Array(250);
+const train_026_matmul_acc1 = new Float64Array(250);
+const train_026_matmul_acc2 = new Float64Array(250);
+const train_026_matmul_b = new Float32Array(62500);
 export function train_026_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const b = new Float32Array(62500);
+  const acc0 = train_026_matmul_acc0;
+  const acc1 = train_026_matmul_acc1;
+  const acc2 = train_026_matmul_acc2;
+  const b = train_026_matmul_b;
   for (let j = 0; j < 250; j++) {
     for (let p = 0; p < 250; p++) b[p * 250 + j] = in1[j * 250 + p];
   }
-  const acc0 = new Float64Array(250);
-  const acc1 = new Float64Array(250);
-  const acc2 = new Float64Array(250);
   // rows in groups of 3
   for (let t = 0; t < 200; t++) {
     const i = t * 3;
@@ -649,10 +669,13 @@ export function train_026_matmul(in0: Float32Array, in1: Float32Array, out: Floa
 
 // train_027_matmul: out[250,250] = in0[600,250]ᵀ · in1[600,250]
 //   %58 matmul  examples/mnist-mlp.ts:16:21 dense
+const train_027_matmul_acc0 = new Float64Array(250);
+const train_027_matmul_acc1 = new Float64Array(250);
+const train_027_matmul_acc2 = new Float64Array(250);
 export function train_027_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc0 = new Float64Array(250);
-  const acc1 = new Float64Array(250);
-  const acc2 = new Float64Array(250);
+  const acc0 = train_027_matmul_acc0;
+  const acc1 = train_027_matmul_acc1;
+  const acc2 = train_027_matmul_acc2;
   // rows in groups of 3
   for (let t = 0; t < 83; t++) {
     const i = t * 3;
@@ -762,10 +785,13 @@ export function train_029_sum(in0: Float32Array, out: Float32Array): void {
 
 // train_030_matmul: out[784,250] = in0[600,784]ᵀ · in1[600,250]
 //   %63 matmul  examples/mnist-mlp.ts:15:21 dense
+const train_030_matmul_acc0 = new Float64Array(250);
+const train_030_matmul_acc1 = new Float64Array(250);
+const train_030_matmul_acc2 = new Float64Array(250);
 export function train_030_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc0 = new Float64Array(250);
-  const acc1 = new Float64Array(250);
-  const acc2 = new Float64Array(250);
+  const acc0 = train_030_matmul_acc0;
+  const acc1 = train_030_matmul_acc1;
+  const acc2 = train_030_matmul_acc2;
   // rows in groups of 3
   for (let t = 0; t < 261; t++) {
     const i = t * 3;
@@ -918,10 +944,13 @@ export function train_036_map(in0: Float32Array, in1: Float32Array, out: Float32
 
 // predict_000_matmul: out[600,250] = in0[600,784] · in1[784,250]
 //   %2 matmul  examples/mnist-mlp.ts:15:21 dense
+const predict_000_matmul_acc0 = new Float64Array(250);
+const predict_000_matmul_acc1 = new Float64Array(250);
+const predict_000_matmul_acc2 = new Float64Array(250);
 export function predict_000_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc0 = new Float64Array(250);
-  const acc1 = new Float64Array(250);
-  const acc2 = new Float64Array(250);
+  const acc0 = predict_000_matmul_acc0;
+  const acc1 = predict_000_matmul_acc1;
+  const acc2 = predict_000_matmul_acc2;
   // rows in groups of 3
   for (let t = 0; t < 200; t++) {
     const i = t * 3;
@@ -992,10 +1021,13 @@ export function predict_001_map(in0: Float32Array, in1: Float32Array, out: Float
 
 // predict_002_matmul: out[600,250] = in0[600,250] · in1[250,250]
 //   %9 matmul  examples/mnist-mlp.ts:16:21 dense
+const predict_002_matmul_acc0 = new Float64Array(250);
+const predict_002_matmul_acc1 = new Float64Array(250);
+const predict_002_matmul_acc2 = new Float64Array(250);
 export function predict_002_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc0 = new Float64Array(250);
-  const acc1 = new Float64Array(250);
-  const acc2 = new Float64Array(250);
+  const acc0 = predict_002_matmul_acc0;
+  const acc1 = predict_002_matmul_acc1;
+  const acc2 = predict_002_matmul_acc2;
   // rows in groups of 3
   for (let t = 0; t < 200; t++) {
     const i = t * 3;
@@ -1066,10 +1098,13 @@ export function predict_003_map(in0: Float32Array, in1: Float32Array, out: Float
 
 // predict_004_matmul: out[600,10] = in0[600,250] · in1[250,10]
 //   %15 matmul  examples/mnist-mlp.ts:17:20 dense
+const predict_004_matmul_acc0 = new Float64Array(10);
+const predict_004_matmul_acc1 = new Float64Array(10);
+const predict_004_matmul_acc2 = new Float64Array(10);
 export function predict_004_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void {
-  const acc0 = new Float64Array(10);
-  const acc1 = new Float64Array(10);
-  const acc2 = new Float64Array(10);
+  const acc0 = predict_004_matmul_acc0;
+  const acc1 = predict_004_matmul_acc1;
+  const acc2 = predict_004_matmul_acc2;
   // rows in groups of 3
   for (let t = 0; t < 200; t++) {
     const i = t * 3;

@@ -104,10 +104,13 @@ interface ReduceView extends KernelView {
 
 interface MatmulView extends KernelView {
   readonly n: number;
-  /** Statements before the loops (Bᵀ repacked as B). */
+  /**
+   * Module-level scratch arrays, allocated once instead of on every call: the float64 row
+   * accumulators and, for a transposed B, its repacked copy.
+   */
+  readonly scratch: readonly string[];
+  /** Statements before the loops: the scratch taken as `acc0`, `acc1`, ..., Bᵀ repacked as B. */
   readonly prelude: readonly string[];
-  /** The float64 row accumulators: `acc0`, `acc1`, `acc2`. */
-  readonly accumulators: readonly string[];
   /** The range of p a row sums over (its slice of k), in terms of `s`. */
   readonly pBegin: string;
   readonly pEnd: string;
@@ -193,32 +196,37 @@ export const MATMUL_ROWS_PER_PASS = 3;
  * `acc1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3` with `x0 = in1[b0 + j]`; the one or
  * two rows left over run one at a time. A(i, p) is `in0[aRow0 + p]`, or `in0[p * m + i]` when A
  * is transposed; a transposed B is first repacked into `b` as [k, n] so the inner loop reads
- * contiguous rows. A split product (kSlices 20, k 6000, m 250) runs its passes over slices ×
+ * contiguous rows. The accumulators and the repacked B are module-level scratch, allocated once
+ * rather than on every training step. A split product (kSlices 20, k 6000, m 250) runs its passes over slices ×
  * groups: `s = (t / 83) | 0`, `i = (t - s * 83) * 3`, p over [s * 300, s * 300 + 300), out at
  * `s * 2500 + ...`. Each element is summed in the same order as one row at a time.
  */
 function renderMatmul(base: KernelView, kernel: MatmulKernel): string {
   const { m, n, k } = kernel;
-  const prelude = kernel.transB
-    ? [
-        `const b = new Float32Array(${k * n});`,
-        `for (let j = 0; j < ${n}; j++) {`,
-        `  for (let p = 0; p < ${k}; p++) b[p * ${n} + j] = in1[j * ${k} + p];`,
-        '}',
-      ]
-    : [];
   const { slices, sliceK } = matmulSlicing(kernel);
   const groups = Math.floor(m / MATMUL_ROWS_PER_PASS);
   const passes = [
     matmulPass(kernel, MATMUL_ROWS_PER_PASS, groups, 0),
     matmulPass(kernel, 1, m - groups * MATMUL_ROWS_PER_PASS, groups * MATMUL_ROWS_PER_PASS),
   ].filter((pass) => pass.count > 0);
+  // As many accumulators as the widest pass takes rows.
+  const accumulators = Array.from({ length: Math.max(...passes.map((p) => p.rows)) }, (_, r) => `acc${r}`);
+  const scratch = accumulators.map((acc) => `const ${kernel.name}_${acc} = new Float64Array(${n});`);
+  const prelude = accumulators.map((acc) => `const ${acc} = ${kernel.name}_${acc};`);
+  if (kernel.transB) {
+    scratch.push(`const ${kernel.name}_b = new Float32Array(${k * n});`);
+    prelude.push(
+      `const b = ${kernel.name}_b;`,
+      `for (let j = 0; j < ${n}; j++) {`,
+      `  for (let p = 0; p < ${k}; p++) b[p * ${n} + j] = in1[j * ${k} + p];`,
+      '}',
+    );
+  }
   return template<MatmulView>('js/matmul-rows.hbs')({
     ...base,
     n,
+    scratch,
     prelude,
-    // As many accumulators as the widest pass takes rows.
-    accumulators: Array.from({ length: Math.max(...passes.map((p) => p.rows)) }, (_, r) => `acc${r}`),
     pBegin: slices === 1 ? '0' : `s * ${sliceK}`,
     pEnd: slices === 1 ? `${k}` : `s * ${sliceK} + ${sliceK}`,
     b: kernel.transB ? 'b' : 'in1',
