@@ -9,6 +9,8 @@ import fc from 'fast-check';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
 import { evaluate } from '../compiler/ir/evaluate.ts';
 import { planMemory } from '../compiler/memory.ts';
+import type { Backend, DeviceBuffer, PreparedProgram } from '../runtime/backend.ts';
+import { allocateStorages } from '../runtime/model.ts';
 import type { Graph, NodeId, Shape } from '../compiler/ir/types.ts';
 import { sizeOf } from '../compiler/ir/types.ts';
 import type { Kernel, Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
@@ -458,4 +460,37 @@ export function corpusCases(): Case[] {
     ...literalCases(),
     ...randomCases(),
   ];
+}
+
+// ---- running a schedule on a device backend ----
+
+/** A schedule's buffers allocated on a backend (one per storage) and its programs prepared. */
+export interface ScheduleTarget {
+  readonly backend: Backend;
+  readonly buffers: readonly DeviceBuffer[];
+  readonly programs: readonly PreparedProgram[];
+}
+
+/** Allocates every buffer of `schedule` on `backend` and prepares all its programs concurrently. */
+export async function openScheduleTarget(backend: Backend, schedule: Schedule): Promise<ScheduleTarget> {
+  const buffers = allocateStorages(schedule.buffers, (size) => backend.allocate(size));
+  const launches = (p: Program) =>
+    p.kernels.map((k) => ({ kernel: k.name, args: [...k.inputs, k.output].map((id) => buffers[id]) }));
+  const programs = await Promise.all(schedule.programs.map((p) => backend.prepare(launches(p))));
+  return { backend, buffers, programs };
+}
+
+/** Runs program `index` of `target` on `feeds`; returns its outputs by name. */
+export async function runScheduleProgram(
+  target: ScheduleTarget,
+  program: Program,
+  index: number,
+  feeds: Readonly<Record<string, Float32Array>>,
+): Promise<Record<string, Float32Array>> {
+  const { backend, buffers } = target;
+  for (const feed of program.feeds) backend.upload(buffers[feed.buffer], feeds[feed.name]);
+  target.programs[index].run();
+  const out: Record<string, Float32Array> = {};
+  for (const io of program.outputs) out[io.name] = await backend.download(buffers[io.buffer]);
+  return out;
 }

@@ -5,16 +5,15 @@
  * backend. test/cuda-emulated.test.ts runs them on the CPU emulator of CUDA's thread model
  * (test/cuda-emulator/), test-gpu/cuda-equivalence.test.ts on a GPU.
  */
-import { allocateStorages } from '../runtime/model.ts';
 import { schedule } from '../compiler/schedule.ts';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
 import type { Graph } from '../compiler/ir/types.ts';
-import type { Program, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
+import type { ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';
 import { planReduce } from '../compiler/codegen/render/cuda.ts';
-import type { Backend, DeviceBuffer, PreparedProgram } from '../runtime/backend.ts';
 import type { Case } from './backend-corpus.ts';
-import { makeCase, mergeSchedules } from './backend-corpus.ts';
+import type { ScheduleTarget } from './backend-corpus.ts';
+import { makeCase, mergeSchedules, openScheduleTarget, runScheduleProgram } from './backend-corpus.ts';
 
 const ALL_LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
 
@@ -91,35 +90,10 @@ export function mergedSchedule(cases: readonly Case[]): Schedule {
   return mergeSchedules(cases.map((c, i) => schedule([{ name: `g${i}`, graph: c.graph }], {})), false);
 }
 
-export interface CudaTarget {
-  readonly backend: Backend;
-  readonly buffers: readonly DeviceBuffer[];
-  readonly programs: readonly PreparedProgram[];
-}
-
-/** Allocates every buffer of `merged` on `backend` and prepares each of its programs. */
-export async function openCudaTarget(backend: Backend, merged: Schedule): Promise<CudaTarget> {
-  const buffers = allocateStorages(merged.buffers, (size) => backend.allocate(size));
-  const launches = (p: Program) =>
-    p.kernels.map((k) => ({ kernel: k.name, args: [...k.inputs, k.output].map((id) => buffers[id]) }));
-  const programs = await Promise.all(merged.programs.map((p) => backend.prepare(launches(p))));
-  return { backend, buffers, programs };
-}
-
-/** Runs program `index` on `feeds`; returns its outputs by name. */
-export async function runCudaProgram(
-  target: CudaTarget,
-  program: Program,
-  index: number,
-  feeds: Readonly<Record<string, Float32Array>>,
-): Promise<Record<string, Float32Array>> {
-  const { backend, buffers } = target;
-  for (const feed of program.feeds) backend.upload(buffers[feed.buffer], feeds[feed.name]);
-  target.programs[index].run();
-  const out: Record<string, Float32Array> = {};
-  for (const io of program.outputs) out[io.name] = await backend.download(buffers[io.buffer]);
-  return out;
-}
+/** The corpus on a CUDA backend (emulated or real): see openScheduleTarget. */
+export type CudaTarget = ScheduleTarget;
+export const openCudaTarget = openScheduleTarget;
+export const runCudaProgram = runScheduleProgram;
 
 /** maximum, both reductions of a max and the comparisons over x, y in [2, 40]: for NaN checks. */
 export function nanSemanticsGraph(): Graph {

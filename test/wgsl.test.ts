@@ -9,7 +9,6 @@
  * All graphs are merged into one schedule and every program is prepared at once, so the
  * pipelines compile concurrently.
  */
-import { allocateStorages } from '../runtime/model.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,18 +19,25 @@ import { GraphBuilder } from '../compiler/ir/builder.ts';
 import { evaluate } from '../compiler/ir/evaluate.ts';
 import { printGraph } from '../compiler/ir/print.ts';
 import { schedule } from '../compiler/schedule.ts';
-import type { MapKernel, Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
+import type { MapKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import {
   MAX_WORKGROUPS_PER_DIMENSION,
   WGSL_FILE_NAME,
   renderWgsl,
   wgslFloatLiteral,
 } from '../compiler/codegen/render/wgsl.ts';
-import type { Backend, DeviceBuffer, WgslKernel } from '../runtime/backend.ts';
+import type { WgslKernel } from '../runtime/backend.ts';
 import { createWebGpuBackend } from '../runtime/backends/webgpu.ts';
 import { requestNodeGpuDevice } from '../runtime/webgpu-node.ts';
-import type { Case } from './backend-corpus.ts';
-import { corpusCases, makeCase, mergeSchedules, mismatches } from './backend-corpus.ts';
+import type { Case, ScheduleTarget } from './backend-corpus.ts';
+import {
+  corpusCases,
+  makeCase,
+  mergeSchedules,
+  mismatches,
+  openScheduleTarget,
+  runScheduleProgram,
+} from './backend-corpus.ts';
 import { WGSL_ERROR_MODEL } from './float32-bound.ts';
 
 // ---- graphs beyond the shared corpus ----
@@ -114,10 +120,7 @@ const dir = mkdtempSync(join(tmpdir(), 'gradc-wgsl-'));
 const wgslFile = join(dir, WGSL_FILE_NAME);
 const gridFile = join(dir, `grid-${WGSL_FILE_NAME}`);
 
-interface Target {
-  readonly backend: Backend;
-  readonly buffers: readonly DeviceBuffer[];
-  readonly programs: readonly { run(): void }[];
+interface Target extends ScheduleTarget {
   readonly kernels: Readonly<Record<string, WgslKernel>>;
 }
 
@@ -137,18 +140,7 @@ async function importKernels(file: string, text: string) {
 /** Allocates every buffer of `schedule` and prepares all its programs concurrently. */
 async function openTarget(schedule: Schedule, kernels: Target['kernels']): Promise<Target> {
   const backend = createWebGpuBackend(device, kernels, { onWarning: (w) => warnings.push(w) });
-  const buffers = allocateStorages(schedule.buffers, (size) => backend.allocate(size));
-  const programs = await Promise.all(
-    schedule.programs.map((p) =>
-      backend.prepare(
-        p.kernels.map((k) => ({
-          kernel: k.name,
-          args: [...k.inputs, k.output].map((id) => buffers[id]),
-        })),
-      ),
-    ),
-  );
-  return { backend, buffers, programs, kernels };
+  return { ...(await openScheduleTarget(backend, schedule)), kernels };
 }
 
 beforeAll(async () => {
@@ -170,20 +162,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs program `index` of `target` on `feeds`; returns its outputs by name. */
-async function runProgram(
-  target: Target,
-  program: Program,
-  index: number,
-  feeds: Readonly<Record<string, Float32Array>>,
-): Promise<Record<string, Float32Array>> {
-  const { backend, buffers } = target;
-  for (const feed of program.feeds) backend.upload(buffers[feed.buffer], feeds[feed.name]);
-  target.programs[index].run();
-  const out: Record<string, Float32Array> = {};
-  for (const io of program.outputs) out[io.name] = await backend.download(buffers[io.buffer]);
-  return out;
-}
+const runProgram = runScheduleProgram;
 
 const named = (list: readonly Case[]) =>
   list.map((c, i) => ({ c, i, name: c.name.slice(0, 90) }));
