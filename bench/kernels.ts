@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import model from '../examples/mnist-mlp.ts';
 import { compileModel } from '../compiler/compile.ts';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
@@ -50,12 +50,11 @@ interface Runner {
 
 async function runners(sched: Schedule, label: string): Promise<Runner[]> {
   const kernels = allKernels(sched).map((k) => ({ name: k.name, arity: k.inputs.length + 1 }));
-  const native = createNativeBackend({ cSource: renderC(sched, { modelName: label }), kernels });
+  const native = createNativeBackend({ cSource: renderC(sched, { modelName: label, buildId: 'bench' }), kernels });
   const dir = mkdtempSync(join(tmpdir(), 'gradc-bench-'));
   temporaryDirs.push(dir);
   const file = join(dir, 'kernels.ts');
-  const runtimeImport = fileURLToPath(new URL('../runtime/backend.ts', import.meta.url));
-  writeFileSync(file, renderJs(sched, { modelName: label, runtimeImport }));
+  writeFileSync(file, renderJs(sched, { modelName: label, buildId: 'bench' }));
   const module = (await import(pathToFileURL(file).href)) as { kernels: Record<string, JsKernel> };
   return [
     { name: 'native', backend: native },

@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// The gradc command. Model files are TypeScript, so TypeScript loading is registered first.
-import { register } from 'tsx/esm/api';
+// The gradc command. Model files are TypeScript: hooks that transpile them are registered first
+// (bin/ts-hooks.mjs). In a checkout of gradc's repository the command runs gradc's TypeScript
+// sources (resolving `gradc/...` imports to them); in an installed package, its compiled dist/.
+import { existsSync } from 'node:fs';
+import { register } from 'node:module';
 
-register();
-const { run } = await import('../compiler/cli/main.ts');
+const fromSource = existsSync(new URL('../compiler/cli/main.ts', import.meta.url));
+process.setSourceMapsEnabled(true);
+register('./ts-hooks.mjs', import.meta.url, {
+  data: { conditions: fromSource ? ['gradc-source'] : [] },
+});
+const { run } = await import(fromSource ? '../compiler/cli/main.ts' : '../dist/compiler/cli/main.js');
 await run(process.argv.slice(2));

@@ -1,20 +1,23 @@
 /** `gradc build`: a model file in, the generated kernels and glue module out. */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { ModelDefinition } from '../dsl/model.ts';
 import { isModelDefinition } from '../dsl/model.ts';
 import { GradcError } from './errors.ts';
 import type { CompiledModel } from './compile.ts';
 import { compileModel } from './compile.ts';
-import { renderGlue } from './codegen/glue.ts';
+import { renderGlue, toArtifact } from './codegen/glue.ts';
+import { emitJavaScript, moduleBaseName } from './codegen/emit-js.ts';
+import { GRADC_VERSION } from './version.ts';
 import { renderC } from './codegen/render/c.ts';
 import { renderJs } from './codegen/render/js.ts';
 import { renderWgsl } from './codegen/render/wgsl.ts';
 import { CUDA_MODULE_FILE, CUDA_SOURCE_FILE, renderCuda } from './codegen/render/cuda.ts';
 import type { Target } from './codegen/targets.ts';
-import { TARGET_OF_BACKEND } from './codegen/targets.ts';
+import { TARGETS, TARGET_OF_BACKEND } from './codegen/targets.ts';
 import type { BackendKind, OpenOptions } from '../runtime/open.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import {
@@ -52,8 +55,6 @@ export interface BuildResult {
   readonly files: readonly { path: string; changed: boolean }[];
 }
 
-const RUNTIME_DIR = fileURLToPath(new URL('../runtime/', import.meta.url));
-
 /** The `type` of the nearest package.json at or above `dir` ('commonjs' when there is none). */
 function packageType(dir: string): string {
   for (let at = dir; ; at = dirname(at)) {
@@ -73,12 +74,8 @@ function packageType(dir: string): string {
 export async function loadModelDefinition(file: string): Promise<ModelDefinition> {
   const path = resolve(file);
   if (!existsSync(path)) throw new GradcError(`cannot find model file ${file}`);
-  if (!/\.m[tj]s$/.test(path) && packageType(dirname(path)) !== 'module') {
-    // Node would load it as CommonJS, and the DSL is made of ES modules.
-    throw new GradcError(
-      `${file}: gradc loads model files as ES modules, and no package.json above it says ` +
-        '"type": "module": add that, or name the file .mts',
-    );
+  if (!/\.m?[tj]s$/.test(path)) {
+    throw new GradcError(`${file}: a model file is TypeScript or JavaScript (.ts, .mts, .js or .mjs)`);
   }
   const module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   if (isModelDefinition(module.default)) return module.default;
@@ -89,12 +86,6 @@ export async function loadModelDefinition(file: string): Promise<ModelDefinition
       ? `${file}: no model found; export default defineModel({...})`
       : `${file}: ${found.length} models exported; export the one to build as default`,
   );
-}
-
-/** The runtime folder as a relative import specifier from `outDir`. */
-export function runtimeImportFrom(outDir: string): string {
-  const rel = relative(resolve(outDir), RUNTIME_DIR).split(sep).join('/').replace(/\/$/, '');
-  return rel.startsWith('.') ? rel : `./${rel}`;
 }
 
 /** Writes `text` unless the file already holds it (keeps timestamps of unchanged files). */
@@ -123,28 +114,54 @@ function moduleScopeFiles(outDir: string): Record<string, string> {
   return packageType(dirname(outDir)) === 'module' ? {} : { 'package.json': '{ "type": "module" }\n' };
 }
 
-/** Renders every artifact file of a compiled model: name -> text. */
+/**
+ * The id of a build: a hash of gradc's version, the targets and everything the renderers take
+ * (the schedule and the artifact). Every file of a build carries it; the runtime refuses kernel
+ * files whose id differs from the glue module's.
+ */
+export function buildIdOf(compiled: CompiledModel, targets: readonly Target[], cudaArchs: readonly string[]): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({
+    gradc: GRADC_VERSION,
+    targets: TARGETS.filter((t) => targets.includes(t)),
+    cudaArchs: targets.includes('cuda') ? cudaArchs : [],
+    artifact: toArtifact(compiled),
+    schedule: compiled.schedule,
+  }));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * Renders every artifact file of a compiled model: name -> text. Generated TypeScript (the glue
+ * module, the TypeScript, WGSL and CUDA kernel tables) is written as JavaScript modules with
+ * their declarations; C and CUDA C as sources.
+ */
 export function renderArtifacts(
   compiled: CompiledModel,
   targets: readonly Target[],
-  runtimeImport: string,
   sourceFile: string,
   options: RenderOptions = {},
 ): Record<string, string> {
+  const archs = normalizeArchs(options.cudaArchs ?? DEFAULT_CUDA_ARCHS);
+  const buildId = buildIdOf(compiled, targets, archs);
+  const meta = { modelName: compiled.spec.name, buildId };
+  const modules: Record<string, string> = {};
   const files: Record<string, string> = {};
-  const meta = { modelName: compiled.spec.name };
-  if (targets.includes('js')) files['kernels.ts'] = renderJs(compiled.schedule, { ...meta, runtimeImport: `${runtimeImport}/backend.ts` });
+  if (targets.includes('js')) modules['kernels.ts'] = renderJs(compiled.schedule, meta);
   if (targets.includes('c')) files['kernels.c'] = renderC(compiled.schedule, meta);
-  if (targets.includes('wgsl')) {
-    files['kernels-wgsl.ts'] = renderWgsl(compiled.schedule, { ...meta, runtimeImport });
-  }
+  if (targets.includes('wgsl')) modules['kernels-wgsl.ts'] = renderWgsl(compiled.schedule, meta);
   if (targets.includes('cuda')) {
-    const archs = normalizeArchs(options.cudaArchs ?? DEFAULT_CUDA_ARCHS);
-    const cuda = renderCuda(compiled.schedule, { ...meta, runtimeImport, archs });
+    const cuda = renderCuda(compiled.schedule, { ...meta, archs });
     files[CUDA_SOURCE_FILE] = cuda.source;
-    files[CUDA_MODULE_FILE] = cuda.module;
+    modules[CUDA_MODULE_FILE] = cuda.module;
   }
-  files['model.ts'] = renderGlue(compiled, { runtimeImport, targets, sourceFile });
+  modules['model.ts'] = renderGlue(compiled, { targets, sourceFile, buildId });
+  for (const [name, text] of Object.entries(modules)) {
+    const { js, dts } = emitJavaScript(name, text);
+    const base = moduleBaseName(name);
+    files[`${base}.js`] = js;
+    files[`${base}.d.ts`] = dts;
+  }
   return files;
 }
 
@@ -158,10 +175,7 @@ export async function buildModel(file: string, options: BuildOptions): Promise<B
   const outDir = resolve(options.outDir ?? join('generated', spec.name));
   const sourceFile = relative(process.cwd(), resolve(file)).split(sep).join('/');
   const cudaArchs = options.cudaArchs ?? DEFAULT_CUDA_ARCHS;
-  const runtimeImport = runtimeImportFrom(outDir);
-  const rendered = renderArtifacts(compiled, options.targets, runtimeImport, sourceFile, {
-    cudaArchs,
-  });
+  const rendered = renderArtifacts(compiled, options.targets, sourceFile, { cudaArchs });
   const files = [];
   for (const [name, text] of Object.entries({ ...moduleScopeFiles(outDir), ...rendered })) {
     const path = join(outDir, name);
@@ -184,12 +198,12 @@ export async function openBuiltModel(
   backend: BackendKind,
   options: OpenOptions = {},
 ): Promise<ModelInstance> {
-  const glue = (await import(pathToFileURL(join(resolve(outDir), 'model.ts')).href)) as Record<
+  const glue = (await import(pathToFileURL(join(resolve(outDir), 'model.js')).href)) as Record<
     string,
     unknown
   >;
   const name = Object.keys(glue).find((k) => k.startsWith('create') && typeof glue[k] === 'function');
-  if (!name) throw new Error(`${outDir}/model.ts exports no create function`);
+  if (!name) throw new Error(`${outDir}/model.js exports no create function`);
   return (glue[name] as ModelFactory)(backend, options);
 }
 

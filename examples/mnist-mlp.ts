@@ -2,7 +2,7 @@
  * The reference experiment's network: an MLP 784-250-250-10 with ReLU hidden layers, a softmax
  * output and categorical cross-entropy, trained by mini-batch SGD (batch 600, learning rate 0.1).
  */
-import { defineModel, dense, relu, sgd, softmax, softmaxCrossEntropy } from '../dsl/index.ts';
+import { defineModel, dense, relu, sgd, softmax, softmaxCrossEntropy } from 'gradc';
 
 export default defineModel({
   name: 'mnist-mlp',

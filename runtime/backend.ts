@@ -67,6 +67,16 @@ export function fromHostBackend(host: HostBackend): Backend & HostBackend {
   };
 }
 
+/**
+ * A WebGPU device: the `GPUDevice` that `adapter.requestDevice()` gives. It is typed by the few
+ * members gradc's declarations name, so that using gradc needs no WebGPU type definitions.
+ */
+export interface GpuDeviceLike {
+  readonly queue: object;
+  readonly lost: Promise<unknown>;
+  destroy(): void;
+}
+
 /** A kernel as the WGSL target emits it: one module, bindings 0..n-1 inputs, n the output. */
 export interface WgslKernel {
   readonly code: string;

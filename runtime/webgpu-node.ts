@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" />
 /**
  * A WebGPU device in Node, from the `webgpu` package (Google's Dawn). Without a GPU, Dawn runs
  * on Mesa's lavapipe (Vulkan on the CPU), which `bash scripts/setup-webgpu.sh` installs.
@@ -6,6 +5,7 @@
  * this file.
  */
 import { mkdtempSync } from 'node:fs';
+import type { GpuDeviceLike } from './backend.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -71,7 +71,7 @@ function raisedLimits(adapter: GPUAdapter): Record<string, number> {
  * A GPUDevice from the first adapter Dawn finds, with the limits that matter raised to the
  * adapter's. Throws an error saying what to install when there is no adapter.
  */
-export async function requestNodeGpuDevice(): Promise<GPUDevice> {
+export async function requestNodeGpuDevice(): Promise<GpuDeviceLike> {
   ensureRuntimeDir();
   const instance = await loadDawn();
   const adapter = await instance.requestAdapter();

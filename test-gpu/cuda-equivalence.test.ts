@@ -58,7 +58,7 @@ const cases: Case[] = [
 const merged = mergedSchedule(cases);
 const meta = {
   modelName: 'cuda-equivalence',
-  runtimeImport: '../runtime',
+  buildId: 'test',
   archs: DEFAULT_CUDA_ARCHS,
 };
 const rendered = renderCuda(merged, meta);

@@ -11,7 +11,7 @@ import { allocateStorages } from '../runtime/model.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { strictDiagnostics } from './typecheck.ts';
 import { printGraph } from '../compiler/ir/print.ts';
@@ -52,9 +52,8 @@ const cases: Case[] = corpusCases();
 const merged = mergeSchedules(
   cases.map((c, i) => schedule([{ name: `g${i}`, graph: c.graph }], {})),
 );
-const BACKEND_TS = fileURLToPath(new URL('../runtime/backend.ts', import.meta.url));
-const cSource = renderC(merged, { modelName: 'backend-equivalence' });
-const jsSource = renderJs(merged, { modelName: 'backend-equivalence', runtimeImport: BACKEND_TS });
+const cSource = renderC(merged, { modelName: 'backend-equivalence', buildId: 'test' });
+const jsSource = renderJs(merged, { modelName: 'backend-equivalence', buildId: 'test' });
 const temporaryDirs: string[] = [];
 
 function temporaryDir(prefix: string): string {
@@ -119,9 +118,9 @@ describe('generated TypeScript', () => {
   }, 60_000);
 
   it('is deterministic', () => {
-    const again = renderJs(merged, { modelName: 'backend-equivalence', runtimeImport: BACKEND_TS });
+    const again = renderJs(merged, { modelName: 'backend-equivalence', buildId: 'test' });
     expect(again).toBe(jsSource);
-    expect(renderC(merged, { modelName: 'backend-equivalence' })).toBe(cSource);
+    expect(renderC(merged, { modelName: 'backend-equivalence', buildId: 'test' })).toBe(cSource);
   });
 });
 

@@ -63,8 +63,8 @@ describe('gradc CLI', () => {
     expect(r.stdout).toMatch(/train: simplify +\d+ -> \d+ nodes/);
     expect(r.stdout).toMatch(/train: \d+ kernels/);
     expect(r.stdout).toMatch(/memory: temporaries [\d.]+ MB in \d+ buffers -> [\d.]+ MB in \d+ storages/);
-    for (const f of ['model.ts', 'kernels.ts', 'kernels.c']) expect(existsSync(join(out, f))).toBe(true);
-    expect(readFileSync(join(out, 'model.ts'), 'utf8')).toMatch(/export async function createTinyMlp/);
+    for (const f of ['model.js', 'model.d.ts', 'kernels.js', 'kernels.c']) expect(existsSync(join(out, f))).toBe(true);
+    expect(readFileSync(join(out, 'model.js'), 'utf8')).toMatch(/export async function createTinyMlp/);
     const again = gradc('build', 'test/fixtures/tiny-mlp.ts', '--out', out);
     expect(again.stdout).toMatch(/up to date .*kernels\.c/);
   });
@@ -82,9 +82,9 @@ describe('gradc CLI', () => {
     const r = gradc('build', tiny, '--out', out, '--target', 'cuda', '--skip-nvcc');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    for (const f of ['kernels.cu', 'kernels-cuda.ts']) expect(existsSync(join(out, f))).toBe(true);
+    for (const f of ['kernels.cu', 'kernels-cuda.js']) expect(existsSync(join(out, f))).toBe(true);
     expect(existsSync(join(out, 'kernels.fatbin'))).toBe(false);
-    expect(readFileSync(join(out, 'model.ts'), 'utf8')).toMatch(/backend: 'cuda' = 'cuda'/);
+    expect(readFileSync(join(out, 'model.d.ts'), 'utf8')).toMatch(/backend\?: 'cuda'/);
   });
 
   it('says that training on CUDA needs an NVIDIA GPU, before building anything', () => {
@@ -103,7 +103,7 @@ describe('gradc CLI', () => {
   it('builds only the targets asked for', () => {
     const out = scratchDir();
     expect(gradc('build', 'test/fixtures/tiny-mlp.ts', '--out', out, '--target', 'js').code).toBe(0);
-    expect(existsSync(join(out, 'kernels.ts'))).toBe(true);
+    expect(existsSync(join(out, 'kernels.js'))).toBe(true);
     expect(existsSync(join(out, 'kernels.c'))).toBe(false);
   });
 
@@ -149,20 +149,19 @@ describe('gradc CLI', () => {
     }
   });
 
-  it('refuses a .ts model file outside an ES-module package with the fix, and builds it as .mts', () => {
+  it('builds a .ts model file outside any ES-module package (model files load as ES modules)', () => {
     const outside = mkdtempSync(join(tmpdir(), 'gradc-model-'));
     try {
       const dsl = JSON.stringify(join(process.cwd(), 'dsl', 'index.ts'));
       const source = readFileSync('test/fixtures/tiny-mlp.ts', 'utf8').replace(/'\.\.\/\.\.\/dsl\/index\.ts'/, dsl);
       writeFileSync(join(outside, 'model.ts'), source);
       writeFileSync(join(outside, 'model.mts'), source);
-      const refused = gradc('build', join(outside, 'model.ts'), '--out', join(outside, 'a'));
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toContain('gradc loads model files as ES modules');
-      expect(refused.stderr).toContain('name the file .mts');
-      const built = gradc('build', join(outside, 'model.mts'), '--out', join(outside, 'b'));
-      expect(built.stderr).toBe('');
-      expect(built.code).toBe(0);
+      for (const [file, out] of [['model.ts', 'a'], ['model.mts', 'b']]) {
+        const built = gradc('build', join(outside, file), '--out', join(outside, out));
+        expect(built.stderr).toBe('');
+        expect(built.code).toBe(0);
+        expect(existsSync(join(outside, out, 'model.js'))).toBe(true);
+      }
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }

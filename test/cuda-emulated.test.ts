@@ -37,7 +37,7 @@ import { buildEmulatedDriver } from './cuda-emulator/build.ts';
 
 /** The emulator links the kernels in; the image only has to be there. */
 const NO_IMAGE = new Uint8Array(16);
-const meta = { modelName: 'cuda-emulated', runtimeImport: '../runtime', archs: ['sm_90'] };
+const meta = { modelName: 'cuda-emulated', buildId: 'test', archs: ['sm_90'] };
 
 const cases: Case[] = [...corpusCases(), ...cudaMatmulCases(), ...cudaReductionCases()];
 const merged = mergedSchedule(cases);
@@ -170,7 +170,7 @@ describe('the MNIST MLP on the emulated CUDA backend', () => {
     const split = compiled.schedule.programs[0].kernels.filter((k) => k.kind === 'matmul' && k.kSlices > 1);
     expect(split.length > 0).toBe(batch >= 2048);
     const driver = buildEmulatedDriver(readFileSync(join(outDir, 'kernels.cu'), 'utf8'));
-    const glue = (await import(pathToFileURL(join(outDir, 'model.ts')).href)) as MnistGlue;
+    const glue = (await import(pathToFileURL(join(outDir, 'model.js')).href)) as MnistGlue;
     const cuda = await glue.createMnistMlp('cuda', { cuda: { driverLibraries: [driver] } });
     const c = await glue.createMnistMlp('c');
     try {

@@ -9,7 +9,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { strictDiagnostics } from './typecheck.ts';
 import { schedule } from '../compiler/schedule.ts';
@@ -55,7 +55,6 @@ const FATBIN_MAGIC = [0x50, 0xed, 0x55, 0xba];
 /** Registers of one multiprocessor; a block may not need more. */
 const REGISTERS_PER_BLOCK = 65536;
 
-const RUNTIME_DIR = fileURLToPath(new URL('../runtime', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gradc-cuda-'));
 let nvcc: Nvcc;
 
@@ -206,7 +205,7 @@ describe('the backend-equivalence corpus in CUDA C', () => {
   const merged = mergeSchedules(
     cases.map((c, i) => schedule([{ name: `g${i}`, graph: c.graph }], {})),
   );
-  const meta = { modelName: 'cuda-corpus', runtimeImport: RUNTIME_DIR, archs: DEFAULT_CUDA_ARCHS };
+  const meta = { modelName: 'cuda-corpus', buildId: 'test', archs: DEFAULT_CUDA_ARCHS };
   let rendered: RenderedCuda;
   let compiled: Compiled;
 

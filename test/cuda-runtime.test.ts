@@ -71,13 +71,13 @@ afterAll(() => {
 });
 
 async function cudaModule(dir: string): Promise<CudaModule> {
-  return import(pathToFileURL(join(dir, 'kernels-cuda.ts')).href);
+  return import(pathToFileURL(join(dir, 'kernels-cuda.js')).href);
 }
 
 /** A copy of the built model's CUDA files in a fresh folder, to change them there. */
 function copyBuild(...names: string[]): string {
   const dir = scratch('copy-');
-  for (const name of ['kernels.cu', 'kernels-cuda.ts', ...names]) {
+  for (const name of ['kernels.cu', 'kernels-cuda.js', ...names]) {
     copyFileSync(join(outDir, name), join(dir, name));
   }
   return dir;
@@ -234,7 +234,7 @@ describe('the glue module on the CUDA backend (recording stand-in driver)', () =
   beforeAll(async () => {
     const library = buildRecordingDriver();
     driver = recorder(library);
-    glue = await import(pathToFileURL(join(outDir, 'model.ts')).href);
+    glue = await import(pathToFileURL(join(outDir, 'model.js')).href);
     ({ cudaKernels: kernels } = await cudaModule(outDir));
     for (const p of glue.artifact.programs) {
       for (const l of p.launches) driver.setArity(l.kernel, l.args.length);

@@ -174,6 +174,6 @@ describe('sanitising', () => {
         },
       ],
     };
-    expect(() => renderC(schedule, { modelName: 'm' })).toThrow(/not an identifier/);
+    expect(() => renderC(schedule, { modelName: 'm', buildId: 'test' })).toThrow(/not an identifier/);
   });
 });

@@ -2,11 +2,17 @@
  * Type-checks generated TypeScript on its own, under strict settings (unused locals and
  * parameters included, as the project's tsconfig checks generated/) and no ambient types.
  */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** The diagnostics of `files` (empty when they type-check). */
-export function strictDiagnostics(files: readonly string[]): string[] {
+export function strictDiagnostics(
+  files: readonly string[],
+  extraOptions: ts.CompilerOptions = {},
+): string[] {
   const program = ts.createProgram([...files], {
+    ...extraOptions,
     strict: true,
     noUnusedLocals: true,
     noUnusedParameters: true,
@@ -19,8 +25,13 @@ export function strictDiagnostics(files: readonly string[]): string[] {
     types: [],
     lib: ['lib.es2023.d.ts'],
     skipLibCheck: true,
+    // Generated modules import gradc's runtime by package name; here, its sources.
+    paths: { 'gradc/runtime': [fileURLToPath(new URL('../runtime/index.ts', import.meta.url))] },
   });
+  // Diagnostics of the files checked (and global ones), not of gradc's own sources they import.
+  const checked = new Set(files.map((f) => resolve(f)));
   return ts
     .getPreEmitDiagnostics(program)
+    .filter((d) => d.file === undefined || checked.has(resolve(d.file.fileName)))
     .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
 }

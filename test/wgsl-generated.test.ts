@@ -12,7 +12,7 @@ import { EXAMPLES } from './examples.ts';
 let device: GPUDevice;
 
 beforeAll(async () => {
-  device = await requestNodeGpuDevice();
+  device = (await requestNodeGpuDevice()) as GPUDevice;
 });
 
 afterAll(() => device?.destroy());
@@ -35,7 +35,7 @@ async function compile(name: string, kernel: WgslKernel): Promise<string[]> {
 
 describe.each(EXAMPLES.filter((e) => e.targets.includes('wgsl')))('generated/$name', (example) => {
   it('compiles every WGSL kernel without a message', async () => {
-    const file = resolve('generated', example.name, 'kernels-wgsl.ts');
+    const file = resolve('generated', example.name, 'kernels-wgsl.js');
     const { wgslKernels } = (await import(pathToFileURL(file).href)) as {
       wgslKernels: Readonly<Record<string, WgslKernel>>;
     };

@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { strictDiagnostics } from './typecheck.ts';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
@@ -111,8 +111,7 @@ function mergedSchedule(list: readonly Case[]): Schedule {
 
 const merged = mergedSchedule(cases);
 const gridMerged = mergedSchedule(gridCases);
-const RUNTIME_DIR = fileURLToPath(new URL('../runtime', import.meta.url));
-const meta = { modelName: 'wgsl-equivalence', runtimeImport: RUNTIME_DIR };
+const meta = { modelName: 'wgsl-equivalence', buildId: 'test' };
 const source = renderWgsl(merged, meta);
 const gridSource = renderWgsl(gridMerged, { ...meta, maxWorkgroupsPerDimension: GRID_LIMIT });
 
@@ -144,7 +143,7 @@ async function openTarget(schedule: Schedule, kernels: Target['kernels']): Promi
 }
 
 beforeAll(async () => {
-  device = await requestNodeGpuDevice();
+  device = (await requestNodeGpuDevice()) as GPUDevice;
   const [kernels, gridKernels] = await Promise.all([
     importKernels(wgslFile, source),
     importKernels(gridFile, gridSource),

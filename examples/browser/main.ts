@@ -3,7 +3,7 @@
 import type { MnistData } from '../../runtime/data/mnist-split.ts';
 import { evaluateClassifier, trainClassifier } from '../../runtime/train.ts';
 import type { EpochRecord, StepInfo } from '../../runtime/train.ts';
-import type { MnistMlp } from '../../generated/mnist-mlp/model.ts';
+import type { MnistMlp } from '../../generated/mnist-mlp/model.js';
 import { createChartPainter } from './chart.ts';
 import type { ChartData, Point } from './chart.ts';
 import { fetchMnist } from './mnist-fetch.ts';

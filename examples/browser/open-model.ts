@@ -1,7 +1,7 @@
 // Opens the MNIST MLP of examples/mnist-mlp.ts on the backend the page was asked for: the
 // generated WGSL kernels through navigator.gpu, or the generated JS kernels.
-import { createMnistMlp } from '../../generated/mnist-mlp/model.ts';
-import type { MnistMlp } from '../../generated/mnist-mlp/model.ts';
+import { createMnistMlp } from '../../generated/mnist-mlp/model.js';
+import type { MnistMlp } from '../../generated/mnist-mlp/model.js';
 import type { PageBackend } from './settings.ts';
 
 /** WebGPU is missing or unusable here; the page explains and offers the JS backend. */

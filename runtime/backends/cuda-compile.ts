@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CudaBuild } from '../backend.ts';
+import { gradcCacheDir } from '../cache-dir.ts';
 
 /** What `--cuda-arch` defaults to: Ampere (A100) and Hopper (H100, H200). */
 export const DEFAULT_CUDA_ARCHS: readonly string[] = ['sm_80', 'sm_90'];
@@ -21,7 +22,6 @@ export const DEFAULT_CUDA_ARCHS: readonly string[] = ['sm_80', 'sm_90'];
 export const FATBIN_FILE = 'kernels.fatbin';
 export const FATBIN_RECORD_FILE = 'kernels.fatbin.json';
 
-export const DEFAULT_CUDA_CACHE_DIR = join('.cache', 'gradc-cuda');
 
 /** nvcc is missing or rejected the source, or the fatbin is missing and cannot be made. */
 export class CudaCompileError extends Error {
@@ -292,7 +292,7 @@ export function compileCached(
   source: string,
   archs: readonly string[],
   nvcc: Nvcc,
-  cacheDir: string = DEFAULT_CUDA_CACHE_DIR,
+  cacheDir: string = gradcCacheDir('cuda'),
 ): string {
   const hash = createHash('sha256');
   for (const part of [source, nvcc.version, nvccFlags(archs).join(' ')]) hash.update(`${part}\0`);

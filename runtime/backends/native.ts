@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import koffi from 'koffi';
 import type { Backend, BoundLaunch, DeviceBuffer, HostBackend } from '../backend.ts';
 import { fromHostBackend } from '../backend.ts';
+import { gradcCacheDir } from '../cache-dir.ts';
 
 /** Flags for the kernels: vectorise for this CPU, OpenMP threads, fused multiply-adds. */
 export const DEFAULT_FLAGS: readonly string[] = [
@@ -24,11 +25,10 @@ export const DEFAULT_FLAGS: readonly string[] = [
   '-fPIC',
 ];
 
-export const DEFAULT_CACHE_DIR = join('.cache', 'gradc-native');
 
 export interface CompileOptions {
   readonly cSource: string;
-  /** Where libraries are kept, keyed by a hash; default `.cache/gradc-native` under cwd. */
+  /** Where libraries are kept, keyed by a hash; default `native/` in gradc's cache folder. */
   readonly cacheDir?: string;
   /** The compiler; default `$CC`, else `cc`. */
   readonly cc?: string;
@@ -56,7 +56,7 @@ export class NativeCompileError extends Error {
 export function compileSharedLibrary(options: CompileOptions): string {
   const cc = options.cc ?? process.env.CC ?? 'cc';
   const flags = options.flags ?? DEFAULT_FLAGS;
-  const cacheDir = resolve(options.cacheDir ?? DEFAULT_CACHE_DIR);
+  const cacheDir = resolve(options.cacheDir ?? gradcCacheDir('native'));
   const key = cacheKey(options.cSource, cc, compilerVersion(cc), flags);
   const library = join(cacheDir, `gradc-${key}.so`);
   if (existsSync(library)) return library;

@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" />
 /**
  * The WebGPU backend: float32 storage buffers on a GPUDevice and the WGSL kernels the WGSL
  * renderer emitted (compiler/codegen/render/wgsl.ts). It runs in a browser and in Node (with
@@ -18,7 +17,9 @@
  * - Once the device is lost (or destroyed), every call throws an error that says so and why,
  *   and a download waiting for the GPU rejects instead of hanging.
  */
-import type { Backend, DeviceBuffer, Launch, PreparedProgram, WgslKernel } from '../backend.ts';
+import type {
+  Backend, DeviceBuffer, GpuDeviceLike, Launch, PreparedProgram, WgslKernel,
+} from '../backend.ts';
 
 export interface WebGpuBackendOptions {
   /** Error scopes around every run and upload (a GPU round trip each); see the file header. */
@@ -71,10 +72,11 @@ const PREFIX = 'webgpu backend';
 
 /** A backend over `device` running `kernels`, the `wgslKernels` record of a rendered module. */
 export function createWebGpuBackend(
-  device: GPUDevice,
+  gpuDevice: GpuDeviceLike,
   kernels: Readonly<Record<string, WgslKernel>>,
   options: WebGpuBackendOptions = {},
 ): Backend {
+  const device = gpuDevice as GPUDevice;
   const debug = options.debug ?? false;
   const onWarning = options.onWarning ?? ((message: string) => console.warn(message));
   const buffers = new Set<GPUBuffer>();

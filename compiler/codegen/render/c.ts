@@ -12,7 +12,7 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, FunctionKernelView, MatmulSlicing } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp, FunctionKernelView, MatmulSlicing, ModuleMeta } from './c-style.ts';
 import {
   atomic,
   call,
@@ -84,9 +84,7 @@ export const C_LANGUAGE: CFunctionLanguage = {
   codeForOp,
 };
 
-export interface CRenderMeta {
-  readonly modelName: string;
-}
+export type CRenderMeta = ModuleMeta;
 
 interface ModuleView {
   readonly header: readonly string[];
@@ -136,7 +134,7 @@ export function renderC(schedule: Schedule, meta: CRenderMeta): string {
   const kernels = allKernels(schedule);
   checkKernels(kernels);
   const view: ModuleView = {
-    header: moduleHeader(schedule, meta.modelName, 'rendered for C with OpenMP', 'c.ts', [
+    header: moduleHeader(schedule, meta, 'rendered for C with OpenMP', 'c.ts', [
       'Build: cc -O3 -march=native -fopenmp -shared -fPIC',
     ]),
     support: template<object>('c/support.hbs')({}).trimEnd(),

@@ -6,7 +6,7 @@
  */
 import type { Kernel, MapKernel, MatmulKernel, ReduceKernel, Schedule } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, FunctionKernelView } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp, FunctionKernelView, ModuleMeta } from './c-style.ts';
 import {
   atomic,
   call,
@@ -15,6 +15,7 @@ import {
   infix,
   functionKernelView,
   moduleHeader,
+  RUNTIME_MODULE,
   mapParts,
   matmulSlicing,
   prefix,
@@ -66,16 +67,14 @@ export const JS_LANGUAGE: CFunctionLanguage = {
   codeForOp,
 };
 
-export interface JsRenderMeta {
-  readonly modelName: string;
-  /** Module specifier the generated file imports `JsKernel` from (runtime/backend.ts). */
-  readonly runtimeImport: string;
-}
+export type JsRenderMeta = ModuleMeta;
 
 interface ModuleView {
   readonly header: readonly string[];
   /** The specifier as a string literal. */
   readonly runtimeImport: string;
+  /** The build id as a string literal. */
+  readonly buildId: string;
   readonly kernels: readonly string[];
   readonly names: readonly string[];
 }
@@ -142,8 +141,9 @@ export function renderJs(schedule: Schedule, meta: JsRenderMeta): string {
   const kernels = allKernels(schedule);
   checkKernels(kernels);
   const view: ModuleView = {
-    header: moduleHeader(schedule, meta.modelName, 'rendered as plain TypeScript', 'js.ts'),
-    runtimeImport: JSON.stringify(meta.runtimeImport),
+    header: moduleHeader(schedule, meta, 'rendered as JavaScript', 'js.ts'),
+    runtimeImport: JSON.stringify(RUNTIME_MODULE),
+    buildId: JSON.stringify(meta.buildId),
     kernels: kernels.map((k) => renderKernel(schedule, k).trimEnd()),
     names: kernels.map((k) => k.name),
   };

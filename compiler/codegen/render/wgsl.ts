@@ -27,7 +27,7 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels } from '../kernel-ir.ts';
-import type { CStyleLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging } from './c-style.ts';
+import type { CStyleLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
 import {
   float32Bits,
   matmulElements,
@@ -43,6 +43,7 @@ import {
   inputName,
   kernelComment,
   moduleHeader,
+  RUNTIME_MODULE,
   mapParts,
   prefix,
   reduceParts,
@@ -138,10 +139,7 @@ export const WGSL_LANGUAGE: CStyleLanguage = {
 
 // ---- view-models ----
 
-export interface WgslRenderMeta {
-  readonly modelName: string;
-  /** Import specifier of the runtime folder; the module imports `<it>/backend.ts`. */
-  readonly runtimeImport: string;
+export interface WgslRenderMeta extends ModuleMeta {
   /** Workgroups per grid dimension (tests lower it to exercise 2-D grids). */
   readonly maxWorkgroupsPerDimension?: number;
 }
@@ -150,6 +148,8 @@ interface ModuleView {
   readonly header: readonly string[];
   /** The specifier as a string literal. */
   readonly runtimeImport: string;
+  /** The build id as a string literal. */
+  readonly buildId: string;
   readonly kernels: readonly KernelEntryView[];
 }
 
@@ -249,8 +249,9 @@ export function renderWgsl(schedule: Schedule, meta: WgslRenderMeta): string {
   kernels.forEach(checkBindings);
   const limit = meta.maxWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION;
   const view: ModuleView = {
-    header: moduleHeader(schedule, meta.modelName, 'rendered as WGSL for WebGPU', 'wgsl.ts'),
-    runtimeImport: JSON.stringify(`${meta.runtimeImport}/backend.ts`),
+    header: moduleHeader(schedule, meta, 'rendered as WGSL for WebGPU', 'wgsl.ts'),
+    runtimeImport: JSON.stringify(RUNTIME_MODULE),
+    buildId: JSON.stringify(meta.buildId),
     kernels: kernels.map((kernel) => {
       const { code, workgroups } = renderWgslKernel(schedule, kernel, limit);
       return {

@@ -1,0 +1,86 @@
+// Module hooks that let Node import TypeScript model files: `.ts` and `.mts` files outside
+// node_modules are transpiled (types removed, inline source maps, so stack traces and the DSL's
+// file:line:col point at the user's source) and loaded as ES modules. Imports may name a `.ts`
+// file by its `.js` name, as TypeScript projects write them, or leave the extension out.
+// Registered by bin/gradc.mjs with `module.register`; TypeScript is loaded on the first file.
+import { readFile } from 'node:fs/promises';
+
+let conditions = [];
+let transpiler;
+
+/** `data.conditions`: export conditions added to every resolution (the repository's sources). */
+export function initialize(data) {
+  conditions = data?.conditions ?? [];
+}
+
+const TS_FILE = /\.(?:ts|mts)$/;
+const JS_EXTENSION = /\.(?:js|mjs)$/;
+
+function isUserTypeScript(url) {
+  return url.startsWith('file:') && TS_FILE.test(new URL(url).pathname) && !url.includes('/node_modules/');
+}
+
+/** The candidates a relative specifier may mean in a TypeScript project, most literal first. */
+function candidates(specifier) {
+  if (JS_EXTENSION.test(specifier)) return [specifier, specifier.replace(/js$/, 'ts')];
+  if (/\.[cm]?[jt]sx?$/.test(specifier) || specifier.endsWith('/')) return [specifier];
+  return [specifier, `${specifier}.ts`, `${specifier}.mts`, `${specifier}/index.ts`];
+}
+
+const GRADC_SPECIFIER = /^gradc(?:\/|$)/;
+
+/**
+ * `gradc` and `gradc/...` from where they are imported, else (a model or a build folder outside
+ * any project that installs gradc) this very gradc, so that the command always finds itself.
+ */
+async function resolveGradc(specifier, context, nextResolve) {
+  try {
+    return await nextResolve(specifier, context);
+  } catch (e) {
+    if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    return nextResolve(specifier, { ...context, parentURL: import.meta.url });
+  }
+}
+
+export async function resolve(specifier, context, nextResolve) {
+  const withConditions = conditions.length
+    ? { ...context, conditions: [...new Set([...context.conditions, ...conditions])] }
+    : context;
+  if (GRADC_SPECIFIER.test(specifier)) return resolveGradc(specifier, withConditions, nextResolve);
+  const relative = specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('file:');
+  const fromTypeScript = context.parentURL !== undefined && isUserTypeScript(context.parentURL);
+  if (!relative || !fromTypeScript) return nextResolve(specifier, withConditions);
+  let first;
+  for (const candidate of candidates(specifier)) {
+    try {
+      return await nextResolve(candidate, withConditions);
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  throw first;
+}
+
+async function typescript() {
+  transpiler ??= import('ts-morph').then((m) => m.ts);
+  return transpiler;
+}
+
+export async function load(url, context, nextLoad) {
+  if (!isUserTypeScript(url)) return nextLoad(url, context);
+  const ts = await typescript();
+  const source = await readFile(new URL(url), 'utf8');
+  const { outputText } = ts.transpileModule(source, {
+    fileName: new URL(url).pathname,
+    compilerOptions: {
+      module: ts.ModuleKind.ESNext,
+      target: ts.ScriptTarget.ES2022,
+      verbatimModuleSyntax: false,
+      isolatedModules: true,
+      rewriteRelativeImportExtensions: false,
+      inlineSourceMap: true,
+      inlineSources: true,
+    },
+  });
+  return { format: 'module', source: outputText, shortCircuit: true };
+}

@@ -1,0 +1,15 @@
+/**
+ * `gradc/compiler`: the compiler as a library. `buildModel` is what `gradc build` runs; the
+ * other functions expose its stages (a model's spec, its compiled schedule, the rendered files).
+ */
+export {
+  buildIdOf, buildModel, loadModelDefinition, openBuiltModel, renderArtifacts,
+} from './build.ts';
+export type { BuildOptions, BuildResult, RenderOptions } from './build.ts';
+export { compileModel } from './compile.ts';
+export type { CompiledModel, CompiledProgramGraph } from './compile.ts';
+export { GradcError } from './errors.ts';
+export { DEFAULT_TARGETS, TARGETS, isTarget } from './codegen/targets.ts';
+export type { Target } from './codegen/targets.ts';
+export { printGraph } from './ir/print.ts';
+export { GRADC_VERSION } from './version.ts';
