@@ -145,6 +145,11 @@ export function parseDecimal(text: string): number {
 
 /** Fields are trimmed of surrounding spaces and tabs before they are read as numbers or names. */
 function trimField(text: string): string {
+  const n = text.length;
+  if (n === 0) return text;
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(n - 1);
+  if (first !== 0x20 && first !== 0x09 && last !== 0x20 && last !== 0x09) return text;
   return text.replace(/^[ \t]+|[ \t]+$/g, '');
 }
 
@@ -426,10 +431,15 @@ export function parseCsv(text: string, options: CsvOptions): Dataset {
         }
         targetTexts.push(value);
         targetAt.push({ line: lines[c], column: columns[c] });
-      } else {
-        features.push(readNumber(value, `feature ${JSON.stringify(header.names[c])}`, source,
-          { line: lines[c], column: columns[c] }));
+        continue;
       }
+      // The common case first; anything unusual goes to readNumber, which says what is wrong.
+      const number = parseDecimal(value);
+      if (!Number.isFinite(Math.fround(number))) {
+        readNumber(value, `feature ${JSON.stringify(header.names[c])}`, source,
+          { line: lines[c], column: columns[c] });
+      }
+      features.push(number);
     }
   });
   if (header === undefined) throw csvError(source, 1, 1, 'empty file: expected a header row');
