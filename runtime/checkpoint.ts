@@ -1,48 +1,83 @@
 /**
- * Checkpoints: every parameter and optimizer state of a model in one file. A save writes a
- * temporary file, flushes it and renames it over the old one, so a crash during a save leaves
- * the previous checkpoint intact.
+ * gradc's checkpoints and weights files, browser-safe (bytes in, bytes out; the Node file I/O
+ * is runtime/checkpoint-file.ts). Both are safetensors files (runtime/safetensors.ts) whose
+ * `__metadata__` holds gradc's data as strings:
  *
- * Format: the line `gradc-checkpoint 1`, one JSON line { model, progress?, tensors: [{ name,
- * shape }] }, then the tensors' float32 little-endian data in that order. `progress` is the
- * training loop's position after the epoch saved (runtime/train.ts), so a resume is exact.
+ * - `format`: `gradc`
+ * - `kind`: `checkpoint` (parameters and optimizer states) or `weights` (parameters only)
+ * - `model`: the model's name
+ * - `progress`: checkpoints saved by the training loop: its TrainProgress as JSON (non-finite
+ *   numbers as the strings "NaN", "Infinity", "-Infinity"), so a resume is exact
+ * - `crc32`: the CRC-32 of the byte buffer, 8 hexadecimal digits; a damaged file is refused
+ *
+ * A safetensors file without `format: gradc` (written by PyTorch or another tool) reads as
+ * weights of no particular model.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { CheckpointError } from './checkpoint-error.ts';
+import { crc32, crc32Hex } from './crc32.ts';
+import type { Metadata, Tensor, Tensors } from './safetensors.ts';
+import {
+  decodeTensors, encodeSafetensors, littleEndianBytes, splitSafetensors, tensorOrder,
+} from './safetensors.ts';
 import type { TrainProgress } from './train.ts';
 
-const MAGIC = 'gradc-checkpoint 1\n';
+export { CheckpointError };
+export type { Tensor, Tensors };
 
-export class CheckpointError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CheckpointError';
-  }
-}
-
-export interface CheckpointTensor {
-  readonly name: string;
-  readonly shape: readonly number[];
-}
+export type CheckpointKind = 'checkpoint' | 'weights';
 
 export interface Checkpoint {
-  readonly model: string;
-  /** Where the training loop stood; absent in checkpoints saved outside it. */
+  /** `checkpoint`: parameters and optimizer states; `weights`: parameters. */
+  readonly kind: CheckpointKind;
+  /** The model's name; absent in a safetensors file written by another tool. */
+  readonly model?: string;
+  /** Where the training loop stood (checkpoints only); absent in those saved outside it. */
   readonly progress?: TrainProgress;
-  readonly tensors: Readonly<Record<string, Float32Array>>;
+  readonly tensors: Tensors;
 }
+
+/** What gradc writes: a checkpoint or weights of a named model. */
+export interface CheckpointToWrite extends Checkpoint {
+  readonly model: string;
+}
+
+/** The `__metadata__` value of `format` that marks a gradc file. */
+export const GRADC_FORMAT = 'gradc';
+const KINDS: readonly string[] = ['checkpoint', 'weights'] satisfies CheckpointKind[];
+
+// ---------------------------------------------------------------------------------------------
+// progress
 
 const PROGRESS_COUNTS = ['epochsDone', 'stepsDone', 'examples', 'batch', 'epochsSinceBest'] as const;
 const RECORD_NUMBERS = ['epoch', 'trainLoss', 'testLoss', 'testAccuracy', 'learningRate'] as const;
+const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
+
+/** The progress as JSON; a diverged run's NaN or infinite losses become strings, not null. */
+function progressJson(progress: TrainProgress): string {
+  return JSON.stringify(progress, (_key, value: unknown) =>
+    typeof value === 'number' && !Number.isFinite(value) ? String(value) : value,
+  );
+}
+
+/** The progress's JSON text back to a value, non-finite numbers restored. */
+function parseProgressJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text, (_key, value: unknown) =>
+      typeof value === 'string' && NON_FINITE.has(value) ? Number(value) : value,
+    );
+  } catch {
+    throw new CheckpointError(`${source}: the checkpoint's progress is not valid JSON`);
+  }
+}
 
 /** The header's `progress`, checked field by field, or an error naming the file and field. */
-function parseProgress(value: unknown, source: string): TrainProgress | undefined {
-  if (value === undefined) return undefined;
+function parseProgress(value: unknown, source: string): TrainProgress {
   const bad = (what: string) => new CheckpointError(`${source}: the checkpoint's progress ${what}`);
-  if (typeof value !== 'object' || value === null) throw bad('is not an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('is not an object');
   const record = value as Record<string, unknown>;
   for (const field of PROGRESS_COUNTS) {
     const n = record[field];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw bad(`field "${field}" is not a count`);
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw bad(`field "${field}" is not a count`);
   }
   if (typeof record.seed !== 'number' || !Number.isFinite(record.seed)) throw bad('field "seed" is not a number');
   const best = record.bestTestLoss;
@@ -63,82 +98,78 @@ function parseProgress(value: unknown, source: string): TrainProgress | undefine
   return value as TrainProgress;
 }
 
-function littleEndianBytes(values: Float32Array): Uint8Array {
-  const bytes = new Uint8Array(values.length * 4);
-  const view = new DataView(bytes.buffer);
-  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return bytes;
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** The CRC-32 of the byte buffer encodeSafetensors will write for `tensors`. */
+function dataChecksum(tensors: Tensors): string {
+  let crc = 0;
+  for (const name of tensorOrder(tensors)) crc = crc32(littleEndianBytes(tensors[name].data), crc);
+  return crc.toString(16).padStart(8, '0');
 }
 
-export function encodeCheckpoint(checkpoint: Checkpoint, shapes: Readonly<Record<string, readonly number[]>>): Uint8Array {
-  const tensors: CheckpointTensor[] = Object.keys(checkpoint.tensors).map((name) => ({
-    name,
-    shape: shapes[name] ?? [checkpoint.tensors[name].length],
-  }));
-  const { model, progress } = checkpoint;
-  const header = new TextEncoder().encode(`${MAGIC}${JSON.stringify({ model, progress, tensors })}\n`);
-  const parts = [header, ...tensors.map((t) => littleEndianBytes(checkpoint.tensors[t.name]))];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
+/** gradc's `__metadata__` for a checkpoint or weights file. */
+function gradcMetadata(checkpoint: CheckpointToWrite): Metadata {
+  const { kind, model, progress, tensors } = checkpoint;
+  if (!KINDS.includes(kind)) throw new CheckpointError(`cannot write a gradc file of kind ${JSON.stringify(kind)}`);
+  if (typeof model !== 'string') throw new CheckpointError('cannot write a gradc file without a model name');
+  if (kind === 'weights' && progress !== undefined) {
+    throw new CheckpointError('cannot write training progress into a weights file (save a checkpoint)');
   }
-  return out;
+  return {
+    format: GRADC_FORMAT,
+    kind,
+    model,
+    ...(progress !== undefined ? { progress: progressJson(progress) } : {}),
+    crc32: dataChecksum(tensors),
+  };
 }
 
-export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
-  const text = new TextDecoder().decode(bytes.subarray(0, Math.min(bytes.length, 1 << 20)));
-  if (!text.startsWith(MAGIC)) throw new CheckpointError(`${source}: not a gradc checkpoint`);
-  const headerEnd = text.indexOf('\n', MAGIC.length);
-  if (headerEnd < 0) throw new CheckpointError(`${source}: the checkpoint header is cut off`);
-  let header: { model: string; progress?: unknown; tensors: CheckpointTensor[] };
-  try {
-    header = JSON.parse(text.slice(MAGIC.length, headerEnd));
-  } catch {
-    throw new CheckpointError(`${source}: the checkpoint header is not valid JSON`);
-  }
-  let offset = new TextEncoder().encode(text.slice(0, headerEnd + 1)).length;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const tensors: Record<string, Float32Array> = {};
-  for (const t of header.tensors) {
-    const size = t.shape.reduce((a, b) => a * b, 1);
-    if (offset + size * 4 > bytes.length) {
-      throw new CheckpointError(`${source}: truncated: tensor "${t.name}" needs ${size * 4} bytes at offset ${offset}, the file has ${bytes.length} bytes`);
-    }
-    const values = new Float32Array(size);
-    for (let i = 0; i < size; i++) values[i] = view.getFloat32(offset + i * 4, true);
-    tensors[t.name] = values;
-    offset += size * 4;
-  }
-  if (offset !== bytes.length) throw new CheckpointError(`${source}: ${bytes.length - offset} unexpected bytes after the last tensor`);
-  const progress = parseProgress(header.progress, source);
-  return { model: header.model, ...(progress ? { progress } : {}), tensors };
+/** A gradc checkpoint or weights file: a safetensors file with gradc's metadata. */
+export function encodeCheckpoint(checkpoint: CheckpointToWrite): Uint8Array {
+  return encodeSafetensors(checkpoint.tensors, gradcMetadata(checkpoint));
 }
 
-/** Writes atomically: temp file, fsync, rename. */
-export function saveCheckpoint(path: string, checkpoint: Checkpoint, shapes: Readonly<Record<string, readonly number[]>>): void {
-  const bytes = encodeCheckpoint(checkpoint, shapes);
-  const temp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(temp, 'w');
-  try {
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(temp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(temp, path);
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+interface GradcFields {
+  readonly kind: CheckpointKind;
+  readonly model: string;
+  readonly progress?: TrainProgress;
+  readonly crc32: string;
 }
 
-export function loadCheckpoint(path: string): Checkpoint {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new CheckpointError(`${path}: cannot read the checkpoint (${(e as Error).message})`);
+/** gradc's fields from a file's metadata, checked, or undefined for another tool's file. */
+function readGradcFields(metadata: Metadata, source: string): GradcFields | undefined {
+  const field = (key: string) => (Object.hasOwn(metadata, key) ? metadata[key] : undefined);
+  if (field('format') !== GRADC_FORMAT) return undefined;
+  const bad = (what: string) => new CheckpointError(`${source}: the gradc metadata ${what}`);
+  const kind = field('kind');
+  if (kind === undefined || !KINDS.includes(kind)) throw bad(`has no kind "checkpoint" or "weights" (${JSON.stringify(kind ?? null)})`);
+  const model = field('model');
+  if (model === undefined) throw bad('names no model');
+  const checksum = field('crc32');
+  if (checksum === undefined || !/^[0-9a-f]{8}$/.test(checksum)) throw bad('has no crc32 checksum of 8 hexadecimal digits');
+  const progressText = field('progress');
+  if (progressText !== undefined && kind === 'weights') throw bad('gives training progress in a weights file');
+  const progress = progressText === undefined ? undefined : parseProgress(parseProgressJson(progressText, source), source);
+  return { kind: kind as CheckpointKind, model, crc32: checksum, ...(progress ? { progress } : {}) };
+}
+
+/**
+ * Reads a gradc checkpoint or weights file, or any safetensors file as weights. Every problem
+ * is a CheckpointError naming `source` and what is wrong; a gradc file whose data does not
+ * match its checksum is refused.
+ */
+export function decodeCheckpoint(bytes: Uint8Array | ArrayBuffer, source: string): Checkpoint {
+  const parts = splitSafetensors(bytes, source);
+  const gradc = readGradcFields(parts.header.metadata, source);
+  if (!gradc) return { kind: 'weights', tensors: decodeTensors(parts) };
+  const actual = crc32Hex(parts.data);
+  if (actual !== gradc.crc32) {
+    throw new CheckpointError(`${source}: the data is damaged (its CRC-32 is ${actual}, the file records ${gradc.crc32})`);
   }
-  return decodeCheckpoint(bytes, path);
+  const { kind, model, progress } = gradc;
+  return { kind, model, ...(progress ? { progress } : {}), tensors: decodeTensors(parts) };
 }

@@ -5,6 +5,28 @@
 import type { Artifact, ArtifactProgram } from './artifact.ts';
 import type { Backend, DeviceBuffer, PreparedProgram } from './backend.ts';
 import { initialValues } from './init.ts';
+import type { Tensor, Tensors } from './safetensors.ts';
+import { quoteName } from './safetensors.ts';
+
+/** A parameter or state declaration, as far as checkpoints need it. */
+interface Declared {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return Array.isArray(a) && a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+function formatShape(shape: readonly number[]): string {
+  return Array.isArray(shape) ? `[${shape.join(', ')}]` : String(shape);
+}
+
+/** Names for a message, quoted and cut after the first eight. */
+function quoteList(names: readonly string[]): string {
+  const shown = names.slice(0, 8).map(quoteName).join(', ');
+  return names.length > 8 ? `${shown} and ${names.length - 8} more` : shown;
+}
 
 /** Float32 data per name, as a generated glue module types it. */
 export type Feeds = Readonly<Record<string, Float32Array>>;
@@ -214,34 +236,63 @@ export class ModelInstance<
     this.backend.upload(this.buffers[index], value);
   }
 
-  /** Every parameter and state by name (a checkpoint's contents). */
-  async snapshot(): Promise<Record<string, Float32Array>> {
-    const out: Record<string, Float32Array> = {};
-    for (const d of [...this.artifact.params, ...this.artifact.states]) {
-      out[d.name] = await this.getParam(d.name as ParamName);
-    }
+  /** Every parameter and optimizer state with its shape: a checkpoint's tensors. */
+  snapshot(): Promise<Tensors> {
+    return this.download([...this.artifact.params, ...this.artifact.states]);
+  }
+
+  /** Every parameter with its shape: a weights file's tensors. */
+  weights(): Promise<Tensors> {
+    return this.download(this.artifact.params);
+  }
+
+  /**
+   * Sets every parameter and optimizer state from a checkpoint's tensors. Each must be there
+   * with the model's shape, and no other tensor may be; nothing changes unless all check.
+   */
+  restore(tensors: Tensors): void {
+    this.assign(tensors, [...this.artifact.params, ...this.artifact.states], new Set(), 'checkpoint');
+  }
+
+  /**
+   * Sets every parameter from weights, leaving the optimizer state as it is. Each parameter
+   * must be there with the model's shape; the model's optimizer states are ignored (so a
+   * checkpoint's tensors load as weights) and any other tensor is refused. Nothing changes
+   * unless all check.
+   */
+  loadWeights(tensors: Tensors): void {
+    this.assign(tensors, this.artifact.params, new Set(this.artifact.states.map((s) => s.name)), 'weights');
+  }
+
+  private async download(decls: readonly Declared[]): Promise<Tensors> {
+    const out: Record<string, Tensor> = Object.create(null);
+    for (const d of decls) out[d.name] = { shape: [...d.shape], data: await this.getParam(d.name as ParamName) };
     return out;
   }
 
-  /** Sets every parameter and state from `values`; checks all of them before changing any. */
-  restore(values: Readonly<Record<string, Float32Array>>): void {
-    const expected = [...this.artifact.params, ...this.artifact.states];
+  /** Checks `tensors` against `expected` (names, shapes, sizes), then uploads them. */
+  private assign(tensors: Tensors, expected: readonly Declared[], ignored: ReadonlySet<string>, what: string): void {
+    const model = `model ${this.artifact.name}`;
+    const names = new Set(expected.map((d) => d.name));
+    const unexpected = Object.keys(tensors).filter((n) => !names.has(n) && !ignored.has(n));
+    if (unexpected.length > 0) {
+      throw new ModelRuntimeError(`tensors in the ${what} that ${model} does not have: ${quoteList(unexpected)}`);
+    }
+    const missing = expected.filter((d) => !Object.hasOwn(tensors, d.name) || !tensors[d.name]).map((d) => d.name);
+    if (missing.length > 0) throw new ModelRuntimeError(`tensors of ${model} missing from the ${what}: ${quoteList(missing)}`);
     for (const d of expected) {
-      const value = values[d.name];
+      const { shape, data } = tensors[d.name];
       const size = this.bufferNamed(d.name).size;
-      if (!value) throw new ModelRuntimeError(`the checkpoint has no "${d.name}"`);
-      if (value.length !== size) {
-        throw new ModelRuntimeError(`"${d.name}" has ${value.length} values in the checkpoint, the model needs ${size}`);
+      if (!sameShape(shape, d.shape)) {
+        throw new ModelRuntimeError(
+          `"${d.name}" has shape ${formatShape(shape)} in the ${what}, ${model} needs ${formatShape(d.shape)}`,
+        );
+      }
+      if (!(data instanceof Float32Array) || data.length !== size) {
+        throw new ModelRuntimeError(`"${d.name}" has ${data?.length} values in the ${what}, ${model} needs ${size}`);
       }
     }
-    for (const d of expected) this.setParam(d.name as ParamName, values[d.name]);
-  }
-
-  /** Shapes of the parameters and states, for checkpoint headers. */
-  stateShapes(): Record<string, readonly number[]> {
-    const out: Record<string, readonly number[]> = {};
-    for (const d of [...this.artifact.params, ...this.artifact.states]) out[d.name] = d.shape;
-    return out;
+    for (const d of expected) this.setParam(d.name as ParamName, tensors[d.name].data);
   }
 
   dispose(): void {

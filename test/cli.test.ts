@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { saveCheckpoint } from '../runtime/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from '../runtime/checkpoint-file.ts';
 import { scratchFolders } from './scratch.ts';
 
 function gradcWith(env: NodeJS.ProcessEnv, args: readonly string[]) {
@@ -107,7 +107,7 @@ describe('gradc CLI', () => {
     expect(existsSync(join(out, 'kernels.c'))).toBe(false);
   });
 
-  it('saves a checkpoint each epoch and resumes from it; refuses a checkpoint of another model', () => {
+  it('saves a checkpoint each epoch and resumes from it; refuses a checkpoint of another model; starts from a weights file', () => {
     const dir = scratchDir();
     const ckpt = join(dir, 'run.ckpt');
     const history = join(dir, 'history.json');
@@ -119,14 +119,27 @@ describe('gradc CLI', () => {
     const second = gradc(...common, '--resume', ckpt, '--checkpoint', ckpt, '--history', history);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain(`resuming after epoch 1 (step 2) of ${ckpt}`);
-    const epochs = JSON.parse(readFileSync(history, 'utf8')) as { epoch: number }[];
+    const epochs = JSON.parse(readFileSync(history, 'utf8')) as { epoch: number; testLoss: number }[];
     expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
 
     const other = join(dir, 'other.ckpt');
-    saveCheckpoint(other, { model: 'tiny-mlp', tensors: {} }, {});
+    saveCheckpoint(other, { kind: 'checkpoint', model: 'tiny-mlp', tensors: {} });
     const refused = gradc(...common, '--resume', other);
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim()).toBe(`gradc: ${other}: a checkpoint of model "tiny-mlp", not of "mnist-mlp"`);
+
+    // A weights file (the trained parameters) starts a new run from them, at epoch 1.
+    const weights = join(dir, 'weights.safetensors');
+    const trained = loadCheckpoint(ckpt);
+    saveCheckpoint(weights, { kind: 'weights', model: 'mnist-mlp', tensors: trained.tensors });
+    const fromWeights = gradc(...common, '--resume', weights, '--epochs', '1', '--history', history);
+    expect(fromWeights.stderr).toBe('');
+    expect(fromWeights.code).toBe(0);
+    expect(fromWeights.stdout).toContain(`${weights} holds no training progress: its parameters are restored, training starts at epoch 1`);
+    const restarted = JSON.parse(readFileSync(history, 'utf8')) as { epoch: number; testLoss: number }[];
+    expect(restarted.map((e) => e.epoch)).toEqual([1]);
+    // The same batches as the first run's epoch 1, from trained parameters: another loss.
+    expect(restarted[0].testLoss).not.toBe(epochs[0].testLoss);
   });
 
   it('builds into a folder outside any ES-module package, giving it a package.json; leaves a CommonJS one alone', () => {

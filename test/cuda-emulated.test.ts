@@ -181,8 +181,8 @@ describe('the MNIST MLP on the emulated CUDA backend', () => {
         expect(difference, `step ${step}: ${lossCuda} vs ${lossC}`).toBeLessThan(1e-4);
       }
       const [paramsCuda, paramsC] = [await cuda.snapshot(), await c.snapshot()];
-      for (const [name, values] of Object.entries(paramsC)) {
-        const worst = values.reduce((m, v, i) => Math.max(m, Math.abs(v - paramsCuda[name][i])), 0);
+      for (const [name, { data }] of Object.entries(paramsC)) {
+        const worst = data.reduce((m, v, i) => Math.max(m, Math.abs(v - paramsCuda[name].data[i])), 0);
         expect(worst, name).toBeLessThan(1e-5);
       }
     } finally {

