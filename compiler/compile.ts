@@ -9,7 +9,7 @@ import { schedule } from './schedule.ts';
 import { planMemory } from './memory.ts';
 
 export interface CompiledProgramGraph {
-  readonly name: 'train' | 'predict';
+  readonly name: 'train' | 'predict' | 'evaluate';
   readonly graph: Graph;
   readonly reports: readonly PassReport[];
 }
@@ -31,7 +31,7 @@ export function inputRoles(spec: ModelSpec): Record<string, BufferRole> {
 
 export function compileModel(spec: ModelSpec): CompiledModel {
   const lowered = lowerModel(spec);
-  const graphs = (['train', 'predict'] as const).map((name) => {
+  const graphs = (['train', 'predict', 'evaluate'] as const).map((name) => {
     const { graph, reports } = optimize(lowered[name]);
     return { name, graph, reports };
   });

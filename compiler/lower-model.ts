@@ -1,6 +1,6 @@
 /**
  * From a ModelSpec to the graphs the backends run: `train` (loss and every updated parameter
- * and state) and `predict` (the predictions). The `grad:<param>` placeholders of the spec are
+ * and state), `predict` (the predictions) and `evaluate` (the loss, without gradients). The `grad:<param>` placeholders of the spec are
  * replaced by the reverse-mode derivative of the loss.
  */
 import type { Graph, NodeId } from './ir/types.ts';
@@ -13,6 +13,7 @@ import { GRAD_PREFIX, LOSS_OUTPUT, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/
 export interface ModelGraphs {
   readonly train: Graph;
   readonly predict: Graph;
+  readonly evaluate: Graph;
 }
 
 function isPlaceholder(graph: Graph, id: NodeId): boolean {
@@ -71,6 +72,15 @@ export function buildPredictGraph(spec: ModelSpec): Graph {
   return compact({ ...spec.graph, outputs });
 }
 
+/** The loss alone, forward only: what evaluating a model on held-out data runs. */
+export function buildEvaluateGraph(spec: ModelSpec): Graph {
+  return compact({ ...spec.graph, outputs: { [LOSS_OUTPUT]: spec.graph.outputs[LOSS_OUTPUT] } });
+}
+
 export function lowerModel(spec: ModelSpec): ModelGraphs {
-  return { train: buildTrainGraph(spec), predict: buildPredictGraph(spec) };
+  return {
+    train: buildTrainGraph(spec),
+    predict: buildPredictGraph(spec),
+    evaluate: buildEvaluateGraph(spec),
+  };
 }

@@ -8,6 +8,7 @@ import type { Shape } from './shape.ts';
 import { callerLoc } from './loc.ts';
 import type { Tensor } from './tensor.ts';
 import type { ModelContext } from './model.ts';
+import { LEARNING_RATE_HYPER } from './spec.ts';
 import { neg, sqrt } from './ops.ts';
 import { add, div, maximum, mul, pow, sub } from './prim.ts';
 
@@ -45,7 +46,7 @@ function regularised(grad: T, param: T, weightDecay: number | undefined): T {
 
 /** What every optimizer starts from: the fed learning rate and the clipped, regularised gradient. */
 function learningRateAndGradient(m: ModelContext, param: T, grad: T, options: SgdOptions): { lr: T; g: T } {
-  const lr = m.hyper('lr', options.learningRate);
+  const lr = m.hyper(LEARNING_RATE_HYPER, options.learningRate);
   return { lr, g: regularised(clipped(grad, options.clipValue), param, options.weightDecay) };
 }
 

@@ -69,3 +69,5 @@ export const GRAD_PREFIX = 'grad:';
 export const UPDATE_PREFIX = 'update:';
 export const PREDICT_PREFIX = 'predict:';
 export const LOSS_OUTPUT = 'loss';
+/** The fed learning rate: the base rate times the model's schedule at each step. */
+export const LEARNING_RATE_HYPER = 'lr';

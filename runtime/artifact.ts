@@ -21,6 +21,8 @@ export interface ArtifactLaunch {
   readonly kernel: string;
   /** Buffer indices: the kernel's inputs, then its output. */
   readonly args: readonly number[];
+  /** The graph nodes the kernel computes with their DSL file:line:col, for messages. */
+  readonly sources?: readonly string[];
 }
 
 export interface ArtifactIO {

@@ -6,9 +6,11 @@
  * - `format`: `gradc`
  * - `kind`: `checkpoint` (parameters and optimizer states) or `weights` (parameters only)
  * - `model`: the model's name
- * - `progress`: checkpoints saved by the training loop: its TrainProgress as JSON (non-finite
- *   numbers as the strings "NaN", "Infinity", "-Infinity"), so a resume is exact
+ * - `progress`: checkpoints saved by the training loop: its TrainProgress as JSON, so a resume
+ *   is exact
  * - `crc32`: the CRC-32 of the byte buffer, 8 hexadecimal digits; a damaged file is refused
+ *
+ * Nothing non-finite is ever written: a diverged run's parameters or history are refused.
  *
  * A safetensors file without `format: gradc` (written by PyTorch or another tool) reads as
  * weights of no particular model.
@@ -17,9 +19,10 @@ import { CheckpointError } from './checkpoint-error.ts';
 import { crc32, crc32Hex } from './crc32.ts';
 import type { Metadata, Tensor, Tensors } from './safetensors.ts';
 import {
-  decodeTensors, encodeSafetensors, littleEndianBytes, splitSafetensors, tensorOrder,
+  decodeTensors, encodeSafetensors, littleEndianBytes, quoteName, splitSafetensors, tensorOrder,
 } from './safetensors.ts';
-import type { TrainProgress } from './train.ts';
+import type { TrainProgress } from './fit.ts';
+import { MONITORS } from './fit.ts';
 
 export { CheckpointError };
 export type { Tensor, Tensors };
@@ -49,22 +52,12 @@ const KINDS: readonly string[] = ['checkpoint', 'weights'] satisfies CheckpointK
 // progress
 
 const PROGRESS_COUNTS = ['epochsDone', 'stepsDone', 'examples', 'batch', 'epochsSinceBest'] as const;
-const RECORD_NUMBERS = ['epoch', 'trainLoss', 'testLoss', 'testAccuracy', 'learningRate'] as const;
-const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
-
-/** The progress as JSON; a diverged run's NaN or infinite losses become strings, not null. */
-function progressJson(progress: TrainProgress): string {
-  return JSON.stringify(progress, (_key, value: unknown) =>
-    typeof value === 'number' && !Number.isFinite(value) ? String(value) : value,
-  );
-}
-
-/** The progress's JSON text back to a value, non-finite numbers restored. */
+const RECORD_NUMBERS = ['epoch', 'loss', 'seconds', 'samplesPerSecond'] as const;
+const EVALUATION_NUMBERS = ['loss', 'accuracy', 'mse', 'mae'] as const;
+/** The progress's JSON text back to a value. */
 function parseProgressJson(text: string, source: string): unknown {
   try {
-    return JSON.parse(text, (_key, value: unknown) =>
-      typeof value === 'string' && NON_FINITE.has(value) ? Number(value) : value,
-    );
+    return JSON.parse(text);
   } catch {
     throw new CheckpointError(`${source}: the checkpoint's progress is not valid JSON`);
   }
@@ -79,23 +72,32 @@ function parseProgress(value: unknown, source: string): TrainProgress {
     const n = record[field];
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw bad(`field "${field}" is not a count`);
   }
+  if (record.batch === 0) throw bad('field "batch" is 0');
   if (typeof record.seed !== 'number' || !Number.isFinite(record.seed)) throw bad('field "seed" is not a number');
-  const best = record.bestTestLoss;
-  if (best !== null && typeof best !== 'number') throw bad('field "bestTestLoss" is not a number');
-  const { epochsDone, stepsDone, examples, batch } = record as Record<string, number>;
-  if (batch === 0 || stepsDone !== epochsDone * Math.floor(examples / batch)) {
-    throw bad(`steps ${stepsDone} are not ${epochsDone} epochs of ${examples} examples in batches of ${batch}`);
-  }
+  if (record.lastBatch !== 'fill' && record.lastBatch !== 'drop') throw bad('field "lastBatch" is not "fill" or "drop"');
+  if (typeof record.shuffle !== 'boolean') throw bad('field "shuffle" is not true or false');
+  if (!(MONITORS as readonly unknown[]).includes(record.monitor)) throw bad('field "monitor" is not a known monitor');
+  if (record.best !== null && !isFiniteNumber(record.best)) throw bad('field "best" is not a number');
   const history = record.history;
-  if (!Array.isArray(history) || history.length !== epochsDone) {
+  if (!Array.isArray(history) || history.length !== record.epochsDone) {
     throw bad('history does not hold one record per epoch done');
   }
   history.forEach((entry: unknown, i) => {
     const fields = entry as Record<string, unknown> | null;
-    const missing = RECORD_NUMBERS.find((f) => typeof fields?.[f] !== 'number');
+    const missing = RECORD_NUMBERS.find((f) => !isFiniteNumber(fields?.[f]));
     if (missing) throw bad(`history record ${i + 1} has no number "${missing}"`);
+    if (fields?.learningRate !== null && !isFiniteNumber(fields?.learningRate)) {
+      throw bad(`history record ${i + 1} has no number "learningRate"`);
+    }
+    const validation = fields?.validation as Record<string, unknown> | undefined;
+    const wrong = EVALUATION_NUMBERS.find((f) => validation?.[f] !== undefined && !isFiniteNumber(validation[f]));
+    if (wrong) throw bad(`history record ${i + 1} has a validation "${wrong}" that is not a number`);
   });
   return value as TrainProgress;
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,6 +110,24 @@ function dataChecksum(tensors: Tensors): string {
   return crc.toString(16).padStart(8, '0');
 }
 
+/**
+ * A checkpoint never holds NaN or infinities: a diverged run must not replace the last good
+ * checkpoint with parameters nobody can use.
+ */
+function refuseNonFinite(tensors: Tensors): void {
+  for (const name of tensorOrder(tensors)) {
+    const { data } = tensors[name];
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new CheckpointError(
+          `not saved: tensor ${quoteName(name)} holds ${data[i]} at element ${i} (training diverged); ` +
+            'the previous file is left as it was',
+        );
+      }
+    }
+  }
+}
+
 /** gradc's `__metadata__` for a checkpoint or weights file. */
 function gradcMetadata(checkpoint: CheckpointToWrite): Metadata {
   const { kind, model, progress, tensors } = checkpoint;
@@ -116,11 +136,14 @@ function gradcMetadata(checkpoint: CheckpointToWrite): Metadata {
   if (kind === 'weights' && progress !== undefined) {
     throw new CheckpointError('cannot write training progress into a weights file (save a checkpoint)');
   }
+  refuseNonFinite(tensors);
+  const progressText = progress === undefined ? undefined : JSON.stringify(progress);
+  if (progressText !== undefined) parseProgress(JSON.parse(progressText), 'the progress to save');
   return {
     format: GRADC_FORMAT,
     kind,
     model,
-    ...(progress !== undefined ? { progress: progressJson(progress) } : {}),
+    ...(progressText !== undefined ? { progress: progressText } : {}),
     crc32: dataChecksum(tensors),
   };
 }

@@ -27,9 +27,25 @@ export { learningRateAt } from './lr-schedule.ts';
 export { createRng, initialValues } from './init.ts';
 export { createProgressBar } from './progress.ts';
 export type { ProgressBar, ProgressBarOptions, ProgressStream } from './progress.ts';
-export { evaluateClassifier, shuffledIndices, trainClassifier } from './train.ts';
+export {
+  DivergenceError, evaluate, fit, MONITORS, predict, shuffledIndices, stepsPerEpoch,
+} from './fit.ts';
 export type {
-  ClassificationSplit, EpochRecord, StepInfo, TrainOptions, TrainProgress, TrainResult,
-} from './train.ts';
+  EarlyStopping, EpochRecord, EvaluateOptions, Evaluation, Features, FitCallbacks, FitOptions,
+  FitResult, MetricName, Monitor, StepInfo, TrainProgress,
+} from './fit.ts';
 export { DataError, parseIdx } from './data/idx-parse.ts';
 export type { IdxArray } from './data/idx-parse.ts';
+export {
+  checkDataset, datasetFromArrays, datasetRows, isClassDataset, selectRows, splitDataset,
+} from './data/dataset.ts';
+export type { ArrayRows, ClassDataset, Dataset, DatasetArrays } from './data/dataset.ts';
+export { parseCsv } from './data/csv.ts';
+export type { CsvOptions } from './data/csv.ts';
+export { datasetFromIdx } from './data/idx-dataset.ts';
+export type { IdxDatasetOptions } from './data/idx-dataset.ts';
+export { mnistDataset } from './data/mnist-split.ts';
+export { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+export type { Checkpoint, CheckpointKind, CheckpointToWrite } from './checkpoint.ts';
+export { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
+export type { Metadata, Safetensors, Tensor, Tensors } from './safetensors.ts';

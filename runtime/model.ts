@@ -5,6 +5,8 @@
 import type { Artifact, ArtifactProgram } from './artifact.ts';
 import type { Backend, DeviceBuffer, PreparedProgram } from './backend.ts';
 import { initialValues } from './init.ts';
+import { learningRateAt } from './lr-schedule.ts';
+import { LEARNING_RATE_HYPER, LOSS_OUTPUT } from '../dsl/spec.ts';
 import type { Tensor, Tensors } from './safetensors.ts';
 import { quoteName } from './safetensors.ts';
 
@@ -84,6 +86,20 @@ export class ModelRuntimeError extends Error {
   }
 }
 
+/** The loss or a kernel's output became NaN or infinite: training diverged. */
+export class DivergenceError extends ModelRuntimeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DivergenceError';
+  }
+}
+
+/** The index of the first NaN or infinity in `values`, or -1. */
+export function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
 export class ModelInstance<
   TrainFeeds extends Feeds = Feeds,
   PredictFeeds extends Feeds = Feeds,
@@ -95,6 +111,11 @@ export class ModelInstance<
   private readonly staleHypers = new Set<string>();
   /** The program whose feeds last wrote each data input (train and predict share `x`). */
   private readonly lastWriter = new Map<string, string>();
+  /** The schedule's base learning rate (the `lr` hyperparameter's value) and the steps taken. */
+  private baseLearningRate: number | undefined;
+  private steps = 0;
+  /** The train program's launches prepared one by one, for checkedTrainStep. */
+  private singleLaunches: PreparedProgram[] | undefined;
 
   private constructor(
     readonly artifact: Artifact,
@@ -105,6 +126,7 @@ export class ModelInstance<
     for (const h of artifact.hypers) {
       this.hyperValues.set(h.name, h.value);
       this.staleHypers.add(h.name);
+      if (h.name === LEARNING_RATE_HYPER) this.baseLearningRate = h.value;
     }
     this.initialize(artifact.seed);
   }
@@ -131,6 +153,27 @@ export class ModelInstance<
     return { index, size: this.artifact.buffers[index].size };
   }
 
+  /**
+   * Train steps taken since the model was opened (or set for a resumed run): the position in
+   * the learning-rate schedule.
+   */
+  get stepsTaken(): number {
+    return this.steps;
+  }
+
+  set stepsTaken(steps: number) {
+    if (!Number.isSafeInteger(steps) || steps < 0) {
+      throw new ModelRuntimeError(`stepsTaken must be a non-negative integer, got ${steps}`);
+    }
+    this.steps = steps;
+  }
+
+  /** The learning rate the next train step uses: the model's schedule at `stepsTaken`. */
+  get learningRate(): number | undefined {
+    const base = this.baseLearningRate;
+    return base === undefined ? undefined : learningRateAt(this.artifact.schedule, base, this.steps);
+  }
+
   /** Draws every parameter from its initialiser with `seed`; resets optimizer state. */
   initialize(seed: number): void {
     for (const p of this.artifact.params) {
@@ -143,12 +186,26 @@ export class ModelInstance<
     }
   }
 
-  /** Sets a fed scalar such as the learning rate `lr` for the following steps. */
+  /**
+   * Sets a fed scalar for the following steps. The learning rate `lr` is the base rate of the
+   * model's schedule: each train step uses the schedule's rate at its step from this base.
+   */
   setHyper(name: string, value: number): void {
     if (!this.hyperValues.has(name)) {
       const known = [...this.hyperValues.keys()].join(', ') || 'none';
       throw new ModelRuntimeError(`unknown hyperparameter "${name}" (known: ${known})`);
     }
+    if (!Number.isFinite(value)) {
+      throw new ModelRuntimeError(`hyperparameter "${name}" must be a finite number, got ${value}`);
+    }
+    if (name === LEARNING_RATE_HYPER) {
+      this.baseLearningRate = value;
+      return;
+    }
+    this.setHyperValue(name, value);
+  }
+
+  private setHyperValue(name: string, value: number): void {
     if (this.hyperValues.get(name) === value) return;
     this.hyperValues.set(name, value);
     this.staleHypers.add(name);
@@ -160,6 +217,13 @@ export class ModelInstance<
    * are shared by train and predict).
    */
   private run(programName: string, feeds?: Feeds): BoundProgram {
+    const program = this.stage(programName, feeds);
+    program.prepared.run();
+    return program;
+  }
+
+  /** Checks and uploads a program's feeds and stale hyperparameters, ready to run it. */
+  private stage(programName: string, feeds?: Feeds): BoundProgram {
     const program = this.programs.get(programName);
     if (!program) throw new ModelRuntimeError(`model ${this.artifact.name} has no ${programName} program`);
     // Every feed is checked before any is uploaded, so a refused call changes nothing.
@@ -174,7 +238,6 @@ export class ModelInstance<
         this.lastWriter.set(name, programName);
       }
     }
-    program.prepared.run();
     return program;
   }
 
@@ -202,7 +265,39 @@ export class ModelInstance<
    * device (for benchmarks and repeated steps on one batch).
    */
   enqueueTrainStep(feeds?: TrainFeeds): void {
+    const lr = this.learningRate;
+    if (lr !== undefined) this.setHyperValue(LEARNING_RATE_HYPER, lr);
     this.run('train', feeds);
+    this.steps++;
+  }
+
+  /**
+   * One train step that reads back every kernel's output and stops at the first NaN or
+   * infinity, naming the kernel and the DSL lines it computes (`where` says which step, for
+   * the message). Slow; for finding where a diverging model first breaks.
+   */
+  async checkedTrainStep(feeds: TrainFeeds, where = 'a train step'): Promise<number> {
+    const lr = this.learningRate;
+    if (lr !== undefined) this.setHyperValue(LEARNING_RATE_HYPER, lr);
+    this.stage('train', feeds);
+    const program = this.artifact.programs.find((p) => p.name === 'train')!;
+    this.singleLaunches ??= await Promise.all(
+      program.launches.map((l) => this.backend.prepare([{ kernel: l.kernel, args: l.args.map((a) => this.buffers[a]) }])),
+    );
+    for (const [i, launch] of program.launches.entries()) {
+      this.singleLaunches[i].run();
+      const output = this.buffers[launch.args[launch.args.length - 1]];
+      const values = await this.backend.download(output);
+      const bad = firstNonFinite(values);
+      if (bad >= 0) {
+        const computes = launch.sources?.length ? `; it computes ${launch.sources.join('; ')}` : '';
+        throw new DivergenceError(
+          `${where}: kernel ${launch.kernel} wrote ${values[bad]} at element ${bad}${computes}`,
+        );
+      }
+    }
+    this.steps++;
+    return this.lastLoss();
   }
 
   /** The loss of the last step that was enqueued. */
@@ -214,6 +309,12 @@ export class ModelInstance<
   async trainStep(feeds?: TrainFeeds): Promise<number> {
     this.enqueueTrainStep(feeds);
     return this.lastLoss();
+  }
+
+  /** The loss on one batch, without training (no gradients, nothing updated). */
+  async evaluateLoss(feeds: TrainFeeds): Promise<number> {
+    const program = this.run('evaluate', feeds);
+    return (await this.backend.download(program.outputs.get(LOSS_OUTPUT)!))[0];
   }
 
   /** The predictions for one batch. */

@@ -14,6 +14,9 @@ export { requestNodeGpuDevice } from './webgpu-node.ts';
 export { loadMnist, defaultMnistDir } from './data/mnist.ts';
 export type { LoadMnistOptions } from './data/mnist.ts';
 export { readIdxFile } from './data/idx.ts';
+export { loadCsvFile, loadIdxFiles, readRegularFile } from './data/files.ts';
+export type { CsvFileOptions, IdxFilesOptions } from './data/files.ts';
+export { loadCheckpoint, saveCheckpoint, writeFileAtomically } from './checkpoint-file.ts';
 export { gradcCacheDir } from './cache-dir.ts';
 
 /** The text of a generated kernel source (kernels.c) next to a glue module. */

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildAndOpen } from '../compiler/build.ts';
 import { FATBIN_FILE } from '../runtime/backends/cuda-compile.ts';
-import { loadMnist } from '../runtime/data/mnist.ts';
-import type { EpochRecord } from '../runtime/train.ts';
-import { trainClassifier } from '../runtime/train.ts';
+import { loadMnist, mnistDataset } from '../runtime/data/mnist.ts';
+import type { EpochRecord } from '../runtime/fit.ts';
+import { fit } from '../runtime/fit.ts';
 
 /** Builds the MLP for CUDA at `batch` and opens it on the GPU. */
 async function openOnCuda(batch: number): Promise<ModelInstance> {
@@ -24,8 +24,8 @@ async function openOnCuda(batch: number): Promise<ModelInstance> {
 
 function describeEpoch(e: EpochRecord): string {
   return (
-    `epoch ${e.epoch}: test accuracy ${(e.testAccuracy * 100).toFixed(2)}%, ` +
-    `test loss ${e.testLoss.toFixed(4)}, train loss ${e.trainLoss.toFixed(4)}, ` +
+    `epoch ${e.epoch}: test accuracy ${(e.validation!.accuracy! * 100).toFixed(2)}%, ` +
+    `test loss ${e.validation!.loss!.toFixed(4)}, train loss ${e.loss.toFixed(4)}, ` +
     `${Math.round(e.samplesPerSecond)} samples/s`
   );
 }
@@ -35,16 +35,16 @@ describe('MNIST MLP on the CUDA backend', () => {
     const model = await openOnCuda(16);
     const data = loadMnist({ trainLimit: 10_000 });
     try {
-      const { history } = await trainClassifier(model, data.train, data.test, {
+      const { history } = await fit(model, mnistDataset(data.train), {
         epochs: 1,
-        progress: false,
+        validation: mnistDataset(data.test),
         lossEvery: 10,
       });
       const [epoch] = history;
       console.log(`cuda, batch 16: ${describeEpoch(epoch)}`);
       expect(data.test.count).toBe(10_000);
-      expect(epoch.testAccuracy).toBeGreaterThanOrEqual(0.9);
-      expect(epoch.trainLoss).toBeLessThan(1);
+      expect(epoch.validation!.accuracy).toBeGreaterThanOrEqual(0.9);
+      expect(epoch.loss).toBeLessThan(1);
     } finally {
       model.dispose();
     }
@@ -54,18 +54,18 @@ describe('MNIST MLP on the CUDA backend', () => {
     const model = await openOnCuda(600);
     const data = loadMnist();
     try {
-      const { history } = await trainClassifier(model, data.train, data.test, {
+      const { history } = await fit(model, mnistDataset(data.train), {
         epochs: 30,
+        validation: mnistDataset(data.test),
         learningRate: 0.1,
-        progress: false,
         lossEvery: 10,
-        onEpoch: (e) => console.log(`cuda, batch 600: ${describeEpoch(e)}`),
+        callbacks: { onEpochEnd: (e) => console.log(`cuda, batch 600: ${describeEpoch(e)}`) },
       });
       const last = history[history.length - 1];
       expect(data.train.count).toBe(60_000);
       expect(data.test.count).toBe(10_000);
       expect(history.length).toBe(30);
-      expect(last.testAccuracy).toBeGreaterThanOrEqual(0.97);
+      expect(last.validation!.accuracy).toBeGreaterThanOrEqual(0.97);
     } finally {
       model.dispose();
     }

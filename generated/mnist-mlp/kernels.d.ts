@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "62ee7e1afaf55cfa";
+export declare const buildId = "c721e7aea406bb65";
 import type { JsKernel } from "gradc/runtime";
 export declare function train_000_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
 export declare function train_001_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
@@ -48,5 +48,21 @@ export declare function predict_006_reduce_max(in0: Float32Array, out: Float32Ar
 export declare function predict_007_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
 export declare function predict_008_sum(in0: Float32Array, out: Float32Array): void;
 export declare function predict_009_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function evaluate_000_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function evaluate_001_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function evaluate_002_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function evaluate_003_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function evaluate_004_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function evaluate_005_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function evaluate_006_reduce_max(in0: Float32Array, out: Float32Array): void;
+export declare function evaluate_007_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function evaluate_008_map(in0: Float32Array, out: Float32Array): void;
+export declare function evaluate_009_sum(in0: Float32Array, out: Float32Array): void;
+export declare function evaluate_010_map(in0: Float32Array, out: Float32Array): void;
+export declare function evaluate_011_map(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function evaluate_012_sum(in0: Float32Array, out: Float32Array): void;
+export declare function evaluate_013_map(in0: Float32Array, out: Float32Array): void;
+export declare function evaluate_014_sum(in0: Float32Array, out: Float32Array): void;
+export declare function evaluate_015_map(in0: Float32Array, out: Float32Array): void;
 /** Every kernel by name, for the JS backend. */
 export declare const kernels: Record<string, JsKernel>;

@@ -598,6 +598,158 @@ export const artifact = {
             "size": 6000,
             "role": "temp",
             "storage": 17
+        },
+        {
+            "name": "evaluate.%3",
+            "shape": [
+                600,
+                250
+            ],
+            "size": 150000,
+            "role": "temp",
+            "storage": 3
+        },
+        {
+            "name": "evaluate.%8",
+            "shape": [
+                600,
+                250
+            ],
+            "size": 150000,
+            "role": "temp",
+            "storage": 5
+        },
+        {
+            "name": "evaluate.%10",
+            "shape": [
+                600,
+                250
+            ],
+            "size": 150000,
+            "role": "temp",
+            "storage": 3
+        },
+        {
+            "name": "evaluate.%14",
+            "shape": [
+                600,
+                250
+            ],
+            "size": 150000,
+            "role": "temp",
+            "storage": 5
+        },
+        {
+            "name": "evaluate.%16",
+            "shape": [
+                600,
+                10
+            ],
+            "size": 6000,
+            "role": "temp",
+            "storage": 12
+        },
+        {
+            "name": "evaluate.%19",
+            "shape": [
+                600,
+                10
+            ],
+            "size": 6000,
+            "role": "temp",
+            "storage": 14
+        },
+        {
+            "name": "evaluate.%20",
+            "shape": [
+                600,
+                1
+            ],
+            "size": 600,
+            "role": "temp",
+            "storage": 13
+        },
+        {
+            "name": "evaluate.%23",
+            "shape": [
+                600,
+                10
+            ],
+            "size": 6000,
+            "role": "temp",
+            "storage": 12
+        },
+        {
+            "name": "evaluate.%24",
+            "shape": [
+                600,
+                10
+            ],
+            "size": 6000,
+            "role": "temp",
+            "storage": 14
+        },
+        {
+            "name": "evaluate.%25",
+            "shape": [
+                600,
+                1
+            ],
+            "size": 600,
+            "role": "temp",
+            "storage": 13
+        },
+        {
+            "name": "evaluate.%26",
+            "shape": [
+                600,
+                1
+            ],
+            "size": 600,
+            "role": "temp",
+            "storage": 14
+        },
+        {
+            "name": "evaluate.%29",
+            "shape": [
+                600,
+                10
+            ],
+            "size": 6000,
+            "role": "temp",
+            "storage": 3
+        },
+        {
+            "name": "evaluate.%30",
+            "shape": [
+                600
+            ],
+            "size": 600,
+            "role": "temp",
+            "storage": 13
+        },
+        {
+            "name": "evaluate.%31",
+            "shape": [
+                600
+            ],
+            "size": 600,
+            "role": "temp",
+            "storage": 12
+        },
+        {
+            "name": "evaluate.%32",
+            "shape": [],
+            "size": 1,
+            "role": "temp",
+            "storage": 13
+        },
+        {
+            "name": "evaluate.%34",
+            "shape": [],
+            "size": 1,
+            "role": "temp",
+            "storage": 18
         }
     ],
     "programs": [
@@ -610,6 +762,9 @@ export const artifact = {
                         0,
                         2,
                         3
+                    ],
+                    "sources": [
+                        "%3 matmul  examples/mnist-mlp.ts:15:21 dense"
                     ]
                 },
                 {
@@ -618,6 +773,10 @@ export const artifact = {
                         3,
                         4,
                         5
+                    ],
+                    "sources": [
+                        "%6 add  examples/mnist-mlp.ts:15:21 dense",
+                        "%8 maximum  examples/mnist-mlp.ts:15:16 relu"
                     ]
                 },
                 {
@@ -626,6 +785,9 @@ export const artifact = {
                         5,
                         6,
                         7
+                    ],
+                    "sources": [
+                        "%10 matmul  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
@@ -634,6 +796,10 @@ export const artifact = {
                         7,
                         8,
                         9
+                    ],
+                    "sources": [
+                        "%13 add  examples/mnist-mlp.ts:16:21 dense",
+                        "%14 maximum  examples/mnist-mlp.ts:16:16 relu"
                     ]
                 },
                 {
@@ -642,6 +808,9 @@ export const artifact = {
                         9,
                         10,
                         11
+                    ],
+                    "sources": [
+                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
@@ -650,6 +819,9 @@ export const artifact = {
                         11,
                         12,
                         13
+                    ],
+                    "sources": [
+                        "%19 add  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
@@ -657,6 +829,9 @@ export const artifact = {
                     "args": [
                         13,
                         14
+                    ],
+                    "sources": [
+                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -665,6 +840,9 @@ export const artifact = {
                         13,
                         14,
                         15
+                    ],
+                    "sources": [
+                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -672,6 +850,9 @@ export const artifact = {
                     "args": [
                         15,
                         16
+                    ],
+                    "sources": [
+                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -679,6 +860,9 @@ export const artifact = {
                     "args": [
                         16,
                         17
+                    ],
+                    "sources": [
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -686,6 +870,9 @@ export const artifact = {
                     "args": [
                         17,
                         18
+                    ],
+                    "sources": [
+                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -695,6 +882,10 @@ export const artifact = {
                         15,
                         18,
                         19
+                    ],
+                    "sources": [
+                        "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -702,6 +893,9 @@ export const artifact = {
                     "args": [
                         19,
                         20
+                    ],
+                    "sources": [
+                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -709,6 +903,9 @@ export const artifact = {
                     "args": [
                         20,
                         21
+                    ],
+                    "sources": [
+                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -716,6 +913,9 @@ export const artifact = {
                     "args": [
                         21,
                         22
+                    ],
+                    "sources": [
+                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -723,6 +923,9 @@ export const artifact = {
                     "args": [
                         22,
                         23
+                    ],
+                    "sources": [
+                        "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -730,6 +933,9 @@ export const artifact = {
                     "args": [
                         1,
                         25
+                    ],
+                    "sources": [
+                        "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -737,6 +943,9 @@ export const artifact = {
                     "args": [
                         25,
                         26
+                    ],
+                    "sources": [
+                        "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -744,6 +953,9 @@ export const artifact = {
                     "args": [
                         26,
                         27
+                    ],
+                    "sources": [
+                        "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -752,6 +964,9 @@ export const artifact = {
                         27,
                         17,
                         28
+                    ],
+                    "sources": [
+                        "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -761,6 +976,10 @@ export const artifact = {
                         28,
                         16,
                         29
+                    ],
+                    "sources": [
+                        "%47 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%48 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -768,6 +987,9 @@ export const artifact = {
                     "args": [
                         29,
                         30
+                    ],
+                    "sources": [
+                        "%49 sum  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
@@ -776,6 +998,9 @@ export const artifact = {
                         29,
                         10,
                         31
+                    ],
+                    "sources": [
+                        "%51 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
@@ -784,6 +1009,9 @@ export const artifact = {
                         9,
                         29,
                         32
+                    ],
+                    "sources": [
+                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
@@ -792,6 +1020,10 @@ export const artifact = {
                         9,
                         31,
                         33
+                    ],
+                    "sources": [
+                        "%53 less  examples/mnist-mlp.ts:16:16 relu",
+                        "%54 where  examples/mnist-mlp.ts:16:16 relu"
                     ]
                 },
                 {
@@ -799,6 +1031,9 @@ export const artifact = {
                     "args": [
                         33,
                         34
+                    ],
+                    "sources": [
+                        "%55 sum  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
@@ -807,6 +1042,9 @@ export const artifact = {
                         33,
                         6,
                         35
+                    ],
+                    "sources": [
+                        "%57 matmul  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
@@ -815,6 +1053,9 @@ export const artifact = {
                         5,
                         33,
                         36
+                    ],
+                    "sources": [
+                        "%58 matmul  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
@@ -823,6 +1064,10 @@ export const artifact = {
                         5,
                         35,
                         37
+                    ],
+                    "sources": [
+                        "%59 less  examples/mnist-mlp.ts:15:16 relu",
+                        "%60 where  examples/mnist-mlp.ts:15:16 relu"
                     ]
                 },
                 {
@@ -830,6 +1075,9 @@ export const artifact = {
                     "args": [
                         37,
                         38
+                    ],
+                    "sources": [
+                        "%61 sum  examples/mnist-mlp.ts:15:21 dense"
                     ]
                 },
                 {
@@ -838,6 +1086,9 @@ export const artifact = {
                         0,
                         37,
                         39
+                    ],
+                    "sources": [
+                        "%63 matmul  examples/mnist-mlp.ts:15:21 dense"
                     ]
                 },
                 {
@@ -846,6 +1097,11 @@ export const artifact = {
                         24,
                         39,
                         2
+                    ],
+                    "sources": [
+                        "%64 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%65 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc1.w: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
@@ -854,6 +1110,11 @@ export const artifact = {
                         24,
                         38,
                         4
+                    ],
+                    "sources": [
+                        "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc1.b: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
@@ -862,6 +1123,11 @@ export const artifact = {
                         24,
                         36,
                         6
+                    ],
+                    "sources": [
+                        "%68 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%69 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc2.w: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
@@ -870,6 +1136,11 @@ export const artifact = {
                         24,
                         34,
                         8
+                    ],
+                    "sources": [
+                        "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc2.b: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
@@ -878,6 +1149,11 @@ export const artifact = {
                         24,
                         32,
                         10
+                    ],
+                    "sources": [
+                        "%72 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc3.w: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
@@ -886,6 +1162,11 @@ export const artifact = {
                         24,
                         30,
                         12
+                    ],
+                    "sources": [
+                        "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc3.b: the step's new value replaces the old one, in place"
                     ]
                 }
             ],
@@ -919,6 +1200,9 @@ export const artifact = {
                         0,
                         2,
                         40
+                    ],
+                    "sources": [
+                        "%2 matmul  examples/mnist-mlp.ts:15:21 dense"
                     ]
                 },
                 {
@@ -927,6 +1211,10 @@ export const artifact = {
                         40,
                         4,
                         41
+                    ],
+                    "sources": [
+                        "%5 add  examples/mnist-mlp.ts:15:21 dense",
+                        "%7 maximum  examples/mnist-mlp.ts:15:16 relu"
                     ]
                 },
                 {
@@ -935,6 +1223,9 @@ export const artifact = {
                         41,
                         6,
                         42
+                    ],
+                    "sources": [
+                        "%9 matmul  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
@@ -943,6 +1234,10 @@ export const artifact = {
                         42,
                         8,
                         43
+                    ],
+                    "sources": [
+                        "%12 add  examples/mnist-mlp.ts:16:21 dense",
+                        "%13 maximum  examples/mnist-mlp.ts:16:16 relu"
                     ]
                 },
                 {
@@ -951,6 +1246,9 @@ export const artifact = {
                         43,
                         10,
                         44
+                    ],
+                    "sources": [
+                        "%15 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
@@ -959,6 +1257,9 @@ export const artifact = {
                         44,
                         12,
                         45
+                    ],
+                    "sources": [
+                        "%18 add  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
@@ -966,6 +1267,9 @@ export const artifact = {
                     "args": [
                         45,
                         46
+                    ],
+                    "sources": [
+                        "%19 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -974,6 +1278,10 @@ export const artifact = {
                         45,
                         46,
                         47
+                    ],
+                    "sources": [
+                        "%22 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%23 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -981,6 +1289,9 @@ export const artifact = {
                     "args": [
                         47,
                         48
+                    ],
+                    "sources": [
+                        "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -989,6 +1300,9 @@ export const artifact = {
                         47,
                         48,
                         49
+                    ],
+                    "sources": [
+                        "%26 div  examples/mnist-mlp.ts:20:29 softmax"
                     ]
                 }
             ],
@@ -1004,11 +1318,204 @@ export const artifact = {
                     "buffer": 49
                 }
             ]
+        },
+        {
+            "name": "evaluate",
+            "launches": [
+                {
+                    "kernel": "evaluate_000_matmul",
+                    "args": [
+                        0,
+                        2,
+                        50
+                    ],
+                    "sources": [
+                        "%3 matmul  examples/mnist-mlp.ts:15:21 dense"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_001_map",
+                    "args": [
+                        50,
+                        4,
+                        51
+                    ],
+                    "sources": [
+                        "%6 add  examples/mnist-mlp.ts:15:21 dense",
+                        "%8 maximum  examples/mnist-mlp.ts:15:16 relu"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_002_matmul",
+                    "args": [
+                        51,
+                        6,
+                        52
+                    ],
+                    "sources": [
+                        "%10 matmul  examples/mnist-mlp.ts:16:21 dense"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_003_map",
+                    "args": [
+                        52,
+                        8,
+                        53
+                    ],
+                    "sources": [
+                        "%13 add  examples/mnist-mlp.ts:16:21 dense",
+                        "%14 maximum  examples/mnist-mlp.ts:16:16 relu"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_004_matmul",
+                    "args": [
+                        53,
+                        10,
+                        54
+                    ],
+                    "sources": [
+                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_005_map",
+                    "args": [
+                        54,
+                        12,
+                        55
+                    ],
+                    "sources": [
+                        "%19 add  examples/mnist-mlp.ts:17:20 dense"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_006_reduce_max",
+                    "args": [
+                        55,
+                        56
+                    ],
+                    "sources": [
+                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_007_map",
+                    "args": [
+                        55,
+                        56,
+                        57
+                    ],
+                    "sources": [
+                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_008_map",
+                    "args": [
+                        57,
+                        58
+                    ],
+                    "sources": [
+                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_009_sum",
+                    "args": [
+                        58,
+                        59
+                    ],
+                    "sources": [
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_010_map",
+                    "args": [
+                        59,
+                        60
+                    ],
+                    "sources": [
+                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_011_map",
+                    "args": [
+                        1,
+                        57,
+                        60,
+                        61
+                    ],
+                    "sources": [
+                        "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_012_sum",
+                    "args": [
+                        61,
+                        62
+                    ],
+                    "sources": [
+                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_013_map",
+                    "args": [
+                        62,
+                        63
+                    ],
+                    "sources": [
+                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_014_sum",
+                    "args": [
+                        63,
+                        64
+                    ],
+                    "sources": [
+                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "evaluate_015_map",
+                    "args": [
+                        64,
+                        65
+                    ],
+                    "sources": [
+                        "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                }
+            ],
+            "feeds": [
+                {
+                    "name": "x",
+                    "buffer": 0
+                },
+                {
+                    "name": "y",
+                    "buffer": 1
+                }
+            ],
+            "outputs": [
+                {
+                    "name": "loss",
+                    "buffer": 65
+                }
+            ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "62ee7e1afaf55cfa";
+export const buildId = "c721e7aea406bb65";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

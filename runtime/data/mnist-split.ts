@@ -2,6 +2,7 @@
 // [0, 1]. Pure and browser-safe (runtime/data/mnist.ts reads the files in Node).
 import { DataError } from './idx-parse.ts';
 import type { IdxArray } from './idx-parse.ts';
+import type { Dataset } from './dataset.ts';
 
 export const MNIST_ROWS = 28;
 export const MNIST_COLS = 28;
@@ -116,4 +117,16 @@ export function oneHot(labels: Uint8Array, classes: number): Float32Array {
     out[row * classes + label] = 1;
   });
   return out;
+}
+
+/** A split as a Dataset: 784 features per image, the digit as a class index (10 classes). */
+export function mnistDataset(split: Split): Dataset {
+  return {
+    count: split.count,
+    x: split.images,
+    xWidth: MNIST_PIXELS,
+    y: Int32Array.from(split.labels),
+    yWidth: 1,
+    classes: MNIST_CLASSES,
+  };
 }

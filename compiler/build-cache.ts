@@ -1,0 +1,101 @@
+/**
+ * What a build depends on, so that an unchanged model is not built again: the model file and
+ * the local files it imports (by content), gradc's version, and the build options. A build
+ * folder records them in `.gradc-build.json` with the digests of the files it wrote; a build
+ * whose record matches (and whose files are unchanged) is up to date. Light: checking needs
+ * only node:fs and node:crypto, so `gradc build` on an unchanged model returns at once.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GRADC_VERSION } from './version.ts';
+
+export const MANIFEST_FILE = '.gradc-build.json';
+
+/** A file and the SHA-256 of its contents; paths relative to the build folder, with `/`. */
+export interface FileDigest {
+  readonly path: string;
+  readonly sha256: string;
+}
+
+export interface BuildManifest {
+  /** gradc's version (with a digest of its sources when run from them). */
+  readonly gradc: string;
+  /** The build options that change the output (targets, batch, seed, ...). */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** The model file and the local files it imports. */
+  readonly inputs: readonly FileDigest[];
+  /** The files the build wrote. */
+  readonly outputs: readonly FileDigest[];
+}
+
+export function sha256(bytes: string | Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function portable(path: string): string {
+  return path.split(sep).join('/');
+}
+
+/** The digests of `paths` (absolute), named relative to `base`. */
+export function digestFiles(paths: readonly string[], base: string): FileDigest[] {
+  return paths.map((path) => ({ path: portable(relative(base, path)), sha256: sha256(readFileSync(path)) }));
+}
+
+/** Whether every file still has its recorded digest. */
+function unchanged(files: readonly FileDigest[], base: string): boolean {
+  return files.every((f) => {
+    const path = resolve(base, f.path);
+    return existsSync(path) && statSync(path).isFile() && sha256(readFileSync(path)) === f.sha256;
+  });
+}
+
+let stamp: string | undefined;
+
+/**
+ * gradc's identity for builds: its version, and when it runs from its TypeScript sources (a
+ * checkout, where the version does not change with every edit) a digest of the compiler, the
+ * DSL and the templates as well.
+ */
+export function gradcStamp(): string {
+  if (stamp !== undefined) return stamp;
+  const here = fileURLToPath(import.meta.url);
+  if (!here.endsWith('.ts')) return (stamp = GRADC_VERSION);
+  const root = resolve(dirname(here), '..');
+  const files = ['compiler', 'dsl', 'templates'].flatMap((dir) => listFiles(join(root, dir))).sort();
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(`${relative(root, file)}\0`).update(readFileSync(file));
+  return (stamp = `${GRADC_VERSION}+${hash.digest('hex').slice(0, 12)}`);
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listFiles(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
+}
+
+export function readManifest(dir: string): BuildManifest | undefined {
+  try {
+    const value = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as BuildManifest;
+    return Array.isArray(value.inputs) && Array.isArray(value.outputs) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `dir` holds a build of the same inputs, by the same gradc, with the same options. */
+export function isUpToDate(dir: string, options: Readonly<Record<string, unknown>>): boolean {
+  const manifest = readManifest(dir);
+  return (
+    manifest !== undefined &&
+    manifest.gradc === gradcStamp() &&
+    JSON.stringify(manifest.options) === JSON.stringify(options) &&
+    unchanged(manifest.inputs, dir) &&
+    unchanged(manifest.outputs, dir)
+  );
+}
+
+export function manifestText(manifest: BuildManifest): string {
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
