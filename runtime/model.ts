@@ -167,7 +167,8 @@ export class ModelInstance<
           '; pass the feeds to run on new data',
       );
     }
-    const value = feeds[name];
+    // Own properties only: an input named `constructor` is not Object.prototype's.
+    const value = Object.hasOwn(feeds, name) ? feeds[name] : undefined;
     if (!value) throw new ModelRuntimeError(`${programName}: missing input "${name}"`);
     if (value.length !== buffer.size) {
       throw new ModelRuntimeError(`${programName}: input "${name}" needs ${buffer.size} values, got ${value.length}`);
@@ -227,7 +228,7 @@ export class ModelInstance<
   restore(values: Readonly<Record<string, Float32Array>>): void {
     const expected = [...this.artifact.params, ...this.artifact.states];
     for (const d of expected) {
-      const value = values[d.name];
+      const value = Object.hasOwn(values, d.name) ? values[d.name] : undefined;
       const size = this.bufferNamed(d.name).size;
       if (!value) throw new ModelRuntimeError(`the checkpoint has no "${d.name}"`);
       if (value.length !== size) {
