@@ -135,8 +135,10 @@ export class GraphBuilder {
     return id;
   }
 
+  /** The graph built so far; its outputs are a record without a prototype (names key it). */
   finish(outputs: Readonly<Record<string, NodeId>>): Graph {
-    return { nodes: [...this.nodes], locs: { ...this.locs }, outputs: { ...outputs } };
+    const named = Object.assign(Object.create(null) as Record<string, NodeId>, outputs);
+    return { nodes: [...this.nodes], locs: { ...this.locs }, outputs: named };
   }
 
   // ---- leaves ----
