@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { ModelDefinition } from '../dsl/model.ts';
 import { isModelDefinition } from '../dsl/model.ts';
 import { GradcError } from './errors.ts';
+import { describeValue } from './ir/limits.ts';
 import type { CompiledModel } from './compile.ts';
 import { compileModel } from './compile.ts';
 import { renderGlue, toArtifact } from './codegen/glue.ts';
@@ -75,15 +76,25 @@ function packageType(dir: string): string {
   }
 }
 
-/** Imports a model file and returns its model definition (default export or the only one). */
+/**
+ * Imports a model file and returns its model definition: the default export, which must be a
+ * model, or without one the only model exported.
+ */
 export async function loadModelDefinition(file: string): Promise<ModelDefinition> {
   const path = resolve(file);
   if (!existsSync(path)) throw new GradcError(`cannot find model file ${file}`);
+  if (!statSync(path).isFile()) throw new GradcError(`${file} is a directory, not a model file`);
   if (!/\.m?[tj]s$/.test(path)) {
     throw new GradcError(`${file}: a model file is TypeScript or JavaScript (.ts, .mts, .js or .mjs)`);
   }
   const module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   if (isModelDefinition(module.default)) return module.default;
+  if ('default' in module) {
+    throw new GradcError(
+      `${file}: the default export is ${describeValue(module.default)}, not a model made by defineModel; ` +
+        'export default defineModel({...})',
+    );
+  }
   const found = Object.values(module).filter(isModelDefinition);
   if (found.length === 1) return found[0];
   throw new GradcError(

@@ -5,7 +5,7 @@
  */
 import type { Graph, NodeId } from './ir/types.ts';
 import { GraphBuilder } from './ir/builder.ts';
-import { grad } from './autodiff/grad.ts';
+import { gradients } from './autodiff/grad.ts';
 import { compact } from './passes/rewrite.ts';
 import type { ModelSpec } from '../dsl/spec.ts';
 import { GRAD_PREFIX, LOSS_OUTPUT, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/spec.ts';
@@ -14,6 +14,8 @@ export interface ModelGraphs {
   readonly train: Graph;
   readonly predict: Graph;
   readonly evaluate: Graph;
+  /** Parameters no gradient reaches: the loss does not depend on them through differentiable ops. */
+  readonly untrained: readonly string[];
 }
 
 function isPlaceholder(graph: Graph, id: NodeId): boolean {
@@ -40,6 +42,10 @@ function replay(graph: Graph, b: GraphBuilder, ids: Iterable<NodeId>, map: Map<N
 }
 
 export function buildTrainGraph(spec: ModelSpec): Graph {
+  return lowerTrain(spec).graph;
+}
+
+function lowerTrain(spec: ModelSpec): { graph: Graph; untrained: string[] } {
   const { graph } = spec;
   const b = new GraphBuilder();
   const map = new Map<NodeId, NodeId>();
@@ -48,7 +54,7 @@ export function buildTrainGraph(spec: ModelSpec): Graph {
 
   const loss = map.get(graph.outputs[LOSS_OUTPUT])!;
   const params = spec.params.map((p) => b.input(p.name, p.shape));
-  const grads = grad(b, loss, params);
+  const { grads, reached } = gradients(b, loss, params);
   spec.params.forEach((p, i) => {
     const placeholder = graph.nodes.findIndex(
       (n) => n.kind === 'input' && n.attrs.name === `${GRAD_PREFIX}${p.name}`,
@@ -57,15 +63,17 @@ export function buildTrainGraph(spec: ModelSpec): Graph {
   });
   replay(graph, b, [...late].sort((x, y) => x - y), map);
 
-  const outputs: Record<string, NodeId> = { [LOSS_OUTPUT]: loss };
+  const outputs = Object.create(null) as Record<string, NodeId>;
+  outputs[LOSS_OUTPUT] = loss;
   for (const [name, id] of Object.entries(graph.outputs)) {
     if (name.startsWith(UPDATE_PREFIX)) outputs[name] = map.get(id)!;
   }
-  return compact(b.finish(outputs));
+  const untrained = spec.params.filter((_, i) => !reached[i]).map((p) => p.name);
+  return { graph: compact(b.finish(outputs)), untrained };
 }
 
 export function buildPredictGraph(spec: ModelSpec): Graph {
-  const outputs: Record<string, NodeId> = {};
+  const outputs = Object.create(null) as Record<string, NodeId>;
   for (const [name, id] of Object.entries(spec.graph.outputs)) {
     if (name.startsWith(PREDICT_PREFIX)) outputs[name] = id;
   }
@@ -74,13 +82,12 @@ export function buildPredictGraph(spec: ModelSpec): Graph {
 
 /** The loss alone, forward only: what evaluating a model on held-out data runs. */
 export function buildEvaluateGraph(spec: ModelSpec): Graph {
-  return compact({ ...spec.graph, outputs: { [LOSS_OUTPUT]: spec.graph.outputs[LOSS_OUTPUT] } });
+  const outputs = Object.create(null) as Record<string, NodeId>;
+  outputs[LOSS_OUTPUT] = spec.graph.outputs[LOSS_OUTPUT];
+  return compact({ ...spec.graph, outputs });
 }
 
 export function lowerModel(spec: ModelSpec): ModelGraphs {
-  return {
-    train: buildTrainGraph(spec),
-    predict: buildPredictGraph(spec),
-    evaluate: buildEvaluateGraph(spec),
-  };
+  const { graph, untrained } = lowerTrain(spec);
+  return { train: graph, predict: buildPredictGraph(spec), evaluate: buildEvaluateGraph(spec), untrained };
 }

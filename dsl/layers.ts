@@ -4,6 +4,10 @@ import type { InitKind } from './spec.ts';
 import type { ModelContext } from './model.ts';
 import { matmul } from './ops.ts';
 import { add } from './prim.ts';
+import { tensorArg } from './tensor.ts';
+import { GradcError } from '../compiler/errors.ts';
+import { formatShape } from '../compiler/ir/types.ts';
+import { callerLoc } from './loc.ts';
 
 export interface DenseOptions {
   /** Weight initialiser (default He normal, suited to ReLU). */
@@ -19,6 +23,9 @@ export function dense<Bt extends number, I extends number, const U extends numbe
   units: U,
   options: DenseOptions = {},
 ): Tensor<[Bt, U]> {
+  if (tensorArg(x, 'dense').shape.length !== 2) {
+    throw new GradcError(`the input must be 2-D [batch, features], got ${formatShape(x.shape)}`, callerLoc('dense'));
+  }
   const w = m.param(`${name}.w`, [x.shape[1], units] as [I, U], options.init ?? 'he_normal');
   const y = matmul(x, w);
   if (options.bias === false) return y;

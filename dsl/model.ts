@@ -1,14 +1,18 @@
 /** defineModel: runs the user's declaration once and records it as a ModelSpec. */
-import type { NodeId } from '../compiler/ir/types.ts';
+import type { NodeId, SourceLoc } from '../compiler/ir/types.ts';
+import { formatLoc, formatShape, sameShape } from '../compiler/ir/types.ts';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
 import { GradcError } from '../compiler/errors.ts';
+import { checkShape, describeValue } from '../compiler/ir/limits.ts';
 import type { Shape } from './shape.ts';
 import { Tensor, traced, wrap } from './tensor.ts';
 import { callerLoc } from './loc.ts';
 import type {
   DataDecl, HyperDecl, InitKind, InitSpec, LrSchedule, ModelSpec, ParamDecl, StateDecl,
 } from './spec.ts';
-import { GRAD_PREFIX, LOSS_OUTPUT, PREDICT_PREFIX, UPDATE_PREFIX } from './spec.ts';
+import {
+  GRAD_PREFIX, LOSS_OUTPUT, LR_HYPER, PREDICT_PREFIX, STEP_STATE, UPDATE_PREFIX, nameProblem,
+} from './spec.ts';
 import type { Optimizer } from './optim.ts';
 
 /** Fan-in and fan-out of a weight: [in, out] for a dense layer, [out, in, kh, kw] for conv. */
@@ -20,6 +24,43 @@ function fans(shape: Shape): { fanIn: number; fanOut: number } {
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
 }
 
+const INIT_KINDS: readonly string[] = ['he_normal', 'he_uniform', 'glorot_normal', 'glorot_uniform', 'zeros'];
+
+/** A name as it reads in a message: `"fc1.w"`. */
+function quoted(name: unknown): string {
+  return typeof name === 'string' ? JSON.stringify(name) : String(name);
+}
+
+/** `input "x": size 0 ...` or `input "" is reserved ...`: a problem prefixed with what it is about. */
+function about(what: string, problem: string): string {
+  return problem.startsWith('"') ? `${what} ${problem}` : `${what}: ${problem}`;
+}
+
+/** An initialiser as given to `m.param`, checked, with the fans of the weight's shape. */
+function initSpec(init: unknown, shape: Shape, fail: (problem: string) => GradcError): InitSpec {
+  if (typeof init === 'string') {
+    if (!INIT_KINDS.includes(init)) throw fail(`unknown initialiser ${quoted(init)} (known: ${INIT_KINDS.join(', ')})`);
+    return { kind: init as InitKind, ...fans(shape) };
+  }
+  const spec = init as InitSpec | null;
+  const valid =
+    typeof spec === 'object' && spec !== null &&
+    (INIT_KINDS.includes(spec.kind) || spec.kind === 'constant') &&
+    [spec.fanIn, spec.fanOut].every((f) => typeof f === 'number' && Number.isFinite(f) && f > 0) &&
+    (spec.value === undefined || (typeof spec.value === 'number' && Number.isFinite(spec.value)));
+  if (!valid) {
+    throw fail(`an initialiser is one of ${INIT_KINDS.join(', ')} or { kind, fanIn, fanOut, value? } with positive fans and a finite value`);
+  }
+  return spec;
+}
+
+/** Where a name was declared, and whether the user (not an optimizer) declared it. */
+interface Declaration {
+  readonly what: string;
+  readonly loc: SourceLoc | undefined;
+  readonly byUser: boolean;
+}
+
 /** What the declaration callback receives: the way to name inputs and parameters. */
 export class ModelContext {
   readonly graph = new GraphBuilder();
@@ -28,49 +69,104 @@ export class ModelContext {
   readonly states: StateDecl[] = [];
   readonly hypers: HyperDecl[] = [];
   readonly updates = new Map<string, NodeId>();
-  private readonly names = new Set<string>();
+  private readonly declared = new Map<string, Declaration>();
+  private readonly assigned = new Map<string, SourceLoc | undefined>();
+  /** Set while an optimizer declares the state of one parameter. */
+  private optimizing: { readonly optimizer: string; readonly param: string } | undefined;
 
-  private claim(name: string, what: string): void {
-    if (this.names.has(name)) throw new GradcError(`${what} "${name}" is declared twice`, callerLoc(what));
-    this.names.add(name);
+  /**
+   * Where a mistake in the current call points: the traced operation or the optimizer being
+   * run (its creation line), else the user's line that called into the DSL.
+   */
+  private where(label: string): SourceLoc | undefined {
+    return this.graph.activeLoc ?? callerLoc(label);
+  }
+
+  /**
+   * Checks and records a declared name. User names may not be reserved (dsl/spec.ts); the
+   * optimizer's own `lr` and `step` are declared while it runs, or through `stepCounter`. A
+   * name an optimizer declares that the user already took is reported at the user's line.
+   */
+  private declare(what: 'input' | 'param' | 'state' | 'hyper', name: unknown, internal = false): SourceLoc | undefined {
+    const loc = this.where(`${what}(${quoted(name)})`);
+    const problem = nameProblem(name);
+    const optimizerOwn = (this.optimizing !== undefined || internal) && (name === LR_HYPER || name === STEP_STATE);
+    if (problem !== undefined && !optimizerOwn) throw new GradcError(about(what, problem), loc);
+    const key = name as string;
+    const earlier = this.declared.get(key);
+    if (earlier) {
+      if (this.optimizing && earlier.byUser) {
+        const { optimizer, param } = this.optimizing;
+        throw new GradcError(
+          `${earlier.what} ${quoted(key)} clashes with the ${what} ${quoted(key)} that ${optimizer} keeps ` +
+            `for param ${quoted(param)}; rename the ${earlier.what}`,
+          earlier.loc,
+        );
+      }
+      throw new GradcError(`${what} ${quoted(key)} is declared twice (first at ${formatLoc(earlier.loc)})`, loc);
+    }
+    this.declared.set(key, { what, loc, byUser: this.optimizing === undefined && !internal });
+    return loc;
+  }
+
+  private checkedShape(what: string, name: string, shape: unknown, loc: SourceLoc | undefined): Shape {
+    return checkShape(shape, (problem) => new GradcError(`${what} ${quoted(name)}: ${problem}`, loc));
+  }
+
+  private leaf<S extends Shape>(name: string, shape: Shape, loc: SourceLoc | undefined): Tensor<S> {
+    return this.graph.withLoc(loc, () => wrap<S>(this.graph, this.graph.input(name, shape)));
   }
 
   /** Data fed every step, e.g. `m.input('x', [B, 784])`. */
   input<const S extends Shape>(name: string, shape: S): Tensor<S> {
-    this.claim(name, 'input');
-    this.data.push({ name, shape: [...shape] });
-    return traced(this.graph, `input("${name}")`, () => wrap<S>(this.graph, this.graph.input(name, shape)));
+    const loc = this.declare('input', name);
+    const checked = this.checkedShape('input', name, shape, loc);
+    this.data.push({ name, shape: [...checked] });
+    return this.leaf<S>(name, checked, loc);
   }
 
   /** A trainable parameter with its initialiser. */
   param<const S extends Shape>(name: string, shape: S, init: InitKind | InitSpec): Tensor<S> {
-    this.claim(name, 'param');
-    const spec: InitSpec = typeof init === 'string' ? { kind: init, ...fans(shape) } : init;
-    this.params.push({ name, shape: [...shape], init: spec });
-    return traced(this.graph, `param("${name}")`, () => wrap<S>(this.graph, this.graph.input(name, shape)));
+    const loc = this.declare('param', name);
+    const checked = this.checkedShape('param', name, shape, loc);
+    const spec = initSpec(init, checked, (problem) => new GradcError(`param ${quoted(name)}: ${problem}`, loc));
+    this.params.push({ name, shape: [...checked], init: spec });
+    return this.leaf<S>(name, checked, loc);
   }
 
   /** Optimizer state that persists across steps, starting as a fill of `value`. */
   state<const S extends Shape>(name: string, shape: S, value = 0): Tensor<S> {
-    this.claim(name, 'state');
-    this.states.push({ name, shape: [...shape], value });
-    return traced(this.graph, `state("${name}")`, () => wrap<S>(this.graph, this.graph.input(name, shape)));
+    return this.declareState(name, shape, value, false);
+  }
+
+  private declareState<S extends Shape>(name: string, shape: S, value: number, internal: boolean): Tensor<S> {
+    const loc = this.declare('state', name, internal);
+    const checked = this.checkedShape('state', name, shape, loc);
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new GradcError(`state ${quoted(name)}: its initial value must be a finite number, got ${describeValue(value)}`, loc);
+    }
+    this.states.push({ name, shape: [...checked], value });
+    return this.leaf<S>(name, checked, loc);
   }
 
   /** A scalar fed every step (e.g. the scheduled learning rate); declared once, shared. */
   hyper(name: string, value: number): Tensor<readonly []> {
-    if (!this.hypers.some((h) => h.name === name)) {
-      this.claim(name, 'hyper');
+    const shared = this.hypers.find((h) => h.name === name);
+    const loc = shared ? this.where(`hyper(${quoted(name)})`) : this.declare('hyper', name);
+    if (!shared) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new GradcError(`hyper ${quoted(name)}: its value must be a finite number, got ${describeValue(value)}`, loc);
+      }
       this.hypers.push({ name, value });
     }
-    return wrap<readonly []>(this.graph, this.graph.input(name, []));
+    return this.leaf<readonly []>(name, [], loc);
   }
 
   /** The number of steps taken so far (a shared state, incremented once per step). */
   stepCounter(): Tensor<readonly []> {
-    const name = 'step';
+    const name = STEP_STATE;
     if (!this.states.some((s) => s.name === name)) {
-      const step = this.state(name, [], 0);
+      const step = this.declareState(name, [] as const, 0, true);
       this.assign(step, wrap<readonly []>(this.graph, this.graph.add(step.id, this.graph.fill(1, []))));
       return step;
     }
@@ -78,13 +174,13 @@ export class ModelContext {
   }
 
   /** The name of a parameter or state tensor; anything else is a user error. */
-  private stateName(t: Tensor<Shape>, what: string, kinds: readonly ('param' | 'state')[]): string {
-    const node = this.graph.node(t.id);
-    const name = node.kind === 'input' ? (node.attrs.name as string) : undefined;
+  private stateName(t: unknown, what: string, kinds: readonly ('param' | 'state')[]): string {
+    const node = t instanceof Tensor && t.graph === this.graph ? this.graph.node(t.id) : undefined;
+    const name = node?.kind === 'input' ? (node.attrs.name as string) : undefined;
     const isParam = this.params.some((p) => p.name === name);
     const isState = this.states.some((s) => s.name === name);
     if (name === undefined || !((kinds.includes('param') && isParam) || (kinds.includes('state') && isState))) {
-      throw new GradcError(`${what} needs a ${kinds.join(' or ')} tensor (m.${kinds.join('/m.')})`, callerLoc(what));
+      throw new GradcError(`${what} needs a ${kinds.join(' or ')} tensor (m.${kinds.join('/m.')}) of this model`, this.where(what));
     }
     return name;
   }
@@ -92,12 +188,38 @@ export class ModelContext {
   /** Stands for d loss / d param until the compiler differentiates the graph. */
   gradOf<S extends Shape>(param: Tensor<S>): Tensor<S> {
     const name = this.stateName(param, 'gradOf', ['param']);
-    return wrap<S>(this.graph, this.graph.input(`${GRAD_PREFIX}${name}`, param.shape));
+    return traced(this.graph, 'gradOf', () => wrap<S>(this.graph, this.graph.input(`${GRAD_PREFIX}${name}`, param.shape)));
   }
 
   /** Declares the value a parameter or state takes after the step. */
   assign<S extends Shape>(target: Tensor<S>, value: Tensor<S>): void {
-    this.updates.set(this.stateName(target, 'assign', ['param', 'state']), value.id);
+    const name = this.stateName(target, 'assign', ['param', 'state']);
+    const loc = this.where('assign');
+    if (!(value instanceof Tensor) || value.graph !== this.graph) {
+      throw new GradcError(`the new value of ${quoted(name)} must be a tensor of this model, got ${describeValue(value)}`, loc);
+    }
+    if (!sameShape(value.shape, target.shape)) {
+      throw new GradcError(`the new value of ${quoted(name)} has shape ${formatShape(value.shape)}, not ${formatShape(target.shape)}`, loc);
+    }
+    const earlier = this.assigned.get(name);
+    if (this.updates.has(name)) {
+      throw new GradcError(`${quoted(name)} is assigned twice (first at ${formatLoc(earlier)})`, loc);
+    }
+    this.updates.set(name, value.id);
+    this.assigned.set(name, loc);
+  }
+
+  /**
+   * Runs `optimizer.update` for one parameter (called by `declare` after `build`), so that the
+   * names the optimizer declares are checked against the user's.
+   */
+  runOptimizer(optimizer: Optimizer, param: Tensor<Shape>, name: string): void {
+    this.optimizing = { optimizer: optimizer.name, param: name };
+    try {
+      optimizer.update(this, param, this.gradOf(param));
+    } finally {
+      this.optimizing = undefined;
+    }
   }
 }
 
@@ -111,6 +233,7 @@ export interface ModelOptions<B extends number> {
   readonly name: string;
   /** Batch size baked into the kernels; `gradc build --batch N` overrides it. */
   readonly batch: B;
+  /** Seeds the parameters' initialisation and the batch order: an integer in [0, 2^32). */
   readonly seed?: number;
   readonly optimizer: Optimizer;
   readonly schedule?: LrSchedule;
@@ -127,14 +250,51 @@ export interface ModelDefinition {
 }
 
 export function isModelDefinition(value: unknown): value is ModelDefinition {
-  return typeof value === 'object' && value !== null && (value as ModelDefinition).kind === 'gradc-model';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as ModelDefinition).kind === 'gradc-model' &&
+    typeof (value as ModelDefinition).declare === 'function'
+  );
 }
 
 const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
+/** Why `batch` cannot be a batch size, or undefined. */
+export function batchProblem(batch: unknown): string | undefined {
+  return typeof batch === 'number' && Number.isSafeInteger(batch) && batch > 0
+    ? undefined
+    : `batch ${typeof batch === 'number' ? batch : describeValue(batch)} is not a positive integer`;
+}
+
+/** Why `seed` cannot be a seed (an integer in [0, 2^32)), or undefined. */
+export function seedProblem(seed: unknown): string | undefined {
+  return typeof seed === 'number' && Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32
+    ? undefined
+    : `seed ${typeof seed === 'number' ? seed : describeValue(seed)} must be an integer in [0, 2^32)`;
+}
+
+function isOptimizer(value: unknown): value is Optimizer {
+  const o = value as Optimizer | null;
+  return typeof o === 'object' && o !== null && typeof o.name === 'string' && typeof o.update === 'function';
+}
+
 export function defineModel<const B extends number>(options: ModelOptions<B>): ModelDefinition {
-  if (!NAME_PATTERN.test(options.name)) {
-    throw new GradcError(`model name "${options.name}" must match ${NAME_PATTERN}`, callerLoc('defineModel'));
+  const loc = callerLoc('defineModel');
+  const fail = (problem: string) => new GradcError(problem, loc);
+  if (typeof options !== 'object' || options === null) {
+    throw fail(`defineModel takes { name, batch, optimizer, build }, got ${describeValue(options)}`);
+  }
+  if (typeof options.name !== 'string' || !NAME_PATTERN.test(options.name)) {
+    throw fail(`model name ${quoted(options.name)} must match ${NAME_PATTERN}`);
+  }
+  const problem = batchProblem(options.batch) ?? (options.seed !== undefined ? seedProblem(options.seed) : undefined);
+  if (problem) throw fail(problem);
+  if (!isOptimizer(options.optimizer)) {
+    throw fail(`optimizer must be an optimizer such as sgd({ learningRate: 0.1 }), got ${describeValue(options.optimizer)}`);
+  }
+  if (typeof options.build !== 'function') {
+    throw fail(`build must be a function (m, batch) => { loss, predictions }, got ${describeValue(options.build)}`);
   }
   const seed = options.seed ?? 0;
   return {
@@ -142,24 +302,91 @@ export function defineModel<const B extends number>(options: ModelOptions<B>): M
     name: options.name,
     batch: options.batch,
     seed,
-    declare: (overrides = {}) =>
-      declareModel(options, (overrides.batch ?? options.batch) as B, overrides.seed ?? seed),
+    declare: (overrides = {}) => {
+      // Overrides come from the command line (--batch, --seed): no line of the model to point at.
+      const override = (overrides.batch !== undefined ? batchProblem(overrides.batch) : undefined) ??
+        (overrides.seed !== undefined ? seedProblem(overrides.seed) : undefined);
+      if (override) throw new GradcError(override);
+      return declareModel(options, (overrides.batch ?? options.batch) as B, overrides.seed ?? seed, loc);
+    },
   };
 }
 
-function declareModel<B extends number>(options: ModelOptions<B>, batch: B, seed: number): ModelSpec {
-  const m = new ModelContext();
-  const { loss, predictions } = options.build(m, batch);
+/** Whether `value` is a tensor of the model being declared. */
+function ownTensor(m: ModelContext, value: unknown): value is Tensor<Shape> {
+  return value instanceof Tensor && value.graph === m.graph;
+}
+
+/** What `build` returned, checked: a scalar loss and named predictions, all tensors of this model. */
+function checkedOutputs(m: ModelContext, returned: unknown, loc: SourceLoc | undefined): [Tensor<Shape>, Map<string, Tensor<Shape>>] {
+  const fail = (problem: string, at = loc) => new GradcError(problem, at);
+  if (typeof returned !== 'object' || returned === null) {
+    throw fail(`build() returned ${describeValue(returned)}; it must return { loss, predictions }`);
+  }
+  const { loss, predictions } = returned as { loss: unknown; predictions: unknown };
+  if (!(loss instanceof Tensor)) throw fail(`the loss must be a tensor, got ${describeValue(loss)}`);
+  if (!ownTensor(m, loss)) throw fail('the loss is a tensor of another model');
   if (loss.shape.length !== 0) {
-    throw new GradcError(`the loss must be a scalar, got shape [${loss.shape}]`, m.graph.locOf(loss.id));
+    throw fail(`the loss must be a scalar, got shape [${loss.shape}]`, m.graph.locOf(loss.id) ?? loc);
+  }
+  if (typeof predictions !== 'object' || predictions === null || Array.isArray(predictions)) {
+    throw fail(`predictions must be an object { name: tensor }, got ${describeValue(predictions)}`);
+  }
+  const prototype = Object.getPrototypeOf(predictions) as unknown;
+  if (prototype instanceof Tensor) {
+    // `{ __proto__: t }` sets the object's prototype instead of a property.
+    throw fail(`prediction "__proto__" ${nameProblem('__proto__')!.replace(/^"__proto__" /, '')}`);
+  }
+  if (prototype !== Object.prototype && prototype !== null) throw fail('predictions must be a plain object { name: tensor }');
+  const named = new Map<string, Tensor<Shape>>();
+  for (const [name, t] of Object.entries(predictions)) {
+    const at = t instanceof Tensor && t.graph === m.graph ? (m.graph.locOf(t.id) ?? loc) : loc;
+    const problem = nameProblem(name);
+    if (problem) throw fail(`prediction ${problem}`, at);
+    if (!(t instanceof Tensor)) throw fail(`prediction ${quoted(name)} must be a tensor, got ${describeValue(t)}`);
+    if (!ownTensor(m, t)) throw fail(`prediction ${quoted(name)} is a tensor of another model`);
+    named.set(name, t);
+  }
+  return [loss, named];
+}
+
+/** A gradient placeholder (`m.gradOf`) that `roots` depend on: only updates may read gradients. */
+function gradientRead(graph: ModelSpec['graph'], roots: readonly NodeId[]): NodeId | undefined {
+  const seen = new Set<NodeId>(roots);
+  for (let id = graph.nodes.length - 1; id >= 0; id--) {
+    if (!seen.has(id)) continue;
+    const node = graph.nodes[id];
+    if (node.kind === 'input' && (node.attrs.name as string).startsWith(GRAD_PREFIX)) return id;
+    for (const s of node.src) seen.add(s);
+  }
+  return undefined;
+}
+
+function declareModel<B extends number>(
+  options: ModelOptions<B>,
+  batch: B,
+  seed: number,
+  loc: SourceLoc | undefined,
+): ModelSpec {
+  const m = new ModelContext();
+  const [loss, predictions] = checkedOutputs(m, options.build(m, batch), loc);
+  const graphSoFar = m.graph.finish({});
+  const readsGradient = gradientRead(graphSoFar, [loss.id, ...[...predictions.values()].map((t) => t.id)]);
+  if (readsGradient !== undefined) {
+    throw new GradcError(
+      'the loss and the predictions cannot depend on a gradient (m.gradOf): only the values assigned to parameters and states can',
+      graphSoFar.locs[readsGradient] ?? loc,
+    );
   }
   const params = m.params.map((p) => new Tensor(m.graph, m.graph.input(p.name, p.shape), p.shape));
   const { optimizer } = options;
   m.graph.withLoc(optimizer.loc, () => {
-    for (const p of params) optimizer.update(m, p, m.gradOf(p));
+    m.params.forEach((p, i) => m.runOptimizer(optimizer, params[i], p.name));
   });
-  const outputs: Record<string, NodeId> = { [LOSS_OUTPUT]: loss.id };
-  for (const [name, t] of Object.entries(predictions)) outputs[`${PREDICT_PREFIX}${name}`] = t.id;
+  // Null-prototype records: names key them, and no name may reach Object.prototype.
+  const outputs: Record<string, NodeId> = Object.create(null) as Record<string, NodeId>;
+  outputs[LOSS_OUTPUT] = loss.id;
+  for (const [name, t] of predictions) outputs[`${PREDICT_PREFIX}${name}`] = t.id;
   for (const [name, id] of m.updates) outputs[`${UPDATE_PREFIX}${name}`] = id;
   const graph = m.graph.finish(outputs);
   return {
@@ -168,11 +395,11 @@ function declareModel<B extends number>(options: ModelOptions<B>, batch: B, seed
     seed,
     graph,
     data: m.data,
-    predictData: dataUsedBy(graph, Object.keys(predictions).map((n) => outputs[`${PREDICT_PREFIX}${n}`]), m.data),
+    predictData: dataUsedBy(graph, [...predictions.values()].map((t) => t.id), m.data),
     params: m.params,
     states: m.states,
     hypers: m.hypers,
-    predictions: Object.keys(predictions),
+    predictions: [...predictions.keys()],
     optimizer: options.optimizer.name,
     schedule: options.schedule ?? { kind: 'constant' },
   };

@@ -5,7 +5,9 @@
 import * as prim from './prim.ts';
 import type { Broadcast, BroadcastCheck, Shape } from './shape.ts';
 import type { Operand, ShapeOf } from './tensor.ts';
-import { Tensor, graphOf, nodeOf, traced, wrap } from './tensor.ts';
+import { Tensor, nodeOf, tensorArg, traced, wrap } from './tensor.ts';
+import { GradcError } from '../compiler/errors.ts';
+import { callerLoc } from './loc.ts';
 
 /** A binary primitive whose operand shapes are checked for broadcasting by tsc. */
 type Binary = <A extends Operand, B extends Operand>(
@@ -16,8 +18,10 @@ type Binary = <A extends Operand, B extends Operand>(
 type Unary = <S extends Shape>(x: Tensor<S>) => Tensor<S>;
 
 function unary(kind: 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'stop_gradient'): Unary {
-  return (<S extends Shape>(x: Tensor<S>) =>
-    traced(x.graph, kind, () => wrap<S>(x.graph, x.graph.make(kind, [x.id])))) as Unary;
+  return (<S extends Shape>(x: Tensor<S>) => {
+    tensorArg(x, kind);
+    return traced(x.graph, kind, () => wrap<S>(x.graph, x.graph.make(kind, [x.id])));
+  }) as Unary;
 }
 
 export const add = prim.add as Binary;
@@ -41,7 +45,7 @@ export const stopGradient = unary('stop_gradient');
 
 /** x where cond != 0, else y. */
 export function where<S extends Shape>(cond: Tensor<S>, x: Operand, y: Operand): Tensor<S> {
-  const g = cond.graph;
+  const g = tensorArg(cond, 'where').graph;
   return traced(g, 'where', () => wrap<S>(g, g.where(cond.id, nodeOf(g, x), nodeOf(g, y))));
 }
 
@@ -50,33 +54,41 @@ export function matmul<M extends number, K extends number, N extends number>(
   a: Tensor<readonly [M, K]>,
   b: Tensor<readonly [NoInfer<K>, N]>,
 ): Tensor<[M, N]> {
-  const g = graphOf(a, b);
+  const g = tensorArg(a, 'matmul').graph;
+  tensorArg(b, 'matmul');
   return traced(g, 'matmul', () => wrap(g, g.matmul(a.id, nodeOf(g, b))));
 }
 
 export function transpose<R extends number, C extends number>(
   x: Tensor<readonly [R, C]>,
 ): Tensor<[C, R]> {
-  return traced(x.graph, 'transpose', () => wrap(x.graph, x.graph.transpose(x.id, [1, 0])));
+  const g = tensorArg(x, 'transpose').graph;
+  return traced(g, 'transpose', () => wrap(g, g.transpose(x.id, [1, 0])));
 }
 
 export function reshape<const S extends Shape>(x: Tensor<Shape>, shape: S): Tensor<S> {
-  return traced(x.graph, 'reshape', () => wrap<S>(x.graph, x.graph.reshape(x.id, shape)));
+  const g = tensorArg(x, 'reshape').graph;
+  return traced(g, 'reshape', () => wrap<S>(g, g.reshape(x.id, shape)));
 }
 
 export function broadcastTo<const S extends Shape>(x: Tensor<Shape>, shape: S): Tensor<S> {
-  return traced(x.graph, 'broadcastTo', () => wrap<S>(x.graph, x.graph.broadcastTo(x.id, shape)));
+  const g = tensorArg(x, 'broadcastTo').graph;
+  return traced(g, 'broadcastTo', () => wrap<S>(g, g.broadcastTo(x.id, shape)));
 }
 
-function normaliseAxes(rank: number, axes: number | readonly number[] | undefined): number[] {
+/** Axes counted from 0 (negative ones from the end), sorted and unique; the reduction checks the range. */
+function normaliseAxes(what: string, rank: number, axes: number | readonly number[] | undefined): number[] {
   const list = axes === undefined ? [...Array(rank).keys()] : typeof axes === 'number' ? [axes] : axes;
+  if (!Array.isArray(list) || list.some((a) => typeof a !== 'number')) {
+    throw new GradcError(`${what}: axes must be a number or an array of numbers`, callerLoc(what));
+  }
   return [...new Set(list.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
 }
 
 /** Sum over `axes` (all axes by default; negative axes count from the end). */
 export function sum(x: Tensor<Shape>, axes?: number | readonly number[], keepDims = false): Tensor<Shape> {
-  const g = x.graph;
-  return traced(g, 'sum', () => wrap(g, g.sum(x.id, normaliseAxes(x.shape.length, axes), keepDims)));
+  const g = tensorArg(x, 'sum').graph;
+  return traced(g, 'sum', () => wrap(g, g.sum(x.id, normaliseAxes('sum', x.shape.length, axes), keepDims)));
 }
 
 /** Sum of every element: a scalar. */
@@ -89,15 +101,15 @@ export function reduceMax(
   axes?: number | readonly number[],
   keepDims = false,
 ): Tensor<Shape> {
-  const g = x.graph;
+  const g = tensorArg(x, 'reduceMax').graph;
   return traced(g, 'reduceMax', () =>
-    wrap(g, g.reduceMax(x.id, normaliseAxes(x.shape.length, axes), keepDims)),
+    wrap(g, g.reduceMax(x.id, normaliseAxes('reduceMax', x.shape.length, axes), keepDims)),
   );
 }
 
 /** Mean over `axes` (all by default), written as a sum times a constant. */
 export function mean(x: Tensor<Shape>, axes?: number | readonly number[], keepDims = false): Tensor<Shape> {
-  const list = normaliseAxes(x.shape.length, axes);
+  const list = normaliseAxes('mean', tensorArg(x, 'mean').shape.length, axes);
   const count = list.reduce((n, a) => n * x.shape[a], 1);
   return prim.mul(sum(x, list, keepDims), 1 / count);
 }

@@ -4,11 +4,13 @@
  * every step so that schedules run on the host without recompiling.
  */
 import type { SourceLoc } from '../compiler/ir/types.ts';
+import { GradcError } from '../compiler/errors.ts';
+import { describeValue } from '../compiler/ir/limits.ts';
 import type { Shape } from './shape.ts';
 import { callerLoc } from './loc.ts';
+import { LR_HYPER } from './spec.ts';
 import type { Tensor } from './tensor.ts';
 import type { ModelContext } from './model.ts';
-import { LEARNING_RATE_HYPER } from './spec.ts';
 import { neg, sqrt } from './ops.ts';
 import { add, div, maximum, mul, pow, sub } from './prim.ts';
 
@@ -46,15 +48,48 @@ function regularised(grad: T, param: T, weightDecay: number | undefined): T {
 
 /** What every optimizer starts from: the fed learning rate and the clipped, regularised gradient. */
 function learningRateAndGradient(m: ModelContext, param: T, grad: T, options: SgdOptions): { lr: T; g: T } {
-  const lr = m.hyper(LEARNING_RATE_HYPER, options.learningRate);
+  const lr = m.hyper(LR_HYPER, options.learningRate);
   return { lr, g: regularised(clipped(grad, options.clipValue), param, options.weightDecay) };
 }
 
+type NumberRule = 'finite' | 'positive' | 'nonNegative' | 'unit';
+
+/**
+ * Checks an optimizer's options where the user wrote them: every option a finite number,
+ * `clipValue` positive, `weightDecay` and `epsilon` not negative, Adam's betas in [0, 1).
+ */
+function checkOptions(optimizer: string, loc: SourceLoc | undefined, options: unknown, rules: Record<string, [NumberRule, boolean]>): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new GradcError(`${optimizer} takes an options object, got ${describeValue(options)}`, loc);
+  }
+  const values = options as Record<string, unknown>;
+  for (const [key, [rule, required]] of Object.entries(rules)) {
+    const value = values[key];
+    if (value === undefined && !required) continue;
+    const ok =
+      typeof value === 'number' &&
+      Number.isFinite(value) &&
+      (rule === 'finite' || (rule === 'positive' ? value > 0 : value >= 0 && (rule !== 'unit' || value < 1)));
+    if (!ok) {
+      const what = { finite: 'a finite number', positive: 'a positive number', nonNegative: 'a number >= 0', unit: 'a number in [0, 1)' }[rule];
+      throw new GradcError(`${key} must be ${what}, got ${typeof value === 'number' ? value : describeValue(value)}`, loc);
+    }
+  }
+}
+
+const SGD_RULES: Record<string, [NumberRule, boolean]> = {
+  learningRate: ['finite', true],
+  clipValue: ['positive', false],
+  weightDecay: ['nonNegative', false],
+};
+
 /** Plain (mini-batch) stochastic gradient descent: p <- p - lr g. */
 export function sgd(options: SgdOptions): Optimizer {
+  const loc = callerLoc('sgd');
+  checkOptions('sgd', loc, options, SGD_RULES);
   return {
     name: 'sgd',
-    loc: callerLoc('sgd'),
+    loc,
     update(m, param, grad) {
       const { lr, g } = learningRateAndGradient(m, param, grad, options);
       m.assign(param, sub(param, mul(lr, g)) as T);
@@ -69,9 +104,11 @@ export interface MomentumOptions extends SgdOptions {
 
 /** v <- mu v - lr g; p <- p + v (Nesterov: p <- p + mu v - lr g). */
 export function momentum(options: MomentumOptions): Optimizer {
+  const loc = callerLoc('momentum');
+  checkOptions('momentum', loc, options, { ...SGD_RULES, momentum: ['finite', true] });
   return {
     name: options.nesterov ? 'nesterov' : 'momentum',
-    loc: callerLoc('momentum'),
+    loc,
     update(m, param, grad) {
       const { lr, g } = learningRateAndGradient(m, param, grad, options);
       const v = m.state(`${paramName(m, param)}.velocity`, param.shape, 0);
@@ -92,12 +129,19 @@ export interface AdamOptions extends SgdOptions {
 
 /** Adam with bias correction; the step count is a state shared by all parameters. */
 export function adam(options: AdamOptions): Optimizer {
+  const loc = callerLoc('adam');
+  checkOptions('adam', loc, options, {
+    ...SGD_RULES,
+    beta1: ['unit', false],
+    beta2: ['unit', false],
+    epsilon: ['nonNegative', false],
+  });
   const beta1 = options.beta1 ?? 0.9;
   const beta2 = options.beta2 ?? 0.999;
   const epsilon = options.epsilon ?? 1e-8;
   return {
     name: 'adam',
-    loc: callerLoc('adam'),
+    loc,
     update(m, param, grad) {
       const { lr, g } = learningRateAndGradient(m, param, grad, options);
       const name = paramName(m, param);

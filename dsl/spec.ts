@@ -69,5 +69,35 @@ export const GRAD_PREFIX = 'grad:';
 export const UPDATE_PREFIX = 'update:';
 export const PREDICT_PREFIX = 'predict:';
 export const LOSS_OUTPUT = 'loss';
-/** The fed learning rate: the base rate times the model's schedule at each step. */
-export const LEARNING_RATE_HYPER = 'lr';
+/** The learning rate, a hyperparameter every built-in optimizer feeds. */
+export const LR_HYPER = 'lr';
+/** The step counter (`ModelContext.stepCounter`, used by Adam). */
+export const STEP_STATE = 'step';
+
+/**
+ * Names a user's input, parameter, state, hyperparameter or prediction may not take: the
+ * compiler's own (`loss`, `lr`, `step`), and `__proto__`, which a plain object keyed by names
+ * would swallow.
+ */
+export const RESERVED_NAMES: readonly string[] = [LOSS_OUTPUT, LR_HYPER, STEP_STATE, '__proto__'];
+/** Prefixes of the names the compiler gives gradients, updated values and predictions. */
+export const RESERVED_PREFIXES: readonly string[] = [GRAD_PREFIX, UPDATE_PREFIX, PREDICT_PREFIX];
+
+/**
+ * Why `name` cannot name a user's tensor (one line), or undefined when it can: it must be a
+ * non-empty string without control characters, and neither a reserved name nor start with a
+ * reserved prefix. The state names an optimizer derives from a parameter's name
+ * (`<param>.m`, `<param>.v`, `<param>.velocity`) are refused where they clash.
+ */
+export function nameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string') return `a name must be a string, got ${typeof name}`;
+  if (name.length === 0) return 'a name must not be empty';
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name)) return `${JSON.stringify(name)}: a name must not contain control characters or line breaks`;
+  if (RESERVED_NAMES.includes(name) || RESERVED_PREFIXES.some((p) => name.startsWith(p))) {
+    return (
+      `${JSON.stringify(name)} is reserved: gradc names its own tensors ${RESERVED_NAMES.join(', ')} ` +
+      `and ${RESERVED_PREFIXES.map((p) => `${p}...`).join(', ')}; choose another name`
+    );
+  }
+  return undefined;
+}

@@ -4,6 +4,7 @@ import type { GraphBuilder } from '../compiler/ir/builder.ts';
 import type { Shape } from './shape.ts';
 import { callerLoc } from './loc.ts';
 import { GradcError } from '../compiler/errors.ts';
+import { describeValue } from '../compiler/ir/limits.ts';
 
 export class Tensor<S extends Shape = Shape> {
   constructor(
@@ -32,14 +33,28 @@ export function wrap<S extends Shape>(graph: GraphBuilder, id: NodeId): Tensor<S
   return new Tensor<S>(graph, id, graph.shapeOf(id) as unknown as S);
 }
 
+/** `x` when it is a tensor; a one-line error at the user's line otherwise (for untyped callers). */
+export function tensorArg<S extends Shape>(x: Tensor<S>, what: string): Tensor<S> {
+  if (x instanceof Tensor) return x;
+  throw new GradcError(`${what} needs a tensor, got ${describeValue(x)}`, callerLoc(what));
+}
+
 /** The builder shared by a set of operands (numbers have none). */
 export function graphOf(...operands: Operand[]): GraphBuilder {
+  for (const x of operands) {
+    if (!(x instanceof Tensor) && typeof x !== 'number') {
+      throw new GradcError(`an operand must be a tensor or a number, got ${describeValue(x)}`, callerLoc('operands'));
+    }
+  }
   for (const x of operands) if (x instanceof Tensor) return x.graph;
   throw new GradcError('at least one operand must be a tensor, got only numbers', callerLoc('operands'));
 }
 
 export function nodeOf(graph: GraphBuilder, x: Operand): NodeId {
   if (typeof x === 'number') return graph.fill(x, []);
+  if (!(x instanceof Tensor)) {
+    throw new GradcError(`an operand must be a tensor or a number, got ${describeValue(x)}`, callerLoc('operands'));
+  }
   if (x.graph !== graph) {
     throw new GradcError('tensors from different models cannot be combined', callerLoc('operands'));
   }

@@ -6,7 +6,7 @@ import type { Artifact, ArtifactProgram } from './artifact.ts';
 import type { Backend, DeviceBuffer, PreparedProgram } from './backend.ts';
 import { initialValues } from './init.ts';
 import { learningRateAt } from './lr-schedule.ts';
-import { LEARNING_RATE_HYPER, LOSS_OUTPUT } from '../dsl/spec.ts';
+import { LR_HYPER, LOSS_OUTPUT } from '../dsl/spec.ts';
 import type { Tensor, Tensors } from './safetensors.ts';
 import { quoteName } from './safetensors.ts';
 
@@ -126,7 +126,7 @@ export class ModelInstance<
     for (const h of artifact.hypers) {
       this.hyperValues.set(h.name, h.value);
       this.staleHypers.add(h.name);
-      if (h.name === LEARNING_RATE_HYPER) this.baseLearningRate = h.value;
+      if (h.name === LR_HYPER) this.baseLearningRate = h.value;
     }
     this.initialize(artifact.seed);
   }
@@ -198,7 +198,7 @@ export class ModelInstance<
     if (!Number.isFinite(value)) {
       throw new ModelRuntimeError(`hyperparameter "${name}" must be a finite number, got ${value}`);
     }
-    if (name === LEARNING_RATE_HYPER) {
+    if (name === LR_HYPER) {
       this.baseLearningRate = value;
       return;
     }
@@ -252,7 +252,8 @@ export class ModelInstance<
           '; pass the feeds to run on new data',
       );
     }
-    const value = feeds[name];
+    // Own properties only: an input named `constructor` is not Object.prototype's.
+    const value = Object.hasOwn(feeds, name) ? feeds[name] : undefined;
     if (!value) throw new ModelRuntimeError(`${programName}: missing input "${name}"`);
     if (value.length !== buffer.size) {
       throw new ModelRuntimeError(`${programName}: input "${name}" needs ${buffer.size} values, got ${value.length}`);
@@ -266,7 +267,7 @@ export class ModelInstance<
    */
   enqueueTrainStep(feeds?: TrainFeeds): void {
     const lr = this.learningRate;
-    if (lr !== undefined) this.setHyperValue(LEARNING_RATE_HYPER, lr);
+    if (lr !== undefined) this.setHyperValue(LR_HYPER, lr);
     this.run('train', feeds);
     this.steps++;
   }
@@ -278,7 +279,7 @@ export class ModelInstance<
    */
   async checkedTrainStep(feeds: TrainFeeds, where = 'a train step'): Promise<number> {
     const lr = this.learningRate;
-    if (lr !== undefined) this.setHyperValue(LEARNING_RATE_HYPER, lr);
+    if (lr !== undefined) this.setHyperValue(LR_HYPER, lr);
     this.stage('train', feeds);
     const program = this.artifact.programs.find((p) => p.name === 'train')!;
     this.singleLaunches ??= await Promise.all(

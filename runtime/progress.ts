@@ -55,11 +55,27 @@ export function groupThousands(value: number): string {
   return sign + digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
-/** Integers and large values read best grouped; small fractions get 4 decimals. */
+/** From this magnitude on, numbers are written in exponent notation rather than grouped digits. */
+const EXPONENT_FROM = 1e9;
+
+/** `1.1e+23`, `4.94e-324`: three significant digits at most, without trailing zeros. */
+function exponential(value: number): string {
+  return value.toExponential(2).replace(/\.?0+e/, 'e');
+}
+
+/** Integers up to `EXPONENT_FROM` grouped, larger magnitudes in exponent notation. */
+function formatCount(value: number): string {
+  return Number.isFinite(value) && Math.abs(value) >= EXPONENT_FROM ? exponential(value) : groupThousands(value);
+}
+
+/**
+ * Integers and large values read best grouped, huge ones (a diverging loss) in exponent
+ * notation so a line stays short; small fractions get 4 decimals, tiny ones an exponent.
+ */
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
-  if (Number.isInteger(value) || Math.abs(value) >= 1000) return groupThousands(value);
-  if (value !== 0 && Math.abs(value) < 1e-3) return value.toExponential(2);
+  if (Number.isInteger(value) || Math.abs(value) >= 1000) return formatCount(value);
+  if (value !== 0 && Math.abs(value) < 1e-3) return exponential(value);
   return value.toFixed(4);
 }
 
@@ -69,7 +85,7 @@ export function formatNumber(value: number): string {
  */
 export function formatMetric(name: string, value: number): string {
   return name.includes('/')
-    ? `${groupThousands(value)} ${name}`
+    ? `${formatCount(value)} ${name}`
     : `${name} ${formatNumber(value)}`;
 }
 

@@ -180,3 +180,89 @@ describe('gradc CLI', () => {
     }
   });
 });
+
+/** Writes a model file into a scratch folder (it imports the DSL from the repository). */
+function modelFile(source: string): string {
+  const path = join(scratchDir(), 'model.ts');
+  writeFileSync(path, `import { defineModel, dense, sgd, softmaxCrossEntropy, sumAll } from '../../dsl/index.ts';\n${source}`);
+  return path;
+}
+
+/** `gradc build`'s answer to a model mistake: exit 1 and one `gradc:` line on stderr. */
+function expectOneLine(r: ReturnType<typeof gradc>, pattern: RegExp): void {
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/^gradc: [^\n]*\n$/);
+  expect(r.stderr).toMatch(pattern);
+}
+
+const GOOD_BUILD = `build(m, B) {
+    const x = m.input('x', [B, 3]);
+    const y = m.input('y', [B, 2]);
+    return { loss: softmaxCrossEntropy(dense(m, 'fc', x, 2), y), predictions: {} };
+  }`;
+
+describe('gradc build: a careless model gets one line, never a stack trace', () => {
+  it('refuses a directory given as the model file', () => {
+    expectOneLine(gradc('build', 'test/fixtures'), /^gradc: test\/fixtures is a directory, not a model file/);
+  });
+
+  it('refuses a default export that is not a model', () => {
+    for (const source of ['export default 42;', "export default { kind: 'gradc-model' };", 'export default defineModel;']) {
+      expectOneLine(gradc('build', modelFile(source)), /model\.ts: the default export is (the number 42|an object|a function), not a model made by defineModel/);
+    }
+    const named = modelFile(`export const a = defineModel({ name: 'a', batch: 2, optimizer: sgd({ learningRate: 1 }), ${GOOD_BUILD} });`);
+    expect(gradc('build', named, '--out', scratchDir()).code).toBe(0);
+  });
+
+  it('refuses a build() that returns nothing, a loss or prediction that is not a tensor', () => {
+    const cases: [string, RegExp][] = [
+      ['build() {}', /model\.ts:3:16 defineModel: build\(\) returned undefined/],
+      ["build(m) { m.input('x', [2]); return { loss: 3, predictions: {} }; }", /model\.ts:3:16 defineModel: the loss must be a tensor, got the number 3/],
+      [
+        "build(m) { const x = m.input('x', [2]); return { loss: sumAll(x), predictions: { p: 3 } }; }",
+        /model\.ts:3:16 defineModel: prediction "p" must be a tensor, got the number 3/,
+      ],
+      [
+        "build(m) { const x = m.input('x', [2]); return { loss: sumAll(x), predictions: { p: { x } } }; }",
+        /model\.ts:3:16 defineModel: prediction "p" must be a tensor, got an object/,
+      ],
+    ];
+    for (const [build, pattern] of cases) {
+      const file = modelFile(`// a model that goes wrong\nexport default defineModel({ name: 'bad', batch: 2, optimizer: sgd({ learningRate: 1 }), ${build} } as never);`);
+      expectOneLine(gradc('build', file, '--out', scratchDir()), pattern);
+    }
+  });
+
+  it('points a fractional dimension at its line', () => {
+    const file = modelFile(`export default defineModel({ name: 'frac', batch: 2, optimizer: sgd({ learningRate: 1 }), build(m) {
+    const x = m.input('x', [2, 2.5]);
+    return { loss: sumAll(x), predictions: {} };
+  } });`);
+    expectOneLine(gradc('build', file), /model\.ts:3:17 input\("x"\): input "x": size 2\.5 at axis 1 of \[2,2\.5\] is not a positive integer/);
+  });
+
+  it('refuses --target without a target, and --seed or --batch out of range', () => {
+    const tiny = 'test/fixtures/tiny-mlp.ts';
+    expectOneLine(gradc('build', tiny, '--target', ','), /^gradc: --target needs at least one target/);
+    for (const seed of ['4294967296', '1.5', '=-1', '']) {
+      expectOneLine(gradc('build', tiny, `--seed${seed.startsWith('=') ? seed : ''}`, ...(seed.startsWith('=') ? [] : [seed])), /--seed needs an integer in \[0, 2\^32\)/);
+    }
+    // A negative number after an option reads as another option: still one line, with the fix.
+    expectOneLine(gradc('build', tiny, '--seed', '-1'), /--seed=-XYZ/);
+    expectOneLine(gradc('build', tiny, '--batch', '1e300'), /--batch needs a positive integer/);
+    // A batch too large for the kernels' 32-bit indices is refused at the first tensor it makes too big.
+    expectOneLine(gradc('build', tiny, '--batch', '1000000000'), /tiny-mlp\.ts:10:17 input\("x"\): input "x": \[1000000000,6\] holds 6,000,000,000 elements/);
+  });
+
+  it('warns once about a parameter that never reaches the loss, naming it and its line', () => {
+    const file = modelFile(`export default defineModel({ name: 'unused', batch: 2, optimizer: sgd({ learningRate: 1 }), build(m, B) {
+    const x = m.input('x', [B, 3]);
+    const y = m.input('y', [B, 2]);
+    const spare = m.param('spare', [2], 'zeros');
+    return { loss: softmaxCrossEntropy(dense(m, 'fc', x, 2), y), predictions: { spare } };
+  } });`);
+    const r = gradc('build', file, '--out', scratchDir());
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^gradc: warning: \S*model\.ts:5:21 param\("spare"\): param "spare" never reaches the loss[^\n]*\n$/);
+  });
+});

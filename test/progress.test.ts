@@ -58,6 +58,27 @@ describe('pure formatting', () => {
     expect(formatNumber(Number.NaN)).toBe('NaN');
   });
 
+  it('prints huge and tiny losses readably, in a few characters', () => {
+    expect(formatNumber(1.1e23)).toBe('1.1e+23');
+    expect(formatNumber(-1.1e23)).toBe('-1.1e+23');
+    expect(formatNumber(1e300)).toBe('1e+300');
+    expect(formatNumber(Number.MAX_VALUE)).toBe('1.8e+308');
+    expect(formatNumber(123456789)).toBe('123,456,789');
+    expect(formatNumber(1234567890)).toBe('1.23e+9');
+    expect(formatNumber(1e-30)).toBe('1e-30');
+    expect(formatNumber(5e-324)).toBe('4.94e-324');
+    expect(formatNumber(-Infinity)).toBe('-Infinity');
+    expect(formatMetric('samples/s', 1e25)).toBe('1e+25 samples/s');
+    // Every magnitude a float takes fits in 12 characters ("-123,456,789", "-1.23e-308").
+    for (let exponent = -324; exponent <= 308; exponent++) {
+      for (const value of [1.23456 * 10 ** exponent, -9.87654 * 10 ** exponent]) {
+        expect(formatNumber(value).length, String(value)).toBeLessThanOrEqual(12);
+      }
+    }
+    const line = formatProgressLine({ label: 'epoch 1/1', done: 1, total: 2, width: 20, metrics: { loss: 1.1e23, 'samples/s': 12345 } });
+    expect(line).toBe('epoch 1/1 [##########..........] 1/2 loss 1.1e+23 12,345 samples/s');
+  });
+
   it('formats metrics; rates put the unit after the value', () => {
     expect(formatMetric('loss', 0.2345)).toBe('loss 0.2345');
     expect(formatMetric('samples/s', 12345.4)).toBe('12,345 samples/s');

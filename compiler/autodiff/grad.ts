@@ -37,6 +37,20 @@ export function grad(
   wrt: readonly NodeId[],
   seed?: NodeId,
 ): NodeId[] {
+  return gradients(b, root, wrt, seed).grads;
+}
+
+/**
+ * `grad`, and for each of `wrt` whether any gradient reaches it: false where no path of
+ * differentiable edges leads from it to `root` (it is unused, or only reaches `root` through
+ * `stopGradient`, comparisons or a `where` mask), so its gradient is the zero fill.
+ */
+export function gradients(
+  b: GraphBuilder,
+  root: NodeId,
+  wrt: readonly NodeId[],
+  seed?: NodeId,
+): { grads: NodeId[]; reached: boolean[] } {
   const rootShape = b.shapeOf(root);
   if (seed === undefined && rootShape.length !== 0) {
     throw new GradcError(`grad needs a scalar, got shape ${formatShape(rootShape)}`, b.locOf(root));
@@ -67,5 +81,8 @@ export function grad(
       cotangent.set(src, previous === undefined ? gi : b.withLoc(loc, () => b.add(previous, gi)));
     });
   }
-  return wrt.map((w) => cotangent.get(w) ?? b.fill(0, b.shapeOf(w)));
+  return {
+    grads: wrt.map((w) => cotangent.get(w) ?? b.fill(0, b.shapeOf(w))),
+    reached: wrt.map((w) => cotangent.has(w)),
+  };
 }

@@ -3,13 +3,15 @@ import { buildModel } from '../build.ts';
 import type { Target } from '../codegen/targets.ts';
 import { DEFAULT_TARGETS, TARGETS, isTarget } from '../codegen/targets.ts';
 import { memoryReport } from '../memory.ts';
+import { formatWarning } from '../compile.ts';
 import { printGraph } from '../ir/print.ts';
 import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../../runtime/backends/cuda-compile.ts';
 import { UsageError, intOption, parseCommand, seedOption } from './main.ts';
 
 export function parseTargets(value: string | undefined): Target[] {
   if (value === undefined) return [...DEFAULT_TARGETS];
-  const names = value.split(',').map((t) => t.trim()).filter(Boolean);
+  const names = [...new Set(value.split(',').map((t) => t.trim()).filter(Boolean))];
+  if (names.length === 0) throw new UsageError(`--target needs at least one target (known: ${TARGETS.join(', ')})`);
   for (const name of names) {
     if (!isTarget(name)) throw new UsageError(`unknown target "${name}" (known: ${TARGETS.join(', ')})`);
   }
@@ -51,6 +53,7 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     compileCuda: !values['skip-nvcc'],
   });
   const { compiled } = result;
+  for (const w of compiled.warnings) process.stderr.write(`gradc: warning: ${formatWarning(w)}\n`);
   if (values.verbose) {
     for (const g of compiled.graphs) {
       for (const r of g.reports) {

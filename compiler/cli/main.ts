@@ -57,22 +57,28 @@ export function parseCommand<const O extends NonNullable<ParseArgsConfig['option
   try {
     return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nRun gradc --help for the options.`);
+    // One line, as every gradc error: Node's message can span several.
+    const message = (e as Error).message.replace(/\s*\n\s*/g, ' ');
+    throw new UsageError(`${message} (gradc --help lists the options)`);
   }
 }
 
 export function intOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} needs a positive integer, got "${value}"`);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(`--${name} needs a positive integer, got "${value}"`);
+  }
   return n;
 }
 
-/** A seed: any non-negative integer, 0 included. */
+/** A seed: an integer in [0, 2^32), 0 included (the initialisers' generator takes 32 bits). */
 export function seedOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--seed needs a non-negative integer, got "${value}"`);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n >= 2 ** 32) {
+    throw new UsageError(`--seed needs an integer in [0, 2^32), got "${value}"`);
+  }
   return n;
 }
 
@@ -99,7 +105,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'train':
       return trainCommand(rest);
     default:
-      throw new UsageError(`unknown command "${command}"\nRun gradc --help for the commands.`);
+      throw new UsageError(`unknown command "${command}" (gradc --help lists the commands)`);
   }
 }
 

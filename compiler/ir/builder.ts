@@ -7,6 +7,7 @@ import type { Attrs, Graph, Node, NodeId, PrimKind, Shape, SourceLoc } from './t
 import { formatShape, sameShape } from './types.ts';
 import { GradcError, ShapeError } from '../errors.ts';
 import { OPS } from '../ops/index.ts';
+import { shapeProblem } from './limits.ts';
 
 /** A node about to be built, after its inputs were built. */
 export interface NodeProposal {
@@ -91,6 +92,7 @@ export class GraphBuilder {
       throw new Error(`${kind} takes ${op.arity} inputs, got ${src.length}`);
     }
     const shape = this.inferShape(kind, src, attrs);
+    this.checkShape(kind, shape);
     const proposal: NodeProposal = { kind, src, attrs, shape };
     for (const rule of this.rules) {
       const replaced = rule.apply(this, proposal);
@@ -111,6 +113,17 @@ export class GraphBuilder {
     }
   }
 
+  /**
+   * Every node's shape: positive safe integer sizes and at most MAX_ELEMENTS elements
+   * (compiler/ir/limits.ts), refused at the user's line. Inputs, fills, reshapes and
+   * broadcasts bring new sizes; every other node's result is checked for its element count.
+   */
+  private checkShape(kind: PrimKind, shape: unknown): void {
+    const problem = shapeProblem(shape);
+    if (problem === undefined) return;
+    throw new GradcError(problem.startsWith('[') ? `${kind} ${problem}` : `${kind}: ${problem}`, this.currentLoc);
+  }
+
   private intern(node: Node): NodeId {
     const key = JSON.stringify([node.kind, node.shape, node.src, node.attrs], exactNumbers);
     const existing = this.index.get(key);
@@ -122,16 +135,20 @@ export class GraphBuilder {
     return id;
   }
 
+  /** The graph built so far; its outputs are a record without a prototype (names key it). */
   finish(outputs: Readonly<Record<string, NodeId>>): Graph {
-    return { nodes: [...this.nodes], locs: { ...this.locs }, outputs: { ...outputs } };
+    const named = Object.assign(Object.create(null) as Record<string, NodeId>, outputs);
+    return { nodes: [...this.nodes], locs: { ...this.locs }, outputs: named };
   }
 
   // ---- leaves ----
   input(name: string, shape: Shape): NodeId {
+    this.checkShape('input', shape);
     return this.make('input', [], { name, shape: [...shape] });
   }
 
   fill(value: number, shape: Shape): NodeId {
+    this.checkShape('fill', shape);
     return this.make('fill', [], { value, shape: [...shape] });
   }
 
@@ -216,6 +233,7 @@ export class GraphBuilder {
 
   // ---- movement ----
   broadcastTo(x: NodeId, shape: Shape): NodeId {
+    this.checkShape('broadcast', shape);
     if (sameShape(this.shapeOf(x), shape)) return x;
     return this.make('broadcast', [x], { shape: [...shape] });
   }
@@ -230,6 +248,7 @@ export class GraphBuilder {
   }
 
   reshape(x: NodeId, shape: Shape): NodeId {
+    this.checkShape('reshape', shape);
     if (sameShape(this.shapeOf(x), shape)) return x;
     return this.make('reshape', [x], { shape: [...shape] });
   }

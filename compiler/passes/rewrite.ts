@@ -30,7 +30,7 @@ export function rewrite(graph: Graph, rules: readonly RewriteRule[]): PassResult
     const src = node.src.map((s) => newId.get(s)!);
     newId.set(id, b.withLoc(graph.locs[id], () => b.make(node.kind, src, node.attrs)));
   });
-  const outputs: Record<string, NodeId> = {};
+  const outputs = Object.create(null) as Record<string, NodeId>;
   for (const [name, id] of Object.entries(graph.outputs)) outputs[name] = newId.get(id)!;
   // A second replay drops the nodes that rewrites made unreachable.
   return { graph: compact(b.finish(outputs)), ruleHits: b.ruleHits };
@@ -50,7 +50,7 @@ export function compact(graph: Graph): Graph {
     next++;
   });
   const renumbered = nodes.map((n) => ({ ...n, src: n.src.map((s) => newId.get(s)!) }));
-  const outputs: Record<string, NodeId> = {};
+  const outputs = Object.create(null) as Record<string, NodeId>;
   for (const [name, id] of Object.entries(graph.outputs)) outputs[name] = newId.get(id)!;
   return { nodes: renumbered, locs, outputs };
 }
