@@ -10,19 +10,20 @@
  */
 import { isIdentityAxes, simplifyView } from './ir/layout.ts';
 import type { Expr, Kernel, MapKernel } from './codegen/kernel-ir.ts';
+import { exprNodes, foldExpr } from './codegen/kernel-ir.ts';
 
 /** The loads of input `input` in `expr`. */
 function loadsOfInput(expr: Expr, input: number): Expr[] {
-  if (expr.op === 'const') return [];
-  if (expr.op === 'load') return expr.input === input ? [expr] : [];
-  return expr.args.flatMap((a) => loadsOfInput(a, input));
+  return exprNodes(expr).filter((e) => e.op === 'load' && e.input === input);
 }
 
 /** Input numbers renumbered by `renumber`. */
 function renumbered(expr: Expr, renumber: (input: number) => number): Expr {
-  if (expr.op === 'const') return expr;
-  if (expr.op === 'load') return { ...expr, input: renumber(expr.input) };
-  return { ...expr, args: expr.args.map((a) => renumbered(a, renumber)) };
+  return foldExpr<Expr>(expr, (e, args) => {
+    if (e.op === 'const') return e;
+    if (e.op === 'load') return { ...e, input: renumber(e.input) };
+    return { ...e, args };
+  });
 }
 
 /**

@@ -38,30 +38,104 @@ export function temporaryLifetimes(schedule: Schedule): Lifetime[] {
 }
 
 interface Storage {
+  readonly index: number;
   size: number;
   /** Position of the last kernel that uses the value it holds now. */
   busyUntil: number;
 }
 
+/** The first position in `sorted` whose element is not `before` the probe. */
+function lowerBound<T>(sorted: readonly T[], before: (item: T) => boolean): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(sorted[mid])) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A min-heap of storages by `busyUntil`: the next one to fall free on top. */
+class BusyHeap {
+  private readonly items: Storage[] = [];
+
+  get top(): Storage | undefined {
+    return this.items[0];
+  }
+
+  push(s: Storage): void {
+    const items = this.items;
+    let i = items.push(s) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent].busyUntil <= s.busyUntil) break;
+      items[i] = items[parent];
+      i = parent;
+    }
+    items[i] = s;
+  }
+
+  pop(): Storage {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop()!;
+    if (items.length > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= items.length) break;
+        const right = left + 1;
+        const child = right < items.length && items[right].busyUntil < items[left].busyUntil ? right : left;
+        if (items[child].busyUntil >= last.busyUntil) break;
+        items[i] = items[child];
+        i = child;
+      }
+      items[i] = last;
+    }
+    return top;
+  }
+}
+
 /**
  * Assigns every buffer a storage: temporaries in order of first use take the free storage
  * whose size fits best (the smallest that holds them, else the largest, which grows), or a new
- * one; every other buffer gets its own. Storages are numbered densely in order of first
- * appearance in `schedule.buffers`.
+ * one; every other buffer gets its own. Ties go to the storage made first. Storages are
+ * numbered densely in order of first appearance in `schedule.buffers`.
+ *
+ * Lifetimes come in order of first use, so a storage that is free for one is free for every
+ * later one until it is taken: busy storages wait in a heap by the end of their value's life,
+ * free ones are kept sorted by (size, creation), and each choice is a binary search, so
+ * planning n temporaries costs O(n log n) (thousands of them in a deep chain's training step).
  */
 export function planMemory(schedule: Schedule): Schedule {
   const storages: Storage[] = [];
+  const busy = new BusyHeap();
+  const free: Storage[] = [];
+  const bySizeThenIndex = (s: Storage, size: number, index: number) =>
+    s.size < size || (s.size === size && s.index < index);
   const storageOf = new Map<number, number>();
   for (const life of temporaryLifetimes(schedule)) {
+    for (let s = busy.top; s !== undefined && s.busyUntil < life.first; s = busy.top) {
+      busy.pop();
+      free.splice(lowerBound(free, (f) => bySizeThenIndex(f, s.size, s.index)), 0, s);
+    }
     const size = schedule.buffers[life.buffer].size;
-    const free = storages.map((s, i) => ({ s, i })).filter(({ s }) => s.busyUntil < life.first);
-    const fitting = free.filter(({ s }) => s.size >= size).sort((a, b) => a.s.size - b.s.size)[0];
-    const largest = free.sort((a, b) => b.s.size - a.s.size)[0];
-    const chosen = fitting ?? largest;
-    const index = chosen ? chosen.i : storages.push({ size: 0, busyUntil: -1 }) - 1;
-    storages[index].size = Math.max(storages[index].size, size);
-    storages[index].busyUntil = life.last;
-    storageOf.set(life.buffer, index);
+    const fits = lowerBound(free, (f) => f.size < size);
+    const largest = free.length === 0 ? -1 : lowerBound(free, (f) => f.size < free[free.length - 1].size);
+    const at = fits < free.length ? fits : largest;
+    let chosen: Storage;
+    if (at >= 0) {
+      chosen = free[at];
+      free.splice(at, 1);
+    } else {
+      chosen = { index: storages.length, size: 0, busyUntil: -1 };
+      storages.push(chosen);
+    }
+    chosen.size = Math.max(chosen.size, size);
+    chosen.busyUntil = life.last;
+    busy.push(chosen);
+    storageOf.set(life.buffer, chosen.index);
   }
   // Dense numbering in order of each storage's first buffer.
   const renumber = new Map<string, number>();

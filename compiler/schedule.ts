@@ -17,7 +17,7 @@ import { matmulSlices, reduceSlices } from './split.ts';
 import { updateInPlace } from './in-place.ts';
 import { OPS, matmulDims } from './ops/index.ts';
 import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, Schedule } from './codegen/kernel-ir.ts';
-import { MAX_KERNEL_INPUTS } from './codegen/kernel-ir.ts';
+import { MAX_KERNEL_INPUTS, foldTree } from './codegen/kernel-ir.ts';
 import { UPDATE_PREFIX } from '../dsl/spec.ts';
 
 /** An expression over buffers (loads name buffer ids until a kernel numbers its inputs). */
@@ -26,16 +26,45 @@ type BufExpr =
   | { readonly op: 'const'; readonly value: number }
   | { readonly op: 'apply'; readonly kind: Expr & { op: 'apply' } extends { kind: infer K } ? K : never; readonly args: readonly BufExpr[] };
 
+/**
+ * The graph nodes a fused expression computes, as a tree of the operands' sets: fusing a node
+ * adds one part instead of copying its operands' lists, so a chain of n nodes costs O(n), not
+ * O(n²). `nodeList` flattens it when a kernel is made.
+ */
+interface NodeSet {
+  readonly own: readonly NodeId[];
+  readonly parts: readonly NodeSet[];
+}
+
+const NO_NODES: NodeSet = { own: [], parts: [] };
+
+/** The ids of a node set (duplicates possible), without recursion. */
+function nodeList(set: NodeSet): NodeId[] {
+  const ids: NodeId[] = [];
+  const stack = [set];
+  for (let s = stack.pop(); s !== undefined; s = stack.pop()) {
+    ids.push(...s.own);
+    stack.push(...s.parts);
+  }
+  return ids;
+}
+
 type Value =
   | { readonly t: 'buf'; readonly buf: number; readonly view?: StridedView }
-  | { readonly t: 'expr'; readonly expr: BufExpr; readonly nodes: readonly NodeId[] };
+  | {
+      readonly t: 'expr';
+      readonly expr: BufExpr;
+      readonly nodes: NodeSet;
+      /** The distinct buffers `expr` loads (at most MAX_KERNEL_INPUTS), so fusing never walks it. */
+      readonly loads: readonly number[];
+    };
 
-/** The buffers an expression loads. */
-function loadedBuffers(expr: BufExpr): number[] {
-  if (expr.op === 'load') return [expr.buf];
-  if (expr.op === 'const') return [];
-  return expr.args.flatMap(loadedBuffers);
+/** The buffers a value reads when it is used as an operand. */
+function loadsOf(v: Value): readonly number[] {
+  return v.t === 'expr' ? v.loads : [v.buf];
 }
+
+const bufExprArgs = (e: BufExpr): readonly BufExpr[] => (e.op === 'apply' ? e.args : []);
 
 export interface ScheduleInput {
   readonly name: string;
@@ -132,7 +161,12 @@ class ProgramLowering {
       case 'source':
         value =
           node.kind === 'fill'
-            ? { t: 'expr', expr: { op: 'const', value: node.attrs.value as number }, nodes: [id] }
+            ? {
+                t: 'expr',
+                expr: { op: 'const', value: node.attrs.value as number },
+                nodes: { own: [id], parts: [] },
+                loads: [],
+              }
             : { t: 'buf', buf: this.sched.namedBuffer(node.attrs.name as string, node.shape) };
         break;
       case 'elementwise': {
@@ -142,9 +176,10 @@ class ProgramLowering {
           break;
         }
         const operands = this.withinInputLimit(node.src.map((s, i) => ({ id: s, value: srcValue(i) })));
-        const args = operands.map((v) => this.asExpr(v));
-        const nodes = operands.flatMap((v) => this.nodesOf(v));
-        value = { t: 'expr', expr: { op: 'apply', kind: node.kind, args: args.map((a) => a.expr) }, nodes: [...nodes, id] };
+        const args = operands.map((v) => this.asExpr(v).expr);
+        const nodes: NodeSet = { own: [id], parts: operands.map((v) => this.nodesOf(v)) };
+        const loads = [...new Set(operands.flatMap(loadsOf))];
+        value = { t: 'expr', expr: { op: 'apply', kind: node.kind, args }, nodes, loads };
         break;
       }
       case 'movement':
@@ -168,7 +203,7 @@ class ProgramLowering {
    * kernel read more than MAX_KERNEL_INPUTS buffers.
    */
   private withinInputLimit(operands: readonly { id: NodeId; value: Value }[]): Value[] {
-    const buffers = new Set(operands.flatMap((o) => loadedBuffers(this.asExpr(o.value).expr)));
+    const buffers = new Set(operands.flatMap((o) => loadsOf(o.value)));
     if (buffers.size <= MAX_KERNEL_INPUTS) return operands.map((o) => o.value);
     return operands.map((o) =>
       o.value.t === 'expr' && o.value.expr.op !== 'const' ? { t: 'buf', buf: this.materialise(o.id) } : o.value,
@@ -179,8 +214,16 @@ class ProgramLowering {
     return v.t === 'expr' ? { expr: v.expr } : { expr: { op: 'load', buf: v.buf, view: v.view } };
   }
 
-  private nodesOf(v: Value): readonly NodeId[] {
-    return v.t === 'expr' ? v.nodes.filter((n) => this.program.graph.nodes[n].kind !== 'fill') : [];
+  /**
+   * The nodes an operand contributes to the kernel that fuses it: none for a buffer, no fills.
+   * Only a constant's set holds fills (an apply's set is built of what this returns and the
+   * apply itself), so only a constant's small set is filtered.
+   */
+  private nodesOf(v: Value): NodeSet {
+    if (v.t !== 'expr') return NO_NODES;
+    if (v.expr.op !== 'const') return v.nodes;
+    const own = nodeList(v.nodes).filter((n) => this.program.graph.nodes[n].kind !== 'fill');
+    return own.length === 0 ? NO_NODES : { own, parts: [] };
   }
 
   private lowerMovement(id: NodeId): Value {
@@ -204,7 +247,7 @@ class ProgramLowering {
     const node = this.program.graph.nodes[id];
     const out = this.sched.newBuffer(`${this.program.name}.%${id}`, node.shape, 'temp');
     const expr = this.asExpr(v).expr;
-    const nodes = v.t === 'expr' ? v.nodes : [id];
+    const nodes = v.t === 'expr' ? nodeList(v.nodes) : [id];
     this.kernels.push(this.mapKernel(out, sizeOf(node.shape), expr, nodes));
     this.values.set(id, { t: 'buf', buf: out });
     return out;
@@ -220,15 +263,15 @@ class ProgramLowering {
   }
 
   private mapKernel(out: number, size: number, expr: BufExpr, nodes: readonly NodeId[]): Kernel {
+    // Inputs are numbered in the order the loads come, left to right.
     const inputs: number[] = [];
-    const number = (e: BufExpr): Expr => {
+    const numbered = foldTree<BufExpr, Expr>(expr, bufExprArgs, (e, args) => {
       if (e.op === 'const') return e;
-      if (e.op === 'apply') return { op: 'apply', kind: e.kind, args: e.args.map(number) };
+      if (e.op === 'apply') return { op: 'apply', kind: e.kind, args };
       let input = inputs.indexOf(e.buf);
       if (input < 0) input = inputs.push(e.buf) - 1;
       return e.view ? { op: 'load', input, view: e.view } : { op: 'load', input };
-    };
-    const numbered = number(expr);
+    });
     const kind = expr.op === 'apply' ? 'map' : 'copy';
     return { kind: 'map', name: this.kernelName(kind), inputs, output: out, size, expr: numbered, sources: this.describe(nodes) };
   }

@@ -98,7 +98,7 @@ export function renderGlue(compiled: CompiledModel, options: GlueOptions): strin
     isExported: true,
     declarationKind: VariableDeclarationKind.Const,
     docs: ['Buffers, launch lists and declarations of the model: plain data for the runtime.'],
-    declarations: [{ name: 'artifact', type: 'gradc.Artifact', initializer: JSON.stringify(artifact, null, 2) }],
+    declarations: [{ name: 'artifact', type: 'gradc.Artifact', initializer: ARTIFACT_PLACEHOLDER }],
   });
   file.addVariableStatement({
     isExported: true,
@@ -164,5 +164,12 @@ export function renderGlue(compiled: CompiledModel, options: GlueOptions): strin
     statements: [`return gradc.openModel<${typeArguments}>(artifact, backend, kernelFiles, options);`],
   });
   file.formatText({ indentSize: 2, convertTabsToSpaces: true });
-  return file.getFullText();
+  // The artifact's JSON goes in last, as text: ts-morph reparses the whole file on every
+  // change, and a deep model's launch lists run to megabytes (the formatter leaves JSON
+  // indented by two as it is).
+  const json = JSON.stringify(artifact, null, 2);
+  return file.getFullText().replace(ARTIFACT_PLACEHOLDER, () => json);
 }
+
+/** Where the artifact's JSON goes in the glue module, until the module is printed. */
+const ARTIFACT_PLACEHOLDER = '__gradc_artifact__';

@@ -106,3 +106,56 @@ export interface Schedule {
 export function allKernels(schedule: Schedule): Kernel[] {
   return schedule.programs.flatMap((p) => p.kernels);
 }
+
+/**
+ * Folds a tree bottom-up without recursion, so that a fused chain of any length fits in the
+ * JavaScript stack: `combine` sees each node after all of its children, children left to right
+ * (the order of a recursive post-order walk, so leaves come in their left-to-right order), with
+ * the children's results. `children` returns an empty list for a leaf.
+ * `foldTree(add(load 0, neg(load 1)), ...)` combines load 0, load 1, neg, add.
+ */
+export function foldTree<N, R>(
+  root: N,
+  children: (node: N) => readonly N[],
+  combine: (node: N, results: R[]) => R,
+): R {
+  interface Frame {
+    readonly node: N;
+    readonly children: readonly N[];
+    readonly results: R[];
+  }
+  const stack: Frame[] = [{ node: root, children: children(root), results: [] }];
+  for (;;) {
+    const top = stack[stack.length - 1];
+    if (top.results.length < top.children.length) {
+      const child = top.children[top.results.length];
+      stack.push({ node: child, children: children(child), results: [] });
+      continue;
+    }
+    stack.pop();
+    const result = combine(top.node, top.results);
+    if (stack.length === 0) return result;
+    stack[stack.length - 1].results.push(result);
+  }
+}
+
+const NO_ARGS: readonly never[] = [];
+
+/** An expression's arguments: an apply's operands, none for a load or a constant. */
+export function exprArgs(expr: Expr): readonly Expr[] {
+  return expr.op === 'apply' ? expr.args : NO_ARGS;
+}
+
+/** `foldTree` over a kernel expression. */
+export function foldExpr<R>(expr: Expr, combine: (expr: Expr, args: R[]) => R): R {
+  return foldTree(expr, exprArgs, combine);
+}
+
+/** Every node of an expression, without recursion, in the order of `foldExpr`. */
+export function exprNodes(expr: Expr): Expr[] {
+  const nodes: Expr[] = [];
+  foldExpr<void>(expr, (e) => {
+    nodes.push(e);
+  });
+  return nodes;
+}

@@ -21,6 +21,7 @@ import type {
   ReduceKernel,
   Schedule,
 } from '../kernel-ir.ts';
+import { exprNodes, foldExpr } from '../kernel-ir.ts';
 
 /** The primitives a fused expression may apply: exactly the elementwise records of OPS. */
 export type ElementwiseKind = {
@@ -120,17 +121,17 @@ export interface RenderedExpr {
  */
 export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode): RenderedExpr {
   const statements: string[] = [];
-  const atom = (e: Expr): string => {
+  // Post-order without recursion: an apply is emitted after its operands, so locals are
+  // numbered in evaluation order; every apply but the root becomes a local.
+  const value = foldExpr<string>(expr, (e, args) => {
     if (e.op === 'const') return lang.floatLiteral(e.value);
     if (e.op === 'load') return load(e.input, e.view);
-    const value = apply(e);
+    const applied = emitterFor(lang, e.kind)(args);
+    if (e === expr) return applied;
     const name = `t${statements.length}`;
-    statements.push(lang.declareFloat(name, value));
+    statements.push(lang.declareFloat(name, applied));
     return name;
-  };
-  const apply = (e: Expr & { op: 'apply' }): string =>
-    emitterFor(lang, e.kind)(e.args.map(atom));
-  const value = expr.op === 'apply' ? apply(expr) : atom(expr);
+  });
   return { statements, value };
 }
 
@@ -144,14 +145,12 @@ function emitterFor(lang: CStyleLanguage, kind: PrimKind): EmitFn {
 /** The loads of an expression, each distinct (input, view) pair once, in first-use order. */
 export function loadsOf(expr: Expr): { input: number; view?: StridedView }[] {
   const seen = new Map<string, { input: number; view?: StridedView }>();
-  const visit = (e: Expr): void => {
-    if (e.op === 'apply') e.args.forEach(visit);
-    if (e.op !== 'load') return;
+  for (const e of exprNodes(expr)) {
+    if (e.op !== 'load') continue;
     const key = loadKey(e.input, e.view);
-    if (seen.has(key)) return;
+    if (seen.has(key)) continue;
     seen.set(key, e.view ? { input: e.input, view: e.view } : { input: e.input });
-  };
-  visit(expr);
+  }
   return [...seen.values()];
 }
 
@@ -554,9 +553,11 @@ function summary(kernel: Kernel, ins: readonly string[]): string {
 
 /** Estimated cost of one output element, counting a transcendental call as several ops. */
 export function exprCost(expr: Expr): number {
-  if (expr.op !== 'apply') return 1;
-  const own = TRANSCENDENTAL.has(expr.kind) ? 8 : 1;
-  return expr.args.reduce((sum, a) => sum + exprCost(a), own);
+  return foldExpr<number>(expr, (e, args) => {
+    if (e.op !== 'apply') return 1;
+    const own = TRANSCENDENTAL.has(e.kind) ? 8 : 1;
+    return args.reduce((sum, a) => sum + a, own);
+  });
 }
 
 const TRANSCENDENTAL: ReadonlySet<PrimKind> = new Set(['exp', 'log', 'tanh', 'pow', 'sqrt']);

@@ -26,7 +26,7 @@ import type {
   ReduceKernel,
   Schedule,
 } from '../kernel-ir.ts';
-import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels } from '../kernel-ir.ts';
+import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels, foldExpr } from '../kernel-ir.ts';
 import type { CStyleLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
 import {
   float32Bits,
@@ -390,13 +390,14 @@ function renderMap(kernel: MapKernel, limit: number) {
  * `add(load 0, mul(const 2, const 3))` → `add(load 0, const 6)`.
  */
 function foldConstants(expr: Expr): Expr {
-  if (expr.op !== 'apply') return expr;
-  const args = expr.args.map(foldConstants);
-  const values = args.flatMap((a) => (a.op === 'const' ? [Math.fround(a.value)] : []));
-  if (values.length < args.length) return { ...expr, args };
-  const op = OPS[expr.kind];
-  if (!isElementwise(op)) throw new Error(`wgsl renderer: ${expr.kind} is not elementwise`);
-  return { op: 'const', value: Math.fround(op.scalar(...values)) };
+  return foldExpr<Expr>(expr, (e, args) => {
+    if (e.op !== 'apply') return e;
+    const values = args.flatMap((a) => (a.op === 'const' ? [Math.fround(a.value)] : []));
+    if (values.length < args.length) return { ...e, args };
+    const op = OPS[e.kind];
+    if (!isElementwise(op)) throw new Error(`wgsl renderer: ${e.kind} is not elementwise`);
+    return { op: 'const', value: Math.fround(op.scalar(...values)) };
+  });
 }
 
 /**
