@@ -119,7 +119,7 @@ describe('gradc CLI', () => {
     const second = gradc(...common, '--resume', ckpt, '--checkpoint', ckpt, '--history', history);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain(`resuming after epoch 1 (step 2) of ${ckpt}`);
-    const epochs = JSON.parse(readFileSync(history, 'utf8')) as { epoch: number; testLoss: number }[];
+    const epochs = JSON.parse(readFileSync(history, 'utf8')) as { epoch: number; validation: { loss: number } }[];
     expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
 
     const other = join(dir, 'other.ckpt');
@@ -136,10 +136,10 @@ describe('gradc CLI', () => {
     expect(fromWeights.stderr).toBe('');
     expect(fromWeights.code).toBe(0);
     expect(fromWeights.stdout).toContain(`${weights} holds no training progress: its parameters are restored, training starts at epoch 1`);
-    const restarted = JSON.parse(readFileSync(history, 'utf8')) as { epoch: number; testLoss: number }[];
+    const restarted = JSON.parse(readFileSync(history, 'utf8')) as { epoch: number; validation: { loss: number } }[];
     expect(restarted.map((e) => e.epoch)).toEqual([1]);
     // The same batches as the first run's epoch 1, from trained parameters: another loss.
-    expect(restarted[0].testLoss).not.toBe(epochs[0].testLoss);
+    expect(restarted[0].validation.loss).not.toBe(epochs[0].validation.loss);
   });
 
   it('builds into a folder outside any ES-module package, giving it a package.json; leaves a CommonJS one alone', () => {
