@@ -7,7 +7,8 @@ import { pathToFileURL } from 'node:url';
 import type { ModelDefinition } from '../dsl/model.ts';
 import { isModelDefinition } from '../dsl/model.ts';
 import { GradcError } from './errors.ts';
-import type { CompiledModel } from './compile.ts';
+import type { CompileOptions, CompiledModel } from './compile.ts';
+import type { ModelSpec } from '../dsl/spec.ts';
 import { compileModel } from './compile.ts';
 import { renderGlue, toArtifact } from './codegen/glue.ts';
 import { emitJavaScript, moduleBaseName } from './codegen/emit-js.ts';
@@ -40,6 +41,16 @@ export interface BuildOptions {
    * and kernels-cuda.ts are written, and the runtime compiles kernels.cu where nvcc is.
    */
   readonly compileCuda?: boolean;
+  /**
+   * Build the predict program alone (`--predict-only`): no train program, gradients,
+   * optimizer state, training inputs or kernels other than predict's.
+   */
+  readonly predictOnly?: boolean;
+  /**
+   * The batch predict is compiled at (`--predict-batch N`): the model's `build(m, B)` runs
+   * again with B = N for the predict program; the train program keeps the training batch.
+   */
+  readonly predictBatch?: number;
 }
 
 /** Options of renderArtifacts beyond the targets. */
@@ -165,13 +176,26 @@ export function renderArtifacts(
   return files;
 }
 
+/** The predict declaration and predict-only flag that `options` ask for. */
+function predictOptions(definition: ModelDefinition, spec: ModelSpec, options: BuildOptions): CompileOptions {
+  const { predictBatch, predictOnly = false } = options;
+  if (predictBatch !== undefined && !(Number.isSafeInteger(predictBatch) && predictBatch > 0)) {
+    throw new GradcError(`the predict batch must be a positive integer, got ${predictBatch}`);
+  }
+  const predictSpec =
+    predictBatch === undefined || predictBatch === spec.batch
+      ? spec
+      : definition.declare({ batch: predictBatch, seed: spec.seed });
+  return { predictSpec, predictOnly };
+}
+
 export async function buildModel(file: string, options: BuildOptions): Promise<BuildResult> {
   const definition = await loadModelDefinition(file);
   const spec = definition.declare({
     ...(options.batch !== undefined ? { batch: options.batch } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
   });
-  const compiled = compileModel(spec);
+  const compiled = compileModel(spec, predictOptions(definition, spec, options));
   const outDir = resolve(options.outDir ?? join('generated', spec.name));
   const sourceFile = relative(process.cwd(), resolve(file)).split(sep).join('/');
   const cudaArchs = options.cudaArchs ?? DEFAULT_CUDA_ARCHS;

@@ -4,6 +4,7 @@
  */
 import type { ModelInstance } from './model.ts';
 import { ModelRuntimeError } from './model.ts';
+import { programIOShape } from './artifact.ts';
 import { createRng } from './init.ts';
 import { learningRateAt } from './lr-schedule.ts';
 import type { ProgressStream } from './progress.ts';
@@ -149,7 +150,7 @@ function checkSplit(io: ClassifierIO, split: ClassificationSplit, what: string):
 }
 
 function fillBatch(
-  io: ClassifierIO,
+  io: Pick<ClassifierIO, 'featureSize' | 'classes'>,
   split: ClassificationSplit,
   indices: ArrayLike<number>,
   x: Float32Array,
@@ -164,12 +165,34 @@ function fillBatch(
   }
 }
 
+/** What evaluation needs: a model that predicts (a predict-only one too). */
+export type PredictingModel = Pick<ModelInstance, 'artifact' | 'predict'>;
+
+/**
+ * The predict side of a classifier: its one data input and first prediction, with the shapes
+ * predict is fed and returns (the predict batch, which may differ from the training batch).
+ */
+export function predictorIO(model: PredictingModel): Omit<ClassifierIO, 'labels'> {
+  const { artifact } = model;
+  const probabilities = artifact.predictions[0];
+  const features = artifact.predictData.length === 1 ? artifact.predictData[0] : undefined;
+  const x = features === undefined ? undefined : programIOShape(artifact, 'predict', features);
+  const p = probabilities === undefined ? undefined : programIOShape(artifact, 'predict', `predict:${probabilities}`);
+  if (features === undefined || !x || !p || x.length !== 2 || p.length !== 2 || p[0] !== x[0]) {
+    throw new ModelRuntimeError(
+      `${artifact.name} is not a classifier: predict needs one [batch, features] input and ` +
+        'returns [batch, classes] probabilities first',
+    );
+  }
+  return { features, probabilities: probabilities!, batch: x[0], featureSize: x[1], classes: p[1] };
+}
+
 /** Accuracy and mean cross-entropy of the predictions; the last batch is zero-padded. */
 export async function evaluateClassifier(
-  model: ModelInstance,
+  model: PredictingModel,
   split: ClassificationSplit,
 ): Promise<{ accuracy: number; loss: number }> {
-  const io = classifierIO(model);
+  const io = predictorIO(model);
   const x = new Float32Array(io.batch * io.featureSize);
   const y = new Float32Array(io.batch * io.classes);
   let correct = 0;
