@@ -15,6 +15,8 @@ export { predictBatchOf, programIOShape } from './artifact.ts';
 export { ModelInstance, ModelRuntimeError } from './model.ts';
 export type { Feeds } from './model.ts';
 export type { PredictOnlyModel, TrainingMember } from './predict-only.ts';
+export { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+export type { Checkpoint, CheckpointKind, CheckpointToWrite, Tensor, Tensors } from './checkpoint.ts';
 export {
   BACKEND_KINDS, KernelMismatchError, loadKernelSources, openBackend, openModel,
 } from './open.ts';

@@ -15,6 +15,7 @@ export { loadMnist, defaultMnistDir } from './data/mnist.ts';
 export type { LoadMnistOptions } from './data/mnist.ts';
 export { readIdxFile } from './data/idx.ts';
 export { gradcCacheDir } from './cache-dir.ts';
+export { loadCheckpoint, saveCheckpoint } from './checkpoint-file.ts';
 
 /** The text of a generated kernel source (kernels.c) next to a glue module. */
 export function readKernelSource(url: URL): string {

