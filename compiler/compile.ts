@@ -72,10 +72,16 @@ function checkPredictSpec(spec: ModelSpec, predict: ModelSpec): void {
   }
   for (const p of spec.params) {
     const q = other.get(p.name)!;
-    if (formatShape(p.shape) !== formatShape(q.shape) || JSON.stringify(p.init) !== JSON.stringify(q.init)) {
+    if (formatShape(p.shape) !== formatShape(q.shape)) {
       throw new GradcError(
         `model ${spec.name}: parameter "${p.name}" has shape ${formatShape(q.shape)} at ${at(predict)} but ` +
           `${formatShape(p.shape)} at ${at(spec)}; parameter shapes must not depend on the batch`,
+      );
+    }
+    if (JSON.stringify(p.init) !== JSON.stringify(q.init)) {
+      throw new GradcError(
+        `model ${spec.name}: parameter "${p.name}" is initialised otherwise at ${at(predict)} than at ` +
+          `${at(spec)}; initialisers must not depend on the batch`,
       );
     }
   }
