@@ -8,7 +8,8 @@ import type { ModelDefinition } from '../dsl/model.ts';
 import { isModelDefinition } from '../dsl/model.ts';
 import { GradcError } from './errors.ts';
 import { describeValue } from './ir/limits.ts';
-import type { CompiledModel } from './compile.ts';
+import type { CompileOptions, CompiledModel } from './compile.ts';
+import type { ModelSpec } from '../dsl/spec.ts';
 import { compileModel } from './compile.ts';
 import { renderGlue, toArtifact } from './codegen/glue.ts';
 import { emitJavaScript, moduleBaseName } from './codegen/emit-js.ts';
@@ -45,6 +46,16 @@ export interface BuildOptions {
    * and kernels-cuda.ts are written, and the runtime compiles kernels.cu where nvcc is.
    */
   readonly compileCuda?: boolean;
+  /**
+   * Build the predict program alone (`--predict-only`): no train program, gradients,
+   * optimizer state, training inputs or kernels other than predict's.
+   */
+  readonly predictOnly?: boolean;
+  /**
+   * The batch predict is compiled at (`--predict-batch N`): the model's `build(m, B)` runs
+   * again with B = N for the predict program; the train program keeps the training batch.
+   */
+  readonly predictBatch?: number;
 }
 
 /** Options of renderArtifacts beyond the targets. */
@@ -218,13 +229,26 @@ function staleFiles(outDir: string, written: ReadonlySet<string>): string[] {
  * reader never sees half a file), files of an earlier build that this one does not make
  * removed, and the build record (.gradc-build.json) written last.
  */
+/** The predict declaration and predict-only flag that `options` ask for. */
+function predictOptions(definition: ModelDefinition, spec: ModelSpec, options: BuildOptions): CompileOptions {
+  const { predictBatch, predictOnly = false } = options;
+  if (predictBatch !== undefined && !(Number.isSafeInteger(predictBatch) && predictBatch > 0)) {
+    throw new GradcError(`the predict batch must be a positive integer, got ${predictBatch}`);
+  }
+  const predictSpec =
+    predictBatch === undefined || predictBatch === spec.batch
+      ? spec
+      : definition.declare({ batch: predictBatch, seed: spec.seed });
+  return { predictSpec, predictOnly };
+}
+
 export async function buildModel(file: string, options: BuildOptions): Promise<BuildResult> {
   const definition = await loadModelDefinition(file);
   const spec = definition.declare({
     ...(options.batch !== undefined ? { batch: options.batch } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
   });
-  const compiled = compileModel(spec);
+  const compiled = compileModel(spec, predictOptions(definition, spec, options));
   const outDir = resolve(options.outDir ?? join('generated', spec.name));
   checkOutDir(outDir);
   const sourceFile = relative(process.cwd(), resolve(file)).split(sep).join('/');

@@ -7,7 +7,7 @@ export {
 } from './build.ts';
 export type { BuildOptions, BuildResult, RenderOptions } from './build.ts';
 export { compileModel } from './compile.ts';
-export type { CompiledModel, CompiledProgramGraph } from './compile.ts';
+export type { CompileOptions, CompiledModel, CompiledProgramGraph } from './compile.ts';
 export { GradcError } from './errors.ts';
 export { DEFAULT_TARGETS, TARGETS, isTarget } from './codegen/targets.ts';
 export type { Target } from './codegen/targets.ts';

@@ -77,14 +77,33 @@ export type InputRoles = Readonly<Record<string, BufferRole>>;
 class Scheduler {
   readonly buffers: BufferDecl[] = [];
   private readonly named = new Map<string, number>();
+  /** Data inputs a program reads with a shape of its own, by `<name>@<program>`. */
+  private readonly perProgram = new Map<string, number>();
 
   constructor(private readonly roles: InputRoles) {}
 
-  namedBuffer(name: string, shape: Shape): number {
+  /**
+   * The buffer of a named input, shared by every program. A data input that `program` reads
+   * with another shape than an earlier program (predict compiled at another batch) gets a
+   * buffer of its own, named `<name>@<program>`; any other named input must keep its shape.
+   */
+  namedBuffer(name: string, shape: Shape, program: string): number {
     const existing = this.named.get(name);
-    if (existing !== undefined) return existing;
-    const id = this.newBuffer(name, shape, this.roles[name] ?? 'data');
-    this.named.set(name, id);
+    if (existing === undefined) {
+      const id = this.newBuffer(name, shape, this.roles[name] ?? 'data');
+      this.named.set(name, id);
+      return id;
+    }
+    const before = this.buffers[existing];
+    if (before.shape.length === shape.length && before.shape.every((n, i) => n === shape[i])) return existing;
+    if (before.role !== 'data') {
+      throw new Error(`gradc: ${before.role} "${name}" is [${shape}] in ${program}, [${before.shape}] before`);
+    }
+    const key = `${name}@${program}`;
+    const own = this.perProgram.get(key);
+    if (own !== undefined) return own;
+    const id = this.newBuffer(key, shape, 'data');
+    this.perProgram.set(key, id);
     return id;
   }
 
@@ -124,7 +143,7 @@ class ProgramLowering {
     graph.nodes.forEach((node) => {
       if (node.kind !== 'input') return;
       const name = node.attrs.name as string;
-      const buffer = this.sched.namedBuffer(name, node.shape);
+      const buffer = this.sched.namedBuffer(name, node.shape, this.program.name);
       const role = this.sched.buffers[buffer].role;
       if (role === 'data' || role === 'hyper') feeds.push({ name, buffer });
     });
@@ -133,7 +152,7 @@ class ProgramLowering {
     for (const [name, id] of Object.entries(graph.outputs)) {
       const buffer = this.materialise(id);
       if (name.startsWith(UPDATE_PREFIX)) {
-        const target = this.sched.namedBuffer(name.slice(UPDATE_PREFIX.length), graph.nodes[id].shape);
+        const target = this.sched.namedBuffer(name.slice(UPDATE_PREFIX.length), graph.nodes[id].shape, this.program.name);
         if (target === buffer) continue;
         // A new value that is another parameter or state (a swap) is copied into a temporary
         // first: the copies run in order, and one must not read what another already replaced.
@@ -167,7 +186,7 @@ class ProgramLowering {
                 nodes: { own: [id], parts: [] },
                 loads: [],
               }
-            : { t: 'buf', buf: this.sched.namedBuffer(node.attrs.name as string, node.shape) };
+            : { t: 'buf', buf: this.sched.namedBuffer(node.attrs.name as string, node.shape, this.program.name) };
         break;
       case 'elementwise': {
         if (node.kind === 'stop_gradient') {
@@ -417,9 +436,18 @@ function dropUnusedTemporaries(schedule: Schedule): Schedule {
   };
 }
 
-/** Lowers each program in order; named inputs share one buffer across programs. */
-export function schedule(programs: readonly ScheduleInput[], roles: InputRoles): Schedule {
+/**
+ * Lowers each program in order; named inputs share one buffer across programs. `declared`
+ * named inputs get their buffers even when no program reads them (a predict-only build keeps
+ * every parameter, so that a model's weights load whole).
+ */
+export function schedule(
+  programs: readonly ScheduleInput[],
+  roles: InputRoles,
+  declared: readonly { readonly name: string; readonly shape: Shape }[] = [],
+): Schedule {
   const sched = new Scheduler(roles);
   const lowered = programs.map((p) => sched.lower(p));
+  for (const d of declared) sched.namedBuffer(d.name, d.shape, 'declared');
   return dropUnusedTemporaries({ buffers: sched.buffers, programs: lowered });
 }

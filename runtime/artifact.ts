@@ -37,8 +37,42 @@ export interface ArtifactProgram {
   readonly outputs: readonly ArtifactIO[];
 }
 
-/** The model's declarations (its spec without the graph) plus buffers and launch lists. */
+/**
+ * The model's declarations (its spec without the graph) plus buffers and launch lists.
+ * `batch` is always the training batch (`defineModel({ batch })` or `--batch`); `data` holds
+ * the shapes the train program is fed (a predict-only build: the shapes predict is fed).
+ */
 export interface Artifact extends Omit<ModelSpec, 'graph'> {
   readonly buffers: readonly ArtifactBuffer[];
   readonly programs: readonly ArtifactProgram[];
+  /**
+   * The batch the predict program was compiled at (`gradc build --predict-batch N`). Written
+   * in every predict-only build, and in a full build whose predict batch is not `batch`;
+   * absent, predict runs at `batch`. The predict feeds' shapes are those of their buffers.
+   */
+  readonly predictBatch?: number;
+  /**
+   * A predict-only build (`gradc build --predict-only`): the predict program alone, no train
+   * program, gradients, optimizer state or training inputs; hyperparameters only where
+   * predict reads them. Absent in a full build.
+   */
+  readonly predictOnly?: true;
+  /** Predict-only builds: the model's optimizer states left out, which `loadWeights` skips. */
+  readonly omittedStates?: readonly string[];
+}
+
+/** The batch `predict` runs at. */
+export function predictBatchOf(artifact: Artifact): number {
+  return artifact.predictBatch ?? artifact.batch;
+}
+
+/** The shape of what `program` is fed or returns under `name`; undefined when it has none. */
+export function programIOShape(
+  artifact: Artifact,
+  programName: string,
+  name: string,
+): readonly number[] | undefined {
+  const program = artifact.programs.find((p) => p.name === programName);
+  const io = program && [...program.feeds, ...program.outputs].find((f) => f.name === name);
+  return io && artifact.buffers[io.buffer]?.shape;
 }

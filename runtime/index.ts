@@ -11,8 +11,10 @@ export type {
   PreparedProgram, WgslKernel,
 } from './backend.ts';
 export { fromHostBackend } from './backend.ts';
+export { predictBatchOf, programIOShape } from './artifact.ts';
 export { ModelInstance, ModelRuntimeError } from './model.ts';
 export type { Feeds } from './model.ts';
+export type { PredictOnlyModel, TrainingMember } from './predict-only.ts';
 export {
   BACKEND_KINDS, KernelMismatchError, loadKernelSources, openBackend, openModel,
 } from './open.ts';

@@ -109,8 +109,11 @@ export class ModelInstance<
   private readonly hyperValues = new Map<string, number>();
   /** Hyperparameters set since their buffers were last written (all of them at first). */
   private readonly staleHypers = new Set<string>();
-  /** The program whose feeds last wrote each data input (train and predict share `x`). */
-  private readonly lastWriter = new Map<string, string>();
+  /**
+   * The program whose feeds last wrote each data buffer (train and predict share `x`, unless
+   * predict was compiled at another batch).
+   */
+  private readonly lastWriter = new Map<DeviceBuffer, string>();
   /** The schedule's base learning rate (the `lr` hyperparameter's value) and the steps taken. */
   private baseLearningRate: number | undefined;
   private steps = 0;
@@ -235,7 +238,7 @@ export class ModelInstance<
     if (feeds) {
       for (const [name, buffer] of program.data) {
         this.backend.upload(buffer, feeds[name]);
-        this.lastWriter.set(name, programName);
+        this.lastWriter.set(buffer, programName);
       }
     }
     return program;
@@ -244,7 +247,7 @@ export class ModelInstance<
   /** Refuses a missing or mis-sized feed, or (without feeds) data another program wrote. */
   private checkFeed(programName: string, name: string, buffer: DeviceBuffer, feeds: Feeds | undefined): void {
     if (!feeds) {
-      const writer = this.lastWriter.get(name);
+      const writer = this.lastWriter.get(buffer);
       if (writer === programName) return;
       throw new ModelRuntimeError(
         `${programName}: input "${name}" ` +
@@ -266,6 +269,7 @@ export class ModelInstance<
    * device (for benchmarks and repeated steps on one batch).
    */
   enqueueTrainStep(feeds?: TrainFeeds): void {
+    this.refusePredictOnly('enqueueTrainStep');
     const lr = this.learningRate;
     if (lr !== undefined) this.setHyperValue(LR_HYPER, lr);
     this.run('train', feeds);
@@ -278,6 +282,7 @@ export class ModelInstance<
    * the message). Slow; for finding where a diverging model first breaks.
    */
   async checkedTrainStep(feeds: TrainFeeds, where = 'a train step'): Promise<number> {
+    this.refusePredictOnly('checkedTrainStep');
     const lr = this.learningRate;
     if (lr !== undefined) this.setHyperValue(LR_HYPER, lr);
     this.stage('train', feeds);
@@ -303,17 +308,20 @@ export class ModelInstance<
 
   /** The loss of the last step that was enqueued. */
   async lastLoss(): Promise<number> {
+    this.refusePredictOnly('lastLoss');
     return (await this.backend.download(this.programs.get('train')!.outputs.get('loss')!))[0];
   }
 
   /** One optimisation step on one batch (without feeds: the last one); returns its loss. */
   async trainStep(feeds?: TrainFeeds): Promise<number> {
+    this.refusePredictOnly('trainStep');
     this.enqueueTrainStep(feeds);
     return this.lastLoss();
   }
 
   /** The loss on one batch, without training (no gradients, nothing updated). */
   async evaluateLoss(feeds: TrainFeeds): Promise<number> {
+    this.refusePredictOnly('evaluateLoss', 'its loss needs the training inputs');
     const program = this.run('evaluate', feeds);
     return (await this.backend.download(program.outputs.get(LOSS_OUTPUT)!))[0];
   }
@@ -340,6 +348,7 @@ export class ModelInstance<
 
   /** Every parameter and optimizer state with its shape: a checkpoint's tensors. */
   snapshot(): Promise<Tensors> {
+    this.refusePredictOnly('snapshot', 'save its parameters with weights()');
     return this.download([...this.artifact.params, ...this.artifact.states]);
   }
 
@@ -353,6 +362,7 @@ export class ModelInstance<
    * with the model's shape, and no other tensor may be; nothing changes unless all check.
    */
   restore(tensors: Tensors): void {
+    this.refusePredictOnly('restore', 'set its parameters with loadWeights()');
     this.assign(tensors, [...this.artifact.params, ...this.artifact.states], new Set(), 'checkpoint');
   }
 
@@ -363,7 +373,17 @@ export class ModelInstance<
    * unless all check.
    */
   loadWeights(tensors: Tensors): void {
-    this.assign(tensors, this.artifact.params, new Set(this.artifact.states.map((s) => s.name)), 'weights');
+    const states = [...this.artifact.states.map((s) => s.name), ...(this.artifact.omittedStates ?? [])];
+    this.assign(tensors, this.artifact.params, new Set(states), 'weights');
+  }
+
+  /** Refuses what needs the train program or optimizer state in a predict-only build. */
+  private refusePredictOnly(what: string, instead = 'build it without --predict-only to train'): void {
+    if (this.artifact.predictOnly !== true) return;
+    throw new ModelRuntimeError(
+      `${what}: model ${this.artifact.name} is a predict-only build, without a train program or ` +
+        `optimizer state; ${instead}`,
+    );
   }
 
   private async download(decls: readonly Declared[]): Promise<Tensors> {

@@ -25,6 +25,7 @@ describe('gradc CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/gradc build <model.ts>/);
     expect(r.stdout).toMatch(/gradc train <model.ts>/);
+    expect(r.stdout).toMatch(/\[--predict-only\] \[--predict-batch N\]/);
   });
 
   it('rejects an unknown option with a one-line message and no stack trace', () => {

@@ -41,6 +41,8 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     'print-graph': { type: 'boolean' },
     'cuda-arch': { type: 'string' },
     'skip-nvcc': { type: 'boolean' },
+    'predict-only': { type: 'boolean' },
+    'predict-batch': { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError('gradc build takes one model file');
   const seed = seedOption(values.seed);
@@ -51,6 +53,8 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     seed,
     cudaArchs: parseCudaArchs(values['cuda-arch']),
     compileCuda: !values['skip-nvcc'],
+    predictOnly: values['predict-only'] ?? false,
+    predictBatch: intOption(values['predict-batch'], 'predict-batch'),
   });
   const { compiled } = result;
   for (const w of compiled.warnings) process.stderr.write(`gradc: warning: ${formatWarning(w)}\n`);

