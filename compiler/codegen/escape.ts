@@ -90,14 +90,22 @@ export function jsString(text: string): string {
 }
 
 /**
- * JSON data (the artifact) as a JavaScript/TypeScript expression, indented by two spaces. The
- * strings inside are escaped as `jsString` escapes them (outside strings JSON has no character
- * that INVISIBLE matches). Object keys stay JSON's: gradc writes no key that came from a user.
+ * JSON data (the artifact) as a JavaScript/TypeScript expression, indented by two spaces, whose
+ * value equals `value`. The strings inside are escaped as `jsString` escapes them (outside
+ * strings JSON has no character that INVISIBLE matches). Protects against what `jsString` does,
+ * and refuses a key `__proto__`, which an object literal takes for the object's prototype.
  */
 export function jsValue(value: unknown): string {
-  const json = JSON.stringify(value, null, 2) as string | undefined;
+  const json = JSON.stringify(value, refuseProtoKey, 2) as string | undefined;
   if (json === undefined) throw new Error('jsValue: the value has no JSON form');
   return json.replace(INVISIBLE, unicodeEscape);
+}
+
+function refuseProtoKey(key: string, value: unknown): unknown {
+  if (key === '__proto__') {
+    throw new Error('jsValue: an object literal cannot have a key "__proto__"');
+  }
+  return value;
 }
 
 const TEMPLATE_SPECIAL = new RegExp(
