@@ -39,8 +39,9 @@ function plainText(text: string): string {
  * (the rest of the line would be code); control characters, unpaired surrogates and
  * bidirectional controls; a trailing backslash, or a backslash followed by trailing spaces,
  * which C and CUDA splice with the next line (continuing the comment over the code below);
- * `??/`, the trigraph of a backslash where trigraphs are on (C99, C++14 and older), and so
- * every `??`; and `*\/`, broken up so that the text is safe inside a block comment too.
+ * `??/`, the trigraph of a backslash where trigraphs are on (the ISO modes of C before C23,
+ * `-std=c11`; C++ before C++17), and so every `??`; and `*\/`, broken up so that the text is
+ * safe inside a block comment too.
  * Trailing white space is removed.
  */
 export function lineCommentText(text: string): string {
