@@ -24,6 +24,7 @@ import {
   renderCuda,
 } from '../compiler/codegen/render/cuda.ts';
 import type { RenderedCuda } from '../compiler/codegen/render/cuda.ts';
+import { moduleBaseName } from '../compiler/codegen/emit-js.ts';
 import type { CudaBuild, CudaKernel } from '../runtime/backend.ts';
 import {
   DEFAULT_CUDA_ARCHS,
@@ -174,7 +175,8 @@ describe.each(EXAMPLES.filter((e) => e.targets.includes('cuda')))('generated/$na
     compiled = compileStrict(example.name, source);
     const seconds = compiled.seconds.toFixed(1);
     console.log(`nvcc: ${example.name}/kernels.cu for sm_80 + sm_90 in ${seconds} s`);
-    module = await import(pathToFileURL(join(outDir, CUDA_MODULE_FILE)).href);
+    // gradc build writes kernels-cuda.ts as JavaScript (kernels-cuda.js) and declarations.
+    module = await import(pathToFileURL(join(outDir, `${moduleBaseName(CUDA_MODULE_FILE)}.js`)).href);
   }, 120_000);
 
   it('compiles with nvcc for sm_80 and sm_90, warnings as errors, into a fatbin', () => {

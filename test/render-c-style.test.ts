@@ -5,7 +5,6 @@ import type { StridedView } from '../compiler/ir/layout.ts';
 import { simplifyView, stridesOf, viewIndex } from '../compiler/ir/layout.ts';
 import type { MapKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import {
-  commentText,
   indexExpr,
   planMapLoop,
   rowLoad,
@@ -13,6 +12,7 @@ import {
 } from '../compiler/codegen/render/c-style.ts';
 import { C_LANGUAGE, cFloatLiteral, renderC } from '../compiler/codegen/render/c.ts';
 import { JS_LANGUAGE, jsFloatLiteral } from '../compiler/codegen/render/js.ts';
+import { lineCommentText } from '../compiler/codegen/escape.ts';
 
 describe('float literals', () => {
   it('writes C literals', () => {
@@ -149,7 +149,7 @@ describe('strided index arithmetic', () => {
 
 describe('sanitising', () => {
   it('keeps comments on one line and unterminated', () => {
-    expect(commentText('a\nb */ c\\')).toBe('a b * / c');
+    expect(lineCommentText('a\nb */ c\\')).toBe('a b * / c');
   });
 
   it('refuses kernel names that are not identifiers', () => {

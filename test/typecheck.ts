@@ -24,7 +24,8 @@ export function strictDiagnostics(
     verbatimModuleSyntax: true,
     types: [],
     lib: ['lib.es2023.d.ts'],
-    skipLibCheck: true,
+    skipLibCheck: false,
+    skipDefaultLibCheck: true,
     // Generated modules import gradc's runtime by package name; here, its sources.
     paths: { 'gradc/runtime': [fileURLToPath(new URL('../runtime/index.ts', import.meta.url))] },
   });

@@ -38,6 +38,19 @@ export function broadcastShapes(a: Shape, b: Shape): Shape {
   return out;
 }
 
+/**
+ * Refuses a shape whose sizes are not non-negative safe integers: sizes are written into
+ * generated code as numbers, so a string smuggled in from JavaScript (`['6; f()', 4]`) must
+ * never get that far.
+ */
+function checkSizes(shape: Shape): Shape {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    const text = Array.isArray(shape) ? shape.map((d) => JSON.stringify(d) ?? String(d)).join(',') : typeof shape;
+    throw new ShapeError(`sizes must be non-negative integers, got [${text}]`);
+  }
+  return shape;
+}
+
 /** JSON writes Infinity, -Infinity and NaN as null and -0 as 0: keep distinct constants apart. */
 function exactNumbers(_key: string, value: unknown): unknown {
   if (typeof value !== 'number' || (Number.isFinite(value) && !Object.is(value, -0))) return value;
@@ -106,7 +119,7 @@ export class GraphBuilder {
 
   private inferShape(kind: PrimKind, src: readonly NodeId[], attrs: Attrs): Shape {
     try {
-      return OPS[kind].inferShape(src.map((s) => this.shapeOf(s)), attrs);
+      return checkSizes(OPS[kind].inferShape(src.map((s) => this.shapeOf(s)), attrs));
     } catch (e) {
       if (e instanceof ShapeError) throw new GradcError(e.message, this.currentLoc);
       throw e;
@@ -148,6 +161,9 @@ export class GraphBuilder {
   }
 
   fill(value: number, shape: Shape): NodeId {
+    if (typeof value !== 'number') {
+      throw new GradcError(`a constant must be a number, got ${typeof value}`, this.currentLoc);
+    }
     this.checkShape('fill', shape);
     return this.make('fill', [], { value, shape: [...shape] });
   }

@@ -22,6 +22,7 @@ import {
   reduceParts,
 } from './c-style.ts';
 import { template } from './templates.ts';
+import { jsString } from '../escape.ts';
 
 /**
  * `1`, `0.5`, `(-2)`, `0.10000000149011612` (0.1 as float32): the exact float32 value as a
@@ -142,8 +143,8 @@ export function renderJs(schedule: Schedule, meta: JsRenderMeta): string {
   checkKernels(kernels);
   const view: ModuleView = {
     header: moduleHeader(schedule, meta, 'rendered as JavaScript', 'js.ts'),
-    runtimeImport: JSON.stringify(RUNTIME_MODULE),
-    buildId: JSON.stringify(meta.buildId),
+    runtimeImport: jsString(RUNTIME_MODULE),
+    buildId: jsString(meta.buildId),
     kernels: kernels.map((k) => renderKernel(schedule, k).trimEnd()),
     names: kernels.map((k) => k.name),
   };

@@ -51,6 +51,7 @@ import {
   shortestFloat32Digits,
 } from './c-style.ts';
 import { template } from './templates.ts';
+import { jsString, templateLiteralText } from '../escape.ts';
 
 /** The file `gradc build --target wgsl` writes next to the glue module. */
 export const WGSL_FILE_NAME = 'kernels-wgsl.ts';
@@ -250,16 +251,16 @@ export function renderWgsl(schedule: Schedule, meta: WgslRenderMeta): string {
   const limit = meta.maxWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION;
   const view: ModuleView = {
     header: moduleHeader(schedule, meta, 'rendered as WGSL for WebGPU', 'wgsl.ts'),
-    runtimeImport: JSON.stringify(RUNTIME_MODULE),
-    buildId: JSON.stringify(meta.buildId),
+    runtimeImport: jsString(RUNTIME_MODULE),
+    buildId: jsString(meta.buildId),
     kernels: kernels.map((kernel) => {
       const { code, workgroups } = renderWgslKernel(schedule, kernel, limit);
       return {
         name: kernel.name,
         entryPoint: `'${WGSL_ENTRY_POINT}'`,
         workgroups: workgroups.join(', '),
-        sources: kernel.sources.map((s) => JSON.stringify(s)),
-        code: escapeTemplateLiteral(code),
+        sources: kernel.sources.map(jsString),
+        code: templateLiteralText(code),
       };
     }),
   };
@@ -279,11 +280,6 @@ function checkBindings(kernel: Kernel): void {
   );
 }
 
-/** `\`, a backtick and `${` escaped, so the text survives inside a template literal. */
-function escapeTemplateLiteral(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${');
-}
-
 /** One kernel as a complete WGSL module, with its dispatch size. */
 export function renderWgslKernel(
   schedule: Schedule,
@@ -292,7 +288,7 @@ export function renderWgslKernel(
 ): RenderedWgslKernel {
   const { entry, workgroups } = renderEntry(kernel, maxWorkgroupsPerDimension);
   const view: KernelView = {
-    comment: kernelComment(schedule, kernel).map(wgslCommentText),
+    comment: kernelComment(schedule, kernel),
     bindings: bindings(kernel),
     support: supportFor(entry, SUPPORT),
     entry: entry.trimEnd(),
@@ -305,14 +301,6 @@ const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_bits', template: 'wgsl/support-bits.hbs' },
   { name: 'gradc_maximum', template: 'wgsl/support-maximum.hbs' },
 ];
-
-/**
- * The WGSL line breaks a `//` comment must not contain beyond those commentText removes
- * (vertical tab, form feed, next line), and other control characters, become spaces.
- */
-function wgslCommentText(line: string): string {
-  return line.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u0085]/g, ' ');
-}
 
 /**
  * `@group(0) @binding(0) var<storage, read> in0: array<f32>;` per input, then
