@@ -17,6 +17,7 @@ import {
   digestFiles, gradcStamp, isUpToDate, MANIFEST_FILE, manifestText, readManifest, sha256,
 } from './build-cache.ts';
 import { modelInputs } from './model-inputs.ts';
+import { GRADC_VERSION } from './version.ts';
 import { gradcCacheDir } from '../runtime/cache-dir.ts';
 import { renderC } from './codegen/render/c.ts';
 import { renderJs } from './codegen/render/js.ts';
@@ -144,12 +145,13 @@ function moduleScopeFiles(outDir: string): Record<string, string> {
 /**
  * The id of a build: a hash of gradc's version, the targets and everything the renderers take
  * (the schedule and the artifact). Every file of a build carries it; the runtime refuses kernel
- * files whose id differs from the glue module's.
+ * files whose id differs from the glue module's. (gradc's version, not a digest of its
+ * sources: an edit to the compiler that leaves a model's schedule alone keeps its id.)
  */
 export function buildIdOf(compiled: CompiledModel, targets: readonly Target[], cudaArchs: readonly string[]): string {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({
-    gradc: gradcStamp(),
+    gradc: GRADC_VERSION,
     targets: TARGETS.filter((t) => targets.includes(t)),
     cudaArchs: targets.includes('cuda') ? cudaArchs : [],
     artifact: toArtifact(compiled),

@@ -4,7 +4,7 @@
 // Each kernel takes its input pointers, then `out`; its grid and block are in
 // kernels-cuda.ts. `gradc build --target cuda` compiles this file with nvcc into
 // kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).
-// gradc build 022bd33ef4fef5ac
+// gradc build ac203362864bab44
 
 // ---- support code ----
 

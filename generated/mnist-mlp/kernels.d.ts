@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "022bd33ef4fef5ac";
+export declare const buildId = "ac203362864bab44";
 import type { JsKernel } from "gradc/runtime";
 export declare function train_000_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
 export declare function train_001_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;

@@ -1515,7 +1515,7 @@ export const artifact = {
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "022bd33ef4fef5ac";
+export const buildId = "ac203362864bab44";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,
