@@ -10,6 +10,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GRADC_VERSION } from './version.ts';
+import { TARGETS } from './codegen/targets.ts';
+import type { Target } from './codegen/targets.ts';
+import { DEFAULT_CUDA_ARCHS, normalizeArchs } from '../runtime/backends/cuda-compile.ts';
 
 export const MANIFEST_FILE = '.gradc-build.json';
 
@@ -98,4 +101,78 @@ export function isUpToDate(dir: string, options: Readonly<Record<string, unknown
 
 export function manifestText(manifest: BuildManifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/** What of a build's options changes its output (`BuildOptions` of compiler/build.ts). */
+export interface BuildKeyOptions {
+  readonly targets: readonly Target[];
+  readonly batch?: number | undefined;
+  readonly seed?: number | undefined;
+  readonly cudaArchs?: readonly string[] | undefined;
+  readonly compileCuda?: boolean | undefined;
+  readonly predictOnly?: boolean | undefined;
+  readonly predictBatch?: number | undefined;
+}
+
+/** The options of a build that change its output, as recorded in the build folder. */
+export function buildKey(file: string, outDir: string, options: BuildKeyOptions): Record<string, unknown> {
+  return {
+    model: portable(relative(outDir, resolve(file))),
+    targets: TARGETS.filter((t) => options.targets.includes(t)),
+    batch: options.batch ?? null,
+    seed: options.seed ?? null,
+    cudaArchs: options.targets.includes('cuda') ? normalizeArchs(options.cudaArchs ?? DEFAULT_CUDA_ARCHS) : [],
+    compileCuda: options.targets.includes('cuda') && options.compileCuda !== false,
+    predictOnly: options.predictOnly ?? false,
+    predictBatch: options.predictBatch ?? null,
+  };
+}
+
+/**
+ * The folder a build of `file` without --out went to: the folder under `generated/` whose
+ * build record names `file`. (The model's name, which names the folder, is known only once
+ * the model file is loaded.)
+ */
+export function defaultBuildFolder(file: string, root = 'generated'): string | undefined {
+  if (!existsSync(root) || !statSync(root).isDirectory()) return undefined;
+  const model = resolve(file);
+  return readdirSync(root, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => resolve(root, entry.name))
+    .find((dir) => {
+      const recorded = readManifest(dir)?.options.model;
+      return typeof recorded === 'string' && resolve(dir, recorded) === model;
+    });
+}
+
+/** Text already in canonical form (a key, a bracket, a comma), fed to the hash as it is. */
+class Token {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * Feeds a plain value (objects, arrays, strings, numbers, booleans, null) into `hash` as a
+ * canonical text, without recursion: a deep model's expression trees nest thousands deep.
+ */
+export function hashValue(hash: ReturnType<typeof createHash>, value: unknown): void {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (next instanceof Token) {
+      hash.update(next.text);
+    } else if (Array.isArray(next)) {
+      pending.push(new Token(']'));
+      for (let i = next.length - 1; i >= 0; i--) pending.push(next[i], new Token(i === 0 ? '' : ','));
+      hash.update('[');
+    } else if (typeof next === 'object' && next !== null) {
+      const entries = Object.entries(next).filter(([, v]) => v !== undefined);
+      pending.push(new Token('}'));
+      for (let i = entries.length - 1; i >= 0; i--) {
+        pending.push(entries[i][1], new Token(`${i === 0 ? '' : ','}${JSON.stringify(entries[i][0])}:`));
+      }
+      hash.update('{');
+    } else {
+      hash.update(JSON.stringify(next) ?? 'null');
+    }
+  }
 }

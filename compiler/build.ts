@@ -14,7 +14,7 @@ import { compileModel } from './compile.ts';
 import { renderGlue, toArtifact } from './codegen/glue.ts';
 import { emitJavaScript, moduleBaseName } from './codegen/emit-js.ts';
 import {
-  digestFiles, gradcStamp, isUpToDate, MANIFEST_FILE, manifestText, readManifest, sha256,
+  buildKey, digestFiles, gradcStamp, hashValue, MANIFEST_FILE, manifestText, readManifest, sha256,
 } from './build-cache.ts';
 import { modelInputs } from './model-inputs.ts';
 import { GRADC_VERSION } from './version.ts';
@@ -70,7 +70,6 @@ export interface BuildResult {
   readonly outDir: string;
   /** Files written, up to date or removed, relative to the working directory. */
   readonly files: readonly { path: string; changed: boolean; removed?: boolean }[];
-  readonly upToDate: false;
 }
 
 /** The `type` of the nearest package.json at or above `dir` ('commonjs' when there is none). */
@@ -150,13 +149,13 @@ function moduleScopeFiles(outDir: string): Record<string, string> {
  */
 export function buildIdOf(compiled: CompiledModel, targets: readonly Target[], cudaArchs: readonly string[]): string {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({
+  hashValue(hash, {
     gradc: GRADC_VERSION,
     targets: TARGETS.filter((t) => targets.includes(t)),
     cudaArchs: targets.includes('cuda') ? cudaArchs : [],
     artifact: toArtifact(compiled),
     schedule: compiled.schedule,
-  }));
+  });
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -192,18 +191,6 @@ export function renderArtifacts(
     files[`${base}.d.ts`] = dts;
   }
   return files;
-}
-
-/** The options of a build that change its output, as recorded in the build folder. */
-function buildKey(file: string, outDir: string, options: BuildOptions): Record<string, unknown> {
-  return {
-    model: relative(outDir, resolve(file)).split(sep).join('/'),
-    targets: TARGETS.filter((t) => options.targets.includes(t)),
-    batch: options.batch ?? null,
-    seed: options.seed ?? null,
-    cudaArchs: options.targets.includes('cuda') ? normalizeArchs(options.cudaArchs ?? DEFAULT_CUDA_ARCHS) : [],
-    compileCuda: options.targets.includes('cuda') && options.compileCuda !== false,
-  };
 }
 
 /** `outDir` must be a folder, or a path where one can be made. */
@@ -278,23 +265,7 @@ export async function buildModel(file: string, options: BuildOptions): Promise<B
     outputs: digestFiles(Object.keys(rendered).sort().map((name) => join(outDir, name)), outDir),
   });
   await writeIfChanged(join(outDir, MANIFEST_FILE), manifest);
-  return { compiled, outDir, files, upToDate: false };
-}
-
-/**
- * `buildModel`, unless `outDir` already holds a build of the same model files by the same gradc
- * with the same options: then nothing is loaded or compiled.
- */
-export async function buildIfChanged(file: string, options: BuildOptions & { readonly outDir: string }): Promise<BuildResult | UpToDate> {
-  const outDir = resolve(options.outDir);
-  if (isUpToDate(outDir, buildKey(file, outDir, options))) return { upToDate: true, outDir };
-  return buildModel(file, options);
-}
-
-/** What `buildIfChanged` returns for a build folder that is up to date. */
-export interface UpToDate {
-  readonly upToDate: true;
-  readonly outDir: string;
+  return { compiled, outDir, files };
 }
 
 /**

@@ -1,11 +1,20 @@
 /**
  * The files a model's build depends on: the model file and, transitively, the local files it
  * imports (relative specifiers, resolved as bin/ts-hooks.mjs resolves them). Packages are not
- * followed: they are versioned by the package manager (gradc's own by gradcStamp()).
+ * followed: they are versioned by the package manager; nor are gradc's own sources, which a
+ * model in gradc's repository imports by path (gradcStamp() covers them).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ts } from 'ts-morph';
+
+const GRADC_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const GRADC_SOURCES = ['dsl', 'compiler', 'runtime'].map((dir) => `${resolve(GRADC_ROOT, dir)}${sep}`);
+
+function isFollowed(path: string): boolean {
+  return !path.includes(`${sep}node_modules${sep}`) && !GRADC_SOURCES.some((dir) => path.startsWith(dir));
+}
 
 function isFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile();
@@ -33,7 +42,7 @@ export function modelInputs(file: string): string[] {
     for (const { fileName } of importedFiles) {
       if (!fileName.startsWith('.')) continue;
       const local = resolveLocal(path, fileName);
-      if (local !== undefined && !local.includes('/node_modules/')) pending.push(local);
+      if (local !== undefined && isFollowed(local)) pending.push(local);
     }
   }
   return [...seen].sort();

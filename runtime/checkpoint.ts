@@ -21,8 +21,8 @@ import type { Metadata, Tensor, Tensors } from './safetensors.ts';
 import {
   decodeTensors, encodeSafetensors, littleEndianBytes, quoteName, splitSafetensors, tensorOrder,
 } from './safetensors.ts';
-import type { TrainProgress } from './fit.ts';
-import { MONITORS } from './fit.ts';
+import type { TrainProgress } from './train-progress.ts';
+import { MONITORS } from './train-progress.ts';
 
 export { CheckpointError };
 export type { Tensor, Tensors };

@@ -21,50 +21,14 @@ import { DivergenceError, ModelRuntimeError } from './model.ts';
 import type { ModelIO, TargetEncoding } from './model-io.ts';
 import { checkFeatures, fillFeatures, fillTargets, modelIO, programNamed, targetEncoding } from './model-io.ts';
 import type { ProgressStream } from './progress.ts';
+import type { EpochRecord, Monitor, TrainProgress } from './train-progress.ts';
+import { MONITORS } from './train-progress.ts';
 import { createProgressBar } from './progress.ts';
 
 export type { Evaluation, MetricName };
+export type { EpochRecord, Monitor, TrainProgress };
+export { MONITORS };
 export { DivergenceError };
-
-/** What a training run did in one epoch. */
-export interface EpochRecord {
-  readonly epoch: number;
-  /** Mean training loss over the epoch's steps whose loss was read. */
-  readonly loss: number;
-  /** The learning rate of the epoch's last step (null for a model without one). */
-  readonly learningRate: number | null;
-  readonly seconds: number;
-  readonly samplesPerSecond: number;
-  /** Loss and metrics on the validation data after the epoch. */
-  readonly validation?: Evaluation;
-}
-
-/**
- * Where training stands after a whole epoch: with the parameters and optimizer states, what a
- * checkpoint records so that a resumed run continues exactly where the saved one stopped (the
- * same batch order, learning rate and early-stopping count, and the history so far).
- */
-export interface TrainProgress {
-  readonly epochsDone: number;
-  /** The model's train steps taken: the position in the learning-rate schedule. */
-  readonly stepsDone: number;
-  /** The batch-order seed; the shuffles of the epochs done are replayed from it. */
-  readonly seed: number;
-  /** Training examples, batch size and last-batch rule, which fix each epoch's batches. */
-  readonly examples: number;
-  readonly batch: number;
-  readonly lastBatch: 'fill' | 'drop';
-  readonly shuffle: boolean;
-  /** What early stopping watches, its best value so far (null before the first epoch). */
-  readonly monitor: Monitor;
-  readonly best: number | null;
-  readonly epochsSinceBest: number;
-  readonly history: readonly EpochRecord[];
-}
-
-/** What early stopping watches: the training loss, or a validation value. */
-export type Monitor = 'loss' | 'val_loss' | 'val_accuracy' | 'val_mse' | 'val_mae';
-export const MONITORS: readonly Monitor[] = ['loss', 'val_loss', 'val_accuracy', 'val_mse', 'val_mae'];
 
 export interface EarlyStopping {
   /** Stop after this many epochs without improvement. */
@@ -133,7 +97,10 @@ export interface FitOptions {
 export interface FitResult {
   /** Every epoch's record, those of the resumed run included. */
   readonly history: readonly EpochRecord[];
+  /** Early stopping ended the run. */
   readonly stoppedEarly: boolean;
+  /** `shouldStop` ended the run (inside an epoch, which is not recorded). */
+  readonly interrupted: boolean;
   /** The progress after the last whole epoch (a stop inside an epoch is not resumable). */
   readonly progress: TrainProgress;
 }
@@ -384,9 +351,9 @@ export async function fit(model: ModelInstance, data: Dataset, options: FitOptio
     history: [...history],
   });
   let lastWholeEpoch = progress();
-  const finish = async (stoppedEarly: boolean): Promise<FitResult> => {
+  const finish = async (stoppedEarly: boolean, interrupted = false): Promise<FitResult> => {
     if (stoppedEarly && bestWeights) model.loadWeights(bestWeights);
-    return { history, stoppedEarly, progress: lastWholeEpoch };
+    return { history, stoppedEarly, interrupted, progress: lastWholeEpoch };
   };
   if (early && sinceBest >= early.patience) return finish(true);
   const lossEvery = options.lossEvery ?? 1;
@@ -401,7 +368,7 @@ export async function fit(model: ModelInstance, data: Dataset, options: FitOptio
     let lossCount = 0;
     let lr: number | null = null;
     for (let step = 0; step < steps; step++) {
-      if (callbacks.shouldStop?.()) return finish(false);
+      if (callbacks.shouldStop?.()) return finish(false, true);
       lr = model.learningRate ?? null;
       fillBatch(train, batchRows(order, step, batch), x, y, target.width, encoding);
       const read = (step + 1) % lossEvery === 0 || step + 1 === steps;

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadModelDefinition, renderArtifacts } from '../compiler/build.ts';
 import { compileModel } from '../compiler/compile.ts';
 import type { Target } from '../compiler/codegen/targets.ts';
+import { MANIFEST_FILE } from '../compiler/build-cache.ts';
 import { EXAMPLES } from './examples.ts';
 import { strictDiagnostics } from './typecheck.ts';
 
@@ -34,7 +35,8 @@ describe.each(EXAMPLES)('generated/$name', (example) => {
       expect(onDisk, `${outDir}/${name} differs from a fresh build`).toBe(text);
     }
     // No file of an older build is left beside them (nvcc's fatbin is not checked in).
-    const onDisk = readdirSync(outDir).filter((name) => !/\.fatbin(\.json)?$/.test(name));
+    // The build record is written by gradc build beside them.
+    const onDisk = readdirSync(outDir).filter((name) => !/\.fatbin(\.json)?$/.test(name) && name !== MANIFEST_FILE);
     expect(onDisk.sort()).toEqual(Object.keys(files).sort());
   });
 

@@ -1,10 +1,15 @@
-/** `gradc build <model.ts>`. */
-import { buildModel } from '../build.ts';
+/**
+ * `gradc build <model.ts>`. An unchanged model (same files, options and gradc) is not built
+ * again, and nothing heavy is loaded to find that out; `--watch` builds again on every change.
+ */
+import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { resolve } from 'node:path';
+import type { BuildOptions } from '../build.ts';
+import { buildKey, defaultBuildFolder, isUpToDate, readManifest } from '../build-cache.ts';
 import type { Target } from '../codegen/targets.ts';
 import { DEFAULT_TARGETS, TARGETS, isTarget } from '../codegen/targets.ts';
-import { memoryReport } from '../memory.ts';
-import { formatWarning } from '../compile.ts';
-import { printGraph } from '../ir/print.ts';
 import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../../runtime/backends/cuda-compile.ts';
 import { UsageError, intOption, parseCommand, seedOption } from './main.ts';
 
@@ -31,34 +36,50 @@ export function parseCudaArchs(value: string | undefined): string[] {
   return names;
 }
 
+export const BUILD_OPTIONS = {
+  target: { type: 'string' },
+  out: { type: 'string' },
+  batch: { type: 'string' },
+  seed: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  'print-graph': { type: 'boolean' },
+  'cuda-arch': { type: 'string' },
+  'skip-nvcc': { type: 'boolean' },
+  'predict-only': { type: 'boolean' },
+  'predict-batch': { type: 'string' },
+  force: { type: 'boolean' },
+  watch: { type: 'boolean' },
+} as const;
+
 export async function buildCommand(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, {
-    target: { type: 'string' },
-    out: { type: 'string' },
-    batch: { type: 'string' },
-    seed: { type: 'string' },
-    verbose: { type: 'boolean', short: 'v' },
-    'print-graph': { type: 'boolean' },
-    'cuda-arch': { type: 'string' },
-    'skip-nvcc': { type: 'boolean' },
-    'predict-only': { type: 'boolean' },
-    'predict-batch': { type: 'string' },
-  });
+  const { values, positionals } = parseCommand(argv, BUILD_OPTIONS);
   if (positionals.length !== 1) throw new UsageError('gradc build takes one model file');
-  const seed = seedOption(values.seed);
-  const result = await buildModel(positionals[0], {
+  const file = positionals[0];
+  const options: BuildOptions = {
     targets: parseTargets(values.target),
     outDir: values.out,
     batch: intOption(values.batch, 'batch'),
-    seed,
+    seed: seedOption(values.seed),
     cudaArchs: parseCudaArchs(values['cuda-arch']),
     compileCuda: !values['skip-nvcc'],
     predictOnly: values['predict-only'] ?? false,
     predictBatch: intOption(values['predict-batch'], 'predict-batch'),
-  });
+  };
+  const out = values.out !== undefined ? resolve(values.out) : undefined;
+  if (values.watch) return watchBuilds(file, out, argv.filter((a) => a !== '--watch'));
+  const reportOnly = !values.force && !values.verbose && !values['print-graph'];
+  const folder = out ?? defaultBuildFolder(file);
+  if (reportOnly && folder !== undefined && isUpToDate(folder, buildKey(file, folder, options))) {
+    console.log(`up to date ${folder} (gradc build --force builds anyway)`);
+    return 0;
+  }
+  const { buildModel } = await import('../build.ts');
+  const result = await buildModel(file, options);
   const { compiled } = result;
+  const { formatWarning } = await import('../compile.ts');
   for (const w of compiled.warnings) process.stderr.write(`gradc: warning: ${formatWarning(w)}\n`);
   if (values.verbose) {
+    const { memoryReport } = await import('../memory.ts');
     for (const g of compiled.graphs) {
       for (const r of g.reports) {
         const hits = Object.entries(r.ruleHits).map(([rule, n]) => `${rule}×${n}`).join(' ');
@@ -68,7 +89,63 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     for (const p of compiled.schedule.programs) console.log(`${p.name}: ${p.kernels.length} kernels`);
     console.log(memoryReport(compiled.schedule));
   }
-  if (values['print-graph']) for (const g of compiled.graphs) console.log(`# ${g.name}\n${printGraph(g.graph)}`);
-  for (const f of result.files) console.log(`${f.changed ? 'wrote' : 'up to date'} ${f.path}`);
+  if (values['print-graph']) {
+    const { printGraph } = await import('../ir/print.ts');
+    for (const g of compiled.graphs) console.log(`# ${g.name}\n${printGraph(g.graph)}`);
+  }
+  for (const f of result.files) console.log(`${f.removed ? 'removed' : f.changed ? 'wrote' : 'up to date'} ${f.path}`);
   return 0;
+}
+
+/** Milliseconds of quiet after a change before building (editors write files in bursts). */
+const WATCH_SETTLE_MS = 150;
+
+/**
+ * Builds, then builds again whenever the model file or a local file it imports changes, each
+ * time in a fresh process (a changed ES module cannot be imported again into the same one).
+ * Runs until interrupted; a failed build is reported and the watch goes on.
+ */
+async function watchBuilds(file: string, out: string | undefined, argv: readonly string[]): Promise<number> {
+  const args = [...process.execArgv, process.argv[1], 'build', ...argv];
+  let watchers: FSWatcher[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let building = false;
+  let again = false;
+  const build = (): void => {
+    if (building) {
+      again = true;
+      return;
+    }
+    building = true;
+    const child = spawn(process.execPath, args, { stdio: 'inherit' });
+    child.on('exit', (code) => {
+      building = false;
+      console.log(code === 0 ? 'gradc: watching for changes' : 'gradc: the build failed; watching for changes');
+      rewatch();
+      if (again) {
+        again = false;
+        build();
+      }
+    });
+  };
+  const rewatch = (): void => {
+    for (const w of watchers) w.close();
+    watchers = watchedFiles(file, out).map((path) =>
+      watch(path, () => {
+        clearTimeout(timer);
+        timer = setTimeout(build, WATCH_SETTLE_MS);
+      }),
+    );
+  };
+  build();
+  await new Promise<never>(() => {});
+  return 0;
+}
+
+/** The model file and the local files its last build read (from the build record). */
+function watchedFiles(file: string, out: string | undefined): string[] {
+  const folder = out ?? defaultBuildFolder(file);
+  const manifest = folder ? readManifest(folder) : undefined;
+  const inputs = manifest?.inputs.map((f) => resolve(folder!, f.path)) ?? [];
+  return [...new Set([resolve(file), ...inputs])];
 }

@@ -5,8 +5,6 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { GradcError } from '../errors.ts';
-import { buildCommand } from './build-command.ts';
-import { trainCommand } from './train-command.ts';
 
 export const USAGE = `gradc: compile typed neural-network declarations into kernels and train them
 
@@ -105,10 +103,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   switch (command) {
+    // Each command loads what it needs only when run: an up-to-date build returns at once.
     case 'build':
-      return buildCommand(rest);
+      return (await import('./build-command.ts')).buildCommand(rest);
     case 'train':
-      return trainCommand(rest);
+      return (await import('./train-command.ts')).trainCommand(rest);
     default:
       throw new UsageError(`unknown command "${command}" (gradc --help lists the commands)`);
   }

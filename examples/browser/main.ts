@@ -152,8 +152,9 @@ async function train(session: Session): Promise<void> {
     },
   });
   session.painter.now(chartData(session));
-  session.view.setStatus(finishMessage(session, result.stoppedEarly));
-  session.view.setState(result.stoppedEarly ? 'stopped' : 'done');
+  const stopped = result.interrupted || result.stoppedEarly;
+  session.view.setStatus(finishMessage(session, stopped));
+  session.view.setState(stopped ? 'stopped' : 'done');
 }
 
 /** Starts over from freshly initialised parameters. */
