@@ -89,7 +89,7 @@ describe('a chain of 10,000 elementwise operations', () => {
     const train = compiled.schedule.programs.find((p) => p.name === 'train')!;
     expect(train.kernels.length).toBeGreaterThan(DEPTH / 3);
     const kernelName = predict.kernels[0].name;
-    for (const file of ['kernels.ts', 'kernels.c', 'kernels-wgsl.ts', 'kernels.cu', 'kernels-cuda.ts', 'model.ts']) {
+    for (const file of ['kernels.js', 'kernels.c', 'kernels-wgsl.js', 'kernels.cu', 'kernels-cuda.js', 'model.js']) {
       expect(files[file], file).toContain(kernelName);
     }
     // The fused chain is a sequence of locals, never one nested expression.
@@ -182,7 +182,7 @@ describe('gradc build on the command line', () => {
     const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    for (const file of ['model.ts', 'kernels.ts', 'kernels.c', 'kernels-wgsl.ts', 'kernels.cu', 'kernels-cuda.ts']) {
+    for (const file of ['model.js', 'kernels.js', 'kernels.c', 'kernels-wgsl.js', 'kernels.cu', 'kernels-cuda.js']) {
       expect(existsSync(join(out, file)), file).toBe(true);
     }
     const c = readFileSync(join(out, 'kernels.c'), 'utf8');
