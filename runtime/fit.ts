@@ -16,7 +16,8 @@ import { checkDataset, splitDataset } from './data/dataset.ts';
 import { createRng } from './init.ts';
 import type { MetricName, Evaluation } from './metrics.ts';
 import { defaultMetrics, MetricSums } from './metrics.ts';
-import type { ModelInstance } from './model.ts';
+import type { Artifact } from './artifact.ts';
+import type { Feeds, ModelInstance } from './model.ts';
 import { DivergenceError, ModelRuntimeError } from './model.ts';
 import type { ModelIO, TargetEncoding } from './model-io.ts';
 import { checkFeatures, fillFeatures, fillTargets, modelIO, programNamed, targetEncoding } from './model-io.ts';
@@ -139,6 +140,15 @@ function rangeRows(start: number, end: number): Uint32Array {
 // ---------------------------------------------------------------------------------------------
 // predict
 
+/**
+ * What `predict` and `evaluate` need of a model: any generated model, predict-only builds
+ * included (typed by its predictions).
+ */
+export interface Predicting<Predictions extends Feeds = Feeds> {
+  readonly artifact: Artifact;
+  predict(feeds: never): Promise<Predictions>;
+}
+
 /** Input data for `predict`: a dataset, or features row-major (a multiple of the input width). */
 export type Features = Dataset | Float32Array;
 
@@ -165,7 +175,11 @@ function featuresOf(io: ModelIO, input: Features): Dataset {
  * The model's predict batch is filled with rows; the last is padded with zeros, whose
  * predictions are dropped.
  */
-export async function predict(model: ModelInstance, input: Features): Promise<Record<string, Float32Array>> {
+export async function predict<Predictions extends Feeds = Feeds>(
+  model: Predicting<Predictions>,
+  input: Features,
+): Promise<Predictions> {
+  const instance = model as unknown as ModelInstance;
   const io = modelIO(model.artifact);
   const data = featuresOf(io, input);
   const rows = io.features.rows;
@@ -175,12 +189,12 @@ export async function predict(model: ModelInstance, input: Features): Promise<Re
   for (let start = 0; start < data.count; start += rows) {
     const end = Math.min(start + rows, data.count);
     fillFeatures(data, rangeRows(start, end), x);
-    const batch = await model.predict({ [io.features.name]: x });
+    const batch = await instance.predict({ [io.features.name]: x });
     for (const p of io.predictions) {
       out[p.name].set(batch[p.name].subarray(0, (end - start) * p.width), start * p.width);
     }
   }
-  return out;
+  return out as Predictions;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,7 +218,8 @@ export interface EvaluateOptions {
  * on the data (every loss of gradc's DSL, with weight penalties), the mean over the n examples
  * is then exactly (sum of full batches' losses x B + last x B - (B - r) x zeros) / n.
  */
-export async function evaluate(model: ModelInstance, data: Dataset, options: EvaluateOptions = {}): Promise<Evaluation> {
+export async function evaluate(model: Predicting, data: Dataset, options: EvaluateOptions = {}): Promise<Evaluation> {
+  const instance = model as unknown as ModelInstance;
   checkDataset(data, 'evaluation data');
   if (data.count === 0) throw new ModelRuntimeError('evaluate: the data holds no examples');
   const io = modelIO(model.artifact, options.prediction);
@@ -214,11 +229,11 @@ export async function evaluate(model: ModelInstance, data: Dataset, options: Eva
   for (let start = 0; start < data.count; start += io.features.rows) {
     const rows = rangeRows(start, Math.min(start + io.features.rows, data.count));
     fillFeatures(data, rows, x);
-    const predictions = await model.predict({ [io.features.name]: x });
+    const predictions = await instance.predict({ [io.features.name]: x });
     metrics.add(predictions[io.prediction.name], io.prediction.width, rows);
   }
   const withLoss = options.loss !== false && programNamed(model.artifact, 'evaluate') !== undefined && io.train;
-  const loss = withLoss ? await evaluateLoss(model, io.train!, data) : undefined;
+  const loss = withLoss ? await evaluateLoss(instance, io.train!, data) : undefined;
   return { ...(loss !== undefined ? { loss } : {}), ...metrics.result() };
 }
 

@@ -34,7 +34,7 @@ export {
 } from './fit.ts';
 export type {
   EarlyStopping, EpochRecord, EvaluateOptions, Evaluation, Features, FitCallbacks, FitOptions,
-  FitResult, MetricName, Monitor, StepInfo, TrainProgress,
+  FitResult, MetricName, Monitor, Predicting, StepInfo, TrainProgress,
 } from './fit.ts';
 export { DataError, parseIdx } from './data/idx-parse.ts';
 export type { IdxArray } from './data/idx-parse.ts';
