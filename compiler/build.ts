@@ -34,6 +34,7 @@ import {
   normalizeArchs,
 } from '../runtime/backends/cuda-compile.ts';
 
+/** What `gradc build` builds: targets, folder, batch, seed, CUDA architectures, predict-only. */
 export interface BuildOptions {
   readonly targets: readonly Target[];
   /** Output folder (default: generated/<model name> next to the working directory). */
@@ -65,6 +66,7 @@ export interface RenderOptions {
   readonly cudaArchs?: readonly string[];
 }
 
+/** A build: the compiled model, its folder and the files written. */
 export interface BuildResult {
   readonly compiled: CompiledModel;
   readonly outDir: string;
@@ -213,11 +215,6 @@ function staleFiles(outDir: string, written: ReadonlySet<string>): string[] {
   return [...previous, ...legacy].filter((name) => !written.has(name) && !name.includes('/'));
 }
 
-/**
- * Builds `file` into `outDir`: every file written through a temporary file and renamed (so a
- * reader never sees half a file), files of an earlier build that this one does not make
- * removed, and the build record (.gradc-build.json) written last.
- */
 /** The predict declaration and predict-only flag that `options` ask for. */
 function predictOptions(definition: ModelDefinition, spec: ModelSpec, options: BuildOptions): CompileOptions {
   const { predictBatch, predictOnly = false } = options;
@@ -231,6 +228,11 @@ function predictOptions(definition: ModelDefinition, spec: ModelSpec, options: B
   return { predictSpec, predictOnly };
 }
 
+/**
+ * Builds `file` into `outDir`: every file written through a temporary file and renamed (so a
+ * reader never sees half a file), files of an earlier build that this one does not make
+ * removed, and the build record (.gradc-build.json) written last.
+ */
 export async function buildModel(file: string, options: BuildOptions): Promise<BuildResult> {
   const definition = await loadModelDefinition(file);
   const spec = definition.declare({
@@ -312,6 +314,7 @@ export async function openBuiltModel(
   return (glue[name] as ModelFactory)(backend, options);
 }
 
+/** `buildAndOpen`'s options: the build's and the backend to open on. */
 export interface BuildAndOpenOptions extends Omit<BuildOptions, 'targets' | 'outDir'> {
   readonly backend: BackendKind;
   readonly outDir: string;

@@ -10,6 +10,7 @@ import { schedule } from './schedule.ts';
 import { planMemory } from './memory.ts';
 import { GradcError } from './errors.ts';
 
+/** One program's optimised graph and what each pass did to it. */
 export interface CompiledProgramGraph {
   readonly name: 'train' | 'predict' | 'evaluate';
   readonly graph: Graph;
@@ -22,10 +23,12 @@ export interface BuildWarning {
   readonly loc: SourceLoc | undefined;
 }
 
+/** `model.ts:12:7: message`: a warning at the user's line. */
 export function formatWarning(w: BuildWarning): string {
   return w.loc ? `${formatLoc(w.loc)}: ${w.message}` : w.message;
 }
 
+/** A compiled model: its spec, optimised graphs, schedule and warnings. */
 export interface CompiledModel {
   /**
    * What the build holds. A full build: the model as declared at its training batch. A
@@ -45,6 +48,7 @@ export interface CompiledModel {
   readonly omittedStates: readonly string[];
 }
 
+/** Compile the predict program at another batch, or alone (predict-only). */
 export interface CompileOptions {
   /**
    * The model declared at the batch `predict` runs at (`declare({ batch: N })`): its predict
@@ -129,6 +133,7 @@ function predictOnlySpec(spec: ModelSpec, predict: ModelSpec, graph: Graph): Mod
   };
 }
 
+/** Compiles a model's spec: graphs, autodiff, passes, schedule and memory plan. */
 export function compileModel(spec: ModelSpec, options: CompileOptions = {}): CompiledModel {
   const predictSpec = options.predictSpec ?? spec;
   if (predictSpec !== spec) checkPredictSpec(spec, predictSpec);

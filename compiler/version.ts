@@ -12,4 +12,5 @@ function findVersion(): string {
   }
 }
 
+/** gradc's version, from its package.json. */
 export const GRADC_VERSION: string = findVersion();

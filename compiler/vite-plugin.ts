@@ -19,6 +19,7 @@ import { readManifest } from './build-cache.ts';
 /** A browser target of `gradc build`. */
 export type BrowserTarget = 'js' | 'wgsl';
 
+/** The models the plugin builds, their folders, targets and further `gradc build` options. */
 export interface GradcViteOptions {
   /** Model file -> the folder its glue module is built into (relative to Vite's root). */
   readonly models: Readonly<Record<string, string>>;
@@ -65,6 +66,7 @@ function inputsOf(root: string, file: string, out: string): string[] {
   return [resolve(root, file), ...(manifest?.inputs.map((f) => resolve(folder, f.path)) ?? [])];
 }
 
+/** The Vite plugin: builds the models before Vite bundles the page and again when they change. */
 export function gradc(options: GradcViteOptions): GradcVitePlugin {
   let root = process.cwd();
   const models = Object.entries(options.models);

@@ -9,6 +9,7 @@ import { GradcError } from '../compiler/errors.ts';
 import { formatShape } from '../compiler/ir/types.ts';
 import { callerLoc } from './loc.ts';
 
+/** Options of `dense`: the weight initialiser and whether it has a bias. */
 export interface DenseOptions {
   /** Weight initialiser (default He normal, suited to ReLU). */
   readonly init?: InitKind;

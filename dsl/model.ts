@@ -63,11 +63,17 @@ interface Declaration {
 
 /** What the declaration callback receives: the way to name inputs and parameters. */
 export class ModelContext {
+/** The graph the declaration builds. */
   readonly graph = new GraphBuilder();
+/** The data inputs declared so far. */
   readonly data: DataDecl[] = [];
+/** The parameters declared so far. */
   readonly params: ParamDecl[] = [];
+/** The optimizer states declared so far. */
   readonly states: StateDecl[] = [];
+/** The fed scalars (the learning rate) declared so far. */
   readonly hypers: HyperDecl[] = [];
+/** The new value of each parameter and state after a step. */
   readonly updates = new Map<string, NodeId>();
   private readonly declared = new Map<string, Declaration>();
   private readonly assigned = new Map<string, SourceLoc | undefined>();
@@ -223,12 +229,14 @@ export class ModelContext {
   }
 }
 
+/** What `build` returns: the scalar loss to minimise and the named predictions. */
 export interface ModelOutputs {
   readonly loss: Tensor<readonly []>;
   /** What `predict` returns, e.g. `{ probs: softmax(logits) }`. */
   readonly predictions: Readonly<Record<string, Tensor<Shape>>>;
 }
 
+/** The options of `defineModel`: name, batch size, seed, optimizer, schedule and `build`. */
 export interface ModelOptions<B extends number> {
   readonly name: string;
   /** Batch size baked into the kernels; `gradc build --batch N` overrides it. */
@@ -240,6 +248,7 @@ export interface ModelOptions<B extends number> {
   readonly build: (m: ModelContext, batch: B) => ModelOutputs;
 }
 
+/** A declared model: what a model file exports and `gradc build` compiles. */
 export interface ModelDefinition {
   readonly kind: 'gradc-model';
   readonly name: string;
@@ -249,6 +258,7 @@ export interface ModelDefinition {
   declare(overrides?: { batch?: number; seed?: number }): ModelSpec;
 }
 
+/** Whether `value` is what `defineModel` returns. */
 export function isModelDefinition(value: unknown): value is ModelDefinition {
   return (
     typeof value === 'object' &&
@@ -279,6 +289,7 @@ function isOptimizer(value: unknown): value is Optimizer {
   return typeof o === 'object' && o !== null && typeof o.name === 'string' && typeof o.update === 'function';
 }
 
+/** Declares a model: `build(m, B)` names its inputs and parameters and returns its loss and predictions. */
 export function defineModel<const B extends number>(options: ModelOptions<B>): ModelDefinition {
   const loc = callerLoc('defineModel');
   const fail = (problem: string) => new GradcError(problem, loc);

@@ -4,24 +4,25 @@ import type { Tensor } from './tensor.ts';
 import { exp, log, mean, neg, reduceMax, stopGradient, sum, where } from './ops.ts';
 import { add, div, less, maximum, mul, sub } from './prim.ts';
 
-type Same<S extends Shape> = Tensor<S>;
-
-export function relu<S extends Shape>(x: Tensor<S>): Same<S> {
-  return maximum(x, 0) as unknown as Same<S>;
+/** ReLU: max(x, 0). */
+export function relu<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  return maximum(x, 0) as unknown as Tensor<S>;
 }
 
-export function leakyRelu<S extends Shape>(x: Tensor<S>, slope = 0.01): Same<S> {
-  return maximum(x, mul(x, slope)) as unknown as Same<S>;
+/** Leaky ReLU: x for x > 0, slope * x otherwise. */
+export function leakyRelu<S extends Shape>(x: Tensor<S>, slope = 0.01): Tensor<S> {
+  return maximum(x, mul(x, slope)) as unknown as Tensor<S>;
 }
 
-export function sigmoid<S extends Shape>(x: Tensor<S>): Same<S> {
-  return div(1, add(1, exp(neg(x)))) as unknown as Same<S>;
+/** The logistic function 1 / (1 + e^-x). */
+export function sigmoid<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  return div(1, add(1, exp(neg(x)))) as unknown as Tensor<S>;
 }
 
 /** ELU: x for x > 0, alpha (e^x - 1) otherwise. */
-export function elu<S extends Shape>(x: Tensor<S>, alpha = 1): Same<S> {
+export function elu<S extends Shape>(x: Tensor<S>, alpha = 1): Tensor<S> {
   const negative = mul(sub(exp(x), 1), alpha);
-  return where(less(x, 0) as unknown as Same<S>, negative, x);
+  return where(less(x, 0) as unknown as Tensor<S>, negative, x);
 }
 
 /**
@@ -34,15 +35,15 @@ function stableShift<S extends Shape>(x: Tensor<S>) {
 }
 
 /** log(softmax(x)) over the last axis, stable: x - max - log(sum(exp(x - max))). */
-export function logSoftmax<S extends Shape>(x: Tensor<S>): Same<S> {
+export function logSoftmax<S extends Shape>(x: Tensor<S>): Tensor<S> {
   const shifted = sub(x, stableShift(x));
-  return sub(shifted, log(sum(exp(shifted), -1, true))) as unknown as Same<S>;
+  return sub(shifted, log(sum(exp(shifted), -1, true))) as unknown as Tensor<S>;
 }
 
 /** Softmax over the last axis. */
-export function softmax<S extends Shape>(x: Tensor<S>): Same<S> {
+export function softmax<S extends Shape>(x: Tensor<S>): Tensor<S> {
   const shifted = exp(sub(x, stableShift(x)));
-  return div(shifted, sum(shifted, -1, true)) as unknown as Same<S>;
+  return div(shifted, sum(shifted, -1, true)) as unknown as Tensor<S>;
 }
 
 /** Mean over the batch of -sum(labels * log softmax(logits)): categorical cross-entropy. */

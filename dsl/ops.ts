@@ -24,21 +24,32 @@ function unary(kind: 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'stop_gradient'):
   }) as Unary;
 }
 
+/** a + b, elementwise, with numpy broadcasting. */
 export const add = prim.add as Binary;
+/** a - b, elementwise, with numpy broadcasting. */
 export const sub = prim.sub as Binary;
+/** a * b, elementwise, with numpy broadcasting. */
 export const mul = prim.mul as Binary;
+/** a / b, elementwise, with numpy broadcasting. */
 export const div = prim.div as Binary;
+/** a raised to b, elementwise, with numpy broadcasting. */
 export const pow = prim.pow as Binary;
+/** The larger of a and b, elementwise (ReLU is `maximum(x, 0)`). */
 export const maximum = prim.maximum as Binary;
 /** 1 where a < b, else 0. */
 export const less = prim.less as Binary;
 /** 1 where a == b, else 0. */
 export const equal = prim.equal as Binary;
 
+/** -x, elementwise. */
 export const neg = unary('neg');
+/** e^x, elementwise. */
 export const exp = unary('exp');
+/** The natural logarithm, elementwise. */
 export const log = unary('log');
+/** The square root, elementwise. */
 export const sqrt = unary('sqrt');
+/** The hyperbolic tangent, elementwise. */
 export const tanh = unary('tanh');
 /** x, through which no gradient flows (for shifts that cancel, like softmax's max). */
 export const stopGradient = unary('stop_gradient');
@@ -59,6 +70,7 @@ export function matmul<M extends number, K extends number, N extends number>(
   return traced(g, 'matmul', () => wrap(g, g.matmul(a.id, nodeOf(g, b))));
 }
 
+/** The transpose of a matrix. */
 export function transpose<R extends number, C extends number>(
   x: Tensor<readonly [R, C]>,
 ): Tensor<[C, R]> {
@@ -66,11 +78,13 @@ export function transpose<R extends number, C extends number>(
   return traced(g, 'transpose', () => wrap(g, g.transpose(x.id, [1, 0])));
 }
 
+/** The same elements in another shape with as many elements. */
 export function reshape<const S extends Shape>(x: Tensor<Shape>, shape: S): Tensor<S> {
   const g = tensorArg(x, 'reshape').graph;
   return traced(g, 'reshape', () => wrap<S>(g, g.reshape(x.id, shape)));
 }
 
+/** x repeated along new or size-1 axes to `shape` (numpy broadcasting). */
 export function broadcastTo<const S extends Shape>(x: Tensor<Shape>, shape: S): Tensor<S> {
   const g = tensorArg(x, 'broadcastTo').graph;
   return traced(g, 'broadcastTo', () => wrap<S>(g, g.broadcastTo(x.id, shape)));
@@ -96,6 +110,7 @@ export function sumAll(x: Tensor<Shape>): Tensor<[]> {
   return sum(x) as Tensor<[]>;
 }
 
+/** Maximum over `axes` (all by default; negative axes count from the end). */
 export function reduceMax(
   x: Tensor<Shape>,
   axes?: number | readonly number[],
@@ -114,6 +129,7 @@ export function mean(x: Tensor<Shape>, axes?: number | readonly number[], keepDi
   return prim.mul(sum(x, list, keepDims), 1 / count);
 }
 
+/** x * x, elementwise. */
 export function square<S extends Shape>(x: Tensor<S>): Tensor<S> {
   return prim.mul(x, x) as Tensor<S>;
 }

@@ -14,6 +14,7 @@ import type { ModelContext } from './model.ts';
 import { neg, sqrt } from './ops.ts';
 import { add, div, maximum, mul, pow, sub } from './prim.ts';
 
+/** An optimizer: DSL code that updates each parameter from its gradient (see `sgd`, `momentum`, `adam`). */
 export interface Optimizer {
   readonly name: string;
   /** Where the user created the optimizer; its update nodes point there. */
@@ -34,6 +35,7 @@ function clipped(grad: T, clip: number | undefined): T {
   return neg(maximum(neg(maximum(grad, -clip)), -clip)) as T;
 }
 
+/** Options every optimizer takes: the learning rate, clipping by value and L2 weight decay. */
 export interface SgdOptions {
   readonly learningRate: number;
   /** Clip gradients by value. */
@@ -97,6 +99,7 @@ export function sgd(options: SgdOptions): Optimizer {
   };
 }
 
+/** Options of `momentum`: the momentum coefficient and whether to use Nesterov's update. */
 export interface MomentumOptions extends SgdOptions {
   readonly momentum: number;
   readonly nesterov?: boolean;
@@ -121,6 +124,7 @@ export function momentum(options: MomentumOptions): Optimizer {
   };
 }
 
+/** Options of `adam`: the moment decays beta1, beta2 and epsilon. */
 export interface AdamOptions extends SgdOptions {
   readonly beta1?: number;
   readonly beta2?: number;

@@ -1,6 +1,7 @@
 /** ModelSpec: the plain, serialisable description of a model that the compiler takes. */
 import type { Graph, Shape } from '../compiler/ir/types.ts';
 
+/** How a parameter is initialised: He or Glorot (normal or uniform), or zeros. */
 export type InitKind = 'he_normal' | 'he_uniform' | 'glorot_normal' | 'glorot_uniform' | 'zeros';
 
 /** How a parameter is initialised from the model's seed. */
@@ -11,6 +12,7 @@ export interface InitSpec {
   readonly value?: number;
 }
 
+/** A trainable parameter: its name, shape and initialiser. */
 export interface ParamDecl {
   readonly name: string;
   readonly shape: Shape;
@@ -44,6 +46,7 @@ export type LrSchedule =
   | { readonly kind: 'inverse_sqrt'; readonly warmup: number }
   | { readonly kind: 'cosine'; readonly steps: number; readonly minFactor: number; readonly warmup: number };
 
+/** A declared model as plain data: its graph, inputs, parameters, states, predictions, optimizer and schedule. */
 export interface ModelSpec {
   readonly name: string;
   readonly batch: number;
@@ -65,9 +68,13 @@ export interface ModelSpec {
   readonly schedule: LrSchedule;
 }
 
+/** The prefix of the gradient placeholders (`grad:<param>`) optimizers read. */
 export const GRAD_PREFIX = 'grad:';
+/** The prefix of the train program's outputs that hold a parameter's or state's new value. */
 export const UPDATE_PREFIX = 'update:';
+/** The prefix of the predict program's outputs (`predict:<name>`). */
 export const PREDICT_PREFIX = 'predict:';
+/** The name of the loss output. */
 export const LOSS_OUTPUT = 'loss';
 /** The learning rate, a hyperparameter every built-in optimizer feeds. */
 export const LR_HYPER = 'lr';

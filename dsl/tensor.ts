@@ -6,6 +6,7 @@ import { callerLoc } from './loc.ts';
 import { GradcError } from '../compiler/errors.ts';
 import { describeValue } from '../compiler/ir/limits.ts';
 
+/** A symbolic tensor: a node of the model's graph with its shape as a literal tuple type. */
 export class Tensor<S extends Shape = Shape> {
   constructor(
     /** The builder of the model this tensor belongs to. */

@@ -8,6 +8,7 @@ import type {
 
 export type { DataDecl, HyperDecl, LrSchedule, ParamDecl, StateDecl };
 
+/** A buffer of the model: its name, shape, role and the storage it lives in. */
 export interface ArtifactBuffer {
   readonly name: string;
   readonly shape: readonly number[];
@@ -17,6 +18,7 @@ export interface ArtifactBuffer {
   readonly storage: number;
 }
 
+/** One kernel launch of a program: the kernel and its buffers. */
 export interface ArtifactLaunch {
   readonly kernel: string;
   /** Buffer indices: the kernel's inputs, then its output. */
@@ -25,11 +27,13 @@ export interface ArtifactLaunch {
   readonly sources?: readonly string[];
 }
 
+/** A named input or output of a program and its buffer. */
 export interface ArtifactIO {
   readonly name: string;
   readonly buffer: number;
 }
 
+/** A program (train, predict, evaluate): its launches, the data it is fed and what it outputs. */
 export interface ArtifactProgram {
   readonly name: string;
   readonly launches: readonly ArtifactLaunch[];

@@ -17,11 +17,13 @@ export interface Launch {
   readonly args: readonly DeviceBuffer[];
 }
 
+/** A launch list resolved once by a backend, run many times. */
 export interface PreparedProgram {
   /** Enqueues (or, on the host, runs) every launch in order. */
   run(): void;
 }
 
+/** A device that runs kernels: float32 buffers, uploads, downloads and prepared programs. */
 export interface Backend {
   readonly name: string;
   allocate(size: number): DeviceBuffer;

@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+/** A path in gradc's cache folder. */
 export function gradcCacheDir(...parts: string[]): string {
   const env = process.env;
   const root = env.GRADC_CACHE_DIR

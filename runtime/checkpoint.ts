@@ -27,8 +27,10 @@ import { MONITORS } from './train-progress.ts';
 export { CheckpointError };
 export type { Tensor, Tensors };
 
+/** A checkpoint holds parameters and optimizer state (and the training position); weights, parameters only. */
 export type CheckpointKind = 'checkpoint' | 'weights';
 
+/** A decoded gradc checkpoint or weights file (or another tool's safetensors file, read as weights). */
 export interface Checkpoint {
   /** `checkpoint`: parameters and optimizer states; `weights`: parameters. */
   readonly kind: CheckpointKind;

@@ -31,6 +31,7 @@ export type { EpochRecord, Monitor, TrainProgress };
 export { MONITORS };
 export { DivergenceError };
 
+/** Stop training when the monitored value has not improved for `patience` epochs. */
 export interface EarlyStopping {
   /** Stop after this many epochs without improvement. */
   readonly patience: number;
@@ -51,6 +52,7 @@ export interface StepInfo {
   readonly loss?: number;
 }
 
+/** Called by `fit` after each step and epoch, and asked before each step whether to stop. */
 export interface FitCallbacks {
   /** After each step (awaited). */
   readonly onStep?: ((info: StepInfo) => void | Promise<void>) | undefined;
@@ -60,6 +62,7 @@ export interface FitCallbacks {
   readonly shouldStop?: (() => boolean) | undefined;
 }
 
+/** How `fit` trains: epochs, validation, batch order, learning rate, metrics, early stopping, callbacks. */
 export interface FitOptions {
   /** The epoch to stop after, counting the epochs of a resumed run. */
   readonly epochs: number;
@@ -95,6 +98,7 @@ export interface FitOptions {
   readonly checkFinite?: boolean | undefined;
 }
 
+/** What `fit` returns: the history, how it ended, and the progress to save for a resume. */
 export interface FitResult {
   /** Every epoch's record, those of the resumed run included. */
   readonly history: readonly EpochRecord[];
@@ -200,6 +204,7 @@ export async function predict<Predictions extends Feeds = Feeds>(
 // ---------------------------------------------------------------------------------------------
 // evaluate
 
+/** What `evaluate` computes: the loss (default) and which metrics. */
 export interface EvaluateOptions {
   /** Evaluate the model's loss as well (default true; it runs the evaluate program). */
   readonly loss?: boolean | undefined;

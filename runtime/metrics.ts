@@ -5,6 +5,7 @@
  */
 import type { Dataset } from './data/dataset.ts';
 
+/** The metrics `evaluate` computes: accuracy for classes, mean squared and absolute error for values. */
 export type MetricName = 'accuracy' | 'mse' | 'mae';
 
 /** Metric values by name; `loss` is the model's own loss. */

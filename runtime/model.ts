@@ -79,6 +79,7 @@ export function allocateStorages<T>(
   return buffers.map((b) => storages.get(b.storage)!);
 }
 
+/** A mistake in how a model is used at run time (a missing feed, a wrong size, a refused checkpoint). */
 export class ModelRuntimeError extends Error {
   constructor(message: string) {
     super(message);
@@ -100,6 +101,7 @@ export function firstNonFinite(values: Float32Array): number {
   return -1;
 }
 
+/** A generated model opened on a backend: train steps, predictions, evaluation, parameters and checkpoints. */
 export class ModelInstance<
   TrainFeeds extends Feeds = Feeds,
   PredictFeeds extends Feeds = Feeds,
@@ -336,10 +338,12 @@ export class ModelInstance<
     return out as unknown as Predictions;
   }
 
+/** A parameter's or state's values, read from the device. */
   getParam(name: ParamName): Promise<Float32Array> {
     return this.backend.download(this.buffers[this.bufferNamed(name).index]);
   }
 
+/** Writes a parameter's or state's values to the device. */
   setParam(name: ParamName, value: Float32Array): void {
     const { index, size } = this.bufferNamed(name);
     if (value.length !== size) throw new ModelRuntimeError(`${name} needs ${size} values, got ${value.length}`);
@@ -417,6 +421,7 @@ export class ModelInstance<
     for (const d of expected) this.setParam(d.name as ParamName, tensors[d.name].data);
   }
 
+/** Frees the model's buffers and its backend. */
   dispose(): void {
     this.backend.dispose();
   }

@@ -13,7 +13,9 @@ import { createWebGpuBackend } from './backends/webgpu.ts';
 import { ModelInstance, ModelRuntimeError } from './model.ts';
 import type { Feeds } from './model.ts';
 
+/** Where a model runs: plain JavaScript, native C, WebGPU or CUDA. */
 export type BackendKind = 'js' | 'c' | 'webgpu' | 'cuda';
+/** Every backend, the default (native C) first. */
 export const BACKEND_KINDS: readonly BackendKind[] = ['c', 'js', 'webgpu', 'cuda'];
 
 /** The kernels of one backend, loaded. */
@@ -48,6 +50,7 @@ export interface CudaOpenOptions {
   readonly nvcc?: readonly string[] | undefined;
 }
 
+/** How a model opens: the WebGPU device to use, or the CUDA backend's options. */
 export interface OpenOptions {
   /** The WebGPU device to use; by default one is requested (navigator.gpu, or Dawn in Node). */
   readonly device?: GpuDeviceLike | undefined;
@@ -141,6 +144,7 @@ function notBuiltFor(artifact: Artifact, target: string): Error {
   );
 }
 
+/** Opens the backend `kind` on a model's loaded kernels (see `openModel` for a glue module's files). */
 export async function openBackend(
   kind: BackendKind,
   artifact: Artifact,

@@ -16,6 +16,7 @@ export type TrainingMember =
   | 'snapshot'
   | 'restore';
 
+/** A predict-only build's model: predictions and weights, nothing that trains. */
 export type PredictOnlyModel<
   PredictFeeds extends Feeds = Feeds,
   Predictions extends Feeds = Feeds,

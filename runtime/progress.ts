@@ -7,6 +7,7 @@ export interface ProgressStream {
   columns?: number;
 }
 
+/** A progress bar's length, label, stream and width. */
 export interface ProgressBarOptions {
   total: number;
   label: string;
@@ -17,13 +18,16 @@ export interface ProgressBarOptions {
   now?: () => number;
 }
 
+/** Named numbers a progress line shows. */
 export type Metrics = Record<string, number>;
 
+/** A progress bar: updated with the work done and metrics, finished once. */
 export interface ProgressBar {
   update(done: number, metrics?: Metrics): void;
   finish(metrics?: Metrics): void;
 }
 
+/** Characters inside the bar's brackets. */
 export const DEFAULT_BAR_WIDTH = 20;
 /** Minimum time between TTY redraws, so per-batch updates cost almost nothing. */
 export const REDRAW_INTERVAL_MS = 100;
@@ -89,12 +93,14 @@ export function formatMetric(name: string, value: number): string {
     : `${name} ${formatNumber(value)}`;
 }
 
+/** `loss 0.1234 · accuracy 97.5%`: metrics for a progress line. */
 export function formatMetrics(metrics: Metrics = {}): string {
   return Object.entries(metrics)
     .map(([name, value]) => formatMetric(name, value))
     .join(' ');
 }
 
+/** What one progress line shows. */
 export interface ProgressLine {
   label: string;
   done: number;

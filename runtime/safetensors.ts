@@ -32,6 +32,7 @@ export type Tensors = Readonly<Record<string, Tensor>>;
 /** The header's `__metadata__`: strings by name. Decoded records have no prototype. */
 export type Metadata = Readonly<Record<string, string>>;
 
+/** A decoded safetensors file: its tensors (as float32) and its metadata. */
 export interface Safetensors {
   readonly tensors: Tensors;
   readonly metadata: Metadata;
@@ -39,6 +40,7 @@ export interface Safetensors {
 
 /** The element types gradc reads, with their sizes in bytes. */
 const DTYPE_BYTES = { F32: 4, F64: 8, F16: 2, BF16: 2 } as const;
+/** The safetensors element types gradc reads. */
 export type Dtype = keyof typeof DTYPE_BYTES;
 
 /** One tensor entry of a checked header: offsets relative to the byte buffer. */

@@ -42,5 +42,6 @@ export interface TrainProgress {
 
 /** What early stopping watches: the training loss, or a validation value. */
 export type Monitor = 'loss' | 'val_loss' | 'val_accuracy' | 'val_mse' | 'val_mae';
+/** What early stopping can watch. */
 export const MONITORS: readonly Monitor[] = ['loss', 'val_loss', 'val_accuracy', 'val_mse', 'val_mae'];
 

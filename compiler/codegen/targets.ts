@@ -1,7 +1,9 @@
 /** The code-generation targets `gradc build --target` accepts, and the backend each feeds. */
 import type { BackendKind } from '../../runtime/open.ts';
 
+/** The targets `gradc build --target` accepts. */
 export const TARGETS = ['js', 'c', 'wgsl', 'cuda'] as const;
+/** A code-generation target: js, c, wgsl or cuda. */
 export type Target = (typeof TARGETS)[number];
 
 /**
@@ -10,6 +12,7 @@ export type Target = (typeof TARGETS)[number];
  */
 export const DEFAULT_TARGETS: readonly Target[] = ['js', 'c', 'wgsl'];
 
+/** The backend that runs each target's kernels. */
 export const BACKEND_OF_TARGET: Readonly<Record<Target, BackendKind>> = {
   js: 'js',
   c: 'c',
@@ -17,6 +20,7 @@ export const BACKEND_OF_TARGET: Readonly<Record<Target, BackendKind>> = {
   cuda: 'cuda',
 };
 
+/** The target each backend runs. */
 export const TARGET_OF_BACKEND: Readonly<Record<BackendKind, Target>> = {
   js: 'js',
   c: 'c',
@@ -24,6 +28,7 @@ export const TARGET_OF_BACKEND: Readonly<Record<BackendKind, Target>> = {
   cuda: 'cuda',
 };
 
+/** Whether `name` is a target. */
 export function isTarget(name: string): name is Target {
   return (TARGETS as readonly string[]).includes(name);
 }

@@ -122,6 +122,7 @@ class CudaBuffer implements DeviceBuffer {
   ) {}
 }
 
+/** What the CUDA backend runs: the module image, the kernels' launch shapes, the GPU, graphs and driver. */
 export interface CudaBackendOptions {
   /** The module image: a fatbin or cubin (bytes) or PTX (text, NUL-terminated). */
   readonly image: Uint8Array;
@@ -135,6 +136,7 @@ export interface CudaBackendOptions {
   readonly archs?: readonly string[];
 }
 
+/** The GPU a CUDA backend runs on. */
 export interface CudaDeviceInfo {
   readonly index: number;
   readonly name: string;
@@ -173,6 +175,7 @@ function deviceArch(driver: Driver, device: number): string {
   return `sm_${major}${attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)}`;
 }
 
+/** A backend on an NVIDIA GPU through the CUDA driver API. */
 export function createCudaBackend(options: CudaBackendOptions): Backend & { readonly device: CudaDeviceInfo } {
   const driver = probeCuda(options.driverLibraries);
   const count = [0];

@@ -26,6 +26,7 @@ export const DEFAULT_FLAGS: readonly string[] = [
 ];
 
 
+/** How the C kernels are compiled: the source, the cache folder, the compiler and its flags. */
 export interface CompileOptions {
   readonly cSource: string;
   /** Where libraries are kept, keyed by a hash; default `native/` in gradc's cache folder. */
@@ -163,6 +164,7 @@ function loadLibrary(path: string, kernels: NativeBackendOptions['kernels']): Lo
 
 // ---- the backend ----
 
+/** The native backend's kernels: the C source and each kernel's name and arity. */
 export interface NativeBackendOptions extends CompileOptions {
   /** Every kernel the source defines that will be bound, with its number of buffers. */
   readonly kernels: readonly { readonly name: string; readonly arity: number }[];

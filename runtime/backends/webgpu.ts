@@ -21,6 +21,7 @@ import type {
   Backend, DeviceBuffer, GpuDeviceLike, Launch, PreparedProgram, WgslKernel,
 } from '../backend.ts';
 
+/** How the WebGPU backend reports errors and warnings. */
 export interface WebGpuBackendOptions {
   /** Error scopes around every run and upload (a GPU round trip each); see the file header. */
   readonly debug?: boolean;

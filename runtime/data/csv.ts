@@ -159,6 +159,7 @@ function trimField(text: string): string {
 /** 'auto' reads integer targets as classes when they take at most this many distinct values. */
 export const AUTO_MAX_CLASSES = 20;
 
+/** How `parseCsv` reads a file: its name, the target column, classes or values, or the mapping of a training file. */
 export interface CsvOptions {
   /** Names the text in messages, usually its file name. */
   readonly source: string;

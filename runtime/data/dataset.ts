@@ -37,6 +37,7 @@ export interface Dataset {
 /** A dataset whose targets are class indices. */
 export type ClassDataset = Dataset & { readonly y: Int32Array; readonly classes: number };
 
+/** Whether the dataset's targets are class indices. */
 export function isClassDataset(dataset: Dataset): dataset is ClassDataset {
   return dataset.classes !== undefined;
 }
@@ -44,6 +45,7 @@ export function isClassDataset(dataset: Dataset): dataset is ClassDataset {
 /** Flat numbers, or one array of numbers per example. */
 export type ArrayRows = ArrayLike<number> | readonly ArrayLike<number>[];
 
+/** In-memory arrays for `datasetFromArrays`: features, targets and optionally classes and names. */
 export interface DatasetArrays {
   /** Features: flat row-major numbers (`count` rows), or one array per example. */
   readonly x: ArrayRows;

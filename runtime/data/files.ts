@@ -120,6 +120,7 @@ export function loadCsvFile(path: string, options: CsvFileOptions): Dataset {
   return parseCsv(decodeUtf8(bytes, source), { ...options, source });
 }
 
+/** The feature scale and class count of an IDX pair. */
 export interface IdxFilesOptions {
   /** Features are the stored values divided by this (default 255 for uint8 images, else 1). */
   readonly scale?: number;

