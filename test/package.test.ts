@@ -161,6 +161,16 @@ describe('gradc installed from its tarball into a fresh project', () => {
     expect(specFloat32(file.tensors.get('out.w')!).every(Number.isFinite)).toBe(true);
   });
 
+  it('runs the README\'s example exactly as the README prints it', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const printed = /```ts\n\/\/ src\/readme\.ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(printed).toBe(readFileSync(join(FIXTURE, 'src/readme.ts'), 'utf8'));
+    const r = ok(run('node', ['src/readme.js']), 'node src/readme.js');
+    const mse = Number(/mse: ([\d.e-]+)/.exec(r.stdout)?.[1]);
+    expect(mse).toBeLessThan(0.01);
+    expect(existsSync(join(project, 'wave.safetensors'))).toBe(true);
+  });
+
   it('trains a classifier on a CSV file with gradc train, reporting validation accuracy', () => {
     const r = ok(
       run('npx', ['gradc', 'train', 'src/flowers.ts', '--data', 'train.csv', '--target', 'species', '--validation', 'test.csv', '--epochs', '15', '--backend', 'js']),
