@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GradcError } from './errors.ts';
 import { GRADC_VERSION } from './version.ts';
 import { TARGETS } from './codegen/targets.ts';
 import type { Target } from './codegen/targets.ts';
@@ -85,6 +86,18 @@ export function readManifest(dir: string): BuildManifest | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `outDir` must be a folder, or a path where one can be made (checked before anything is
+ * loaded or compiled).
+ */
+export function checkOutDir(outDir: string): void {
+  if (existsSync(outDir) && !statSync(outDir).isDirectory()) {
+    throw new GradcError(`--out ${outDir} is a file, not a folder`);
+  }
+  const system = ['/proc', '/sys', '/dev'].find((d) => outDir === d || outDir.startsWith(`${d}/`));
+  if (system) throw new GradcError(`--out ${outDir} is inside ${system}, which holds no files`);
 }
 
 /** Whether `dir` holds a build of the same inputs, by the same gradc, with the same options. */

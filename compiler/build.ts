@@ -14,7 +14,7 @@ import { compileModel } from './compile.ts';
 import { renderGlue, toArtifact } from './codegen/glue.ts';
 import { emitJavaScript, moduleBaseName } from './codegen/emit-js.ts';
 import {
-  buildKey, digestFiles, gradcStamp, hashValue, MANIFEST_FILE, manifestText, readManifest, sha256,
+  buildKey, checkOutDir, digestFiles, gradcStamp, hashValue, MANIFEST_FILE, manifestText, readManifest, sha256,
 } from './build-cache.ts';
 import { modelInputs } from './model-inputs.ts';
 import { GRADC_VERSION } from './version.ts';
@@ -195,15 +195,6 @@ export function renderArtifacts(
   return files;
 }
 
-/** `outDir` must be a folder, or a path where one can be made. */
-function checkOutDir(outDir: string): void {
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) {
-    throw new GradcError(`--out ${outDir} is a file, not a folder`);
-  }
-  const system = ['/proc', '/sys', '/dev'].find((d) => outDir === d || outDir.startsWith(`${d}/`));
-  if (system) throw new GradcError(`--out ${outDir} is inside ${system}, which holds no files`);
-}
-
 /** Files an earlier gradc build wrote here that this one does not: they would mislead. */
 function staleFiles(outDir: string, written: ReadonlySet<string>): string[] {
   const previous = readManifest(outDir)?.outputs.map((f) => f.path) ?? [];
@@ -234,6 +225,8 @@ function predictOptions(definition: ModelDefinition, spec: ModelSpec, options: B
  * removed, and the build record (.gradc-build.json) written last.
  */
 export async function buildModel(file: string, options: BuildOptions): Promise<BuildResult> {
+  // A folder that cannot be written is refused before the model is loaded and compiled.
+  if (options.outDir !== undefined) checkOutDir(resolve(options.outDir));
   const definition = await loadModelDefinition(file);
   const spec = definition.declare({
     ...(options.batch !== undefined ? { batch: options.batch } : {}),

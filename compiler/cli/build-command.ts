@@ -7,7 +7,7 @@ import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BuildOptions } from '../build.ts';
-import { buildKey, defaultBuildFolder, isUpToDate, readManifest } from '../build-cache.ts';
+import { buildKey, checkOutDir, defaultBuildFolder, isUpToDate, readManifest } from '../build-cache.ts';
 import type { Target } from '../codegen/targets.ts';
 import { DEFAULT_TARGETS, TARGETS, isTarget } from '../codegen/targets.ts';
 import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../../runtime/backends/cuda-compile.ts';
@@ -66,6 +66,7 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     predictBatch: intOption(values['predict-batch'], 'predict-batch'),
   };
   const out = values.out !== undefined ? resolve(values.out) : undefined;
+  if (out !== undefined) checkOutDir(out);
   if (values.watch) return watchBuilds(file, out, argv.filter((a) => a !== '--watch'));
   const reportOnly = !values.force && !values.verbose && !values['print-graph'];
   const folder = out ?? defaultBuildFolder(file);

@@ -118,6 +118,9 @@ const USER_ERRORS = new Set([
   'DataError',
   'CheckpointError',
   'ModelRuntimeError',
+  // Subclasses of ModelRuntimeError carry names of their own.
+  'DivergenceError',
+  'KernelMismatchError',
   'NativeCompileError',
   'CudaError',
   'CudaCompileError',

@@ -3,6 +3,7 @@
  * on the user's data with a progress bar per epoch; optionally save a checkpoint and the
  * history after every epoch.
  */
+import { resolve } from 'node:path';
 import type { BackendKind } from '../../runtime/open.ts';
 import { BACKEND_KINDS } from '../../runtime/open.ts';
 import type { EpochRecord, FitResult, TrainProgress } from '../../runtime/fit.ts';
@@ -11,7 +12,7 @@ import type { ModelInstance } from '../../runtime/model.ts';
 import type { Checkpoint } from '../../runtime/checkpoint.ts';
 import { CheckpointError } from '../../runtime/checkpoint.ts';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomically } from '../../runtime/checkpoint-file.ts';
-import { buildIntoCache, buildModel, openBuiltModel } from '../build.ts';
+import { checkOutDir } from '../build-cache.ts';
 import { TARGET_OF_BACKEND } from '../codegen/targets.ts';
 import { UsageError, intOption, numberOption, parseCommand, seedOption } from './main.ts';
 import { parseCudaArchs } from './build-command.ts';
@@ -107,6 +108,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   // Everything the run will write is checked before anything is built or trained.
   if (values.checkpoint !== undefined) checkWritableFile(values.checkpoint, '--checkpoint');
   if (values.history !== undefined) checkWritableFile(values.history, '--history');
+  if (values.out !== undefined) checkOutDir(resolve(values.out));
   // Without a GPU, say so before compiling anything.
   if (backend === 'cuda') (await import('../../runtime/backends/cuda.ts')).probeCuda();
   // A broken checkpoint is refused before anything is built.
@@ -119,6 +121,8 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     testLimit: intOption(values['test-limit'], 'test-limit'),
   });
   const build = { targets: [TARGET_OF_BACKEND[backend]], batch, seed, cudaArchs };
+  // The compiler is loaded only now: a mistake in the options or the data is reported at once.
+  const { buildIntoCache, buildModel, openBuiltModel } = await import('../build.ts');
   const { outDir } = values.out !== undefined
     ? await buildModel(positionals[0], { ...build, outDir: values.out })
     : await buildIntoCache(positionals[0], build);
