@@ -2,8 +2,13 @@
 // node_modules are transpiled (types removed, inline source maps, so stack traces and the DSL's
 // file:line:col point at the user's source) and loaded as ES modules. Imports may name a `.ts`
 // file by its `.js` name, as TypeScript projects write them, or leave the extension out.
-// Registered by bin/gradc.mjs with `module.register`; TypeScript is loaded on the first file.
-import { readFile } from 'node:fs/promises';
+// Registered by bin/gradc.mjs with `module.register`. Transpiled text is cached on disk by a
+// digest of the source (in gradc's cache folder), so TypeScript itself is loaded only when a
+// file changed.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 let conditions = [];
 let transpiler;
@@ -66,10 +71,43 @@ async function typescript() {
   return transpiler;
 }
 
+/** Bumped whenever the transpile options change, so older cached texts are not used. */
+const CACHE_VERSION = 1;
+
+function cacheFolder() {
+  const env = process.env;
+  const root = env.GRADC_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'gradc');
+  return join(root, 'transpiled');
+}
+
+async function cached(key) {
+  try {
+    return await readFile(join(cacheFolder(), `${key}.js`), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes through a temporary name, so a concurrent reader never sees half a file. */
+async function remember(key, text) {
+  try {
+    const folder = cacheFolder();
+    await mkdir(folder, { recursive: true });
+    const temporary = join(folder, `${key}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    await writeFile(temporary, text);
+    await rename(temporary, join(folder, `${key}.js`));
+  } catch {
+    // A cache that cannot be written only costs time.
+  }
+}
+
 export async function load(url, context, nextLoad) {
   if (!isUserTypeScript(url)) return nextLoad(url, context);
-  const ts = await typescript();
   const source = await readFile(new URL(url), 'utf8');
+  const key = createHash('sha256').update(`${CACHE_VERSION}\0${url}\0${source}`).digest('hex');
+  const hit = await cached(key);
+  if (hit !== undefined) return { format: 'module', source: hit, shortCircuit: true };
+  const ts = await typescript();
   const { outputText } = ts.transpileModule(source, {
     fileName: new URL(url).pathname,
     compilerOptions: {
@@ -82,5 +120,6 @@ export async function load(url, context, nextLoad) {
       inlineSources: true,
     },
   });
+  await remember(key, outputText);
   return { format: 'module', source: outputText, shortCircuit: true };
 }

@@ -74,9 +74,14 @@ function expectSuccess(r: Run): void {
 }
 
 /** Every file and folder under `dir`, relative to it, sorted. */
+/**
+ * Every path under `dir`, but the cache of transpiled TypeScript (bin/ts-hooks.mjs), which
+ * loading gradc itself fills and which is no output of a build.
+ */
 function tree(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
+  const paths = readdirSync(dir, { recursive: true, encoding: 'utf8' });
+  return paths.filter((p) => !/(^|\/)transpiled(\/|$)/.test(p) && !/^cache$/.test(p)).sort();
 }
 
 /** The folders `gradc train` built into, under a cache folder. */
