@@ -8,7 +8,7 @@
  * built with gradc/vite that trains on WebGPU in headless chromium.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -139,8 +139,15 @@ describe('gradc installed from its tarball into a fresh project', () => {
     expect(r.code).toBe(0);
   });
 
-  it('trains with fit under plain node, saves safetensors weights, and the predict-only build predicts the same', () => {
-    ok(run('node', ['src/train.js']), 'node src/train.js');
+  it('trains with fit under plain node, without the compiler\'s dependencies, saves safetensors weights, and the predict-only build predicts the same', () => {
+    // The runtime needs none of ts-morph, handlebars or typescript: train with them gone.
+    const compilerOnly = ['ts-morph', '@ts-morph', 'handlebars', 'typescript'].map((name) => join(project, 'node_modules', name));
+    for (const dir of compilerOnly) renameSync(dir, `${dir}.away`);
+    try {
+      ok(run('node', ['src/train.js']), 'node src/train.js');
+    } finally {
+      for (const dir of compilerOnly) renameSync(`${dir}.away`, dir);
+    }
     const results = JSON.parse(readFileSync(join(project, 'results.json'), 'utf8'));
     console.log(
       `wave: untrained MSE ${results.untrainedMse.toFixed(4)}, training loss ${results.firstLoss.toFixed(4)} -> ` +
