@@ -1,19 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { dataErrorOf as errorOf } from './data-error.ts';
 import { AUTO_MAX_CLASSES, forEachCsvRecord, parseCsv } from '../runtime/data/csv.ts';
 import type { CsvOptions } from '../runtime/data/csv.ts';
-import { DataError } from '../runtime/data/idx-parse.ts';
-
-/** The message of the DataError that `action` throws (fails the test if it throws none). */
-function errorOf(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DataError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a DataError, but nothing was thrown');
-}
 
 const parse = (text: string, options: Partial<CsvOptions> = {}) =>
   parseCsv(text, { source: 'd.csv', target: 'y', ...options });

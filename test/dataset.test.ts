@@ -11,23 +11,13 @@ import {
 import type { Dataset } from '../runtime/data/dataset.ts';
 import { loadCsvFile, loadIdxFiles, readRegularFile } from '../runtime/data/files.ts';
 import { datasetFromIdx } from '../runtime/data/idx-dataset.ts';
-import { DataError } from '../runtime/data/idx-parse.ts';
+import { dataErrorOf as errorOf } from './data-error.ts';
 import { defaultMnistDir, loadMnist } from '../runtime/data/mnist.ts';
 import { encodeIdx } from './idx-encode.ts';
 
 /** True when two typed arrays hold the same bytes. */
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-}
-
-function errorOf(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DataError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a DataError, but nothing was thrown');
 }
 
 const tempDir = mkdtempSync(join(tmpdir(), 'gradc-dataset-'));
