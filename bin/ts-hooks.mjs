@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 let conditions = [];
 let transpiler;
@@ -108,8 +109,10 @@ export async function load(url, context, nextLoad) {
   const hit = await cached(key);
   if (hit !== undefined) return { format: 'module', source: hit, shortCircuit: true };
   const ts = await typescript();
-  const { outputText } = ts.transpileModule(source, {
-    fileName: new URL(url).pathname,
+  const fileName = fileURLToPath(url);
+  const { outputText, diagnostics = [] } = ts.transpileModule(source, {
+    fileName,
+    reportDiagnostics: true,
     compilerOptions: {
       module: ts.ModuleKind.ESNext,
       target: ts.ScriptTarget.ES2022,
@@ -120,6 +123,19 @@ export async function load(url, context, nextLoad) {
       inlineSources: true,
     },
   });
+  // A syntax error is the user's: one line at its place (a SyntaxError, which survives the
+  // trip from this thread to the main one), never a silently repaired module.
+  const error = diagnostics.find((d) => d.category === ts.DiagnosticCategory.Error);
+  if (error) throw new SyntaxError(diagnosticText(ts, error, fileName));
   await remember(key, outputText);
   return { format: 'module', source: outputText, shortCircuit: true };
+}
+
+/** `file:line:col: message`, the file relative to the working directory. */
+function diagnosticText(ts, diagnostic, fileName) {
+  const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ');
+  if (diagnostic.file === undefined || diagnostic.start === undefined) return `${fileName}: ${message}`;
+  const { line, character } = diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start);
+  const shown = fileName.startsWith(`${process.cwd()}/`) ? fileName.slice(process.cwd().length + 1) : fileName;
+  return `${shown}:${line + 1}:${character + 1}: ${message}`;
 }

@@ -6,7 +6,7 @@
  * only node:fs and node:crypto, so `gradc build` on an unchanged model returns at once.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GradcError } from './errors.ts';
@@ -44,7 +44,17 @@ function portable(path: string): string {
 
 /** The digests of `paths` (absolute), named relative to `base`. */
 export function digestFiles(paths: readonly string[], base: string): FileDigest[] {
-  return paths.map((path) => ({ path: portable(relative(base, path)), sha256: sha256(readFileSync(path)) }));
+  return relativeTo(base, digestPaths(paths));
+}
+
+/** The digests of `paths`, named as given. */
+export function digestPaths(paths: readonly string[]): FileDigest[] {
+  return paths.map((path) => ({ path, sha256: sha256(readFileSync(path)) }));
+}
+
+/** Digests taken with absolute paths, named relative to `base`. */
+export function relativeTo(base: string, digests: readonly FileDigest[]): FileDigest[] {
+  return digests.map((d) => ({ path: portable(relative(base, d.path)), sha256: d.sha256 }));
 }
 
 /** Whether every file still has its recorded digest. */
@@ -98,6 +108,18 @@ export function checkOutDir(outDir: string): void {
   }
   const system = ['/proc', '/sys', '/dev'].find((d) => outDir === d || outDir.startsWith(`${d}/`));
   if (system) throw new GradcError(`--out ${outDir} is inside ${system}, which holds no files`);
+  // The folder is made where the nearest existing folder above it is: that must be a folder we
+  // can write into.
+  let existing = dirname(outDir);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  if (!existsSync(outDir)) {
+    if (!statSync(existing).isDirectory()) throw new GradcError(`--out ${outDir}: ${existing} is a file, not a folder`);
+    try {
+      accessSync(existing, constants.W_OK);
+    } catch {
+      throw new GradcError(`--out ${outDir}: the folder ${existing} is not writable`);
+    }
+  }
 }
 
 /** Whether `dir` holds a build of the same inputs, by the same gradc, with the same options. */
@@ -188,4 +210,11 @@ export function hashValue(hash: ReturnType<typeof createHash>, value: unknown): 
       hash.update(JSON.stringify(next) ?? 'null');
     }
   }
+}
+
+/** The model file and the local files its build in `folder` read (from the build record). */
+export function recordedInputs(file: string, folder: string | undefined): string[] {
+  const manifest = folder !== undefined ? readManifest(folder) : undefined;
+  const inputs = manifest?.inputs.map((f) => resolve(folder!, f.path)) ?? [];
+  return [...new Set([resolve(file), ...inputs])];
 }

@@ -1,6 +1,6 @@
 /** `gradc build`: a model file in, the generated kernels and glue module out. */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,11 +14,12 @@ import { compileModel } from './compile.ts';
 import { renderGlue, toArtifact } from './codegen/glue.ts';
 import { emitJavaScript, moduleBaseName } from './codegen/emit-js.ts';
 import {
-  buildKey, checkOutDir, digestFiles, gradcStamp, hashValue, MANIFEST_FILE, manifestText, readManifest, sha256,
+  buildKey, checkOutDir, digestFiles, digestPaths, gradcStamp, relativeTo, hashValue, MANIFEST_FILE, manifestText, readManifest, sha256,
 } from './build-cache.ts';
 import { modelInputs } from './model-inputs.ts';
 import { GRADC_VERSION } from './version.ts';
 import { gradcCacheDir } from '../runtime/cache-dir.ts';
+import { writeAtomically } from '../runtime/atomic-file.ts';
 import { renderC } from './codegen/render/c.ts';
 import { renderJs } from './codegen/render/js.ts';
 import { renderWgsl } from './codegen/render/wgsl.ts';
@@ -45,7 +46,7 @@ export interface BuildOptions {
   readonly cudaArchs?: readonly string[];
   /**
    * CUDA target: run nvcc to write kernels.fatbin (default true). Without it only kernels.cu
-   * and kernels-cuda.ts are written, and the runtime compiles kernels.cu where nvcc is.
+   * and kernels-cuda.js are written, and the runtime compiles kernels.cu where nvcc is.
    */
   readonly compileCuda?: boolean;
   /**
@@ -62,7 +63,7 @@ export interface BuildOptions {
 
 /** Options of renderArtifacts beyond the targets. */
 export interface RenderOptions {
-  /** Recorded in kernels-cuda.ts (default DEFAULT_CUDA_ARCHS). */
+  /** Recorded in kernels-cuda.js (default DEFAULT_CUDA_ARCHS). */
   readonly cudaArchs?: readonly string[];
 }
 
@@ -90,6 +91,21 @@ function packageType(dir: string): string {
 }
 
 /**
+ * Imports a model file. A JavaScript syntax error (the TypeScript hooks report their own with
+ * `file:line:col`) becomes one line naming the file.
+ */
+async function importModelFile(path: string, file: string): Promise<unknown> {
+  try {
+    return await import(pathToFileURL(path).href);
+  } catch (e) {
+    if (e instanceof SyntaxError && !/^\S+:\d+:\d+: /.test(e.message)) {
+      throw new GradcError(`${file} (or a file it imports): ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+/**
  * Imports a model file and returns its model definition: the default export, which must be a
  * model, or without one the only model exported.
  */
@@ -100,7 +116,7 @@ export async function loadModelDefinition(file: string): Promise<ModelDefinition
   if (!/\.m?[tj]s$/.test(path)) {
     throw new GradcError(`${file}: a model file is TypeScript or JavaScript (.ts, .mts, .js or .mjs)`);
   }
-  const module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  const module = (await importModelFile(path, file)) as Record<string, unknown>;
   if (isModelDefinition(module.default)) return module.default;
   if ('default' in module) {
     throw new GradcError(
@@ -117,19 +133,27 @@ export async function loadModelDefinition(file: string): Promise<ModelDefinition
   );
 }
 
-/** Writes `text` unless the file already holds it (keeps timestamps of unchanged files). */
+/**
+ * Writes `text` unless the file already holds it (keeps timestamps of unchanged files), through
+ * a temporary file and a rename, so a reader (a dev server, another build) never sees half a
+ * file.
+ */
 async function writeIfChanged(path: string, text: string): Promise<boolean> {
   const old = existsSync(path) ? await readFile(path, 'utf8') : undefined;
   if (old === text) return false;
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, text);
+  try {
+    writeAtomically(path, text);
+  } catch (e) {
+    throw new GradcError(`${path}: ${(e as Error).message}`);
+  }
   return true;
 }
 
 /**
  * The generated TypeScript modules are ES modules. Outside a package whose package.json says
  * `"type": "module"` (an `--out` folder in a temporary directory, a CommonJS project), Node
- * and tsx would load them as CommonJS and fail, so the folder gets a package.json of its own.
+ * would load them as CommonJS and fail, so the folder gets a package.json of its own.
  * A package.json already in the folder is never touched: it must say `"type": "module"`.
  */
 function moduleScopeFiles(outDir: string): Record<string, string> {
@@ -227,6 +251,9 @@ function predictOptions(definition: ModelDefinition, spec: ModelSpec, options: B
 export async function buildModel(file: string, options: BuildOptions): Promise<BuildResult> {
   // A folder that cannot be written is refused before the model is loaded and compiled.
   if (options.outDir !== undefined) checkOutDir(resolve(options.outDir));
+  // The inputs as they are before the build reads them: a file edited during the build makes
+  // the record stale, so the next build sees the change.
+  const inputs = digestPaths(modelInputs(file));
   const definition = await loadModelDefinition(file);
   const spec = definition.declare({
     ...(options.batch !== undefined ? { batch: options.batch } : {}),
@@ -256,7 +283,7 @@ export async function buildModel(file: string, options: BuildOptions): Promise<B
   const manifest = manifestText({
     gradc: gradcStamp(),
     options: buildKey(file, outDir, options),
-    inputs: digestFiles(modelInputs(file), outDir),
+    inputs: relativeTo(outDir, inputs),
     outputs: digestFiles(Object.keys(rendered).sort().map((name) => join(outDir, name)), outDir),
   });
   await writeIfChanged(join(outDir, MANIFEST_FILE), manifest);
@@ -270,7 +297,7 @@ export async function buildModel(file: string, options: BuildOptions): Promise<B
  * written into a temporary folder and renamed into place.
  */
 export async function buildIntoCache(file: string, options: BuildOptions): Promise<{ outDir: string; upToDate: boolean }> {
-  const inputs = modelInputs(file).map((path) => ({ path, sha256: sha256(readFileSync(path)) }));
+  const inputs = digestPaths(modelInputs(file));
   const key = sha256(JSON.stringify({ gradc: gradcStamp(), file: resolve(file), inputs, options: buildKey(file, '/', options) }));
   const outDir = gradcCacheDir('builds', `${basename(file).replace(/[^A-Za-z0-9_.-]/g, '_')}-${key.slice(0, 16)}`);
   if (existsSync(join(outDir, MANIFEST_FILE))) return { outDir, upToDate: true };

@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { readManifest } from './build-cache.ts';
+import { recordedInputs } from './build-cache.ts';
 
 /** A browser target of `gradc build`. */
 export type BrowserTarget = 'js' | 'wgsl';
@@ -61,9 +61,7 @@ function runBuild(root: string, file: string, out: string, options: GradcViteOpt
 
 /** The model file and the local files it imports, from the build's record. */
 function inputsOf(root: string, file: string, out: string): string[] {
-  const folder = resolve(root, out);
-  const manifest = readManifest(folder);
-  return [resolve(root, file), ...(manifest?.inputs.map((f) => resolve(folder, f.path)) ?? [])];
+  return recordedInputs(resolve(root, file), resolve(root, out));
 }
 
 /** The Vite plugin: builds the models before Vite bundles the page and again when they change. */
@@ -83,14 +81,26 @@ export function gradc(options: GradcViteOptions): GradcVitePlugin {
     configureServer(server) {
       const watched = () => new Set(models.flatMap(([file, out]) => inputsOf(root, file, out)));
       server.watcher.add([...watched()]);
+      // One build per model at a time; changes during a build ask for one more after it.
+      const running = new Map<string, Promise<void>>();
+      const again = new Set<string>();
+      const rebuild = (file: string, out: string): void => {
+        if (running.has(file)) {
+          again.add(file);
+          return;
+        }
+        const done = runBuild(root, file, out, options)
+          .then(() => void server.watcher.add([...watched()]), (error: Error) => console.error(error.message))
+          .finally(() => {
+            running.delete(file);
+            if (again.delete(file)) rebuild(file, out);
+          });
+        running.set(file, done);
+      };
       server.watcher.on('change', (changed) => {
         const path = resolve(changed);
         const model = models.find(([file, out]) => inputsOf(root, file, out).includes(path));
-        if (!model) return;
-        runBuild(root, model[0], model[1], options).then(
-          () => server.watcher.add([...watched()]),
-          (error: Error) => console.error(error.message),
-        );
+        if (model) rebuild(model[0], model[1]);
       });
     },
   };

@@ -11,15 +11,14 @@
  * file's size, reads and checks the header, which must account for every byte of the file, and
  * only then reads the data.
  */
-import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import {
-  closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync,
+  closeSync, constants, fstatSync, openSync, readSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import type { Checkpoint, CheckpointToWrite } from './checkpoint.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 import { LENGTH_BYTES, parseHeader, readHeaderLength } from './safetensors.ts';
+import { writeAtomically } from './atomic-file.ts';
 
 /** The most bytes one read or write call moves (Node refuses more than 2 GiB). */
 const CHUNK = 1 << 30;
@@ -28,66 +27,15 @@ function reason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length; ) {
-    done += writeSync(fd, bytes, done, Math.min(CHUNK, bytes.length - done));
-  }
-}
-
-/** Flushes a folder's entries, so a rename in it survives a crash. */
-function fsyncFolder(folder: string): void {
-  const fd = openSync(folder, constants.O_RDONLY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** A temporary name next to `path` that no other writer uses. */
-function temporaryName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-}
-
 /**
- * Writes `bytes` to `path` atomically: a new temporary file in the same folder, written,
- * flushed, renamed over `path`, then the folder flushed. On any failure the temporary file is
- * removed and `path` is as it was.
+ * Writes `bytes` to `path` atomically (see runtime/atomic-file.ts); a failure is a
+ * CheckpointError naming the file.
  */
 export function writeFileAtomically(path: string, bytes: Uint8Array): void {
-  const temp = temporaryName(path);
-  let fd: number | undefined;
-  let created = false;
   try {
-    fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    created = true;
-    writeAll(fd, bytes);
-    fsyncSync(fd);
-    const closing = fd;
-    fd = undefined;
-    closeSync(closing);
-    renameSync(temp, path);
-    created = false;
+    writeAtomically(path, bytes);
   } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // The write already failed; that error is the one to report.
-      }
-    }
-    let left = '';
-    try {
-      if (created) rmSync(temp, { force: true });
-    } catch (removing) {
-      left = `; the temporary file ${temp} could not be removed (${reason(removing)})`;
-    }
-    throw new CheckpointError(`${path}: cannot save (${reason(e)})${left}`);
-  }
-  try {
-    fsyncFolder(dirname(path));
-  } catch (e) {
-    throw new CheckpointError(`${path}: saved, but its folder could not be flushed to disk (${reason(e)})`);
+    throw new CheckpointError(`${path}: ${reason(e)}`);
   }
 }
 

@@ -20,7 +20,9 @@ import type { Artifact } from './artifact.ts';
 import type { Feeds, ModelInstance } from './model.ts';
 import { DivergenceError, ModelRuntimeError } from './model.ts';
 import type { ModelIO, TargetEncoding } from './model-io.ts';
-import { checkFeatures, fillFeatures, fillTargets, modelIO, programNamed, targetEncoding } from './model-io.ts';
+import {
+  checkFeatures, fillFeatures, fillTargets, metricPrediction, modelIO, programNamed, targetEncoding,
+} from './model-io.ts';
 import type { ProgressStream } from './progress.ts';
 import type { EpochRecord, Monitor, TrainProgress } from './train-progress.ts';
 import { MONITORS } from './train-progress.ts';
@@ -126,14 +128,17 @@ export function stepsPerEpoch(examples: number, batch: number, lastBatch: 'fill'
   return lastBatch === 'fill' ? Math.ceil(examples / batch) : Math.floor(examples / batch);
 }
 
-/** The example indices of step `step`: a slice of `order`, completed from its start if short. */
+/**
+ * The example indices of step `step`: a slice of `order`, completed from its start if short
+ * (cyclically, when the whole order is shorter than a batch).
+ */
 export function batchRows(order: Uint32Array, step: number, batch: number): Uint32Array {
   const start = step * batch;
   const rows = order.subarray(start, Math.min(start + batch, order.length));
   if (rows.length === batch) return rows;
   const filled = new Uint32Array(batch);
   filled.set(rows);
-  filled.set(order.subarray(0, batch - rows.length), rows.length);
+  for (let r = rows.length; r < batch; r++) filled[r] = order[(r - rows.length) % order.length];
   return filled;
 }
 
@@ -227,15 +232,16 @@ export async function evaluate(model: Predicting, data: Dataset, options: Evalua
   const instance = model as unknown as ModelInstance;
   checkDataset(data, 'evaluation data');
   if (data.count === 0) throw new ModelRuntimeError('evaluate: the data holds no examples');
-  const io = modelIO(model.artifact, options.prediction);
+  const io = modelIO(model.artifact);
   checkFeatures(io.features, data, 'evaluation data');
-  const metrics = new MetricSums(data, options.metrics ?? defaultMetrics(data));
+  const prediction = metricPrediction(model.artifact, io, options.prediction);
+  const metrics = new MetricSums(data, options.metrics ?? defaultMetrics(data), prediction.width);
   const x = new Float32Array(io.features.rows * io.features.width);
   for (let start = 0; start < data.count; start += io.features.rows) {
     const rows = rangeRows(start, Math.min(start + io.features.rows, data.count));
     fillFeatures(data, rows, x);
     const predictions = await instance.predict({ [io.features.name]: x });
-    metrics.add(predictions[io.prediction.name], io.prediction.width, rows);
+    metrics.add(predictions[prediction.name], rows);
   }
   const withLoss = options.loss !== false && programNamed(model.artifact, 'evaluate') !== undefined && io.train;
   const loss = withLoss ? await evaluateLoss(instance, io.train!, data) : undefined;
@@ -320,7 +326,7 @@ function checkFiniteLoss(loss: number, epoch: number, step: number, lossEvery: n
  * schedule and early stopping continue as if it had never stopped.
  */
 export async function fit(model: ModelInstance, data: Dataset, options: FitOptions): Promise<FitResult> {
-  const io = modelIO(model.artifact, options.prediction);
+  const io = modelIO(model.artifact);
   if (!io.train) throw new ModelRuntimeError(`${model.artifact.name} has no train program (a predict-only build)`);
   const { features, target } = io.train;
   const seed = options.seed ?? options.resume?.seed ?? model.artifact.seed;
@@ -330,10 +336,15 @@ export async function fit(model: ModelInstance, data: Dataset, options: FitOptio
   const validation = split?.validation ?? (options.validation as Dataset | undefined);
   checkFeatures(features, train, 'training data');
   const encoding = targetEncoding(target, train, 'training data');
+  if (train.count === 0) throw new ModelRuntimeError('fit: the training data holds no examples');
   if (validation) {
     checkDataset(validation, 'validation data');
+    if (validation.count === 0) throw new ModelRuntimeError('fit: the validation data holds no examples');
     checkFeatures(features, validation, 'validation data');
     targetEncoding(target, validation, 'validation data');
+    // The metrics are checked now, not after the first epoch.
+    const prediction = metricPrediction(model.artifact, io, options.prediction);
+    new MetricSums(validation, options.metrics ?? defaultMetrics(validation), prediction.width);
   }
   const batch = features.rows;
   const lastBatch = options.lastBatch ?? 'fill';
@@ -341,6 +352,10 @@ export async function fit(model: ModelInstance, data: Dataset, options: FitOptio
   const steps = stepsPerEpoch(train.count, batch, lastBatch);
   if (steps === 0) {
     throw new ModelRuntimeError(`${train.count} training examples do not fill one batch of ${batch} (lastBatch 'drop')`);
+  }
+  if (options.resume && options.earlyStopping?.restoreBest) {
+    // The best weights are kept in memory, not in the checkpoint: they would not survive.
+    throw new ModelRuntimeError('fit: restoreBest cannot continue a resumed run (the best weights are not in the checkpoint)');
   }
   const early = options.earlyStopping;
   const monitor: Monitor = early?.monitor ?? (validation ? 'val_loss' : 'loss');

@@ -4,6 +4,7 @@
  * squared and mean absolute error for regression. Browser-safe.
  */
 import type { Dataset } from './data/dataset.ts';
+import { ModelRuntimeError } from './model.ts';
 
 /** The metrics `evaluate` computes: accuracy for classes, mean squared and absolute error for values. */
 export type MetricName = 'accuracy' | 'mse' | 'mae';
@@ -37,32 +38,37 @@ export class MetricSums {
   private absolute = 0;
   private values = 0;
 
+  /** Refuses metrics the data cannot have, and predictions the targets cannot be compared with. */
   constructor(
     private readonly data: Dataset,
     private readonly names: readonly MetricName[],
+    private readonly width: number,
   ) {
     for (const name of names) {
       if (name === 'accuracy' && data.classes === undefined) {
-        throw new Error('accuracy needs class targets (a dataset with classes)');
+        throw new ModelRuntimeError('accuracy needs class targets (a dataset with classes)');
       }
       if (name !== 'accuracy' && data.classes !== undefined) {
-        throw new Error(`${name} needs value targets; the dataset holds classes`);
+        throw new ModelRuntimeError(`${name} needs value targets; the dataset holds classes`);
       }
+    }
+    if (data.classes === undefined && width !== data.yWidth) {
+      throw new ModelRuntimeError(
+        `the predictions have ${width} values per example, the targets ${data.yWidth}: ` +
+          'they cannot be compared (name the prediction to compare with the `prediction` option)',
+      );
     }
   }
 
-  /** Adds `count` rows of predictions (`width` values each) for examples `first`... */
-  add(predictions: Float32Array, width: number, examples: ArrayLike<number>): void {
-    const { data } = this;
+  /** Adds the predictions (`width` values a row) for `examples`, one row each. */
+  add(predictions: Float32Array, examples: ArrayLike<number>): void {
+    const { data, width } = this;
     for (let r = 0; r < examples.length; r++) {
       const i = examples[r];
       const row = predictions.subarray(r * width, (r + 1) * width);
       if (data.classes !== undefined) {
         if (predictedClass(row) === data.y[i]) this.correct++;
       } else {
-        if (width !== data.yWidth) {
-          throw new Error(`predictions have ${width} values per example, the targets ${data.yWidth}`);
-        }
         for (let c = 0; c < width; c++) {
           const d = row[c] - data.y[i * width + c];
           this.squared += d * d;

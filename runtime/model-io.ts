@@ -18,8 +18,6 @@ export interface RowsOf {
 export interface ModelIO {
   /** The input `predict` reads (the features), as the predict program takes it. */
   readonly features: RowsOf;
-  /** The prediction read for metrics and returned by `predict` first. */
-  readonly prediction: RowsOf;
   /** Every prediction of the predict program, in order. */
   readonly predictions: readonly RowsOf[];
   /** The features and the targets as the train program takes them (absent without one). */
@@ -61,10 +59,9 @@ function feedRows(artifact: Artifact, program: ArtifactProgram, name: string): R
 
 /**
  * The model's features input (the one data input `predict` reads), its target input (the one
- * data input only training reads) and its predictions. `prediction` picks the prediction
- * metrics use; by default the only one, or the one as wide as the target.
+ * data input only training reads) and its predictions.
  */
-export function modelIO(artifact: Artifact, prediction?: string): ModelIO {
+export function modelIO(artifact: Artifact): ModelIO {
   const predict = programNamed(artifact, 'predict');
   if (!predict) throw new ModelRuntimeError(`${artifact.name} has no predict program`);
   const featureNames = artifact.predictData;
@@ -86,7 +83,7 @@ export function modelIO(artifact: Artifact, prediction?: string): ModelIO {
     }
   }
   const train = trainIO(artifact);
-  return { features, predictions, prediction: pickPrediction(artifact, predictions, train?.target, prediction), ...(train ? { train } : {}) };
+  return { features, predictions, ...(train ? { train } : {}) };
 }
 
 function trainIO(artifact: Artifact): ModelIO['train'] {
@@ -105,12 +102,13 @@ function trainIO(artifact: Artifact): ModelIO['train'] {
   };
 }
 
-function pickPrediction(
-  artifact: Artifact,
-  predictions: readonly RowsOf[],
-  target: RowsOf | undefined,
-  name: string | undefined,
-): RowsOf {
+/**
+ * The prediction metrics read: `name`, else the only one, else the one as wide as the target
+ * (or, without a train program, the first).
+ */
+export function metricPrediction(artifact: Artifact, io: ModelIO, name?: string): RowsOf {
+  const { predictions } = io;
+  const target = io.train?.target;
   if (name !== undefined) {
     const named = predictions.find((p) => p.name === name);
     if (!named) {
@@ -119,12 +117,12 @@ function pickPrediction(
     }
     return named;
   }
-  if (predictions.length === 1) return predictions[0];
+  if (predictions.length === 1 || (target === undefined && predictions.length > 0)) return predictions[0];
   const matching = predictions.filter((p) => p.width === target?.width);
   if (matching.length === 1) return matching[0];
   throw new ModelRuntimeError(
     `${artifact.name} has ${predictions.length} predictions (${predictions.map((p) => p.name).join(', ')}): ` +
-      'say which one metrics use with the `prediction` option',
+      'say which one metrics use with the `prediction` option (gradc train --prediction)',
   );
 }
 

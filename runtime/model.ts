@@ -179,8 +179,9 @@ export class ModelInstance<
     return base === undefined ? undefined : learningRateAt(this.artifact.schedule, base, this.steps);
   }
 
-  /** Draws every parameter from its initialiser with `seed`; resets optimizer state. */
+  /** Draws every parameter from its initialiser with `seed`; resets optimizer state and the step count. */
   initialize(seed: number): void {
+    this.steps = 0;
     for (const p of this.artifact.params) {
       const { index, size } = this.bufferNamed(p.name);
       this.backend.upload(this.buffers[index], initialValues(p.init, size, seed, p.name));

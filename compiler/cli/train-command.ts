@@ -37,6 +37,7 @@ export const TRAIN_OPTIONS = {
   checkpoint: { type: 'string' },
   resume: { type: 'string' },
   'check-finite': { type: 'boolean' },
+  prediction: { type: 'string' },
   'cuda-arch': { type: 'string' },
 } as const;
 
@@ -155,6 +156,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       ...(patience !== undefined ? { earlyStopping: { patience } } : {}),
       ...(resumed?.progress ? { resume: resumed.progress } : {}),
       checkFinite: values['check-finite'] === true,
+      ...(values.prediction !== undefined ? { prediction: values.prediction } : {}),
       // A GPU runs ahead between loss reads; the host backends read every step for free.
       lossEvery: backend === 'webgpu' || backend === 'cuda' ? 10 : 1,
       progress: process.stdout,

@@ -30,15 +30,18 @@ function limited(data: Dataset, limit: number | undefined): Dataset {
   return limit === undefined || limit >= data.count ? data : datasetRows(data, 0, limit);
 }
 
-/** `a.csv` or `images,labels`: one dataset; `like` reads a CSV the way the training file was. */
-function loadFiles(spec: string, target: string | undefined, like: Dataset | undefined): Dataset {
+/**
+ * `a.csv` or `images,labels` given to `option`: one dataset; `like` reads a CSV the way the
+ * training file was (same columns, same classes).
+ */
+function loadFiles(option: string, spec: string, target: string | undefined, like: Dataset | undefined): Dataset {
   const parts = spec.split(',');
   if (parts.length === 2) return loadIdxFiles(parts[0], parts[1]);
   if (parts.length !== 1) {
-    throw new UsageError(`--data takes a CSV file or an IDX pair "images,labels", got "${spec}"`);
+    throw new UsageError(`${option} takes a CSV file or an IDX pair "images,labels", got "${spec}"`);
   }
   if (like) return loadCsvFile(spec, { like });
-  if (target === undefined) throw new UsageError(`--data ${spec}: say which column to predict with --target`);
+  if (target === undefined) throw new UsageError(`${option} ${spec}: say which column to predict with --target`);
   return loadCsvFile(spec, { target });
 }
 
@@ -52,10 +55,10 @@ export function loadTrainData(options: TrainDataOptions): TrainData {
     const validation = mnistDataset(mnist.test);
     return { train, validation, description: `MNIST ${train.count} train / ${validation.count} test images` };
   }
-  const train = limited(loadFiles(options.data, options.target, undefined), options.trainLimit);
+  const train = limited(loadFiles('--data', options.data, options.target, undefined), options.trainLimit);
   const validation = options.validation === undefined
     ? undefined
-    : limited(loadFiles(options.validation, undefined, train.featureNames ? train : undefined), options.testLimit);
+    : limited(loadFiles('--validation', options.validation, options.target, train.featureNames ? train : undefined), options.testLimit);
   const kind = train.classes !== undefined ? `${train.classes} classes` : `${train.yWidth} target value(s)`;
   return {
     train,

@@ -9,7 +9,7 @@ export const buildId = "ac203362864bab44";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "031c40de3f440346b07fad145a71ea518d2dcace0916395dda4d0f9e6990afcc",
+    sourceHash: "27f00f33398147e5f385ceaf7941d7db42456265cf74f9577498e5bc23252ff4",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

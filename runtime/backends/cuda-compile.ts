@@ -9,10 +9,11 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CudaBuild } from '../backend.ts';
+import { writeAtomically } from '../atomic-file.ts';
 import { gradcCacheDir } from '../cache-dir.ts';
 
 /** What `--cuda-arch` defaults to: Ampere (A100) and Hopper (H100, H200). */
@@ -167,11 +168,6 @@ export function compileFatbin(options: CompileFatbinOptions): string {
   }
 }
 
-function writeAtomically(path: string, data: string | Uint8Array): void {
-  const temporary = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(temporary, data);
-  renameSync(temporary, path);
-}
 
 // ---- kernels.fatbin next to kernels.cu ----
 

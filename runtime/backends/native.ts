@@ -7,12 +7,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { arch, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import koffi from 'koffi';
 import type { Backend, BoundLaunch, DeviceBuffer, HostBackend } from '../backend.ts';
 import { fromHostBackend } from '../backend.ts';
+import { writeAtomically } from '../atomic-file.ts';
 import { gradcCacheDir } from '../cache-dir.ts';
 
 /** Flags for the kernels: vectorise for this CPU, OpenMP threads, fused multiply-adds. */
@@ -115,11 +116,6 @@ function compilerOutput(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function writeAtomically(path: string, text: string): void {
-  const temporary = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(temporary, text);
-  renameSync(temporary, path);
-}
 
 // ---- the loaded library ----
 

@@ -1,7 +1,8 @@
 /**
  * The CUDA renderer: a whole Schedule becomes one CUDA C translation unit (kernels.cu) with one
  * `extern "C" __global__` kernel per kernel of the schedule, named as in the schedule and taking
- * its input pointers then `out`, plus a strict-TypeScript module (kernels-cuda.ts) holding each
+ * its input pointers then `out`, plus a strict-TypeScript module (kernels-cuda.ts, emitted as
+ * kernels-cuda.js with its declarations) holding each
  * kernel's launch shape, baked in at build time, for the driver-API backend
  * (runtime/backends/cuda.ts):
  *
@@ -257,7 +258,7 @@ function renderSource(
   const view: SourceView = {
     header: moduleHeader(schedule, meta, 'rendered as CUDA C for NVIDIA GPUs', 'cuda.ts', [
       'Each kernel takes its input pointers, then `out`; its grid and block are in',
-      'kernels-cuda.ts. `gradc build --target cuda` compiles this file with nvcc into',
+      'kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into',
       'kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).',
     ]),
     ...supportSection(supportFor(code.join('\n'), SUPPORT)),
