@@ -90,6 +90,17 @@ function packageType(dir: string): string {
   }
 }
 
+/** The model file's absolute path, once it is known to be a TypeScript or JavaScript file. */
+function checkModelFile(file: string): string {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new GradcError(`cannot find model file ${file}`);
+  if (!statSync(path).isFile()) throw new GradcError(`${file} is a directory, not a model file`);
+  if (!/\.m?[tj]s$/.test(path)) {
+    throw new GradcError(`${file}: a model file is TypeScript or JavaScript (.ts, .mts, .js or .mjs)`);
+  }
+  return path;
+}
+
 /**
  * Imports a model file. A JavaScript syntax error (the TypeScript hooks report their own with
  * `file:line:col`) becomes one line naming the file.
@@ -110,12 +121,7 @@ async function importModelFile(path: string, file: string): Promise<unknown> {
  * model, or without one the only model exported.
  */
 export async function loadModelDefinition(file: string): Promise<ModelDefinition> {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new GradcError(`cannot find model file ${file}`);
-  if (!statSync(path).isFile()) throw new GradcError(`${file} is a directory, not a model file`);
-  if (!/\.m?[tj]s$/.test(path)) {
-    throw new GradcError(`${file}: a model file is TypeScript or JavaScript (.ts, .mts, .js or .mjs)`);
-  }
+  const path = checkModelFile(file);
   const module = (await importModelFile(path, file)) as Record<string, unknown>;
   if (isModelDefinition(module.default)) return module.default;
   if ('default' in module) {
@@ -253,7 +259,7 @@ export async function buildModel(file: string, options: BuildOptions): Promise<B
   if (options.outDir !== undefined) checkOutDir(resolve(options.outDir));
   // The inputs as they are before the build reads them: a file edited during the build makes
   // the record stale, so the next build sees the change.
-  const inputs = digestPaths(modelInputs(file));
+  const inputs = digestPaths(modelInputs(checkModelFile(file)));
   const definition = await loadModelDefinition(file);
   const spec = definition.declare({
     ...(options.batch !== undefined ? { batch: options.batch } : {}),
@@ -297,7 +303,7 @@ export async function buildModel(file: string, options: BuildOptions): Promise<B
  * written into a temporary folder and renamed into place.
  */
 export async function buildIntoCache(file: string, options: BuildOptions): Promise<{ outDir: string; upToDate: boolean }> {
-  const inputs = digestPaths(modelInputs(file));
+  const inputs = digestPaths(modelInputs(checkModelFile(file)));
   const key = sha256(JSON.stringify({ gradc: gradcStamp(), file: resolve(file), inputs, options: buildKey(file, '/', options) }));
   const outDir = gradcCacheDir('builds', `${basename(file).replace(/[^A-Za-z0-9_.-]/g, '_')}-${key.slice(0, 16)}`);
   if (existsSync(join(outDir, MANIFEST_FILE))) return { outDir, upToDate: true };
