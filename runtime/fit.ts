@@ -13,7 +13,7 @@
  */
 import type { Dataset } from './data/dataset.ts';
 import { checkDataset, splitDataset } from './data/dataset.ts';
-import { createRng } from './init.ts';
+import { createRng, shuffledIndices } from './init.ts';
 import type { MetricName, Evaluation } from './metrics.ts';
 import { defaultMetrics, MetricSums } from './metrics.ts';
 import type { Artifact } from './artifact.ts';
@@ -31,7 +31,7 @@ import { createProgressBar } from './progress.ts';
 export type { Evaluation, MetricName };
 export type { EpochRecord, Monitor, TrainProgress };
 export { MONITORS };
-export { DivergenceError };
+export { DivergenceError, shuffledIndices };
 
 /** Stop training when the monitored value has not improved for `patience` epochs. */
 export interface EarlyStopping {
@@ -110,17 +110,6 @@ export interface FitResult {
   readonly interrupted: boolean;
   /** The progress after the last whole epoch (a stop inside an epoch is not resumable). */
   readonly progress: TrainProgress;
-}
-
-/** Fisher–Yates shuffle of 0..n-1. */
-export function shuffledIndices(n: number, rng: () => number): Uint32Array {
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
 }
 
 /** Steps per epoch for `examples` in batches of `batch`. */

@@ -14,6 +14,17 @@ export function createRng(seed: number): () => number {
   };
 }
 
+/** Fisher–Yates shuffle of 0..n-1 drawn from `rng`. */
+export function shuffledIndices(n: number, rng: () => number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
 /** A standard normal sample (Box–Muller). */
 export function normal(rng: () => number): number {
   const u = 1 - rng();

@@ -158,7 +158,7 @@ export function checkFeatures(features: RowsOf, data: Dataset, what: string): vo
 /** Writes the features of `rows` (example indices) into `x`, zeros after them. */
 export function fillFeatures(data: Dataset, rows: ArrayLike<number>, x: Float32Array): void {
   const w = data.xWidth;
-  x.fill(0);
+  x.fill(0, rows.length * w);
   for (let r = 0; r < rows.length; r++) x.set(data.x.subarray(rows[r] * w, (rows[r] + 1) * w), r * w);
 }
 

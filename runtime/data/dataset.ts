@@ -1,7 +1,7 @@
 // Datasets: examples as plain typed arrays, the form a training loop consumes, built from
 // in-memory arrays, split for validation and cut into row ranges. Pure and browser-safe; CSV
 // text is parsed by ./csv.ts, IDX bytes by ./idx-dataset.ts, files are read by ./files.ts.
-import { createRng } from '../init.ts';
+import { createRng, shuffledIndices } from '../init.ts';
 import { DataError } from './idx-parse.ts';
 
 /**
@@ -326,20 +326,6 @@ export function selectRows<D extends Dataset>(dataset: D, indices: ArrayLike<num
   return { ...metadata(dataset), count: indices.length, x, y } as D;
 }
 
-/** A seeded Fisher–Yates permutation of 0..n-1 (the generator of runtime/init.ts). */
-export function seededPermutation(n: number, seed: number): Uint32Array {
-  const rng = createRng(seed);
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  return order;
-}
-
 /**
  * Holds out round(count x fraction) examples, chosen by a seeded permutation, as `validation`;
  * the rest is `train`. Both keep the dataset's order; the same seed gives the same split.
@@ -361,7 +347,7 @@ export function splitDataset<D extends Dataset>(
         `${held === 0 ? 'validation' : 'training'} part empty`,
     );
   }
-  const order = seededPermutation(dataset.count, seed);
+  const order = shuffledIndices(dataset.count, createRng(seed));
   const validation = order.slice(0, held).sort();
   const train = order.slice(held).sort();
   return { train: selectRows(dataset, train), validation: selectRows(dataset, validation) };
