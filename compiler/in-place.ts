@@ -69,7 +69,7 @@ export function updateInPlace(
     const old = producer.inputs.indexOf(target);
     const aligned =
       old < 0 ||
-      loadsOfInput(producer.expr, old).every((e) => e.op === 'load' && (!e.view || isIdentityAxes(simplifyView(e.view))));
+      loadsOfInput(producer.expr, old).every((e) => e.op === 'load' && !e.window && (!e.view || isIdentityAxes(simplifyView(e.view))));
     if (writesTarget || readsOldLater || !aligned) continue;
     const updated = writingInPlace(producer, target, list[c]);
     const redirect = (k: Kernel): Kernel => ({ ...k, inputs: k.inputs.map((b) => (b === temp ? target : b)) });

@@ -11,18 +11,19 @@
  */
 import type { Graph, NodeId, Shape } from './ir/types.ts';
 import { formatLoc, sizeOf } from './ir/types.ts';
-import type { ReductionLayout, StridedView } from './ir/layout.ts';
+import type { ReductionLayout, StridedView, WindowView } from './ir/layout.ts';
 import { broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
 import { matmulSlices, reduceSlices } from './split.ts';
 import { updateInPlace } from './in-place.ts';
 import { OPS, matmulDims } from './ops/index.ts';
+import { patchesView, unpatchesTerms, windowGeometry } from './ops/window.ts';
 import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, Schedule } from './codegen/kernel-ir.ts';
 import { MAX_KERNEL_INPUTS, foldTree } from './codegen/kernel-ir.ts';
 import { UPDATE_PREFIX } from '../dsl/spec.ts';
 
 /** An expression over buffers (loads name buffer ids until a kernel numbers its inputs). */
 type BufExpr =
-  | { readonly op: 'load'; readonly buf: number; readonly view?: StridedView }
+  | { readonly op: 'load'; readonly buf: number; readonly view?: StridedView; readonly window?: WindowView }
   | { readonly op: 'const'; readonly value: number }
   | { readonly op: 'apply'; readonly kind: Expr & { op: 'apply' } extends { kind: infer K } ? K : never; readonly args: readonly BufExpr[] };
 
@@ -50,7 +51,7 @@ function nodeList(set: NodeSet): NodeId[] {
 }
 
 type Value =
-  | { readonly t: 'buf'; readonly buf: number; readonly view?: StridedView }
+  | { readonly t: 'buf'; readonly buf: number; readonly view?: StridedView; readonly window?: WindowView }
   | {
       readonly t: 'expr';
       readonly expr: BufExpr;
@@ -204,6 +205,9 @@ class ProgramLowering {
       case 'movement':
         value = this.lowerMovement(id);
         break;
+      case 'window':
+        value = this.lowerWindow(id);
+        break;
       case 'reduce':
         value = { t: 'buf', buf: this.reduceKernel(id) };
         break;
@@ -230,7 +234,7 @@ class ProgramLowering {
   }
 
   private asExpr(v: Value): { expr: BufExpr } {
-    return v.t === 'expr' ? { expr: v.expr } : { expr: { op: 'load', buf: v.buf, view: v.view } };
+    return v.t === 'expr' ? { expr: v.expr } : { expr: { op: 'load', buf: v.buf, view: v.view, window: v.window } };
   }
 
   /**
@@ -259,10 +263,25 @@ class ProgramLowering {
     return { t: 'buf', buf, view: { outShape: node.shape, inStrides } };
   }
 
+  /**
+   * `patches` reads its operand's buffer through a window view, like a movement; `unpatches`
+   * adds KH·KW window reads of its operand's buffer, an expression later elementwise work fuses.
+   */
+  private lowerWindow(id: NodeId): Value {
+    const node = this.program.graph.nodes[id];
+    const from = this.program.graph.nodes[node.src[0]].shape;
+    const buf = this.materialise(node.src[0]);
+    const geometry = windowGeometry(node.attrs);
+    if (node.kind === 'patches') return { t: 'buf', buf, window: patchesView(from, geometry, node.attrs.fill as number) };
+    const loads = unpatchesTerms(from, geometry, node.shape).map((window): BufExpr => ({ op: 'load', buf, window }));
+    const expr = loads.reduce((sum, load) => ({ op: 'apply', kind: 'add', args: [sum, load] }));
+    return { t: 'expr', expr, nodes: { own: [id], parts: [] }, loads: [buf] };
+  }
+
   /** The id of a plain buffer holding node `id`, emitting a map kernel when needed. */
   private materialise(id: NodeId): number {
     const v = this.values.get(id)!;
-    if (v.t === 'buf' && !v.view) return v.buf;
+    if (v.t === 'buf' && !v.view && !v.window) return v.buf;
     const node = this.program.graph.nodes[id];
     const out = this.sched.newBuffer(`${this.program.name}.%${id}`, node.shape, 'temp');
     const expr = this.asExpr(v).expr;
@@ -289,6 +308,7 @@ class ProgramLowering {
       if (e.op === 'apply') return { op: 'apply', kind: e.kind, args };
       let input = inputs.indexOf(e.buf);
       if (input < 0) input = inputs.push(e.buf) - 1;
+      if (e.window) return { op: 'load', input, window: e.window };
       return e.view ? { op: 'load', input, view: e.view } : { op: 'load', input };
     });
     const kind = expr.op === 'apply' ? 'map' : 'copy';

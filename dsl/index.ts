@@ -4,6 +4,7 @@ export type { Operand } from './tensor.ts';
 export type { Shape, Broadcast, ShapeMismatch } from './shape.ts';
 export * from './ops.ts';
 export * from './nn.ts';
+export * from './conv.ts';
 export * from './layers.ts';
 export * from './optim.ts';
 export { defineModel, isModelDefinition, ModelContext } from './model.ts';

@@ -3,6 +3,8 @@ import type { Tensor } from './tensor.ts';
 import type { InitKind } from './spec.ts';
 import type { ModelContext } from './model.ts';
 import { matmul } from './ops.ts';
+import type { Conv2dOptions } from './conv.ts';
+import { conv2d } from './conv.ts';
 import { add } from './prim.ts';
 import { tensorArg } from './tensor.ts';
 import { GradcError } from '../compiler/errors.ts';
@@ -32,4 +34,37 @@ export function dense<Bt extends number, I extends number, const U extends numbe
   if (options.bias === false) return y;
   const b = m.param(`${name}.b`, [units] as [U], 'zeros');
   return add(y, b) as unknown as Tensor<[Bt, U]>;
+}
+
+/** Options of `conv`: the window, its strides, padding and dilation, the initialiser and the bias. */
+export interface ConvOptions extends Conv2dOptions {
+  readonly kernel: readonly [number, number];
+  /** Filter initialiser (default He normal, suited to ReLU). */
+  readonly init?: InitKind;
+  readonly bias?: boolean;
+}
+
+/**
+ * A convolution layer: x [N,H,W,C] with `filters` filters `<name>.w` [KH,KW,C,filters] plus a
+ * bias `<name>.b` [filters]: [N,OH,OW,filters].
+ */
+export function conv<N extends number, C extends number, const F extends number>(
+  m: ModelContext,
+  name: string,
+  x: Tensor<readonly [N, number, number, C]>,
+  filters: F,
+  options: ConvOptions,
+): Tensor<[N, number, number, F]> {
+  if (tensorArg(x, 'conv').shape.length !== 4) {
+    throw new GradcError(`the input must be NHWC [N,H,W,C], got ${formatShape(x.shape)}`, callerLoc('conv'));
+  }
+  const kernel = options?.kernel;
+  if (!Array.isArray(kernel) || kernel.length !== 2) {
+    throw new GradcError(`kernel must be [rows, columns], got ${JSON.stringify(kernel)}`, callerLoc('conv'));
+  }
+  const w = m.param(`${name}.w`, [kernel[0], kernel[1], x.shape[3], filters] as [number, number, C, F], options.init ?? 'he_normal');
+  const y = conv2d(x, w, options) as Tensor<[N, number, number, F]>;
+  if (options.bias === false) return y;
+  const b = m.param(`${name}.b`, [filters] as [F], 'zeros');
+  return add(y, b) as unknown as Tensor<[N, number, number, F]>;
 }

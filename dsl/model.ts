@@ -15,13 +15,15 @@ import {
 } from './spec.ts';
 import type { Optimizer } from './optim.ts';
 
-/** Fan-in and fan-out of a weight: [in, out] for a dense layer, [out, in, kh, kw] for conv. */
+/**
+ * Fan-in and fan-out of a weight, as Keras counts them: [in, out] for a dense layer,
+ * [KH, KW, in, out] for a convolution (the window's size times the channels).
+ */
 function fans(shape: Shape): { fanIn: number; fanOut: number } {
   if (shape.length === 0) return { fanIn: 1, fanOut: 1 };
   if (shape.length === 1) return { fanIn: shape[0], fanOut: shape[0] };
-  if (shape.length === 2) return { fanIn: shape[0], fanOut: shape[1] };
-  const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
-  return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
+  const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
+  return { fanIn: shape[shape.length - 2] * receptive, fanOut: shape[shape.length - 1] * receptive };
 }
 
 const INIT_KINDS: readonly string[] = ['he_normal', 'he_uniform', 'glorot_normal', 'glorot_uniform', 'zeros'];

@@ -15,6 +15,7 @@ import type { Graph, NodeId, Shape } from '../compiler/ir/types.ts';
 import { sizeOf } from '../compiler/ir/types.ts';
 import type { Kernel, Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import type { ErrorModel } from './float32-bound.ts';
+import type { WindowGeometry } from '../compiler/ops/window.ts';
 import { LIBM_ERROR_MODEL, errorBounds, worstMismatch } from './float32-bound.ts';
 
 // ---- test graphs ----
@@ -263,6 +264,52 @@ export function splitCases(): Case[] {
   return cases;
 }
 
+/**
+ * Convolution windows: patches with padding, strides and dilation (zero and -inf fills), a
+ * convolution and pooling built on them, their adjoint alone and fused into later work.
+ */
+export function windowCases(): Case[] {
+  const geometry = (kernel: number, stride: number, dilation: number, padding: readonly number[]): WindowGeometry => ({
+    kernel: [kernel, kernel],
+    strides: [stride, stride],
+    dilation: [dilation, dilation],
+    padding: padding as WindowGeometry['padding'],
+  });
+  const same3 = geometry(3, 1, 1, [1, 1, 1, 1]);
+  const odd: WindowGeometry = { kernel: [2, 3], strides: [2, 1], dilation: [2, 1], padding: [0, 1, 2, 0] };
+  const pool = geometry(2, 2, 1, [0, 0, 0, 0]);
+  const padded = geometry(3, 2, 1, [1, 1, 1, 1]);
+  return [
+    makeCase('patches 3x3 same [2,5,5,3]', ({ b, input }) => ({ y: b.patches(input('x', [2, 5, 5, 3]), same3, 0) })),
+    makeCase('patches 2x3, strides [2,1], dilation [2,1], padding [0,1,2,0]', ({ b, input }) => ({
+      y: b.patches(input('x', [1, 7, 6, 2]), odd, 0),
+    })),
+    makeCase('max pool 2x2 stride 2 [2,6,6,3]', ({ b, input }) => ({
+      y: b.reduceMax(b.patches(input('x', [2, 6, 6, 3]), pool, -Infinity), [3, 4]),
+    })),
+    makeCase('max pool 3x3 stride 2, padded with -inf', ({ b, input }) => ({
+      y: b.reduceMax(b.patches(input('x', [1, 5, 5, 2]), padded, -Infinity), [3, 4]),
+    })),
+    makeCase('convolution 3x3 same [2,6,6,3] * [3,3,3,4]', ({ b, input }) => {
+      const p = b.reshape(b.patches(input('x', [2, 6, 6, 3]), same3, 0), [72, 27]);
+      return { y: b.reshape(b.matmul(p, b.reshape(input('w', [3, 3, 3, 4]), [27, 4])), [2, 6, 6, 4]) };
+    }),
+    makeCase('large patches 3x3 same [4,28,28,8]', ({ b, input }) => ({
+      y: b.patches(input('x', [4, 28, 28, 8]), same3, 0),
+    })),
+    makeCase('unpatches, strides 2, padding 1', ({ b, input }) => ({
+      y: b.unpatches(input('p', [2, 3, 3, 3, 3, 2]), padded, [2, 5, 5, 2]),
+    })),
+    makeCase('unpatches 2x3, strides [2,1], dilation [2,1]', ({ b, input }) => ({
+      y: b.unpatches(input('p', [1, 3, 6, 2, 3, 2]), odd, [1, 7, 6, 2]),
+    })),
+    makeCase('unpatches fused with a mask', ({ b, input }) => {
+      const x = input('x', [2, 5, 5, 3]);
+      return { y: b.mul(b.unpatches(input('p', [2, 5, 5, 3, 3, 3]), same3, [2, 5, 5, 3]), b.less(x, b.fill(0, []))) };
+    }),
+  ];
+}
+
 /** Values whose literals must survive rendering exactly (compared bit for bit). */
 export const LITERALS = [
   0.1, 1 / 3, -2.5, 1e-45, 1.17549435e-38, 3.4028234663852886e38, 16777217, 123456789,
@@ -457,6 +504,7 @@ export function corpusCases(): Case[] {
     ...movementCases(),
     ...matmulCases(),
     ...splitCases(),
+    ...windowCases(),
     ...literalCases(),
     ...randomCases(),
   ];

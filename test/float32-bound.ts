@@ -229,9 +229,17 @@ function nodeError(
     case 'reduce_max':
       // Exact operations, 1-Lipschitz in the max norm: errors move (or take their max).
       return evalOn([es[0]]);
+    case 'patches':
+      // A gather: errors move; the padding is exact whatever it holds.
+      return OPS.patches.evalRef({ inputs: [es[0]], srcShapes, shape: node.shape, attrs: { ...node.attrs, fill: 0 } });
     case 'sum': {
       const n = sizeOf(srcShapes[0]) / Math.max(1, value.length);
       return sumError(evalOn, xs[0], es[0], n, model);
+    }
+    case 'unpatches': {
+      // A sum of at most KH·KW window elements per position.
+      const [kh, kw] = node.attrs.kernel as readonly number[];
+      return sumError(evalOn, xs[0], es[0], kh * kw, model);
     }
     case 'matmul':
       return matmulError(evalOn, xs, es, srcShapes[0], node, model);

@@ -13,6 +13,8 @@ import { evaluate } from '../compiler/ir/evaluate.ts';
 import { PRIM_KINDS, sizeOf } from '../compiler/ir/types.ts';
 import type { Attrs, NodeId, PrimKind, Shape, SourceLoc } from '../compiler/ir/types.ts';
 import { OPS } from '../compiler/ops/index.ts';
+import type { WindowGeometry } from '../compiler/ops/window.ts';
+import { geometryAttrs, patchesShape } from '../compiler/ops/window.ts';
 
 type Leaf = 'input' | 'fill';
 type Tested = Exclude<PrimKind, Leaf>;
@@ -257,6 +259,40 @@ const whereCase: fc.Arbitrary<OpCase> = shapeArb()
     ),
   );
 
+const padArb = fc.integer({ min: 0, max: 2 });
+
+/** An NHWC input and a window geometry that fits it (some window, possibly all padding). */
+const windowArb = fc
+  .record({
+    x: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 3 })),
+    kernel: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    strides: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+    padding: fc.tuple(padArb, padArb, padArb, padArb),
+  })
+  .filter(({ x, ...g }) => {
+    try {
+      return patchesShape(x, g).length === 6;
+    } catch (e) {
+      if (e instanceof ShapeError) return false;
+      throw e;
+    }
+  })
+  .map(({ x, ...geometry }) => ({ x: x as Shape, geometry: geometry as WindowGeometry, attrs: geometryAttrs(geometry) }));
+
+const patchesCase: fc.Arbitrary<OpCase> = fc
+  .tuple(windowArb, fc.constantFrom(0, -1.5))
+  .chain(([{ x, attrs }, fill]) =>
+    valuesArb(sizeOf(x), -2, 2).chain((values) => withWeights('patches', [{ shape: x, values, diff: true }], { ...attrs, fill })),
+  );
+
+const unpatchesCase: fc.Arbitrary<OpCase> = windowArb.chain(({ x, geometry, attrs }) => {
+  const shape = patchesShape(x, geometry);
+  return valuesArb(sizeOf(shape), -2, 2).chain((values) =>
+    withWeights('unpatches', [{ shape, values, diff: true }], { ...attrs, shape: [...x] }),
+  );
+});
+
 /**
  * One case generator per non-leaf primitive. The Record type makes a missing primitive a type
  * error, and a test below checks the keys against PRIM_KINDS at run time.
@@ -292,6 +328,8 @@ const CASES: Record<Tested, fc.Arbitrary<OpCase>> = {
   broadcast: broadcastCase,
   reshape: reshapeCase,
   transpose: transposeCase,
+  patches: patchesCase,
+  unpatches: unpatchesCase,
   matmul: matmulCase,
 };
 

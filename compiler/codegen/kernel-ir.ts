@@ -4,7 +4,7 @@
  * here and rendered per backend.
  */
 import type { PrimKind, Shape } from '../ir/types.ts';
-import type { StridedView } from '../ir/layout.ts';
+import type { StridedView, WindowView } from '../ir/layout.ts';
 
 /**
  * The most input buffers one kernel reads. Fusion stops below it: WebGPU's default limit is 8
@@ -34,8 +34,11 @@ export interface BufferDecl {
  * update, where a parameter's new value overwrites its old one element by element.
  */
 export type Expr =
-  /** inputs[input] at `i`, or at the index `view` maps `i` to (broadcast, transpose). */
-  | { readonly op: 'load'; readonly input: number; readonly view?: StridedView }
+  /**
+   * inputs[input] at `i`, or at the index `view` maps `i` to (broadcast, transpose), or through
+   * `window` (convolution patches and their adjoint's terms; never with `view`).
+   */
+  | { readonly op: 'load'; readonly input: number; readonly view?: StridedView; readonly window?: WindowView }
   | { readonly op: 'const'; readonly value: number }
   | { readonly op: 'apply'; readonly kind: PrimKind; readonly args: readonly Expr[] };
 

@@ -7,6 +7,8 @@ import type { Attrs, Graph, Node, NodeId, PrimKind, Shape, SourceLoc } from './t
 import { formatShape, sameShape } from './types.ts';
 import { GradcError, ShapeError } from '../errors.ts';
 import { OPS } from '../ops/index.ts';
+import type { WindowGeometry } from '../ops/window.ts';
+import { geometryAttrs } from '../ops/window.ts';
 import { shapeProblem } from './limits.ts';
 
 /** A node about to be built, after its inputs were built. */
@@ -259,6 +261,16 @@ export class GraphBuilder {
   transpose(x: NodeId, perm: readonly number[]): NodeId {
     if (perm.every((p, i) => p === i) && perm.length === this.shapeOf(x).length) return x;
     return this.make('transpose', [x], { perm: [...perm] });
+  }
+
+  /** Every window of an NHWC tensor (compiler/ops/window.ts), `fill` in the padding. */
+  patches(x: NodeId, geometry: WindowGeometry, fill: number): NodeId {
+    return this.make('patches', [x], { ...geometryAttrs(geometry), fill });
+  }
+
+  /** The adjoint of `patches`: window elements added back into a tensor of `shape`. */
+  unpatches(p: NodeId, geometry: WindowGeometry, shape: Shape): NodeId {
+    return this.make('unpatches', [p], { ...geometryAttrs(geometry), shape: [...shape] });
   }
 
   matmul(a: NodeId, b: NodeId, transA = false, transB = false): NodeId {

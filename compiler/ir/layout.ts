@@ -119,3 +119,57 @@ export function inversePerm(perm: readonly number[]): number[] {
   perm.forEach((p, i) => (inv[p] = i));
   return inv;
 }
+
+/**
+ * One axis of the input a window view reads. Its coordinate for the output multi-index `o` is
+ * `(Σ coef·o[axis] over terms + offset) / divisor`, defined when that numerator is a multiple of
+ * `divisor` and the quotient lies in [0, size of the axis).
+ */
+export interface WindowAxis {
+  readonly terms: readonly { readonly axis: number; readonly coef: number }[];
+  readonly offset: number;
+  readonly divisor: number;
+}
+
+/**
+ * A gather that may fall outside its input: the patches of a convolution or pooling window
+ * (with padding) and the terms of their adjoint (compiler/ops/window.ts). Output element `i`
+ * (row-major over `outShape`) reads the input (contiguous, of `inShape`) at the coordinates its
+ * `axes` give, or `fill` where one of them is undefined.
+ */
+export interface WindowView {
+  readonly outShape: Shape;
+  readonly inShape: Shape;
+  /** One per input axis. */
+  readonly axes: readonly WindowAxis[];
+  readonly fill: number;
+}
+
+/** The input element output element `i` of a window view reads, or undefined for `fill`. */
+export function windowIndex(view: WindowView, i: number): number | undefined {
+  const outStrides = stridesOf(view.outShape);
+  const inStrides = stridesOf(view.inShape);
+  const o = view.outShape.map((size, d) => Math.floor(i / outStrides[d]) % size);
+  let index = 0;
+  for (let j = 0; j < view.axes.length; j++) {
+    const { terms, offset, divisor } = view.axes[j];
+    const numerator = terms.reduce((acc, t) => acc + t.coef * o[t.axis], offset);
+    if (numerator < 0 || numerator % divisor !== 0) return undefined;
+    const coordinate = numerator / divisor;
+    if (coordinate >= view.inShape[j]) return undefined;
+    index += coordinate * inStrides[j];
+  }
+  return index;
+}
+
+/** The smallest and largest numerator of a window axis over every output index. */
+export function windowAxisRange(axis: WindowAxis, outShape: Shape): { min: number; max: number } {
+  let min = axis.offset;
+  let max = axis.offset;
+  for (const { axis: d, coef } of axis.terms) {
+    const span = coef * (outShape[d] - 1);
+    if (span < 0) min += span;
+    else max += span;
+  }
+  return { min, max };
+}

@@ -16,6 +16,7 @@ export const PRIM_KINDS = [
   'where',
   'sum', 'reduce_max',
   'broadcast', 'reshape', 'transpose',
+  'patches', 'unpatches',
   'matmul',
 ] as const;
 export type PrimKind = (typeof PRIM_KINDS)[number];

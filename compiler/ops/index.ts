@@ -6,6 +6,7 @@ import * as ew from './elementwise.ts';
 import { reduce_max, sum } from './reduce.ts';
 import { broadcast, reshape, transpose } from './movement.ts';
 import { matmul } from './matmul.ts';
+import { patches, unpatches } from './window.ts';
 
 export const OPS = {
   input,
@@ -30,8 +31,11 @@ export const OPS = {
   broadcast,
   reshape,
   transpose,
+  patches,
+  unpatches,
   matmul,
 } as const satisfies Record<PrimKind, OpDef>;
 
 export * from './op.ts';
 export { matmulDims } from './matmul.ts';
+export type { WindowGeometry } from './window.ts';

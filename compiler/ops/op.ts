@@ -3,7 +3,7 @@ import type { Attrs, Node, NodeId, PrimKind, Shape } from '../ir/types.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
 
 /** How the scheduler lowers a primitive into a kernel. */
-export type OpCategory = 'source' | 'elementwise' | 'reduce' | 'movement' | 'matmul';
+export type OpCategory = 'source' | 'elementwise' | 'reduce' | 'movement' | 'window' | 'matmul';
 
 /** Explicit marker: no gradient flows into this input (a mask, a comparison). */
 export const NONDIFF = Symbol('nondifferentiable');

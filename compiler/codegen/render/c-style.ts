@@ -8,9 +8,9 @@
  */
 import { template } from './templates.ts';
 import { lineCommentText } from '../escape.ts';
-import type { PrimKind } from '../../ir/types.ts';
-import type { StridedView, ViewAxis } from '../../ir/layout.ts';
-import { isIdentityAxes, simplifyView } from '../../ir/layout.ts';
+import type { PrimKind, Shape } from '../../ir/types.ts';
+import type { StridedView, ViewAxis, WindowView } from '../../ir/layout.ts';
+import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../ir/layout.ts';
 import type { ElementwiseOpDef } from '../../ops/op.ts';
 import type { OPS } from '../../ops/index.ts';
 import type {
@@ -48,6 +48,13 @@ export interface CStyleLanguage {
   declareIndex(name: string, value: string): string;
   /** A mutable float accumulator. */
   declareAccumulator(name: string, init: string): string;
+  /** A non-negative index expression as a signed integer, so window coordinates may go below 0. */
+  signedIndex(index: string): string;
+  /**
+   * `buffer[index]` where `condition` holds, else `fill`, never reading out of bounds: a
+   * conditional expression in C, CUDA and TypeScript; WGSL's eager `select` also clamps the index.
+   */
+  guardedRead(buffer: string, condition: string, index: string, fill: string): string;
   readonly codeForOp: CodeForOp;
 }
 
@@ -78,6 +85,11 @@ export function infix(op: string): EmitFn {
   return ([x, y]) => `${x} ${op} ${y}`;
 }
 
+/** `(c ? in0[k] : 0.0f)`: a read taken only where `condition` holds (C, CUDA, TypeScript). */
+export function conditionalRead(buffer: string, condition: string, index: string, fill: string): string {
+  return `(${condition} ? ${buffer}[${index}] : ${fill})`;
+}
+
 /** `prefix('-')([x])` → `-x`. */
 export function prefix(op: string): EmitFn {
   return ([x]) => `${op}${x}`;
@@ -105,8 +117,8 @@ export function atomic(text: string): string {
 
 // ---- expressions ----
 
-/** Renders the index a load reads (`in1[j]`); receives the load's input number and view. */
-export type LoadCode = (input: number, view: StridedView | undefined) => string;
+/** Renders the element a load reads (`in1[j]`); receives the load's input number and view or window. */
+export type LoadCode = (input: number, view: StridedView | undefined, window?: WindowView) => string;
 
 export interface RenderedExpr {
   /** Declarations of the intermediate values, in evaluation order. */
@@ -126,7 +138,7 @@ export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode): Re
   // numbered in evaluation order; every apply but the root becomes a local.
   const value = foldExpr<string>(expr, (e, args) => {
     if (e.op === 'const') return lang.floatLiteral(e.value);
-    if (e.op === 'load') return load(e.input, e.view);
+    if (e.op === 'load') return load(e.input, e.view, e.window);
     const applied = emitterFor(lang, e.kind)(args);
     if (e === expr) return applied;
     const name = `t${statements.length}`;
@@ -143,19 +155,28 @@ function emitterFor(lang: CStyleLanguage, kind: PrimKind): EmitFn {
   return emit;
 }
 
-/** The loads of an expression, each distinct (input, view) pair once, in first-use order. */
-export function loadsOf(expr: Expr): { input: number; view?: StridedView }[] {
-  const seen = new Map<string, { input: number; view?: StridedView }>();
+/** A load of a kernel expression: its input and how it indexes it. */
+export interface Load {
+  readonly input: number;
+  readonly view?: StridedView;
+  readonly window?: WindowView;
+}
+
+/** The loads of an expression, each distinct (input, view or window) once, in first-use order. */
+export function loadsOf(expr: Expr): Load[] {
+  const seen = new Map<string, Load>();
   for (const e of exprNodes(expr)) {
     if (e.op !== 'load') continue;
-    const key = loadKey(e.input, e.view);
+    const key = loadKey(e.input, e.view, e.window);
     if (seen.has(key)) continue;
-    seen.set(key, e.view ? { input: e.input, view: e.view } : { input: e.input });
+    const { input, view, window } = e;
+    seen.set(key, window ? { input, window } : view ? { input, view } : { input });
   }
   return [...seen.values()];
 }
 
-export function loadKey(input: number, view: StridedView | undefined): string {
+export function loadKey(input: number, view: StridedView | undefined, window?: WindowView): string {
+  if (window) return JSON.stringify([input, 'window', window]);
   return JSON.stringify([input, view ? simplifyView(view) : 'identity']);
 }
 
@@ -206,9 +227,14 @@ export type MapLoop =
   | { readonly kind: 'flat'; readonly size: number }
   | { readonly kind: 'rows'; readonly rows: number; readonly cols: number };
 
-/** Rows of the largest length every strided load's innermost axis is a multiple of. */
+/**
+ * Rows of the largest length every strided load's innermost axis is a multiple of; flat when a
+ * load goes through a window, whose index is no base plus a step.
+ */
 export function planMapLoop(kernel: MapKernel): MapLoop {
-  const strided = loadsOf(kernel.expr)
+  const loads = loadsOf(kernel.expr);
+  if (loads.some((l) => l.window)) return { kind: 'flat', size: kernel.size };
+  const strided = loads
     .map((l) => (l.view ? simplifyView(l.view) : []))
     .filter((axes) => !isIdentityAxes(axes));
   if (strided.length === 0) return { kind: 'flat', size: kernel.size };
@@ -287,9 +313,10 @@ function loadedName(kernel: MapKernel, input: number): string {
   return input === kernel.inputs.length ? OUTPUT_NAME : inputName(input);
 }
 
-/** Loads in a flat loop over `i`: `in0[i]`, `in1[i % 250]`. */
+/** Loads in a flat loop over `i`: `in0[i]`, `in1[i % 250]`, a window read. */
 function flatLoad(lang: CStyleLanguage, kernel: MapKernel): LoadCode {
-  return (input, view) => {
+  return (input, view, window) => {
+    if (window) return windowRead(lang, loadedName(kernel, input), window, 'i');
     const axes = view ? simplifyView(view) : [];
     const index = isIdentityAxes(axes) ? 'i' : indexExpr(lang, axes, 'i');
     return `${loadedName(kernel, input)}[${index}]`;
@@ -315,9 +342,89 @@ function rowLoads(lang: CStyleLanguage, kernel: MapKernel, cols: number) {
     }
     indices.set(loadKey(input, view), offsetBy(base, 'j', split.innerStride));
   }
-  const load: LoadCode = (input, view) =>
-    `${loadedName(kernel, input)}[${indices.get(loadKey(input, view)) ?? 'i'}]`;
+  const flat = flatLoad(lang, kernel);
+  const load: LoadCode = (input, view, window) =>
+    window ? flat(input, view, window) : `${loadedName(kernel, input)}[${indices.get(loadKey(input, view)) ?? 'i'}]`;
   return { bases, load };
+}
+
+/**
+ * The element output index `v` reads through a window: each input coordinate's numerator
+ * from the output coordinates it needs, the checks that can fail (below 0, past the axis, not a
+ * multiple of the divisor; those that hold for every index are left out) and the guarded read.
+ * Patches of [1,5,5,1], 3x3, padding 1, in C: `((i / 45) % 5) + ((i / 3) % 3) - 1 >= 0 && ...`
+ * guarding `in0[(...) * 5 + (...)]`, else the fill.
+ */
+export function windowRead(lang: CStyleLanguage, buffer: string, view: WindowView, v: string): string {
+  const outStrides = stridesOf(view.outShape);
+  const coordinate = (d: number) =>
+    lang.signedIndex(axisPosition(lang, v, outStrides[d], view.outShape[d], d === firstNonUnitAxis(view.outShape)));
+  const inStrides = stridesOf(view.inShape);
+  const checks: string[] = [];
+  const indexTerms: string[] = [];
+  let constantIndex = 0;
+  for (const [j, axis] of view.axes.entries()) {
+    if (axis.terms.length === 0) {
+      // A fixed coordinate: in range or not for every output, so no check.
+      const { offset, divisor } = axis;
+      if (offset < 0 || offset % divisor !== 0 || offset / divisor >= view.inShape[j]) return lang.floatLiteral(view.fill);
+      constantIndex += (offset / divisor) * inStrides[j];
+      continue;
+    }
+    const numerator = affineText(axis.terms.map((t) => [coordinate(t.axis), t.coef] as const), axis.offset);
+    const { min, max } = windowAxisRange(axis, view.outShape);
+    const limit = view.inShape[j] * axis.divisor;
+    if (min < 0) checks.push(`${numerator} >= 0`);
+    if (max >= limit) checks.push(`${numerator} < ${limit}`);
+    const exact = axis.terms.every((t) => t.coef % axis.divisor === 0) && axis.offset % axis.divisor === 0;
+    if (!exact) checks.push(`${parenthesised(numerator)} % ${axis.divisor} == 0`);
+    if (view.inShape[j] === 1) continue;
+    const position = axis.divisor === 1 ? numerator : lang.indexDiv(parenthesised(numerator), axis.divisor);
+    indexTerms.push(inStrides[j] === 1 ? position : `${parenthesised(position)} * ${inStrides[j]}`);
+  }
+  if (constantIndex !== 0 || indexTerms.length === 0) indexTerms.push(String(constantIndex));
+  const index = indexTerms.join(' + ');
+  if (checks.length === 0) return `${buffer}[${index}]`;
+  return lang.guardedRead(buffer, checks.join(' && '), index, lang.floatLiteral(view.fill));
+}
+
+/** The first axis of more than one element: its position needs no `% size`. */
+function firstNonUnitAxis(shape: Shape): number {
+  const d = shape.findIndex((size) => size > 1);
+  return d < 0 ? 0 : d;
+}
+
+/** `(v / inner) % size`, the identity parts left out. */
+function axisPosition(lang: CStyleLanguage, v: string, inner: number, size: number, outermost: boolean): string {
+  if (size === 1) return '0';
+  const quotient = inner === 1 ? v : lang.indexDiv(v, inner);
+  return outermost ? quotient : `${quotient} % ${size}`;
+}
+
+/** `a * 2 + b - 1` from terms and a constant, with unit coefficients and zeros left out. */
+function affineText(terms: readonly (readonly [string, number])[], offset: number): string {
+  let text = '';
+  for (const [value, coef] of terms) {
+    if (coef === 0) continue;
+    const magnitude = Math.abs(coef) === 1 ? (text === '' ? value : parenthesised(value)) : `${parenthesised(value)} * ${Math.abs(coef)}`;
+    text = text === '' ? (coef < 0 ? `-${parenthesised(magnitude)}` : magnitude) : `${text} ${coef < 0 ? '-' : '+'} ${magnitude}`;
+  }
+  if (text === '') return String(offset);
+  if (offset === 0) return text;
+  return `${text} ${offset < 0 ? '-' : '+'} ${Math.abs(offset)}`;
+}
+
+/** `text` as an operand of `*` or `-`: a name, a number or one parenthesised group stays as it is. */
+function parenthesised(text: string): string {
+  if (/^[A-Za-z0-9_.]+$/.test(text)) return text;
+  if (text.startsWith('(') || /^[A-Za-z0-9_]+\(/.test(text)) {
+    let depth = 0;
+    for (let i = text.indexOf('('); i < text.length; i++) {
+      if (text[i] === '(') depth++;
+      else if (text[i] === ')' && --depth === 0) return i === text.length - 1 ? text : `(${text})`;
+    }
+  }
+  return `(${text})`;
 }
 
 /** The pieces of a reduction, for a loop over outputs `o` around a loop over steps `r`. */

@@ -14,6 +14,7 @@ import type {
 import { allKernels } from '../kernel-ir.ts';
 import type { CFunctionLanguage, CodeForOp, FunctionKernelView, MatmulSlicing, ModuleMeta } from './c-style.ts';
 import {
+  conditionalRead,
   atomic,
   call,
   identity,
@@ -78,6 +79,8 @@ export const C_LANGUAGE: CFunctionLanguage = {
   declareFloat: (name, value) => `const float ${name} = ${value};`,
   declareIndex: (name, value) => `const int ${name} = ${value};`,
   declareAccumulator: (name, init) => `float ${name} = ${init};`,
+  signedIndex: (index) => index,
+  guardedRead: conditionalRead,
   inputParam: (name) => `const float *restrict ${name}`,
   outputParam: (name) => `float *restrict ${name}`,
   signature: (name, params) => `GRADC_EXPORT void ${name}(${params}) {`,

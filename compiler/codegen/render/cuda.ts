@@ -38,6 +38,7 @@ import { allKernels } from '../kernel-ir.ts';
 import type { CFunctionLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
 import { cFloatLiteral, codeForOp as cCodeForOp } from './c.ts';
 import {
+  conditionalRead,
   float32Bits,
   matmulSliceRange,
   tileStaging,
@@ -108,6 +109,8 @@ export const CUDA_LANGUAGE: CFunctionLanguage = {
   declareFloat: (name, value) => `const float ${name} = ${value};`,
   declareIndex: (name, value) => `const unsigned int ${name} = ${value};`,
   declareAccumulator: (name, init) => `float ${name} = ${init};`,
+  signedIndex: (index) => `(int)(${index})`,
+  guardedRead: conditionalRead,
   inputParam: (name) => `const float *__restrict__ ${name}`,
   outputParam: (name) => `float *__restrict__ ${name}`,
   signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,

@@ -8,6 +8,7 @@ import type { Kernel, MapKernel, MatmulKernel, ReduceKernel, Schedule } from '..
 import { allKernels } from '../kernel-ir.ts';
 import type { CFunctionLanguage, CodeForOp, FunctionKernelView, ModuleMeta } from './c-style.ts';
 import {
+  conditionalRead,
   atomic,
   call,
   identity,
@@ -62,6 +63,8 @@ export const JS_LANGUAGE: CFunctionLanguage = {
   declareFloat: (name, value) => `const ${name} = ${value};`,
   declareIndex: (name, value) => `const ${name} = ${value};`,
   declareAccumulator: (name, init) => `let ${name} = ${init};`,
+  signedIndex: (index) => index,
+  guardedRead: conditionalRead,
   inputParam: (name) => `${name}: Float32Array`,
   outputParam: (name) => `${name}: Float32Array`,
   signature: (name, params) => `export function ${name}(${params}): void {`,
