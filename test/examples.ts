@@ -9,4 +9,5 @@ export interface Example {
 
 export const EXAMPLES: readonly Example[] = [
   { file: 'examples/mnist-mlp.ts', name: 'mnist-mlp', targets: ['js', 'c', 'wgsl', 'cuda'] },
+  { file: 'examples/mnist-cnn.ts', name: 'mnist-cnn', targets: ['js', 'c', 'wgsl', 'cuda'] },
 ];

@@ -130,6 +130,41 @@ static float *gradc_pack_buffer(size_t floats) {
   return buffer;
 }
 
+/* The product on the calling thread alone, B packed into `bp` (k x panels x GRADC_NR floats). */
+static void gradc_matmul_serial(const float *restrict a, const float *restrict b, float *restrict c,
+                                int m, int n, int k, int ars, int acs, int brs, int bcs, float *bp) {
+  if (k == 0) {
+    memset(c, 0, sizeof(float) * (size_t)m * n);
+    return;
+  }
+  const int panels = (n + GRADC_NR - 1) / GRADC_NR;
+  const int tiles = (m + GRADC_MR - 1) / GRADC_MR;
+  for (int q = 0; q < panels; q++) gradc_pack_b_panel(b, bp + (size_t)q * k * GRADC_NR, q, n, k, brs, bcs);
+  for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, ars, acs, panels);
+}
+
+/*
+ * The slices of a split product (kernel IR `kSlices`) side by side: each thread multiplies whole
+ * slices into its own part of `c` with a packing buffer of its own, so the thread team starts
+ * once for all of them instead of twice per slice.
+ */
+static void gradc_matmul_slices(const float *restrict a, const float *restrict b, float *restrict c,
+                                int slices, size_t a_step, size_t b_step, size_t c_step,
+                                int m, int n, int k, int ars, int acs, int brs, int bcs) {
+  const size_t floats = (size_t)k * ((n + GRADC_NR - 1) / GRADC_NR) * GRADC_NR;
+  const size_t bytes = (sizeof(float) * floats + 63) / 64 * 64;
+  #pragma omp parallel
+  {
+    float *bp = aligned_alloc(64, bytes > 0 ? bytes : 64);
+    if (!bp) abort();
+    #pragma omp for schedule(dynamic)
+    for (int s = 0; s < slices; s++) {
+      gradc_matmul_serial(a + s * a_step, b + s * b_step, c + s * c_step, m, n, k, ars, acs, brs, bcs, bp);
+    }
+    free(bp);
+  }
+}
+
 static void gradc_matmul(const float *restrict a, const float *restrict b, float *restrict c,
                          int m, int n, int k, int ars, int acs, int brs, int bcs) {
   if (k == 0) {

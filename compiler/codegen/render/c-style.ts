@@ -225,7 +225,9 @@ export const MIN_ROW_LENGTH = 8;
  */
 export type MapLoop =
   | { readonly kind: 'flat'; readonly size: number }
-  | { readonly kind: 'rows'; readonly rows: number; readonly cols: number };
+  | { readonly kind: 'rows'; readonly rows: number; readonly cols: number }
+  /** One loop per output axis, `o0` outermost: window reads take their coordinates without division. */
+  | { readonly kind: 'nested'; readonly shape: readonly number[] };
 
 /**
  * Rows of the largest length every strided load's innermost axis is a multiple of; flat when a
@@ -233,7 +235,12 @@ export type MapLoop =
  */
 export function planMapLoop(kernel: MapKernel): MapLoop {
   const loads = loadsOf(kernel.expr);
-  if (loads.some((l) => l.window)) return { kind: 'flat', size: kernel.size };
+  const windows = loads.flatMap((l) => (l.window ? [l.window.outShape] : []));
+  if (windows.length > 0) {
+    const shape = windows[0];
+    const shared = windows.every((s) => s.length === shape.length && s.every((n, d) => n === shape[d]));
+    return shared && shape.reduce((a, b) => a * b, 1) === kernel.size ? { kind: 'nested', shape } : { kind: 'flat', size: kernel.size };
+  }
   const strided = loads
     .map((l) => (l.view ? simplifyView(l.view) : []))
     .filter((axes) => !isIdentityAxes(axes));
@@ -303,7 +310,9 @@ export function mapParts(
   loop: MapLoop = planMapLoop(kernel),
 ): MapParts {
   const { bases, load } =
-    loop.kind === 'rows' ? rowLoads(lang, kernel, loop.cols) : { bases: [], load: flatLoad(lang, kernel) };
+    loop.kind === 'rows'
+      ? rowLoads(lang, kernel, loop.cols)
+      : { bases: [], load: flatLoad(lang, kernel, loop.kind === 'nested' ? loopVariables(loop.shape) : undefined) };
   const { statements, value } = renderExpr(lang, kernel.expr, load);
   return { loop, bases, body: [...statements, `${OUTPUT_NAME}[i] = ${value};`] };
 }
@@ -313,10 +322,13 @@ function loadedName(kernel: MapKernel, input: number): string {
   return input === kernel.inputs.length ? OUTPUT_NAME : inputName(input);
 }
 
-/** Loads in a flat loop over `i`: `in0[i]`, `in1[i % 250]`, a window read. */
-function flatLoad(lang: CStyleLanguage, kernel: MapKernel): LoadCode {
+/**
+ * Loads in a flat loop over `i`: `in0[i]`, `in1[i % 250]`, a window read (its coordinates the
+ * nested loops' variables when there are some).
+ */
+function flatLoad(lang: CStyleLanguage, kernel: MapKernel, coordinates?: readonly string[]): LoadCode {
   return (input, view, window) => {
-    if (window) return windowRead(lang, loadedName(kernel, input), window, 'i');
+    if (window) return windowRead(lang, loadedName(kernel, input), window, 'i', coordinates);
     const axes = view ? simplifyView(view) : [];
     const index = isIdentityAxes(axes) ? 'i' : indexExpr(lang, axes, 'i');
     return `${loadedName(kernel, input)}[${index}]`;
@@ -355,10 +367,18 @@ function rowLoads(lang: CStyleLanguage, kernel: MapKernel, cols: number) {
  * Patches of [1,5,5,1], 3x3, padding 1, in C: `((i / 45) % 5) + ((i / 3) % 3) - 1 >= 0 && ...`
  * guarding `in0[(...) * 5 + (...)]`, else the fill.
  */
-export function windowRead(lang: CStyleLanguage, buffer: string, view: WindowView, v: string): string {
+export function windowRead(
+  lang: CStyleLanguage,
+  buffer: string,
+  view: WindowView,
+  v: string,
+  coordinates?: readonly string[],
+): string {
   const outStrides = stridesOf(view.outShape);
   const coordinate = (d: number) =>
-    lang.signedIndex(axisPosition(lang, v, outStrides[d], view.outShape[d], d === firstNonUnitAxis(view.outShape)));
+    lang.signedIndex(
+      coordinates?.[d] ?? axisPosition(lang, v, outStrides[d], view.outShape[d], d === firstNonUnitAxis(view.outShape)),
+    );
   const inStrides = stridesOf(view.inShape);
   const checks: string[] = [];
   const indexTerms: string[] = [];
@@ -386,6 +406,29 @@ export function windowRead(lang: CStyleLanguage, buffer: string, view: WindowVie
   const index = indexTerms.join(' + ');
   if (checks.length === 0) return `${buffer}[${index}]`;
   return lang.guardedRead(buffer, checks.join(' && '), index, lang.floatLiteral(view.fill));
+}
+
+/** `o0`, `o1`, ...: the variables of nested loops over `shape`. */
+export function loopVariables(shape: readonly number[]): string[] {
+  return shape.map((_, d) => `o${d}`);
+}
+
+/**
+ * Nested loops over `shape` for a function-style target: the opening lines (indented, `head`
+ * writes one loop), the flat index `i` of the innermost iteration, the closing lines.
+ * [2,3] in C → `for (int o0 = 0; o0 < 2; o0++) {`, `  for (int o1 = 0; o1 < 3; o1++) {`,
+ * `i = o0 * 3 + o1`.
+ */
+export function nestedLoops(
+  shape: readonly number[],
+  head: (variable: string, count: number) => string,
+): { opens: string[]; index: string; closes: string[]; indent: string } {
+  const variables = loopVariables(shape);
+  const opens = variables.map((v, d) => `${'  '.repeat(d + 1)}${head(v, shape[d])}`);
+  const closes = variables.map((_, d) => `${'  '.repeat(shape.length - d)}}`);
+  const strides = stridesOf(shape);
+  const index = variables.map((v, d) => (strides[d] === 1 ? v : `${v} * ${strides[d]}`)).join(' + ') || '0';
+  return { opens, index, closes, indent: '  '.repeat(shape.length + 1) };
 }
 
 /** The first axis of more than one element: its position needs no `% size`. */

@@ -24,6 +24,7 @@ import {
   functionKernelView,
   moduleHeader,
   mapParts,
+  nestedLoops,
   matmulSlicing,
   matmulStrides,
   prefix,
@@ -111,6 +112,16 @@ interface MapRowsView extends KernelView {
   readonly body: readonly string[];
 }
 
+/** One loop per output axis (window reads): `for (int o0 = 0; ...) { ... const int i = ...;`. */
+interface MapNestedView extends KernelView {
+  readonly pragmas: readonly string[];
+  readonly opens: readonly string[];
+  readonly indent: string;
+  readonly index: string;
+  readonly body: readonly string[];
+  readonly closes: readonly string[];
+}
+
 interface ReduceView extends KernelView {
   readonly pragmas: readonly string[];
   readonly outSize: number;
@@ -182,6 +193,11 @@ function renderMap(base: KernelView, kernel: MapKernel): string {
   if (loop.kind === 'flat') {
     const pragmas = loopPragmas(work, 'parallel for simd', 'simd');
     return template<MapFlatView>('c/map-flat.hbs')({ ...base, pragmas, size: loop.size, body });
+  }
+  if (loop.kind === 'nested') {
+    const loops = nestedLoops(loop.shape, (v, count) => `for (int ${v} = 0; ${v} < ${count}; ${v}++) {`);
+    const pragmas = loopPragmas(work, loop.shape.length > 1 ? 'parallel for collapse(2)' : 'parallel for');
+    return template<MapNestedView>('c/map-nested.hbs')({ ...base, pragmas, ...loops, body });
   }
   const pragmas = loopPragmas(work, 'parallel for');
   const { rows, cols } = loop;

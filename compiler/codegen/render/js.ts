@@ -18,6 +18,7 @@ import {
   moduleHeader,
   RUNTIME_MODULE,
   mapParts,
+  nestedLoops,
   matmulSlicing,
   prefix,
   reduceParts,
@@ -95,6 +96,15 @@ interface MapRowsView extends KernelView {
   readonly cols: number;
   readonly bases: readonly string[];
   readonly body: readonly string[];
+}
+
+/** One loop per output axis (window reads): `for (let o0 = 0; ...) { ... const i = ...;`. */
+interface MapNestedView extends KernelView {
+  readonly opens: readonly string[];
+  readonly indent: string;
+  readonly index: string;
+  readonly body: readonly string[];
+  readonly closes: readonly string[];
 }
 
 interface ReduceView extends KernelView {
@@ -176,6 +186,10 @@ function renderMap(base: KernelView, kernel: MapKernel): string {
   const { loop, bases, body } = mapParts(JS_LANGUAGE, kernel);
   if (loop.kind === 'flat') {
     return template<MapFlatView>('js/map-flat.hbs')({ ...base, size: loop.size, body });
+  }
+  if (loop.kind === 'nested') {
+    const loops = nestedLoops(loop.shape, (v, count) => `for (let ${v} = 0; ${v} < ${count}; ${v}++) {`);
+    return template<MapNestedView>('js/map-nested.hbs')({ ...base, ...loops, body });
   }
   const { rows, cols } = loop;
   return template<MapRowsView>('js/map-rows.hbs')({ ...base, rows, cols, bases, body });
