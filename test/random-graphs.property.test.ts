@@ -205,6 +205,21 @@ const STEPS: readonly StepFn[] = [
     const cond = b.less(y, b.fill(s.flag ? 0 : 0.5, []));
     return b.where(compatible(b, x, cond), x, b.neg(b.tanh(x)));
   },
+  // Windows over x as a one-channel image [1, p, q, 1]: 2x2 windows, padding 1, strides 1 or
+  // 2; a pooling-like sum over the window axes, or the adjoint adding them back onto x's shape.
+  (b, x, _y, s) => {
+    const [p, q] = b.shapeOf(asMatrix(b, x));
+    const image = b.reshape(x, [1, p, q, 1]);
+    const stride = (s.p % 2) + 1;
+    const geometry = { kernel: [2, 2], strides: [stride, stride], dilation: [1, 1], padding: [1, 0, 1, 1] } as const;
+    const patches = b.tanh(b.patches(image, geometry, s.p % 3 === 0 ? -0.5 : 0));
+    if (s.flag) {
+      const pooled = b.sum(b.mul(patches, patches), [3, 4]);
+      const [, oh, ow] = b.shapeOf(pooled);
+      return b.reshape(pooled, [oh, ow]);
+    }
+    return b.reshape(b.unpatches(patches, geometry, [1, p, q, 1]), b.shapeOf(x));
+  },
 ];
 
 interface Built {

@@ -9,7 +9,7 @@ export const buildId = "8185dc66b7b24e9e";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "34d2555c35f29900f15a97cd2be64689189550a7238efaff301c94e3fbcb784a",
+    sourceHash: "7e4446d150960bba7ee0df69efccb22e94a60588ed84c5374fa31bcd1f9a5037",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

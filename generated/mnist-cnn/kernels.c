@@ -199,7 +199,10 @@ GRADC_EXPORT void train_000_copy(const float *restrict in0, float *restrict out)
           for (int o4 = 0; o4 < 3; o4++) {
             for (int o5 = 0; o5 < 1; o5++) {
               const int i = o0 * 6084 + o1 * 234 + o2 * 9 + o3 * 3 + o4 + o5;
-              out[i] = in0[o0 * 784 + (o1 + o3) * 28 + o2 + o4];
+              const int wi0 = o1 + o3;
+              const int wi1 = o2 + o4;
+              const int wi2 = o0 * 784 + wi0 * 28 + wi1;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -248,7 +251,10 @@ GRADC_EXPORT void train_003_copy(const float *restrict in0, float *restrict out)
           for (int o4 = 0; o4 < 2; o4++) {
             for (int o5 = 0; o5 < 32; o5++) {
               const int i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-              out[i] = in0[o0 * 21632 + (o1 * 2 + o3) * 832 + (o2 * 2 + o4) * 32 + o5];
+              const int wi0 = o1 * 2 + o3;
+              const int wi1 = o2 * 2 + o4;
+              const int wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -282,7 +288,10 @@ GRADC_EXPORT void train_005_copy(const float *restrict in0, float *restrict out)
           for (int o4 = 0; o4 < 3; o4++) {
             for (int o5 = 0; o5 < 32; o5++) {
               const int i = o0 * 34848 + o1 * 3168 + o2 * 288 + o3 * 96 + o4 * 32 + o5;
-              out[i] = in0[o0 * 5408 + (o1 + o3) * 416 + (o2 + o4) * 32 + o5];
+              const int wi0 = o1 + o3;
+              const int wi1 = o2 + o4;
+              const int wi2 = o0 * 5408 + wi0 * 416 + wi1 * 32 + o5;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -331,7 +340,10 @@ GRADC_EXPORT void train_008_copy(const float *restrict in0, float *restrict out)
           for (int o4 = 0; o4 < 2; o4++) {
             for (int o5 = 0; o5 < 64; o5++) {
               const int i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-              out[i] = in0[o0 * 7744 + (o1 * 2 + o3) * 704 + (o2 * 2 + o4) * 64 + o5];
+              const int wi0 = o1 * 2 + o3;
+              const int wi1 = o2 * 2 + o4;
+              const int wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -716,10 +728,26 @@ GRADC_EXPORT void train_037_map(
         for (int o3 = 0; o3 < 64; o3++) {
           const int i = o0 * 7744 + o1 * 704 + o2 * 64 + o3;
           const float t0 = 0.0f < in0[i] ? 1.0f : 0.0f;
-          const float t1 = (o1 < 10 && o1 % 2 == 0 && o2 < 10 && o2 % 2 == 0 ? in1[o0 * 6400 + (o1 / 2) * 1280 + (o2 / 2) * 256 + o3] : 0.0f) + (o1 < 10 && o1 % 2 == 0 && o2 - 1 >= 0 && (o2 - 1) % 2 == 0 ? in1[o0 * 6400 + (o1 / 2) * 1280 + ((o2 - 1) / 2) * 256 + o3 + 64] : 0.0f);
-          const float t2 = t1 + (o1 - 1 >= 0 && (o1 - 1) % 2 == 0 && o2 < 10 && o2 % 2 == 0 ? in1[o0 * 6400 + ((o1 - 1) / 2) * 1280 + (o2 / 2) * 256 + o3 + 128] : 0.0f);
-          const float t3 = t2 + (o1 - 1 >= 0 && (o1 - 1) % 2 == 0 && o2 - 1 >= 0 && (o2 - 1) % 2 == 0 ? in1[o0 * 6400 + ((o1 - 1) / 2) * 1280 + ((o2 - 1) / 2) * 256 + o3 + 192] : 0.0f);
-          out[i] = t0 != 0.0f ? t3 : 0.0f;
+          const int wi0 = o0 * 6400 + (o1 / 2) * 1280 + (o2 / 2) * 256 + o3;
+          const int wk1 = o1 < 10 && o1 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
+          const float wv2 = (wk1 ? in1[wi0] : 0.0f);
+          const int wi3 = o2 - 1;
+          const int wi4 = o0 * 6400 + (o1 / 2) * 1280 + (wi3 / 2) * 256 + o3 + 64;
+          const int wk5 = o1 < 10 && o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
+          const float wv6 = (wk5 ? in1[wi4] : 0.0f);
+          const float t8 = wv2 + wv6;
+          const int wi7 = o1 - 1;
+          const int wi8 = o0 * 6400 + (wi7 / 2) * 1280 + (o2 / 2) * 256 + o3 + 128;
+          const int wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
+          const float wv10 = (wk9 ? in1[wi8] : 0.0f);
+          const float t13 = t8 + wv10;
+          const int wi11 = o1 - 1;
+          const int wi12 = o2 - 1;
+          const int wi13 = o0 * 6400 + (wi11 / 2) * 1280 + (wi12 / 2) * 256 + o3 + 192;
+          const int wk14 = wi11 >= 0 && wi11 % 2 == 0 && wi12 >= 0 && wi12 % 2 == 0;
+          const float wv15 = (wk14 ? in1[wi13] : 0.0f);
+          const float t19 = t13 + wv15;
+          out[i] = t0 != 0.0f ? t19 : 0.0f;
         }
       }
     }
@@ -838,15 +866,54 @@ GRADC_EXPORT void train_045_map(
       for (int o2 = 0; o2 < 13; o2++) {
         for (int o3 = 0; o3 < 32; o3++) {
           const int i = o0 * 5408 + o1 * 416 + o2 * 32 + o3;
-          const float t0 = (o1 < 11 && o2 < 11 ? in0[o0 * 34848 + o1 * 3168 + o2 * 288 + o3] : 0.0f) + (o1 < 11 && o2 - 1 >= 0 && o2 - 1 < 11 ? in0[o0 * 34848 + o1 * 3168 + (o2 - 1) * 288 + o3 + 32] : 0.0f);
-          const float t1 = t0 + (o1 < 11 && o2 - 2 >= 0 ? in0[o0 * 34848 + o1 * 3168 + (o2 - 2) * 288 + o3 + 64] : 0.0f);
-          const float t2 = t1 + (o1 - 1 >= 0 && o1 - 1 < 11 && o2 < 11 ? in0[o0 * 34848 + (o1 - 1) * 3168 + o2 * 288 + o3 + 96] : 0.0f);
-          const float t3 = t2 + (o1 - 1 >= 0 && o1 - 1 < 11 && o2 - 1 >= 0 && o2 - 1 < 11 ? in0[o0 * 34848 + (o1 - 1) * 3168 + (o2 - 1) * 288 + o3 + 128] : 0.0f);
-          const float t4 = t3 + (o1 - 1 >= 0 && o1 - 1 < 11 && o2 - 2 >= 0 ? in0[o0 * 34848 + (o1 - 1) * 3168 + (o2 - 2) * 288 + o3 + 160] : 0.0f);
-          const float t5 = t4 + (o1 - 2 >= 0 && o2 < 11 ? in0[o0 * 34848 + (o1 - 2) * 3168 + o2 * 288 + o3 + 192] : 0.0f);
-          const float t6 = t5 + (o1 - 2 >= 0 && o2 - 1 >= 0 && o2 - 1 < 11 ? in0[o0 * 34848 + (o1 - 2) * 3168 + (o2 - 1) * 288 + o3 + 224] : 0.0f);
-          const float t7 = t6 + (o1 - 2 >= 0 && o2 - 2 >= 0 ? in0[o0 * 34848 + (o1 - 2) * 3168 + (o2 - 2) * 288 + o3 + 256] : 0.0f);
-          out[i] = t7 / in1[i];
+          const int wi0 = o0 * 34848 + o1 * 3168 + o2 * 288 + o3;
+          const int wk1 = o1 < 11 && o2 < 11;
+          const float wv2 = (wk1 ? in0[wi0] : 0.0f);
+          const int wi3 = o2 - 1;
+          const int wi4 = o0 * 34848 + o1 * 3168 + wi3 * 288 + o3 + 32;
+          const int wk5 = o1 < 11 && wi3 >= 0 && wi3 < 11;
+          const float wv6 = (wk5 ? in0[wi4] : 0.0f);
+          const float t7 = wv2 + wv6;
+          const int wi7 = o2 - 2;
+          const int wi8 = o0 * 34848 + o1 * 3168 + wi7 * 288 + o3 + 64;
+          const int wk9 = o1 < 11 && wi7 >= 0;
+          const float wv10 = (wk9 ? in0[wi8] : 0.0f);
+          const float t12 = t7 + wv10;
+          const int wi11 = o1 - 1;
+          const int wi12 = o0 * 34848 + wi11 * 3168 + o2 * 288 + o3 + 96;
+          const int wk13 = wi11 >= 0 && wi11 < 11 && o2 < 11;
+          const float wv14 = (wk13 ? in0[wi12] : 0.0f);
+          const float t17 = t12 + wv14;
+          const int wi15 = o1 - 1;
+          const int wi16 = o2 - 1;
+          const int wi17 = o0 * 34848 + wi15 * 3168 + wi16 * 288 + o3 + 128;
+          const int wk18 = wi15 >= 0 && wi15 < 11 && wi16 >= 0 && wi16 < 11;
+          const float wv19 = (wk18 ? in0[wi17] : 0.0f);
+          const float t23 = t17 + wv19;
+          const int wi20 = o1 - 1;
+          const int wi21 = o2 - 2;
+          const int wi22 = o0 * 34848 + wi20 * 3168 + wi21 * 288 + o3 + 160;
+          const int wk23 = wi20 >= 0 && wi20 < 11 && wi21 >= 0;
+          const float wv24 = (wk23 ? in0[wi22] : 0.0f);
+          const float t29 = t23 + wv24;
+          const int wi25 = o1 - 2;
+          const int wi26 = o0 * 34848 + wi25 * 3168 + o2 * 288 + o3 + 192;
+          const int wk27 = wi25 >= 0 && o2 < 11;
+          const float wv28 = (wk27 ? in0[wi26] : 0.0f);
+          const float t34 = t29 + wv28;
+          const int wi29 = o1 - 2;
+          const int wi30 = o2 - 1;
+          const int wi31 = o0 * 34848 + wi29 * 3168 + wi30 * 288 + o3 + 224;
+          const int wk32 = wi29 >= 0 && wi30 >= 0 && wi30 < 11;
+          const float wv33 = (wk32 ? in0[wi31] : 0.0f);
+          const float t40 = t34 + wv33;
+          const int wi34 = o1 - 2;
+          const int wi35 = o2 - 2;
+          const int wi36 = o0 * 34848 + wi34 * 3168 + wi35 * 288 + o3 + 256;
+          const int wk37 = wi34 >= 0 && wi35 >= 0;
+          const float wv38 = (wk37 ? in0[wi36] : 0.0f);
+          const float t46 = t40 + wv38;
+          out[i] = t46 / in1[i];
         }
       }
     }
@@ -887,10 +954,26 @@ GRADC_EXPORT void train_047_map(
         for (int o3 = 0; o3 < 32; o3++) {
           const int i = o0 * 21632 + o1 * 832 + o2 * 32 + o3;
           const float t0 = 0.0f < in0[i] ? 1.0f : 0.0f;
-          const float t1 = (o1 % 2 == 0 && o2 % 2 == 0 ? in1[o0 * 21632 + (o1 / 2) * 1664 + (o2 / 2) * 128 + o3] : 0.0f) + (o1 % 2 == 0 && o2 - 1 >= 0 && (o2 - 1) % 2 == 0 ? in1[o0 * 21632 + (o1 / 2) * 1664 + ((o2 - 1) / 2) * 128 + o3 + 32] : 0.0f);
-          const float t2 = t1 + (o1 - 1 >= 0 && (o1 - 1) % 2 == 0 && o2 % 2 == 0 ? in1[o0 * 21632 + ((o1 - 1) / 2) * 1664 + (o2 / 2) * 128 + o3 + 64] : 0.0f);
-          const float t3 = t2 + (o1 - 1 >= 0 && (o1 - 1) % 2 == 0 && o2 - 1 >= 0 && (o2 - 1) % 2 == 0 ? in1[o0 * 21632 + ((o1 - 1) / 2) * 1664 + ((o2 - 1) / 2) * 128 + o3 + 96] : 0.0f);
-          out[i] = t0 != 0.0f ? t3 : 0.0f;
+          const int wi0 = o0 * 21632 + (o1 / 2) * 1664 + (o2 / 2) * 128 + o3;
+          const int wk1 = o1 % 2 == 0 && o2 % 2 == 0;
+          const float wv2 = (wk1 ? in1[wi0] : 0.0f);
+          const int wi3 = o2 - 1;
+          const int wi4 = o0 * 21632 + (o1 / 2) * 1664 + (wi3 / 2) * 128 + o3 + 32;
+          const int wk5 = o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
+          const float wv6 = (wk5 ? in1[wi4] : 0.0f);
+          const float t8 = wv2 + wv6;
+          const int wi7 = o1 - 1;
+          const int wi8 = o0 * 21632 + (wi7 / 2) * 1664 + (o2 / 2) * 128 + o3 + 64;
+          const int wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 % 2 == 0;
+          const float wv10 = (wk9 ? in1[wi8] : 0.0f);
+          const float t13 = t8 + wv10;
+          const int wi11 = o1 - 1;
+          const int wi12 = o2 - 1;
+          const int wi13 = o0 * 21632 + (wi11 / 2) * 1664 + (wi12 / 2) * 128 + o3 + 96;
+          const int wk14 = wi11 >= 0 && wi11 % 2 == 0 && wi12 >= 0 && wi12 % 2 == 0;
+          const float wv15 = (wk14 ? in1[wi13] : 0.0f);
+          const float t19 = t13 + wv15;
+          out[i] = t0 != 0.0f ? t19 : 0.0f;
         }
       }
     }
@@ -1316,7 +1399,10 @@ GRADC_EXPORT void predict_000_copy(const float *restrict in0, float *restrict ou
           for (int o4 = 0; o4 < 3; o4++) {
             for (int o5 = 0; o5 < 1; o5++) {
               const int i = o0 * 6084 + o1 * 234 + o2 * 9 + o3 * 3 + o4 + o5;
-              out[i] = in0[o0 * 784 + (o1 + o3) * 28 + o2 + o4];
+              const int wi0 = o1 + o3;
+              const int wi1 = o2 + o4;
+              const int wi2 = o0 * 784 + wi0 * 28 + wi1;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -1365,7 +1451,10 @@ GRADC_EXPORT void predict_003_copy(const float *restrict in0, float *restrict ou
           for (int o4 = 0; o4 < 2; o4++) {
             for (int o5 = 0; o5 < 32; o5++) {
               const int i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-              out[i] = in0[o0 * 21632 + (o1 * 2 + o3) * 832 + (o2 * 2 + o4) * 32 + o5];
+              const int wi0 = o1 * 2 + o3;
+              const int wi1 = o2 * 2 + o4;
+              const int wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -1399,7 +1488,10 @@ GRADC_EXPORT void predict_005_copy(const float *restrict in0, float *restrict ou
           for (int o4 = 0; o4 < 3; o4++) {
             for (int o5 = 0; o5 < 32; o5++) {
               const int i = o0 * 34848 + o1 * 3168 + o2 * 288 + o3 * 96 + o4 * 32 + o5;
-              out[i] = in0[o0 * 5408 + (o1 + o3) * 416 + (o2 + o4) * 32 + o5];
+              const int wi0 = o1 + o3;
+              const int wi1 = o2 + o4;
+              const int wi2 = o0 * 5408 + wi0 * 416 + wi1 * 32 + o5;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -1448,7 +1540,10 @@ GRADC_EXPORT void predict_008_copy(const float *restrict in0, float *restrict ou
           for (int o4 = 0; o4 < 2; o4++) {
             for (int o5 = 0; o5 < 64; o5++) {
               const int i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-              out[i] = in0[o0 * 7744 + (o1 * 2 + o3) * 704 + (o2 * 2 + o4) * 64 + o5];
+              const int wi0 = o1 * 2 + o3;
+              const int wi1 = o2 * 2 + o4;
+              const int wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -1569,7 +1664,10 @@ GRADC_EXPORT void evaluate_000_copy(const float *restrict in0, float *restrict o
           for (int o4 = 0; o4 < 3; o4++) {
             for (int o5 = 0; o5 < 1; o5++) {
               const int i = o0 * 6084 + o1 * 234 + o2 * 9 + o3 * 3 + o4 + o5;
-              out[i] = in0[o0 * 784 + (o1 + o3) * 28 + o2 + o4];
+              const int wi0 = o1 + o3;
+              const int wi1 = o2 + o4;
+              const int wi2 = o0 * 784 + wi0 * 28 + wi1;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -1618,7 +1716,10 @@ GRADC_EXPORT void evaluate_003_copy(const float *restrict in0, float *restrict o
           for (int o4 = 0; o4 < 2; o4++) {
             for (int o5 = 0; o5 < 32; o5++) {
               const int i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-              out[i] = in0[o0 * 21632 + (o1 * 2 + o3) * 832 + (o2 * 2 + o4) * 32 + o5];
+              const int wi0 = o1 * 2 + o3;
+              const int wi1 = o2 * 2 + o4;
+              const int wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -1652,7 +1753,10 @@ GRADC_EXPORT void evaluate_005_copy(const float *restrict in0, float *restrict o
           for (int o4 = 0; o4 < 3; o4++) {
             for (int o5 = 0; o5 < 32; o5++) {
               const int i = o0 * 34848 + o1 * 3168 + o2 * 288 + o3 * 96 + o4 * 32 + o5;
-              out[i] = in0[o0 * 5408 + (o1 + o3) * 416 + (o2 + o4) * 32 + o5];
+              const int wi0 = o1 + o3;
+              const int wi1 = o2 + o4;
+              const int wi2 = o0 * 5408 + wi0 * 416 + wi1 * 32 + o5;
+              out[i] = in0[wi2];
             }
           }
         }
@@ -1701,7 +1805,10 @@ GRADC_EXPORT void evaluate_008_copy(const float *restrict in0, float *restrict o
           for (int o4 = 0; o4 < 2; o4++) {
             for (int o5 = 0; o5 < 64; o5++) {
               const int i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-              out[i] = in0[o0 * 7744 + (o1 * 2 + o3) * 704 + (o2 * 2 + o4) * 64 + o5];
+              const int wi0 = o1 * 2 + o3;
+              const int wi1 = o2 * 2 + o4;
+              const int wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
+              out[i] = in0[wi2];
             }
           }
         }

@@ -33,7 +33,15 @@ extern "C" __global__ void __launch_bounds__(256) train_000_copy(
   if (i >= 778752u) {
     return;
   }
-  out[i] = in0[((int)((i / 6084))) * 784 + ((int)((i / 234) % 26) + ((int)((i / 3) % 3))) * 28 + (int)((i / 9) % 26) + ((int)(i % 3))];
+  const int wc0 = (int)((i / 6084));
+  const int wc1 = (int)((i / 234) % 26);
+  const int wc2 = (int)((i / 3) % 3);
+  const int wi3 = wc1 + wc2;
+  const int wc4 = (int)((i / 9) % 26);
+  const int wc5 = (int)(i % 3);
+  const int wi6 = wc4 + wc5;
+  const int wi7 = wc0 * 784 + wi3 * 28 + wi6;
+  out[i] = in0[wi7];
 }
 
 // train_001_matmul: out[86528,32] = in0[128,26,26,3,3,1] · in1[3,3,1,32]
@@ -133,7 +141,16 @@ extern "C" __global__ void __launch_bounds__(256) train_003_copy(
   if (i >= 2768896u) {
     return;
   }
-  out[i] = in0[((int)((i / 21632))) * 21632 + (((int)((i / 1664) % 13)) * 2 + ((int)((i / 64) % 2))) * 832 + (((int)((i / 128) % 13)) * 2 + ((int)((i / 32) % 2))) * 32 + (int)(i % 32)];
+  const int wc0 = (int)((i / 21632));
+  const int wc1 = (int)((i / 1664) % 13);
+  const int wc2 = (int)((i / 64) % 2);
+  const int wi3 = wc1 * 2 + wc2;
+  const int wc4 = (int)((i / 128) % 13);
+  const int wc5 = (int)((i / 32) % 2);
+  const int wi6 = wc4 * 2 + wc5;
+  const int wc7 = (int)(i % 32);
+  const int wi8 = wc0 * 21632 + wi3 * 832 + wi6 * 32 + wc7;
+  out[i] = in0[wi8];
 }
 
 // train_004_reduce_max: out[128,13,13,32] = max(in0[128,13,13,2,2,32]) over 4 each
@@ -164,7 +181,16 @@ extern "C" __global__ void __launch_bounds__(256) train_005_copy(
   if (i >= 4460544u) {
     return;
   }
-  out[i] = in0[((int)((i / 34848))) * 5408 + ((int)((i / 3168) % 11) + ((int)((i / 96) % 3))) * 416 + ((int)((i / 288) % 11) + ((int)((i / 32) % 3))) * 32 + (int)(i % 32)];
+  const int wc0 = (int)((i / 34848));
+  const int wc1 = (int)((i / 3168) % 11);
+  const int wc2 = (int)((i / 96) % 3);
+  const int wi3 = wc1 + wc2;
+  const int wc4 = (int)((i / 288) % 11);
+  const int wc5 = (int)((i / 32) % 3);
+  const int wi6 = wc4 + wc5;
+  const int wc7 = (int)(i % 32);
+  const int wi8 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
+  out[i] = in0[wi8];
 }
 
 // train_006_matmul: out[15488,64] = in0[128,11,11,3,3,32] · in1[3,3,32,64]
@@ -262,7 +288,16 @@ extern "C" __global__ void __launch_bounds__(256) train_008_copy(
   if (i >= 819200u) {
     return;
   }
-  out[i] = in0[((int)((i / 6400))) * 7744 + (((int)((i / 1280) % 5)) * 2 + ((int)((i / 128) % 2))) * 704 + (((int)((i / 256) % 5)) * 2 + ((int)((i / 64) % 2))) * 64 + (int)(i % 64)];
+  const int wc0 = (int)((i / 6400));
+  const int wc1 = (int)((i / 1280) % 5);
+  const int wc2 = (int)((i / 128) % 2);
+  const int wi3 = wc1 * 2 + wc2;
+  const int wc4 = (int)((i / 256) % 5);
+  const int wc5 = (int)((i / 64) % 2);
+  const int wi6 = wc4 * 2 + wc5;
+  const int wc7 = (int)(i % 64);
+  const int wi8 = wc0 * 7744 + wi3 * 704 + wi6 * 64 + wc7;
+  out[i] = in0[wi8];
 }
 
 // train_009_reduce_max: out[128,5,5,64] = max(in0[128,5,5,2,2,64]) over 4 each
@@ -887,10 +922,30 @@ extern "C" __global__ void __launch_bounds__(256) train_037_map(
     return;
   }
   const float t0 = 0.0f < in0[i] ? 1.0f : 0.0f;
-  const float t1 = ((int)((i / 704) % 11) < 10 && ((int)((i / 704) % 11)) % 2 == 0 && (int)((i / 64) % 11) < 10 && ((int)((i / 64) % 11)) % 2 == 0 ? in1[((int)((i / 7744))) * 6400 + (((int)((i / 704) % 11)) / 2) * 1280 + (((int)((i / 64) % 11)) / 2) * 256 + (int)(i % 64)] : 0.0f) + ((int)((i / 704) % 11) < 10 && ((int)((i / 704) % 11)) % 2 == 0 && (int)((i / 64) % 11) - 1 >= 0 && ((int)((i / 64) % 11) - 1) % 2 == 0 ? in1[((int)((i / 7744))) * 6400 + (((int)((i / 704) % 11)) / 2) * 1280 + (((int)((i / 64) % 11) - 1) / 2) * 256 + (int)(i % 64) + 64] : 0.0f);
-  const float t2 = t1 + ((int)((i / 704) % 11) - 1 >= 0 && ((int)((i / 704) % 11) - 1) % 2 == 0 && (int)((i / 64) % 11) < 10 && ((int)((i / 64) % 11)) % 2 == 0 ? in1[((int)((i / 7744))) * 6400 + (((int)((i / 704) % 11) - 1) / 2) * 1280 + (((int)((i / 64) % 11)) / 2) * 256 + (int)(i % 64) + 128] : 0.0f);
-  const float t3 = t2 + ((int)((i / 704) % 11) - 1 >= 0 && ((int)((i / 704) % 11) - 1) % 2 == 0 && (int)((i / 64) % 11) - 1 >= 0 && ((int)((i / 64) % 11) - 1) % 2 == 0 ? in1[((int)((i / 7744))) * 6400 + (((int)((i / 704) % 11) - 1) / 2) * 1280 + (((int)((i / 64) % 11) - 1) / 2) * 256 + (int)(i % 64) + 192] : 0.0f);
-  out[i] = t0 != 0.0f ? t3 : 0.0f;
+  const int wc0 = (int)((i / 7744));
+  const int wc1 = (int)((i / 704) % 11);
+  const int wc2 = (int)((i / 64) % 11);
+  const int wc3 = (int)(i % 64);
+  const int wi4 = wc0 * 6400 + (wc1 / 2) * 1280 + (wc2 / 2) * 256 + wc3;
+  const bool wk5 = wc1 < 10 && wc1 % 2 == 0 && wc2 < 10 && wc2 % 2 == 0;
+  const float wv6 = (wk5 ? in1[wi4] : 0.0f);
+  const int wi7 = wc2 - 1;
+  const int wi8 = wc0 * 6400 + (wc1 / 2) * 1280 + (wi7 / 2) * 256 + wc3 + 64;
+  const bool wk9 = wc1 < 10 && wc1 % 2 == 0 && wi7 >= 0 && wi7 % 2 == 0;
+  const float wv10 = (wk9 ? in1[wi8] : 0.0f);
+  const float t12 = wv6 + wv10;
+  const int wi11 = wc1 - 1;
+  const int wi12 = wc0 * 6400 + (wi11 / 2) * 1280 + (wc2 / 2) * 256 + wc3 + 128;
+  const bool wk13 = wi11 >= 0 && wi11 % 2 == 0 && wc2 < 10 && wc2 % 2 == 0;
+  const float wv14 = (wk13 ? in1[wi12] : 0.0f);
+  const float t17 = t12 + wv14;
+  const int wi15 = wc1 - 1;
+  const int wi16 = wc2 - 1;
+  const int wi17 = wc0 * 6400 + (wi15 / 2) * 1280 + (wi16 / 2) * 256 + wc3 + 192;
+  const bool wk18 = wi15 >= 0 && wi15 % 2 == 0 && wi16 >= 0 && wi16 % 2 == 0;
+  const float wv19 = (wk18 ? in1[wi17] : 0.0f);
+  const float t23 = t17 + wv19;
+  out[i] = t0 != 0.0f ? t23 : 0.0f;
 }
 
 // train_038_sum: out[32,64] = sum(in0[128,11,11,64]) over 484 each
@@ -1158,15 +1213,58 @@ extern "C" __global__ void __launch_bounds__(256) train_045_map(
   if (i >= 692224u) {
     return;
   }
-  const float t0 = ((int)((i / 416) % 13) < 11 && (int)((i / 32) % 13) < 11 ? in0[((int)((i / 5408))) * 34848 + ((int)((i / 416) % 13)) * 3168 + ((int)((i / 32) % 13)) * 288 + (int)(i % 32)] : 0.0f) + ((int)((i / 416) % 13) < 11 && (int)((i / 32) % 13) - 1 >= 0 && (int)((i / 32) % 13) - 1 < 11 ? in0[((int)((i / 5408))) * 34848 + ((int)((i / 416) % 13)) * 3168 + ((int)((i / 32) % 13) - 1) * 288 + (int)(i % 32) + 32] : 0.0f);
-  const float t1 = t0 + ((int)((i / 416) % 13) < 11 && (int)((i / 32) % 13) - 2 >= 0 ? in0[((int)((i / 5408))) * 34848 + ((int)((i / 416) % 13)) * 3168 + ((int)((i / 32) % 13) - 2) * 288 + (int)(i % 32) + 64] : 0.0f);
-  const float t2 = t1 + ((int)((i / 416) % 13) - 1 >= 0 && (int)((i / 416) % 13) - 1 < 11 && (int)((i / 32) % 13) < 11 ? in0[((int)((i / 5408))) * 34848 + ((int)((i / 416) % 13) - 1) * 3168 + ((int)((i / 32) % 13)) * 288 + (int)(i % 32) + 96] : 0.0f);
-  const float t3 = t2 + ((int)((i / 416) % 13) - 1 >= 0 && (int)((i / 416) % 13) - 1 < 11 && (int)((i / 32) % 13) - 1 >= 0 && (int)((i / 32) % 13) - 1 < 11 ? in0[((int)((i / 5408))) * 34848 + ((int)((i / 416) % 13) - 1) * 3168 + ((int)((i / 32) % 13) - 1) * 288 + (int)(i % 32) + 128] : 0.0f);
-  const float t4 = t3 + ((int)((i / 416) % 13) - 1 >= 0 && (int)((i / 416) % 13) - 1 < 11 && (int)((i / 32) % 13) - 2 >= 0 ? in0[((int)((i / 5408))) * 34848 + ((int)((i / 416) % 13) - 1) * 3168 + ((int)((i / 32) % 13) - 2) * 288 + (int)(i % 32) + 160] : 0.0f);
-  const float t5 = t4 + ((int)((i / 416) % 13) - 2 >= 0 && (int)((i / 32) % 13) < 11 ? in0[((int)((i / 5408))) * 34848 + ((int)((i / 416) % 13) - 2) * 3168 + ((int)((i / 32) % 13)) * 288 + (int)(i % 32) + 192] : 0.0f);
-  const float t6 = t5 + ((int)((i / 416) % 13) - 2 >= 0 && (int)((i / 32) % 13) - 1 >= 0 && (int)((i / 32) % 13) - 1 < 11 ? in0[((int)((i / 5408))) * 34848 + ((int)((i / 416) % 13) - 2) * 3168 + ((int)((i / 32) % 13) - 1) * 288 + (int)(i % 32) + 224] : 0.0f);
-  const float t7 = t6 + ((int)((i / 416) % 13) - 2 >= 0 && (int)((i / 32) % 13) - 2 >= 0 ? in0[((int)((i / 5408))) * 34848 + ((int)((i / 416) % 13) - 2) * 3168 + ((int)((i / 32) % 13) - 2) * 288 + (int)(i % 32) + 256] : 0.0f);
-  out[i] = t7 / in1[i];
+  const int wc0 = (int)((i / 5408));
+  const int wc1 = (int)((i / 416) % 13);
+  const int wc2 = (int)((i / 32) % 13);
+  const int wc3 = (int)(i % 32);
+  const int wi4 = wc0 * 34848 + wc1 * 3168 + wc2 * 288 + wc3;
+  const bool wk5 = wc1 < 11 && wc2 < 11;
+  const float wv6 = (wk5 ? in0[wi4] : 0.0f);
+  const int wi7 = wc2 - 1;
+  const int wi8 = wc0 * 34848 + wc1 * 3168 + wi7 * 288 + wc3 + 32;
+  const bool wk9 = wc1 < 11 && wi7 >= 0 && wi7 < 11;
+  const float wv10 = (wk9 ? in0[wi8] : 0.0f);
+  const float t11 = wv6 + wv10;
+  const int wi11 = wc2 - 2;
+  const int wi12 = wc0 * 34848 + wc1 * 3168 + wi11 * 288 + wc3 + 64;
+  const bool wk13 = wc1 < 11 && wi11 >= 0;
+  const float wv14 = (wk13 ? in0[wi12] : 0.0f);
+  const float t16 = t11 + wv14;
+  const int wi15 = wc1 - 1;
+  const int wi16 = wc0 * 34848 + wi15 * 3168 + wc2 * 288 + wc3 + 96;
+  const bool wk17 = wi15 >= 0 && wi15 < 11 && wc2 < 11;
+  const float wv18 = (wk17 ? in0[wi16] : 0.0f);
+  const float t21 = t16 + wv18;
+  const int wi19 = wc1 - 1;
+  const int wi20 = wc2 - 1;
+  const int wi21 = wc0 * 34848 + wi19 * 3168 + wi20 * 288 + wc3 + 128;
+  const bool wk22 = wi19 >= 0 && wi19 < 11 && wi20 >= 0 && wi20 < 11;
+  const float wv23 = (wk22 ? in0[wi21] : 0.0f);
+  const float t27 = t21 + wv23;
+  const int wi24 = wc1 - 1;
+  const int wi25 = wc2 - 2;
+  const int wi26 = wc0 * 34848 + wi24 * 3168 + wi25 * 288 + wc3 + 160;
+  const bool wk27 = wi24 >= 0 && wi24 < 11 && wi25 >= 0;
+  const float wv28 = (wk27 ? in0[wi26] : 0.0f);
+  const float t33 = t27 + wv28;
+  const int wi29 = wc1 - 2;
+  const int wi30 = wc0 * 34848 + wi29 * 3168 + wc2 * 288 + wc3 + 192;
+  const bool wk31 = wi29 >= 0 && wc2 < 11;
+  const float wv32 = (wk31 ? in0[wi30] : 0.0f);
+  const float t38 = t33 + wv32;
+  const int wi33 = wc1 - 2;
+  const int wi34 = wc2 - 1;
+  const int wi35 = wc0 * 34848 + wi33 * 3168 + wi34 * 288 + wc3 + 224;
+  const bool wk36 = wi33 >= 0 && wi34 >= 0 && wi34 < 11;
+  const float wv37 = (wk36 ? in0[wi35] : 0.0f);
+  const float t44 = t38 + wv37;
+  const int wi38 = wc1 - 2;
+  const int wi39 = wc2 - 2;
+  const int wi40 = wc0 * 34848 + wi38 * 3168 + wi39 * 288 + wc3 + 256;
+  const bool wk41 = wi38 >= 0 && wi39 >= 0;
+  const float wv42 = (wk41 ? in0[wi40] : 0.0f);
+  const float t50 = t44 + wv42;
+  out[i] = t50 / in1[i];
 }
 
 // train_046_map: out[128,13,13,2,2,32] = map(in0[128,13,13,2,2,32], in1[128,13,13,32])
@@ -1197,10 +1295,30 @@ extern "C" __global__ void __launch_bounds__(256) train_047_map(
     return;
   }
   const float t0 = 0.0f < in0[i] ? 1.0f : 0.0f;
-  const float t1 = (((int)((i / 832) % 26)) % 2 == 0 && ((int)((i / 32) % 26)) % 2 == 0 ? in1[((int)((i / 21632))) * 21632 + (((int)((i / 832) % 26)) / 2) * 1664 + (((int)((i / 32) % 26)) / 2) * 128 + (int)(i % 32)] : 0.0f) + (((int)((i / 832) % 26)) % 2 == 0 && (int)((i / 32) % 26) - 1 >= 0 && ((int)((i / 32) % 26) - 1) % 2 == 0 ? in1[((int)((i / 21632))) * 21632 + (((int)((i / 832) % 26)) / 2) * 1664 + (((int)((i / 32) % 26) - 1) / 2) * 128 + (int)(i % 32) + 32] : 0.0f);
-  const float t2 = t1 + ((int)((i / 832) % 26) - 1 >= 0 && ((int)((i / 832) % 26) - 1) % 2 == 0 && ((int)((i / 32) % 26)) % 2 == 0 ? in1[((int)((i / 21632))) * 21632 + (((int)((i / 832) % 26) - 1) / 2) * 1664 + (((int)((i / 32) % 26)) / 2) * 128 + (int)(i % 32) + 64] : 0.0f);
-  const float t3 = t2 + ((int)((i / 832) % 26) - 1 >= 0 && ((int)((i / 832) % 26) - 1) % 2 == 0 && (int)((i / 32) % 26) - 1 >= 0 && ((int)((i / 32) % 26) - 1) % 2 == 0 ? in1[((int)((i / 21632))) * 21632 + (((int)((i / 832) % 26) - 1) / 2) * 1664 + (((int)((i / 32) % 26) - 1) / 2) * 128 + (int)(i % 32) + 96] : 0.0f);
-  out[i] = t0 != 0.0f ? t3 : 0.0f;
+  const int wc0 = (int)((i / 21632));
+  const int wc1 = (int)((i / 832) % 26);
+  const int wc2 = (int)((i / 32) % 26);
+  const int wc3 = (int)(i % 32);
+  const int wi4 = wc0 * 21632 + (wc1 / 2) * 1664 + (wc2 / 2) * 128 + wc3;
+  const bool wk5 = wc1 % 2 == 0 && wc2 % 2 == 0;
+  const float wv6 = (wk5 ? in1[wi4] : 0.0f);
+  const int wi7 = wc2 - 1;
+  const int wi8 = wc0 * 21632 + (wc1 / 2) * 1664 + (wi7 / 2) * 128 + wc3 + 32;
+  const bool wk9 = wc1 % 2 == 0 && wi7 >= 0 && wi7 % 2 == 0;
+  const float wv10 = (wk9 ? in1[wi8] : 0.0f);
+  const float t12 = wv6 + wv10;
+  const int wi11 = wc1 - 1;
+  const int wi12 = wc0 * 21632 + (wi11 / 2) * 1664 + (wc2 / 2) * 128 + wc3 + 64;
+  const bool wk13 = wi11 >= 0 && wi11 % 2 == 0 && wc2 % 2 == 0;
+  const float wv14 = (wk13 ? in1[wi12] : 0.0f);
+  const float t17 = t12 + wv14;
+  const int wi15 = wc1 - 1;
+  const int wi16 = wc2 - 1;
+  const int wi17 = wc0 * 21632 + (wi15 / 2) * 1664 + (wi16 / 2) * 128 + wc3 + 96;
+  const bool wk18 = wi15 >= 0 && wi15 % 2 == 0 && wi16 >= 0 && wi16 % 2 == 0;
+  const float wv19 = (wk18 ? in1[wi17] : 0.0f);
+  const float t23 = t17 + wv19;
+  out[i] = t0 != 0.0f ? t23 : 0.0f;
 }
 
 // train_048_sum: out[64,32] = sum(in0[128,26,26,32]) over 1352 each
@@ -1788,7 +1906,15 @@ extern "C" __global__ void __launch_bounds__(256) predict_000_copy(
   if (i >= 778752u) {
     return;
   }
-  out[i] = in0[((int)((i / 6084))) * 784 + ((int)((i / 234) % 26) + ((int)((i / 3) % 3))) * 28 + (int)((i / 9) % 26) + ((int)(i % 3))];
+  const int wc0 = (int)((i / 6084));
+  const int wc1 = (int)((i / 234) % 26);
+  const int wc2 = (int)((i / 3) % 3);
+  const int wi3 = wc1 + wc2;
+  const int wc4 = (int)((i / 9) % 26);
+  const int wc5 = (int)(i % 3);
+  const int wi6 = wc4 + wc5;
+  const int wi7 = wc0 * 784 + wi3 * 28 + wi6;
+  out[i] = in0[wi7];
 }
 
 // predict_001_matmul: out[86528,32] = in0[128,26,26,3,3,1] · in1[3,3,1,32]
@@ -1888,7 +2014,16 @@ extern "C" __global__ void __launch_bounds__(256) predict_003_copy(
   if (i >= 2768896u) {
     return;
   }
-  out[i] = in0[((int)((i / 21632))) * 21632 + (((int)((i / 1664) % 13)) * 2 + ((int)((i / 64) % 2))) * 832 + (((int)((i / 128) % 13)) * 2 + ((int)((i / 32) % 2))) * 32 + (int)(i % 32)];
+  const int wc0 = (int)((i / 21632));
+  const int wc1 = (int)((i / 1664) % 13);
+  const int wc2 = (int)((i / 64) % 2);
+  const int wi3 = wc1 * 2 + wc2;
+  const int wc4 = (int)((i / 128) % 13);
+  const int wc5 = (int)((i / 32) % 2);
+  const int wi6 = wc4 * 2 + wc5;
+  const int wc7 = (int)(i % 32);
+  const int wi8 = wc0 * 21632 + wi3 * 832 + wi6 * 32 + wc7;
+  out[i] = in0[wi8];
 }
 
 // predict_004_reduce_max: out[128,13,13,32] = max(in0[128,13,13,2,2,32]) over 4 each
@@ -1919,7 +2054,16 @@ extern "C" __global__ void __launch_bounds__(256) predict_005_copy(
   if (i >= 4460544u) {
     return;
   }
-  out[i] = in0[((int)((i / 34848))) * 5408 + ((int)((i / 3168) % 11) + ((int)((i / 96) % 3))) * 416 + ((int)((i / 288) % 11) + ((int)((i / 32) % 3))) * 32 + (int)(i % 32)];
+  const int wc0 = (int)((i / 34848));
+  const int wc1 = (int)((i / 3168) % 11);
+  const int wc2 = (int)((i / 96) % 3);
+  const int wi3 = wc1 + wc2;
+  const int wc4 = (int)((i / 288) % 11);
+  const int wc5 = (int)((i / 32) % 3);
+  const int wi6 = wc4 + wc5;
+  const int wc7 = (int)(i % 32);
+  const int wi8 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
+  out[i] = in0[wi8];
 }
 
 // predict_006_matmul: out[15488,64] = in0[128,11,11,3,3,32] · in1[3,3,32,64]
@@ -2017,7 +2161,16 @@ extern "C" __global__ void __launch_bounds__(256) predict_008_copy(
   if (i >= 819200u) {
     return;
   }
-  out[i] = in0[((int)((i / 6400))) * 7744 + (((int)((i / 1280) % 5)) * 2 + ((int)((i / 128) % 2))) * 704 + (((int)((i / 256) % 5)) * 2 + ((int)((i / 64) % 2))) * 64 + (int)(i % 64)];
+  const int wc0 = (int)((i / 6400));
+  const int wc1 = (int)((i / 1280) % 5);
+  const int wc2 = (int)((i / 128) % 2);
+  const int wi3 = wc1 * 2 + wc2;
+  const int wc4 = (int)((i / 256) % 5);
+  const int wc5 = (int)((i / 64) % 2);
+  const int wi6 = wc4 * 2 + wc5;
+  const int wc7 = (int)(i % 64);
+  const int wi8 = wc0 * 7744 + wi3 * 704 + wi6 * 64 + wc7;
+  out[i] = in0[wi8];
 }
 
 // predict_009_reduce_max: out[128,5,5,64] = max(in0[128,5,5,2,2,64]) over 4 each
@@ -2199,7 +2352,15 @@ extern "C" __global__ void __launch_bounds__(256) evaluate_000_copy(
   if (i >= 778752u) {
     return;
   }
-  out[i] = in0[((int)((i / 6084))) * 784 + ((int)((i / 234) % 26) + ((int)((i / 3) % 3))) * 28 + (int)((i / 9) % 26) + ((int)(i % 3))];
+  const int wc0 = (int)((i / 6084));
+  const int wc1 = (int)((i / 234) % 26);
+  const int wc2 = (int)((i / 3) % 3);
+  const int wi3 = wc1 + wc2;
+  const int wc4 = (int)((i / 9) % 26);
+  const int wc5 = (int)(i % 3);
+  const int wi6 = wc4 + wc5;
+  const int wi7 = wc0 * 784 + wi3 * 28 + wi6;
+  out[i] = in0[wi7];
 }
 
 // evaluate_001_matmul: out[86528,32] = in0[128,26,26,3,3,1] · in1[3,3,1,32]
@@ -2299,7 +2460,16 @@ extern "C" __global__ void __launch_bounds__(256) evaluate_003_copy(
   if (i >= 2768896u) {
     return;
   }
-  out[i] = in0[((int)((i / 21632))) * 21632 + (((int)((i / 1664) % 13)) * 2 + ((int)((i / 64) % 2))) * 832 + (((int)((i / 128) % 13)) * 2 + ((int)((i / 32) % 2))) * 32 + (int)(i % 32)];
+  const int wc0 = (int)((i / 21632));
+  const int wc1 = (int)((i / 1664) % 13);
+  const int wc2 = (int)((i / 64) % 2);
+  const int wi3 = wc1 * 2 + wc2;
+  const int wc4 = (int)((i / 128) % 13);
+  const int wc5 = (int)((i / 32) % 2);
+  const int wi6 = wc4 * 2 + wc5;
+  const int wc7 = (int)(i % 32);
+  const int wi8 = wc0 * 21632 + wi3 * 832 + wi6 * 32 + wc7;
+  out[i] = in0[wi8];
 }
 
 // evaluate_004_reduce_max: out[128,13,13,32] = max(in0[128,13,13,2,2,32]) over 4 each
@@ -2330,7 +2500,16 @@ extern "C" __global__ void __launch_bounds__(256) evaluate_005_copy(
   if (i >= 4460544u) {
     return;
   }
-  out[i] = in0[((int)((i / 34848))) * 5408 + ((int)((i / 3168) % 11) + ((int)((i / 96) % 3))) * 416 + ((int)((i / 288) % 11) + ((int)((i / 32) % 3))) * 32 + (int)(i % 32)];
+  const int wc0 = (int)((i / 34848));
+  const int wc1 = (int)((i / 3168) % 11);
+  const int wc2 = (int)((i / 96) % 3);
+  const int wi3 = wc1 + wc2;
+  const int wc4 = (int)((i / 288) % 11);
+  const int wc5 = (int)((i / 32) % 3);
+  const int wi6 = wc4 + wc5;
+  const int wc7 = (int)(i % 32);
+  const int wi8 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
+  out[i] = in0[wi8];
 }
 
 // evaluate_006_matmul: out[15488,64] = in0[128,11,11,3,3,32] · in1[3,3,32,64]
@@ -2428,7 +2607,16 @@ extern "C" __global__ void __launch_bounds__(256) evaluate_008_copy(
   if (i >= 819200u) {
     return;
   }
-  out[i] = in0[((int)((i / 6400))) * 7744 + (((int)((i / 1280) % 5)) * 2 + ((int)((i / 128) % 2))) * 704 + (((int)((i / 256) % 5)) * 2 + ((int)((i / 64) % 2))) * 64 + (int)(i % 64)];
+  const int wc0 = (int)((i / 6400));
+  const int wc1 = (int)((i / 1280) % 5);
+  const int wc2 = (int)((i / 128) % 2);
+  const int wi3 = wc1 * 2 + wc2;
+  const int wc4 = (int)((i / 256) % 5);
+  const int wc5 = (int)((i / 64) % 2);
+  const int wi6 = wc4 * 2 + wc5;
+  const int wc7 = (int)(i % 64);
+  const int wi8 = wc0 * 7744 + wi3 * 704 + wi6 * 64 + wc7;
+  out[i] = in0[wi8];
 }
 
 // evaluate_009_reduce_max: out[128,5,5,64] = max(in0[128,5,5,2,2,64]) over 4 each

@@ -14,7 +14,10 @@ export function train_000_copy(in0, out) {
                     for (let o4 = 0; o4 < 3; o4++) {
                         for (let o5 = 0; o5 < 1; o5++) {
                             const i = o0 * 6084 + o1 * 234 + o2 * 9 + o3 * 3 + o4 + o5;
-                            out[i] = in0[o0 * 784 + (o1 + o3) * 28 + o2 + o4];
+                            const wi0 = o1 + o3;
+                            const wi1 = o2 + o4;
+                            const wi2 = o0 * 784 + wi0 * 28 + wi1;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -140,7 +143,10 @@ export function train_003_copy(in0, out) {
                     for (let o4 = 0; o4 < 2; o4++) {
                         for (let o5 = 0; o5 < 32; o5++) {
                             const i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-                            out[i] = in0[o0 * 21632 + (o1 * 2 + o3) * 832 + (o2 * 2 + o4) * 32 + o5];
+                            const wi0 = o1 * 2 + o3;
+                            const wi1 = o2 * 2 + o4;
+                            const wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -170,7 +176,10 @@ export function train_005_copy(in0, out) {
                     for (let o4 = 0; o4 < 3; o4++) {
                         for (let o5 = 0; o5 < 32; o5++) {
                             const i = o0 * 34848 + o1 * 3168 + o2 * 288 + o3 * 96 + o4 * 32 + o5;
-                            out[i] = in0[o0 * 5408 + (o1 + o3) * 416 + (o2 + o4) * 32 + o5];
+                            const wi0 = o1 + o3;
+                            const wi1 = o2 + o4;
+                            const wi2 = o0 * 5408 + wi0 * 416 + wi1 * 32 + o5;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -296,7 +305,10 @@ export function train_008_copy(in0, out) {
                     for (let o4 = 0; o4 < 2; o4++) {
                         for (let o5 = 0; o5 < 64; o5++) {
                             const i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-                            out[i] = in0[o0 * 7744 + (o1 * 2 + o3) * 704 + (o2 * 2 + o4) * 64 + o5];
+                            const wi0 = o1 * 2 + o3;
+                            const wi1 = o2 * 2 + o4;
+                            const wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -849,10 +861,26 @@ export function train_037_map(in0, in1, out) {
                 for (let o3 = 0; o3 < 64; o3++) {
                     const i = o0 * 7744 + o1 * 704 + o2 * 64 + o3;
                     const t0 = 0 < in0[i] ? 1 : 0;
-                    const t1 = (o1 < 10 && o1 % 2 == 0 && o2 < 10 && o2 % 2 == 0 ? in1[o0 * 6400 + ((o1 / 2) | 0) * 1280 + ((o2 / 2) | 0) * 256 + o3] : 0) + (o1 < 10 && o1 % 2 == 0 && o2 - 1 >= 0 && (o2 - 1) % 2 == 0 ? in1[o0 * 6400 + ((o1 / 2) | 0) * 1280 + (((o2 - 1) / 2) | 0) * 256 + o3 + 64] : 0);
-                    const t2 = t1 + (o1 - 1 >= 0 && (o1 - 1) % 2 == 0 && o2 < 10 && o2 % 2 == 0 ? in1[o0 * 6400 + (((o1 - 1) / 2) | 0) * 1280 + ((o2 / 2) | 0) * 256 + o3 + 128] : 0);
-                    const t3 = t2 + (o1 - 1 >= 0 && (o1 - 1) % 2 == 0 && o2 - 1 >= 0 && (o2 - 1) % 2 == 0 ? in1[o0 * 6400 + (((o1 - 1) / 2) | 0) * 1280 + (((o2 - 1) / 2) | 0) * 256 + o3 + 192] : 0);
-                    out[i] = t0 !== 0 ? t3 : 0;
+                    const wi0 = o0 * 6400 + ((o1 / 2) | 0) * 1280 + ((o2 / 2) | 0) * 256 + o3;
+                    const wk1 = o1 < 10 && o1 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
+                    const wv2 = (wk1 ? in1[wi0] : 0);
+                    const wi3 = o2 - 1;
+                    const wi4 = o0 * 6400 + ((o1 / 2) | 0) * 1280 + ((wi3 / 2) | 0) * 256 + o3 + 64;
+                    const wk5 = o1 < 10 && o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
+                    const wv6 = (wk5 ? in1[wi4] : 0);
+                    const t8 = wv2 + wv6;
+                    const wi7 = o1 - 1;
+                    const wi8 = o0 * 6400 + ((wi7 / 2) | 0) * 1280 + ((o2 / 2) | 0) * 256 + o3 + 128;
+                    const wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
+                    const wv10 = (wk9 ? in1[wi8] : 0);
+                    const t13 = t8 + wv10;
+                    const wi11 = o1 - 1;
+                    const wi12 = o2 - 1;
+                    const wi13 = o0 * 6400 + ((wi11 / 2) | 0) * 1280 + ((wi12 / 2) | 0) * 256 + o3 + 192;
+                    const wk14 = wi11 >= 0 && wi11 % 2 == 0 && wi12 >= 0 && wi12 % 2 == 0;
+                    const wv15 = (wk14 ? in1[wi13] : 0);
+                    const t19 = t13 + wv15;
+                    out[i] = t0 !== 0 ? t19 : 0;
                 }
             }
         }
@@ -1089,15 +1117,54 @@ export function train_045_map(in0, in1, out) {
             for (let o2 = 0; o2 < 13; o2++) {
                 for (let o3 = 0; o3 < 32; o3++) {
                     const i = o0 * 5408 + o1 * 416 + o2 * 32 + o3;
-                    const t0 = (o1 < 11 && o2 < 11 ? in0[o0 * 34848 + o1 * 3168 + o2 * 288 + o3] : 0) + (o1 < 11 && o2 - 1 >= 0 && o2 - 1 < 11 ? in0[o0 * 34848 + o1 * 3168 + (o2 - 1) * 288 + o3 + 32] : 0);
-                    const t1 = t0 + (o1 < 11 && o2 - 2 >= 0 ? in0[o0 * 34848 + o1 * 3168 + (o2 - 2) * 288 + o3 + 64] : 0);
-                    const t2 = t1 + (o1 - 1 >= 0 && o1 - 1 < 11 && o2 < 11 ? in0[o0 * 34848 + (o1 - 1) * 3168 + o2 * 288 + o3 + 96] : 0);
-                    const t3 = t2 + (o1 - 1 >= 0 && o1 - 1 < 11 && o2 - 1 >= 0 && o2 - 1 < 11 ? in0[o0 * 34848 + (o1 - 1) * 3168 + (o2 - 1) * 288 + o3 + 128] : 0);
-                    const t4 = t3 + (o1 - 1 >= 0 && o1 - 1 < 11 && o2 - 2 >= 0 ? in0[o0 * 34848 + (o1 - 1) * 3168 + (o2 - 2) * 288 + o3 + 160] : 0);
-                    const t5 = t4 + (o1 - 2 >= 0 && o2 < 11 ? in0[o0 * 34848 + (o1 - 2) * 3168 + o2 * 288 + o3 + 192] : 0);
-                    const t6 = t5 + (o1 - 2 >= 0 && o2 - 1 >= 0 && o2 - 1 < 11 ? in0[o0 * 34848 + (o1 - 2) * 3168 + (o2 - 1) * 288 + o3 + 224] : 0);
-                    const t7 = t6 + (o1 - 2 >= 0 && o2 - 2 >= 0 ? in0[o0 * 34848 + (o1 - 2) * 3168 + (o2 - 2) * 288 + o3 + 256] : 0);
-                    out[i] = t7 / in1[i];
+                    const wi0 = o0 * 34848 + o1 * 3168 + o2 * 288 + o3;
+                    const wk1 = o1 < 11 && o2 < 11;
+                    const wv2 = (wk1 ? in0[wi0] : 0);
+                    const wi3 = o2 - 1;
+                    const wi4 = o0 * 34848 + o1 * 3168 + wi3 * 288 + o3 + 32;
+                    const wk5 = o1 < 11 && wi3 >= 0 && wi3 < 11;
+                    const wv6 = (wk5 ? in0[wi4] : 0);
+                    const t7 = wv2 + wv6;
+                    const wi7 = o2 - 2;
+                    const wi8 = o0 * 34848 + o1 * 3168 + wi7 * 288 + o3 + 64;
+                    const wk9 = o1 < 11 && wi7 >= 0;
+                    const wv10 = (wk9 ? in0[wi8] : 0);
+                    const t12 = t7 + wv10;
+                    const wi11 = o1 - 1;
+                    const wi12 = o0 * 34848 + wi11 * 3168 + o2 * 288 + o3 + 96;
+                    const wk13 = wi11 >= 0 && wi11 < 11 && o2 < 11;
+                    const wv14 = (wk13 ? in0[wi12] : 0);
+                    const t17 = t12 + wv14;
+                    const wi15 = o1 - 1;
+                    const wi16 = o2 - 1;
+                    const wi17 = o0 * 34848 + wi15 * 3168 + wi16 * 288 + o3 + 128;
+                    const wk18 = wi15 >= 0 && wi15 < 11 && wi16 >= 0 && wi16 < 11;
+                    const wv19 = (wk18 ? in0[wi17] : 0);
+                    const t23 = t17 + wv19;
+                    const wi20 = o1 - 1;
+                    const wi21 = o2 - 2;
+                    const wi22 = o0 * 34848 + wi20 * 3168 + wi21 * 288 + o3 + 160;
+                    const wk23 = wi20 >= 0 && wi20 < 11 && wi21 >= 0;
+                    const wv24 = (wk23 ? in0[wi22] : 0);
+                    const t29 = t23 + wv24;
+                    const wi25 = o1 - 2;
+                    const wi26 = o0 * 34848 + wi25 * 3168 + o2 * 288 + o3 + 192;
+                    const wk27 = wi25 >= 0 && o2 < 11;
+                    const wv28 = (wk27 ? in0[wi26] : 0);
+                    const t34 = t29 + wv28;
+                    const wi29 = o1 - 2;
+                    const wi30 = o2 - 1;
+                    const wi31 = o0 * 34848 + wi29 * 3168 + wi30 * 288 + o3 + 224;
+                    const wk32 = wi29 >= 0 && wi30 >= 0 && wi30 < 11;
+                    const wv33 = (wk32 ? in0[wi31] : 0);
+                    const t40 = t34 + wv33;
+                    const wi34 = o1 - 2;
+                    const wi35 = o2 - 2;
+                    const wi36 = o0 * 34848 + wi34 * 3168 + wi35 * 288 + o3 + 256;
+                    const wk37 = wi34 >= 0 && wi35 >= 0;
+                    const wv38 = (wk37 ? in0[wi36] : 0);
+                    const t46 = t40 + wv38;
+                    out[i] = t46 / in1[i];
                 }
             }
         }
@@ -1125,10 +1192,26 @@ export function train_047_map(in0, in1, out) {
                 for (let o3 = 0; o3 < 32; o3++) {
                     const i = o0 * 21632 + o1 * 832 + o2 * 32 + o3;
                     const t0 = 0 < in0[i] ? 1 : 0;
-                    const t1 = (o1 % 2 == 0 && o2 % 2 == 0 ? in1[o0 * 21632 + ((o1 / 2) | 0) * 1664 + ((o2 / 2) | 0) * 128 + o3] : 0) + (o1 % 2 == 0 && o2 - 1 >= 0 && (o2 - 1) % 2 == 0 ? in1[o0 * 21632 + ((o1 / 2) | 0) * 1664 + (((o2 - 1) / 2) | 0) * 128 + o3 + 32] : 0);
-                    const t2 = t1 + (o1 - 1 >= 0 && (o1 - 1) % 2 == 0 && o2 % 2 == 0 ? in1[o0 * 21632 + (((o1 - 1) / 2) | 0) * 1664 + ((o2 / 2) | 0) * 128 + o3 + 64] : 0);
-                    const t3 = t2 + (o1 - 1 >= 0 && (o1 - 1) % 2 == 0 && o2 - 1 >= 0 && (o2 - 1) % 2 == 0 ? in1[o0 * 21632 + (((o1 - 1) / 2) | 0) * 1664 + (((o2 - 1) / 2) | 0) * 128 + o3 + 96] : 0);
-                    out[i] = t0 !== 0 ? t3 : 0;
+                    const wi0 = o0 * 21632 + ((o1 / 2) | 0) * 1664 + ((o2 / 2) | 0) * 128 + o3;
+                    const wk1 = o1 % 2 == 0 && o2 % 2 == 0;
+                    const wv2 = (wk1 ? in1[wi0] : 0);
+                    const wi3 = o2 - 1;
+                    const wi4 = o0 * 21632 + ((o1 / 2) | 0) * 1664 + ((wi3 / 2) | 0) * 128 + o3 + 32;
+                    const wk5 = o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
+                    const wv6 = (wk5 ? in1[wi4] : 0);
+                    const t8 = wv2 + wv6;
+                    const wi7 = o1 - 1;
+                    const wi8 = o0 * 21632 + ((wi7 / 2) | 0) * 1664 + ((o2 / 2) | 0) * 128 + o3 + 64;
+                    const wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 % 2 == 0;
+                    const wv10 = (wk9 ? in1[wi8] : 0);
+                    const t13 = t8 + wv10;
+                    const wi11 = o1 - 1;
+                    const wi12 = o2 - 1;
+                    const wi13 = o0 * 21632 + ((wi11 / 2) | 0) * 1664 + ((wi12 / 2) | 0) * 128 + o3 + 96;
+                    const wk14 = wi11 >= 0 && wi11 % 2 == 0 && wi12 >= 0 && wi12 % 2 == 0;
+                    const wv15 = (wk14 ? in1[wi13] : 0);
+                    const t19 = t13 + wv15;
+                    out[i] = t0 !== 0 ? t19 : 0;
                 }
             }
         }
@@ -1517,7 +1600,10 @@ export function predict_000_copy(in0, out) {
                     for (let o4 = 0; o4 < 3; o4++) {
                         for (let o5 = 0; o5 < 1; o5++) {
                             const i = o0 * 6084 + o1 * 234 + o2 * 9 + o3 * 3 + o4 + o5;
-                            out[i] = in0[o0 * 784 + (o1 + o3) * 28 + o2 + o4];
+                            const wi0 = o1 + o3;
+                            const wi1 = o2 + o4;
+                            const wi2 = o0 * 784 + wi0 * 28 + wi1;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -1643,7 +1729,10 @@ export function predict_003_copy(in0, out) {
                     for (let o4 = 0; o4 < 2; o4++) {
                         for (let o5 = 0; o5 < 32; o5++) {
                             const i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-                            out[i] = in0[o0 * 21632 + (o1 * 2 + o3) * 832 + (o2 * 2 + o4) * 32 + o5];
+                            const wi0 = o1 * 2 + o3;
+                            const wi1 = o2 * 2 + o4;
+                            const wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -1673,7 +1762,10 @@ export function predict_005_copy(in0, out) {
                     for (let o4 = 0; o4 < 3; o4++) {
                         for (let o5 = 0; o5 < 32; o5++) {
                             const i = o0 * 34848 + o1 * 3168 + o2 * 288 + o3 * 96 + o4 * 32 + o5;
-                            out[i] = in0[o0 * 5408 + (o1 + o3) * 416 + (o2 + o4) * 32 + o5];
+                            const wi0 = o1 + o3;
+                            const wi1 = o2 + o4;
+                            const wi2 = o0 * 5408 + wi0 * 416 + wi1 * 32 + o5;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -1799,7 +1891,10 @@ export function predict_008_copy(in0, out) {
                     for (let o4 = 0; o4 < 2; o4++) {
                         for (let o5 = 0; o5 < 64; o5++) {
                             const i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-                            out[i] = in0[o0 * 7744 + (o1 * 2 + o3) * 704 + (o2 * 2 + o4) * 64 + o5];
+                            const wi0 = o1 * 2 + o3;
+                            const wi1 = o2 * 2 + o4;
+                            const wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -1981,7 +2076,10 @@ export function evaluate_000_copy(in0, out) {
                     for (let o4 = 0; o4 < 3; o4++) {
                         for (let o5 = 0; o5 < 1; o5++) {
                             const i = o0 * 6084 + o1 * 234 + o2 * 9 + o3 * 3 + o4 + o5;
-                            out[i] = in0[o0 * 784 + (o1 + o3) * 28 + o2 + o4];
+                            const wi0 = o1 + o3;
+                            const wi1 = o2 + o4;
+                            const wi2 = o0 * 784 + wi0 * 28 + wi1;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -2107,7 +2205,10 @@ export function evaluate_003_copy(in0, out) {
                     for (let o4 = 0; o4 < 2; o4++) {
                         for (let o5 = 0; o5 < 32; o5++) {
                             const i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-                            out[i] = in0[o0 * 21632 + (o1 * 2 + o3) * 832 + (o2 * 2 + o4) * 32 + o5];
+                            const wi0 = o1 * 2 + o3;
+                            const wi1 = o2 * 2 + o4;
+                            const wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -2137,7 +2238,10 @@ export function evaluate_005_copy(in0, out) {
                     for (let o4 = 0; o4 < 3; o4++) {
                         for (let o5 = 0; o5 < 32; o5++) {
                             const i = o0 * 34848 + o1 * 3168 + o2 * 288 + o3 * 96 + o4 * 32 + o5;
-                            out[i] = in0[o0 * 5408 + (o1 + o3) * 416 + (o2 + o4) * 32 + o5];
+                            const wi0 = o1 + o3;
+                            const wi1 = o2 + o4;
+                            const wi2 = o0 * 5408 + wi0 * 416 + wi1 * 32 + o5;
+                            out[i] = in0[wi2];
                         }
                     }
                 }
@@ -2263,7 +2367,10 @@ export function evaluate_008_copy(in0, out) {
                     for (let o4 = 0; o4 < 2; o4++) {
                         for (let o5 = 0; o5 < 64; o5++) {
                             const i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-                            out[i] = in0[o0 * 7744 + (o1 * 2 + o3) * 704 + (o2 * 2 + o4) * 64 + o5];
+                            const wi0 = o1 * 2 + o3;
+                            const wi1 = o2 * 2 + o4;
+                            const wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
+                            out[i] = in0[wi2];
                         }
                     }
                 }

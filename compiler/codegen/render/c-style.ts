@@ -48,8 +48,12 @@ export interface CStyleLanguage {
   declareIndex(name: string, value: string): string;
   /** A mutable float accumulator. */
   declareAccumulator(name: string, init: string): string;
-  /** A non-negative index expression as a signed integer, so window coordinates may go below 0. */
-  signedIndex(index: string): string;
+  /** A signed integer local from a non-negative index expression (window coordinates go below 0). */
+  declareCoordinate(name: string, index: string): string;
+  /** A signed integer local. */
+  declareSignedIndex(name: string, value: string): string;
+  /** A boolean local (an int in C). */
+  declareCondition(name: string, value: string): string;
   /**
    * `buffer[index]` where `condition` holds, else `fill`, never reading out of bounds: a
    * conditional expression in C, CUDA and TypeScript; WGSL's eager `select` also clamps the index.
@@ -117,8 +121,16 @@ export function atomic(text: string): string {
 
 // ---- expressions ----
 
-/** Renders the element a load reads (`in1[j]`); receives the load's input number and view or window. */
-export type LoadCode = (input: number, view: StridedView | undefined, window?: WindowView) => string;
+/**
+ * Renders the element a load reads (`in1[j]`); receives the load's input number and view or
+ * window, and where a window read puts the locals it declares (before the expression that reads).
+ */
+export type LoadCode = (
+  input: number,
+  view: StridedView | undefined,
+  window?: WindowView,
+  declare?: (statement: string) => void,
+) => string;
 
 export interface RenderedExpr {
   /** Declarations of the intermediate values, in evaluation order. */
@@ -138,7 +150,7 @@ export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode): Re
   // numbered in evaluation order; every apply but the root becomes a local.
   const value = foldExpr<string>(expr, (e, args) => {
     if (e.op === 'const') return lang.floatLiteral(e.value);
-    if (e.op === 'load') return load(e.input, e.view, e.window);
+    if (e.op === 'load') return load(e.input, e.view, e.window, (statement) => statements.push(statement));
     const applied = emitterFor(lang, e.kind)(args);
     if (e === expr) return applied;
     const name = `t${statements.length}`;
@@ -327,8 +339,37 @@ function loadedName(kernel: MapKernel, input: number): string {
  * nested loops' variables when there are some).
  */
 function flatLoad(lang: CStyleLanguage, kernel: MapKernel, coordinates?: readonly string[]): LoadCode {
-  return (input, view, window) => {
-    if (window) return windowRead(lang, loadedName(kernel, input), window, 'i', coordinates);
+  const declared = new Map<string, string>();
+  let count = 0;
+  return (input, view, window, declare) => {
+    if (window) {
+      const emit = declare ?? (() => {
+        throw new Error('a window read needs somewhere to declare its locals');
+      });
+      const local = (prefix: string, statement: (name: string) => string) => {
+        const name = `${prefix}${count++}`;
+        emit(statement(name));
+        return name;
+      };
+      const locals: WindowLocals = {
+        coordinate(shape, d) {
+          if (coordinates) return coordinates[d];
+          if (shape[d] === 1) return '0';
+          const key = `${shape}:${d}`;
+          let name = declared.get(key);
+          if (name === undefined) {
+            const position = axisPosition(lang, 'i', stridesOf(shape)[d], shape[d], d === firstNonUnitAxis(shape));
+            name = local('wc', (n) => lang.declareCoordinate(n, position));
+            declared.set(key, name);
+          }
+          return name;
+        },
+        signed: (value) => local('wi', (n) => lang.declareSignedIndex(n, value)),
+        condition: (value) => local('wk', (n) => lang.declareCondition(n, value)),
+        float: (value) => local('wv', (n) => lang.declareFloat(n, value)),
+      };
+      return windowRead(lang, loadedName(kernel, input), window, locals);
+    }
     const axes = view ? simplifyView(view) : [];
     const index = isIdentityAxes(axes) ? 'i' : indexExpr(lang, axes, 'i');
     return `${loadedName(kernel, input)}[${index}]`;
@@ -361,24 +402,31 @@ function rowLoads(lang: CStyleLanguage, kernel: MapKernel, cols: number) {
 }
 
 /**
- * The element output index `v` reads through a window: each input coordinate's numerator
- * from the output coordinates it needs, the checks that can fail (below 0, past the axis, not a
- * multiple of the divisor; those that hold for every index are left out) and the guarded read.
- * Patches of [1,5,5,1], 3x3, padding 1, in C: `((i / 45) % 5) + ((i / 3) % 3) - 1 >= 0 && ...`
- * guarding `in0[(...) * 5 + (...)]`, else the fill.
+ * The locals a window read declares, in the kernel body before the expression that reads:
+ * the output coordinates (loop variables of nested loops, or declared from `i` once), signed
+ * integers and conditions.
  */
-export function windowRead(
-  lang: CStyleLanguage,
-  buffer: string,
-  view: WindowView,
-  v: string,
-  coordinates?: readonly string[],
-): string {
-  const outStrides = stridesOf(view.outShape);
-  const coordinate = (d: number) =>
-    lang.signedIndex(
-      coordinates?.[d] ?? axisPosition(lang, v, outStrides[d], view.outShape[d], d === firstNonUnitAxis(view.outShape)),
-    );
+export interface WindowLocals {
+  /** The signed coordinate along output axis `d` of the window's output shape. */
+  coordinate(shape: readonly number[], d: number): string;
+  /** A signed integer local holding `value`; its name. */
+  signed(value: string): string;
+  /** A condition local holding `value`; its name. */
+  condition(value: string): string;
+  /** A float local holding `value`; its name. */
+  float(value: string): string;
+}
+
+/**
+ * The element a window load reads: each input coordinate's numerator (a local unless it is one
+ * output coordinate), the checks that can fail (below 0, past the axis, not a multiple of the
+ * divisor; those that hold for every index are left out) in one condition local, the index in
+ * another, then the guarded read. Patches of [1,5,5,1], 3x3, padding 1, in C:
+ * `const int wi0 = o1 + o3 - 1; const int wi1 = o2 + o4 - 1;`
+ * `const int wi2 = wi0 * 5 + wi1; const int wk3 = wi0 >= 0 && wi0 < 5 && wi1 >= 0 && wi1 < 5;`,
+ * `const float wv4 = (wk3 ? in0[wi2] : 0.0f);`, read as `wv4`.
+ */
+export function windowRead(lang: CStyleLanguage, buffer: string, view: WindowView, locals: WindowLocals): string {
   const inStrides = stridesOf(view.inShape);
   const checks: string[] = [];
   const indexTerms: string[] = [];
@@ -391,21 +439,23 @@ export function windowRead(
       constantIndex += (offset / divisor) * inStrides[j];
       continue;
     }
-    const numerator = affineText(axis.terms.map((t) => [coordinate(t.axis), t.coef] as const), axis.offset);
+    const terms = axis.terms.map((t) => [locals.coordinate(view.outShape, t.axis), t.coef] as const);
+    const single = terms.length === 1 && terms[0][1] === 1 && axis.offset === 0;
+    const numerator = single ? terms[0][0] : locals.signed(affineText(terms, axis.offset));
     const { min, max } = windowAxisRange(axis, view.outShape);
     const limit = view.inShape[j] * axis.divisor;
     if (min < 0) checks.push(`${numerator} >= 0`);
     if (max >= limit) checks.push(`${numerator} < ${limit}`);
     const exact = axis.terms.every((t) => t.coef % axis.divisor === 0) && axis.offset % axis.divisor === 0;
-    if (!exact) checks.push(`${parenthesised(numerator)} % ${axis.divisor} == 0`);
+    if (!exact) checks.push(`${numerator} % ${axis.divisor} == 0`);
     if (view.inShape[j] === 1) continue;
-    const position = axis.divisor === 1 ? numerator : lang.indexDiv(parenthesised(numerator), axis.divisor);
-    indexTerms.push(inStrides[j] === 1 ? position : `${parenthesised(position)} * ${inStrides[j]}`);
+    const position = axis.divisor === 1 ? numerator : lang.indexDiv(numerator, axis.divisor);
+    indexTerms.push(inStrides[j] === 1 ? position : `${position} * ${inStrides[j]}`);
   }
   if (constantIndex !== 0 || indexTerms.length === 0) indexTerms.push(String(constantIndex));
-  const index = indexTerms.join(' + ');
+  const index = indexTerms.length === 1 && isSimpleIndex(indexTerms[0]) ? indexTerms[0] : locals.signed(indexTerms.join(' + '));
   if (checks.length === 0) return `${buffer}[${index}]`;
-  return lang.guardedRead(buffer, checks.join(' && '), index, lang.floatLiteral(view.fill));
+  return locals.float(lang.guardedRead(buffer, locals.condition(checks.join(' && ')), index, lang.floatLiteral(view.fill)));
 }
 
 /** `o0`, `o1`, ...: the variables of nested loops over `shape`. */

@@ -135,7 +135,9 @@ export const WGSL_LANGUAGE: CStyleLanguage = {
   declareFloat: (name, value) => `let ${name}: f32 = ${value};`,
   declareIndex: (name, value) => `let ${name}: u32 = ${value};`,
   declareAccumulator: (name, init) => `var ${name}: f32 = ${init};`,
-  signedIndex: (index) => `i32(${index})`,
+  declareCoordinate: (name, index) => `let ${name}: i32 = i32(${index});`,
+  declareSignedIndex: (name, value) => `let ${name}: i32 = ${value};`,
+  declareCondition: (name, value) => `let ${name}: bool = ${value};`,
   // select evaluates both operands: the index is clamped to 0 where the read is not taken.
   guardedRead: (buffer, condition, index, fill) =>
     `select(${fill}, ${buffer}[select(0, ${index}, ${condition})], ${condition})`,
