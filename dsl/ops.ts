@@ -133,3 +133,13 @@ export function mean(x: Tensor<Shape>, axes?: number | readonly number[], keepDi
 export function square<S extends Shape>(x: Tensor<S>): Tensor<S> {
   return prim.mul(x, x) as Tensor<S>;
 }
+
+/** |x|, elementwise, written as max(x, -x); at 0, where the two tie, its gradient is -1. */
+export function abs<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  return prim.maximum(x, neg(x)) as Tensor<S>;
+}
+
+/** The sign of x, elementwise: 1 above 0, -1 below, 0 at 0; no gradient flows through it. */
+export function sign<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  return prim.sub(prim.less(0, x), prim.less(x, 0)) as Tensor<S>;
+}
