@@ -1,7 +1,10 @@
 /** Activations and losses, written as compositions of primitives. */
 import type { Init, Last, Shape } from './shape.ts';
 import type { Tensor } from './tensor.ts';
-import { exp, log, mean, neg, reduceMax, stopGradient, sum, where } from './ops.ts';
+import { GradcError } from '../compiler/errors.ts';
+import { describeValue } from '../compiler/ir/limits.ts';
+import { callerLoc } from './loc.ts';
+import { abs, exp, log, mean, neg, reduceMax, stopGradient, sum, where } from './ops.ts';
 import { add, div, less, maximum, mul, sub } from './prim.ts';
 
 /** ReLU: max(x, 0). */
@@ -59,4 +62,30 @@ export function softmaxCrossEntropy<S extends readonly [number, number]>(
 export function mse<S extends Shape>(predictions: Tensor<S>, targets: Tensor<S>): Tensor<[]> {
   const diff = sub(predictions, targets);
   return mean(mul(diff, diff)) as Tensor<[]>;
+}
+
+/**
+ * Binary cross-entropy from logits x against labels z in [0, 1], mean over every element:
+ * -z log sigmoid(x) - (1 - z) log(1 - sigmoid(x)), computed as max(x, 0) - x z +
+ * log(1 + e^-|x|), which exponentiates no positive number and so stays finite for any logit.
+ */
+export function sigmoidCrossEntropy<S extends Shape>(logits: Tensor<S>, labels: Tensor<S>): Tensor<[]> {
+  const softplusTail = log(add(1, exp(neg(abs(logits)))));
+  return mean(add(sub(maximum(logits, 0), mul(logits, labels)), softplusTail)) as Tensor<[]>;
+}
+
+/**
+ * The Huber loss, mean over every element: with d = predictions - targets, d^2 / 2 where
+ * |d| <= delta and delta (|d| - delta / 2) beyond, so the gradient is d near the target and
+ * +-delta far from it. `delta` must be a positive number.
+ */
+export function huber<S extends Shape>(predictions: Tensor<S>, targets: Tensor<S>, delta = 1): Tensor<[]> {
+  if (typeof delta !== 'number' || !Number.isFinite(delta) || delta <= 0) {
+    throw new GradcError(`huber: delta must be a positive number, got ${typeof delta === 'number' ? delta : describeValue(delta)}`, callerLoc('huber'));
+  }
+  const d = sub(predictions, targets);
+  const distance = abs(d as Tensor<S>);
+  const quadratic = mul(mul(d, d), 0.5);
+  const linear = mul(sub(distance, delta / 2), delta);
+  return mean(where(less(delta, distance) as Tensor<S>, linear, quadratic)) as Tensor<[]>;
 }

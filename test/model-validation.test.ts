@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  adagrad, adam, adamw, broadcastTo, defineModel, dense, matmul, momentum, mul, nadam, relu, reshape,
-  rmsprop, sgd, softmax, softmaxCrossEntropy, sumAll,
+  adagrad, adam, adamw, broadcastTo, defineModel, dense, huber, matmul, momentum, mul, nadam, relu,
+  reshape, rmsprop, sgd, softmax, softmaxCrossEntropy, sumAll,
 } from '../dsl/index.ts';
 import type { ModelContext, ModelOutputs, Optimizer, Tensor } from '../dsl/index.ts';
 import { compileModel } from '../compiler/compile.ts';
@@ -323,6 +323,18 @@ describe('what build returns', () => {
     first.declare();
     const second = (m: ModelContext) => ({ ...scalarModel(m, [1]), loss: sumAll(stale!) });
     expectUserError(() => compile(second), undefined, /another model/);
+  });
+
+  it("refuses huber's delta unless it is a positive number, at the line of the call", () => {
+    for (const delta of [0, -1, Number.NaN, Infinity, '1']) {
+      let line = 0;
+      const build = (m: ModelContext) => {
+        const x = m.input('x', [3]);
+        const w = m.param('w', [3], 'zeros');
+        line = here(); return { loss: huber(w, x, delta as number), predictions: {} };
+      };
+      expectUserError(() => compile(build), () => line, /huber: delta must be a positive number/);
+    }
   });
 
   it('refuses a non-tensor operand to a DSL function', () => {

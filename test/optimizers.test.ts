@@ -9,16 +9,14 @@
  * dL/dw = 2 r x and dL/db = 2 sum(r). The parameters are one vector [w0, w1, b0] to the
  * reference, so a norm over all gradients is the norm of that vector.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adagrad, adam, adamw, add, defineModel, momentum, mul, nadam, rmsprop, sgd, sub, sumAll,
 } from '../dsl/index.ts';
 import type { ModelDefinition, Optimizer } from '../dsl/index.ts';
-import { compileModel } from '../compiler/compile.ts';
-import { openBuiltModel, renderArtifacts } from '../compiler/build.ts';
+import { openBuiltModel } from '../compiler/build.ts';
 import type { ModelInstance } from '../runtime/model.ts';
+import { buildDefinition } from './build-definition.ts';
 import { scratchFolders } from './scratch.ts';
 
 const THIS_FILE = 'test/optimizers.test.ts';
@@ -239,10 +237,7 @@ const folders: string[] = [];
 beforeAll(() => {
   for (const c of CASES) {
     const outDir = scratch();
-    const compiled = compileModel(tinyModel(c.optimizer).declare());
-    for (const [name, text] of Object.entries(renderArtifacts(compiled, BACKENDS, THIS_FILE))) {
-      writeFileSync(join(outDir, name), text);
-    }
+    buildDefinition(tinyModel(c.optimizer), outDir, BACKENDS, THIS_FILE);
     folders.push(outDir);
   }
 }, 120_000);
