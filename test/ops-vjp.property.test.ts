@@ -14,9 +14,9 @@ import { PRIM_KINDS, sizeOf } from '../compiler/ir/types.ts';
 import type { Attrs, NodeId, PrimKind, Shape, SourceLoc } from '../compiler/ir/types.ts';
 import { OPS } from '../compiler/ops/index.ts';
 
-type Leaf = 'input' | 'fill';
+type Leaf = 'input' | 'fill' | 'iota';
 type Tested = Exclude<PrimKind, Leaf>;
-const LEAVES: readonly Leaf[] = ['input', 'fill'];
+const LEAVES: readonly Leaf[] = ['input', 'fill', 'iota'];
 
 /** Central differences use the step h = FD_STEP * max(1, |x|). */
 const FD_STEP = 1e-6;

@@ -48,6 +48,8 @@ export interface CStyleLanguage {
   declareIndex(name: string, value: string): string;
   /** A mutable float accumulator. */
   declareAccumulator(name: string, init: string): string;
+  /** A non-negative index expression as a float atom (the value of an `index` leaf). */
+  floatOfIndex(index: string): string;
   readonly codeForOp: CodeForOp;
 }
 
@@ -127,6 +129,7 @@ export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode): Re
   const value = foldExpr<string>(expr, (e, args) => {
     if (e.op === 'const') return lang.floatLiteral(e.value);
     if (e.op === 'load') return load(e.input, e.view);
+    if (e.op === 'index') return lang.floatOfIndex(indexExpr(lang, simplifyView(e.view), OUTPUT_INDEX));
     const applied = emitterFor(lang, e.kind)(args);
     if (e === expr) return applied;
     const name = `t${statements.length}`;
@@ -279,7 +282,7 @@ export function mapParts(
   const { bases, load } =
     loop.kind === 'rows' ? rowLoads(lang, kernel, loop.cols) : { bases: [], load: flatLoad(lang, kernel) };
   const { statements, value } = renderExpr(lang, kernel.expr, load);
-  return { loop, bases, body: [...statements, `${OUTPUT_NAME}[i] = ${value};`] };
+  return { loop, bases, body: [...statements, `${OUTPUT_NAME}[${OUTPUT_INDEX}] = ${value};`] };
 }
 
 /** The buffer a load of a map kernel reads: `in1`, or `out` for an in-place update. */
@@ -291,7 +294,7 @@ function loadedName(kernel: MapKernel, input: number): string {
 function flatLoad(lang: CStyleLanguage, kernel: MapKernel): LoadCode {
   return (input, view) => {
     const axes = view ? simplifyView(view) : [];
-    const index = isIdentityAxes(axes) ? 'i' : indexExpr(lang, axes, 'i');
+    const index = isIdentityAxes(axes) ? OUTPUT_INDEX : indexExpr(lang, axes, OUTPUT_INDEX);
     return `${loadedName(kernel, input)}[${index}]`;
   };
 }
@@ -316,7 +319,7 @@ function rowLoads(lang: CStyleLanguage, kernel: MapKernel, cols: number) {
     indices.set(loadKey(input, view), offsetBy(base, 'j', split.innerStride));
   }
   const load: LoadCode = (input, view) =>
-    `${loadedName(kernel, input)}[${indices.get(loadKey(input, view)) ?? 'i'}]`;
+    `${loadedName(kernel, input)}[${indices.get(loadKey(input, view)) ?? OUTPUT_INDEX}]`;
   return { bases, load };
 }
 
@@ -397,6 +400,9 @@ export function inputName(input: number): string {
 }
 
 export const OUTPUT_NAME = 'out';
+
+/** The output index of a map kernel's element, in scope wherever its expression is rendered. */
+export const OUTPUT_INDEX = 'i';
 
 /** Generated lines are kept to this width where the structure allows. */
 export const LINE_WIDTH = 100;

@@ -21,6 +21,7 @@ import {
   exprCost,
   infix,
   functionKernelView,
+  isSimpleIndex,
   moduleHeader,
   mapParts,
   matmulSlicing,
@@ -46,6 +47,11 @@ export function cFloatLiteral(value: number): string {
   if (Object.is(value, -0)) return '(-0.0f)';
   const digits = shortestFloat32Digits(value);
   return atomic(`${/[.e]/.test(digits) ? digits : `${digits}.0`}f`);
+}
+
+/** An index as a float (C and CUDA C): `(float)i`, `(float)(i % 3)`. */
+export function cFloatOfIndex(index: string): string {
+  return isSimpleIndex(index) ? `(float)${index}` : `(float)(${index})`;
 }
 
 /**
@@ -78,6 +84,7 @@ export const C_LANGUAGE: CFunctionLanguage = {
   declareFloat: (name, value) => `const float ${name} = ${value};`,
   declareIndex: (name, value) => `const int ${name} = ${value};`,
   declareAccumulator: (name, init) => `float ${name} = ${init};`,
+  floatOfIndex: cFloatOfIndex,
   inputParam: (name) => `const float *restrict ${name}`,
   outputParam: (name) => `float *restrict ${name}`,
   signature: (name, params) => `GRADC_EXPORT void ${name}(${params}) {`,

@@ -36,7 +36,7 @@ import type {
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
 import type { CFunctionLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
-import { cFloatLiteral, codeForOp as cCodeForOp } from './c.ts';
+import { cFloatLiteral, cFloatOfIndex, codeForOp as cCodeForOp } from './c.ts';
 import {
   float32Bits,
   matmulSliceRange,
@@ -108,6 +108,7 @@ export const CUDA_LANGUAGE: CFunctionLanguage = {
   declareFloat: (name, value) => `const float ${name} = ${value};`,
   declareIndex: (name, value) => `const unsigned int ${name} = ${value};`,
   declareAccumulator: (name, init) => `float ${name} = ${init};`,
+  floatOfIndex: cFloatOfIndex,
   inputParam: (name) => `const float *__restrict__ ${name}`,
   outputParam: (name) => `float *__restrict__ ${name}`,
   signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,

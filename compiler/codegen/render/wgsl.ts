@@ -135,6 +135,7 @@ export const WGSL_LANGUAGE: CStyleLanguage = {
   declareFloat: (name, value) => `let ${name}: f32 = ${value};`,
   declareIndex: (name, value) => `let ${name}: u32 = ${value};`,
   declareAccumulator: (name, init) => `var ${name}: f32 = ${init};`,
+  floatOfIndex: (index) => `f32(${index})`,
   codeForOp,
 };
 
