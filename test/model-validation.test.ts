@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   adagrad, adam, adamw, broadcastTo, defineModel, dense, huber, matmul, momentum, mul, nadam, relu,
-  reshape, rmsprop, sgd, softmax, softmaxCrossEntropy, sumAll,
+  reshape, rmsprop, sgd, softmax, softmaxCrossEntropy, sparseSoftmaxCrossEntropy, sumAll,
 } from '../dsl/index.ts';
 import type { ModelContext, ModelOutputs, Optimizer, Tensor } from '../dsl/index.ts';
 import { compileModel } from '../compiler/compile.ts';
@@ -334,6 +334,18 @@ describe('what build returns', () => {
         line = here(); return { loss: huber(w, x, delta as number), predictions: {} };
       };
       expectUserError(() => compile(build), () => line, /huber: delta must be a positive number/);
+    }
+  });
+
+  it('refuses class labels of sparseSoftmaxCrossEntropy that are not one per row, at the line of the call', () => {
+    for (const shape of [[4, 2], [3], [4, 1, 1]]) {
+      let line = 0;
+      const build = (m: ModelContext) => {
+        const labels = m.input('labels', shape);
+        const logits = dense(m, 'fc', m.input('x', [4, 2]), 3);
+        line = here(); return { loss: sparseSoftmaxCrossEntropy(logits, labels as never), predictions: {} };
+      };
+      expectUserError(() => compile(build), () => line, /sparseSoftmaxCrossEntropy: labels must have shape \[4\] or \[4, 1\] .*got \[/);
     }
   });
 
