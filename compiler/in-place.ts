@@ -10,7 +10,7 @@
  */
 import { isIdentityAxes, simplifyView } from './ir/layout.ts';
 import type { Expr, Kernel, MapKernel } from './codegen/kernel-ir.ts';
-import { exprNodes, foldExpr } from './codegen/kernel-ir.ts';
+import { exprNodes, foldExpr, withArgs } from './codegen/kernel-ir.ts';
 
 /** The loads of input `input` in `expr`. */
 function loadsOfInput(expr: Expr, input: number): Expr[] {
@@ -19,11 +19,7 @@ function loadsOfInput(expr: Expr, input: number): Expr[] {
 
 /** Input numbers renumbered by `renumber`. */
 function renumbered(expr: Expr, renumber: (input: number) => number): Expr {
-  return foldExpr<Expr>(expr, (e, args) => {
-    if (e.op === 'const') return e;
-    if (e.op === 'load') return { ...e, input: renumber(e.input) };
-    return { ...e, args };
-  });
+  return foldExpr<Expr>(expr, (e, args) => (e.op === 'load' ? { ...e, input: renumber(e.input) } : withArgs(e, args)));
 }
 
 /**

@@ -12,7 +12,7 @@
 import type { Graph, NodeId, Shape } from './ir/types.ts';
 import { formatLoc, sizeOf } from './ir/types.ts';
 import type { ReductionLayout, StridedView, WindowView } from './ir/layout.ts';
-import { broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
+import { axisView, broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
 import { matmulSlices, reduceSlices } from './split.ts';
 import { updateInPlace } from './in-place.ts';
 import { OPS, matmulDims } from './ops/index.ts';
@@ -25,6 +25,7 @@ import { UPDATE_PREFIX } from '../dsl/spec.ts';
 type BufExpr =
   | { readonly op: 'load'; readonly buf: number; readonly view?: StridedView; readonly window?: WindowView }
   | { readonly op: 'const'; readonly value: number }
+  | (Expr & { op: 'index' })
   | { readonly op: 'apply'; readonly kind: Expr & { op: 'apply' } extends { kind: infer K } ? K : never; readonly args: readonly BufExpr[] };
 
 /**
@@ -179,15 +180,7 @@ class ProgramLowering {
     let value: Value;
     switch (op.category) {
       case 'source':
-        value =
-          node.kind === 'fill'
-            ? {
-                t: 'expr',
-                expr: { op: 'const', value: node.attrs.value as number },
-                nodes: { own: [id], parts: [] },
-                loads: [],
-              }
-            : { t: 'buf', buf: this.sched.namedBuffer(node.attrs.name as string, node.shape, this.program.name) };
+        value = this.lowerSource(id);
         break;
       case 'elementwise': {
         if (node.kind === 'stop_gradient') {
@@ -219,6 +212,20 @@ class ProgramLowering {
     const shared = value.t === 'expr' && value.expr.op !== 'const' && this.consumers[id] > 1;
     if (this.outputIds.has(id) || shared) return { t: 'buf', buf: this.materialise(id) };
     return value;
+  }
+
+  /** A fill is a constant, an iota the output index through its axis' view, an input its buffer. */
+  private lowerSource(id: NodeId): Value {
+    const node = this.program.graph.nodes[id];
+    const leaf = (expr: BufExpr): Value => ({ t: 'expr', expr, nodes: { own: [id], parts: [] }, loads: [] });
+    switch (node.kind) {
+      case 'fill':
+        return leaf({ op: 'const', value: node.attrs.value as number });
+      case 'iota':
+        return leaf({ op: 'index', view: axisView(node.shape, node.attrs.axis as number) });
+      default:
+        return { t: 'buf', buf: this.sched.namedBuffer(node.attrs.name as string, node.shape, this.program.name) };
+    }
   }
 
   /**
@@ -304,14 +311,14 @@ class ProgramLowering {
     // Inputs are numbered in the order the loads come, left to right.
     const inputs: number[] = [];
     const numbered = foldTree<BufExpr, Expr>(expr, bufExprArgs, (e, args) => {
-      if (e.op === 'const') return e;
+      if (e.op === 'const' || e.op === 'index') return e;
       if (e.op === 'apply') return { op: 'apply', kind: e.kind, args };
       let input = inputs.indexOf(e.buf);
       if (input < 0) input = inputs.push(e.buf) - 1;
       if (e.window) return { op: 'load', input, window: e.window };
       return e.view ? { op: 'load', input, view: e.view } : { op: 'load', input };
     });
-    const kind = expr.op === 'apply' ? 'map' : 'copy';
+    const kind = expr.op === 'load' || expr.op === 'const' ? 'copy' : 'map';
     return { kind: 'map', name: this.kernelName(kind), inputs, output: out, size, expr: numbered, sources: this.describe(nodes) };
   }
 

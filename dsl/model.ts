@@ -79,6 +79,8 @@ export class ModelContext {
   readonly updates = new Map<string, NodeId>();
   private readonly declared = new Map<string, Declaration>();
   private readonly assigned = new Map<string, SourceLoc | undefined>();
+  /** The states declared through `sharedState` or `stepCounter`. */
+  private readonly sharedStates = new Map<string, Tensor<Shape>>();
   /** Set while an optimizer declares the state of one parameter. */
   private optimizing: { readonly optimizer: string; readonly param: string } | undefined;
 
@@ -172,13 +174,26 @@ export class ModelContext {
 
   /** The number of steps taken so far (a shared state, incremented once per step). */
   stepCounter(): Tensor<readonly []> {
-    const name = STEP_STATE;
-    if (!this.states.some((s) => s.name === name)) {
-      const step = this.declareState(name, [] as const, 0, true);
-      this.assign(step, wrap<readonly []>(this.graph, this.graph.add(step.id, this.graph.fill(1, []))));
-      return step;
-    }
-    return wrap<readonly []>(this.graph, this.graph.input(name, []));
+    const next = (step: Tensor<readonly []>) => wrap<readonly []>(this.graph, this.graph.add(step.id, this.graph.fill(1, [])));
+    return this.shared(STEP_STATE, [] as const, 0, next, true);
+  }
+
+  /**
+   * A state all parameters share, starting as a fill of `value` and taking `next(current)`
+   * after each step: the first call declares and assigns it, later calls return it (for
+   * optimizers, whose `update` runs once per parameter; e.g. Nadam's momentum product).
+   */
+  sharedState<const S extends Shape>(name: string, shape: S, value: number, next: (current: Tensor<S>) => Tensor<S>): Tensor<S> {
+    return this.shared(name, shape, value, next, false);
+  }
+
+  private shared<S extends Shape>(name: string, shape: S, value: number, next: (current: Tensor<S>) => Tensor<S>, internal: boolean): Tensor<S> {
+    const declared = this.sharedStates.get(name);
+    if (declared) return declared as Tensor<S>;
+    const state = this.declareState(name, shape, value, internal);
+    this.sharedStates.set(name, state);
+    this.assign(state, next(state));
+    return state;
   }
 
   /** The name of a parameter or state tensor; anything else is a user error. */
@@ -195,8 +210,19 @@ export class ModelContext {
 
   /** Stands for d loss / d param until the compiler differentiates the graph. */
   gradOf<S extends Shape>(param: Tensor<S>): Tensor<S> {
-    const name = this.stateName(param, 'gradOf', ['param']);
-    return traced(this.graph, 'gradOf', () => wrap<S>(this.graph, this.graph.input(`${GRAD_PREFIX}${name}`, param.shape)));
+    return this.gradientOf<S>(this.stateName(param, 'gradOf', ['param']), param.shape);
+  }
+
+  /**
+   * The gradient placeholders of the parameters declared so far (all of them once `build` has
+   * returned, when optimizers run), in declaration order: for a norm over all gradients.
+   */
+  gradients(): Tensor<Shape>[] {
+    return this.params.map((p) => this.gradientOf(p.name, p.shape));
+  }
+
+  private gradientOf<S extends Shape>(name: string, shape: Shape): Tensor<S> {
+    return traced(this.graph, 'gradOf', () => wrap<S>(this.graph, this.graph.input(`${GRAD_PREFIX}${name}`, shape)));
   }
 
   /** Declares the value a parameter or state takes after the step. */

@@ -7,7 +7,9 @@ import type { Broadcast, BroadcastCheck, Shape } from './shape.ts';
 import type { Operand, ShapeOf } from './tensor.ts';
 import { Tensor, nodeOf, tensorArg, traced, wrap } from './tensor.ts';
 import { GradcError } from '../compiler/errors.ts';
+import { describeValue } from '../compiler/ir/limits.ts';
 import { callerLoc } from './loc.ts';
+import { ModelContext } from './model.ts';
 
 /** A binary primitive whose operand shapes are checked for broadcasting by tsc. */
 type Binary = <A extends Operand, B extends Operand>(
@@ -90,6 +92,21 @@ export function broadcastTo<const S extends Shape>(x: Tensor<Shape>, shape: S): 
   return traced(g, 'broadcastTo', () => wrap<S>(g, g.broadcastTo(x.id, shape)));
 }
 
+/**
+ * Each element's index along `axis` (negative axes count from the end), as a float:
+ * `iota(m, [2, 3], 1)` is [[0, 1, 2], [0, 1, 2]]. The ramp joins the graph of `of`, a tensor or
+ * the model context. Compared with class indices (`equal`) it makes one-hot rows.
+ */
+export function iota<const S extends Shape>(of: Tensor<Shape> | ModelContext, shape: S, axis: number): Tensor<S> {
+  if (!(of instanceof Tensor || of instanceof ModelContext)) {
+    throw new GradcError(`iota needs a tensor or the model context, got ${describeValue(of)}`, callerLoc('iota'));
+  }
+  const g = of.graph;
+  const rank = Array.isArray(shape) ? shape.length : 0;
+  const normalised = typeof axis === 'number' && axis < 0 ? axis + rank : axis;
+  return traced(g, 'iota', () => wrap<S>(g, g.iota(shape, normalised)));
+}
+
 /** Axes counted from 0 (negative ones from the end), sorted and unique; the reduction checks the range. */
 function normaliseAxes(what: string, rank: number, axes: number | readonly number[] | undefined): number[] {
   const list = axes === undefined ? [...Array(rank).keys()] : typeof axes === 'number' ? [axes] : axes;
@@ -132,4 +149,14 @@ export function mean(x: Tensor<Shape>, axes?: number | readonly number[], keepDi
 /** x * x, elementwise. */
 export function square<S extends Shape>(x: Tensor<S>): Tensor<S> {
   return prim.mul(x, x) as Tensor<S>;
+}
+
+/** |x|, elementwise, written as max(x, -x); at 0, where the two tie, its gradient is -1. */
+export function abs<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  return prim.maximum(x, neg(x)) as Tensor<S>;
+}
+
+/** The sign of x, elementwise: 1 above 0, -1 below, 0 at 0; no gradient flows through it. */
+export function sign<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  return prim.sub(prim.less(0, x), prim.less(x, 0)) as Tensor<S>;
 }

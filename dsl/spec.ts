@@ -94,7 +94,8 @@ export const RESERVED_PREFIXES: readonly string[] = [GRAD_PREFIX, UPDATE_PREFIX,
  * Why `name` cannot name a user's tensor (one line), or undefined when it can: it must be a
  * non-empty string without control characters, and neither a reserved name nor start with a
  * reserved prefix. The state names an optimizer derives from a parameter's name
- * (`<param>.m`, `<param>.v`, `<param>.velocity`) are refused where they clash.
+ * (`<param>.m`, `<param>.velocity`, ...) or shares across parameters
+ * (`nadam.momentumProduct`) are refused where they clash.
  */
 export function nameProblem(name: unknown): string | undefined {
   if (typeof name !== 'string') return `a name must be a string, got ${typeof name}`;

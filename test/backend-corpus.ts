@@ -1,6 +1,7 @@
 /**
  * The graphs every backend is checked on (test/backends.test.ts for C and JS,
- * test/wgsl.test.ts for WebGPU): every primitive over several layouts, reductions, movement,
+ * test/wgsl.test.ts for WebGPU, test/cuda-emulated.test.ts for CUDA): every primitive over
+ * several layouts, index ramps, reductions, movement,
  * every matmul transposition, exact literals and random fused graphs, each with seeded random
  * feeds, plus what merges them into one schedule and compares outputs with the float64
  * reference `evaluate` within a float32 error bound (test/float32-bound.ts).
@@ -310,6 +311,27 @@ export function windowCases(): Case[] {
   ];
 }
 
+/**
+ * Index ramps: alone along each axis, fused with a broadcast load (a rows loop), read twice,
+ * reduced, and compared with fed class indices into one-hot rows.
+ */
+export function iotaCases(): Case[] {
+  return [
+    ...[0, 1, 2].map((axis) => makeCase(`iota [3,4,5] axis ${axis}`, ({ b }) => ({ y: b.iota([3, 4, 5], axis) }))),
+    makeCase('iota [6,16] axis 1 plus a row broadcast (rows loop)', ({ b, input }) => ({
+      y: b.add(b.iota([6, 16], 1), input('x', [16])),
+    })),
+    makeCase('iota [7,9] axis 0 read twice: i * i', ({ b }) => {
+      const i = b.iota([7, 9], 0);
+      return { y: b.mul(i, i) };
+    }),
+    makeCase('sum of iota [5,8] axis 1 over rows', ({ b }) => ({ y: b.sum(b.iota([5, 8], 1), [1]) })),
+    makeCase('one-hot: equal(iota [6,4] axis 1, labels [6,1])', ({ b, input }) => ({
+      y: b.equal(b.iota([6, 4], 1), b.broadcastTo(input('labels', [6, 1], 'small-int'), [6, 4])),
+    })),
+  ];
+}
+
 /** Values whose literals must survive rendering exactly (compared bit for bit). */
 export const LITERALS = [
   0.1, 1 / 3, -2.5, 1e-45, 1.17549435e-38, 3.4028234663852886e38, 16777217, 123456789,
@@ -496,7 +518,10 @@ export function mismatches(
   return problems;
 }
 
-/** The whole corpus, in a fixed order (each case's feeds come from the next seed). */
+/**
+ * The whole corpus, in a fixed order (each case's feeds come from the next seed; later
+ * families come last, so the feeds of the earlier ones stay as they were).
+ */
 export function corpusCases(): Case[] {
   return [
     ...elementwiseCases(),
@@ -507,6 +532,7 @@ export function corpusCases(): Case[] {
     ...windowCases(),
     ...literalCases(),
     ...randomCases(),
+    ...iotaCases(),
   ];
 }
 

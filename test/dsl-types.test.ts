@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  add, defineModel, dense, matmul, mul, relu, sgd, softmax, softmaxCrossEntropy, sub, sumAll,
-  transpose,
+  add, defineModel, dense, matmul, mul, relu, sgd, softmax, softmaxCrossEntropy,
+  sparseSoftmaxCrossEntropy, sub, sumAll, transpose,
 } from '../dsl/index.ts';
 import type { ModelContext, Tensor } from '../dsl/index.ts';
 
@@ -74,6 +74,18 @@ describe('typed shapes', () => {
       const labels = m.input('labels', [8, 9]);
       // @ts-expect-error 9 classes vs 10
       expect(() => softmaxCrossEntropy(logits, labels)).toThrow(/do not broadcast/);
+    })();
+  });
+
+  it('takes class indices [B] or [B, 1] for sparse labels, and rejects another batch', () => {
+    declare((m) => {
+      const logits = m.input('logits', [8, 10]);
+      expectType<Equal<ReturnType<typeof sparseSoftmaxCrossEntropy<8, 10>>, Tensor<[]>>>(true);
+      sparseSoftmaxCrossEntropy(logits, m.input('rows', [8]));
+      sparseSoftmaxCrossEntropy(logits, m.input('column', [8, 1]));
+      const other = m.input('other', [7]);
+      // @ts-expect-error 7 labels for 8 rows
+      expect(() => sparseSoftmaxCrossEntropy(logits, other)).toThrow(/labels must have shape \[8\] or \[8, 1\]/);
     })();
   });
 

@@ -222,6 +222,7 @@ function nodeError(
     case 'input':
       return value.map((v) => Math.abs(v - Math.fround(v)));
     case 'fill':
+    case 'iota':
       return value.map((v) => Math.abs(v - Math.fround(v)));
     case 'broadcast':
     case 'reshape':

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  adam, broadcastTo, defineModel, dense, matmul, momentum, mul, relu, reshape, sgd, softmax,
-  softmaxCrossEntropy, sumAll,
+  adagrad, adam, adamw, broadcastTo, defineModel, dense, huber, matmul, momentum, mul, nadam, relu,
+  reshape, rmsprop, sgd, softmax, softmaxCrossEntropy, sparseSoftmaxCrossEntropy, sumAll,
 } from '../dsl/index.ts';
 import type { ModelContext, ModelOutputs, Optimizer, Tensor } from '../dsl/index.ts';
 import { compileModel } from '../compiler/compile.ts';
@@ -260,6 +260,16 @@ describe('reserved and special names', () => {
     expect(error.loc?.file).not.toMatch(/^compiler\//);
   });
 
+  it("reports a parameter that clashes with the state Nadam shares across parameters, at the parameter's line", () => {
+    let line = 0;
+    const build = (m: ModelContext) => {
+      const w = m.param('w', [3], 'zeros');
+      line = here(); const clash = m.param('nadam.momentumProduct', [3], 'zeros');
+      return { loss: sumAll(mul(w, clash)), predictions: {} };
+    };
+    expectUserError(() => compile(build, nadam({ learningRate: 0.1 })), () => line, /param "nadam.momentumProduct" clashes with the state "nadam.momentumProduct" that nadam keeps/);
+  });
+
   it("reports an input that clashes with momentum's velocity at the input's line", () => {
     let line = 0;
     const build = (m: ModelContext) => {
@@ -315,6 +325,30 @@ describe('what build returns', () => {
     expectUserError(() => compile(second), undefined, /another model/);
   });
 
+  it("refuses huber's delta unless it is a positive number, at the line of the call", () => {
+    for (const delta of [0, -1, Number.NaN, Infinity, '1']) {
+      let line = 0;
+      const build = (m: ModelContext) => {
+        const x = m.input('x', [3]);
+        const w = m.param('w', [3], 'zeros');
+        line = here(); return { loss: huber(w, x, delta as number), predictions: {} };
+      };
+      expectUserError(() => compile(build), () => line, /huber: delta must be a positive number/);
+    }
+  });
+
+  it('refuses class labels of sparseSoftmaxCrossEntropy that are not one per row, at the line of the call', () => {
+    for (const shape of [[4, 2], [3], [4, 1, 1]]) {
+      let line = 0;
+      const build = (m: ModelContext) => {
+        const labels = m.input('labels', shape);
+        const logits = dense(m, 'fc', m.input('x', [4, 2]), 3);
+        line = here(); return { loss: sparseSoftmaxCrossEntropy(logits, labels as never), predictions: {} };
+      };
+      expectUserError(() => compile(build), () => line, /sparseSoftmaxCrossEntropy: labels must have shape \[4\] or \[4, 1\] .*got \[/);
+    }
+  });
+
   it('refuses a non-tensor operand to a DSL function', () => {
     let line = 0;
     const build = (m: ModelContext) => {
@@ -349,6 +383,21 @@ describe('seeds, batches and optimizer options', () => {
     line = here(); expectUserError(() => adam({ learningRate: 0.1, beta1: Infinity }), line, /beta1/);
     line = here(); expectUserError(() => momentum({ learningRate: 0.1, momentum: '0.9' as never }), line, /momentum/);
     line = here(); expectUserError(() => sgd({ learningRate: 0.1, clipValue: -1 }), line, /clipValue/);
+  });
+
+  it('refuses clipping, penalties and the new optimizers\' options out of range, at the optimizer line', () => {
+    let line = here(); expectUserError(() => sgd({ learningRate: 0.1, clipNorm: 0 }), line, /: clipNorm must be a positive number, got 0$/);
+    line = here(); expectUserError(() => momentum({ learningRate: 0.1, momentum: 0.9, l1: -0.5 }), line, /: l1 must be a number >= 0, got -0.5$/);
+    line = here(); expectUserError(() => adagrad({ learningRate: 0.1, initialAccumulator: -1 }), line, /: initialAccumulator must be a number >= 0/);
+    line = here(); expectUserError(() => adagrad({ learningRate: 0.1, epsilon: Number.NaN }), line, /: epsilon must be a number >= 0/);
+    line = here(); expectUserError(() => rmsprop({ learningRate: 0.1, rho: 1 }), line, /: rho must be a number in \[0, 1\), got 1$/);
+    line = here(); expectUserError(() => rmsprop({ learningRate: 0.1, momentum: -0.1 }), line, /: momentum must be a number in \[0, 1\)/);
+    line = here(); expectUserError(() => rmsprop(undefined as never), line, /: rmsprop takes an options object/);
+    line = here(); expectUserError(() => nadam({ learningRate: 0.1, beta2: 1 }), line, /: beta2 must be a number in \[0, 1\)/);
+    line = here(); expectUserError(() => nadam({ learningRate: 0.1, clipNorm: Infinity }), line, /: clipNorm must be a positive number/);
+    line = here(); expectUserError(() => adamw({ learningRate: 0.1 } as never), line, /: weightDecay must be a number >= 0, got undefined/);
+    line = here(); expectUserError(() => adamw({ learningRate: 0.1, weightDecay: -0.01 }), line, /: weightDecay must be a number >= 0/);
+    line = here(); expectUserError(() => adamw({ learningRate: 0.1, weightDecay: 0.01, beta1: 1.5 }), line, /: beta1 must be a number in \[0, 1\)/);
   });
 
   it('refuses options that are not a model declaration', () => {

@@ -16,9 +16,9 @@ import { OPS } from '../compiler/ops/index.ts';
 import type { WindowGeometry } from '../compiler/ops/window.ts';
 import { geometryAttrs, patchesShape } from '../compiler/ops/window.ts';
 
-type Leaf = 'input' | 'fill';
+type Leaf = 'input' | 'fill' | 'iota';
 type Tested = Exclude<PrimKind, Leaf>;
-const LEAVES: readonly Leaf[] = ['input', 'fill'];
+const LEAVES: readonly Leaf[] = ['input', 'fill', 'iota'];
 
 /** Central differences use the step h = FD_STEP * max(1, |x|). */
 const FD_STEP = 1e-6;

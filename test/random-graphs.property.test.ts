@@ -201,6 +201,11 @@ const STEPS: readonly StepFn[] = [
     const ym = transB ? b.transpose(bm, [1, 0]) : raw(bm);
     return b.matmul(xm, ym, transA, transB);
   },
+  // x times the index ramp along one of its axes (a source: no gradient flows into it).
+  (b, x, _y, s) => {
+    const shape = b.shapeOf(x);
+    return shape.length === 0 ? undefined : b.mul(x, b.iota(shape, s.p % shape.length));
+  },
   (b, x, y, s) => {
     const cond = b.less(y, b.fill(s.flag ? 0 : 0.5, []));
     return b.where(compatible(b, x, cond), x, b.neg(b.tanh(x)));

@@ -32,6 +32,7 @@ function runMaps(sched: Schedule, named: Record<string, number[]>): Record<strin
     const out = buffers[k.output];
     const at = (e: Expr, i: number): number => {
       if (e.op === 'const') return e.value;
+      if (e.op === 'index') return viewIndex(e.view, i);
       if (e.op === 'apply') return OPS[e.kind].category === 'elementwise' ? (OPS[e.kind] as ElementwiseOpDef).scalar(...e.args.map((a) => at(a, i))) : NaN;
       const source = e.input === k.inputs.length ? out : buffers[k.inputs[e.input]];
       return source[e.view ? viewIndex(e.view, i) : i];

@@ -40,6 +40,8 @@ export type Expr =
    */
   | { readonly op: 'load'; readonly input: number; readonly view?: StridedView; readonly window?: WindowView }
   | { readonly op: 'const'; readonly value: number }
+  /** The index `view` maps the output index `i` to, as a float (iota: the index along an axis). */
+  | { readonly op: 'index'; readonly view: StridedView }
   | { readonly op: 'apply'; readonly kind: PrimKind; readonly args: readonly Expr[] };
 
 interface KernelBase {
@@ -144,9 +146,14 @@ export function foldTree<N, R>(
 
 const NO_ARGS: readonly never[] = [];
 
-/** An expression's arguments: an apply's operands, none for a load or a constant. */
+/** An expression's arguments: an apply's operands, none for a leaf (load, constant, index). */
 export function exprArgs(expr: Expr): readonly Expr[] {
-  return expr.op === 'apply' ? expr.args : NO_ARGS;
+  return 'args' in expr ? expr.args : NO_ARGS;
+}
+
+/** `expr` with its arguments replaced by `args`; a leaf as it is. */
+export function withArgs(expr: Expr, args: readonly Expr[]): Expr {
+  return 'args' in expr ? { ...expr, args } : expr;
 }
 
 /** `foldTree` over a kernel expression. */

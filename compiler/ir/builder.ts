@@ -157,6 +157,12 @@ export class GraphBuilder {
     return this.make('fill', [], { value, shape: [...shape] });
   }
 
+  /** Each element's index along `axis`, as a float: iota([2, 3], 1) is [[0, 1, 2], [0, 1, 2]]. */
+  iota(shape: Shape, axis: number): NodeId {
+    this.checkShape('iota', shape);
+    return this.make('iota', [], { shape: [...shape], axis });
+  }
+
   scalarLike(value: number, like: NodeId): NodeId {
     return this.fill(value, this.shapeOf(like));
   }

@@ -41,6 +41,14 @@ export interface StridedView {
   readonly inStrides: readonly number[];
 }
 
+/**
+ * The view that maps an element of `shape` to its index along `axis`: stride 1 on that axis,
+ * 0 on the others. `axisView([2, 3], 1)` maps elements 0..5 to 0, 1, 2, 0, 1, 2.
+ */
+export function axisView(shape: Shape, axis: number): StridedView {
+  return { outShape: shape, inStrides: shape.map((_, d) => (d === axis ? 1 : 0)) };
+}
+
 export function viewIndex(view: StridedView, i: number): number {
   const outStrides = stridesOf(view.outShape);
   let index = 0;

@@ -1,7 +1,7 @@
 /** The op registry: one record per primitive, checked complete by the type system. */
 import type { PrimKind } from '../ir/types.ts';
 import type { OpDef } from './op.ts';
-import { fill, input } from './source.ts';
+import { fill, input, iota } from './source.ts';
 import * as ew from './elementwise.ts';
 import { reduce_max, sum } from './reduce.ts';
 import { broadcast, reshape, transpose } from './movement.ts';
@@ -11,6 +11,7 @@ import { patches, unpatches } from './window.ts';
 export const OPS = {
   input,
   fill,
+  iota,
   neg: ew.neg,
   exp: ew.exp,
   log: ew.log,

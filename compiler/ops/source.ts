@@ -1,6 +1,11 @@
-/** Leaves of the graph: named inputs (data, parameters, optimizer state) and constant fills. */
+/**
+ * Leaves of the graph: named inputs (data, parameters, optimizer state), constant fills and
+ * index ramps (iota).
+ */
 import type { Attrs, Shape } from '../ir/types.ts';
-import { sizeOf } from '../ir/types.ts';
+import { formatShape, sizeOf } from '../ir/types.ts';
+import { axisView, viewIndex } from '../ir/layout.ts';
+import { ShapeError } from '../errors.ts';
 import type { OpDef } from './op.ts';
 
 function shapeAttr(attrs: Attrs): Shape {
@@ -27,4 +32,28 @@ export const fill: OpDef = {
   inferShape: (_, attrs) => shapeAttr(attrs),
   vjp: () => [],
   evalRef: ({ shape, attrs }) => new Float64Array(sizeOf(shape)).fill(attrs.value as number),
+};
+
+/**
+ * attrs: { shape, axis }. Every element is its index along `axis`, as a float: iota([2, 3], 1)
+ * is [[0, 1, 2], [0, 1, 2]]. Compared with class indices it makes one-hot rows. A source: no
+ * gradient flows from it.
+ */
+export const iota: OpDef = {
+  kind: 'iota',
+  category: 'source',
+  arity: 0,
+  inferShape(_, attrs) {
+    const shape = shapeAttr(attrs);
+    const axis = attrs.axis;
+    if (typeof axis !== 'number' || !Number.isInteger(axis) || axis < 0 || axis >= shape.length) {
+      throw new ShapeError(`iota: axis ${String(axis)} is not an axis of ${formatShape(shape)}`);
+    }
+    return shape;
+  },
+  vjp: () => [],
+  evalRef({ shape, attrs }) {
+    const view = axisView(shape, attrs.axis as number);
+    return Float64Array.from({ length: sizeOf(shape) }, (_, i) => viewIndex(view, i));
+  },
 };

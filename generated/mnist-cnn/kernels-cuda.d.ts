@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "8185dc66b7b24e9e";
+export declare const buildId = "a039eb53bd3e95ff";
 import type { CudaBuild, CudaKernel } from "gradc/runtime";
 /**
  * The CUDA C source these launch shapes belong to (SHA-256 of kernels.cu) and the GPU

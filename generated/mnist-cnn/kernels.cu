@@ -4,7 +4,7 @@
 // Each kernel takes its input pointers, then `out`; its grid and block are in
 // kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into
 // kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).
-// gradc build 8185dc66b7b24e9e
+// gradc build a039eb53bd3e95ff
 
 // ---- support code ----
 
@@ -1529,10 +1529,10 @@ extern "C" __global__ void __launch_bounds__(256) train_053_map(
 // train_054_map: out[3,3,1,32] = map(in0[], in1[3,3,1,32], in2[], in3[3,3,1,32], in4[])
 //   %184 div  examples/mnist-cnn.ts:11:14 adam
 //   %185 div  examples/mnist-cnn.ts:11:14 adam
-//   %186 mul  examples/mnist-cnn.ts:11:14 adam
-//   %187 sqrt  examples/mnist-cnn.ts:11:14 adam
-//   %188 add  examples/mnist-cnn.ts:11:14 adam
-//   %189 div  examples/mnist-cnn.ts:11:14 adam
+//   %186 sqrt  examples/mnist-cnn.ts:11:14 adam
+//   %187 add  examples/mnist-cnn.ts:11:14 adam
+//   %188 div  examples/mnist-cnn.ts:11:14 adam
+//   %189 mul  examples/mnist-cnn.ts:11:14 adam
 //   %190 sub  examples/mnist-cnn.ts:11:14 adam
 //   update:conv1.w: the step's new value replaces the old one, in place
 extern "C" __global__ void __launch_bounds__(256) train_054_map(
@@ -1548,11 +1548,11 @@ extern "C" __global__ void __launch_bounds__(256) train_054_map(
     return;
   }
   const float t0 = in1[i] / in2[0];
-  const float t1 = in0[0] * t0;
-  const float t2 = in3[i] / in4[0];
-  const float t3 = sqrtf(t2);
-  const float t4 = t3 + 1e-8f;
-  const float t5 = t1 / t4;
+  const float t1 = in3[i] / in4[0];
+  const float t2 = sqrtf(t1);
+  const float t3 = t2 + 1e-8f;
+  const float t4 = t0 / t3;
+  const float t5 = in0[0] * t4;
   out[i] = out[i] - t5;
 }
 
@@ -1597,10 +1597,10 @@ extern "C" __global__ void __launch_bounds__(32) train_056_map(
 // train_057_map: out[32] = map(in0[], in1[32], in2[], in3[32], in4[])
 //   %196 div  examples/mnist-cnn.ts:11:14 adam
 //   %197 div  examples/mnist-cnn.ts:11:14 adam
-//   %198 mul  examples/mnist-cnn.ts:11:14 adam
-//   %199 sqrt  examples/mnist-cnn.ts:11:14 adam
-//   %200 add  examples/mnist-cnn.ts:11:14 adam
-//   %201 div  examples/mnist-cnn.ts:11:14 adam
+//   %198 sqrt  examples/mnist-cnn.ts:11:14 adam
+//   %199 add  examples/mnist-cnn.ts:11:14 adam
+//   %200 div  examples/mnist-cnn.ts:11:14 adam
+//   %201 mul  examples/mnist-cnn.ts:11:14 adam
 //   %202 sub  examples/mnist-cnn.ts:11:14 adam
 //   update:conv1.b: the step's new value replaces the old one, in place
 extern "C" __global__ void __launch_bounds__(32) train_057_map(
@@ -1616,11 +1616,11 @@ extern "C" __global__ void __launch_bounds__(32) train_057_map(
     return;
   }
   const float t0 = in1[i] / in2[0];
-  const float t1 = in0[0] * t0;
-  const float t2 = in3[i] / in4[0];
-  const float t3 = sqrtf(t2);
-  const float t4 = t3 + 1e-8f;
-  const float t5 = t1 / t4;
+  const float t1 = in3[i] / in4[0];
+  const float t2 = sqrtf(t1);
+  const float t3 = t2 + 1e-8f;
+  const float t4 = t0 / t3;
+  const float t5 = in0[0] * t4;
   out[i] = out[i] - t5;
 }
 
@@ -1665,10 +1665,10 @@ extern "C" __global__ void __launch_bounds__(256) train_059_map(
 // train_060_map: out[3,3,32,64] = map(in0[], in1[3,3,32,64], in2[], in3[3,3,32,64], in4[])
 //   %208 div  examples/mnist-cnn.ts:11:14 adam
 //   %209 div  examples/mnist-cnn.ts:11:14 adam
-//   %210 mul  examples/mnist-cnn.ts:11:14 adam
-//   %211 sqrt  examples/mnist-cnn.ts:11:14 adam
-//   %212 add  examples/mnist-cnn.ts:11:14 adam
-//   %213 div  examples/mnist-cnn.ts:11:14 adam
+//   %210 sqrt  examples/mnist-cnn.ts:11:14 adam
+//   %211 add  examples/mnist-cnn.ts:11:14 adam
+//   %212 div  examples/mnist-cnn.ts:11:14 adam
+//   %213 mul  examples/mnist-cnn.ts:11:14 adam
 //   %214 sub  examples/mnist-cnn.ts:11:14 adam
 //   update:conv2.w: the step's new value replaces the old one, in place
 extern "C" __global__ void __launch_bounds__(256) train_060_map(
@@ -1684,11 +1684,11 @@ extern "C" __global__ void __launch_bounds__(256) train_060_map(
     return;
   }
   const float t0 = in1[i] / in2[0];
-  const float t1 = in0[0] * t0;
-  const float t2 = in3[i] / in4[0];
-  const float t3 = sqrtf(t2);
-  const float t4 = t3 + 1e-8f;
-  const float t5 = t1 / t4;
+  const float t1 = in3[i] / in4[0];
+  const float t2 = sqrtf(t1);
+  const float t3 = t2 + 1e-8f;
+  const float t4 = t0 / t3;
+  const float t5 = in0[0] * t4;
   out[i] = out[i] - t5;
 }
 
@@ -1733,10 +1733,10 @@ extern "C" __global__ void __launch_bounds__(64) train_062_map(
 // train_063_map: out[64] = map(in0[], in1[64], in2[], in3[64], in4[])
 //   %220 div  examples/mnist-cnn.ts:11:14 adam
 //   %221 div  examples/mnist-cnn.ts:11:14 adam
-//   %222 mul  examples/mnist-cnn.ts:11:14 adam
-//   %223 sqrt  examples/mnist-cnn.ts:11:14 adam
-//   %224 add  examples/mnist-cnn.ts:11:14 adam
-//   %225 div  examples/mnist-cnn.ts:11:14 adam
+//   %222 sqrt  examples/mnist-cnn.ts:11:14 adam
+//   %223 add  examples/mnist-cnn.ts:11:14 adam
+//   %224 div  examples/mnist-cnn.ts:11:14 adam
+//   %225 mul  examples/mnist-cnn.ts:11:14 adam
 //   %226 sub  examples/mnist-cnn.ts:11:14 adam
 //   update:conv2.b: the step's new value replaces the old one, in place
 extern "C" __global__ void __launch_bounds__(64) train_063_map(
@@ -1752,11 +1752,11 @@ extern "C" __global__ void __launch_bounds__(64) train_063_map(
     return;
   }
   const float t0 = in1[i] / in2[0];
-  const float t1 = in0[0] * t0;
-  const float t2 = in3[i] / in4[0];
-  const float t3 = sqrtf(t2);
-  const float t4 = t3 + 1e-8f;
-  const float t5 = t1 / t4;
+  const float t1 = in3[i] / in4[0];
+  const float t2 = sqrtf(t1);
+  const float t3 = t2 + 1e-8f;
+  const float t4 = t0 / t3;
+  const float t5 = in0[0] * t4;
   out[i] = out[i] - t5;
 }
 
@@ -1801,10 +1801,10 @@ extern "C" __global__ void __launch_bounds__(256) train_065_map(
 // train_066_map: out[1600,10] = map(in0[], in1[1600,10], in2[], in3[1600,10], in4[])
 //   %232 div  examples/mnist-cnn.ts:11:14 adam
 //   %233 div  examples/mnist-cnn.ts:11:14 adam
-//   %234 mul  examples/mnist-cnn.ts:11:14 adam
-//   %235 sqrt  examples/mnist-cnn.ts:11:14 adam
-//   %236 add  examples/mnist-cnn.ts:11:14 adam
-//   %237 div  examples/mnist-cnn.ts:11:14 adam
+//   %234 sqrt  examples/mnist-cnn.ts:11:14 adam
+//   %235 add  examples/mnist-cnn.ts:11:14 adam
+//   %236 div  examples/mnist-cnn.ts:11:14 adam
+//   %237 mul  examples/mnist-cnn.ts:11:14 adam
 //   %238 sub  examples/mnist-cnn.ts:11:14 adam
 //   update:out.w: the step's new value replaces the old one, in place
 extern "C" __global__ void __launch_bounds__(256) train_066_map(
@@ -1820,11 +1820,11 @@ extern "C" __global__ void __launch_bounds__(256) train_066_map(
     return;
   }
   const float t0 = in1[i] / in2[0];
-  const float t1 = in0[0] * t0;
-  const float t2 = in3[i] / in4[0];
-  const float t3 = sqrtf(t2);
-  const float t4 = t3 + 1e-8f;
-  const float t5 = t1 / t4;
+  const float t1 = in3[i] / in4[0];
+  const float t2 = sqrtf(t1);
+  const float t3 = t2 + 1e-8f;
+  const float t4 = t0 / t3;
+  const float t5 = in0[0] * t4;
   out[i] = out[i] - t5;
 }
 
@@ -1869,10 +1869,10 @@ extern "C" __global__ void __launch_bounds__(32) train_068_map(
 // train_069_map: out[10] = map(in0[], in1[10], in2[], in3[10], in4[])
 //   %244 div  examples/mnist-cnn.ts:11:14 adam
 //   %245 div  examples/mnist-cnn.ts:11:14 adam
-//   %246 mul  examples/mnist-cnn.ts:11:14 adam
-//   %247 sqrt  examples/mnist-cnn.ts:11:14 adam
-//   %248 add  examples/mnist-cnn.ts:11:14 adam
-//   %249 div  examples/mnist-cnn.ts:11:14 adam
+//   %246 sqrt  examples/mnist-cnn.ts:11:14 adam
+//   %247 add  examples/mnist-cnn.ts:11:14 adam
+//   %248 div  examples/mnist-cnn.ts:11:14 adam
+//   %249 mul  examples/mnist-cnn.ts:11:14 adam
 //   %250 sub  examples/mnist-cnn.ts:11:14 adam
 //   update:out.b: the step's new value replaces the old one, in place
 extern "C" __global__ void __launch_bounds__(32) train_069_map(
@@ -1888,11 +1888,11 @@ extern "C" __global__ void __launch_bounds__(32) train_069_map(
     return;
   }
   const float t0 = in1[i] / in2[0];
-  const float t1 = in0[0] * t0;
-  const float t2 = in3[i] / in4[0];
-  const float t3 = sqrtf(t2);
-  const float t4 = t3 + 1e-8f;
-  const float t5 = t1 / t4;
+  const float t1 = in3[i] / in4[0];
+  const float t2 = sqrtf(t1);
+  const float t3 = t2 + 1e-8f;
+  const float t4 = t0 / t3;
+  const float t5 = in0[0] * t4;
   out[i] = out[i] - t5;
 }
 

@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "8185dc66b7b24e9e";
+export declare const buildId = "a039eb53bd3e95ff";
 import type { JsKernel } from "gradc/runtime";
 export declare function train_000_copy(in0: Float32Array, out: Float32Array): void;
 export declare function train_001_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;

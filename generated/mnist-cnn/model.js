@@ -2017,10 +2017,10 @@ export const artifact = {
                     "sources": [
                         "%184 div  examples/mnist-cnn.ts:11:14 adam",
                         "%185 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%186 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%187 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%188 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%189 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%186 sqrt  examples/mnist-cnn.ts:11:14 adam",
+                        "%187 add  examples/mnist-cnn.ts:11:14 adam",
+                        "%188 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%189 mul  examples/mnist-cnn.ts:11:14 adam",
                         "%190 sub  examples/mnist-cnn.ts:11:14 adam",
                         "update:conv1.w: the step's new value replaces the old one, in place"
                     ]
@@ -2065,10 +2065,10 @@ export const artifact = {
                     "sources": [
                         "%196 div  examples/mnist-cnn.ts:11:14 adam",
                         "%197 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%198 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%199 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%200 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%201 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%198 sqrt  examples/mnist-cnn.ts:11:14 adam",
+                        "%199 add  examples/mnist-cnn.ts:11:14 adam",
+                        "%200 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%201 mul  examples/mnist-cnn.ts:11:14 adam",
                         "%202 sub  examples/mnist-cnn.ts:11:14 adam",
                         "update:conv1.b: the step's new value replaces the old one, in place"
                     ]
@@ -2113,10 +2113,10 @@ export const artifact = {
                     "sources": [
                         "%208 div  examples/mnist-cnn.ts:11:14 adam",
                         "%209 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%210 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%211 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%212 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%213 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%210 sqrt  examples/mnist-cnn.ts:11:14 adam",
+                        "%211 add  examples/mnist-cnn.ts:11:14 adam",
+                        "%212 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%213 mul  examples/mnist-cnn.ts:11:14 adam",
                         "%214 sub  examples/mnist-cnn.ts:11:14 adam",
                         "update:conv2.w: the step's new value replaces the old one, in place"
                     ]
@@ -2161,10 +2161,10 @@ export const artifact = {
                     "sources": [
                         "%220 div  examples/mnist-cnn.ts:11:14 adam",
                         "%221 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%222 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%223 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%224 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%225 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%222 sqrt  examples/mnist-cnn.ts:11:14 adam",
+                        "%223 add  examples/mnist-cnn.ts:11:14 adam",
+                        "%224 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%225 mul  examples/mnist-cnn.ts:11:14 adam",
                         "%226 sub  examples/mnist-cnn.ts:11:14 adam",
                         "update:conv2.b: the step's new value replaces the old one, in place"
                     ]
@@ -2209,10 +2209,10 @@ export const artifact = {
                     "sources": [
                         "%232 div  examples/mnist-cnn.ts:11:14 adam",
                         "%233 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%234 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%235 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%236 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%237 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%234 sqrt  examples/mnist-cnn.ts:11:14 adam",
+                        "%235 add  examples/mnist-cnn.ts:11:14 adam",
+                        "%236 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%237 mul  examples/mnist-cnn.ts:11:14 adam",
                         "%238 sub  examples/mnist-cnn.ts:11:14 adam",
                         "update:out.w: the step's new value replaces the old one, in place"
                     ]
@@ -2257,10 +2257,10 @@ export const artifact = {
                     "sources": [
                         "%244 div  examples/mnist-cnn.ts:11:14 adam",
                         "%245 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%246 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%247 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%248 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%249 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%246 sqrt  examples/mnist-cnn.ts:11:14 adam",
+                        "%247 add  examples/mnist-cnn.ts:11:14 adam",
+                        "%248 div  examples/mnist-cnn.ts:11:14 adam",
+                        "%249 mul  examples/mnist-cnn.ts:11:14 adam",
                         "%250 sub  examples/mnist-cnn.ts:11:14 adam",
                         "update:out.b: the step's new value replaces the old one, in place"
                     ]
@@ -2731,7 +2731,7 @@ export const artifact = {
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "8185dc66b7b24e9e";
+export const buildId = "a039eb53bd3e95ff";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -59,6 +59,8 @@ export interface CStyleLanguage {
    * conditional expression in C, CUDA and TypeScript; WGSL's eager `select` also clamps the index.
    */
   guardedRead(buffer: string, condition: string, index: string, fill: string): string;
+  /** A non-negative index expression as a float atom (the value of an `index` leaf). */
+  floatOfIndex(index: string): string;
   readonly codeForOp: CodeForOp;
 }
 
@@ -151,6 +153,7 @@ export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode): Re
   const value = foldExpr<string>(expr, (e, args) => {
     if (e.op === 'const') return lang.floatLiteral(e.value);
     if (e.op === 'load') return load(e.input, e.view, e.window, (statement) => statements.push(statement));
+    if (e.op === 'index') return lang.floatOfIndex(indexExpr(lang, simplifyView(e.view), OUTPUT_INDEX));
     const applied = emitterFor(lang, e.kind)(args);
     if (e === expr) return applied;
     const name = `t${statements.length}`;
@@ -326,7 +329,7 @@ export function mapParts(
       ? rowLoads(lang, kernel, loop.cols)
       : { bases: [], load: flatLoad(lang, kernel, loop.kind === 'nested' ? loopVariables(loop.shape) : undefined) };
   const { statements, value } = renderExpr(lang, kernel.expr, load);
-  return { loop, bases, body: [...statements, `${OUTPUT_NAME}[i] = ${value};`] };
+  return { loop, bases, body: [...statements, `${OUTPUT_NAME}[${OUTPUT_INDEX}] = ${value};`] };
 }
 
 /** The buffer a load of a map kernel reads: `in1`, or `out` for an in-place update. */
@@ -358,7 +361,7 @@ function flatLoad(lang: CStyleLanguage, kernel: MapKernel, coordinates?: readonl
           const key = `${shape}:${d}`;
           let name = declared.get(key);
           if (name === undefined) {
-            const position = axisPosition(lang, 'i', stridesOf(shape)[d], shape[d], d === firstNonUnitAxis(shape));
+            const position = axisPosition(lang, OUTPUT_INDEX, stridesOf(shape)[d], shape[d], d === firstNonUnitAxis(shape));
             name = local('wc', (n) => lang.declareCoordinate(n, position));
             declared.set(key, name);
           }
@@ -371,7 +374,7 @@ function flatLoad(lang: CStyleLanguage, kernel: MapKernel, coordinates?: readonl
       return windowRead(lang, loadedName(kernel, input), window, locals);
     }
     const axes = view ? simplifyView(view) : [];
-    const index = isIdentityAxes(axes) ? 'i' : indexExpr(lang, axes, 'i');
+    const index = isIdentityAxes(axes) ? OUTPUT_INDEX : indexExpr(lang, axes, OUTPUT_INDEX);
     return `${loadedName(kernel, input)}[${index}]`;
   };
 }
@@ -397,7 +400,7 @@ function rowLoads(lang: CStyleLanguage, kernel: MapKernel, cols: number) {
   }
   const flat = flatLoad(lang, kernel);
   const load: LoadCode = (input, view, window) =>
-    window ? flat(input, view, window) : `${loadedName(kernel, input)}[${indices.get(loadKey(input, view)) ?? 'i'}]`;
+    window ? flat(input, view, window) : `${loadedName(kernel, input)}[${indices.get(loadKey(input, view)) ?? OUTPUT_INDEX}]`;
   return { bases, load };
 }
 
@@ -597,6 +600,9 @@ export function inputName(input: number): string {
 }
 
 export const OUTPUT_NAME = 'out';
+
+/** The output index of a map kernel's element, in scope wherever its expression is rendered. */
+export const OUTPUT_INDEX = 'i';
 
 /** Generated lines are kept to this width where the structure allows. */
 export const LINE_WIDTH = 100;

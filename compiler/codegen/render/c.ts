@@ -22,6 +22,7 @@ import {
   exprCost,
   infix,
   functionKernelView,
+  isSimpleIndex,
   moduleHeader,
   mapParts,
   nestedLoops,
@@ -48,6 +49,11 @@ export function cFloatLiteral(value: number): string {
   if (Object.is(value, -0)) return '(-0.0f)';
   const digits = shortestFloat32Digits(value);
   return atomic(`${/[.e]/.test(digits) ? digits : `${digits}.0`}f`);
+}
+
+/** An index as a float (C and CUDA C): `(float)i`, `(float)(i % 3)`. */
+export function cFloatOfIndex(index: string): string {
+  return isSimpleIndex(index) ? `(float)${index}` : `(float)(${index})`;
 }
 
 /**
@@ -84,6 +90,7 @@ export const C_LANGUAGE: CFunctionLanguage = {
   declareSignedIndex: (name, value) => `const int ${name} = ${value};`,
   declareCondition: (name, value) => `const int ${name} = ${value};`,
   guardedRead: conditionalRead,
+  floatOfIndex: cFloatOfIndex,
   inputParam: (name) => `const float *restrict ${name}`,
   outputParam: (name) => `float *restrict ${name}`,
   signature: (name, params) => `GRADC_EXPORT void ${name}(${params}) {`,

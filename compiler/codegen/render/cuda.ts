@@ -36,7 +36,7 @@ import type {
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
 import type { CFunctionLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
-import { cFloatLiteral, codeForOp as cCodeForOp } from './c.ts';
+import { cFloatLiteral, cFloatOfIndex, codeForOp as cCodeForOp } from './c.ts';
 import {
   conditionalRead,
   float32Bits,
@@ -113,6 +113,7 @@ export const CUDA_LANGUAGE: CFunctionLanguage = {
   declareSignedIndex: (name, value) => `const int ${name} = ${value};`,
   declareCondition: (name, value) => `const bool ${name} = ${value};`,
   guardedRead: conditionalRead,
+  floatOfIndex: cFloatOfIndex,
   inputParam: (name) => `const float *__restrict__ ${name}`,
   outputParam: (name) => `float *__restrict__ ${name}`,
   signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,

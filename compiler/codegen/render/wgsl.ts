@@ -141,6 +141,7 @@ export const WGSL_LANGUAGE: CStyleLanguage = {
   // select evaluates both operands: the index is clamped to 0 where the read is not taken.
   guardedRead: (buffer, condition, index, fill) =>
     `select(${fill}, ${buffer}[select(0, ${index}, ${condition})], ${condition})`,
+  floatOfIndex: (index) => `f32(${index})`,
   codeForOp,
 };
 
