@@ -71,7 +71,8 @@ async function runExperiment(options: ExperimentOptions): Promise<void> {
     const folder = buildFolder(BUILD_ROOT, run, options.backend);
     if (!builds.has(folder)) builds.set(folder, buildRunModel(run, options.backend, BUILD_ROOT));
     const outDir = await builds.get(folder)!;
-    const result = await trainRun(run, outDir, options.backend, data, options.epochs, (e) => console.log(epochLine(run, options.epochs, e)));
+    const report = (e: EpochResult) => console.log(epochLine(run, options.epochs, e));
+    const result = await trainRun(run, outDir, options.backend, data, options.epochs, report);
     if (result.diverged !== undefined) console.log(`${run.id}: ${result.diverged}`);
     runs.push(result);
     writeOutputs(options.outDir, { ...base, runs });

@@ -22,9 +22,11 @@ function decode(raw: string, at: number): string {
     ENTITY.lastIndex = i;
     if (!ENTITY.test(raw)) throw new Error(`XML: a bare "&" at ${at + i}`);
   }
-  return raw.replace(/&(#x[0-9A-Fa-f]+|#[0-9]+|\w+);/g, (_, e: string) =>
-    e.startsWith('#x') ? String.fromCodePoint(parseInt(e.slice(2), 16)) : e.startsWith('#') ? String.fromCodePoint(Number(e.slice(1))) : DECODED[e],
-  );
+  return raw.replace(/&(#x[0-9A-Fa-f]+|#[0-9]+|\w+);/g, (_, e: string) => {
+    if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
+    if (e.startsWith('#')) return String.fromCodePoint(Number(e.slice(1)));
+    return DECODED[e];
+  });
 }
 
 /** Parses `text`, which must hold exactly one root element. */

@@ -117,6 +117,11 @@ function thousands(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
+/** How the last epochs differ, when gradc trained other than 30. */
+function lastEpochs(epochs: number): string {
+  return epochs === 30 ? '' : ` (its last epoch is the 30th, gradc's the ${ordinal(epochs)})`;
+}
+
 /** The whole README of an experiment. */
 export function experimentReadme(results: ExperimentResults): string {
   const { setup, machine } = results;
@@ -137,7 +142,7 @@ export function experimentReadme(results: ExperimentResults): string {
       `on the ${setup.backend} backend with seed ${setup.seed}: ${setup.epochs} epochs on ${thousands(setup.trainingExamples)} ` +
       `MNIST training images, evaluated on ${thousands(setup.testExamples)} test images after each epoch. Beside it, what ` +
       'the dissertation "How to train a neural network" (A. Talwar, University of York, 2021) reports for the same ' +
-      `settings, trained with Keras for 30 epochs${setup.epochs === 30 ? '' : ` (its last epoch is the 30th, gradc's the ${ordinal(setup.epochs)})`}.`,
+      `settings, trained with Keras for 30 epochs${lastEpochs(setup.epochs)}.`,
     ...quick,
     '',
     "gradc's accuracy is on the test images; its loss is the mean training loss over the epoch's steps / the test " +

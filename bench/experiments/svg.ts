@@ -127,7 +127,10 @@ function panelSvg(panel: Panel, lines: readonly Line[], epochs: Axis, x0: number
   const px = (epoch: number) => x0 + axisFraction(epochs, epoch) * PLOT.width;
   const py = (value: number) => PLOT.top + (1 - axisFraction(axis, value)) * PLOT.height;
   const bottom = PLOT.top + PLOT.height;
-  const out = [`  <g class="panel">`, `    <text x="${fixed(x0 + PLOT.width / 2)}" y="${PLOT.top - 12}" text-anchor="middle" font-weight="bold">${xmlText(panel.title)}</text>`];
+  const out = [
+    `  <g class="panel">`,
+    `    <text x="${fixed(x0 + PLOT.width / 2)}" y="${PLOT.top - 12}" text-anchor="middle" font-weight="bold">${xmlText(panel.title)}</text>`,
+  ];
   for (const t of axis.ticks) {
     const y = fixed(py(t.value));
     out.push(`    <line class="grid" x1="${fixed(x0)}" y1="${y}" x2="${fixed(x0 + PLOT.width)}" y2="${y}" stroke="#e5e5e5"/>`);
@@ -183,7 +186,8 @@ export function tableChart(table: Table, runs: readonly RunResult[], epochs: num
   const title = `${table.title}: test accuracy and test loss per epoch (${table.fixed})`;
   const epochAxisOf = epochAxis(epochs);
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ` +
+      'font-family="sans-serif" font-size="12">',
     `  <title>${xmlText(title)}</title>`,
     `  <rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `  <text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="14">${xmlText(title)}</text>`,
