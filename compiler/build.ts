@@ -255,12 +255,26 @@ function predictOptions(definition: ModelDefinition, spec: ModelSpec, options: B
  * removed, and the build record (.gradc-build.json) written last.
  */
 export async function buildModel(file: string, options: BuildOptions): Promise<BuildResult> {
+  return buildDeclared(file, () => loadModelDefinition(file), options);
+}
+
+/**
+ * Builds a model declared in code, `definition`, made by `defineModel` in `file` (or in a
+ * file it imports), as `buildModel` builds a model file's default export: the record names
+ * `file` and digests it with its local imports. For programs that declare models with
+ * options (bench/experiments: one definition per optimizer and batch size).
+ */
+export async function buildDefinition(definition: ModelDefinition, file: string, options: BuildOptions): Promise<BuildResult> {
+  return buildDeclared(file, async () => definition, options);
+}
+
+async function buildDeclared(file: string, load: () => Promise<ModelDefinition>, options: BuildOptions): Promise<BuildResult> {
   // A folder that cannot be written is refused before the model is loaded and compiled.
   if (options.outDir !== undefined) checkOutDir(resolve(options.outDir));
   // The inputs as they are before the build reads them: a file edited during the build makes
   // the record stale, so the next build sees the change.
   const inputs = digestPaths(modelInputs(checkModelFile(file)));
-  const definition = await loadModelDefinition(file);
+  const definition = await load();
   const spec = definition.declare({
     ...(options.batch !== undefined ? { batch: options.batch } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),

@@ -89,6 +89,11 @@ function restoreFrom(model: ModelInstance, resumed: Checkpoint, path: string, ep
   if (epochs <= done) console.log(`the checkpoint already holds ${done} epochs, --epochs ${epochs}: nothing to train`);
 }
 
+/** How many steps `fit` trains between loss reads: a GPU runs ahead between reads; the host backends read every step for free. */
+export function lossReadInterval(backend: BackendKind): number {
+  return backend === 'webgpu' || backend === 'cuda' ? 10 : 1;
+}
+
 export async function trainCommand(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, TRAIN_OPTIONS);
   if (positionals.length !== 1) throw new UsageError('gradc train takes one model file');
@@ -157,8 +162,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       ...(resumed?.progress ? { resume: resumed.progress } : {}),
       checkFinite: values['check-finite'] === true,
       ...(values.prediction !== undefined ? { prediction: values.prediction } : {}),
-      // A GPU runs ahead between loss reads; the host backends read every step for free.
-      lossEvery: backend === 'webgpu' || backend === 'cuda' ? 10 : 1,
+      lossEvery: lossReadInterval(backend),
       progress: process.stdout,
       callbacks: { onEpochEnd },
     });
