@@ -126,6 +126,7 @@ function predictOnlySpec(spec: ModelSpec, predict: ModelSpec, graph: Graph): Mod
   return {
     ...spec,
     graph: predict.graph,
+    hessianProducts: predict.hessianProducts,
     data: predict.data.filter((d) => predict.predictData.includes(d.name)),
     predictData: predict.predictData,
     states: spec.states.filter((s) => read.has(s.name)),

@@ -1,14 +1,15 @@
 /**
  * From a ModelSpec to the graphs the backends run: `train` (loss and every updated parameter
  * and state), `predict` (the predictions) and `evaluate` (the loss, without gradients). The `grad:<param>` placeholders of the spec are
- * replaced by the reverse-mode derivative of the loss.
+ * replaced by the reverse-mode derivative of the loss, the `hvp:<k>:<param>` placeholders by
+ * Hessian-vector products: the derivative of that derivative (see `hessianVectorProduct`).
  */
 import type { Graph, NodeId } from './ir/types.ts';
 import { GraphBuilder } from './ir/builder.ts';
-import { gradients } from './autodiff/grad.ts';
+import { gradients, hessianVectorProduct } from './autodiff/grad.ts';
 import { compact } from './passes/rewrite.ts';
 import type { ModelSpec } from '../dsl/spec.ts';
-import { GRAD_PREFIX, LOSS_OUTPUT, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/spec.ts';
+import { GRAD_PREFIX, HVP_PREFIX, LOSS_OUTPUT, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/spec.ts';
 
 export interface ModelGraphs {
   readonly train: Graph;
@@ -18,12 +19,15 @@ export interface ModelGraphs {
   readonly untrained: readonly string[];
 }
 
+/** Whether `id` is a gradient or Hessian-vector product placeholder. */
 function isPlaceholder(graph: Graph, id: NodeId): boolean {
   const node = graph.nodes[id];
-  return node.kind === 'input' && (node.attrs.name as string).startsWith(GRAD_PREFIX);
+  if (node.kind !== 'input') return false;
+  const name = node.attrs.name as string;
+  return name.startsWith(GRAD_PREFIX) || name.startsWith(HVP_PREFIX);
 }
 
-/** Ids that depend on a gradient placeholder. */
+/** Ids that depend on a gradient or Hessian-vector product placeholder. */
 function dependsOnPlaceholder(graph: Graph): Set<NodeId> {
   const marked = new Set<NodeId>();
   graph.nodes.forEach((node, id) => {
@@ -45,6 +49,35 @@ export function buildTrainGraph(spec: ModelSpec): Graph {
   return lowerTrain(spec).graph;
 }
 
+/**
+ * Maps the placeholders of each Hessian-vector product of the spec, the first time the replay
+ * meets one, to H v built from the vector's replayed nodes: the vector is built before the
+ * placeholders that read it (its ids are smaller), so it is replayed by then.
+ */
+function productResolver(
+  spec: ModelSpec,
+  b: GraphBuilder,
+  grads: readonly NodeId[],
+  params: readonly NodeId[],
+  map: Map<NodeId, NodeId>,
+): (id: NodeId) => boolean {
+  const productOf = new Map<NodeId, number>();
+  spec.hessianProducts.forEach((p, k) => p.product.forEach((id) => productOf.set(id, k)));
+  return (id) => {
+    const k = productOf.get(id);
+    if (k === undefined) return false;
+    const { vector, product } = spec.hessianProducts[k];
+    const v = vector.map((node) => {
+      const replayed = map.get(node);
+      if (replayed === undefined) throw new Error(`Hessian-vector product ${k} reads node ${node}, not built before it`);
+      return replayed;
+    });
+    const hv = b.withLoc(spec.graph.locs[id], () => hessianVectorProduct(b, grads, params, v));
+    product.forEach((placeholder, i) => map.set(placeholder, hv[i]));
+    return true;
+  };
+}
+
 function lowerTrain(spec: ModelSpec): { graph: Graph; untrained: string[] } {
   const { graph } = spec;
   const b = new GraphBuilder();
@@ -61,7 +94,10 @@ function lowerTrain(spec: ModelSpec): { graph: Graph; untrained: string[] } {
     );
     if (placeholder >= 0) map.set(placeholder, grads[i]);
   });
-  replay(graph, b, [...late].sort((x, y) => x - y), map);
+  const resolveProduct = productResolver(spec, b, grads, params, map);
+  for (const id of [...late].sort((x, y) => x - y)) {
+    if (!map.has(id) && !resolveProduct(id)) replay(graph, b, [id], map);
+  }
 
   const outputs = Object.create(null) as Record<string, NodeId>;
   outputs[LOSS_OUTPUT] = loss;

@@ -8,10 +8,10 @@ import type { Shape } from './shape.ts';
 import { Tensor, traced, wrap } from './tensor.ts';
 import { callerLoc } from './loc.ts';
 import type {
-  DataDecl, HyperDecl, InitKind, InitSpec, LrSchedule, ModelSpec, ParamDecl, StateDecl,
+  DataDecl, HessianProductDecl, HyperDecl, InitKind, InitSpec, LrSchedule, ModelSpec, ParamDecl, StateDecl,
 } from './spec.ts';
 import {
-  GRAD_PREFIX, LOSS_OUTPUT, LR_HYPER, PREDICT_PREFIX, STEP_STATE, UPDATE_PREFIX, nameProblem,
+  GRAD_PREFIX, HVP_PREFIX, LOSS_OUTPUT, LR_HYPER, PREDICT_PREFIX, STEP_STATE, UPDATE_PREFIX, nameProblem,
 } from './spec.ts';
 import type { Optimizer } from './optim.ts';
 
@@ -77,6 +77,10 @@ export class ModelContext {
   readonly hypers: HyperDecl[] = [];
 /** The new value of each parameter and state after a step. */
   readonly updates = new Map<string, NodeId>();
+/** The Hessian-vector products asked for so far (`hessianTimes`). */
+  readonly hessianProducts: HessianProductDecl[] = [];
+  /** Each product's blocks of H v, by the node ids of its vector. */
+  private readonly productsByVector = new Map<string, Tensor<Shape>[]>();
   private readonly declared = new Map<string, Declaration>();
   private readonly assigned = new Map<string, SourceLoc | undefined>();
   /** The states declared through `sharedState` or `stepCounter`. */
@@ -223,6 +227,40 @@ export class ModelContext {
 
   private gradientOf<S extends Shape>(name: string, shape: Shape): Tensor<S> {
     return traced(this.graph, 'gradOf', () => wrap<S>(this.graph, this.graph.input(`${GRAD_PREFIX}${name}`, shape)));
+  }
+
+  /**
+   * H v, H the Hessian of the loss with respect to all parameters jointly, as placeholders
+   * (`hvp:<k>:<param>`) the compiler replaces by reverse over reverse differentiation (the
+   * gradient of gradient · stop_gradient(v)). `vector` holds one tensor per parameter, of its
+   * shape, in declaration order (as `gradients()`); it may read gradients and earlier products.
+   * For optimizers: only an update may read the result. Asking again for the same vector
+   * returns the same placeholders, so each parameter's update may build the same product.
+   */
+  hessianTimes(vector: readonly Tensor<Shape>[]): Tensor<Shape>[] {
+    const loc = this.where('hessianTimes');
+    if (this.optimizing === undefined) {
+      throw new GradcError('hessianTimes is for optimizers: call it from an optimizer\'s update', loc);
+    }
+    if (!Array.isArray(vector) || vector.length !== this.params.length) {
+      throw new GradcError(`hessianTimes takes one tensor per parameter (${this.params.length}), got ${describeValue(vector)}`, loc);
+    }
+    vector.forEach((v, i) => {
+      const { name, shape } = this.params[i];
+      if (!ownTensor(this, v) || !sameShape(v.shape, shape)) {
+        throw new GradcError(`hessianTimes: the block for param ${quoted(name)} must be a tensor of this model of shape ${formatShape(shape)}`, loc);
+      }
+    });
+    const key = vector.map((v) => v.id).join(',');
+    const known = this.productsByVector.get(key);
+    if (known) return known;
+    const k = this.hessianProducts.length;
+    const product = this.params.map(({ name, shape }) =>
+      traced(this.graph, 'hessianTimes', () => wrap<Shape>(this.graph, this.graph.input(`${HVP_PREFIX}${k}:${name}`, shape))),
+    );
+    this.hessianProducts.push({ vector: vector.map((v) => v.id), product: product.map((t) => t.id) });
+    this.productsByVector.set(key, product);
+    return product;
   }
 
   /** Declares the value a parameter or state takes after the step. */
@@ -389,13 +427,13 @@ function checkedOutputs(m: ModelContext, returned: unknown, loc: SourceLoc | und
   return [loss, named];
 }
 
-/** A gradient placeholder (`m.gradOf`) that `roots` depend on: only updates may read gradients. */
+/** A gradient or Hessian-vector product placeholder that `roots` depend on: only updates may read them. */
 function gradientRead(graph: ModelSpec['graph'], roots: readonly NodeId[]): NodeId | undefined {
   const seen = new Set<NodeId>(roots);
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
     if (!seen.has(id)) continue;
     const node = graph.nodes[id];
-    if (node.kind === 'input' && (node.attrs.name as string).startsWith(GRAD_PREFIX)) return id;
+    if (node.kind === 'input' && [GRAD_PREFIX, HVP_PREFIX].some((p) => (node.attrs.name as string).startsWith(p))) return id;
     for (const s of node.src) seen.add(s);
   }
   return undefined;
@@ -433,6 +471,7 @@ function declareModel<B extends number>(
     batch,
     seed,
     graph,
+    hessianProducts: m.hessianProducts,
     data: m.data,
     predictData: dataUsedBy(graph, [...predictions.values()].map((t) => t.id), m.data),
     params: m.params,

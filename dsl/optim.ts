@@ -13,8 +13,8 @@ import { callerLoc } from './loc.ts';
 import { LR_HYPER } from './spec.ts';
 import type { Tensor } from './tensor.ts';
 import type { ModelContext } from './model.ts';
-import { neg, sign, sqrt, square, sumAll } from './ops.ts';
-import { add, div, maximum, mul, pow, sub } from './prim.ts';
+import { neg, sign, sqrt, square, sumAll, where } from './ops.ts';
+import { add, div, less, maximum, mul, pow, sub } from './prim.ts';
 
 /** An optimizer: DSL code that updates each parameter from its gradient (see `sgd`, `momentum`, `adam`). */
 export interface Optimizer {
@@ -82,13 +82,25 @@ function learningRateAndGradient(m: ModelContext, param: T, grad: T, options: Sg
   return { lr, g: regularised(clipped, param, options.weightDecay, options.l1) };
 }
 
-type NumberRule = 'finite' | 'positive' | 'nonNegative' | 'unit';
+type NumberRule = 'finite' | 'positive' | 'nonNegative' | 'unit' | 'count';
 type Rules = Readonly<Record<string, readonly [NumberRule, boolean]>>;
+
+/** Whether a finite number obeys `rule`. */
+function obeys(value: number, rule: NumberRule): boolean {
+  switch (rule) {
+    case 'finite': return true;
+    case 'positive': return value > 0;
+    case 'nonNegative': return value >= 0;
+    case 'unit': return value >= 0 && value < 1;
+    case 'count': return Number.isSafeInteger(value) && value > 0;
+  }
+}
 
 /**
  * Checks an optimizer's options where the user wrote them: every option a finite number,
  * `clipValue` and `clipNorm` positive, `weightDecay`, `l1`, `epsilon` and `initialAccumulator`
- * not negative, the decays (Adam's and Nadam's betas, RMSprop's rho and momentum) in [0, 1).
+ * not negative, the decays (Adam's and Nadam's betas, RMSprop's rho and momentum) in [0, 1),
+ * counts (Newton-CG's iterations) positive integers.
  */
 function checkOptions(optimizer: string, loc: SourceLoc | undefined, options: unknown, rules: Rules): void {
   if (typeof options !== 'object' || options === null) {
@@ -98,12 +110,12 @@ function checkOptions(optimizer: string, loc: SourceLoc | undefined, options: un
   for (const [key, [rule, required]] of Object.entries(rules)) {
     const value = values[key];
     if (value === undefined && !required) continue;
-    const ok =
-      typeof value === 'number' &&
-      Number.isFinite(value) &&
-      (rule === 'finite' || (rule === 'positive' ? value > 0 : value >= 0 && (rule !== 'unit' || value < 1)));
+    const ok = typeof value === 'number' && Number.isFinite(value) && obeys(value, rule);
     if (!ok) {
-      const what = { finite: 'a finite number', positive: 'a positive number', nonNegative: 'a number >= 0', unit: 'a number in [0, 1)' }[rule];
+      const what = {
+        finite: 'a finite number', positive: 'a positive number', nonNegative: 'a number >= 0', unit: 'a number in [0, 1)',
+        count: 'a positive integer',
+      }[rule];
       throw new GradcError(`${key} must be ${what}, got ${typeof value === 'number' ? value : describeValue(value)}`, loc);
     }
   }
@@ -383,6 +395,111 @@ export function nadam(options: AdamOptions): Optimizer {
       const { first, second } = movingMoments(m, param, g, moments);
       const mHat = add(div(mul(first, muNext), sub(1, productNext)), div(mul(g, sub(1, mu)), sub(1, product))) as T;
       m.assign(param, sub(param, mul(lr, adaptiveDirection(mHat, second, t, moments))) as T);
+    },
+  };
+}
+
+/** Options of `newtonCg`: the step's scale, the conjugate-gradient iterations and the damping. */
+export interface NewtonCgOptions {
+  /** Scales the Newton step: p <- p + learningRate d (default 1, the full step). */
+  readonly learningRate?: number;
+  /** Conjugate-gradient iterations per step, unrolled in the graph (default 10). */
+  readonly cgIterations?: number;
+  /** Added to the Hessian's diagonal: the step solves (H + damping I) d = -g (default 1e-4). */
+  readonly damping?: number;
+}
+
+/** A vector of all parameters, one block (tensor) per parameter in declaration order. */
+type Blocks = readonly T[];
+
+/** The inner product of two block vectors: a scalar. */
+function dot(a: Blocks, b: Blocks): T {
+  return a.map((block, i) => sumAll(mul(block, b[i])) as T).reduce((total, term) => add(total, term) as T);
+}
+
+/** x + alpha y, blockwise, alpha a scalar. */
+function plusScaled(x: Blocks, alpha: T, y: Blocks): T[] {
+  return x.map((block, i) => add(block, mul(alpha, y[i])) as T);
+}
+
+/**
+ * A denominator at or below this ends conjugate gradients: the curvature along the search
+ * direction is not positive (or the residual is zero), so the ratio is not taken.
+ */
+const CG_TINY = 1e-30;
+
+/** num / den where den > CG_TINY, else 0 (never a division by zero). */
+function ratioOrZero(num: T, den: T, active: T): T {
+  return where(active, div(num, maximum(den, CG_TINY)), 0) as T;
+}
+
+/**
+ * Solves A x = rhs approximately by `iterations` conjugate-gradient iterations from x = 0,
+ * unrolled (A symmetric, applied by `applyA`). Safeguards as truncated Newton's (Nocedal and
+ * Wright, Algorithm 7.1): where the curvature p·Ap of a search direction is not positive, the
+ * iterations stop and keep x, or at the first one return x = rhs (the steepest-descent step
+ * when rhs is -g). A solved system stops the same way (p = 0), so no ratio divides by zero.
+ */
+function conjugateGradient(applyA: (v: Blocks) => T[], rhs: Blocks, iterations: number): T[] {
+  let x: T[] = [];
+  let r: Blocks = rhs;
+  let p: Blocks = rhs;
+  let rs = dot(r, r);
+  let running: T | undefined;
+  for (let j = 0; j < iterations; j++) {
+    const ap = applyA(p);
+    const curvature = dot(p, ap);
+    const curved = less(CG_TINY, curvature) as T;
+    const active = running === undefined ? curved : (mul(running, curved) as T);
+    const alpha = ratioOrZero(rs, curvature, active);
+    x = running === undefined ? p.map((block) => where(curved, mul(alpha, block), block) as T) : plusScaled(x, alpha, p);
+    if (j === iterations - 1) break;
+    r = plusScaled(r, neg(alpha) as T, ap);
+    const rsNext = dot(r, r);
+    p = plusScaled(r, ratioOrZero(rsNext, rs, active), p);
+    rs = rsNext;
+    running = active;
+  }
+  return x;
+}
+
+/**
+ * The Newton-CG direction d for all parameters jointly: (H + damping I) d = -g solved by
+ * `conjugateGradient`, each H v a Hessian-vector product (`m.hessianTimes`). Every
+ * parameter's update builds the same nodes, which the graph builder interns: one solve per step.
+ */
+function newtonDirection(m: ModelContext, iterations: number, damping: number): T[] {
+  const dampedHessianTimes = (v: Blocks): T[] =>
+    m.hessianTimes(v).map((hv, i) => (damping === 0 ? hv : (add(hv, mul(v[i], damping)) as T)));
+  return conjugateGradient(dampedHessianTimes, m.gradients().map((g) => neg(g) as T), iterations);
+}
+
+/**
+ * Newton-CG (truncated Newton): each step solves (H + damping I) d = -g for all parameters
+ * jointly, H the Hessian of the loss, by `cgIterations` conjugate-gradient iterations whose
+ * Hessian-vector products the compiler builds by differentiating the gradient again; then
+ * p <- p + lr d. The training texts' Newton step W <- W - H^-1 grad J, without forming or
+ * inverting H. The loss carries any penalty (no clipping or weight decay options): the
+ * Hessian then sees it too.
+ */
+export function newtonCg(options: NewtonCgOptions = {}): Optimizer {
+  const loc = callerLoc('newtonCg');
+  checkOptions('newtonCg', loc, options, {
+    learningRate: ['finite', false],
+    cgIterations: ['count', false],
+    damping: ['nonNegative', false],
+  });
+  const learningRate = options.learningRate ?? 1;
+  const iterations = options.cgIterations ?? 10;
+  const damping = options.damping ?? 1e-4;
+  return {
+    name: 'newtonCg',
+    loc,
+    update(m, param) {
+      const lr = m.hyper(LR_HYPER, learningRate);
+      const index = m.params.findIndex((p) => p.name === paramName(m, param));
+      const direction = newtonDirection(m, iterations, damping)[index];
+      m.assign(param, add(param, mul(lr, direction)) as T);
     },
   };
 }

@@ -1,5 +1,5 @@
 /** ModelSpec: the plain, serialisable description of a model that the compiler takes. */
-import type { Graph, Shape } from '../compiler/ir/types.ts';
+import type { Graph, NodeId, Shape } from '../compiler/ir/types.ts';
 
 /** How a parameter is initialised: He or Glorot (normal or uniform), or zeros. */
 export type InitKind = 'he_normal' | 'he_uniform' | 'glorot_normal' | 'glorot_uniform' | 'zeros';
@@ -46,6 +46,18 @@ export type LrSchedule =
   | { readonly kind: 'inverse_sqrt'; readonly warmup: number }
   | { readonly kind: 'cosine'; readonly steps: number; readonly minFactor: number; readonly warmup: number };
 
+/**
+ * A Hessian-vector product an optimizer asked for (`ModelContext.hessianTimes`): H v, where H
+ * is the Hessian of the loss with respect to all parameters jointly. Both lists hold one node
+ * of the spec's graph per parameter, in `params` order.
+ */
+export interface HessianProductDecl {
+  /** The blocks of v, each of its parameter's shape. */
+  readonly vector: readonly NodeId[];
+  /** The placeholders `hvp:<k>:<param>` that stand for the blocks of H v until the compiler differentiates. */
+  readonly product: readonly NodeId[];
+}
+
 /** A declared model as plain data: its graph, inputs, parameters, states, predictions, optimizer and schedule. */
 export interface ModelSpec {
   readonly name: string;
@@ -53,10 +65,13 @@ export interface ModelSpec {
   readonly seed: number;
   /**
    * Outputs: `loss`, one per prediction (`predict:<name>`), and one per parameter or state
-   * (`update:<name>`). Inputs named `grad:<param>` stand for d loss / d param; the compiler
-   * replaces them by the differentiated graph.
+   * (`update:<name>`). Inputs named `grad:<param>` stand for d loss / d param, inputs named
+   * `hvp:<k>:<param>` for a block of the Hessian-vector product `hessianProducts[k]`; the
+   * compiler replaces both by the differentiated graph.
    */
   readonly graph: Graph;
+  /** The Hessian-vector products the optimizer reads, in the order it asked for them. */
+  readonly hessianProducts: readonly HessianProductDecl[];
   readonly data: readonly DataDecl[];
   /** Names of the data inputs the predict program needs (the rest are training targets). */
   readonly predictData: readonly string[];
@@ -70,6 +85,8 @@ export interface ModelSpec {
 
 /** The prefix of the gradient placeholders (`grad:<param>`) optimizers read. */
 export const GRAD_PREFIX = 'grad:';
+/** The prefix of the Hessian-vector product placeholders (`hvp:<k>:<param>`) optimizers read. */
+export const HVP_PREFIX = 'hvp:';
 /** The prefix of the train program's outputs that hold a parameter's or state's new value. */
 export const UPDATE_PREFIX = 'update:';
 /** The prefix of the predict program's outputs (`predict:<name>`). */
@@ -87,8 +104,8 @@ export const STEP_STATE = 'step';
  * would swallow.
  */
 export const RESERVED_NAMES: readonly string[] = [LOSS_OUTPUT, LR_HYPER, STEP_STATE, '__proto__'];
-/** Prefixes of the names the compiler gives gradients, updated values and predictions. */
-export const RESERVED_PREFIXES: readonly string[] = [GRAD_PREFIX, UPDATE_PREFIX, PREDICT_PREFIX];
+/** Prefixes of the names the compiler gives gradients, Hessian-vector products, updated values and predictions. */
+export const RESERVED_PREFIXES: readonly string[] = [GRAD_PREFIX, HVP_PREFIX, UPDATE_PREFIX, PREDICT_PREFIX];
 
 /**
  * Why `name` cannot name a user's tensor (one line), or undefined when it can: it must be a

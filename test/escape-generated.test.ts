@@ -31,7 +31,7 @@ import {
 } from '../dsl/index.ts';
 import type { ModelDefinition } from '../dsl/model.ts';
 import type { ModelSpec } from '../dsl/spec.ts';
-import { GRAD_PREFIX, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/spec.ts';
+import { GRAD_PREFIX, HVP_PREFIX, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/spec.ts';
 import type { Artifact } from '../runtime/artifact.ts';
 import type { CudaBuild, CudaKernel, WgslKernel } from '../runtime/backend.ts';
 import { DEFAULT_CUDA_ARCHS, compileFatbin, cudaSourceHash, requireNvcc } from '../runtime/backends/cuda-compile.ts';
@@ -121,7 +121,7 @@ function renamedSpec(names: Names, modelName: string, locs: readonly SourceLoc[]
 const namesArbitrary: fc.Arbitrary<Names> = fc
   .tuple(
     fc.uniqueArray(
-      nastyString.filter((s) => s !== 'lr' && ![GRAD_PREFIX, UPDATE_PREFIX, PREDICT_PREFIX].some((p) => s.startsWith(p))),
+      nastyString.filter((s) => s !== 'lr' && ![GRAD_PREFIX, HVP_PREFIX, UPDATE_PREFIX, PREDICT_PREFIX].some((p) => s.startsWith(p))),
       { minLength: NAMES.length, maxLength: NAMES.length },
     ),
     nastyString,

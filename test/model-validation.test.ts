@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  adagrad, adam, adamw, broadcastTo, defineModel, dense, huber, matmul, momentum, mul, nadam, relu,
+  adagrad, adam, adamw, broadcastTo, defineModel, dense, huber, matmul, momentum, mul, nadam, newtonCg, relu,
   reshape, rmsprop, sgd, softmax, softmaxCrossEntropy, sparseSoftmaxCrossEntropy, sumAll,
 } from '../dsl/index.ts';
 import type { ModelContext, ModelOutputs, Optimizer, Tensor } from '../dsl/index.ts';
@@ -164,7 +164,7 @@ describe('shapes are validated where they enter', () => {
 });
 
 describe('reserved and special names', () => {
-  const reserved = ['__proto__', 'grad:w', 'update:w', 'predict:p', 'loss', 'lr', 'step'];
+  const reserved = ['__proto__', 'grad:w', 'hvp:0:w', 'update:w', 'predict:p', 'loss', 'lr', 'step'];
 
   it('refuses a reserved name for an input, a parameter or a state, saying which names are reserved', () => {
     for (const name of reserved) {
@@ -398,6 +398,20 @@ describe('seeds, batches and optimizer options', () => {
     line = here(); expectUserError(() => adamw({ learningRate: 0.1 } as never), line, /: weightDecay must be a number >= 0, got undefined/);
     line = here(); expectUserError(() => adamw({ learningRate: 0.1, weightDecay: -0.01 }), line, /: weightDecay must be a number >= 0/);
     line = here(); expectUserError(() => adamw({ learningRate: 0.1, weightDecay: 0.01, beta1: 1.5 }), line, /: beta1 must be a number in \[0, 1\)/);
+    line = here(); expectUserError(() => newtonCg({ cgIterations: 2.5 }), line, /: cgIterations must be a positive integer, got 2.5$/);
+    line = here(); expectUserError(() => newtonCg({ cgIterations: 0 }), line, /: cgIterations must be a positive integer, got 0$/);
+    line = here(); expectUserError(() => newtonCg({ damping: -1e-3 }), line, /: damping must be a number >= 0/);
+    line = here(); expectUserError(() => newtonCg({ learningRate: Number.NaN }), line, /: learningRate must be a finite number/);
+  });
+
+  it('refuses Hessian-vector products outside an optimizer, at the line that asks', () => {
+    let line = 0;
+    const build = (m: ModelContext) => {
+      const outputs = scalarModel(m, [2]);
+      line = here(); m.hessianTimes(m.gradients());
+      return outputs;
+    };
+    expectUserError(() => compile(build), () => line, /hessianTimes is for optimizers/);
   });
 
   it('refuses options that are not a model declaration', () => {

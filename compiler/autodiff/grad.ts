@@ -86,3 +86,23 @@ export function gradients(
     reached: wrt.map((w) => cotangent.has(w)),
   };
 }
+
+/**
+ * H v, the Hessian of the scalar whose gradient `grads` is (d f / d wrt[i], built by `grad`)
+ * times the vector v (one block per `wrt`, of its shape), by reverse over reverse: the
+ * gradient of g · stop_gradient(v) with respect to `wrt`. The stop keeps v constant where it
+ * depends on the parameters itself (a v built from the gradient, as conjugate gradients' is).
+ */
+export function hessianVectorProduct(
+  b: GraphBuilder,
+  grads: readonly NodeId[],
+  wrt: readonly NodeId[],
+  vector: readonly NodeId[],
+): NodeId[] {
+  const terms = grads.map((g, i) => {
+    const product = b.mul(g, b.stopGradient(vector[i]));
+    return b.sum(product, b.shapeOf(product).map((_, axis) => axis));
+  });
+  const inner = terms.reduce((total, term) => b.add(total, term));
+  return grad(b, inner, wrt);
+}

@@ -13,8 +13,8 @@ import { blockCommentText, jsString, jsValue, pascalCaseIdentifier } from './esc
 
 export function toArtifact(compiled: CompiledModel): Artifact {
   const { spec, schedule, predictOnly, predictBatch } = compiled;
-  // Everything the spec declares but its graph, which the schedule has replaced.
-  const { graph: _graph, ...declarations } = spec;
+  // Everything the spec declares but its graph (and the products' nodes in it), which the schedule has replaced.
+  const { graph: _graph, hessianProducts: _products, ...declarations } = spec;
   return {
     ...declarations,
     ...(predictOnly || predictBatch !== spec.batch ? { predictBatch } : {}),
