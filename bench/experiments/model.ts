@@ -5,8 +5,7 @@
  * their learning rate share one build and `fit` sets each run's.
  */
 import { fileURLToPath } from 'node:url';
-import * as dsl from 'gradc';
-import { adam, defineModel, dense, momentum, relu, sgd, softmax, softmaxCrossEntropy } from 'gradc';
+import { adagrad, adam, defineModel, dense, momentum, relu, rmsprop, sgd, softmax, softmaxCrossEntropy } from 'gradc';
 import type { ModelDefinition, Optimizer } from 'gradc';
 import type { OptimizerId } from './grid.ts';
 
@@ -22,24 +21,6 @@ export const DECLARED_LEARNING_RATE = 0.01;
 /** Keras's epsilon, which the dissertation's code uses for Adagrad, RMSProp and Adam. */
 const KERAS_EPSILON = 1e-7;
 
-type AdagradOptions = { readonly learningRate: number; readonly epsilon?: number };
-type RmspropOptions = { readonly learningRate: number; readonly rho?: number; readonly epsilon?: number; readonly momentum?: number };
-
-/**
- * An optimizer of the DSL by name: Adagrad and RMSProp are being added to dsl/optim.ts, and
- * until they are there, a run that needs one fails with this message.
- */
-function dslOptimizer<Options>(name: 'adagrad' | 'rmsprop'): (options: Options) => Optimizer {
-  const factory = (dsl as unknown as Readonly<Record<string, unknown>>)[name];
-  if (typeof factory !== 'function') {
-    throw new Error(
-      `gradc's DSL has no ${name} optimizer (dsl/optim.ts), which the optimizer table's ${name} run needs; ` +
-        '--only batch,lr runs the other tables',
-    );
-  }
-  return factory as (options: Options) => Optimizer;
-}
-
 /** The optimizer of a run, with the dissertation's hyperparameters (its section 7). */
 export function experimentOptimizer(id: OptimizerId, learningRate: number): Optimizer {
   switch (id) {
@@ -50,9 +31,9 @@ export function experimentOptimizer(id: OptimizerId, learningRate: number): Opti
     case 'nesterov':
       return momentum({ learningRate, momentum: 0.9, nesterov: true });
     case 'adagrad':
-      return dslOptimizer<AdagradOptions>('adagrad')({ learningRate, epsilon: KERAS_EPSILON });
+      return adagrad({ learningRate, epsilon: KERAS_EPSILON });
     case 'rmsprop':
-      return dslOptimizer<RmspropOptions>('rmsprop')({ learningRate, rho: 0.9, epsilon: KERAS_EPSILON });
+      return rmsprop({ learningRate, rho: 0.9, epsilon: KERAS_EPSILON });
     case 'adam':
       return adam({ learningRate, beta1: 0.9, beta2: 0.999, epsilon: KERAS_EPSILON });
   }
