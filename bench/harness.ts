@@ -102,7 +102,8 @@ export async function openGradcModel(modelFile: string, backend: BackendKind, ba
 
 /**
  * gradc training `model` (built for `batch`) on one synthetic MNIST batch. The batch is uploaded
- * once and stays in the model's input buffers, as the peers keep their batch tensors.
+ * once, by the first untimed step (so there is one even with no warm-up), and stays in the
+ * model's input buffers, as the peers keep their batch tensors.
  */
 export function gradcContender(backend: BackendKind, model: ModelInstance, batch: number, counts: StepCounts): Contender {
   const feeds = syntheticMnistBatch(batch, 1);
