@@ -1,18 +1,9 @@
 // Peer benchmark: the reference MLP 784-250-250-10 trained with TensorFlow.js
 // (cpu or wasm backend) on synthetic data, measured in samples per second.
-//
-// Findings for Node 20 (tfjs 4.22):
-// - the wasm backend loads its binaries from disk once setWasmPaths() gets the
-//   package's dist/ folder; SIMD is detected and used.
-// - tfjs disables wasm threads in Node (tfjs issue #3830). Forcing the flag
-//   makes init fail: Node's Worker rejects the blob: URL tfjs hands it. So the
-//   wasm backend runs on one thread and `wasmThreads` has no effect in Node.
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { makeRng, onTfjsBackend, timedResult, type TfjsBackend, type TfjsResult } from './tfjs-backend.ts';
 
-export type TfjsBackend = 'cpu' | 'wasm';
+export type { TfjsBackend } from './tfjs-backend.ts';
 
 export interface TfjsMlpOptions {
   backend: TfjsBackend;
@@ -24,34 +15,11 @@ export interface TfjsMlpOptions {
   wasmThreads?: number;
 }
 
-export interface TfjsMlpResult {
-  name: string;
-  samplesPerSecond: number;
-  msPerStep: number;
-  steps: number;
-  batch: number;
-  finalLoss: number;
-}
+export type TfjsMlpResult = TfjsResult;
 
 const LAYER_SIZES = [784, 250, 250, 10] as const;
 const LEARNING_RATE = 0.1;
 const DEFAULT_SEED = 1;
-
-// Must run before the wasm backend first initialises, hence at module load.
-const wasmEntry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
-setWasmPaths(path.dirname(wasmEntry) + path.sep);
-
-/** Small seeded PRNG (mulberry32) so data and weights match across runs and backends. */
-function makeRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Batch {
   x: tf.Tensor2D;
@@ -125,52 +93,6 @@ function trainStep(opt: tf.Optimizer, mlp: Mlp, batch: Batch): number {
   });
 }
 
-type Listener = (...args: unknown[]) => void;
-const PROCESS_EVENTS: readonly string[] = ['uncaughtException', 'unhandledRejection'];
-// Plain EventEmitter view: process's own typings only accept signal names here.
-const processEvents: NodeJS.EventEmitter = process;
-const listenersOf = (event: string) => processEvents.listeners(event) as Listener[];
-
-// Emscripten's init adds process handlers that rethrow from inside the minified
-// wasm glue, so any later crash in the process dumps ~50 kB of source. Drop the
-// handlers the init added; Node's default reporting does the same job.
-async function withoutNewProcessHandlers(init: () => Promise<void>): Promise<void> {
-  const before = PROCESS_EVENTS.map((event) => new Set(listenersOf(event)));
-  try {
-    await init();
-  } finally {
-    PROCESS_EVENTS.forEach((event, i) => {
-      for (const l of listenersOf(event)) if (!before[i].has(l)) processEvents.off(event, l);
-    });
-  }
-}
-
-async function useBackend(backend: TfjsBackend, wasmThreads?: number): Promise<void> {
-  if (backend === 'wasm' && wasmThreads !== undefined) setThreadsCount(wasmThreads);
-  await withoutNewProcessHandlers(async () => {
-    const ok = await tf.setBackend(backend);
-    if (!ok) throw new Error(`tfjs backend '${backend}' failed to initialise`);
-    await tf.ready();
-  });
-}
-
-// The cpu backend prints an "install tfjs-node" banner on first use; drop that
-// single message while we run, pass every other warning through.
-const NODE_BANNER = /looks like you are running TensorFlow\.js in Node\.js/i;
-
-async function withNodeBannerSilenced<T>(run: () => Promise<T>): Promise<T> {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && NODE_BANNER.test(args[0])) return;
-    warn.apply(console, args);
-  };
-  try {
-    return await run();
-  } finally {
-    console.warn = warn;
-  }
-}
-
 function runTimed(opts: TfjsMlpOptions): TfjsMlpResult {
   const rng = makeRng(opts.seed ?? DEFAULT_SEED);
   const mlp = createMlp(rng);
@@ -182,14 +104,7 @@ function runTimed(opts: TfjsMlpOptions): TfjsMlpResult {
     const start = performance.now();
     for (let i = 0; i < opts.steps; i++) finalLoss = trainStep(opt, mlp, batch);
     const ms = performance.now() - start;
-    return {
-      name: `tfjs-${opts.backend}`,
-      samplesPerSecond: (opts.steps * opts.batch * 1000) / ms,
-      msPerStep: ms / opts.steps,
-      steps: opts.steps,
-      batch: opts.batch,
-      finalLoss,
-    };
+    return timedResult(opts.backend, opts.batch, opts.steps, ms, finalLoss);
   } finally {
     opt.dispose();
     disposeMlp(mlp);
@@ -203,8 +118,5 @@ function runTimed(opts: TfjsMlpOptions): TfjsMlpResult {
  */
 export async function benchTfjsMlp(opts: TfjsMlpOptions): Promise<TfjsMlpResult> {
   if (opts.steps < 1 || opts.batch < 1) throw new Error('steps and batch must be >= 1');
-  return withNodeBannerSilenced(async () => {
-    await useBackend(opts.backend, opts.wasmThreads);
-    return runTimed(opts);
-  });
+  return onTfjsBackend(opts.backend, async () => runTimed(opts), opts.wasmThreads);
 }
