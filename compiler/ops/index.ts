@@ -6,11 +6,13 @@ import * as ew from './elementwise.ts';
 import { reduce_max, sum } from './reduce.ts';
 import { broadcast, reshape, transpose } from './movement.ts';
 import { matmul } from './matmul.ts';
+import { random_uniform } from './random.ts';
 
 export const OPS = {
   input,
   fill,
   iota,
+  random_uniform,
   neg: ew.neg,
   exp: ew.exp,
   log: ew.log,

@@ -109,6 +109,8 @@ export const CUDA_LANGUAGE: CFunctionLanguage = {
   declareIndex: (name, value) => `const unsigned int ${name} = ${value};`,
   declareAccumulator: (name, init) => `float ${name} = ${init};`,
   floatOfIndex: cFloatOfIndex,
+  randomUniform: (seed, stream, index, counter) =>
+    `gradc_uniform(${seed}u, ${stream}u, ${index}, (unsigned int)${counter})`,
   inputParam: (name) => `const float *__restrict__ ${name}`,
   outputParam: (name) => `float *__restrict__ ${name}`,
   signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,
@@ -298,6 +300,7 @@ const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_maximum', template: 'cuda/support-maximum.hbs' },
   { name: 'gradc_warp_sum', template: 'cuda/support-warp-sum.hbs' },
   { name: 'gradc_warp_max', template: 'cuda/support-warp-max.hbs' },
+  { name: 'gradc_uniform', template: 'cuda/support-philox.hbs' },
 ];
 
 function supportSection(support: readonly string[]): { supportHeading: string[]; support: readonly string[] } {
