@@ -7,6 +7,6 @@ export * from './nn.ts';
 export * from './layers.ts';
 export * from './optim.ts';
 export { defineModel, isModelDefinition, ModelContext } from './model.ts';
-export type { ModelDefinition, ModelOptions, ModelOutputs } from './model.ts';
+export type { ContextOptions, ModelDefinition, ModelOptions, ModelOutputs } from './model.ts';
 export type * from './spec.ts';
 export { GRAD_PREFIX, UPDATE_PREFIX, PREDICT_PREFIX, LOSS_OUTPUT } from './spec.ts';

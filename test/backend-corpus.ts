@@ -1,13 +1,17 @@
 /**
  * The graphs every backend is checked on (test/backends.test.ts for C and JS,
  * test/wgsl.test.ts for WebGPU, test/cuda-emulated.test.ts for CUDA): every primitive over
- * several layouts, index ramps, Philox draws, reductions, movement,
+ * several layouts, index ramps, Philox draws, the DSL's dropout and batch normalisation,
+ * reductions, movement,
  * every matmul transposition, exact literals and random fused graphs, each with seeded random
  * feeds, plus what merges them into one schedule and compares outputs with the float64
  * reference `evaluate` within a float32 error bound (test/float32-bound.ts).
  */
 import fc from 'fast-check';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
+import { ModelContext } from '../dsl/model.ts';
+import type { Tensor } from '../dsl/tensor.ts';
+import { batchNorm, dropout, mul } from '../dsl/index.ts';
 import { evaluate } from '../compiler/ir/evaluate.ts';
 import { planMemory } from '../compiler/memory.ts';
 import type { Backend, DeviceBuffer, PreparedProgram } from '../runtime/backend.ts';
@@ -316,6 +320,37 @@ export function randomUniformCases(): Case[] {
   ];
 }
 
+/**
+ * A graph declared with the DSL in training mode (`m.training` true), with random feeds for
+ * every input it reads: the step counter a count, running variances positive.
+ */
+function trainingCase(name: string, build: (m: ModelContext) => Record<string, Tensor>): Case {
+  const m = new ModelContext({ training: true, seed: 2024 });
+  const outputs = Object.fromEntries(Object.entries(build(m)).map(([key, t]) => [key, t.id]));
+  const graph = m.graph.finish(outputs);
+  const rand = random(caseSeed++);
+  const feeds: Record<string, Float32Array> = {};
+  for (const node of graph.nodes) {
+    if (node.kind !== 'input') continue;
+    const input = node.attrs.name as string;
+    const domain: Domain = input === 'step' ? 'count' : input.endsWith('.var') ? 'positive' : 'any';
+    feeds[input] = Float32Array.from({ length: sizeOf(node.shape) }, () => sample(domain, rand));
+  }
+  return { name, graph, feeds };
+}
+
+/** The DSL's layers as the train program runs them: dropout's masks, batch normalisation. */
+export function layerCases(): Case[] {
+  return [
+    trainingCase('dropout layer, rate 0.5, [48,40]', (m) => ({ y: dropout(m, m.input('x', [48, 40]), 0.5) })),
+    trainingCase('two dropout layers (two streams), rate 0.2 then 0.6', (m) => {
+      const x = m.input('x', [16, 12]);
+      return { y: dropout(m, mul(dropout(m, x, 0.2), x), 0.6) };
+    }),
+    trainingCase('batchNorm in training over NHWC [4,3,3,5]', (m) => ({ y: batchNorm(m, 'bn', m.input('x', [4, 3, 3, 5])) })),
+  ];
+}
+
 /** Values whose literals must survive rendering exactly (compared bit for bit). */
 export const LITERALS = [
   0.1, 1 / 3, -2.5, 1e-45, 1.17549435e-38, 3.4028234663852886e38, 16777217, 123456789,
@@ -517,6 +552,7 @@ export function corpusCases(): Case[] {
     ...randomCases(),
     ...iotaCases(),
     ...randomUniformCases(),
+    ...layerCases(),
   ];
 }
 
