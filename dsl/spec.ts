@@ -86,7 +86,7 @@ export const PREDICT_PREFIX = 'predict:';
 export const LOSS_OUTPUT = 'loss';
 /** The learning rate, a hyperparameter every built-in optimizer feeds. */
 export const LR_HYPER = 'lr';
-/** The step counter (`ModelContext.stepCounter`, used by Adam). */
+/** The step counter (`ModelContext.stepCounter`: Adam's bias correction, random draws). */
 export const STEP_STATE = 'step';
 
 /**
