@@ -236,17 +236,30 @@ function staleFiles(outDir: string, written: ReadonlySet<string>): string[] {
   return [...previous, ...legacy].filter((name) => !written.has(name) && !name.includes('/'));
 }
 
-/** The predict declaration and predict-only flag that `options` ask for. */
+/**
+ * The declarations of the predict and evaluate programs besides `spec`, the training one: in
+ * predict mode (`m.training` false), the predict program's at `predictBatch`, the evaluate
+ * program's at the training batch. A declaration that does not read `m.training` serves every
+ * program at its batch, so it is run again only for another predict batch.
+ */
+export function programDeclarations(
+  definition: ModelDefinition,
+  spec: ModelSpec,
+  predictBatch: number = spec.batch,
+): Pick<CompileOptions, 'predictSpec' | 'evaluateSpec'> {
+  const inPredictMode = (batch: number) => definition.declare({ batch, seed: spec.seed, training: false });
+  const predictSpec = !spec.readsTraining && predictBatch === spec.batch ? spec : inPredictMode(predictBatch);
+  const evaluateSpec = !spec.readsTraining ? spec : predictSpec.batch === spec.batch ? predictSpec : inPredictMode(spec.batch);
+  return { predictSpec, evaluateSpec };
+}
+
+/** The predict and evaluate declarations and the predict-only flag that `options` ask for. */
 function predictOptions(definition: ModelDefinition, spec: ModelSpec, options: BuildOptions): CompileOptions {
   const { predictBatch, predictOnly = false } = options;
   if (predictBatch !== undefined && !(Number.isSafeInteger(predictBatch) && predictBatch > 0)) {
     throw new GradcError(`the predict batch must be a positive integer, got ${predictBatch}`);
   }
-  const predictSpec =
-    predictBatch === undefined || predictBatch === spec.batch
-      ? spec
-      : definition.declare({ batch: predictBatch, seed: spec.seed });
-  return { predictSpec, predictOnly };
+  return { ...programDeclarations(definition, spec, predictBatch), predictOnly };
 }
 
 /**

@@ -1,7 +1,7 @@
 /** The compiler pipeline up to the schedule: spec -> graphs -> autodiff -> passes -> schedule -> memory plan. */
 import type { Graph, Shape, SourceLoc } from './ir/types.ts';
 import { formatLoc } from './ir/types.ts';
-import type { ModelSpec, ParamDecl } from '../dsl/spec.ts';
+import type { ModelSpec } from '../dsl/spec.ts';
 import type { BufferRole, Schedule } from './codegen/kernel-ir.ts';
 import { buildEvaluateGraph, buildPredictGraph, lowerModel } from './lower-model.ts';
 import type { PassReport } from './passes/index.ts';
@@ -48,13 +48,23 @@ export interface CompiledModel {
   readonly omittedStates: readonly string[];
 }
 
-/** Compile the predict program at another batch, or alone (predict-only). */
+/**
+ * The declarations of the predict and evaluate programs, when they are not the training one's,
+ * and whether to compile the predict program alone (predict-only).
+ */
 export interface CompileOptions {
   /**
-   * The model declared at the batch `predict` runs at (`declare({ batch: N })`): its predict
-   * graph is compiled instead of `spec`'s. Its parameters must be `spec`'s, shapes included.
+   * The model declared for the predict program (`declare({ batch: N, training: false })`), at
+   * the batch it runs at: its predict graph is compiled instead of `spec`'s. Its parameters
+   * must be `spec`'s, shapes included. Default `spec`.
    */
   readonly predictSpec?: ModelSpec;
+  /**
+   * The model declared for the evaluate program, in predict mode at the training batch
+   * (`declare({ training: false })`). Default `predictSpec` when it is at the training batch,
+   * else `spec`.
+   */
+  readonly evaluateSpec?: ModelSpec;
   /** Compile the predict program alone. */
   readonly predictOnly?: boolean;
 }
@@ -77,42 +87,84 @@ function paramLoc(spec: ModelSpec, name: string): SourceLoc | undefined {
 
 const formatShape = (shape: Shape) => `[${shape.join(', ')}]`;
 
+/** What one declaration of a model is called in messages: `training batch 4`, `predict batch 1`. */
+function declarationAt(s: ModelSpec): string {
+  return `${s.training ? 'training' : 'predict'} batch ${s.batch}`;
+}
+
 /**
- * Refuses a predict declaration whose parameters or predictions are not the training
- * declaration's: the two programs share the parameters, so their shapes must not depend on
- * the batch.
+ * Refuses another program's declaration (`program`: predict or evaluate) that does not fit the
+ * training one's buffers: the programs share the parameters, states and hyperparameters, so
+ * those must not depend on the batch or the mode, and the other declaration may only read
+ * states and hyperparameters the training one declares, alike. The predict declaration must
+ * make the same predictions from the same inputs; the evaluate one reads the training data.
  */
-function checkPredictSpec(spec: ModelSpec, predict: ModelSpec): void {
-  const at = (s: ModelSpec) => (s === predict ? `predict batch ${predict.batch}` : `training batch ${spec.batch}`);
-  const byName = (params: readonly ParamDecl[]) => new Map(params.map((p) => [p.name, p]));
+function checkProgramSpec(spec: ModelSpec, other: ModelSpec, program: 'predict' | 'evaluate'): void {
+  const at = declarationAt;
+  const differs = [
+    ...(other.batch !== spec.batch ? ['the batch'] : []),
+    ...(other.training !== spec.training && (spec.readsTraining || other.readsTraining) ? ['m.training'] : []),
+  ];
+  const dependOn = differs.length > 0 ? differs.join(' or ') : 'the declaration';
+  const fail = (problem: string) => new GradcError(`model ${spec.name}: ${problem}`);
+  const byName = <T extends { readonly name: string }>(list: readonly T[]) => new Map(list.map((d) => [d.name, d]));
   const train = byName(spec.params);
-  const other = byName(predict.params);
-  for (const [from, to, s] of [[train, other, predict], [other, train, spec]] as const) {
+  const params = byName(other.params);
+  for (const [from, to, s] of [[train, params, other], [params, train, spec]] as const) {
     for (const name of from.keys()) {
-      if (!to.has(name)) {
-        throw new GradcError(`model ${spec.name}: parameter "${name}" is not declared at ${at(s)}; parameters must not depend on the batch`);
-      }
+      if (!to.has(name)) throw fail(`parameter "${name}" is not declared at ${at(s)}; parameters must not depend on ${dependOn}`);
     }
   }
   for (const p of spec.params) {
-    const q = other.get(p.name)!;
+    const q = params.get(p.name)!;
     if (formatShape(p.shape) !== formatShape(q.shape)) {
-      throw new GradcError(
-        `model ${spec.name}: parameter "${p.name}" has shape ${formatShape(q.shape)} at ${at(predict)} but ` +
-          `${formatShape(p.shape)} at ${at(spec)}; parameter shapes must not depend on the batch`,
+      throw fail(
+        `parameter "${p.name}" has shape ${formatShape(q.shape)} at ${at(other)} but ` +
+          `${formatShape(p.shape)} at ${at(spec)}; parameter shapes must not depend on ${dependOn}`,
       );
     }
     if (JSON.stringify(p.init) !== JSON.stringify(q.init)) {
-      throw new GradcError(
-        `model ${spec.name}: parameter "${p.name}" is initialised otherwise at ${at(predict)} than at ` +
-          `${at(spec)}; initialisers must not depend on the batch`,
+      throw fail(
+        `parameter "${p.name}" is initialised otherwise at ${at(other)} than at ${at(spec)}; ` +
+          `initialisers must not depend on ${dependOn}`,
       );
     }
   }
-  const same = (f: (s: ModelSpec) => unknown) => JSON.stringify(f(spec)) === JSON.stringify(f(predict));
-  if (!same((s) => s.predictions) || !same((s) => s.predictData)) {
-    throw new GradcError(`model ${spec.name}: the predictions or their inputs differ between ${at(spec)} and ${at(predict)}`);
+  const states = byName(spec.states);
+  for (const s of other.states) {
+    const t = states.get(s.name);
+    if (!t || formatShape(t.shape) !== formatShape(s.shape) || t.value !== s.value) {
+      throw fail(`state "${s.name}" is declared otherwise at ${at(other)} than at ${at(spec)}; states must not depend on ${dependOn}`);
+    }
   }
+  const hypers = byName(spec.hypers);
+  for (const h of other.hypers) {
+    if (hypers.get(h.name)?.value !== h.value) {
+      throw fail(`hyperparameter "${h.name}" is declared otherwise at ${at(other)} than at ${at(spec)}`);
+    }
+  }
+  const same = (f: (s: ModelSpec) => unknown) => JSON.stringify(f(spec)) === JSON.stringify(f(other));
+  if (program === 'predict' && !(same((s) => s.predictions) && same((s) => s.predictData))) {
+    throw fail(`the predictions or their inputs differ between ${at(spec)} and ${at(other)}`);
+  }
+  if (program === 'evaluate' && !same((s) => s.data)) {
+    throw fail(`the data inputs differ between ${at(spec)} and ${at(other)}`);
+  }
+}
+
+/**
+ * Refuses to compile a program from a declaration in the wrong mode, where the mode matters
+ * (the declaration read `m.training`): train from training mode, predict and evaluate from
+ * predict mode.
+ */
+function checkMode(s: ModelSpec, program: 'train' | 'predict' | 'evaluate'): void {
+  const wanted = program === 'train';
+  if (!s.readsTraining || s.training === wanted) return;
+  const [mode, declare, given] = wanted ? ['training', 'declare()', 'predict'] : ['predict', 'declare({ training: false })', 'training'];
+  throw new GradcError(
+    `model ${s.name} reads m.training, so its ${program} program needs its declaration in ${mode} mode ` +
+      `(${declare}), not the one in ${given} mode`,
+  );
 }
 
 /** Names of the inputs a graph reads. */
@@ -129,6 +181,8 @@ function predictOnlySpec(spec: ModelSpec, predict: ModelSpec, graph: Graph): Mod
     hessianProducts: predict.hessianProducts,
     data: predict.data.filter((d) => predict.predictData.includes(d.name)),
     predictData: predict.predictData,
+    training: predict.training,
+    readsTraining: predict.readsTraining,
     states: spec.states.filter((s) => read.has(s.name)),
     hypers: spec.hypers.filter((h) => read.has(h.name)),
   };
@@ -137,7 +191,8 @@ function predictOnlySpec(spec: ModelSpec, predict: ModelSpec, graph: Graph): Mod
 /** Compiles a model's spec: graphs, autodiff, passes, schedule and memory plan. */
 export function compileModel(spec: ModelSpec, options: CompileOptions = {}): CompiledModel {
   const predictSpec = options.predictSpec ?? spec;
-  if (predictSpec !== spec) checkPredictSpec(spec, predictSpec);
+  if (predictSpec !== spec) checkProgramSpec(spec, predictSpec, 'predict');
+  checkMode(predictSpec, 'predict');
   const predictOnly = options.predictOnly ?? false;
   const common = { predictBatch: predictSpec.batch, predictOnly };
   if (predictOnly) {
@@ -150,9 +205,17 @@ export function compileModel(spec: ModelSpec, options: CompileOptions = {}): Com
     const graphs = [{ name: 'predict' as const, graph, reports }];
     return { spec: kept, graphs, schedule: planned, warnings: [], ...common, omittedStates };
   }
+  // Evaluation runs in predict mode at the training batch, on the training program's data buffers.
+  const evaluateSpec = options.evaluateSpec ?? (predictSpec.batch === spec.batch ? predictSpec : spec);
+  if (evaluateSpec !== spec) checkProgramSpec(spec, evaluateSpec, 'evaluate');
+  checkMode(spec, 'train');
+  checkMode(evaluateSpec, 'evaluate');
   const lowered = lowerModel(spec);
-  // Evaluation runs at the training batch, on the training program's data buffers.
-  const programs = { train: lowered.train, predict: buildPredictGraph(predictSpec), evaluate: buildEvaluateGraph(spec) };
+  const programs = {
+    train: lowered.train,
+    predict: buildPredictGraph(predictSpec),
+    evaluate: buildEvaluateGraph(evaluateSpec),
+  };
   const graphs = (['train', 'predict', 'evaluate'] as const).map((name) => {
     const { graph, reports } = optimize(programs[name]);
     return { name, graph, reports };

@@ -3,7 +3,7 @@
  * other functions expose its stages (a model's spec, its compiled schedule, the rendered files).
  */
 export {
-  buildIdOf, buildModel, loadModelDefinition, openBuiltModel, renderArtifacts,
+  buildIdOf, buildModel, loadModelDefinition, openBuiltModel, programDeclarations, renderArtifacts,
 } from './build.ts';
 export type { BuildOptions, BuildResult, RenderOptions } from './build.ts';
 export { compileModel } from './compile.ts';

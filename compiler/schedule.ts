@@ -17,7 +17,7 @@ import { matmulSlices, reduceSlices } from './split.ts';
 import { updateInPlace } from './in-place.ts';
 import { OPS, matmulDims } from './ops/index.ts';
 import { patchesView, unpatchesTerms, windowGeometry } from './ops/window.ts';
-import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, Schedule } from './codegen/kernel-ir.ts';
+import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, RandomExpr, Schedule } from './codegen/kernel-ir.ts';
 import { MAX_KERNEL_INPUTS, foldTree } from './codegen/kernel-ir.ts';
 import { UPDATE_PREFIX } from '../dsl/spec.ts';
 
@@ -26,6 +26,7 @@ type BufExpr =
   | { readonly op: 'load'; readonly buf: number; readonly view?: StridedView; readonly window?: WindowView }
   | { readonly op: 'const'; readonly value: number }
   | (Expr & { op: 'index' })
+  | RandomExpr<BufExpr>
   | { readonly op: 'apply'; readonly kind: Expr & { op: 'apply' } extends { kind: infer K } ? K : never; readonly args: readonly BufExpr[] };
 
 /**
@@ -66,7 +67,7 @@ function loadsOf(v: Value): readonly number[] {
   return v.t === 'expr' ? v.loads : [v.buf];
 }
 
-const bufExprArgs = (e: BufExpr): readonly BufExpr[] => (e.op === 'apply' ? e.args : []);
+const bufExprArgs = (e: BufExpr): readonly BufExpr[] => ('args' in e ? e.args : []);
 
 export interface ScheduleInput {
   readonly name: string;
@@ -188,11 +189,12 @@ class ProgramLowering {
           value = srcValue(0);
           break;
         }
-        const operands = this.withinInputLimit(node.src.map((s, i) => ({ id: s, value: srcValue(i) })));
-        const args = operands.map((v) => this.asExpr(v).expr);
-        const nodes: NodeSet = { own: [id], parts: operands.map((v) => this.nodesOf(v)) };
-        const loads = [...new Set(operands.flatMap(loadsOf))];
-        value = { t: 'expr', expr: { op: 'apply', kind: node.kind, args }, nodes, loads };
+        value = this.fused(id, (args) => ({ op: 'apply', kind: node.kind, args }));
+        break;
+      }
+      case 'random': {
+        const { seed, stream } = node.attrs as { seed: number; stream: number };
+        value = this.fused(id, ([counter]) => ({ op: 'random', seed, stream, args: [counter] }));
         break;
       }
       case 'movement':
@@ -212,6 +214,17 @@ class ProgramLowering {
     const shared = value.t === 'expr' && value.expr.op !== 'const' && this.consumers[id] > 1;
     if (this.outputIds.has(id) || shared) return { t: 'buf', buf: this.materialise(id) };
     return value;
+  }
+
+  /** Node `id` as an expression over its operands' expressions, fused into its consumer. */
+  private fused(id: NodeId, expr: (args: BufExpr[]) => BufExpr): Value {
+    const node = this.program.graph.nodes[id];
+    const srcValue = (i: number) => this.values.get(node.src[i])!;
+    const operands = this.withinInputLimit(node.src.map((s, i) => ({ id: s, value: srcValue(i) })));
+    const args = operands.map((v) => this.asExpr(v).expr);
+    const nodes: NodeSet = { own: [id], parts: operands.map((v) => this.nodesOf(v)) };
+    const loads = [...new Set(operands.flatMap(loadsOf))];
+    return { t: 'expr', expr: expr(args), nodes, loads };
   }
 
   /** A fill is a constant, an iota the output index through its axis' view, an input its buffer. */
@@ -313,6 +326,7 @@ class ProgramLowering {
     const numbered = foldTree<BufExpr, Expr>(expr, bufExprArgs, (e, args) => {
       if (e.op === 'const' || e.op === 'index') return e;
       if (e.op === 'apply') return { op: 'apply', kind: e.kind, args };
+      if (e.op === 'random') return { ...e, args };
       let input = inputs.indexOf(e.buf);
       if (input < 0) input = inputs.push(e.buf) - 1;
       if (e.window) return { op: 'load', input, window: e.window };

@@ -8,6 +8,6 @@ export * from './conv.ts';
 export * from './layers.ts';
 export * from './optim.ts';
 export { defineModel, isModelDefinition, ModelContext } from './model.ts';
-export type { ModelDefinition, ModelOptions, ModelOutputs } from './model.ts';
+export type { ContextOptions, ModelDefinition, ModelOptions, ModelOutputs } from './model.ts';
 export type * from './spec.ts';
 export { GRAD_PREFIX, HVP_PREFIX, UPDATE_PREFIX, PREDICT_PREFIX, LOSS_OUTPUT } from './spec.ts';

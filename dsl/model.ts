@@ -26,7 +26,7 @@ function fans(shape: Shape): { fanIn: number; fanOut: number } {
   return { fanIn: shape[shape.length - 2] * receptive, fanOut: shape[shape.length - 1] * receptive };
 }
 
-const INIT_KINDS: readonly string[] = ['he_normal', 'he_uniform', 'glorot_normal', 'glorot_uniform', 'zeros'];
+const INIT_KINDS: readonly string[] = ['he_normal', 'he_uniform', 'glorot_normal', 'glorot_uniform', 'zeros', 'ones'];
 
 /** A name as it reads in a message: `"fc1.w"`. */
 function quoted(name: unknown): string {
@@ -63,6 +63,14 @@ interface Declaration {
   readonly byUser: boolean;
 }
 
+/** How a declaration runs: for which program (`training`) and under which seed. */
+export interface ContextOptions {
+  /** True (the default) for the train program, false for predict and evaluate. */
+  readonly training?: boolean;
+  /** The model's seed, which keys random draws (`randomUniform`); 0 by default. */
+  readonly seed?: number;
+}
+
 /** What the declaration callback receives: the way to name inputs and parameters. */
 export class ModelContext {
 /** The graph the declaration builds. */
@@ -87,6 +95,32 @@ export class ModelContext {
   private readonly sharedStates = new Map<string, Tensor<Shape>>();
   /** Set while an optimizer declares the state of one parameter. */
   private optimizing: { readonly optimizer: string; readonly param: string } | undefined;
+  private readonly mode: boolean;
+  private modeRead = false;
+  /** Random streams drawn so far: each `randomUniform` call takes the next. */
+  private streams = 0;
+  /** The model's seed: random draws (`randomUniform`) are keyed by it. */
+  readonly seed: number;
+
+  constructor(options: ContextOptions = {}) {
+    this.mode = options.training ?? true;
+    this.seed = options.seed ?? 0;
+  }
+
+  /**
+   * True while the declaration builds the train program, false for the predict and evaluate
+   * programs. Layers that act otherwise in training (dropout, batch normalisation) branch on
+   * it; a model whose declaration reads it is declared once per mode.
+   */
+  get training(): boolean {
+    this.modeRead = true;
+    return this.mode;
+  }
+
+  /** Whether the declaration read `training` so far (then its graph may depend on the mode). */
+  get readsTraining(): boolean {
+    return this.modeRead;
+  }
 
   /**
    * Where a mistake in the current call points: the traced operation or the optimizer being
@@ -198,6 +232,22 @@ export class ModelContext {
     this.sharedStates.set(name, state);
     this.assign(state, next(state));
     return state;
+  }
+
+  /**
+   * Uniform draws in [0, 1) of `shape`, new at every step: Philox4x32-10 keyed by the model's
+   * seed and a stream of their own (one per call, in declaration order), counted by the
+   * element and the step counter (`stepCounter`). Every backend draws the same values, and a
+   * run resumed from a checkpoint draws what the uninterrupted run would have.
+   */
+  randomUniform<const S extends Shape>(shape: S): Tensor<S> {
+    const loc = this.where('randomUniform');
+    const checked = checkShape(shape, (problem) => new GradcError(problem, loc));
+    const step = this.stepCounter();
+    const stream = this.streams++;
+    return this.graph.withLoc(loc, () =>
+      wrap<S>(this.graph, this.graph.randomUniform(step.id, checked, this.seed, stream)),
+    );
   }
 
   /** The name of a parameter or state tensor; anything else is a user error. */
@@ -320,8 +370,11 @@ export interface ModelDefinition {
   readonly name: string;
   readonly batch: number;
   readonly seed: number;
-  /** Runs the declaration and returns its plain-data spec. */
-  declare(overrides?: { batch?: number; seed?: number }): ModelSpec;
+  /**
+   * Runs the declaration and returns its plain-data spec: at `batch` and `seed` when given, and
+   * for the train program unless `training` is false (predict and evaluate).
+   */
+  declare(overrides?: { batch?: number; seed?: number; training?: boolean }): ModelSpec;
 }
 
 /** Whether `value` is what `defineModel` returns. */
@@ -382,9 +435,13 @@ export function defineModel<const B extends number>(options: ModelOptions<B>): M
     declare: (overrides = {}) => {
       // Overrides come from the command line (--batch, --seed): no line of the model to point at.
       const override = (overrides.batch !== undefined ? batchProblem(overrides.batch) : undefined) ??
-        (overrides.seed !== undefined ? seedProblem(overrides.seed) : undefined);
+        (overrides.seed !== undefined ? seedProblem(overrides.seed) : undefined) ??
+        (overrides.training !== undefined && typeof overrides.training !== 'boolean'
+          ? `training must be true or false, got ${describeValue(overrides.training)}`
+          : undefined);
       if (override) throw new GradcError(override);
-      return declareModel(options, (overrides.batch ?? options.batch) as B, overrides.seed ?? seed, loc);
+      const context = { seed: overrides.seed ?? seed, training: overrides.training ?? true };
+      return declareModel(options, (overrides.batch ?? options.batch) as B, context, loc);
     },
   };
 }
@@ -442,10 +499,10 @@ function gradientRead(graph: ModelSpec['graph'], roots: readonly NodeId[]): Node
 function declareModel<B extends number>(
   options: ModelOptions<B>,
   batch: B,
-  seed: number,
+  context: Required<ContextOptions>,
   loc: SourceLoc | undefined,
 ): ModelSpec {
-  const m = new ModelContext();
+  const m = new ModelContext(context);
   const [loss, predictions] = checkedOutputs(m, options.build(m, batch), loc);
   const graphSoFar = m.graph.finish({});
   const readsGradient = gradientRead(graphSoFar, [loss.id, ...[...predictions.values()].map((t) => t.id)]);
@@ -469,7 +526,7 @@ function declareModel<B extends number>(
   return {
     name: options.name,
     batch,
-    seed,
+    seed: context.seed,
     graph,
     hessianProducts: m.hessianProducts,
     data: m.data,
@@ -480,6 +537,8 @@ function declareModel<B extends number>(
     predictions: [...predictions.keys()],
     optimizer: options.optimizer.name,
     schedule: options.schedule ?? { kind: 'constant' },
+    training: context.training,
+    readsTraining: m.readsTraining,
   };
 }
 

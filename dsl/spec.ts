@@ -1,8 +1,8 @@
 /** ModelSpec: the plain, serialisable description of a model that the compiler takes. */
 import type { Graph, NodeId, Shape } from '../compiler/ir/types.ts';
 
-/** How a parameter is initialised: He or Glorot (normal or uniform), or zeros. */
-export type InitKind = 'he_normal' | 'he_uniform' | 'glorot_normal' | 'glorot_uniform' | 'zeros';
+/** How a parameter is initialised: He or Glorot (normal or uniform), zeros or ones. */
+export type InitKind = 'he_normal' | 'he_uniform' | 'glorot_normal' | 'glorot_uniform' | 'zeros' | 'ones';
 
 /** How a parameter is initialised from the model's seed. */
 export interface InitSpec {
@@ -81,6 +81,14 @@ export interface ModelSpec {
   readonly predictions: readonly string[];
   readonly optimizer: string;
   readonly schedule: LrSchedule;
+  /**
+   * The mode the declaration ran in (`m.training`): true for the train program, false for
+   * predict and evaluate, where dropout keeps every unit and batch normalisation uses its
+   * running statistics.
+   */
+  readonly training: boolean;
+  /** Whether `build` read `m.training`; a declaration that did not is the same in both modes. */
+  readonly readsTraining: boolean;
 }
 
 /** The prefix of the gradient placeholders (`grad:<param>`) optimizers read. */
@@ -95,7 +103,7 @@ export const PREDICT_PREFIX = 'predict:';
 export const LOSS_OUTPUT = 'loss';
 /** The learning rate, a hyperparameter every built-in optimizer feeds. */
 export const LR_HYPER = 'lr';
-/** The step counter (`ModelContext.stepCounter`, used by Adam). */
+/** The step counter (`ModelContext.stepCounter`: Adam's bias correction, random draws). */
 export const STEP_STATE = 'step';
 
 /**

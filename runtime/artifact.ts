@@ -42,12 +42,12 @@ export interface ArtifactProgram {
 }
 
 /**
- * The model's declarations (its spec without the graph and the node ids of its Hessian-vector
- * products) plus buffers and launch lists.
+ * The model's declarations (its spec without the graph, the node ids of its Hessian-vector
+ * products and the mode it was declared in) plus buffers and launch lists.
  * `batch` is always the training batch (`defineModel({ batch })` or `--batch`); `data` holds
  * the shapes the train program is fed (a predict-only build: the shapes predict is fed).
  */
-export interface Artifact extends Omit<ModelSpec, 'graph' | 'hessianProducts'> {
+export interface Artifact extends Omit<ModelSpec, 'graph' | 'hessianProducts' | 'training' | 'readsTraining'> {
   readonly buffers: readonly ArtifactBuffer[];
   readonly programs: readonly ArtifactProgram[];
   /**

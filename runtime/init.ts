@@ -63,6 +63,9 @@ export function initialValues(init: InitSpec, size: number, seed: number, name: 
       case 'zeros':
         out[i] = 0;
         break;
+      case 'ones':
+        out[i] = 1;
+        break;
       case 'constant':
         out[i] = init.value ?? 0;
         break;

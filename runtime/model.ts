@@ -24,6 +24,17 @@ function formatShape(shape: readonly number[]): string {
   return Array.isArray(shape) ? `[${shape.join(', ')}]` : String(shape);
 }
 
+/**
+ * The states the predict program reads, such as batch normalisation's running statistics: a
+ * model's weights hold them with its parameters, unlike optimizer state, which only training
+ * reads.
+ */
+function predictStates(artifact: Artifact): Artifact['states'] {
+  const predict = artifact.programs.find((p) => p.name === 'predict');
+  const read = new Set(predict?.launches.flatMap((l) => l.args.map((b) => artifact.buffers[b]?.name)) ?? []);
+  return artifact.states.filter((s) => read.has(s.name));
+}
+
 /** Names for a message, quoted and cut after the first eight. */
 function quoteList(names: readonly string[]): string {
   const shown = names.slice(0, 8).map(quoteName).join(', ');
@@ -357,9 +368,12 @@ export class ModelInstance<
     return this.download([...this.artifact.params, ...this.artifact.states]);
   }
 
-  /** Every parameter with its shape: a weights file's tensors. */
+  /**
+   * Every parameter, and every state predict reads (batch normalisation's running statistics),
+   * with its shape: a weights file's tensors.
+   */
   weights(): Promise<Tensors> {
-    return this.download(this.artifact.params);
+    return this.download([...this.artifact.params, ...predictStates(this.artifact)]);
   }
 
   /**
@@ -372,14 +386,16 @@ export class ModelInstance<
   }
 
   /**
-   * Sets every parameter from weights, leaving the optimizer state as it is. Each parameter
-   * must be there with the model's shape; the model's optimizer states are ignored (so a
-   * checkpoint's tensors load as weights) and any other tensor is refused. Nothing changes
-   * unless all check.
+   * Sets every parameter, and every state predict reads, from weights, leaving the optimizer
+   * state as it is. Each must be there with the model's shape; the model's optimizer states are
+   * ignored (so a checkpoint's tensors load as weights) and any other tensor is refused.
+   * Nothing changes unless all check.
    */
   loadWeights(tensors: Tensors): void {
-    const states = [...this.artifact.states.map((s) => s.name), ...(this.artifact.omittedStates ?? [])];
-    this.assign(tensors, this.artifact.params, new Set(states), 'weights');
+    const kept = predictStates(this.artifact);
+    const others = this.artifact.states.filter((s) => !kept.includes(s)).map((s) => s.name);
+    const ignored = new Set([...others, ...(this.artifact.omittedStates ?? [])]);
+    this.assign(tensors, [...this.artifact.params, ...kept], ignored, 'weights');
   }
 
   /** Refuses what needs the train program or optimizer state in a predict-only build. */

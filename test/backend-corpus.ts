@@ -1,13 +1,17 @@
 /**
  * The graphs every backend is checked on (test/backends.test.ts for C and JS,
  * test/wgsl.test.ts for WebGPU, test/cuda-emulated.test.ts for CUDA): every primitive over
- * several layouts, index ramps, reductions, movement,
+ * several layouts, index ramps, Philox draws, the DSL's dropout and batch normalisation,
+ * reductions, movement,
  * every matmul transposition, exact literals and random fused graphs, each with seeded random
  * feeds, plus what merges them into one schedule and compares outputs with the float64
  * reference `evaluate` within a float32 error bound (test/float32-bound.ts).
  */
 import fc from 'fast-check';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
+import { ModelContext } from '../dsl/model.ts';
+import type { Tensor } from '../dsl/tensor.ts';
+import { batchNorm, dropout, mul } from '../dsl/index.ts';
 import { evaluate } from '../compiler/ir/evaluate.ts';
 import { planMemory } from '../compiler/memory.ts';
 import type { Backend, DeviceBuffer, PreparedProgram } from '../runtime/backend.ts';
@@ -22,7 +26,7 @@ import { LIBM_ERROR_MODEL, errorBounds, worstMismatch } from './float32-bound.ts
 // ---- test graphs ----
 
 /** Where an input's random values come from; all values are exact float32. */
-export type Domain = 'any' | 'positive' | 'nonzero' | 'small-int';
+export type Domain = 'any' | 'positive' | 'nonzero' | 'small-int' | 'count';
 
 export interface Case {
   readonly name: string;
@@ -52,6 +56,8 @@ function sample(domain: Domain, rand: () => number): number {
       return Math.fround((0.5 + 1.5 * rand()) * (rand() < 0.5 ? -1 : 1));
     case 'small-int':
       return Math.floor(4 * rand()) - 1;
+    case 'count':
+      return Math.floor(10000 * rand());
   }
 }
 
@@ -332,6 +338,66 @@ export function iotaCases(): Case[] {
   ];
 }
 
+/**
+ * Philox draws (random_uniform), which every backend must reproduce bit for bit (their error
+ * bound is zero): counted by a fed step, alone and fused as dropout is, over extreme keys, with
+ * a counter per element, read twice, and large enough for parallel loops and many workgroups.
+ */
+export function randomUniformCases(): Case[] {
+  return [
+    makeCase('random_uniform [3,5] seed 0 stream 0', ({ b, input }) => ({
+      y: b.randomUniform(input('step', [], 'count'), [3, 5], 0, 0),
+    })),
+    makeCase('random_uniform [300,300] seed 2^32-1 stream 7 (parallel)', ({ b, input }) => ({
+      y: b.randomUniform(input('step', [], 'count'), [300, 300], 2 ** 32 - 1, 7),
+    })),
+    makeCase('random_uniform with a counter per element [4,6]', ({ b, input }) => ({
+      y: b.randomUniform(input('counter', [4, 6], 'count'), [4, 6], 12345, 0),
+    })),
+    makeCase('dropout pattern: where(u < 0.3, 0, (x + bias) / 0.7) (rows loop)', ({ b, input }) => {
+      const u = b.randomUniform(input('step', [], 'count'), [64, 32], 42, 1);
+      const kept = b.mul(b.add(input('x', [64, 32]), input('bias', [32])), b.fill(Math.fround(1 / 0.7), []));
+      return { y: b.where(b.less(u, b.fill(0.3, [])), b.fill(0, []), kept) };
+    }),
+    makeCase('two streams, one read twice: u1 * u1 + u2', ({ b, input }) => {
+      const step = input('step', [], 'count');
+      const u1 = b.randomUniform(step, [5, 7], 9, 1);
+      return { y: b.add(b.mul(u1, u1), b.randomUniform(step, [5, 7], 9, 2)), u1 };
+    }),
+  ];
+}
+
+/**
+ * A graph declared with the DSL in training mode (`m.training` true), with random feeds for
+ * every input it reads: the step counter a count, running variances positive.
+ */
+function trainingCase(name: string, build: (m: ModelContext) => Record<string, Tensor>): Case {
+  const m = new ModelContext({ training: true, seed: 2024 });
+  const outputs = Object.fromEntries(Object.entries(build(m)).map(([key, t]) => [key, t.id]));
+  const graph = m.graph.finish(outputs);
+  const rand = random(caseSeed++);
+  const feeds: Record<string, Float32Array> = {};
+  for (const node of graph.nodes) {
+    if (node.kind !== 'input') continue;
+    const input = node.attrs.name as string;
+    const domain: Domain = input === 'step' ? 'count' : input.endsWith('.var') ? 'positive' : 'any';
+    feeds[input] = Float32Array.from({ length: sizeOf(node.shape) }, () => sample(domain, rand));
+  }
+  return { name, graph, feeds };
+}
+
+/** The DSL's layers as the train program runs them: dropout's masks, batch normalisation. */
+export function layerCases(): Case[] {
+  return [
+    trainingCase('dropout layer, rate 0.5, [48,40]', (m) => ({ y: dropout(m, m.input('x', [48, 40]), 0.5) })),
+    trainingCase('two dropout layers (two streams), rate 0.2 then 0.6', (m) => {
+      const x = m.input('x', [16, 12]);
+      return { y: dropout(m, mul(dropout(m, x, 0.2), x), 0.6) };
+    }),
+    trainingCase('batchNorm in training over NHWC [4,3,3,5]', (m) => ({ y: batchNorm(m, 'bn', m.input('x', [4, 3, 3, 5])) })),
+  ];
+}
+
 /** Values whose literals must survive rendering exactly (compared bit for bit). */
 export const LITERALS = [
   0.1, 1 / 3, -2.5, 1e-45, 1.17549435e-38, 3.4028234663852886e38, 16777217, 123456789,
@@ -533,6 +599,8 @@ export function corpusCases(): Case[] {
     ...literalCases(),
     ...randomCases(),
     ...iotaCases(),
+    ...randomUniformCases(),
+    ...layerCases(),
   ];
 }
 

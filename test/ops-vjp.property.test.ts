@@ -307,6 +307,11 @@ const CASES: Record<Tested, fc.Arbitrary<OpCase>> = {
   stop_gradient: shapeArb()
     .chain((shape) => valuesArb(sizeOf(shape), -2, 2).map((values) => ({ shape, values })))
     .chain(({ shape, values }) => withWeights('stop_gradient', [{ shape, values, diff: false }], {})),
+  // A draw per element, keyed by its attrs and counted by its operand (the step, a count),
+  // which gets no gradient (checked below).
+  random_uniform: shapeArb()
+    .chain((shape) => fc.array(fc.nat(1000), { minLength: sizeOf(shape), maxLength: sizeOf(shape) }).map((values) => ({ shape, values })))
+    .chain(({ shape, values }) => withWeights('random_uniform', [{ shape, values, diff: false }], { seed: 7, stream: 1 })),
   add: binaryCase('add', independent((n) => valuesArb(n, -2, 2), (n) => valuesArb(n, -2, 2))),
   sub: binaryCase('sub', independent((n) => valuesArb(n, -2, 2), (n) => valuesArb(n, -2, 2))),
   mul: binaryCase('mul', independent((n) => valuesArb(n, -2, 2), (n) => valuesArb(n, -2, 2))),
@@ -430,6 +435,14 @@ describe('VJP rules vs central finite differences', () => {
     const values = evaluate(b.finish({ y, gx }), { x: [1.5, -2, 0.25] });
     expect(Array.from(values.get(y)!)).toEqual([2.25, 4, 0.0625]);
     expect(Array.from(values.get(gx)!)).toEqual([1.5, -2, 0.25]);
+  });
+
+  it('random_uniform passes no gradient to its counter', () => {
+    const b = new GraphBuilder();
+    const step = b.input('step', []);
+    const u = b.randomUniform(step, [4], 1, 2);
+    const [gs] = grad(b, b.sum(b.mul(u, u), [0]), [step]);
+    expect(Array.from(evaluate(b.finish({ gs }), { step: [3] }).get(gs)!)).toEqual([0]);
   });
 
   it('maximum sends the gradient of a tie to the second operand', () => {

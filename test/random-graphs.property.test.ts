@@ -201,6 +201,8 @@ const STEPS: readonly StepFn[] = [
     const ym = transB ? b.transpose(bm, [1, 0]) : raw(bm);
     return b.matmul(xm, ym, transA, transB);
   },
+  // x times uniform draws keyed by p, counted by a constant (as a step would count them).
+  (b, x, _y, s) => b.mul(x, b.randomUniform(b.fill(s.p % 5, []), b.shapeOf(x), 7, s.p % 3)),
   // x times the index ramp along one of its axes (a source: no gradient flows into it).
   (b, x, _y, s) => {
     const shape = b.shapeOf(x);

@@ -6,6 +6,7 @@ import { compileModel } from '../compiler/compile.ts';
 import type { Expr, MatmulKernel, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { viewIndex } from '../compiler/ir/layout.ts';
 import { OPS } from '../compiler/ops/index.ts';
+import { philoxUniform } from '../compiler/ops/random.ts';
 import type { ElementwiseOpDef } from '../compiler/ops/op.ts';
 import { MAX_KERNEL_INPUTS } from '../compiler/codegen/kernel-ir.ts';
 import { renderWgsl } from '../compiler/codegen/render/wgsl.ts';
@@ -33,6 +34,7 @@ function runMaps(sched: Schedule, named: Record<string, number[]>): Record<strin
     const at = (e: Expr, i: number): number => {
       if (e.op === 'const') return e.value;
       if (e.op === 'index') return viewIndex(e.view, i);
+      if (e.op === 'random') return philoxUniform(e.seed, e.stream, i, at(e.args[0], i));
       if (e.op === 'apply') return OPS[e.kind].category === 'elementwise' ? (OPS[e.kind] as ElementwiseOpDef).scalar(...e.args.map((a) => at(a, i))) : NaN;
       const source = e.input === k.inputs.length ? out : buffers[k.inputs[e.input]];
       return source[e.view ? viewIndex(e.view, i) : i];

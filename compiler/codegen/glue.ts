@@ -13,8 +13,9 @@ import { blockCommentText, jsString, jsValue, pascalCaseIdentifier } from './esc
 
 export function toArtifact(compiled: CompiledModel): Artifact {
   const { spec, schedule, predictOnly, predictBatch } = compiled;
-  // Everything the spec declares but its graph (and the products' nodes in it), which the schedule has replaced.
-  const { graph: _graph, hessianProducts: _products, ...declarations } = spec;
+  // Everything the spec declares but its graph (and the products' nodes in it), which the
+  // schedule has replaced, and its mode, which only chose what the programs compute.
+  const { graph: _graph, hessianProducts: _products, training: _training, readsTraining: _readsTraining, ...declarations } = spec;
   return {
     ...declarations,
     ...(predictOnly || predictBatch !== spec.batch ? { predictBatch } : {}),

@@ -42,7 +42,20 @@ export type Expr =
   | { readonly op: 'const'; readonly value: number }
   /** The index `view` maps the output index `i` to, as a float (iota: the index along an axis). */
   | { readonly op: 'index'; readonly view: StridedView }
+  | RandomExpr<Expr>
   | { readonly op: 'apply'; readonly kind: PrimKind; readonly args: readonly Expr[] };
+
+/**
+ * A uniform float in [0, 1) drawn for output element `i`: the top 24 bits of the first word of
+ * Philox4x32-10 with key (`seed`, `stream`) and counter (i, args[0] as a 32-bit word, 0, 0)
+ * (compiler/ops/random.ts, `philoxUniform`). `args` holds that one counter expression.
+ */
+export interface RandomExpr<E> {
+  readonly op: 'random';
+  readonly seed: number;
+  readonly stream: number;
+  readonly args: readonly E[];
+}
 
 interface KernelBase {
   readonly name: string;

@@ -163,6 +163,14 @@ export class GraphBuilder {
     return this.make('iota', [], { shape: [...shape], axis });
   }
 
+  /**
+   * Uniform draws in [0, 1) of `shape`, one per element, keyed by (`seed`, `stream`) and
+   * counted by `counter` (the step, broadcast): compiler/ops/random.ts.
+   */
+  randomUniform(counter: NodeId, shape: Shape, seed: number, stream: number): NodeId {
+    return this.make('random_uniform', [this.broadcastTo(counter, shape)], { seed, stream });
+  }
+
   scalarLike(value: number, like: NodeId): NodeId {
     return this.fill(value, this.shapeOf(like));
   }

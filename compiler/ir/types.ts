@@ -11,7 +11,7 @@
  * composition of these, written in dsl/. Each kind has one record in compiler/ops/. */
 export const PRIM_KINDS = [
   'input', 'fill',
-  'iota',
+  'iota', 'random_uniform',
   'neg', 'exp', 'log', 'sqrt', 'tanh', 'stop_gradient',
   'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'less', 'equal',
   'where',

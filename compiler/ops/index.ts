@@ -7,11 +7,13 @@ import { reduce_max, sum } from './reduce.ts';
 import { broadcast, reshape, transpose } from './movement.ts';
 import { matmul } from './matmul.ts';
 import { patches, unpatches } from './window.ts';
+import { random_uniform } from './random.ts';
 
 export const OPS = {
   input,
   fill,
   iota,
+  random_uniform,
   neg: ew.neg,
   exp: ew.exp,
   log: ew.log,

@@ -2,8 +2,11 @@
 import type { Attrs, Node, NodeId, PrimKind, Shape } from '../ir/types.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
 
-/** How the scheduler lowers a primitive into a kernel. */
-export type OpCategory = 'source' | 'elementwise' | 'reduce' | 'movement' | 'window' | 'matmul';
+/**
+ * How the scheduler lowers a primitive into a kernel. `random` is fused like elementwise work,
+ * but its value also depends on the element's index (compiler/ops/random.ts).
+ */
+export type OpCategory = 'source' | 'elementwise' | 'random' | 'reduce' | 'movement' | 'window' | 'matmul';
 
 /** Explicit marker: no gradient flows into this input (a mask, a comparison). */
 export const NONDIFF = Symbol('nondifferentiable');

@@ -48,6 +48,11 @@ static inline float __uint_as_float(unsigned int bits) {
 
 static inline unsigned int min(unsigned int a, unsigned int b) { return a < b ? a : b; }
 
+/* The high 32 bits of the 64-bit product, as CUDA's intrinsic gives them. */
+static inline unsigned int __umulhi(unsigned int a, unsigned int b) {
+  return (unsigned int)(((unsigned long long)a * b) >> 32);
+}
+
 /* One kernel of the emulated module: name, pointer count, launch bounds, the function. */
 struct gradc_emu_kernel {
   const char *name;

@@ -61,6 +61,11 @@ export interface CStyleLanguage {
   guardedRead(buffer: string, condition: string, index: string, fill: string): string;
   /** A non-negative index expression as a float atom (the value of an `index` leaf). */
   floatOfIndex(index: string): string;
+  /**
+   * A uniform draw (a `random` expression) as a call of the module's Philox support function
+   * `gradc_uniform(seed, stream, element, counter)`, `counter` a float atom to read as a word.
+   */
+  randomUniform(seed: number, stream: number, index: string, counter: string): string;
   readonly codeForOp: CodeForOp;
 }
 
@@ -154,7 +159,10 @@ export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode): Re
     if (e.op === 'const') return lang.floatLiteral(e.value);
     if (e.op === 'load') return load(e.input, e.view, e.window, (statement) => statements.push(statement));
     if (e.op === 'index') return lang.floatOfIndex(indexExpr(lang, simplifyView(e.view), OUTPUT_INDEX));
-    const applied = emitterFor(lang, e.kind)(args);
+    const applied =
+      e.op === 'random'
+        ? lang.randomUniform(e.seed, e.stream, OUTPUT_INDEX, args[0])
+        : emitterFor(lang, e.kind)(args);
     if (e === expr) return applied;
     const name = `t${statements.length}`;
     statements.push(lang.declareFloat(name, applied));
@@ -750,11 +758,14 @@ function summary(kernel: Kernel, ins: readonly string[]): string {
 /** Estimated cost of one output element, counting a transcendental call as several ops. */
 export function exprCost(expr: Expr): number {
   return foldExpr<number>(expr, (e, args) => {
-    if (e.op !== 'apply') return 1;
-    const own = TRANSCENDENTAL.has(e.kind) ? 8 : 1;
+    if (e.op !== 'apply' && e.op !== 'random') return 1;
+    const own = e.op === 'random' ? PHILOX_COST : TRANSCENDENTAL.has(e.kind) ? 8 : 1;
     return args.reduce((sum, a) => sum + a, own);
   });
 }
+
+/** A Philox4x32-10 draw: ten rounds of two 32-bit multiplies (high and low words) and xors. */
+const PHILOX_COST = 40;
 
 const TRANSCENDENTAL: ReadonlySet<PrimKind> = new Set(['exp', 'log', 'tanh', 'pow', 'sqrt']);
 

@@ -12,7 +12,9 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, FunctionKernelView, MatmulSlicing, ModuleMeta } from './c-style.ts';
+import type {
+  CFunctionLanguage, CodeForOp, FunctionKernelView, MatmulSlicing, ModuleMeta, SupportFunction,
+} from './c-style.ts';
 import {
   conditionalRead,
   atomic,
@@ -31,6 +33,7 @@ import {
   prefix,
   reduceParts,
   shortestFloat32Digits,
+  supportFor,
 } from './c-style.ts';
 import { template } from './templates.ts';
 
@@ -91,6 +94,8 @@ export const C_LANGUAGE: CFunctionLanguage = {
   declareCondition: (name, value) => `const int ${name} = ${value};`,
   guardedRead: conditionalRead,
   floatOfIndex: cFloatOfIndex,
+  randomUniform: (seed, stream, index, counter) =>
+    `gradc_uniform(${seed}u, ${stream}u, (uint32_t)${index}, (uint32_t)${counter})`,
   inputParam: (name) => `const float *restrict ${name}`,
   outputParam: (name) => `float *restrict ${name}`,
   signature: (name, params) => `GRADC_EXPORT void ${name}(${params}) {`,
@@ -98,6 +103,9 @@ export const C_LANGUAGE: CFunctionLanguage = {
 };
 
 export type CRenderMeta = ModuleMeta;
+
+/** Support code after the fixed part, each only when a kernel calls it. */
+const SUPPORT: readonly SupportFunction[] = [{ name: 'gradc_uniform', template: 'c/support-philox.hbs' }];
 
 interface ModuleView {
   readonly header: readonly string[];
@@ -156,12 +164,14 @@ type MatmulSlicesView = MatmulView & MatmulSlicing;
 export function renderC(schedule: Schedule, meta: CRenderMeta): string {
   const kernels = allKernels(schedule);
   checkKernels(kernels);
+  const code = kernels.map((k) => renderKernel(schedule, k).trimEnd());
+  const fixed = template<object>('c/support.hbs')({}).trimEnd();
   const view: ModuleView = {
     header: moduleHeader(schedule, meta, 'rendered for C with OpenMP', 'c.ts', [
       'Build: cc -O3 -march=native -fopenmp -shared -fPIC',
     ]),
-    support: template<object>('c/support.hbs')({}).trimEnd(),
-    kernels: kernels.map((k) => renderKernel(schedule, k).trimEnd()),
+    support: [fixed, ...supportFor(code.join('\n'), SUPPORT)].join('\n\n'),
+    kernels: code,
   };
   return template<ModuleView>('c/module.hbs')(view);
 }

@@ -114,6 +114,8 @@ export const CUDA_LANGUAGE: CFunctionLanguage = {
   declareCondition: (name, value) => `const bool ${name} = ${value};`,
   guardedRead: conditionalRead,
   floatOfIndex: cFloatOfIndex,
+  randomUniform: (seed, stream, index, counter) =>
+    `gradc_uniform(${seed}u, ${stream}u, ${index}, (unsigned int)${counter})`,
   inputParam: (name) => `const float *__restrict__ ${name}`,
   outputParam: (name) => `float *__restrict__ ${name}`,
   signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,
@@ -303,6 +305,7 @@ const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_maximum', template: 'cuda/support-maximum.hbs' },
   { name: 'gradc_warp_sum', template: 'cuda/support-warp-sum.hbs' },
   { name: 'gradc_warp_max', template: 'cuda/support-warp-max.hbs' },
+  { name: 'gradc_uniform', template: 'cuda/support-philox.hbs' },
 ];
 
 function supportSection(support: readonly string[]): { supportHeading: string[]; support: readonly string[] } {

@@ -6,7 +6,7 @@
  */
 import type { Kernel, MapKernel, MatmulKernel, ReduceKernel, Schedule } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, FunctionKernelView, ModuleMeta } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp, FunctionKernelView, ModuleMeta, SupportFunction } from './c-style.ts';
 import {
   conditionalRead,
   atomic,
@@ -23,6 +23,7 @@ import {
   matmulSlicing,
   prefix,
   reduceParts,
+  supportFor,
 } from './c-style.ts';
 import { template } from './templates.ts';
 import { jsString } from '../escape.ts';
@@ -70,6 +71,7 @@ export const JS_LANGUAGE: CFunctionLanguage = {
   declareCondition: (name, value) => `const ${name} = ${value};`,
   guardedRead: conditionalRead,
   floatOfIndex: (index) => (isSimpleIndex(index) ? index : `(${index})`),
+  randomUniform: (seed, stream, index, counter) => `gradc_uniform(${seed}, ${stream}, ${index}, ${counter} >>> 0)`,
   inputParam: (name) => `${name}: Float32Array`,
   outputParam: (name) => `${name}: Float32Array`,
   signature: (name, params) => `export function ${name}(${params}): void {`,
@@ -78,12 +80,20 @@ export const JS_LANGUAGE: CFunctionLanguage = {
 
 export type JsRenderMeta = ModuleMeta;
 
+/** Support functions, each in the module only when a kernel (or another used one) calls it. */
+const SUPPORT: readonly SupportFunction[] = [
+  { name: 'gradc_mulhi', template: 'js/support-mulhi.hbs' },
+  { name: 'gradc_uniform', template: 'js/support-philox.hbs' },
+];
+
 interface ModuleView {
   readonly header: readonly string[];
   /** The specifier as a string literal. */
   readonly runtimeImport: string;
   /** The build id as a string literal. */
   readonly buildId: string;
+  /** The support functions the kernels call (Philox for random draws), when they call one. */
+  readonly support: readonly string[];
   readonly kernels: readonly string[];
   readonly names: readonly string[];
 }
@@ -158,11 +168,13 @@ interface MatmulPassView {
 export function renderJs(schedule: Schedule, meta: JsRenderMeta): string {
   const kernels = allKernels(schedule);
   checkKernels(kernels);
+  const code = kernels.map((k) => renderKernel(schedule, k).trimEnd());
   const view: ModuleView = {
     header: moduleHeader(schedule, meta, 'rendered as JavaScript', 'js.ts'),
     runtimeImport: jsString(RUNTIME_MODULE),
     buildId: jsString(meta.buildId),
-    kernels: kernels.map((k) => renderKernel(schedule, k).trimEnd()),
+    support: supportFor(code.join('\n'), SUPPORT),
+    kernels: code,
     names: kernels.map((k) => k.name),
   };
   return template<ModuleView>('js/module.hbs')(view);

@@ -26,7 +26,7 @@ import type {
   ReduceKernel,
   Schedule,
 } from '../kernel-ir.ts';
-import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels, foldExpr } from '../kernel-ir.ts';
+import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels, foldExpr, withArgs } from '../kernel-ir.ts';
 import type { CStyleLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
 import {
   float32Bits,
@@ -142,6 +142,7 @@ export const WGSL_LANGUAGE: CStyleLanguage = {
   guardedRead: (buffer, condition, index, fill) =>
     `select(${fill}, ${buffer}[select(0, ${index}, ${condition})], ${condition})`,
   floatOfIndex: (index) => `f32(${index})`,
+  randomUniform: (seed, stream, index, counter) => `gradc_uniform(${seed}u, ${stream}u, ${index}, u32(${counter}))`,
   codeForOp,
 };
 
@@ -307,6 +308,8 @@ export function renderWgslKernel(
 const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_bits', template: 'wgsl/support-bits.hbs' },
   { name: 'gradc_maximum', template: 'wgsl/support-maximum.hbs' },
+  { name: 'gradc_mulhi', template: 'wgsl/support-mulhi.hbs' },
+  { name: 'gradc_uniform', template: 'wgsl/support-philox.hbs' },
 ];
 
 /**
@@ -386,7 +389,7 @@ function renderMap(kernel: MapKernel, limit: number) {
  */
 function foldConstants(expr: Expr): Expr {
   return foldExpr<Expr>(expr, (e, args) => {
-    if (e.op !== 'apply') return e;
+    if (e.op !== 'apply') return withArgs(e, args);
     const values = args.flatMap((a) => (a.op === 'const' ? [Math.fround(a.value)] : []));
     if (values.length < args.length) return { ...e, args };
     const op = OPS[e.kind];
