@@ -47,8 +47,8 @@ async function runExperiment(options: ExperimentOptions): Promise<void> {
   const mnist = loadMnist({ trainLimit: options.trainLimit, testLimit: options.testLimit });
   const data: ExperimentData = { train: mnistDataset(mnist.train), test: mnistDataset(mnist.test) };
   const grid = experimentGrid(options.only, data.train.count);
-  // Every run's model is declared before anything trains: one that cannot be (an optimizer
-  // the DSL lacks) stops the experiment now, not after the runs before it.
+  // Every run's model is declared before anything trains: one that cannot be stops the
+  // experiment now, not after the runs before it.
   for (const run of grid.runs) experimentModel(run.batch, run.optimizer);
   const started = new Date();
   const base = {

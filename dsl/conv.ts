@@ -16,7 +16,7 @@ import type { Shape } from './shape.ts';
 import type { Tensor } from './tensor.ts';
 import { tensorArg, traced, wrap } from './tensor.ts';
 
-/** How windows slide: `padding` 'valid' (default) or 'same', `strides` and `dilation` per axis (default 1). */
+/** How windows slide: `padding` 'valid' (default) or 'same', and `strides` per axis. */
 export interface WindowOptions {
   readonly strides?: readonly [number, number];
   readonly padding?: 'same' | 'valid';

@@ -1,8 +1,10 @@
 /**
  * A convolutional network for MNIST: two 3x3 convolutions (32 and 64 filters) with ReLU, each
- * followed by 2x2 max pooling, then a dense softmax layer, trained by Adam.
+ * followed by 2x2 max pooling, dropout, then a dense softmax layer, trained by Adam.
  */
-import { adam, conv, defineModel, dense, flatten, maxPool2d, relu, softmax, softmaxCrossEntropy } from 'gradc';
+import {
+  adam, conv, defineModel, dense, dropout, flatten, maxPool2d, relu, softmax, softmaxCrossEntropy,
+} from 'gradc';
 
 export default defineModel({
   name: 'mnist-cnn',
@@ -14,7 +16,7 @@ export default defineModel({
     const y = m.input('y', [B, 10]);
     const c1 = maxPool2d(relu(conv(m, 'conv1', x, 32, { kernel: [3, 3] })), { size: [2, 2] });
     const c2 = maxPool2d(relu(conv(m, 'conv2', c1, 64, { kernel: [3, 3] })), { size: [2, 2] });
-    const logits = dense(m, 'out', flatten(c2), 10, { init: 'glorot_uniform' });
+    const logits = dense(m, 'out', dropout(m, flatten(c2), 0.5), 10, { init: 'glorot_uniform' });
     return {
       loss: softmaxCrossEntropy(logits, y),
       predictions: { probs: softmax(logits) },

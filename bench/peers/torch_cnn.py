@@ -1,6 +1,6 @@
 """PyTorch peer of `npm run bench`'s CNN, on the CPU: the network of examples/mnist-cnn.ts
-(conv 32 3x3 valid + ReLU, max pool 2x2, conv 64 3x3 + ReLU, max pool 2x2, flatten, dense 10;
-softmax cross-entropy; Adam, learning rate 1e-3) trained on one synthetic batch kept in memory.
+(conv 32 3x3 valid + ReLU, max pool 2x2, conv 64 3x3 + ReLU, max pool 2x2, flatten, dropout 0.5,
+dense 10; softmax cross-entropy; Adam, learning rate 1e-3) trained on one synthetic batch kept in memory.
 
 NHWC-equivalent: the images are [N, 28, 28, 1] tensors seen as NCHW through a permutation, the
 model is in channels_last memory format (NHWC in memory), and the flatten before the dense layer
@@ -29,7 +29,7 @@ def make_model():
     model = torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        FlattenNhwc(), torch.nn.Linear(5 * 5 * 64, 10),
+        FlattenNhwc(), torch.nn.Dropout(0.5), torch.nn.Linear(5 * 5 * 64, 10),
     )
     return model.to(memory_format=torch.channels_last)
 

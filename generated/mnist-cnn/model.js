@@ -412,6 +412,40 @@ export const artifact = {
             "storage": 13
         },
         {
+            "name": "step",
+            "shape": [],
+            "size": 1,
+            "role": "state",
+            "storage": 14
+        },
+        {
+            "name": "train.%31",
+            "shape": [],
+            "size": 1,
+            "role": "temp",
+            "storage": 15
+        },
+        {
+            "name": "train.%35",
+            "shape": [
+                128,
+                1600
+            ],
+            "size": 204800,
+            "role": "temp",
+            "storage": 16
+        },
+        {
+            "name": "train.%39",
+            "shape": [
+                128,
+                1600
+            ],
+            "size": 204800,
+            "role": "temp",
+            "storage": 17
+        },
+        {
             "name": "out.w",
             "shape": [
                 1600,
@@ -419,17 +453,17 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "param",
-            "storage": 14
+            "storage": 18
         },
         {
-            "name": "train.%30",
+            "name": "train.%41",
             "shape": [
                 128,
                 10
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 15
+            "storage": 19
         },
         {
             "name": "out.b",
@@ -438,123 +472,116 @@ export const artifact = {
             ],
             "size": 10,
             "role": "param",
-            "storage": 16
-        },
-        {
-            "name": "train.%33",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 17
-        },
-        {
-            "name": "train.%34",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 15
-        },
-        {
-            "name": "train.%37",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 18
-        },
-        {
-            "name": "train.%38",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 15
-        },
-        {
-            "name": "train.%39",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 17
-        },
-        {
-            "name": "train.%40",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 19
-        },
-        {
-            "name": "train.%43",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
             "storage": 20
         },
         {
             "name": "train.%44",
             "shape": [
-                128
+                128,
+                10
             ],
-            "size": 128,
+            "size": 1280,
             "role": "temp",
-            "storage": 19
+            "storage": 21
         },
         {
             "name": "train.%45",
             "shape": [
-                128
+                128,
+                1
             ],
             "size": 128,
-            "role": "temp",
-            "storage": 18
-        },
-        {
-            "name": "train.%46",
-            "shape": [],
-            "size": 1,
             "role": "temp",
             "storage": 19
         },
         {
             "name": "train.%48",
+            "shape": [
+                128,
+                10
+            ],
+            "size": 1280,
+            "role": "temp",
+            "storage": 22
+        },
+        {
+            "name": "train.%49",
+            "shape": [
+                128,
+                10
+            ],
+            "size": 1280,
+            "role": "temp",
+            "storage": 19
+        },
+        {
+            "name": "train.%50",
+            "shape": [
+                128,
+                1
+            ],
+            "size": 128,
+            "role": "temp",
+            "storage": 21
+        },
+        {
+            "name": "train.%51",
+            "shape": [
+                128,
+                1
+            ],
+            "size": 128,
+            "role": "temp",
+            "storage": 23
+        },
+        {
+            "name": "train.%54",
+            "shape": [
+                128,
+                10
+            ],
+            "size": 1280,
+            "role": "temp",
+            "storage": 24
+        },
+        {
+            "name": "train.%55",
+            "shape": [
+                128
+            ],
+            "size": 128,
+            "role": "temp",
+            "storage": 23
+        },
+        {
+            "name": "train.%56",
+            "shape": [
+                128
+            ],
+            "size": 128,
+            "role": "temp",
+            "storage": 22
+        },
+        {
+            "name": "train.%57",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 21
+            "storage": 23
+        },
+        {
+            "name": "train.%59",
+            "shape": [],
+            "size": 1,
+            "role": "temp",
+            "storage": 25
         },
         {
             "name": "lr",
             "shape": [],
             "size": 1,
             "role": "hyper",
-            "storage": 22
-        },
-        {
-            "name": "step",
-            "shape": [],
-            "size": 1,
-            "role": "state",
-            "storage": 23
+            "storage": 26
         },
         {
             "name": "conv1.w.m",
@@ -566,7 +593,7 @@ export const artifact = {
             ],
             "size": 288,
             "role": "state",
-            "storage": 24
+            "storage": 27
         },
         {
             "name": "conv1.w.v",
@@ -578,21 +605,21 @@ export const artifact = {
             ],
             "size": 288,
             "role": "state",
-            "storage": 25
+            "storage": 28
         },
         {
-            "name": "train.%64",
+            "name": "train.%72",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 19
+            "storage": 23
         },
         {
-            "name": "train.%67",
+            "name": "train.%75",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 18
+            "storage": 22
         },
         {
             "name": "conv1.b.m",
@@ -601,7 +628,7 @@ export const artifact = {
             ],
             "size": 32,
             "role": "state",
-            "storage": 26
+            "storage": 29
         },
         {
             "name": "conv1.b.v",
@@ -610,7 +637,7 @@ export const artifact = {
             ],
             "size": 32,
             "role": "state",
-            "storage": 27
+            "storage": 30
         },
         {
             "name": "conv2.w.m",
@@ -622,7 +649,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "state",
-            "storage": 28
+            "storage": 31
         },
         {
             "name": "conv2.w.v",
@@ -634,7 +661,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "state",
-            "storage": 29
+            "storage": 32
         },
         {
             "name": "conv2.b.m",
@@ -643,7 +670,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "state",
-            "storage": 30
+            "storage": 33
         },
         {
             "name": "conv2.b.v",
@@ -652,7 +679,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "state",
-            "storage": 31
+            "storage": 34
         },
         {
             "name": "out.w.m",
@@ -662,7 +689,7 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "state",
-            "storage": 32
+            "storage": 35
         },
         {
             "name": "out.w.v",
@@ -672,7 +699,7 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "state",
-            "storage": 33
+            "storage": 36
         },
         {
             "name": "out.b.m",
@@ -681,7 +708,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "state",
-            "storage": 34
+            "storage": 37
         },
         {
             "name": "out.b.v",
@@ -690,128 +717,100 @@ export const artifact = {
             ],
             "size": 10,
             "role": "state",
-            "storage": 35
+            "storage": 38
         },
         {
-            "name": "train.%132",
+            "name": "train.%140",
             "shape": [
                 128,
                 10
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 20
+            "storage": 24
         },
         {
-            "name": "train.%133",
+            "name": "train.%141",
             "shape": [
                 128,
                 10
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 36
+            "storage": 39
         },
         {
-            "name": "train.%134",
+            "name": "train.%142",
             "shape": [
                 128,
                 1
             ],
             "size": 128,
             "role": "temp",
-            "storage": 37
+            "storage": 40
         },
         {
-            "name": "train.%135",
+            "name": "train.%143",
             "shape": [
                 128,
                 1
             ],
             "size": 128,
             "role": "temp",
-            "storage": 36
+            "storage": 39
         },
         {
-            "name": "train.%138",
+            "name": "train.%146",
             "shape": [
                 128,
                 10
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 17
+            "storage": 21
         },
         {
-            "name": "train.%139",
+            "name": "train.%147",
             "shape": [
                 1,
                 10
             ],
             "size": 10,
             "role": "temp",
-            "storage": 37
+            "storage": 40
         },
         {
-            "name": "train.%141",
+            "name": "train.%149",
             "shape": [
                 128,
                 1600
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 15
+            "storage": 19
         },
         {
-            "name": "train.%142",
+            "name": "train.%150",
             "shape": [
                 1600,
                 10
             ],
             "size": 16000,
             "role": "temp",
-            "storage": 20
+            "storage": 24
         },
         {
-            "name": "train.%146",
+            "name": "train.%152",
             "shape": [
                 128,
-                5,
-                5,
-                2,
-                2,
-                64
+                1600
             ],
-            "size": 819200,
+            "size": 204800,
             "role": "temp",
             "storage": 17
         },
         {
-            "name": "train.%147",
-            "shape": [
-                128,
-                5,
-                5,
-                64
-            ],
-            "size": 204800,
-            "role": "temp",
-            "storage": 13
-        },
-        {
-            "name": "train.%148",
-            "shape": [
-                128,
-                5,
-                5,
-                64
-            ],
-            "size": 204800,
-            "role": "temp",
-            "storage": 10
-        },
-        {
-            "name": "train.%151",
+            "name": "train.%156",
             "shape": [
                 128,
                 5,
@@ -822,10 +821,48 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
+            "storage": 16
+        },
+        {
+            "name": "train.%157",
+            "shape": [
+                128,
+                5,
+                5,
+                64
+            ],
+            "size": 204800,
+            "role": "temp",
             "storage": 13
         },
         {
-            "name": "train.%154",
+            "name": "train.%158",
+            "shape": [
+                128,
+                5,
+                5,
+                64
+            ],
+            "size": 204800,
+            "role": "temp",
+            "storage": 19
+        },
+        {
+            "name": "train.%161",
+            "shape": [
+                128,
+                5,
+                5,
+                2,
+                2,
+                64
+            ],
+            "size": 819200,
+            "role": "temp",
+            "storage": 10
+        },
+        {
+            "name": "train.%164",
             "shape": [
                 128,
                 11,
@@ -834,10 +871,10 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 10
+            "storage": 16
         },
         {
-            "name": "train.%155",
+            "name": "train.%165",
             "shape": [
                 1,
                 1,
@@ -846,40 +883,40 @@ export const artifact = {
             ],
             "size": 64,
             "role": "temp",
-            "storage": 36
+            "storage": 21
         },
         {
-            "name": "train.%155.slices",
+            "name": "train.%165.slices",
             "shape": [
                 32,
                 64
             ],
             "size": 2048,
             "role": "temp",
-            "storage": 15
+            "storage": 13
         },
         {
-            "name": "train.%158",
+            "name": "train.%168",
             "shape": [
                 15488,
                 288
             ],
             "size": 4460544,
             "role": "temp",
-            "storage": 12
+            "storage": 10
         },
         {
-            "name": "train.%159",
+            "name": "train.%169",
             "shape": [
                 288,
                 64
             ],
             "size": 18432,
             "role": "temp",
-            "storage": 15
+            "storage": 13
         },
         {
-            "name": "train.%159.slices",
+            "name": "train.%169.slices",
             "shape": [
                 44,
                 288,
@@ -887,10 +924,10 @@ export const artifact = {
             ],
             "size": 811008,
             "role": "temp",
-            "storage": 13
+            "storage": 12
         },
         {
-            "name": "train.%165",
+            "name": "train.%175",
             "shape": [
                 128,
                 13,
@@ -904,7 +941,7 @@ export const artifact = {
             "storage": 9
         },
         {
-            "name": "train.%166",
+            "name": "train.%176",
             "shape": [
                 128,
                 13,
@@ -916,7 +953,7 @@ export const artifact = {
             "storage": 7
         },
         {
-            "name": "train.%167",
+            "name": "train.%177",
             "shape": [
                 128,
                 13,
@@ -925,10 +962,10 @@ export const artifact = {
             ],
             "size": 692224,
             "role": "temp",
-            "storage": 13
+            "storage": 12
         },
         {
-            "name": "train.%170",
+            "name": "train.%180",
             "shape": [
                 128,
                 13,
@@ -942,7 +979,7 @@ export const artifact = {
             "storage": 4
         },
         {
-            "name": "train.%173",
+            "name": "train.%183",
             "shape": [
                 128,
                 26,
@@ -954,7 +991,7 @@ export const artifact = {
             "storage": 9
         },
         {
-            "name": "train.%174",
+            "name": "train.%184",
             "shape": [
                 1,
                 1,
@@ -963,30 +1000,30 @@ export const artifact = {
             ],
             "size": 32,
             "role": "temp",
-            "storage": 13
+            "storage": 39
         },
         {
-            "name": "train.%174.slices",
+            "name": "train.%184.slices",
             "shape": [
                 64,
                 32
             ],
             "size": 2048,
             "role": "temp",
-            "storage": 7
+            "storage": 17
         },
         {
-            "name": "train.%177",
+            "name": "train.%187",
             "shape": [
                 9,
                 32
             ],
             "size": 288,
             "role": "temp",
-            "storage": 3
+            "storage": 19
         },
         {
-            "name": "train.%177.slices",
+            "name": "train.%187.slices",
             "shape": [
                 64,
                 9,
@@ -994,7 +1031,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "temp",
-            "storage": 7
+            "storage": 17
         },
         {
             "name": "predict.%2",
@@ -1080,7 +1117,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 10
+            "storage": 12
         },
         {
             "name": "predict.%24",
@@ -1092,7 +1129,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 4
+            "storage": 16
         },
         {
             "name": "predict.%25",
@@ -1106,7 +1143,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 13
+            "storage": 12
         },
         {
             "name": "predict.%26",
@@ -1118,7 +1155,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 15
+            "storage": 13
         },
         {
             "name": "predict.%29",
@@ -1128,7 +1165,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 18
+            "storage": 21
         },
         {
             "name": "predict.%32",
@@ -1138,7 +1175,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 36
+            "storage": 22
         },
         {
             "name": "predict.%33",
@@ -1148,7 +1185,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 19
+            "storage": 23
         },
         {
             "name": "predict.%37",
@@ -1158,7 +1195,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 18
+            "storage": 21
         },
         {
             "name": "predict.%38",
@@ -1168,7 +1205,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 19
+            "storage": 23
         },
         {
             "name": "predict.%40",
@@ -1178,7 +1215,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 38
+            "storage": 41
         },
         {
             "name": "evaluate.%3",
@@ -1264,7 +1301,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 10
+            "storage": 12
         },
         {
             "name": "evaluate.%25",
@@ -1276,7 +1313,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 4
+            "storage": 16
         },
         {
             "name": "evaluate.%26",
@@ -1290,7 +1327,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 13
+            "storage": 12
         },
         {
             "name": "evaluate.%27",
@@ -1302,7 +1339,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 15
+            "storage": 13
         },
         {
             "name": "evaluate.%30",
@@ -1312,7 +1349,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 18
+            "storage": 21
         },
         {
             "name": "evaluate.%33",
@@ -1322,7 +1359,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 36
+            "storage": 22
         },
         {
             "name": "evaluate.%34",
@@ -1332,7 +1369,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 19
+            "storage": 23
         },
         {
             "name": "evaluate.%37",
@@ -1342,7 +1379,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 18
+            "storage": 21
         },
         {
             "name": "evaluate.%38",
@@ -1352,7 +1389,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 36
+            "storage": 22
         },
         {
             "name": "evaluate.%39",
@@ -1362,7 +1399,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 19
+            "storage": 23
         },
         {
             "name": "evaluate.%40",
@@ -1372,7 +1409,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 37
+            "storage": 40
         },
         {
             "name": "evaluate.%43",
@@ -1382,7 +1419,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 36
+            "storage": 22
         },
         {
             "name": "evaluate.%44",
@@ -1391,7 +1428,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 19
+            "storage": 23
         },
         {
             "name": "evaluate.%45",
@@ -1400,21 +1437,21 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 37
+            "storage": 40
         },
         {
             "name": "evaluate.%46",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 19
+            "storage": 15
         },
         {
             "name": "evaluate.%48",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 39
+            "storage": 42
         }
     ],
     "programs": [
@@ -1428,7 +1465,7 @@ export const artifact = {
                         3
                     ],
                     "sources": [
-                        "%3 patches  examples/mnist-cnn.ts:15:31 conv"
+                        "%3 patches  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
@@ -1439,7 +1476,7 @@ export const artifact = {
                         4
                     ],
                     "sources": [
-                        "%6 matmul  examples/mnist-cnn.ts:15:31 conv"
+                        "%6 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
@@ -1450,8 +1487,8 @@ export const artifact = {
                         6
                     ],
                     "sources": [
-                        "%10 add  examples/mnist-cnn.ts:15:31 conv",
-                        "%12 maximum  examples/mnist-cnn.ts:15:26 relu"
+                        "%10 add  examples/mnist-cnn.ts:17:31 conv",
+                        "%12 maximum  examples/mnist-cnn.ts:17:26 relu"
                     ]
                 },
                 {
@@ -1461,7 +1498,7 @@ export const artifact = {
                         7
                     ],
                     "sources": [
-                        "%13 patches  examples/mnist-cnn.ts:15:16 maxPool2d"
+                        "%13 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
@@ -1471,7 +1508,7 @@ export const artifact = {
                         8
                     ],
                     "sources": [
-                        "%14 reduce_max  examples/mnist-cnn.ts:15:16 maxPool2d"
+                        "%14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
@@ -1481,7 +1518,7 @@ export const artifact = {
                         10
                     ],
                     "sources": [
-                        "%16 patches  examples/mnist-cnn.ts:16:31 conv"
+                        "%16 patches  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
@@ -1492,7 +1529,7 @@ export const artifact = {
                         11
                     ],
                     "sources": [
-                        "%19 matmul  examples/mnist-cnn.ts:16:31 conv"
+                        "%19 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
@@ -1503,8 +1540,8 @@ export const artifact = {
                         13
                     ],
                     "sources": [
-                        "%23 add  examples/mnist-cnn.ts:16:31 conv",
-                        "%25 maximum  examples/mnist-cnn.ts:16:26 relu"
+                        "%23 add  examples/mnist-cnn.ts:18:31 conv",
+                        "%25 maximum  examples/mnist-cnn.ts:18:26 relu"
                     ]
                 },
                 {
@@ -1514,7 +1551,7 @@ export const artifact = {
                         14
                     ],
                     "sources": [
-                        "%26 patches  examples/mnist-cnn.ts:16:16 maxPool2d"
+                        "%26 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
@@ -1524,745 +1561,790 @@ export const artifact = {
                         15
                     ],
                     "sources": [
-                        "%27 reduce_max  examples/mnist-cnn.ts:16:16 maxPool2d"
+                        "%27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_010_matmul",
+                    "kernel": "train_010_map",
                     "args": [
-                        15,
                         16,
                         17
                     ],
                     "sources": [
-                        "%30 matmul  examples/mnist-cnn.ts:17:20 dense"
+                        "%31 add  examples/mnist-cnn.ts:19:36 dropout"
                     ]
                 },
                 {
                     "kernel": "train_011_map",
                     "args": [
-                        17,
+                        16,
+                        18
+                    ],
+                    "sources": [
+                        "%33 random_uniform  examples/mnist-cnn.ts:19:36 dropout",
+                        "%35 less  examples/mnist-cnn.ts:19:36 dropout"
+                    ]
+                },
+                {
+                    "kernel": "train_012_map",
+                    "args": [
                         18,
+                        15,
                         19
                     ],
                     "sources": [
-                        "%33 add  examples/mnist-cnn.ts:17:20 dense"
+                        "%37 mul  examples/mnist-cnn.ts:19:36 dropout",
+                        "%39 where  examples/mnist-cnn.ts:19:36 dropout"
                     ]
                 },
                 {
-                    "kernel": "train_012_reduce_max",
-                    "args": [
-                        19,
-                        20
-                    ],
-                    "sources": [
-                        "%34 reduce_max  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_013_map",
+                    "kernel": "train_013_matmul",
                     "args": [
                         19,
                         20,
                         21
                     ],
                     "sources": [
-                        "%37 sub  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%41 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
                     "kernel": "train_014_map",
                     "args": [
                         21,
-                        22
-                    ],
-                    "sources": [
-                        "%38 exp  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_015_sum",
-                    "args": [
                         22,
                         23
                     ],
                     "sources": [
-                        "%39 sum  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%44 add  examples/mnist-cnn.ts:19:20 dense"
+                    ]
+                },
+                {
+                    "kernel": "train_015_reduce_max",
+                    "args": [
+                        23,
+                        24
+                    ],
+                    "sources": [
+                        "%45 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "train_016_map",
                     "args": [
                         23,
-                        24
+                        24,
+                        25
                     ],
                     "sources": [
-                        "%40 log  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%48 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "train_017_map",
                     "args": [
-                        1,
-                        21,
-                        24,
-                        25
+                        25,
+                        26
                     ],
                     "sources": [
-                        "%42 sub  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy",
-                        "%43 mul  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%49 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "train_018_sum",
                     "args": [
-                        25,
-                        26
+                        26,
+                        27
                     ],
                     "sources": [
-                        "%44 sum  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%50 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "train_019_map",
                     "args": [
-                        26,
-                        27
-                    ],
-                    "sources": [
-                        "%45 neg  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_020_sum",
-                    "args": [
                         27,
                         28
                     ],
                     "sources": [
-                        "%46 sum  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%51 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_021_map",
+                    "kernel": "train_020_map",
                     "args": [
+                        1,
+                        25,
                         28,
                         29
                     ],
                     "sources": [
-                        "%48 mul  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%53 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%54 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_021_sum",
+                    "args": [
+                        29,
+                        30
+                    ],
+                    "sources": [
+                        "%55 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "train_022_map",
                     "args": [
+                        30,
                         31
                     ],
                     "sources": [
-                        "%52 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:step: the step's new value replaces the old one, in place"
+                        "%56 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_023_map",
+                    "kernel": "train_023_sum",
                     "args": [
                         31,
-                        34
+                        32
                     ],
                     "sources": [
-                        "%63 pow  examples/mnist-cnn.ts:11:14 adam",
-                        "%64 sub  examples/mnist-cnn.ts:11:14 adam"
+                        "%57 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "train_024_map",
                     "args": [
-                        31,
-                        35
+                        32,
+                        33
                     ],
                     "sources": [
-                        "%66 pow  examples/mnist-cnn.ts:11:14 adam",
-                        "%67 sub  examples/mnist-cnn.ts:11:14 adam"
+                        "%59 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "train_025_map",
                     "args": [
-                        1,
-                        46
+                        17,
+                        37
                     ],
                     "sources": [
-                        "%132 mul  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%71 pow  examples/mnist-cnn.ts:13:14 adam",
+                        "%72 sub  examples/mnist-cnn.ts:13:14 adam"
                     ]
                 },
                 {
                     "kernel": "train_026_map",
                     "args": [
-                        46,
-                        47
+                        17,
+                        38
                     ],
                     "sources": [
-                        "%133 neg  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%74 pow  examples/mnist-cnn.ts:13:14 adam",
+                        "%75 sub  examples/mnist-cnn.ts:13:14 adam"
                     ]
                 },
                 {
-                    "kernel": "train_027_sum",
+                    "kernel": "train_027_map",
                     "args": [
-                        47,
-                        48
+                        1,
+                        49
                     ],
                     "sources": [
-                        "%134 sum  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%140 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "train_028_map",
                     "args": [
-                        48,
-                        23,
-                        49
-                    ],
-                    "sources": [
-                        "%135 div  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_029_map",
-                    "args": [
-                        46,
                         49,
-                        22,
                         50
                     ],
                     "sources": [
-                        "%137 mul  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy",
-                        "%138 add  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%141 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_030_sum",
+                    "kernel": "train_029_sum",
                     "args": [
                         50,
                         51
                     ],
                     "sources": [
-                        "%139 sum  examples/mnist-cnn.ts:17:20 dense"
+                        "%142 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_031_matmul",
+                    "kernel": "train_030_map",
                     "args": [
-                        50,
-                        16,
+                        51,
+                        27,
                         52
                     ],
                     "sources": [
-                        "%141 matmul  examples/mnist-cnn.ts:17:20 dense"
+                        "%143 div  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_032_matmul",
+                    "kernel": "train_031_map",
                     "args": [
-                        15,
-                        50,
+                        49,
+                        52,
+                        26,
                         53
                     ],
                     "sources": [
-                        "%142 matmul  examples/mnist-cnn.ts:17:20 dense"
+                        "%145 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%146 add  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_033_map",
+                    "kernel": "train_032_sum",
                     "args": [
-                        14,
-                        15,
+                        53,
                         54
                     ],
                     "sources": [
-                        "%146 equal  examples/mnist-cnn.ts:16:16 maxPool2d"
+                        "%147 sum  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_034_sum",
+                    "kernel": "train_033_matmul",
                     "args": [
-                        54,
+                        53,
+                        20,
                         55
                     ],
                     "sources": [
-                        "%147 sum  examples/mnist-cnn.ts:16:16 maxPool2d"
+                        "%149 matmul  examples/mnist-cnn.ts:19:20 dense"
+                    ]
+                },
+                {
+                    "kernel": "train_034_matmul",
+                    "args": [
+                        19,
+                        53,
+                        56
+                    ],
+                    "sources": [
+                        "%150 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
                     "kernel": "train_035_map",
                     "args": [
-                        52,
+                        18,
                         55,
-                        56
+                        57
                     ],
                     "sources": [
-                        "%148 div  examples/mnist-cnn.ts:16:16 maxPool2d"
+                        "%151 where  examples/mnist-cnn.ts:19:36 dropout",
+                        "%152 mul  examples/mnist-cnn.ts:19:36 dropout"
                     ]
                 },
                 {
                     "kernel": "train_036_map",
                     "args": [
-                        54,
-                        56,
-                        57
-                    ],
-                    "sources": [
-                        "%151 mul  examples/mnist-cnn.ts:16:16 maxPool2d"
-                    ]
-                },
-                {
-                    "kernel": "train_037_map",
-                    "args": [
-                        13,
-                        57,
+                        14,
+                        15,
                         58
                     ],
                     "sources": [
-                        "%152 unpatches  examples/mnist-cnn.ts:16:16 maxPool2d",
-                        "%153 less  examples/mnist-cnn.ts:16:26 relu",
-                        "%154 where  examples/mnist-cnn.ts:16:26 relu"
+                        "%156 equal  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_038_sum",
+                    "kernel": "train_037_sum",
                     "args": [
                         58,
-                        60
-                    ],
-                    "sources": [
-                        "%155 sum  examples/mnist-cnn.ts:16:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_039_sum",
-                    "args": [
-                        60,
                         59
                     ],
                     "sources": [
-                        "%155 sum  examples/mnist-cnn.ts:16:31 conv"
+                        "%157 sum  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_040_matmul",
+                    "kernel": "train_038_map",
+                    "args": [
+                        57,
+                        59,
+                        60
+                    ],
+                    "sources": [
+                        "%158 div  examples/mnist-cnn.ts:18:16 maxPool2d"
+                    ]
+                },
+                {
+                    "kernel": "train_039_map",
                     "args": [
                         58,
-                        9,
+                        60,
                         61
                     ],
                     "sources": [
-                        "%158 matmul  examples/mnist-cnn.ts:16:31 conv"
+                        "%161 mul  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_041_matmul",
+                    "kernel": "train_040_map",
                     "args": [
-                        10,
-                        58,
-                        63
+                        13,
+                        61,
+                        62
                     ],
                     "sources": [
-                        "%159 matmul  examples/mnist-cnn.ts:16:31 conv"
+                        "%162 unpatches  examples/mnist-cnn.ts:18:16 maxPool2d",
+                        "%163 less  examples/mnist-cnn.ts:18:26 relu",
+                        "%164 where  examples/mnist-cnn.ts:18:26 relu"
+                    ]
+                },
+                {
+                    "kernel": "train_041_sum",
+                    "args": [
+                        62,
+                        64
+                    ],
+                    "sources": [
+                        "%165 sum  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
                     "kernel": "train_042_sum",
                     "args": [
-                        63,
-                        62
-                    ],
-                    "sources": [
-                        "%159 matmul  examples/mnist-cnn.ts:16:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_043_map",
-                    "args": [
-                        7,
-                        8,
-                        64
-                    ],
-                    "sources": [
-                        "%165 equal  examples/mnist-cnn.ts:15:16 maxPool2d"
-                    ]
-                },
-                {
-                    "kernel": "train_044_sum",
-                    "args": [
                         64,
+                        63
+                    ],
+                    "sources": [
+                        "%165 sum  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_043_matmul",
+                    "args": [
+                        62,
+                        9,
                         65
                     ],
                     "sources": [
-                        "%166 sum  examples/mnist-cnn.ts:15:16 maxPool2d"
+                        "%168 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_045_map",
+                    "kernel": "train_044_matmul",
                     "args": [
-                        61,
-                        65,
+                        10,
+                        62,
+                        67
+                    ],
+                    "sources": [
+                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_045_sum",
+                    "args": [
+                        67,
                         66
                     ],
                     "sources": [
-                        "%162 unpatches  examples/mnist-cnn.ts:16:31 conv",
-                        "%167 div  examples/mnist-cnn.ts:15:16 maxPool2d"
+                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
                     "kernel": "train_046_map",
                     "args": [
-                        64,
-                        66,
-                        67
-                    ],
-                    "sources": [
-                        "%170 mul  examples/mnist-cnn.ts:15:16 maxPool2d"
-                    ]
-                },
-                {
-                    "kernel": "train_047_map",
-                    "args": [
-                        6,
-                        67,
+                        7,
+                        8,
                         68
                     ],
                     "sources": [
-                        "%171 unpatches  examples/mnist-cnn.ts:15:16 maxPool2d",
-                        "%172 less  examples/mnist-cnn.ts:15:26 relu",
-                        "%173 where  examples/mnist-cnn.ts:15:26 relu"
+                        "%175 equal  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_048_sum",
+                    "kernel": "train_047_sum",
                     "args": [
                         68,
-                        70
-                    ],
-                    "sources": [
-                        "%174 sum  examples/mnist-cnn.ts:15:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_049_sum",
-                    "args": [
-                        70,
                         69
                     ],
                     "sources": [
-                        "%174 sum  examples/mnist-cnn.ts:15:31 conv"
+                        "%176 sum  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_050_matmul",
+                    "kernel": "train_048_map",
                     "args": [
-                        3,
+                        65,
+                        69,
+                        70
+                    ],
+                    "sources": [
+                        "%172 unpatches  examples/mnist-cnn.ts:18:31 conv",
+                        "%177 div  examples/mnist-cnn.ts:17:16 maxPool2d"
+                    ]
+                },
+                {
+                    "kernel": "train_049_map",
+                    "args": [
                         68,
+                        70,
+                        71
+                    ],
+                    "sources": [
+                        "%180 mul  examples/mnist-cnn.ts:17:16 maxPool2d"
+                    ]
+                },
+                {
+                    "kernel": "train_050_map",
+                    "args": [
+                        6,
+                        71,
                         72
                     ],
                     "sources": [
-                        "%177 matmul  examples/mnist-cnn.ts:15:31 conv"
+                        "%181 unpatches  examples/mnist-cnn.ts:17:16 maxPool2d",
+                        "%182 less  examples/mnist-cnn.ts:17:26 relu",
+                        "%183 where  examples/mnist-cnn.ts:17:26 relu"
                     ]
                 },
                 {
                     "kernel": "train_051_sum",
                     "args": [
                         72,
-                        71
+                        74
                     ],
                     "sources": [
-                        "%177 matmul  examples/mnist-cnn.ts:15:31 conv"
+                        "%184 sum  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_052_map",
+                    "kernel": "train_052_sum",
                     "args": [
-                        71,
-                        32
+                        74,
+                        73
                     ],
                     "sources": [
-                        "%57 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%179 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%180 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv1.w.m: the step's new value replaces the old one, in place"
+                        "%184 sum  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_053_map",
+                    "kernel": "train_053_matmul",
                     "args": [
-                        71,
-                        33
+                        3,
+                        72,
+                        76
                     ],
                     "sources": [
-                        "%61 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%181 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%182 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%183 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv1.w.v: the step's new value replaces the old one, in place"
+                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_054_map",
+                    "kernel": "train_054_sum",
                     "args": [
-                        30,
-                        32,
-                        34,
-                        33,
-                        35,
-                        2
+                        76,
+                        75
                     ],
                     "sources": [
-                        "%184 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%185 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%186 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%187 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%188 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%189 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%190 sub  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv1.w: the step's new value replaces the old one, in place"
+                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
                     "kernel": "train_055_map",
                     "args": [
-                        69,
-                        36
+                        75,
+                        35
                     ],
                     "sources": [
-                        "%74 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%191 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%192 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv1.b.m: the step's new value replaces the old one, in place"
+                        "%65 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%189 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%190 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv1.w.m: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_056_map",
                     "args": [
-                        69,
-                        37
+                        75,
+                        36
                     ],
                     "sources": [
-                        "%77 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%193 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%194 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%195 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv1.b.v: the step's new value replaces the old one, in place"
+                        "%69 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%191 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%192 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%193 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv1.w.v: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_057_map",
                     "args": [
-                        30,
-                        36,
                         34,
-                        37,
                         35,
-                        5
+                        37,
+                        36,
+                        38,
+                        2
                     ],
                     "sources": [
-                        "%196 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%197 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%198 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%199 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%200 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%201 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%202 sub  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv1.b: the step's new value replaces the old one, in place"
+                        "%194 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%195 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%196 sqrt  examples/mnist-cnn.ts:13:14 adam",
+                        "%197 add  examples/mnist-cnn.ts:13:14 adam",
+                        "%198 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%199 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%200 sub  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv1.w: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_058_map",
                     "args": [
-                        62,
-                        38
+                        73,
+                        39
                     ],
                     "sources": [
-                        "%86 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%203 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%204 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv2.w.m: the step's new value replaces the old one, in place"
+                        "%82 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%201 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%202 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv1.b.m: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_059_map",
                     "args": [
-                        62,
-                        39
+                        73,
+                        40
                     ],
                     "sources": [
-                        "%89 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%205 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%206 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%207 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv2.w.v: the step's new value replaces the old one, in place"
+                        "%85 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%203 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%204 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%205 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv1.b.v: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_060_map",
                     "args": [
-                        30,
-                        38,
                         34,
                         39,
-                        35,
-                        9
+                        37,
+                        40,
+                        38,
+                        5
                     ],
                     "sources": [
-                        "%208 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%209 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%210 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%211 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%212 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%213 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%214 sub  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv2.w: the step's new value replaces the old one, in place"
+                        "%206 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%207 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%208 sqrt  examples/mnist-cnn.ts:13:14 adam",
+                        "%209 add  examples/mnist-cnn.ts:13:14 adam",
+                        "%210 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%211 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%212 sub  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv1.b: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_061_map",
                     "args": [
-                        59,
-                        40
+                        66,
+                        41
                     ],
                     "sources": [
-                        "%98 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%215 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%216 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv2.b.m: the step's new value replaces the old one, in place"
+                        "%94 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%213 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%214 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv2.w.m: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_062_map",
                     "args": [
-                        59,
-                        41
+                        66,
+                        42
                     ],
                     "sources": [
-                        "%101 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%217 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%218 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%219 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv2.b.v: the step's new value replaces the old one, in place"
+                        "%97 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%215 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%216 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%217 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv2.w.v: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_063_map",
                     "args": [
-                        30,
-                        40,
                         34,
                         41,
-                        35,
-                        12
+                        37,
+                        42,
+                        38,
+                        9
                     ],
                     "sources": [
-                        "%220 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%221 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%222 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%223 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%224 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%225 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%226 sub  examples/mnist-cnn.ts:11:14 adam",
-                        "update:conv2.b: the step's new value replaces the old one, in place"
+                        "%218 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%219 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%220 sqrt  examples/mnist-cnn.ts:13:14 adam",
+                        "%221 add  examples/mnist-cnn.ts:13:14 adam",
+                        "%222 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%223 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%224 sub  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv2.w: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_064_map",
                     "args": [
-                        53,
-                        42
+                        63,
+                        43
                     ],
                     "sources": [
-                        "%110 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%227 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%228 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:out.w.m: the step's new value replaces the old one, in place"
+                        "%106 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%225 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%226 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv2.b.m: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_065_map",
                     "args": [
-                        53,
-                        43
+                        63,
+                        44
                     ],
                     "sources": [
-                        "%113 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%229 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%230 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%231 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:out.w.v: the step's new value replaces the old one, in place"
+                        "%109 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%227 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%228 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%229 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv2.b.v: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_066_map",
                     "args": [
-                        30,
-                        42,
                         34,
                         43,
-                        35,
-                        16
+                        37,
+                        44,
+                        38,
+                        12
                     ],
                     "sources": [
-                        "%232 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%233 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%234 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%235 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%236 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%237 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%238 sub  examples/mnist-cnn.ts:11:14 adam",
-                        "update:out.w: the step's new value replaces the old one, in place"
+                        "%230 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%231 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%232 sqrt  examples/mnist-cnn.ts:13:14 adam",
+                        "%233 add  examples/mnist-cnn.ts:13:14 adam",
+                        "%234 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%235 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%236 sub  examples/mnist-cnn.ts:13:14 adam",
+                        "update:conv2.b: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_067_map",
                     "args": [
-                        51,
-                        44
+                        56,
+                        45
                     ],
                     "sources": [
-                        "%122 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%239 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%240 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:out.b.m: the step's new value replaces the old one, in place"
+                        "%118 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%237 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%238 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:out.w.m: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_068_map",
                     "args": [
-                        51,
-                        45
+                        56,
+                        46
                     ],
                     "sources": [
-                        "%125 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%241 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%242 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%243 add  examples/mnist-cnn.ts:11:14 adam",
-                        "update:out.b.v: the step's new value replaces the old one, in place"
+                        "%121 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%239 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%240 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%241 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:out.w.v: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
                     "kernel": "train_069_map",
                     "args": [
-                        30,
-                        44,
                         34,
                         45,
-                        35,
-                        18
+                        37,
+                        46,
+                        38,
+                        20
                     ],
                     "sources": [
-                        "%244 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%245 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%246 sqrt  examples/mnist-cnn.ts:11:14 adam",
-                        "%247 add  examples/mnist-cnn.ts:11:14 adam",
-                        "%248 div  examples/mnist-cnn.ts:11:14 adam",
-                        "%249 mul  examples/mnist-cnn.ts:11:14 adam",
-                        "%250 sub  examples/mnist-cnn.ts:11:14 adam",
+                        "%242 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%243 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%244 sqrt  examples/mnist-cnn.ts:13:14 adam",
+                        "%245 add  examples/mnist-cnn.ts:13:14 adam",
+                        "%246 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%247 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%248 sub  examples/mnist-cnn.ts:13:14 adam",
+                        "update:out.w: the step's new value replaces the old one, in place"
+                    ]
+                },
+                {
+                    "kernel": "train_070_map",
+                    "args": [
+                        54,
+                        47
+                    ],
+                    "sources": [
+                        "%130 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%249 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%250 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:out.b.m: the step's new value replaces the old one, in place"
+                    ]
+                },
+                {
+                    "kernel": "train_071_map",
+                    "args": [
+                        54,
+                        48
+                    ],
+                    "sources": [
+                        "%133 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%251 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%252 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%253 add  examples/mnist-cnn.ts:13:14 adam",
+                        "update:out.b.v: the step's new value replaces the old one, in place"
+                    ]
+                },
+                {
+                    "kernel": "train_072_map",
+                    "args": [
+                        34,
+                        47,
+                        37,
+                        48,
+                        38,
+                        22
+                    ],
+                    "sources": [
+                        "%254 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%255 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%256 sqrt  examples/mnist-cnn.ts:13:14 adam",
+                        "%257 add  examples/mnist-cnn.ts:13:14 adam",
+                        "%258 div  examples/mnist-cnn.ts:13:14 adam",
+                        "%259 mul  examples/mnist-cnn.ts:13:14 adam",
+                        "%260 sub  examples/mnist-cnn.ts:13:14 adam",
                         "update:out.b: the step's new value replaces the old one, in place"
+                    ]
+                },
+                {
+                    "kernel": "train_assign_step_b16",
+                    "args": [
+                        17,
+                        16
+                    ],
+                    "sources": [
+                        "update:step: the step's new value replaces the old one"
                     ]
                 }
             ],
@@ -2277,13 +2359,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 30
+                    "buffer": 34
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 29
+                    "buffer": 33
                 }
             ]
         },
@@ -2294,171 +2376,171 @@ export const artifact = {
                     "kernel": "predict_000_copy",
                     "args": [
                         0,
-                        73
+                        77
                     ],
                     "sources": [
-                        "%2 patches  examples/mnist-cnn.ts:15:31 conv"
+                        "%2 patches  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
                     "kernel": "predict_001_matmul",
                     "args": [
-                        73,
+                        77,
                         2,
-                        74
+                        78
                     ],
                     "sources": [
-                        "%5 matmul  examples/mnist-cnn.ts:15:31 conv"
+                        "%5 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
                     "kernel": "predict_002_map",
                     "args": [
-                        74,
+                        78,
                         5,
-                        75
+                        79
                     ],
                     "sources": [
-                        "%9 add  examples/mnist-cnn.ts:15:31 conv",
-                        "%11 maximum  examples/mnist-cnn.ts:15:26 relu"
+                        "%9 add  examples/mnist-cnn.ts:17:31 conv",
+                        "%11 maximum  examples/mnist-cnn.ts:17:26 relu"
                     ]
                 },
                 {
                     "kernel": "predict_003_copy",
                     "args": [
-                        75,
-                        76
+                        79,
+                        80
                     ],
                     "sources": [
-                        "%12 patches  examples/mnist-cnn.ts:15:16 maxPool2d"
+                        "%12 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
                     "kernel": "predict_004_reduce_max",
                     "args": [
-                        76,
-                        77
+                        80,
+                        81
                     ],
                     "sources": [
-                        "%13 reduce_max  examples/mnist-cnn.ts:15:16 maxPool2d"
+                        "%13 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
                     "kernel": "predict_005_copy",
                     "args": [
-                        77,
-                        78
+                        81,
+                        82
                     ],
                     "sources": [
-                        "%15 patches  examples/mnist-cnn.ts:16:31 conv"
+                        "%15 patches  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
                     "kernel": "predict_006_matmul",
                     "args": [
-                        78,
+                        82,
                         9,
-                        79
+                        83
                     ],
                     "sources": [
-                        "%18 matmul  examples/mnist-cnn.ts:16:31 conv"
+                        "%18 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
                     "kernel": "predict_007_map",
                     "args": [
-                        79,
+                        83,
                         12,
-                        80
+                        84
                     ],
                     "sources": [
-                        "%22 add  examples/mnist-cnn.ts:16:31 conv",
-                        "%24 maximum  examples/mnist-cnn.ts:16:26 relu"
+                        "%22 add  examples/mnist-cnn.ts:18:31 conv",
+                        "%24 maximum  examples/mnist-cnn.ts:18:26 relu"
                     ]
                 },
                 {
                     "kernel": "predict_008_copy",
                     "args": [
-                        80,
-                        81
+                        84,
+                        85
                     ],
                     "sources": [
-                        "%25 patches  examples/mnist-cnn.ts:16:16 maxPool2d"
+                        "%25 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
                     "kernel": "predict_009_reduce_max",
                     "args": [
-                        81,
-                        82
+                        85,
+                        86
                     ],
                     "sources": [
-                        "%26 reduce_max  examples/mnist-cnn.ts:16:16 maxPool2d"
+                        "%26 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
                     "kernel": "predict_010_matmul",
                     "args": [
-                        82,
-                        16,
-                        83
+                        86,
+                        20,
+                        87
                     ],
                     "sources": [
-                        "%29 matmul  examples/mnist-cnn.ts:17:20 dense"
+                        "%29 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
                     "kernel": "predict_011_map",
                     "args": [
-                        83,
-                        18,
-                        84
+                        87,
+                        22,
+                        88
                     ],
                     "sources": [
-                        "%32 add  examples/mnist-cnn.ts:17:20 dense"
+                        "%32 add  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
                     "kernel": "predict_012_reduce_max",
                     "args": [
-                        84,
-                        85
+                        88,
+                        89
                     ],
                     "sources": [
-                        "%33 reduce_max  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%33 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "predict_013_map",
                     "args": [
-                        84,
-                        85,
-                        86
+                        88,
+                        89,
+                        90
                     ],
                     "sources": [
-                        "%36 sub  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy",
-                        "%37 exp  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%36 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%37 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "predict_014_sum",
                     "args": [
-                        86,
-                        87
+                        90,
+                        91
                     ],
                     "sources": [
-                        "%38 sum  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%38 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "predict_015_map",
                     "args": [
-                        86,
-                        87,
-                        88
+                        90,
+                        91,
+                        92
                     ],
                     "sources": [
-                        "%40 div  examples/mnist-cnn.ts:20:29 softmax"
+                        "%40 div  examples/mnist-cnn.ts:22:29 softmax"
                     ]
                 }
             ],
@@ -2471,7 +2553,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 88
+                    "buffer": 92
                 }
             ]
         },
@@ -2482,232 +2564,232 @@ export const artifact = {
                     "kernel": "evaluate_000_copy",
                     "args": [
                         0,
-                        89
+                        93
                     ],
                     "sources": [
-                        "%3 patches  examples/mnist-cnn.ts:15:31 conv"
+                        "%3 patches  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
                     "kernel": "evaluate_001_matmul",
                     "args": [
-                        89,
+                        93,
                         2,
-                        90
+                        94
                     ],
                     "sources": [
-                        "%6 matmul  examples/mnist-cnn.ts:15:31 conv"
+                        "%6 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
                     "kernel": "evaluate_002_map",
                     "args": [
-                        90,
+                        94,
                         5,
-                        91
+                        95
                     ],
                     "sources": [
-                        "%10 add  examples/mnist-cnn.ts:15:31 conv",
-                        "%12 maximum  examples/mnist-cnn.ts:15:26 relu"
+                        "%10 add  examples/mnist-cnn.ts:17:31 conv",
+                        "%12 maximum  examples/mnist-cnn.ts:17:26 relu"
                     ]
                 },
                 {
                     "kernel": "evaluate_003_copy",
                     "args": [
-                        91,
-                        92
+                        95,
+                        96
                     ],
                     "sources": [
-                        "%13 patches  examples/mnist-cnn.ts:15:16 maxPool2d"
+                        "%13 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
                     "kernel": "evaluate_004_reduce_max",
                     "args": [
-                        92,
-                        93
+                        96,
+                        97
                     ],
                     "sources": [
-                        "%14 reduce_max  examples/mnist-cnn.ts:15:16 maxPool2d"
+                        "%14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
                     "kernel": "evaluate_005_copy",
                     "args": [
-                        93,
-                        94
+                        97,
+                        98
                     ],
                     "sources": [
-                        "%16 patches  examples/mnist-cnn.ts:16:31 conv"
+                        "%16 patches  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
                     "kernel": "evaluate_006_matmul",
                     "args": [
-                        94,
+                        98,
                         9,
-                        95
+                        99
                     ],
                     "sources": [
-                        "%19 matmul  examples/mnist-cnn.ts:16:31 conv"
+                        "%19 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
                     "kernel": "evaluate_007_map",
                     "args": [
-                        95,
+                        99,
                         12,
-                        96
+                        100
                     ],
                     "sources": [
-                        "%23 add  examples/mnist-cnn.ts:16:31 conv",
-                        "%25 maximum  examples/mnist-cnn.ts:16:26 relu"
+                        "%23 add  examples/mnist-cnn.ts:18:31 conv",
+                        "%25 maximum  examples/mnist-cnn.ts:18:26 relu"
                     ]
                 },
                 {
                     "kernel": "evaluate_008_copy",
                     "args": [
-                        96,
-                        97
+                        100,
+                        101
                     ],
                     "sources": [
-                        "%26 patches  examples/mnist-cnn.ts:16:16 maxPool2d"
+                        "%26 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
                     "kernel": "evaluate_009_reduce_max",
                     "args": [
-                        97,
-                        98
+                        101,
+                        102
                     ],
                     "sources": [
-                        "%27 reduce_max  examples/mnist-cnn.ts:16:16 maxPool2d"
+                        "%27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
                     "kernel": "evaluate_010_matmul",
                     "args": [
-                        98,
-                        16,
-                        99
+                        102,
+                        20,
+                        103
                     ],
                     "sources": [
-                        "%30 matmul  examples/mnist-cnn.ts:17:20 dense"
+                        "%30 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
                     "kernel": "evaluate_011_map",
                     "args": [
-                        99,
-                        18,
-                        100
+                        103,
+                        22,
+                        104
                     ],
                     "sources": [
-                        "%33 add  examples/mnist-cnn.ts:17:20 dense"
+                        "%33 add  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
                     "kernel": "evaluate_012_reduce_max",
                     "args": [
-                        100,
-                        101
+                        104,
+                        105
                     ],
                     "sources": [
-                        "%34 reduce_max  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%34 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_013_map",
                     "args": [
-                        100,
-                        101,
-                        102
+                        104,
+                        105,
+                        106
                     ],
                     "sources": [
-                        "%37 sub  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%37 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_014_map",
                     "args": [
-                        102,
-                        103
+                        106,
+                        107
                     ],
                     "sources": [
-                        "%38 exp  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%38 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_015_sum",
                     "args": [
-                        103,
-                        104
+                        107,
+                        108
                     ],
                     "sources": [
-                        "%39 sum  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%39 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_016_map",
                     "args": [
-                        104,
-                        105
+                        108,
+                        109
                     ],
                     "sources": [
-                        "%40 log  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%40 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_017_map",
                     "args": [
                         1,
-                        102,
-                        105,
-                        106
+                        106,
+                        109,
+                        110
                     ],
                     "sources": [
-                        "%42 sub  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy",
-                        "%43 mul  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%42 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%43 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_018_sum",
                     "args": [
-                        106,
-                        107
+                        110,
+                        111
                     ],
                     "sources": [
-                        "%44 sum  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%44 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_019_map",
                     "args": [
-                        107,
-                        108
+                        111,
+                        112
                     ],
                     "sources": [
-                        "%45 neg  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%45 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_020_sum",
                     "args": [
-                        108,
-                        109
+                        112,
+                        113
                     ],
                     "sources": [
-                        "%46 sum  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%46 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_021_map",
                     "args": [
-                        109,
-                        110
+                        113,
+                        114
                     ],
                     "sources": [
-                        "%48 mul  examples/mnist-cnn.ts:19:13 softmaxCrossEntropy"
+                        "%48 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 }
             ],
@@ -2724,14 +2806,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 110
+                    "buffer": 114
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "a039eb53bd3e95ff";
+export const buildId = "e3d1303fabfd1f6c";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

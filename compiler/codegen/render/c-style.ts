@@ -40,7 +40,11 @@ export interface CStyleLanguage {
   readonly name: string;
   /** A float32 constant; must be exact and an atom (negative values parenthesised). */
   floatLiteral(value: number): string;
-  /** The quotient of a non-negative index expression by a positive constant, as an atom. */
+  /**
+   * The quotient of an index expression by a positive constant, as an atom, truncated toward
+   * zero: a window read also divides numerators that may be negative, whose quotient it only
+   * uses where a check has found them not negative.
+   */
   indexDiv(dividend: string, divisor: number): string;
   /** `const float t0 = v;` and the like: an immutable float local. */
   declareFloat(name: string, value: string): string;
@@ -230,8 +234,7 @@ function axisTerm(
   outermost: boolean,
   stride: number,
 ): string {
-  const quotient = inner === 1 ? v : lang.indexDiv(v, inner);
-  const position = outermost ? quotient : `${quotient} % ${size}`;
+  const position = axisPosition(lang, v, inner, size, outermost);
   if (stride === 1) return position;
   return outermost ? `${position} * ${stride}` : `(${position}) * ${stride}`;
 }
@@ -357,27 +360,26 @@ function flatLoad(lang: CStyleLanguage, kernel: MapKernel, coordinates?: readonl
       const emit = declare ?? (() => {
         throw new Error('a window read needs somewhere to declare its locals');
       });
-      const local = (prefix: string, statement: (name: string) => string) => {
+      // One local per distinct value: the terms of an adjoint's sum share numerators and checks.
+      const local = (prefix: string, value: string, statement: (name: string) => string) => {
+        const key = `${prefix}:${value}`;
+        const known = declared.get(key);
+        if (known !== undefined) return known;
         const name = `${prefix}${count++}`;
         emit(statement(name));
+        declared.set(key, name);
         return name;
       };
       const locals: WindowLocals = {
         coordinate(shape, d) {
           if (coordinates) return coordinates[d];
           if (shape[d] === 1) return '0';
-          const key = `${shape}:${d}`;
-          let name = declared.get(key);
-          if (name === undefined) {
-            const position = axisPosition(lang, OUTPUT_INDEX, stridesOf(shape)[d], shape[d], d === firstNonUnitAxis(shape));
-            name = local('wc', (n) => lang.declareCoordinate(n, position));
-            declared.set(key, name);
-          }
-          return name;
+          const position = axisPosition(lang, OUTPUT_INDEX, stridesOf(shape)[d], shape[d], d === firstNonUnitAxis(shape));
+          return local('wc', position, (n) => lang.declareCoordinate(n, position));
         },
-        signed: (value) => local('wi', (n) => lang.declareSignedIndex(n, value)),
-        condition: (value) => local('wk', (n) => lang.declareCondition(n, value)),
-        float: (value) => local('wv', (n) => lang.declareFloat(n, value)),
+        signed: (value) => local('wi', value, (n) => lang.declareSignedIndex(n, value)),
+        condition: (value) => local('wk', value, (n) => lang.declareCondition(n, value)),
+        float: (value) => local('wv', value, (n) => lang.declareFloat(n, value)),
       };
       return windowRead(lang, loadedName(kernel, input), window, locals);
     }
@@ -406,9 +408,9 @@ function rowLoads(lang: CStyleLanguage, kernel: MapKernel, cols: number) {
     }
     indices.set(loadKey(input, view), offsetBy(base, 'j', split.innerStride));
   }
-  const flat = flatLoad(lang, kernel);
-  const load: LoadCode = (input, view, window) =>
-    window ? flat(input, view, window) : `${loadedName(kernel, input)}[${indices.get(loadKey(input, view)) ?? OUTPUT_INDEX}]`;
+  // planMapLoop gives kernels with window reads nested loops, never rows.
+  const load: LoadCode = (input, view) =>
+    `${loadedName(kernel, input)}[${indices.get(loadKey(input, view)) ?? OUTPUT_INDEX}]`;
   return { bases, load };
 }
 
@@ -500,7 +502,6 @@ function firstNonUnitAxis(shape: Shape): number {
 
 /** `(v / inner) % size`, the identity parts left out. */
 function axisPosition(lang: CStyleLanguage, v: string, inner: number, size: number, outermost: boolean): string {
-  if (size === 1) return '0';
   const quotient = inner === 1 ? v : lang.indexDiv(v, inner);
   return outermost ? quotient : `${quotient} % ${size}`;
 }
