@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModelDefinition, renderArtifacts } from '../compiler/build.ts';
+import { loadModelDefinition, programDeclarations, renderArtifacts } from '../compiler/build.ts';
 import { compileModel } from '../compiler/compile.ts';
 import type { Target } from '../compiler/codegen/targets.ts';
 import { MANIFEST_FILE } from '../compiler/build-cache.ts';
@@ -22,7 +22,8 @@ const KERNEL_FILES: Readonly<Record<Target, readonly string[]>> = {
 
 async function render(file: string, targets: (typeof EXAMPLES)[number]['targets']) {
   const definition = await loadModelDefinition(file);
-  return renderArtifacts(compileModel(definition.declare()), targets, file);
+  const spec = definition.declare();
+  return renderArtifacts(compileModel(spec, programDeclarations(definition, spec)), targets, file);
 }
 
 describe.each(EXAMPLES)('generated/$name', (example) => {
