@@ -1,10 +1,11 @@
 /**
  * Training throughput side by side in one process, for two networks: the reference MLP
  * (784-250-250-10, batch 600, SGD) and the CNN of examples/mnist-cnn.ts (conv 32 3x3, max pool,
- * conv 64 3x3, max pool, dense 10; batch 128, Adam). Contenders: gradc's C and plain-TypeScript
+ * conv 64 3x3, max pool, dropout 0.5, dense 10; batch 128, Adam). Contenders: gradc's C and plain-TypeScript
  * backends, TensorFlow.js (wasm and cpu backends) and, for the CNN, PyTorch on the CPU where
- * Debian's python3-torch is installed (scripts/setup-bench.sh). Every contender trains on the
- * same synthetic batch; the figure is samples/s over the timed steps, after untimed warm-up
+ * Debian's python3-torch is installed (scripts/setup-bench.sh). gradc and the TensorFlow.js
+ * peers train on one synthetic batch (bench/synthetic.ts), PyTorch on one drawn alike in
+ * Python; the figure is samples/s over the timed steps, after untimed warm-up
  * steps. Single runs vary by ±20% on a shared machine, so the contenders run in alternating
  * rounds and the tables report medians and ranges. The MLP's ratios are against tfjs-wasm,
  * the CNN's are gradc-c's throughput over each contender's.
@@ -119,7 +120,7 @@ async function cnnNet(options: BenchOptions): Promise<Net> {
   }
   return {
     name: 'cnn',
-    title: `CNN conv32 3x3-pool-conv64 3x3-pool-dense 10 (examples/mnist-cnn.ts), batch ${CNN_BATCH}, Adam`,
+    title: `CNN conv32 3x3-pool-conv64 3x3-pool-dropout-dense 10 (examples/mnist-cnn.ts), batch ${CNN_BATCH}, Adam`,
     batch: CNN_BATCH,
     ratios: { reference: 'gradc-c', referenceOverRow: true },
     notes,

@@ -11,10 +11,12 @@ import { compact } from './passes/rewrite.ts';
 import type { ModelSpec } from '../dsl/spec.ts';
 import { GRAD_PREFIX, HVP_PREFIX, LOSS_OUTPUT, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/spec.ts';
 
+/**
+ * The train graph of a declaration. Predict and evaluate come from `buildPredictGraph` and
+ * `buildEvaluateGraph`, over declarations of their own where the model reads `m.training`.
+ */
 export interface ModelGraphs {
   readonly train: Graph;
-  readonly predict: Graph;
-  readonly evaluate: Graph;
   /** Parameters no gradient reaches: the loss does not depend on them through differentiable ops. */
   readonly untrained: readonly string[];
 }
@@ -125,5 +127,5 @@ export function buildEvaluateGraph(spec: ModelSpec): Graph {
 
 export function lowerModel(spec: ModelSpec): ModelGraphs {
   const { graph, untrained } = lowerTrain(spec);
-  return { train: graph, predict: buildPredictGraph(spec), evaluate: buildEvaluateGraph(spec), untrained };
+  return { train: graph, untrained };
 }

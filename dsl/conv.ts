@@ -80,6 +80,12 @@ function geometryOf(
   return { kernel, strides, dilation, padding: [top, bottom, left, right] };
 }
 
+/** The windows of a pooling layer: `size`, strides defaulting to it, the padding asked for. */
+function poolGeometry(what: string, x: Shape, options: PoolOptions, loc: SourceLoc | undefined): WindowGeometry {
+  const size = pair('size', options?.size, loc);
+  return geometryOf(what, x, size, options, size, loc);
+}
+
 /**
  * Runs `build` over the graph of `x` with the caller's line recorded (`loc`, for the errors it
  * finds: the stack inside a layer is too deep to find the user's line again) and wraps the node
@@ -138,8 +144,7 @@ export function maxPool2d<N extends number, C extends number>(
   options: PoolOptions,
 ): Tensor<[N, number, number, C]> {
   return windowed(x, 'maxPool2d', (g, loc) => {
-    const size = pair('size', options?.size, loc);
-    const patches = g.patches(x.id, geometryOf('maxPool2d', x.shape, size, options, size, loc), -Infinity);
+    const patches = g.patches(x.id, poolGeometry('maxPool2d', x.shape, options, loc), -Infinity);
     return g.reduceMax(patches, [3, 4]);
   });
 }
@@ -153,10 +158,10 @@ export function avgPool2d<N extends number, C extends number>(
   options: PoolOptions,
 ): Tensor<[N, number, number, C]> {
   return windowed(x, 'avgPool2d', (g, loc) => {
-    const size = pair('size', options?.size, loc);
-    const geometry = geometryOf('avgPool2d', x.shape, size, options, size, loc);
+    const geometry = poolGeometry('avgPool2d', x.shape, options, loc);
     const sums = g.sum(g.patches(x.id, geometry, 0), [3, 4]);
-    if (geometry.padding.every((p) => p === 0)) return g.mul(sums, g.fill(1 / (size[0] * size[1]), []));
+    const [kh, kw] = geometry.kernel;
+    if (geometry.padding.every((p) => p === 0)) return g.mul(sums, g.fill(1 / (kh * kw), []));
     const [, h, w] = x.shape;
     const inside = g.sum(g.patches(g.fill(1, [1, h, w, 1]), geometry, 0), [3, 4]);
     return g.div(sums, inside);

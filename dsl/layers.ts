@@ -13,7 +13,7 @@ import { add, div, less, mul, sub } from './prim.ts';
 import { tensorArg, traced } from './tensor.ts';
 import { GradcError } from '../compiler/errors.ts';
 import { formatShape } from '../compiler/ir/types.ts';
-import { describeValue } from '../compiler/ir/limits.ts';
+import { describeOption } from '../compiler/ir/limits.ts';
 import { callerLoc } from './loc.ts';
 
 /** Options of `dense`: the weight initialiser and whether it has a bias. */
@@ -90,15 +90,10 @@ export function conv<N extends number, C extends number, const F extends number>
   return add(y, b) as unknown as Tensor<[N, number, number, F]>;
 }
 
-/** An option as a message shows it: a number as written, anything else described. */
-function shown(value: unknown): string {
-  return typeof value === 'number' ? String(value) : describeValue(value);
-}
-
 /** A dropout rate where the user called the layer: a number in [0, 1). */
 function checkRate(rate: unknown, what: string): void {
   if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
-    throw new GradcError(`the rate must be a number in [0, 1), got ${shown(rate)}`, callerLoc(what));
+    throw new GradcError(`the rate must be a number in [0, 1), got ${describeOption(rate)}`, callerLoc(what));
   }
 }
 
@@ -155,10 +150,10 @@ function checkBatchNormOptions(options: BatchNormOptions): { momentum: number; e
   const { momentum = 0.99, epsilon = 1e-3 } = options;
   const fail = (problem: string) => new GradcError(problem, callerLoc('batchNorm'));
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
-    throw fail(`momentum must be a number in [0, 1], got ${shown(momentum)}`);
+    throw fail(`momentum must be a number in [0, 1], got ${describeOption(momentum)}`);
   }
   if (typeof epsilon !== 'number' || !(epsilon > 0 && Number.isFinite(epsilon))) {
-    throw fail(`epsilon must be a positive number, got ${shown(epsilon)}`);
+    throw fail(`epsilon must be a positive number, got ${describeOption(epsilon)}`);
   }
   return { momentum, epsilon };
 }

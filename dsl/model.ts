@@ -3,7 +3,7 @@ import type { NodeId, SourceLoc } from '../compiler/ir/types.ts';
 import { formatLoc, formatShape, sameShape } from '../compiler/ir/types.ts';
 import { GraphBuilder } from '../compiler/ir/builder.ts';
 import { GradcError } from '../compiler/errors.ts';
-import { checkShape, describeValue } from '../compiler/ir/limits.ts';
+import { checkShape, describeOption, describeValue } from '../compiler/ir/limits.ts';
 import type { Shape } from './shape.ts';
 import { Tensor, traced, wrap } from './tensor.ts';
 import { callerLoc } from './loc.ts';
@@ -393,14 +393,14 @@ const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/;
 export function batchProblem(batch: unknown): string | undefined {
   return typeof batch === 'number' && Number.isSafeInteger(batch) && batch > 0
     ? undefined
-    : `batch ${typeof batch === 'number' ? batch : describeValue(batch)} is not a positive integer`;
+    : `batch ${describeOption(batch)} is not a positive integer`;
 }
 
 /** Why `seed` cannot be a seed (an integer in [0, 2^32)), or undefined. */
 export function seedProblem(seed: unknown): string | undefined {
   return typeof seed === 'number' && Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32
     ? undefined
-    : `seed ${typeof seed === 'number' ? seed : describeValue(seed)} must be an integer in [0, 2^32)`;
+    : `seed ${describeOption(seed)} must be an integer in [0, 2^32)`;
 }
 
 function isOptimizer(value: unknown): value is Optimizer {

@@ -3,7 +3,7 @@ import type { Init, Last, Shape } from './shape.ts';
 import type { Tensor } from './tensor.ts';
 import { tensorArg } from './tensor.ts';
 import { GradcError } from '../compiler/errors.ts';
-import { describeValue } from '../compiler/ir/limits.ts';
+import { describeOption } from '../compiler/ir/limits.ts';
 import { callerLoc } from './loc.ts';
 import { formatShape } from '../compiler/ir/types.ts';
 import { abs, exp, iota, log, mean, neg, reduceMax, reshape, stopGradient, sum, where } from './ops.ts';
@@ -110,7 +110,7 @@ export function sigmoidCrossEntropy<S extends Shape>(logits: Tensor<S>, labels: 
  */
 export function huber<S extends Shape>(predictions: Tensor<S>, targets: Tensor<S>, delta = 1): Tensor<[]> {
   if (typeof delta !== 'number' || !Number.isFinite(delta) || delta <= 0) {
-    throw new GradcError(`huber: delta must be a positive number, got ${typeof delta === 'number' ? delta : describeValue(delta)}`, callerLoc('huber'));
+    throw new GradcError(`huber: delta must be a positive number, got ${describeOption(delta)}`, callerLoc('huber'));
   }
   const d = sub(predictions, targets);
   const distance = abs(d as Tensor<S>);

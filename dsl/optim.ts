@@ -7,7 +7,7 @@
  */
 import type { SourceLoc } from '../compiler/ir/types.ts';
 import { GradcError } from '../compiler/errors.ts';
-import { describeValue } from '../compiler/ir/limits.ts';
+import { describeOption, describeValue } from '../compiler/ir/limits.ts';
 import type { Shape } from './shape.ts';
 import { callerLoc } from './loc.ts';
 import { LR_HYPER } from './spec.ts';
@@ -116,7 +116,7 @@ function checkOptions(optimizer: string, loc: SourceLoc | undefined, options: un
         finite: 'a finite number', positive: 'a positive number', nonNegative: 'a number >= 0', unit: 'a number in [0, 1)',
         count: 'a positive integer',
       }[rule];
-      throw new GradcError(`${key} must be ${what}, got ${typeof value === 'number' ? value : describeValue(value)}`, loc);
+      throw new GradcError(`${key} must be ${what}, got ${describeOption(value)}`, loc);
     }
   }
 }

@@ -28,18 +28,6 @@ export interface TfjsResult {
 const wasmEntry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
 setWasmPaths(path.dirname(wasmEntry) + path.sep);
 
-/** Small seeded PRNG (mulberry32) so data and weights match across runs and backends. */
-export function makeRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Listener = (...args: unknown[]) => void;
 const PROCESS_EVENTS: readonly string[] = ['uncaughtException', 'unhandledRejection'];
 // Plain EventEmitter view: process's own typings only accept signal names here.

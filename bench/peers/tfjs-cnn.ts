@@ -4,7 +4,8 @@
 // trainOnBatch on one synthetic NHWC batch (cpu or wasm backend), in samples per second.
 import * as tf from '@tensorflow/tfjs';
 import { supplyWasmConv2dBackpropFilter } from './tfjs-wasm-conv-filter.ts';
-import { makeRng, onTfjsBackend, timedResult, type TfjsBackend, type TfjsResult } from './tfjs-backend.ts';
+import { syntheticMnistBatch } from '../synthetic.ts';
+import { onTfjsBackend, timedResult, type TfjsBackend, type TfjsResult } from './tfjs-backend.ts';
 
 export interface TfjsCnnOptions {
   backend: TfjsBackend;
@@ -24,13 +25,10 @@ interface Batch {
   y: tf.Tensor2D;
 }
 
-/** Uniform pixels in [0, 1) and one-hot labels, drawn from `rng`. */
-function makeBatch(batch: number, rng: () => number): Batch {
+/** The batch every contender trains on (bench/synthetic.ts), as tfjs tensors. */
+function makeBatch(batch: number, seed: number): Batch {
   const [h, w, c] = IMAGE;
-  const x = new Float32Array(batch * h * w * c);
-  for (let i = 0; i < x.length; i++) x[i] = rng();
-  const y = new Float32Array(batch * CLASSES);
-  for (let r = 0; r < batch; r++) y[r * CLASSES + Math.floor(rng() * CLASSES)] = 1;
+  const { x, y } = syntheticMnistBatch(batch, seed);
   return { x: tf.tensor4d(x, [batch, h, w, c]), y: tf.tensor2d(y, [batch, CLASSES]) };
 }
 
@@ -60,7 +58,7 @@ async function runTimed(opts: TfjsCnnOptions): Promise<TfjsResult> {
   const model = createCnn(seed);
   const optimizer = tf.train.adam(LEARNING_RATE);
   model.compile({ optimizer, loss: 'categoricalCrossentropy' });
-  const batch = makeBatch(opts.batch, makeRng(seed));
+  const batch = makeBatch(opts.batch, seed);
   try {
     let finalLoss = NaN;
     for (let i = 0; i < opts.warmupSteps; i++) finalLoss = await trainStep(model, batch);

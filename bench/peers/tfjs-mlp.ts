@@ -1,7 +1,9 @@
 // Peer benchmark: the reference MLP 784-250-250-10 trained with TensorFlow.js
 // (cpu or wasm backend) on synthetic data, measured in samples per second.
 import * as tf from '@tensorflow/tfjs';
-import { makeRng, onTfjsBackend, timedResult, type TfjsBackend, type TfjsResult } from './tfjs-backend.ts';
+import { createRng } from '../../runtime/init.ts';
+import { syntheticMnistBatch } from '../synthetic.ts';
+import { onTfjsBackend, timedResult, type TfjsBackend, type TfjsResult } from './tfjs-backend.ts';
 
 export type { TfjsBackend } from './tfjs-backend.ts';
 
@@ -26,14 +28,10 @@ interface Batch {
   y: tf.Tensor2D;
 }
 
-function makeBatch(batch: number, rng: () => number): Batch {
-  const inputs = LAYER_SIZES[0];
-  const classes = LAYER_SIZES[LAYER_SIZES.length - 1];
-  const x = new Float32Array(batch * inputs);
-  for (let i = 0; i < x.length; i++) x[i] = rng();
-  const y = new Float32Array(batch * classes);
-  for (let r = 0; r < batch; r++) y[r * classes + Math.floor(rng() * classes)] = 1;
-  return { x: tf.tensor2d(x, [batch, inputs]), y: tf.tensor2d(y, [batch, classes]) };
+/** The batch every contender trains on (bench/synthetic.ts), as tfjs tensors. */
+function makeBatch(batch: number, seed: number): Batch {
+  const { x, y } = syntheticMnistBatch(batch, seed);
+  return { x: tf.tensor2d(x, [batch, LAYER_SIZES[0]]), y: tf.tensor2d(y, [batch, LAYER_SIZES[LAYER_SIZES.length - 1]]) };
 }
 
 interface Mlp {
@@ -94,9 +92,9 @@ function trainStep(opt: tf.Optimizer, mlp: Mlp, batch: Batch): number {
 }
 
 function runTimed(opts: TfjsMlpOptions): TfjsMlpResult {
-  const rng = makeRng(opts.seed ?? DEFAULT_SEED);
-  const mlp = createMlp(rng);
-  const batch = makeBatch(opts.batch, rng);
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const mlp = createMlp(createRng(seed));
+  const batch = makeBatch(opts.batch, seed);
   const opt = tf.train.sgd(LEARNING_RATE);
   try {
     let finalLoss = NaN;

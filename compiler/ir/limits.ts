@@ -28,6 +28,11 @@ export function describeValue(value: unknown): string {
   return `${/^[aeiou]/.test(typeof value) ? 'an' : 'a'} ${typeof value}`;
 }
 
+/** A value as a message quotes an option: a number as written (`2.5`), anything else described. */
+export function describeOption(value: unknown): string {
+  return typeof value === 'number' ? String(value) : describeValue(value);
+}
+
 function formatDims(dims: readonly unknown[]): string {
   return `[${dims.map((d) => (typeof d === 'number' ? String(d) : JSON.stringify(d) ?? String(d))).join(',')}]`;
 }
@@ -41,8 +46,7 @@ export function shapeProblem(shape: unknown): string | undefined {
   for (let axis = 0; axis < shape.length; axis++) {
     const d: unknown = shape[axis];
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d <= 0) {
-      const what = typeof d === 'number' ? String(d) : describeValue(d);
-      return `size ${what} at axis ${axis} of ${formatDims(shape)} is not a positive integer`;
+      return `size ${describeOption(d)} at axis ${axis} of ${formatDims(shape)} is not a positive integer`;
     }
   }
   let elements = 1;
