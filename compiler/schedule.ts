@@ -274,6 +274,9 @@ class ProgramLowering {
     const from = this.program.graph.nodes[node.src[0]].shape;
     const src = this.values.get(node.src[0])!;
     if (src.t === 'expr' && src.expr.op === 'const') return src;
+    // Patches keep their window through a reshape (the same elements in the same order), so a
+    // convolution's matrix product reads its input through the window: an implicit GEMM.
+    if (node.kind === 'reshape' && src.t === 'buf' && src.window && !src.view) return src;
     const buf = this.materialise(node.src[0]);
     if (node.kind === 'reshape') return { t: 'buf', buf };
     const inStrides =
@@ -423,7 +426,10 @@ class ProgramLowering {
   private matmulKernel(id: NodeId): number {
     const { graph } = this.program;
     const node = graph.nodes[id];
-    const [a, b] = node.src.map((s) => this.materialise(s));
+    const aValue = this.values.get(node.src[0])!;
+    const aWindow = aValue.t === 'buf' && !aValue.view ? aValue.window : undefined;
+    const a = aValue.t === 'buf' && aWindow ? aValue.buf : this.materialise(node.src[0]);
+    const b = this.materialise(node.src[1]);
     const dims = matmulDims(graph.nodes[node.src[0]].shape, graph.nodes[node.src[1]].shape, node.attrs);
     const out = this.sched.newBuffer(`${this.program.name}.%${id}`, node.shape, 'temp');
     const kSlices = matmulSlices(dims.m, dims.n, dims.k);
@@ -440,6 +446,7 @@ class ProgramLowering {
       transA: node.attrs.transA as boolean,
       transB: node.attrs.transB as boolean,
       kSlices,
+      ...(aWindow ? { aWindow } : {}),
       sources: this.describe([id]),
     });
     if (kSlices > 1) this.pushSliceTotal(id, 'sum', product, out, kSlices, dims.m * dims.n);

@@ -301,6 +301,31 @@ export function windowCases(): Case[] {
       const p = b.reshape(b.patches(input('x', [2, 6, 6, 3]), same3, 0), [72, 27]);
       return { y: b.reshape(b.matmul(p, b.reshape(input('w', [3, 3, 3, 4]), [27, 4])), [2, 6, 6, 4]) };
     }),
+    // Products whose A is read through the window (implicit GEMM): forward and filter gradient
+    // (A transposed), checked padding, one channel (an axis of one element), k split into
+    // slices, and rows that cut across the window's axes (no row/step split of coordinates).
+    makeCase('convolution 3x3 stride 2 padded [2,7,7,3] * [3,3,3,5]', ({ b, input }) => {
+      const p = b.reshape(b.patches(input('x', [2, 7, 7, 3]), padded, 0), [32, 27]);
+      return { y: b.matmul(p, b.reshape(input('w', [3, 3, 3, 5]), [27, 5])) };
+    }),
+    makeCase('convolution of one channel [2,6,6,1] * [3,3,1,4]', ({ b, input }) => {
+      const p = b.reshape(b.patches(input('x', [2, 6, 6, 1]), same3, 0), [72, 9]);
+      return { y: b.matmul(p, b.reshape(input('w', [3, 3, 1, 4]), [9, 4])) };
+    }),
+    makeCase('filter gradient 2x3, strides [2,1], dilation [2,1]: patchesᵀ · dy', ({ b, input }) => {
+      const patches = b.patches(input('x', [2, 7, 6, 2]), odd, 0);
+      const [n, oh, ow] = b.shapeOf(patches);
+      const rows = n * oh * ow;
+      return { y: b.matmul(b.reshape(patches, [rows, 12]), input('dy', [rows, 3]), true) };
+    }),
+    makeCase('filter gradient split into slices of k [8,32,32,2]', ({ b, input }) => {
+      const p = b.reshape(b.patches(input('x', [8, 32, 32, 2]), same3, 0), [8192, 18]);
+      return { y: b.matmul(p, input('dy', [8192, 4]), true) };
+    }),
+    makeCase('product whose rows cut across the window axes [1,8,8,1] pooled, as [8,8]', ({ b, input }) => {
+      const p = b.reshape(b.patches(input('x', [1, 8, 8, 1]), pool, 0), [8, 8]);
+      return { y: b.matmul(p, input('w', [8, 3])) };
+    }),
     makeCase('large patches 3x3 same [4,28,28,8]', ({ b, input }) => ({
       y: b.patches(input('x', [4, 28, 28, 8]), same3, 0),
     })),

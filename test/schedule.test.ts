@@ -126,6 +126,29 @@ describe('schedule', () => {
   });
 });
 
+describe('implicit GEMM', () => {
+  it("reads a convolution's patches through the window in both products, with no copy", () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [8, 32, 32, 2]);
+    const geometry = { kernel: [3, 3], strides: [1, 1], dilation: [1, 1], padding: [1, 1, 1, 1] } as const;
+    const rows = b.reshape(b.patches(x, geometry, 0), [8192, 18]);
+    const y = b.matmul(rows, b.input('w', [18, 4]));
+    const dw = b.matmul(rows, b.input('dy', [8192, 4]), true);
+    const sched = schedule([{ name: 'train', graph: b.finish({ y, dw }) }], {});
+    const kernels = sched.programs[0].kernels;
+    const products = kernels.filter((k): k is MatmulKernel => k.kind === 'matmul');
+    expect(products).toHaveLength(2);
+    for (const product of products) {
+      expect(product.aWindow?.outShape).toEqual([8, 32, 32, 3, 3, 2]);
+      expect(sched.buffers[product.inputs[0]].name).toBe('x');
+    }
+    // The filter gradient's k (8192) is split; its slices read the window too.
+    expect(products[1].kSlices).toBeGreaterThan(1);
+    expect(kernels.filter((k) => k.kind === 'map')).toHaveLength(0);
+    expect(sched.buffers.some((buf) => buf.size === 8192 * 18)).toBe(false);
+  });
+});
+
 describe('schedule input limit', () => {
   it('stops fusing before a kernel would read more buffers than WebGPU binds by default', () => {
     const b = new GraphBuilder();

@@ -97,6 +97,12 @@ export interface MatmulKernel extends KernelBase {
   readonly transA: boolean;
   readonly transB: boolean;
   readonly kSlices: number;
+  /**
+   * Set for an implicit GEMM: A is not in memory but read through this window view of input 0
+   * (a convolution's patches, never copied). A's element at storage index f (A(i,p) at
+   * i·k + p, or p·m + i when transposed) is the window read of output index f.
+   */
+  readonly aWindow?: WindowView;
 }
 
 export type Kernel = MapKernel | ReduceKernel | MatmulKernel;

@@ -258,20 +258,6 @@ export const artifact = {
             "storage": 2
         },
         {
-            "name": "train.%3",
-            "shape": [
-                128,
-                26,
-                26,
-                3,
-                3,
-                1
-            ],
-            "size": 778752,
-            "role": "temp",
-            "storage": 3
-        },
-        {
             "name": "train.%6",
             "shape": [
                 86528,
@@ -279,7 +265,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 4
+            "storage": 3
         },
         {
             "name": "conv1.b",
@@ -288,7 +274,7 @@ export const artifact = {
             ],
             "size": 32,
             "role": "param",
-            "storage": 5
+            "storage": 4
         },
         {
             "name": "train.%12",
@@ -300,7 +286,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 6
+            "storage": 5
         },
         {
             "name": "train.%13",
@@ -314,7 +300,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 4
+            "storage": 3
         },
         {
             "name": "train.%14",
@@ -326,7 +312,7 @@ export const artifact = {
             ],
             "size": 692224,
             "role": "temp",
-            "storage": 7
+            "storage": 6
         },
         {
             "name": "conv2.w",
@@ -338,21 +324,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "param",
-            "storage": 8
-        },
-        {
-            "name": "train.%16",
-            "shape": [
-                128,
-                11,
-                11,
-                3,
-                3,
-                32
-            ],
-            "size": 4460544,
-            "role": "temp",
-            "storage": 9
+            "storage": 7
         },
         {
             "name": "train.%19",
@@ -362,7 +334,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 10
+            "storage": 8
         },
         {
             "name": "conv2.b",
@@ -371,7 +343,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "param",
-            "storage": 11
+            "storage": 9
         },
         {
             "name": "train.%25",
@@ -383,7 +355,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 12
+            "storage": 10
         },
         {
             "name": "train.%26",
@@ -397,7 +369,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 10
+            "storage": 8
         },
         {
             "name": "train.%27",
@@ -409,21 +381,21 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "step",
             "shape": [],
             "size": 1,
             "role": "state",
-            "storage": 14
+            "storage": 12
         },
         {
             "name": "train.%31",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 15
+            "storage": 13
         },
         {
             "name": "train.%35",
@@ -433,7 +405,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 16
+            "storage": 14
         },
         {
             "name": "train.%39",
@@ -443,7 +415,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 17
+            "storage": 15
         },
         {
             "name": "out.w",
@@ -453,7 +425,7 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "param",
-            "storage": 18
+            "storage": 16
         },
         {
             "name": "train.%41",
@@ -463,7 +435,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 19
+            "storage": 17
         },
         {
             "name": "out.b",
@@ -472,7 +444,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "param",
-            "storage": 20
+            "storage": 18
         },
         {
             "name": "train.%44",
@@ -482,7 +454,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "train.%45",
@@ -492,7 +464,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 19
+            "storage": 17
         },
         {
             "name": "train.%48",
@@ -502,7 +474,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 22
+            "storage": 20
         },
         {
             "name": "train.%49",
@@ -512,7 +484,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 19
+            "storage": 17
         },
         {
             "name": "train.%50",
@@ -522,7 +494,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "train.%51",
@@ -532,7 +504,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 23
+            "storage": 21
         },
         {
             "name": "train.%54",
@@ -542,7 +514,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 24
+            "storage": 22
         },
         {
             "name": "train.%55",
@@ -551,7 +523,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 23
+            "storage": 21
         },
         {
             "name": "train.%56",
@@ -560,28 +532,28 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 22
+            "storage": 20
         },
         {
             "name": "train.%57",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 23
+            "storage": 21
         },
         {
             "name": "train.%59",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 25
+            "storage": 23
         },
         {
             "name": "lr",
             "shape": [],
             "size": 1,
             "role": "hyper",
-            "storage": 26
+            "storage": 24
         },
         {
             "name": "conv1.w.m",
@@ -593,7 +565,7 @@ export const artifact = {
             ],
             "size": 288,
             "role": "state",
-            "storage": 27
+            "storage": 25
         },
         {
             "name": "conv1.w.v",
@@ -605,21 +577,21 @@ export const artifact = {
             ],
             "size": 288,
             "role": "state",
-            "storage": 28
+            "storage": 26
         },
         {
             "name": "train.%72",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 23
+            "storage": 21
         },
         {
             "name": "train.%75",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 22
+            "storage": 20
         },
         {
             "name": "conv1.b.m",
@@ -628,7 +600,7 @@ export const artifact = {
             ],
             "size": 32,
             "role": "state",
-            "storage": 29
+            "storage": 27
         },
         {
             "name": "conv1.b.v",
@@ -637,7 +609,7 @@ export const artifact = {
             ],
             "size": 32,
             "role": "state",
-            "storage": 30
+            "storage": 28
         },
         {
             "name": "conv2.w.m",
@@ -649,7 +621,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "state",
-            "storage": 31
+            "storage": 29
         },
         {
             "name": "conv2.w.v",
@@ -661,7 +633,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "state",
-            "storage": 32
+            "storage": 30
         },
         {
             "name": "conv2.b.m",
@@ -670,7 +642,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "state",
-            "storage": 33
+            "storage": 31
         },
         {
             "name": "conv2.b.v",
@@ -679,7 +651,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "state",
-            "storage": 34
+            "storage": 32
         },
         {
             "name": "out.w.m",
@@ -689,7 +661,7 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "state",
-            "storage": 35
+            "storage": 33
         },
         {
             "name": "out.w.v",
@@ -699,7 +671,7 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "state",
-            "storage": 36
+            "storage": 34
         },
         {
             "name": "out.b.m",
@@ -708,7 +680,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "state",
-            "storage": 37
+            "storage": 35
         },
         {
             "name": "out.b.v",
@@ -717,7 +689,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "state",
-            "storage": 38
+            "storage": 36
         },
         {
             "name": "train.%140",
@@ -727,7 +699,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 24
+            "storage": 22
         },
         {
             "name": "train.%141",
@@ -737,7 +709,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 39
+            "storage": 37
         },
         {
             "name": "train.%142",
@@ -747,7 +719,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 40
+            "storage": 38
         },
         {
             "name": "train.%143",
@@ -757,7 +729,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 39
+            "storage": 37
         },
         {
             "name": "train.%146",
@@ -767,7 +739,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "train.%147",
@@ -777,7 +749,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "temp",
-            "storage": 40
+            "storage": 38
         },
         {
             "name": "train.%149",
@@ -787,7 +759,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 19
+            "storage": 17
         },
         {
             "name": "train.%150",
@@ -797,7 +769,7 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "temp",
-            "storage": 24
+            "storage": 22
         },
         {
             "name": "train.%152",
@@ -807,7 +779,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 17
+            "storage": 15
         },
         {
             "name": "train.%156",
@@ -821,7 +793,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 16
+            "storage": 14
         },
         {
             "name": "train.%157",
@@ -833,7 +805,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "train.%158",
@@ -845,7 +817,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 19
+            "storage": 17
         },
         {
             "name": "train.%161",
@@ -859,7 +831,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 10
+            "storage": 8
         },
         {
             "name": "train.%164",
@@ -871,7 +843,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 16
+            "storage": 14
         },
         {
             "name": "train.%165",
@@ -883,7 +855,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "train.%165.slices",
@@ -893,7 +865,7 @@ export const artifact = {
             ],
             "size": 2048,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "train.%168",
@@ -903,7 +875,7 @@ export const artifact = {
             ],
             "size": 4460544,
             "role": "temp",
-            "storage": 10
+            "storage": 8
         },
         {
             "name": "train.%169",
@@ -913,7 +885,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "train.%169.slices",
@@ -924,7 +896,7 @@ export const artifact = {
             ],
             "size": 811008,
             "role": "temp",
-            "storage": 12
+            "storage": 10
         },
         {
             "name": "train.%175",
@@ -938,7 +910,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 9
+            "storage": 10
         },
         {
             "name": "train.%176",
@@ -950,7 +922,7 @@ export const artifact = {
             ],
             "size": 692224,
             "role": "temp",
-            "storage": 7
+            "storage": 6
         },
         {
             "name": "train.%177",
@@ -962,7 +934,7 @@ export const artifact = {
             ],
             "size": 692224,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "train.%180",
@@ -976,7 +948,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 4
+            "storage": 3
         },
         {
             "name": "train.%183",
@@ -988,7 +960,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 9
+            "storage": 10
         },
         {
             "name": "train.%184",
@@ -1000,7 +972,7 @@ export const artifact = {
             ],
             "size": 32,
             "role": "temp",
-            "storage": 39
+            "storage": 37
         },
         {
             "name": "train.%184.slices",
@@ -1010,7 +982,7 @@ export const artifact = {
             ],
             "size": 2048,
             "role": "temp",
-            "storage": 17
+            "storage": 15
         },
         {
             "name": "train.%187",
@@ -1020,7 +992,7 @@ export const artifact = {
             ],
             "size": 288,
             "role": "temp",
-            "storage": 19
+            "storage": 17
         },
         {
             "name": "train.%187.slices",
@@ -1031,21 +1003,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "temp",
-            "storage": 17
-        },
-        {
-            "name": "predict.%2",
-            "shape": [
-                128,
-                26,
-                26,
-                3,
-                3,
-                1
-            ],
-            "size": 778752,
-            "role": "temp",
-            "storage": 3
+            "storage": 15
         },
         {
             "name": "predict.%5",
@@ -1055,7 +1013,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 4
+            "storage": 3
         },
         {
             "name": "predict.%11",
@@ -1067,7 +1025,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 6
+            "storage": 5
         },
         {
             "name": "predict.%12",
@@ -1081,7 +1039,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 4
+            "storage": 3
         },
         {
             "name": "predict.%13",
@@ -1093,21 +1051,7 @@ export const artifact = {
             ],
             "size": 692224,
             "role": "temp",
-            "storage": 7
-        },
-        {
-            "name": "predict.%15",
-            "shape": [
-                128,
-                11,
-                11,
-                3,
-                3,
-                32
-            ],
-            "size": 4460544,
-            "role": "temp",
-            "storage": 9
+            "storage": 6
         },
         {
             "name": "predict.%18",
@@ -1117,7 +1061,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "predict.%24",
@@ -1129,7 +1073,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 16
+            "storage": 3
         },
         {
             "name": "predict.%25",
@@ -1143,7 +1087,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "predict.%26",
@@ -1155,7 +1099,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "predict.%29",
@@ -1165,7 +1109,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "predict.%32",
@@ -1175,7 +1119,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 22
+            "storage": 20
         },
         {
             "name": "predict.%33",
@@ -1185,7 +1129,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 23
+            "storage": 21
         },
         {
             "name": "predict.%37",
@@ -1195,7 +1139,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "predict.%38",
@@ -1205,7 +1149,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 23
+            "storage": 21
         },
         {
             "name": "predict.%40",
@@ -1215,21 +1159,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 41
-        },
-        {
-            "name": "evaluate.%3",
-            "shape": [
-                128,
-                26,
-                26,
-                3,
-                3,
-                1
-            ],
-            "size": 778752,
-            "role": "temp",
-            "storage": 3
+            "storage": 39
         },
         {
             "name": "evaluate.%6",
@@ -1239,7 +1169,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 4
+            "storage": 3
         },
         {
             "name": "evaluate.%12",
@@ -1251,7 +1181,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 6
+            "storage": 5
         },
         {
             "name": "evaluate.%13",
@@ -1265,7 +1195,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 4
+            "storage": 3
         },
         {
             "name": "evaluate.%14",
@@ -1277,21 +1207,7 @@ export const artifact = {
             ],
             "size": 692224,
             "role": "temp",
-            "storage": 7
-        },
-        {
-            "name": "evaluate.%16",
-            "shape": [
-                128,
-                11,
-                11,
-                3,
-                3,
-                32
-            ],
-            "size": 4460544,
-            "role": "temp",
-            "storage": 9
+            "storage": 6
         },
         {
             "name": "evaluate.%19",
@@ -1301,7 +1217,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "evaluate.%25",
@@ -1313,7 +1229,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 16
+            "storage": 3
         },
         {
             "name": "evaluate.%26",
@@ -1327,7 +1243,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "evaluate.%27",
@@ -1339,7 +1255,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "evaluate.%30",
@@ -1349,7 +1265,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "evaluate.%33",
@@ -1359,7 +1275,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 22
+            "storage": 20
         },
         {
             "name": "evaluate.%34",
@@ -1369,7 +1285,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 23
+            "storage": 21
         },
         {
             "name": "evaluate.%37",
@@ -1379,7 +1295,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "evaluate.%38",
@@ -1389,7 +1305,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 22
+            "storage": 20
         },
         {
             "name": "evaluate.%39",
@@ -1399,7 +1315,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 23
+            "storage": 21
         },
         {
             "name": "evaluate.%40",
@@ -1409,7 +1325,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 40
+            "storage": 38
         },
         {
             "name": "evaluate.%43",
@@ -1419,7 +1335,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 22
+            "storage": 20
         },
         {
             "name": "evaluate.%44",
@@ -1428,7 +1344,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 23
+            "storage": 21
         },
         {
             "name": "evaluate.%45",
@@ -1437,21 +1353,21 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 40
+            "storage": 38
         },
         {
             "name": "evaluate.%46",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 15
+            "storage": 13
         },
         {
             "name": "evaluate.%48",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 42
+            "storage": 40
         }
     ],
     "programs": [
@@ -1459,32 +1375,22 @@ export const artifact = {
             "name": "train",
             "launches": [
                 {
-                    "kernel": "train_000_copy",
+                    "kernel": "train_000_matmul",
                     "args": [
                         0,
-                        3
-                    ],
-                    "sources": [
-                        "%3 patches  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_001_matmul",
-                    "args": [
-                        3,
                         2,
-                        4
+                        3
                     ],
                     "sources": [
                         "%6 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_002_map",
+                    "kernel": "train_001_map",
                     "args": [
+                        3,
                         4,
-                        5,
-                        6
+                        5
                     ],
                     "sources": [
                         "%10 add  examples/mnist-cnn.ts:17:31 conv",
@@ -1492,52 +1398,42 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_003_copy",
+                    "kernel": "train_002_copy",
                     "args": [
-                        6,
-                        7
+                        5,
+                        6
                     ],
                     "sources": [
                         "%13 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_004_reduce_max",
+                    "kernel": "train_003_reduce_max",
                     "args": [
-                        7,
-                        8
+                        6,
+                        7
                     ],
                     "sources": [
                         "%14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_005_copy",
+                    "kernel": "train_004_matmul",
                     "args": [
+                        7,
                         8,
-                        10
-                    ],
-                    "sources": [
-                        "%16 patches  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_006_matmul",
-                    "args": [
-                        10,
-                        9,
-                        11
+                        9
                     ],
                     "sources": [
                         "%19 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_007_map",
+                    "kernel": "train_005_map",
                     "args": [
-                        11,
-                        12,
-                        13
+                        9,
+                        10,
+                        11
                     ],
                     "sources": [
                         "%23 add  examples/mnist-cnn.ts:18:31 conv",
@@ -1545,40 +1441,40 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_008_copy",
+                    "kernel": "train_006_copy",
                     "args": [
-                        13,
-                        14
+                        11,
+                        12
                     ],
                     "sources": [
                         "%26 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_009_reduce_max",
+                    "kernel": "train_007_reduce_max",
                     "args": [
-                        14,
-                        15
+                        12,
+                        13
                     ],
                     "sources": [
                         "%27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_010_map",
+                    "kernel": "train_008_map",
                     "args": [
-                        16,
-                        17
+                        14,
+                        15
                     ],
                     "sources": [
                         "%31 add  examples/mnist-cnn.ts:19:36 dropout"
                     ]
                 },
                 {
-                    "kernel": "train_011_map",
+                    "kernel": "train_009_map",
                     "args": [
-                        16,
-                        18
+                        14,
+                        16
                     ],
                     "sources": [
                         "%33 random_uniform  examples/mnist-cnn.ts:19:36 dropout",
@@ -1586,11 +1482,11 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_012_map",
+                    "kernel": "train_010_map",
                     "args": [
-                        18,
-                        15,
-                        19
+                        16,
+                        13,
+                        17
                     ],
                     "sources": [
                         "%37 mul  examples/mnist-cnn.ts:19:36 dropout",
@@ -1598,14 +1494,35 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_013_matmul",
+                    "kernel": "train_011_matmul",
+                    "args": [
+                        17,
+                        18,
+                        19
+                    ],
+                    "sources": [
+                        "%41 matmul  examples/mnist-cnn.ts:19:20 dense"
+                    ]
+                },
+                {
+                    "kernel": "train_012_map",
                     "args": [
                         19,
                         20,
                         21
                     ],
                     "sources": [
-                        "%41 matmul  examples/mnist-cnn.ts:19:20 dense"
+                        "%44 add  examples/mnist-cnn.ts:19:20 dense"
+                    ]
+                },
+                {
+                    "kernel": "train_013_reduce_max",
+                    "args": [
+                        21,
+                        22
+                    ],
+                    "sources": [
+                        "%45 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -1616,28 +1533,27 @@ export const artifact = {
                         23
                     ],
                     "sources": [
-                        "%44 add  examples/mnist-cnn.ts:19:20 dense"
+                        "%48 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_015_reduce_max",
+                    "kernel": "train_015_map",
                     "args": [
                         23,
                         24
                     ],
                     "sources": [
-                        "%45 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%49 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_016_map",
+                    "kernel": "train_016_sum",
                     "args": [
-                        23,
                         24,
                         25
                     ],
                     "sources": [
-                        "%48 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%50 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -1647,40 +1563,40 @@ export const artifact = {
                         26
                     ],
                     "sources": [
-                        "%49 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%51 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_018_sum",
+                    "kernel": "train_018_map",
                     "args": [
+                        1,
+                        23,
                         26,
                         27
                     ],
                     "sources": [
-                        "%50 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%53 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%54 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_019_map",
+                    "kernel": "train_019_sum",
                     "args": [
                         27,
                         28
                     ],
                     "sources": [
-                        "%51 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%55 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "train_020_map",
                     "args": [
-                        1,
-                        25,
                         28,
                         29
                     ],
                     "sources": [
-                        "%53 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%54 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%56 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -1690,7 +1606,7 @@ export const artifact = {
                         30
                     ],
                     "sources": [
-                        "%55 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%57 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -1700,34 +1616,14 @@ export const artifact = {
                         31
                     ],
                     "sources": [
-                        "%56 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_023_sum",
-                    "args": [
-                        31,
-                        32
-                    ],
-                    "sources": [
-                        "%57 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_024_map",
-                    "args": [
-                        32,
-                        33
-                    ],
-                    "sources": [
                         "%59 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_025_map",
+                    "kernel": "train_023_map",
                     "args": [
-                        17,
-                        37
+                        15,
+                        35
                     ],
                     "sources": [
                         "%71 pow  examples/mnist-cnn.ts:13:14 adam",
@@ -1735,10 +1631,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_026_map",
+                    "kernel": "train_024_map",
                     "args": [
-                        17,
-                        38
+                        15,
+                        36
                     ],
                     "sources": [
                         "%74 pow  examples/mnist-cnn.ts:13:14 adam",
@@ -1746,53 +1642,53 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_027_map",
+                    "kernel": "train_025_map",
                     "args": [
                         1,
-                        49
+                        47
                     ],
                     "sources": [
                         "%140 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_028_map",
+                    "kernel": "train_026_map",
                     "args": [
-                        49,
-                        50
+                        47,
+                        48
                     ],
                     "sources": [
                         "%141 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_029_sum",
+                    "kernel": "train_027_sum",
                     "args": [
-                        50,
-                        51
+                        48,
+                        49
                     ],
                     "sources": [
                         "%142 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_030_map",
+                    "kernel": "train_028_map",
                     "args": [
-                        51,
-                        27,
-                        52
+                        49,
+                        25,
+                        50
                     ],
                     "sources": [
                         "%143 div  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_031_map",
+                    "kernel": "train_029_map",
                     "args": [
-                        49,
-                        52,
-                        26,
-                        53
+                        47,
+                        50,
+                        24,
+                        51
                     ],
                     "sources": [
                         "%145 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
@@ -1800,43 +1696,43 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_032_sum",
+                    "kernel": "train_030_sum",
                     "args": [
-                        53,
-                        54
+                        51,
+                        52
                     ],
                     "sources": [
                         "%147 sum  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_033_matmul",
+                    "kernel": "train_031_matmul",
                     "args": [
-                        53,
-                        20,
-                        55
+                        51,
+                        18,
+                        53
                     ],
                     "sources": [
                         "%149 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_034_matmul",
+                    "kernel": "train_032_matmul",
                     "args": [
-                        19,
-                        53,
-                        56
+                        17,
+                        51,
+                        54
                     ],
                     "sources": [
                         "%150 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_035_map",
+                    "kernel": "train_033_map",
                     "args": [
-                        18,
-                        55,
-                        57
+                        16,
+                        53,
+                        55
                     ],
                     "sources": [
                         "%151 where  examples/mnist-cnn.ts:19:36 dropout",
@@ -1844,54 +1740,54 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_036_map",
+                    "kernel": "train_034_map",
                     "args": [
-                        14,
-                        15,
-                        58
+                        12,
+                        13,
+                        56
                     ],
                     "sources": [
                         "%156 equal  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_037_sum",
+                    "kernel": "train_035_sum",
                     "args": [
-                        58,
-                        59
+                        56,
+                        57
                     ],
                     "sources": [
                         "%157 sum  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_038_map",
+                    "kernel": "train_036_map",
                     "args": [
+                        55,
                         57,
-                        59,
-                        60
+                        58
                     ],
                     "sources": [
                         "%158 div  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_039_map",
+                    "kernel": "train_037_map",
                     "args": [
+                        56,
                         58,
-                        60,
-                        61
+                        59
                     ],
                     "sources": [
                         "%161 mul  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_040_map",
+                    "kernel": "train_038_map",
                     "args": [
-                        13,
-                        61,
-                        62
+                        11,
+                        59,
+                        60
                     ],
                     "sources": [
                         "%162 unpatches  examples/mnist-cnn.ts:18:16 maxPool2d",
@@ -1900,84 +1796,84 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_041_sum",
+                    "kernel": "train_039_sum",
                     "args": [
-                        62,
-                        64
+                        60,
+                        62
                     ],
                     "sources": [
                         "%165 sum  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_042_sum",
+                    "kernel": "train_040_sum",
                     "args": [
-                        64,
+                        62,
+                        61
+                    ],
+                    "sources": [
+                        "%165 sum  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_041_matmul",
+                    "args": [
+                        60,
+                        8,
                         63
-                    ],
-                    "sources": [
-                        "%165 sum  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_043_matmul",
-                    "args": [
-                        62,
-                        9,
-                        65
                     ],
                     "sources": [
                         "%168 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_044_matmul",
-                    "args": [
-                        10,
-                        62,
-                        67
-                    ],
-                    "sources": [
-                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_045_sum",
-                    "args": [
-                        67,
-                        66
-                    ],
-                    "sources": [
-                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_046_map",
+                    "kernel": "train_042_matmul",
                     "args": [
                         7,
-                        8,
-                        68
+                        60,
+                        65
+                    ],
+                    "sources": [
+                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_043_sum",
+                    "args": [
+                        65,
+                        64
+                    ],
+                    "sources": [
+                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_044_map",
+                    "args": [
+                        6,
+                        7,
+                        66
                     ],
                     "sources": [
                         "%175 equal  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_047_sum",
+                    "kernel": "train_045_sum",
                     "args": [
-                        68,
-                        69
+                        66,
+                        67
                     ],
                     "sources": [
                         "%176 sum  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_048_map",
+                    "kernel": "train_046_map",
                     "args": [
-                        65,
-                        69,
-                        70
+                        63,
+                        67,
+                        68
                     ],
                     "sources": [
                         "%172 unpatches  examples/mnist-cnn.ts:18:31 conv",
@@ -1985,22 +1881,22 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_049_map",
+                    "kernel": "train_047_map",
                     "args": [
+                        66,
                         68,
-                        70,
-                        71
+                        69
                     ],
                     "sources": [
                         "%180 mul  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_050_map",
+                    "kernel": "train_048_map",
                     "args": [
-                        6,
-                        71,
-                        72
+                        5,
+                        69,
+                        70
                     ],
                     "sources": [
                         "%181 unpatches  examples/mnist-cnn.ts:17:16 maxPool2d",
@@ -2009,13 +1905,34 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_051_sum",
+                    "kernel": "train_049_sum",
                     "args": [
-                        72,
-                        74
+                        70,
+                        72
                     ],
                     "sources": [
                         "%184 sum  examples/mnist-cnn.ts:17:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_050_sum",
+                    "args": [
+                        72,
+                        71
+                    ],
+                    "sources": [
+                        "%184 sum  examples/mnist-cnn.ts:17:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_051_matmul",
+                    "args": [
+                        0,
+                        70,
+                        74
+                    ],
+                    "sources": [
+                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
@@ -2025,35 +1942,14 @@ export const artifact = {
                         73
                     ],
                     "sources": [
-                        "%184 sum  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_053_matmul",
-                    "args": [
-                        3,
-                        72,
-                        76
-                    ],
-                    "sources": [
                         "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_054_sum",
+                    "kernel": "train_053_map",
                     "args": [
-                        76,
-                        75
-                    ],
-                    "sources": [
-                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_055_map",
-                    "args": [
-                        75,
-                        35
+                        73,
+                        33
                     ],
                     "sources": [
                         "%65 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2063,10 +1959,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_056_map",
+                    "kernel": "train_054_map",
                     "args": [
-                        75,
-                        36
+                        73,
+                        34
                     ],
                     "sources": [
                         "%69 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2077,13 +1973,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_057_map",
+                    "kernel": "train_055_map",
                     "args": [
-                        34,
+                        32,
+                        33,
                         35,
-                        37,
+                        34,
                         36,
-                        38,
                         2
                     ],
                     "sources": [
@@ -2098,10 +1994,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_058_map",
+                    "kernel": "train_056_map",
                     "args": [
-                        73,
-                        39
+                        71,
+                        37
                     ],
                     "sources": [
                         "%82 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2111,10 +2007,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_059_map",
+                    "kernel": "train_057_map",
                     "args": [
-                        73,
-                        40
+                        71,
+                        38
                     ],
                     "sources": [
                         "%85 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2125,14 +2021,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_060_map",
+                    "kernel": "train_058_map",
                     "args": [
-                        34,
-                        39,
+                        32,
                         37,
-                        40,
+                        35,
                         38,
-                        5
+                        36,
+                        4
                     ],
                     "sources": [
                         "%206 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2146,10 +2042,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_061_map",
+                    "kernel": "train_059_map",
                     "args": [
-                        66,
-                        41
+                        64,
+                        39
                     ],
                     "sources": [
                         "%94 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2159,10 +2055,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_062_map",
+                    "kernel": "train_060_map",
                     "args": [
-                        66,
-                        42
+                        64,
+                        40
                     ],
                     "sources": [
                         "%97 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2173,14 +2069,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_063_map",
+                    "kernel": "train_061_map",
                     "args": [
-                        34,
-                        41,
-                        37,
-                        42,
-                        38,
-                        9
+                        32,
+                        39,
+                        35,
+                        40,
+                        36,
+                        8
                     ],
                     "sources": [
                         "%218 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2194,10 +2090,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_064_map",
+                    "kernel": "train_062_map",
                     "args": [
-                        63,
-                        43
+                        61,
+                        41
                     ],
                     "sources": [
                         "%106 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2207,10 +2103,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_065_map",
+                    "kernel": "train_063_map",
                     "args": [
-                        63,
-                        44
+                        61,
+                        42
                     ],
                     "sources": [
                         "%109 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2221,14 +2117,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_066_map",
+                    "kernel": "train_064_map",
                     "args": [
-                        34,
-                        43,
-                        37,
-                        44,
-                        38,
-                        12
+                        32,
+                        41,
+                        35,
+                        42,
+                        36,
+                        10
                     ],
                     "sources": [
                         "%230 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2242,10 +2138,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_067_map",
+                    "kernel": "train_065_map",
                     "args": [
-                        56,
-                        45
+                        54,
+                        43
                     ],
                     "sources": [
                         "%118 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2255,10 +2151,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_068_map",
+                    "kernel": "train_066_map",
                     "args": [
-                        56,
-                        46
+                        54,
+                        44
                     ],
                     "sources": [
                         "%121 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2269,14 +2165,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_069_map",
+                    "kernel": "train_067_map",
                     "args": [
-                        34,
-                        45,
-                        37,
-                        46,
-                        38,
-                        20
+                        32,
+                        43,
+                        35,
+                        44,
+                        36,
+                        18
                     ],
                     "sources": [
                         "%242 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2290,10 +2186,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_070_map",
+                    "kernel": "train_068_map",
                     "args": [
-                        54,
-                        47
+                        52,
+                        45
                     ],
                     "sources": [
                         "%130 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2303,10 +2199,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_071_map",
+                    "kernel": "train_069_map",
                     "args": [
-                        54,
-                        48
+                        52,
+                        46
                     ],
                     "sources": [
                         "%133 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2317,14 +2213,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_072_map",
+                    "kernel": "train_070_map",
                     "args": [
-                        34,
-                        47,
-                        37,
-                        48,
-                        38,
-                        22
+                        32,
+                        45,
+                        35,
+                        46,
+                        36,
+                        20
                     ],
                     "sources": [
                         "%254 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2338,10 +2234,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_assign_step_b16",
+                    "kernel": "train_assign_step_b14",
                     "args": [
-                        17,
-                        16
+                        15,
+                        14
                     ],
                     "sources": [
                         "update:step: the step's new value replaces the old one"
@@ -2359,13 +2255,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 34
+                    "buffer": 32
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 33
+                    "buffer": 31
                 }
             ]
         },
@@ -2373,32 +2269,22 @@ export const artifact = {
             "name": "predict",
             "launches": [
                 {
-                    "kernel": "predict_000_copy",
+                    "kernel": "predict_000_matmul",
                     "args": [
                         0,
-                        77
-                    ],
-                    "sources": [
-                        "%2 patches  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "predict_001_matmul",
-                    "args": [
-                        77,
                         2,
-                        78
+                        75
                     ],
                     "sources": [
                         "%5 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "predict_002_map",
+                    "kernel": "predict_001_map",
                     "args": [
-                        78,
-                        5,
-                        79
+                        75,
+                        4,
+                        76
                     ],
                     "sources": [
                         "%9 add  examples/mnist-cnn.ts:17:31 conv",
@@ -2406,52 +2292,42 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "predict_003_copy",
+                    "kernel": "predict_002_copy",
                     "args": [
-                        79,
-                        80
+                        76,
+                        77
                     ],
                     "sources": [
                         "%12 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "predict_004_reduce_max",
+                    "kernel": "predict_003_reduce_max",
                     "args": [
-                        80,
-                        81
+                        77,
+                        78
                     ],
                     "sources": [
                         "%13 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "predict_005_copy",
+                    "kernel": "predict_004_matmul",
                     "args": [
-                        81,
-                        82
-                    ],
-                    "sources": [
-                        "%15 patches  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "predict_006_matmul",
-                    "args": [
-                        82,
-                        9,
-                        83
+                        78,
+                        8,
+                        79
                     ],
                     "sources": [
                         "%18 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "predict_007_map",
+                    "kernel": "predict_005_map",
                     "args": [
-                        83,
-                        12,
-                        84
+                        79,
+                        10,
+                        80
                     ],
                     "sources": [
                         "%22 add  examples/mnist-cnn.ts:18:31 conv",
@@ -2459,63 +2335,63 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "predict_008_copy",
+                    "kernel": "predict_006_copy",
                     "args": [
-                        84,
-                        85
+                        80,
+                        81
                     ],
                     "sources": [
                         "%25 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "predict_009_reduce_max",
+                    "kernel": "predict_007_reduce_max",
                     "args": [
-                        85,
-                        86
+                        81,
+                        82
                     ],
                     "sources": [
                         "%26 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "predict_010_matmul",
+                    "kernel": "predict_008_matmul",
                     "args": [
-                        86,
-                        20,
-                        87
+                        82,
+                        18,
+                        83
                     ],
                     "sources": [
                         "%29 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "predict_011_map",
+                    "kernel": "predict_009_map",
                     "args": [
-                        87,
-                        22,
-                        88
+                        83,
+                        20,
+                        84
                     ],
                     "sources": [
                         "%32 add  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "predict_012_reduce_max",
+                    "kernel": "predict_010_reduce_max",
                     "args": [
-                        88,
-                        89
+                        84,
+                        85
                     ],
                     "sources": [
                         "%33 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "predict_013_map",
+                    "kernel": "predict_011_map",
                     "args": [
-                        88,
-                        89,
-                        90
+                        84,
+                        85,
+                        86
                     ],
                     "sources": [
                         "%36 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
@@ -2523,21 +2399,21 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "predict_014_sum",
+                    "kernel": "predict_012_sum",
                     "args": [
-                        90,
-                        91
+                        86,
+                        87
                     ],
                     "sources": [
                         "%38 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "predict_015_map",
+                    "kernel": "predict_013_map",
                     "args": [
-                        90,
-                        91,
-                        92
+                        86,
+                        87,
+                        88
                     ],
                     "sources": [
                         "%40 div  examples/mnist-cnn.ts:22:29 softmax"
@@ -2553,7 +2429,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 92
+                    "buffer": 88
                 }
             ]
         },
@@ -2561,32 +2437,22 @@ export const artifact = {
             "name": "evaluate",
             "launches": [
                 {
-                    "kernel": "evaluate_000_copy",
+                    "kernel": "evaluate_000_matmul",
                     "args": [
                         0,
-                        93
-                    ],
-                    "sources": [
-                        "%3 patches  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_001_matmul",
-                    "args": [
-                        93,
                         2,
-                        94
+                        89
                     ],
                     "sources": [
                         "%6 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "evaluate_002_map",
+                    "kernel": "evaluate_001_map",
                     "args": [
-                        94,
-                        5,
-                        95
+                        89,
+                        4,
+                        90
                     ],
                     "sources": [
                         "%10 add  examples/mnist-cnn.ts:17:31 conv",
@@ -2594,52 +2460,42 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "evaluate_003_copy",
+                    "kernel": "evaluate_002_copy",
                     "args": [
-                        95,
-                        96
+                        90,
+                        91
                     ],
                     "sources": [
                         "%13 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "evaluate_004_reduce_max",
+                    "kernel": "evaluate_003_reduce_max",
                     "args": [
-                        96,
-                        97
+                        91,
+                        92
                     ],
                     "sources": [
                         "%14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "evaluate_005_copy",
+                    "kernel": "evaluate_004_matmul",
                     "args": [
-                        97,
-                        98
-                    ],
-                    "sources": [
-                        "%16 patches  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_006_matmul",
-                    "args": [
-                        98,
-                        9,
-                        99
+                        92,
+                        8,
+                        93
                     ],
                     "sources": [
                         "%19 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "evaluate_007_map",
+                    "kernel": "evaluate_005_map",
                     "args": [
-                        99,
-                        12,
-                        100
+                        93,
+                        10,
+                        94
                     ],
                     "sources": [
                         "%23 add  examples/mnist-cnn.ts:18:31 conv",
@@ -2647,105 +2503,105 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "evaluate_008_copy",
+                    "kernel": "evaluate_006_copy",
                     "args": [
-                        100,
-                        101
+                        94,
+                        95
                     ],
                     "sources": [
                         "%26 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "evaluate_009_reduce_max",
+                    "kernel": "evaluate_007_reduce_max",
                     "args": [
-                        101,
-                        102
+                        95,
+                        96
                     ],
                     "sources": [
                         "%27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "evaluate_010_matmul",
+                    "kernel": "evaluate_008_matmul",
                     "args": [
-                        102,
-                        20,
-                        103
+                        96,
+                        18,
+                        97
                     ],
                     "sources": [
                         "%30 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "evaluate_011_map",
+                    "kernel": "evaluate_009_map",
                     "args": [
-                        103,
-                        22,
-                        104
+                        97,
+                        20,
+                        98
                     ],
                     "sources": [
                         "%33 add  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "evaluate_012_reduce_max",
+                    "kernel": "evaluate_010_reduce_max",
                     "args": [
-                        104,
-                        105
+                        98,
+                        99
                     ],
                     "sources": [
                         "%34 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_013_map",
+                    "kernel": "evaluate_011_map",
                     "args": [
-                        104,
-                        105,
-                        106
+                        98,
+                        99,
+                        100
                     ],
                     "sources": [
                         "%37 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_014_map",
+                    "kernel": "evaluate_012_map",
                     "args": [
-                        106,
-                        107
+                        100,
+                        101
                     ],
                     "sources": [
                         "%38 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_015_sum",
+                    "kernel": "evaluate_013_sum",
                     "args": [
-                        107,
-                        108
+                        101,
+                        102
                     ],
                     "sources": [
                         "%39 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_016_map",
+                    "kernel": "evaluate_014_map",
                     "args": [
-                        108,
-                        109
+                        102,
+                        103
                     ],
                     "sources": [
                         "%40 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_017_map",
+                    "kernel": "evaluate_015_map",
                     "args": [
                         1,
-                        106,
-                        109,
-                        110
+                        100,
+                        103,
+                        104
                     ],
                     "sources": [
                         "%42 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
@@ -2753,40 +2609,40 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "evaluate_018_sum",
+                    "kernel": "evaluate_016_sum",
                     "args": [
-                        110,
-                        111
+                        104,
+                        105
                     ],
                     "sources": [
                         "%44 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_019_map",
+                    "kernel": "evaluate_017_map",
                     "args": [
-                        111,
-                        112
+                        105,
+                        106
                     ],
                     "sources": [
                         "%45 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_020_sum",
+                    "kernel": "evaluate_018_sum",
                     "args": [
-                        112,
-                        113
+                        106,
+                        107
                     ],
                     "sources": [
                         "%46 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_021_map",
+                    "kernel": "evaluate_019_map",
                     "args": [
-                        113,
-                        114
+                        107,
+                        108
                     ],
                     "sources": [
                         "%48 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
@@ -2806,14 +2662,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 114
+                    "buffer": 108
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "e3d1303fabfd1f6c";
+export const buildId = "b321ac02746bd653";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -9,7 +9,7 @@ export const buildId = "ac203362864bab44";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "27f00f33398147e5f385ceaf7941d7db42456265cf74f9577498e5bc23252ff4",
+    sourceHash: "e9c40a831e94f2e8e2f90867192d97532b852451bf8475d0bb18aa261ab3027a",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

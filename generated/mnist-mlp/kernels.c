@@ -61,7 +61,14 @@ static void gradc_pack_b_panel(const float *restrict b, float *restrict bp, int 
   }
 }
 
-/* ap[p][r] = A(i0 + r, pc + p), zero for rows past the `rows` that exist. */
+/*
+ * Packs a row tile of A: ap[p][r] = A(i0 + r, pc + p) for p < kc, zero for rows past the `rows`
+ * that exist. gradc_pack_a_tile reads A from memory with its strides; an implicit GEMM's kernel
+ * passes a packer of its own that reads A through a convolution's window (no patches copy).
+ */
+typedef void (*gradc_pack_a)(const float *restrict a, float *restrict ap, int i0, int rows, int pc,
+                             int kc, int ars, int acs);
+
 static void gradc_pack_a_tile(const float *restrict a, float *restrict ap, int i0, int rows,
                               int pc, int kc, int ars, int acs) {
   for (int r = 0; r < GRADC_MR; r++) {
@@ -96,16 +103,16 @@ static inline void gradc_micro_tile(int kc, const float *restrict ap, const floa
       c[(size_t)r * ldc + j] = add ? c[(size_t)r * ldc + j] + tile[r][j] : tile[r][j];
 }
 
-/* One row tile of C: all of k, in blocks of KC, against every packed panel of B. */
+/* One row tile of C: k steps from p0 on, in blocks of KC, against every packed panel of B. */
 static void gradc_matmul_row_tile(const float *restrict a, const float *restrict bp,
-                                  float *restrict c, int t, int m, int n, int k, int ars,
-                                  int acs, int panels) {
+                                  float *restrict c, int t, int m, int n, int k, int p0, int ars,
+                                  int acs, int panels, gradc_pack_a pack_a) {
   float ap[GRADC_KC * GRADC_MR] __attribute__((aligned(64)));
   const int i0 = t * GRADC_MR;
   const int rows = m - i0 < GRADC_MR ? m - i0 : GRADC_MR;
   for (int pc = 0; pc < k; pc += GRADC_KC) {
     const int kc = k - pc < GRADC_KC ? k - pc : GRADC_KC;
-    gradc_pack_a_tile(a, ap, i0, rows, pc, kc, ars, acs);
+    pack_a(a, ap, i0, rows, p0 + pc, kc, ars, acs);
     for (int q = 0; q < panels; q++) {
       const int cols = n - q * GRADC_NR < GRADC_NR ? n - q * GRADC_NR : GRADC_NR;
       const float *panel = bp + ((size_t)q * k + pc) * GRADC_NR;
@@ -130,9 +137,10 @@ static float *gradc_pack_buffer(size_t floats) {
   return buffer;
 }
 
-/* The product on the calling thread alone, B packed into `bp` (k x panels x GRADC_NR floats). */
+/* The product over A's k steps [p0, p0 + k) on the calling thread alone, B packed into `bp`. */
 static void gradc_matmul_serial(const float *restrict a, const float *restrict b, float *restrict c,
-                                int m, int n, int k, int ars, int acs, int brs, int bcs, float *bp) {
+                                int m, int n, int k, int p0, int ars, int acs, int brs, int bcs,
+                                float *bp, gradc_pack_a pack_a) {
   if (k == 0) {
     memset(c, 0, sizeof(float) * (size_t)m * n);
     return;
@@ -140,17 +148,17 @@ static void gradc_matmul_serial(const float *restrict a, const float *restrict b
   const int panels = (n + GRADC_NR - 1) / GRADC_NR;
   const int tiles = (m + GRADC_MR - 1) / GRADC_MR;
   for (int q = 0; q < panels; q++) gradc_pack_b_panel(b, bp + (size_t)q * k * GRADC_NR, q, n, k, brs, bcs);
-  for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, ars, acs, panels);
+  for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, p0, ars, acs, panels, pack_a);
 }
 
 /*
  * The slices of a split product (kernel IR `kSlices`) side by side: each thread multiplies whole
  * slices into its own part of `c` with a packing buffer of its own, so the thread team starts
- * once for all of them instead of twice per slice.
+ * once for all of them instead of twice per slice. Slice s is A's k steps [s k, (s + 1) k).
  */
 static void gradc_matmul_slices(const float *restrict a, const float *restrict b, float *restrict c,
-                                int slices, size_t a_step, size_t b_step, size_t c_step,
-                                int m, int n, int k, int ars, int acs, int brs, int bcs) {
+                                int slices, size_t b_step, size_t c_step, int m, int n, int k,
+                                int ars, int acs, int brs, int bcs, gradc_pack_a pack_a) {
   const size_t floats = (size_t)k * ((n + GRADC_NR - 1) / GRADC_NR) * GRADC_NR;
   const size_t bytes = (sizeof(float) * floats + 63) / 64 * 64;
   #pragma omp parallel
@@ -159,14 +167,16 @@ static void gradc_matmul_slices(const float *restrict a, const float *restrict b
     if (!bp) abort();
     #pragma omp for schedule(dynamic)
     for (int s = 0; s < slices; s++) {
-      gradc_matmul_serial(a + s * a_step, b + s * b_step, c + s * c_step, m, n, k, ars, acs, brs, bcs, bp);
+      gradc_matmul_serial(a, b + s * b_step, c + s * c_step, m, n, k, s * k, ars, acs, brs, bcs, bp, pack_a);
     }
     free(bp);
   }
 }
 
-static void gradc_matmul(const float *restrict a, const float *restrict b, float *restrict c,
-                         int m, int n, int k, int ars, int acs, int brs, int bcs) {
+/* The product with A packed by `pack_a`, the thread team sharing B's panels and A's row tiles. */
+static void gradc_matmul_packed(const float *restrict a, const float *restrict b, float *restrict c,
+                                int m, int n, int k, int ars, int acs, int brs, int bcs,
+                                gradc_pack_a pack_a) {
   if (k == 0) {
     memset(c, 0, sizeof(float) * (size_t)m * n);
     return;
@@ -182,8 +192,14 @@ static void gradc_matmul(const float *restrict a, const float *restrict b, float
       gradc_pack_b_panel(b, bp + (size_t)q * k * GRADC_NR, q, n, k, brs, bcs);
     }
     #pragma omp for schedule(dynamic)
-    for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, ars, acs, panels);
+    for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, 0, ars, acs, panels, pack_a);
   }
+}
+
+/* The product of A and B in memory. */
+static void gradc_matmul(const float *restrict a, const float *restrict b, float *restrict c,
+                         int m, int n, int k, int ars, int acs, int brs, int bcs) {
+  gradc_matmul_packed(a, b, c, m, n, k, ars, acs, brs, bcs, gradc_pack_a_tile);
 }
 
 // ---- kernels ----

@@ -50,7 +50,11 @@ extern "C" __global__ void __launch_bounds__(256) train_000_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 784u) ? in0[i * 784u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 784u) {
+        a = in0[i * 784u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
@@ -135,7 +139,11 @@ extern "C" __global__ void __launch_bounds__(256) train_002_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 250u) ? in0[i * 250u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 250u) {
+        a = in0[i * 250u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
@@ -220,7 +228,11 @@ extern "C" __global__ void __launch_bounds__(256) train_004_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 250u) ? in0[i * 250u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 250u) {
+        a = in0[i * 250u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 10u + j].
 #pragma unroll
@@ -579,7 +591,11 @@ extern "C" __global__ void __launch_bounds__(256) train_022_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 10u) ? in0[i * 10u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 10u) {
+        a = in0[i * 10u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[j * 10u + p].
 #pragma unroll
@@ -648,7 +664,11 @@ extern "C" __global__ void __launch_bounds__(256) train_023_matmul(
       const unsigned int kk = e / 32u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 250u && p < 600u) ? in0[p * 250u + i] : 0.0f;
+      float a = 0.0f;
+      if (i < 250u && p < 600u) {
+        a = in0[p * 250u + i];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 10u + j].
 #pragma unroll
@@ -766,7 +786,11 @@ extern "C" __global__ void __launch_bounds__(256) train_026_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 250u) ? in0[i * 250u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 250u) {
+        a = in0[i * 250u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[j * 250u + p].
 #pragma unroll
@@ -835,7 +859,11 @@ extern "C" __global__ void __launch_bounds__(256) train_027_matmul(
       const unsigned int kk = e / 64u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 250u && p < 600u) ? in0[p * 250u + i] : 0.0f;
+      float a = 0.0f;
+      if (i < 250u && p < 600u) {
+        a = in0[p * 250u + i];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
@@ -951,7 +979,11 @@ extern "C" __global__ void __launch_bounds__(256) train_030_matmul(
       const unsigned int kk = e / 64u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 784u && p < 600u) ? in0[p * 784u + i] : 0.0f;
+      float a = 0.0f;
+      if (i < 784u && p < 600u) {
+        a = in0[p * 784u + i];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
@@ -1122,7 +1154,11 @@ extern "C" __global__ void __launch_bounds__(256) predict_000_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 784u) ? in0[i * 784u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 784u) {
+        a = in0[i * 784u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
@@ -1207,7 +1243,11 @@ extern "C" __global__ void __launch_bounds__(256) predict_002_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 250u) ? in0[i * 250u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 250u) {
+        a = in0[i * 250u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
@@ -1292,7 +1332,11 @@ extern "C" __global__ void __launch_bounds__(256) predict_004_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 250u) ? in0[i * 250u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 250u) {
+        a = in0[i * 250u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 10u + j].
 #pragma unroll
@@ -1443,7 +1487,11 @@ extern "C" __global__ void __launch_bounds__(256) evaluate_000_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 784u) ? in0[i * 784u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 784u) {
+        a = in0[i * 784u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
@@ -1528,7 +1576,11 @@ extern "C" __global__ void __launch_bounds__(256) evaluate_002_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 250u) ? in0[i * 250u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 250u) {
+        a = in0[i * 250u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 250u + j].
 #pragma unroll
@@ -1613,7 +1665,11 @@ extern "C" __global__ void __launch_bounds__(256) evaluate_004_matmul(
       const unsigned int kk = e % 16u;
       const unsigned int i = row0 + ii;
       const unsigned int p = p0 + kk;
-      tileA[kk][ii] = (i < 600u && p < 250u) ? in0[i * 250u + p] : 0.0f;
+      float a = 0.0f;
+      if (i < 600u && p < 250u) {
+        a = in0[i * 250u + p];
+      }
+      tileA[kk][ii] = a;
     }
     // B(p, j) = in1[p * 10u + j].
 #pragma unroll

@@ -353,40 +353,71 @@ function loadedName(kernel: MapKernel, input: number): string {
  * nested loops' variables when there are some).
  */
 function flatLoad(lang: CStyleLanguage, kernel: MapKernel, coordinates?: readonly string[]): LoadCode {
-  const declared = new Map<string, string>();
-  let count = 0;
+  let locals: WindowLocals | undefined;
   return (input, view, window, declare) => {
     if (window) {
       const emit = declare ?? (() => {
         throw new Error('a window read needs somewhere to declare its locals');
       });
-      // One local per distinct value: the terms of an adjoint's sum share numerators and checks.
-      const local = (prefix: string, value: string, statement: (name: string) => string) => {
-        const key = `${prefix}:${value}`;
-        const known = declared.get(key);
-        if (known !== undefined) return known;
-        const name = `${prefix}${count++}`;
-        emit(statement(name));
-        declared.set(key, name);
-        return name;
-      };
-      const locals: WindowLocals = {
-        coordinate(shape, d) {
-          if (coordinates) return coordinates[d];
-          if (shape[d] === 1) return '0';
-          const position = axisPosition(lang, OUTPUT_INDEX, stridesOf(shape)[d], shape[d], d === firstNonUnitAxis(shape));
-          return local('wc', position, (n) => lang.declareCoordinate(n, position));
-        },
-        signed: (value) => local('wi', value, (n) => lang.declareSignedIndex(n, value)),
-        condition: (value) => local('wk', value, (n) => lang.declareCondition(n, value)),
-        float: (value) => local('wv', value, (n) => lang.declareFloat(n, value)),
-      };
+      locals ??= windowLocals(lang, emit, OUTPUT_INDEX, coordinates);
       return windowRead(lang, loadedName(kernel, input), window, locals);
     }
     const axes = view ? simplifyView(view) : [];
     const index = isIdentityAxes(axes) ? OUTPUT_INDEX : indexExpr(lang, axes, OUTPUT_INDEX);
     return `${loadedName(kernel, input)}[${index}]`;
   };
+}
+
+/**
+ * The locals of window reads in one body, each distinct value declared once through `declare`
+ * (the terms of an adjoint's sum share numerators and checks): output coordinates are the
+ * loop variables `coordinates` when given, else positions of the flat index `flatIndex`.
+ */
+export function windowLocals(
+  lang: CStyleLanguage,
+  declare: (statement: string) => void,
+  flatIndex: string,
+  coordinates?: readonly string[],
+): WindowLocals {
+  const declared = new Map<string, string>();
+  let count = 0;
+  const local = (prefix: string, value: string, statement: (name: string) => string) => {
+    const key = `${prefix}:${value}`;
+    const known = declared.get(key);
+    if (known !== undefined) return known;
+    const name = `${prefix}${count++}`;
+    declare(statement(name));
+    declared.set(key, name);
+    return name;
+  };
+  return {
+    coordinate(shape, d) {
+      if (coordinates) return coordinates[d];
+      if (shape[d] === 1) return '0';
+      const position = axisPosition(lang, flatIndex, stridesOf(shape)[d], shape[d], d === firstNonUnitAxis(shape));
+      return local('wc', position, (n) => lang.declareCoordinate(n, position));
+    },
+    signed: (value) => local('wi', value, (n) => lang.declareSignedIndex(n, value)),
+    condition: (value) => local('wk', value, (n) => lang.declareCondition(n, value)),
+    float: (value) => local('wv', value, (n) => lang.declareFloat(n, value)),
+  };
+}
+
+/**
+ * Element `f` of an implicit GEMM's A (storage index `flatIndex`, an index expression) read
+ * through the kernel's window: the statements that declare `f` and the window's locals, and
+ * the value. `{ aWindow: patches of [1,5,5,1], 3x3 }` with `i * 9 + p` in C →
+ * `const int f = i * 9 + p;`, `const int wc0 = (f / 45) % 5;`, ..., value `wv5`.
+ */
+export function windowElement(
+  lang: CStyleLanguage,
+  buffer: string,
+  view: WindowView,
+  flatIndex: string,
+): { decls: string[]; element: string } {
+  const decls = [lang.declareIndex('f', flatIndex)];
+  const element = windowRead(lang, buffer, view, windowLocals(lang, (line) => decls.push(line), 'f'));
+  return { decls, element };
 }
 
 /**
@@ -471,6 +502,39 @@ export function windowRead(lang: CStyleLanguage, buffer: string, view: WindowVie
   return locals.float(lang.guardedRead(buffer, locals.condition(checks.join(' && ')), index, lang.floatLiteral(view.fill)));
 }
 
+/** One output coordinate of a window view: its axis and the index expression it is. */
+export interface CoordinateText {
+  readonly axis: number;
+  readonly text: string;
+}
+
+/**
+ * The coordinates of a window view's output index `major · minorSize + minor`, each from the
+ * one index it depends on, or undefined when no axis boundary of `shape` splits it there; axes
+ * of one element are left out (their coordinate is 0). [128,11,11,3,3,32], minorSize 288 →
+ * major `i`: `(i / 121)`, `(i / 11) % 11`, `i % 11`; minor `p`: `(p / 96)`, `(p / 32) % 3`, `p % 32`.
+ */
+export function splitCoordinates(
+  lang: CStyleLanguage,
+  shape: Shape,
+  major: string,
+  minor: string,
+  minorSize: number,
+): { major: CoordinateText[]; minor: CoordinateText[] } | undefined {
+  const strides = stridesOf(shape);
+  const boundary = shape.findIndex((_, d) => strides[d] * shape[d] === minorSize);
+  if (boundary < 0) return undefined;
+  const group = (from: number, to: number, index: string, unit: number): CoordinateText[] => {
+    const first = shape.findIndex((size, d) => d >= from && size > 1);
+    return shape.flatMap((size, axis) =>
+      axis < from || axis >= to || size === 1
+        ? []
+        : [{ axis, text: axisPosition(lang, index, strides[axis] / unit, size, axis === first) }],
+    );
+  };
+  return { major: group(0, boundary, major, minorSize), minor: group(boundary, shape.length, minor, 1) };
+}
+
 /** `o0`, `o1`, ...: the variables of nested loops over `shape`. */
 export function loopVariables(shape: readonly number[]): string[] {
   return shape.map((_, d) => `o${d}`);
@@ -507,7 +571,7 @@ function axisPosition(lang: CStyleLanguage, v: string, inner: number, size: numb
 }
 
 /** `a * 2 + b - 1` from terms and a constant, with unit coefficients and zeros left out. */
-function affineText(terms: readonly (readonly [string, number])[], offset: number): string {
+export function affineText(terms: readonly (readonly [string, number])[], offset: number): string {
   let text = '';
   for (const [value, coef] of terms) {
     if (coef === 0) continue;
@@ -577,25 +641,24 @@ export function matmulStrides(kernel: MatmulKernel): MatmulStrides {
 }
 
 /**
- * The slices of a split product (kSlices > 1): k per slice, and how far A, B and out move from
- * one slice to the next. `{ m: 250, n: 10, k: 6000, kSlices: 20, transA: true }` →
- * `{ slices: 20, sliceK: 300, aStep: 75000, bStep: 3000, outStep: 2500 }`.
+ * The slices of a split product (kSlices > 1): k per slice, and how far B and out move from one
+ * slice to the next (slice s of A is its k steps [s·sliceK, (s+1)·sliceK)).
+ * `{ m: 250, n: 10, k: 6000, kSlices: 20, transA: true }` →
+ * `{ slices: 20, sliceK: 300, bStep: 3000, outStep: 2500 }`.
  */
 export interface MatmulSlicing {
   readonly slices: number;
   readonly sliceK: number;
-  readonly aStep: number;
   readonly bStep: number;
   readonly outStep: number;
 }
 
 export function matmulSlicing(kernel: MatmulKernel): MatmulSlicing {
-  const { acs, brs } = matmulStrides(kernel);
+  const { brs } = matmulStrides(kernel);
   const sliceK = kernel.k / kernel.kSlices;
   return {
     slices: kernel.kSlices,
     sliceK,
-    aStep: sliceK * acs,
     bStep: sliceK * brs,
     outStep: kernel.m * kernel.n,
   };
@@ -823,35 +886,48 @@ export function outputsAdjacent(kernel: ReduceKernel): boolean {
  * (`ii`/`jj` the row or column in the tile, `kk` the step of k), and the elements as loads:
  * A(i, p) = `in0[i * 784u + p]` walks p (`ii = e / 16u`, `kk = e % 16u`); transposed A walks i.
  */
-export interface TileStaging {
+export interface TileStaging extends MatmulElements {
   readonly aRow: string;
   readonly aStep: string;
   readonly bColumn: string;
   readonly bStep: string;
-  readonly aElement: string;
-  readonly bElement: string;
 }
 
-export function tileStaging(kernel: MatmulKernel, tileM: number, tileN: number): TileStaging {
+export function tileStaging(lang: CStyleLanguage, kernel: MatmulKernel, tileM: number, tileN: number): TileStaging {
   const { transA, transB } = kernel;
   return {
     aRow: transA ? `e % ${tileM}u` : 'e / 16u',
     aStep: transA ? `e / ${tileM}u` : 'e % 16u',
     bColumn: transB ? 'e / 16u' : `e % ${tileN}u`,
     bStep: transB ? 'e % 16u' : `e / ${tileN}u`,
-    ...matmulElements(kernel),
+    ...matmulElements(lang, kernel),
   };
 }
 
-/** Element (i, p) of op(A) and (p, j) of op(B) of a matrix product, in unsigned indexing. */
-export function matmulElements(kernel: MatmulKernel): { aElement: string; bElement: string } {
+/**
+ * Element (i, p) of op(A) and (p, j) of op(B) of a matrix product, in unsigned indexing, and
+ * what A's element is in words. An implicit GEMM's A is a window read, whose locals `aDecls`
+ * declares first (in the scope where i and p are in range).
+ */
+export interface MatmulElements {
+  readonly aDecls: readonly string[];
+  readonly aElement: string;
+  readonly aAbout: string;
+  readonly bElement: string;
+}
+
+export function matmulElements(lang: CStyleLanguage, kernel: MatmulKernel): MatmulElements {
   const { m, n, k, transA, transB } = kernel;
   const a = inputName(0);
   const b = inputName(1);
-  return {
-    aElement: transA ? `${a}[p * ${m}u + i]` : `${a}[i * ${k}u + p]`,
-    bElement: transB ? `${b}[j * ${k}u + p]` : `${b}[p * ${n}u + j]`,
-  };
+  const bElement = transB ? `${b}[j * ${k}u + p]` : `${b}[p * ${n}u + j]`;
+  if (kernel.aWindow) {
+    const flat = transA ? `p * ${m}u + i` : `i * ${k}u + p`;
+    const { decls, element } = windowElement(lang, a, kernel.aWindow, flat);
+    return { aDecls: decls, aElement: element, aAbout: `the window read of patch element ${flat} of ${a}`, bElement };
+  }
+  const aElement = transA ? `${a}[p * ${m}u + i]` : `${a}[i * ${k}u + p]`;
+  return { aDecls: [], aElement, aAbout: aElement, bElement };
 }
 
 /** The part of k a block of a tiled GPU product sums over, and where its slice sits in out. */

@@ -4,6 +4,7 @@
  * float *restrict out)` per kernel, plus `gradc_alloc`/`gradc_free` for the native runtime.
  * Compile with `-O3 -march=native -fopenmp -shared -fPIC`.
  */
+import type { WindowView } from '../../ir/layout.ts';
 import type {
   Kernel,
   MapKernel,
@@ -13,7 +14,7 @@ import type {
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
 import type {
-  CFunctionLanguage, CodeForOp, FunctionKernelView, MatmulSlicing, ModuleMeta, SupportFunction,
+  CFunctionLanguage, CodeForOp, FunctionKernelView, ModuleMeta, SupportFunction,
 } from './c-style.ts';
 import {
   conditionalRead,
@@ -33,8 +34,13 @@ import {
   prefix,
   reduceParts,
   shortestFloat32Digits,
+  affineText,
+  splitCoordinates,
   supportFor,
+  inputName,
+  windowElement,
 } from './c-style.ts';
+import { stridesOf, windowAxisRange } from '../../ir/layout.ts';
 import { template } from './templates.ts';
 
 /**
@@ -152,13 +158,11 @@ interface ReduceView extends KernelView {
 }
 
 interface MatmulView extends KernelView {
-  readonly m: number;
-  readonly n: number;
-  readonly k: number;
-  readonly strides: string;
+  /** An implicit GEMM's packer of A, before the kernel; none for a product of buffers. */
+  readonly packer: readonly string[];
+  readonly notes: readonly string[];
+  readonly call: string;
 }
-
-type MatmulSlicesView = MatmulView & MatmulSlicing;
 
 /** Renders every kernel of `schedule` into one C translation unit. */
 export function renderC(schedule: Schedule, meta: CRenderMeta): string {
@@ -185,12 +189,7 @@ function renderKernel(schedule: Schedule, kernel: Kernel): string {
     case 'reduce':
       return template<ReduceView>('c/reduce.hbs')(reduceView(base, kernel));
     case 'matmul':
-      return kernel.kSlices === 1
-        ? template<MatmulView>('c/matmul.hbs')(matmulView(base, kernel))
-        : template<MatmulSlicesView>('c/matmul-slices.hbs')({
-            ...matmulView(base, kernel),
-            ...matmulSlicing(kernel),
-          });
+      return template<MatmulView>('c/matmul.hbs')(matmulView(base, kernel));
   }
 }
 
@@ -243,11 +242,133 @@ function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
 /**
  * A matrix product calls the packed, blocked `gradc_matmul` with the operands' strides:
  * `{ m: 600, n: 250, k: 784, transA: false, transB: true }` →
- * `gradc_matmul(in0, in1, out, 600, 250, 784, 784, 1, 1, 784);`. A split product calls it
- * once per slice of k, on pointers moved to the slice (c/matmul-slices.hbs).
+ * `gradc_matmul(in0, in1, out, 600, 250, 784, 784, 1, 1, 784);`. A split product calls
+ * `gradc_matmul_slices`, which runs the slices of k side by side. An implicit GEMM (`aWindow`)
+ * passes the packer of A that `windowPacker` writes for it.
  */
 function matmulView(base: KernelView, kernel: MatmulKernel): MatmulView {
   const { ars, acs, brs, bcs } = matmulStrides(kernel);
   const { m, n, k } = kernel;
-  return { ...base, m, n, k, strides: [ars, acs, brs, bcs].join(', ') };
+  const strides = [ars, acs, brs, bcs].join(', ');
+  const packer = kernel.aWindow ? windowPacker(kernel, kernel.aWindow) : [];
+  const packA = kernel.aWindow ? packerName(kernel) : 'gradc_pack_a_tile';
+  if (kernel.kSlices > 1) {
+    const { slices, sliceK, bStep, outStep } = matmulSlicing(kernel);
+    return {
+      ...base,
+      packer,
+      notes: [`${slices} slices of k, ${sliceK} each: slice s is the product over p in [s * ${sliceK}, (s + 1) * ${sliceK}).`],
+      call: `gradc_matmul_slices(in0, in1, out, ${slices}, ${bStep}, ${outStep}, ${m}, ${n}, ${sliceK}, ${strides}, ${packA});`,
+    };
+  }
+  const call = kernel.aWindow
+    ? `gradc_matmul_packed(in0, in1, out, ${m}, ${n}, ${k}, ${strides}, ${packA});`
+    : `gradc_matmul(in0, in1, out, ${m}, ${n}, ${k}, ${strides});`;
+  return { ...base, packer, notes: [], call };
+}
+
+function packerName(kernel: MatmulKernel): string {
+  return `${kernel.name}_pack_a`;
+}
+
+/**
+ * The packer of an implicit GEMM's A, a `gradc_pack_a`: ap[q][r] = A(i0 + r, pc + q), read
+ * through the window instead of from a patches buffer. A's storage index is i · k + p (or
+ * p · m + i when A is transposed); each output coordinate of the window comes from i or from p
+ * alone (`splitCoordinates`), so each input coordinate is a row part plus a step part, and so is
+ * the input index. The row parts are computed once per tile into small arrays, the step parts
+ * once per step: an element costs an add, the checks padding needs, and the load. Rows past
+ * `rows` are zero. A window that does not split so (or divides) reads each element whole.
+ */
+function windowPacker(kernel: MatmulKernel, window: WindowView): string[] {
+  const parts = separableParts(kernel, window) ?? wholeElementParts(kernel, window);
+  const name = packerName(kernel);
+  return [
+    `/* A(i, p) of ${kernel.name}, read through its window and packed as gradc_pack_a_tile packs. */`,
+    `static void ${name}(const float *restrict in0, float *restrict ap, int i0, int rows,`,
+    `${' '.repeat(13 + name.length)}int pc, int kc, int ars, int acs) {`,
+    '  (void)ars;',
+    '  (void)acs;',
+    ...parts.rowArrays.map((line) => `  int ${line}[GRADC_MR];`),
+    ...(parts.rowDecls.length > 0
+      ? ['  for (int r = 0; r < rows; r++) {', '    const int i = i0 + r;', ...parts.rowDecls.map((l) => `    ${l}`), '  }']
+      : []),
+    '  for (int q = 0; q < kc; q++) {',
+    '    const int p = pc + q;',
+    ...parts.stepDecls.map((line) => `    ${line}`),
+    '    for (int r = 0; r < rows; r++) {',
+    ...parts.elementDecls.map((line) => `      ${line}`),
+    `      ap[q * GRADC_MR + r] = ${parts.element};`,
+    '    }',
+    '    for (int r = rows; r < GRADC_MR; r++) ap[q * GRADC_MR + r] = 0.0f;',
+    '  }',
+    '}',
+    '',
+  ];
+}
+
+/** The statements of a window packer: per tile row, per step, per element. */
+interface PackerParts {
+  /** Arrays of GRADC_MR ints, one value per row of the tile. */
+  readonly rowArrays: readonly string[];
+  /** Statements that fill row `r`'s entries (`i` is its row of A). */
+  readonly rowDecls: readonly string[];
+  /** Statements per step (`p` is its step of k). */
+  readonly stepDecls: readonly string[];
+  readonly elementDecls: readonly string[];
+  readonly element: string;
+}
+
+/** Each element read whole: its index `i * ars + p * acs` decoded into coordinates. */
+function wholeElementParts(kernel: MatmulKernel, window: WindowView): PackerParts {
+  const { ars, acs } = matmulStrides(kernel);
+  const read = windowElement(C_LANGUAGE, inputName(0), window, `i * ${ars} + p * ${acs}`);
+  return { rowArrays: [], rowDecls: [], stepDecls: [], elementDecls: ['const int i = i0 + r;', ...read.decls], element: read.element };
+}
+
+/**
+ * Input coordinate j of the window is row_j + step_j (its terms over row coordinates plus its
+ * offset, and its terms over step coordinates), the index the sum of both parts times the
+ * input's strides: `row_base[r]` and `step_base`; only the axes padding can take out of the
+ * input are checked, on `row_n<j>[r] + step_n<j>`. Undefined where the window does not split.
+ */
+function separableParts(kernel: MatmulKernel, window: WindowView): PackerParts | undefined {
+  const { m, k, transA } = kernel;
+  const [major, minor] = transA ? ['p', 'i'] : ['i', 'p'];
+  const coordinates = splitCoordinates(C_LANGUAGE, window.outShape, major, minor, transA ? m : k);
+  if (!coordinates || window.axes.some((axis) => axis.divisor !== 1 || axis.terms.length === 0)) return undefined;
+  const [row, step] = transA ? [coordinates.minor, coordinates.major] : [coordinates.major, coordinates.minor];
+  const rowAxes = new Set(row.map((c) => c.axis));
+  const inStrides = stridesOf(window.inShape);
+  const rowIndex: (readonly [string, number])[] = [];
+  const stepIndex: (readonly [string, number])[] = [];
+  const rowArrays = ['row_base'];
+  const rowDecls = row.map(({ axis, text }) => `const int o${axis} = ${text};`);
+  const stepDecls = step.map(({ axis, text }) => `const int o${axis} = ${text};`);
+  const elementDecls: string[] = [];
+  const checks: string[] = [];
+  let offset = 0;
+  for (const [j, axis] of window.axes.entries()) {
+    // A coordinate along an axis of one element is 0: its terms drop out.
+    const terms = axis.terms.filter((t) => window.outShape[t.axis] > 1);
+    const rowTerms = terms.filter((t) => rowAxes.has(t.axis)).map((t) => [`o${t.axis}`, t.coef] as const);
+    const stepTerms = terms.filter((t) => !rowAxes.has(t.axis)).map((t) => [`o${t.axis}`, t.coef] as const);
+    for (const [v, coef] of rowTerms) rowIndex.push([v, coef * inStrides[j]]);
+    for (const [v, coef] of stepTerms) stepIndex.push([v, coef * inStrides[j]]);
+    offset += axis.offset * inStrides[j];
+    const { min, max } = windowAxisRange(axis, window.outShape);
+    const limit = window.inShape[j];
+    if (min >= 0 && max < limit) continue;
+    rowArrays.push(`row_n${j}`);
+    rowDecls.push(`row_n${j}[r] = ${affineText(rowTerms, axis.offset)};`);
+    stepDecls.push(`const int step_n${j} = ${affineText(stepTerms, 0)};`);
+    elementDecls.push(`const int n${j} = row_n${j}[r] + step_n${j};`);
+    if (min < 0) checks.push(`n${j} >= 0`);
+    if (max >= limit) checks.push(`n${j} < ${limit}`);
+  }
+  rowDecls.push(`row_base[r] = ${affineText(rowIndex, offset)};`);
+  stepDecls.push(`const int step_base = ${affineText(stepIndex, 0)};`);
+  const read = `${inputName(0)}[row_base[r] + step_base]`;
+  const element = checks.length === 0 ? read : conditionalRead(inputName(0), checks.join(' && '), 'row_base[r] + step_base', cFloatLiteral(window.fill));
+  return { rowArrays, rowDecls, stepDecls, elementDecls, element };
 }

@@ -547,7 +547,7 @@ function matmulStaging(
     signature: cudaSignature(kernel, THREADS_PER_BLOCK),
     m,
     n,
-    ...tileStaging(kernel, tileM, tileN),
+    ...tileStaging(CUDA_LANGUAGE, kernel, tileM, tileN),
     ...matmulSliceRange(CUDA_LANGUAGE, kernel, 'blockIdx.z', `${k}u`),
   };
 }

@@ -21,10 +21,13 @@ import {
   mapParts,
   nestedLoops,
   matmulSlicing,
+  matmulStrides,
   prefix,
   reduceParts,
   supportFor,
+  windowElement,
 } from './c-style.ts';
+import type { WindowView } from '../../ir/layout.ts';
 import { template } from './templates.ts';
 import { jsString } from '../escape.ts';
 
@@ -247,6 +250,7 @@ function renderMatmul(base: KernelView, kernel: MatmulKernel): string {
   const accumulators = Array.from({ length: Math.max(...passes.map((p) => p.rows)) }, (_, r) => `acc${r}`);
   const scratch = accumulators.map((acc) => `const ${kernel.name}_${acc} = new Float64Array(${n});`);
   const prelude = accumulators.map((acc) => `const ${acc} = ${kernel.name}_${acc};`);
+  if (kernel.aWindow) scratch.push(...windowElementFunction(kernel, kernel.aWindow));
   if (kernel.transB) {
     scratch.push(`const ${kernel.name}_b = new Float32Array(${k * n});`);
     prelude.push(
@@ -279,9 +283,10 @@ function matmulPass(kernel: MatmulKernel, rows: number, units: number, first: nu
       : [`const s = (t / ${units}) | 0;`, `const i = ${unit(`(t - s * ${units})`)};`];
   const each = Array.from({ length: rows }, (_, r) => r);
   const rowOf = (r: number) => (r === 0 ? 'i' : `(i + ${r})`);
-  if (!kernel.transA) rowDecls.push(...each.map((r) => `const aRow${r} = ${rowOf(r)} * ${k};`));
+  if (!kernel.transA && !kernel.aWindow) rowDecls.push(...each.map((r) => `const aRow${r} = ${rowOf(r)} * ${k};`));
   const a = (r: number, q: number) => {
     const p = q === 0 ? 'p' : `(p + ${q})`;
+    if (kernel.aWindow) return `${windowElementName(kernel)}(in0, ${r === 0 ? 'i' : `i + ${r}`}, ${q === 0 ? 'p' : `p + ${q}`})`;
     return kernel.transA ? `in0[${p} * ${m} + ${r === 0 ? 'i' : `i + ${r}`}]` : `in0[aRow${r} + ${q === 0 ? 'p' : `p + ${q}`}]`;
   };
   const quarters = [0, 1, 2, 3];
@@ -298,4 +303,20 @@ function matmulPass(kernel: MatmulKernel, rows: number, units: number, first: nu
     singleUpdates: each.map((r) => `acc${r}[j] += a${r} * x0;`),
     stores: each.map((r) => `out.set(acc${r}, ${outBase}${rowOf(r)} * ${n});`),
   };
+}
+
+function windowElementName(kernel: MatmulKernel): string {
+  return `${kernel.name}_a`;
+}
+
+/** A(i, p) of an implicit GEMM as a module-level function reading through the window. */
+function windowElementFunction(kernel: MatmulKernel, window: WindowView): string[] {
+  const { ars, acs } = matmulStrides(kernel);
+  const { decls, element } = windowElement(JS_LANGUAGE, 'in0', window, `i * ${ars} + p * ${acs}`);
+  return [
+    `function ${windowElementName(kernel)}(in0, i, p) {`,
+    ...decls.map((line) => `  ${line}`),
+    `  return ${element};`,
+    '}',
+  ];
 }

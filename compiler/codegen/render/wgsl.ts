@@ -27,7 +27,7 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels, foldExpr, withArgs } from '../kernel-ir.ts';
-import type { CStyleLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
+import type { CStyleLanguage, CodeForOp, MatmulElements, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
 import {
   float32Bits,
   matmulElements,
@@ -221,13 +221,11 @@ interface ReduceTreeView extends EntryView {
   readonly combine: string;
 }
 
-interface MatmulDirectView extends EntryView {
+interface MatmulDirectView extends EntryView, MatmulElements {
   readonly index: string;
   readonly size: number;
   readonly n: number;
   readonly k: number;
-  readonly aElement: string;
-  readonly bElement: string;
 }
 
 interface MatmulView extends EntryView, MatmulSliceRange, TileStaging {
@@ -502,7 +500,7 @@ function renderMatmul(kernel: MatmulKernel, limit: number) {
     size,
     n,
     k,
-    ...matmulElements(kernel),
+    ...matmulElements(WGSL_LANGUAGE, kernel),
   });
   return { entry, workgroups };
 }
@@ -537,7 +535,7 @@ function renderTiledMatmul(kernel: MatmulKernel, limit: number) {
     tileASize: 16 * (tileM + 1),
     tileBSize: 16 * (tileN + 1),
     accSize: blockM * blockN,
-    ...tileStaging(kernel, tileM, tileN),
+    ...tileStaging(WGSL_LANGUAGE, kernel, tileM, tileN),
     ...matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K'),
   });
   return { entry, workgroups };
