@@ -288,13 +288,19 @@ GRADC_EXPORT void train_003_copy(const float *restrict in0, float *restrict out)
 //   %14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d
 GRADC_EXPORT void train_004_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 692224; o++) {
-    const int base = (o / 32) * 128 + o % 32;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 32]);
+  for (int ob = 0; ob < 21632; ob++) {
+    const int base = ob * 128;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 32 + j]);
+      }
+    }
   }
 }
 
@@ -377,13 +383,19 @@ GRADC_EXPORT void train_008_copy(const float *restrict in0, float *restrict out)
 //   %27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d
 GRADC_EXPORT void train_009_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 204800; o++) {
-    const int base = (o / 64) * 256 + o % 64;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 64]);
+  for (int ob = 0; ob < 3200; ob++) {
+    const int base = ob * 256;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 64 + j]);
+      }
+    }
   }
 }
 
@@ -663,14 +675,19 @@ GRADC_EXPORT void train_031_map(
 // train_032_sum: out[1,10] = sum(in0[128,10]) over 128 each
 //   %147 sum  examples/mnist-cnn.ts:19:20 dense
 GRADC_EXPORT void train_032_sum(const float *restrict in0, float *restrict out) {
-  for (int o = 0; o < 10; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 128; r++) {
-      acc = acc + in0[base + r * 10];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 10;
+    #pragma omp simd
+    for (int j = 0; j < 10; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 128; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 10; j++) {
+        acc[j] = acc[j] + in0[base + r * 10 + j];
+      }
+    }
   }
 }
 
@@ -731,14 +748,19 @@ GRADC_EXPORT void train_036_map(
 //   %157 sum  examples/mnist-cnn.ts:18:16 maxPool2d
 GRADC_EXPORT void train_037_sum(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 204800; o++) {
-    const int base = (o / 64) * 256 + o % 64;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 4; r++) {
-      acc = acc + in0[base + r * 64];
+  for (int ob = 0; ob < 3200; ob++) {
+    const int base = ob * 256;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = acc[j] + in0[base + r * 64 + j];
+      }
+    }
   }
 }
 
@@ -817,28 +839,38 @@ GRADC_EXPORT void train_040_map(
 //   %165 sum  examples/mnist-cnn.ts:18:31 conv
 GRADC_EXPORT void train_041_sum(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 2048; o++) {
-    const int base = (o / 64) * 30976 + o % 64;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 484; r++) {
-      acc = acc + in0[base + r * 64];
+  for (int ob = 0; ob < 32; ob++) {
+    const int base = ob * 30976;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 484; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = acc[j] + in0[base + r * 64 + j];
+      }
+    }
   }
 }
 
 // train_042_sum: out[1,1,1,64] = sum(in0[32,64]) over 32 each
 //   %165 sum  examples/mnist-cnn.ts:18:31 conv
 GRADC_EXPORT void train_042_sum(const float *restrict in0, float *restrict out) {
-  for (int o = 0; o < 64; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 32; r++) {
-      acc = acc + in0[base + r * 64];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 32; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = acc[j] + in0[base + r * 64 + j];
+      }
+    }
   }
 }
 
@@ -866,15 +898,19 @@ GRADC_EXPORT void train_044_matmul(
 // train_045_sum: out[288,64] = sum(in0[44,288,64]) over 44 each
 //   %169 matmul  examples/mnist-cnn.ts:18:31 conv
 GRADC_EXPORT void train_045_sum(const float *restrict in0, float *restrict out) {
-  #pragma omp parallel for
-  for (int o = 0; o < 18432; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 44; r++) {
-      acc = acc + in0[base + r * 18432];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 18432;
+    #pragma omp simd
+    for (int j = 0; j < 18432; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 44; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 18432; j++) {
+        acc[j] = acc[j] + in0[base + r * 18432 + j];
+      }
+    }
   }
 }
 
@@ -900,14 +936,19 @@ GRADC_EXPORT void train_046_map(
 //   %176 sum  examples/mnist-cnn.ts:17:16 maxPool2d
 GRADC_EXPORT void train_047_sum(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 692224; o++) {
-    const int base = (o / 32) * 128 + o % 32;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 4; r++) {
-      acc = acc + in0[base + r * 32];
+  for (int ob = 0; ob < 21632; ob++) {
+    const int base = ob * 128;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = acc[j] + in0[base + r * 32 + j];
+      }
+    }
   }
 }
 
@@ -1033,28 +1074,38 @@ GRADC_EXPORT void train_050_map(
 //   %184 sum  examples/mnist-cnn.ts:17:31 conv
 GRADC_EXPORT void train_051_sum(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 2048; o++) {
-    const int base = (o / 32) * 43264 + o % 32;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 1352; r++) {
-      acc = acc + in0[base + r * 32];
+  for (int ob = 0; ob < 64; ob++) {
+    const int base = ob * 43264;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 1352; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = acc[j] + in0[base + r * 32 + j];
+      }
+    }
   }
 }
 
 // train_052_sum: out[1,1,1,32] = sum(in0[64,32]) over 64 each
 //   %184 sum  examples/mnist-cnn.ts:17:31 conv
 GRADC_EXPORT void train_052_sum(const float *restrict in0, float *restrict out) {
-  for (int o = 0; o < 32; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 64; r++) {
-      acc = acc + in0[base + r * 32];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 64; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = acc[j] + in0[base + r * 32 + j];
+      }
+    }
   }
 }
 
@@ -1072,14 +1123,19 @@ GRADC_EXPORT void train_053_matmul(
 // train_054_sum: out[9,32] = sum(in0[64,9,32]) over 64 each
 //   %187 matmul  examples/mnist-cnn.ts:17:31 conv
 GRADC_EXPORT void train_054_sum(const float *restrict in0, float *restrict out) {
-  for (int o = 0; o < 288; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 64; r++) {
-      acc = acc + in0[base + r * 288];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 288;
+    #pragma omp simd
+    for (int j = 0; j < 288; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 64; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 288; j++) {
+        acc[j] = acc[j] + in0[base + r * 288 + j];
+      }
+    }
   }
 }
 
@@ -1525,13 +1581,19 @@ GRADC_EXPORT void predict_003_copy(const float *restrict in0, float *restrict ou
 //   %13 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d
 GRADC_EXPORT void predict_004_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 692224; o++) {
-    const int base = (o / 32) * 128 + o % 32;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 32]);
+  for (int ob = 0; ob < 21632; ob++) {
+    const int base = ob * 128;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 32 + j]);
+      }
+    }
   }
 }
 
@@ -1614,13 +1676,19 @@ GRADC_EXPORT void predict_008_copy(const float *restrict in0, float *restrict ou
 //   %26 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d
 GRADC_EXPORT void predict_009_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 204800; o++) {
-    const int base = (o / 64) * 256 + o % 64;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 64]);
+  for (int ob = 0; ob < 3200; ob++) {
+    const int base = ob * 256;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 64 + j]);
+      }
+    }
   }
 }
 
@@ -1790,13 +1858,19 @@ GRADC_EXPORT void evaluate_003_copy(const float *restrict in0, float *restrict o
 //   %14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d
 GRADC_EXPORT void evaluate_004_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 692224; o++) {
-    const int base = (o / 32) * 128 + o % 32;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 32]);
+  for (int ob = 0; ob < 21632; ob++) {
+    const int base = ob * 128;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 32 + j]);
+      }
+    }
   }
 }
 
@@ -1879,13 +1953,19 @@ GRADC_EXPORT void evaluate_008_copy(const float *restrict in0, float *restrict o
 //   %27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d
 GRADC_EXPORT void evaluate_009_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 204800; o++) {
-    const int base = (o / 64) * 256 + o % 64;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 64]);
+  for (int ob = 0; ob < 3200; ob++) {
+    const int base = ob * 256;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 64 + j]);
+      }
+    }
   }
 }
 
