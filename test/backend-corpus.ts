@@ -169,6 +169,32 @@ export function reductionCases(): Case[] {
   return cases;
 }
 
+/**
+ * Reductions whose neighbouring outputs read neighbouring elements, in rows of at least 8, which
+ * the C backend reduces a row at a time (`reduceColumns`): pooling's layout, a bias gradient's
+ * single row, a max pool over patches.
+ */
+export function columnReductionCases(): Case[] {
+  const pool: WindowGeometry = { kernel: [2, 2], strides: [2, 2], dilation: [1, 1], padding: [0, 0, 0, 0] };
+  return [
+    makeCase('columns: max [4,3,2,2,16] axes [2,3] (windows)', ({ b, input }) => ({
+      y: b.reduceMax(input('x', [4, 3, 2, 2, 16]), [2, 3]),
+    })),
+    makeCase('columns: sum [4,3,2,2,16] axes [2,3] (windows)', ({ b, input }) => ({
+      y: b.sum(input('x', [4, 3, 2, 2, 16]), [2, 3]),
+    })),
+    makeCase('columns: max [300,24] axis 0 (one row)', ({ b, input }) => ({
+      y: b.reduceMax(input('x', [300, 24]), [0]),
+    })),
+    makeCase('columns: sum [300,24] axis 0 (one row)', ({ b, input }) => ({
+      y: b.sum(input('x', [300, 24]), [0]),
+    })),
+    makeCase('columns: max pool 2x2 stride 2 [2,6,6,8]', ({ b, input }) => ({
+      y: b.reduceMax(b.patches(input('x', [2, 6, 6, 8]), pool, -Infinity), [3, 4]),
+    })),
+  ];
+}
+
 export function movementCases(): Case[] {
   const perms = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
   const cases = perms.map((perm) =>
@@ -626,6 +652,7 @@ export function corpusCases(): Case[] {
     ...iotaCases(),
     ...randomUniformCases(),
     ...layerCases(),
+    ...columnReductionCases(),
   ];
 }
 

@@ -16,8 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { strictDiagnostics } from './typecheck.ts';
 import { printGraph } from '../compiler/ir/print.ts';
 import { schedule } from '../compiler/schedule.ts';
-import type { Program } from '../compiler/codegen/kernel-ir.ts';
+import type { Program, ReduceKernel } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';
+import { viewIndex } from '../compiler/ir/layout.ts';
+import { reduceColumns } from '../compiler/codegen/render/c-style.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
 import type { DeviceBuffer, HostBackend, JsKernel } from '../runtime/backend.ts';
@@ -107,6 +109,74 @@ describe.each(['native', 'js'] as const)('%s backend matches the float64 referen
       const got = runProgram(backend, buffers, merged.programs[i], c.feeds).y;
       expect(Object.is(got[0], Math.fround(value)), `${value} came back as ${got[0]}`).toBe(true);
     });
+  });
+});
+
+// ---- C reductions a row of adjacent outputs at a time ----
+
+describe('C reductions over adjacent outputs', () => {
+  const columnCases = cases.flatMap((c, i) => (c.name.startsWith('columns: ') ? [{ c, i }] : []));
+
+  function reduceKernels(i: number): ReduceKernel[] {
+    return merged.programs[i].kernels.filter((k): k is ReduceKernel => k.kind === 'reduce');
+  }
+
+  /** Kernel `name`'s C function, from its signature to its closing brace. */
+  function cFunction(name: string): string {
+    const start = cSource.indexOf(`void ${name}(`);
+    expect(start, name).toBeGreaterThanOrEqual(0);
+    return cSource.slice(start, cSource.indexOf('\n}\n', start));
+  }
+
+  /** Small integers (every sum exact in float32) with a few NaNs (one read last) and infinities. */
+  function awkwardValues(feed: Float32Array): Float32Array {
+    const special = new Map([[3, Infinity], [5, NaN], [60, -Infinity], [100, NaN], [feed.length - 1, NaN]]);
+    return feed.map((v, k) => special.get(k) ?? Math.floor(4 * v));
+  }
+
+  it('render a row at a time', () => {
+    expect(columnCases.length).toBe(5);
+    for (const { c, i } of columnCases) {
+      const kernels = reduceKernels(i);
+      expect(kernels.length, c.name).toBeGreaterThan(0);
+      for (const kernel of kernels) {
+        expect(reduceColumns(kernel), `${c.name}: ${kernel.name}`).toBeDefined();
+        const code = cFunction(kernel.name);
+        expect(code).toContain('for (int ob = 0; ob < ');
+        expect(code).not.toContain('reduction(');
+      }
+    }
+  });
+
+  it('give the JS backend\'s results bit for bit, NaN and infinities included', () => {
+    for (const { c, i } of columnCases) {
+      const feeds = { x: awkwardValues(c.feeds.x) };
+      const native = targets.native!;
+      const js = targets.js!;
+      const got = runProgram(native.backend, native.buffers, merged.programs[i], feeds).y;
+      const want = runProgram(js.backend, js.buffers, merged.programs[i], feeds).y;
+      expect(got.some(Number.isNaN), c.name).toBe(true);
+      expect(got.some(Number.isFinite), c.name).toBe(true);
+      expect(Array.from(got), c.name).toEqual(Array.from(want));
+    }
+  });
+
+  it('add each output\'s elements in order, r ascending in float32', () => {
+    for (const { c, i } of columnCases.filter(({ c }) => c.name.includes(' sum '))) {
+      const [kernel] = reduceKernels(i);
+      expect(kernel.inputs[0]).toBe(merged.programs[i].feeds.find((f) => f.name === 'x')?.buffer);
+      const x = c.feeds.x;
+      const want = Float32Array.from({ length: kernel.outSize }, (_, o) => {
+        let acc = 0;
+        for (let r = 0; r < kernel.reduceSize; r++) {
+          acc = Math.fround(acc + x[viewIndex(kernel.outView, o) + viewIndex(kernel.redView, r)]);
+        }
+        return acc;
+      });
+      const native = targets.native!;
+      const got = runProgram(native.backend, native.buffers, merged.programs[i], c.feeds).y;
+      expect(Array.from(got), c.name).toEqual(Array.from(want));
+    }
   });
 });
 

@@ -2,11 +2,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { StridedView } from '../compiler/ir/layout.ts';
-import { simplifyView, stridesOf, viewIndex } from '../compiler/ir/layout.ts';
-import type { MapKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
+import { reductionLayout, simplifyView, stridesOf, viewIndex } from '../compiler/ir/layout.ts';
+import type { MapKernel, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import {
   indexExpr,
   planMapLoop,
+  reduceColumnParts,
+  reduceColumns,
   rowLoad,
   shortestFloat32Digits,
 } from '../compiler/codegen/render/c-style.ts';
@@ -144,6 +146,78 @@ describe('strided index arithmetic', () => {
     expect(planMapLoop(kernel(bias))).toEqual({ kind: 'rows', rows: 600, cols: 250 });
     expect(planMapLoop(kernel())).toEqual({ kind: 'flat', size: 150000 });
     expect(stridesOf([600, 250])).toEqual([250, 1]);
+  });
+});
+
+describe('reductions over adjacent outputs', () => {
+  /** `op` over `axes` of a buffer of `inShape`, as the schedule lowers it. */
+  function reduceKernel(op: ReduceKernel['op'], inShape: number[], axes: number[]): ReduceKernel {
+    const { outView, redView, reduceSize } = reductionLayout(inShape, axes);
+    const outSize = inShape.reduce((a, b) => a * b, 1) / reduceSize;
+    return {
+      kind: 'reduce', name: 'k', op, inputs: [0], output: 1, sources: [], outSize, reduceSize, outView, redView,
+    };
+  }
+  const pooling = reduceKernel('max', [128, 13, 13, 2, 2, 32], [3, 4]);
+
+  it('go in rows of the innermost output axis when it has 8 elements or more', () => {
+    expect(reduceColumns(pooling)).toEqual({ rows: 21632, cols: 32 });
+    expect(reduceColumns(reduceKernel('sum', [600, 250], [0]))).toEqual({ rows: 1, cols: 250 });
+    expect(reduceColumns(reduceKernel('sum', [44, 288, 64], [0]))).toEqual({ rows: 1, cols: 18432 });
+    expect(reduceColumns(reduceKernel('max', [600, 10], [1]))).toBeUndefined();
+    expect(reduceColumns(reduceKernel('max', [2, 3, 3, 2, 2, 3], [3, 4]))).toBeUndefined();
+    expect(reduceColumns(reduceKernel('sum', [600, 250], [0, 1]))).toBeUndefined();
+  });
+
+  it('read a row\'s elements at a base plus the step plus the column', () => {
+    expect(reduceColumnParts(C_LANGUAGE, pooling, 32)).toEqual({
+      base: 'ob * 128',
+      init: '(-INFINITY)',
+      step: 'gradc_maximum(acc[j], in0[base + r * 32 + j])',
+    });
+    expect(reduceColumnParts(C_LANGUAGE, reduceKernel('sum', [600, 250], [0]), 250)).toEqual({
+      base: '0',
+      init: '0.0f',
+      step: 'acc[j] + in0[base + r * 250 + j]',
+    });
+  });
+
+  it('render in C as a vector loop over a row inside the loop over steps', () => {
+    const schedule: Schedule = {
+      buffers: [
+        { id: 0, name: 'x', shape: [128, 13, 13, 2, 2, 32], size: 2768896, role: 'data', storage: 0 },
+        { id: 1, name: 'y', shape: [128, 13, 13, 32], size: 692224, role: 'temp', storage: 1 },
+        { id: 2, name: 'z', shape: [600, 10], size: 6000, role: 'data', storage: 2 },
+        { id: 3, name: 'w', shape: [600], size: 600, role: 'temp', storage: 3 },
+      ],
+      programs: [
+        {
+          name: 'p',
+          feeds: [],
+          outputs: [],
+          kernels: [
+            { ...pooling, name: 'pool' },
+            { ...reduceKernel('max', [600, 10], [1]), name: 'row_max', inputs: [2], output: 3 },
+          ],
+        },
+      ],
+    };
+    const source = renderC(schedule, { modelName: 'm', buildId: 'test' });
+    const pool = source.slice(source.indexOf('void pool('), source.indexOf('void row_max('));
+    expect(pool).toContain([
+      '  #pragma omp parallel for',
+      '  for (int ob = 0; ob < 21632; ob++) {',
+      '    const int base = ob * 128;',
+      '    float *const acc = out + ob * 32;',
+    ].join('\n'));
+    expect(pool).toContain([
+      '    for (int r = 0; r < 4; r++) {',
+      '      #pragma omp simd',
+      '      for (int j = 0; j < 32; j++) {',
+      '        acc[j] = gradc_maximum(acc[j], in0[base + r * 32 + j]);',
+    ].join('\n'));
+    const rowMax = source.slice(source.indexOf('void row_max('));
+    expect(rowMax).toContain('acc = gradc_maximum(acc, in0[base + r]);');
   });
 });
 

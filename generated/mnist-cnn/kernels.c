@@ -306,13 +306,19 @@ GRADC_EXPORT void train_002_copy(const float *restrict in0, float *restrict out)
 //   %14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d
 GRADC_EXPORT void train_003_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 692224; o++) {
-    const int base = (o / 32) * 128 + o % 32;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 32]);
+  for (int ob = 0; ob < 21632; ob++) {
+    const int base = ob * 128;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 32 + j]);
+      }
+    }
   }
 }
 
@@ -398,13 +404,19 @@ GRADC_EXPORT void train_006_copy(const float *restrict in0, float *restrict out)
 //   %27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d
 GRADC_EXPORT void train_007_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 204800; o++) {
-    const int base = (o / 64) * 256 + o % 64;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 64]);
+  for (int ob = 0; ob < 3200; ob++) {
+    const int base = ob * 256;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 64 + j]);
+      }
+    }
   }
 }
 
@@ -684,14 +696,19 @@ GRADC_EXPORT void train_029_map(
 // train_030_sum: out[1,10] = sum(in0[128,10]) over 128 each
 //   %147 sum  examples/mnist-cnn.ts:19:20 dense
 GRADC_EXPORT void train_030_sum(const float *restrict in0, float *restrict out) {
-  for (int o = 0; o < 10; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 128; r++) {
-      acc = acc + in0[base + r * 10];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 10;
+    #pragma omp simd
+    for (int j = 0; j < 10; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 128; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 10; j++) {
+        acc[j] = acc[j] + in0[base + r * 10 + j];
+      }
+    }
   }
 }
 
@@ -752,14 +769,19 @@ GRADC_EXPORT void train_034_map(
 //   %157 sum  examples/mnist-cnn.ts:18:16 maxPool2d
 GRADC_EXPORT void train_035_sum(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 204800; o++) {
-    const int base = (o / 64) * 256 + o % 64;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 4; r++) {
-      acc = acc + in0[base + r * 64];
+  for (int ob = 0; ob < 3200; ob++) {
+    const int base = ob * 256;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = acc[j] + in0[base + r * 64 + j];
+      }
+    }
   }
 }
 
@@ -838,28 +860,38 @@ GRADC_EXPORT void train_038_map(
 //   %165 sum  examples/mnist-cnn.ts:18:31 conv
 GRADC_EXPORT void train_039_sum(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 2048; o++) {
-    const int base = (o / 64) * 30976 + o % 64;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 484; r++) {
-      acc = acc + in0[base + r * 64];
+  for (int ob = 0; ob < 32; ob++) {
+    const int base = ob * 30976;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 484; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = acc[j] + in0[base + r * 64 + j];
+      }
+    }
   }
 }
 
 // train_040_sum: out[1,1,1,64] = sum(in0[32,64]) over 32 each
 //   %165 sum  examples/mnist-cnn.ts:18:31 conv
 GRADC_EXPORT void train_040_sum(const float *restrict in0, float *restrict out) {
-  for (int o = 0; o < 64; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 32; r++) {
-      acc = acc + in0[base + r * 64];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 32; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = acc[j] + in0[base + r * 64 + j];
+      }
+    }
   }
 }
 
@@ -913,15 +945,19 @@ GRADC_EXPORT void train_042_matmul(
 // train_043_sum: out[288,64] = sum(in0[44,288,64]) over 44 each
 //   %169 matmul  examples/mnist-cnn.ts:18:31 conv
 GRADC_EXPORT void train_043_sum(const float *restrict in0, float *restrict out) {
-  #pragma omp parallel for
-  for (int o = 0; o < 18432; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 44; r++) {
-      acc = acc + in0[base + r * 18432];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 18432;
+    #pragma omp simd
+    for (int j = 0; j < 18432; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 44; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 18432; j++) {
+        acc[j] = acc[j] + in0[base + r * 18432 + j];
+      }
+    }
   }
 }
 
@@ -947,14 +983,19 @@ GRADC_EXPORT void train_044_map(
 //   %176 sum  examples/mnist-cnn.ts:17:16 maxPool2d
 GRADC_EXPORT void train_045_sum(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 692224; o++) {
-    const int base = (o / 32) * 128 + o % 32;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 4; r++) {
-      acc = acc + in0[base + r * 32];
+  for (int ob = 0; ob < 21632; ob++) {
+    const int base = ob * 128;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = acc[j] + in0[base + r * 32 + j];
+      }
+    }
   }
 }
 
@@ -1080,28 +1121,38 @@ GRADC_EXPORT void train_048_map(
 //   %184 sum  examples/mnist-cnn.ts:17:31 conv
 GRADC_EXPORT void train_049_sum(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 2048; o++) {
-    const int base = (o / 32) * 43264 + o % 32;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 1352; r++) {
-      acc = acc + in0[base + r * 32];
+  for (int ob = 0; ob < 64; ob++) {
+    const int base = ob * 43264;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 1352; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = acc[j] + in0[base + r * 32 + j];
+      }
+    }
   }
 }
 
 // train_050_sum: out[1,1,1,32] = sum(in0[64,32]) over 64 each
 //   %184 sum  examples/mnist-cnn.ts:17:31 conv
 GRADC_EXPORT void train_050_sum(const float *restrict in0, float *restrict out) {
-  for (int o = 0; o < 32; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 64; r++) {
-      acc = acc + in0[base + r * 32];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 64; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = acc[j] + in0[base + r * 32 + j];
+      }
+    }
   }
 }
 
@@ -1144,14 +1195,19 @@ GRADC_EXPORT void train_051_matmul(
 // train_052_sum: out[9,32] = sum(in0[64,9,32]) over 64 each
 //   %187 matmul  examples/mnist-cnn.ts:17:31 conv
 GRADC_EXPORT void train_052_sum(const float *restrict in0, float *restrict out) {
-  for (int o = 0; o < 288; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 64; r++) {
-      acc = acc + in0[base + r * 288];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 288;
+    #pragma omp simd
+    for (int j = 0; j < 288; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 64; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 288; j++) {
+        acc[j] = acc[j] + in0[base + r * 288 + j];
+      }
+    }
   }
 }
 
@@ -1599,13 +1655,19 @@ GRADC_EXPORT void predict_002_copy(const float *restrict in0, float *restrict ou
 //   %13 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d
 GRADC_EXPORT void predict_003_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 692224; o++) {
-    const int base = (o / 32) * 128 + o % 32;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 32]);
+  for (int ob = 0; ob < 21632; ob++) {
+    const int base = ob * 128;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 32 + j]);
+      }
+    }
   }
 }
 
@@ -1691,13 +1753,19 @@ GRADC_EXPORT void predict_006_copy(const float *restrict in0, float *restrict ou
 //   %26 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d
 GRADC_EXPORT void predict_007_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 204800; o++) {
-    const int base = (o / 64) * 256 + o % 64;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 64]);
+  for (int ob = 0; ob < 3200; ob++) {
+    const int base = ob * 256;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 64 + j]);
+      }
+    }
   }
 }
 
@@ -1869,13 +1937,19 @@ GRADC_EXPORT void evaluate_002_copy(const float *restrict in0, float *restrict o
 //   %14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d
 GRADC_EXPORT void evaluate_003_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 692224; o++) {
-    const int base = (o / 32) * 128 + o % 32;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 32]);
+  for (int ob = 0; ob < 21632; ob++) {
+    const int base = ob * 128;
+    float *const acc = out + ob * 32;
+    #pragma omp simd
+    for (int j = 0; j < 32; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 32; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 32 + j]);
+      }
+    }
   }
 }
 
@@ -1961,13 +2035,19 @@ GRADC_EXPORT void evaluate_006_copy(const float *restrict in0, float *restrict o
 //   %27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d
 GRADC_EXPORT void evaluate_007_reduce_max(const float *restrict in0, float *restrict out) {
   #pragma omp parallel for
-  for (int o = 0; o < 204800; o++) {
-    const int base = (o / 64) * 256 + o % 64;
-    float acc = (-INFINITY);
-    for (int r = 0; r < 4; r++) {
-      acc = gradc_maximum(acc, in0[base + r * 64]);
+  for (int ob = 0; ob < 3200; ob++) {
+    const int base = ob * 256;
+    float *const acc = out + ob * 64;
+    #pragma omp simd
+    for (int j = 0; j < 64; j++) {
+      acc[j] = (-INFINITY);
     }
-    out[o] = acc;
+    for (int r = 0; r < 4; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 64; j++) {
+        acc[j] = gradc_maximum(acc[j], in0[base + r * 64 + j]);
+      }
+    }
   }
 }
 

@@ -481,14 +481,19 @@ GRADC_EXPORT void train_020_map(
 // train_021_sum: out[1,10] = sum(in0[600,10]) over 600 each
 //   %49 sum  examples/mnist-mlp.ts:17:20 dense
 GRADC_EXPORT void train_021_sum(const float *restrict in0, float *restrict out) {
-  for (int o = 0; o < 10; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 600; r++) {
-      acc = acc + in0[base + r * 10];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 10;
+    #pragma omp simd
+    for (int j = 0; j < 10; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 600; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 10; j++) {
+        acc[j] = acc[j] + in0[base + r * 10 + j];
+      }
+    }
   }
 }
 
@@ -530,15 +535,19 @@ GRADC_EXPORT void train_024_map(
 // train_025_sum: out[1,250] = sum(in0[600,250]) over 600 each
 //   %55 sum  examples/mnist-mlp.ts:16:21 dense
 GRADC_EXPORT void train_025_sum(const float *restrict in0, float *restrict out) {
-  #pragma omp parallel for
-  for (int o = 0; o < 250; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 600; r++) {
-      acc = acc + in0[base + r * 250];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 250;
+    #pragma omp simd
+    for (int j = 0; j < 250; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 600; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 250; j++) {
+        acc[j] = acc[j] + in0[base + r * 250 + j];
+      }
+    }
   }
 }
 
@@ -580,15 +589,19 @@ GRADC_EXPORT void train_028_map(
 // train_029_sum: out[1,250] = sum(in0[600,250]) over 600 each
 //   %61 sum  examples/mnist-mlp.ts:15:21 dense
 GRADC_EXPORT void train_029_sum(const float *restrict in0, float *restrict out) {
-  #pragma omp parallel for
-  for (int o = 0; o < 250; o++) {
-    const int base = o;
-    float acc = 0.0f;
-    #pragma omp simd reduction(+:acc)
-    for (int r = 0; r < 600; r++) {
-      acc = acc + in0[base + r * 250];
+  for (int ob = 0; ob < 1; ob++) {
+    const int base = 0;
+    float *const acc = out + ob * 250;
+    #pragma omp simd
+    for (int j = 0; j < 250; j++) {
+      acc[j] = 0.0f;
     }
-    out[o] = acc;
+    for (int r = 0; r < 600; r++) {
+      #pragma omp simd
+      for (int j = 0; j < 250; j++) {
+        acc[j] = acc[j] + in0[base + r * 250 + j];
+      }
+    }
   }
 }
 

@@ -287,13 +287,13 @@ export interface RowLoad {
 }
 
 /**
- * Splits a view's index for rows of `cols` elements: `[{600,0},{250,1}]`, cols 250 →
- * base `0`, innerStride 1; `[{600,1},{250,0}]` → base `o`, innerStride 0.
+ * Splits a view's index for rows of `cols` elements, the row being `v`: `[{600,0},{250,1}]`,
+ * cols 250 → base `0`, innerStride 1; `[{600,1},{250,0}]` → base `o`, innerStride 0.
  */
-export function rowLoad(lang: CStyleLanguage, axes: readonly ViewAxis[], cols: number): RowLoad {
+export function rowLoad(lang: CStyleLanguage, axes: readonly ViewAxis[], cols: number, v = 'o'): RowLoad {
   const last = axes[axes.length - 1];
   const outerAxes = [...axes.slice(0, -1), { size: last.size / cols, stride: last.stride * cols }];
-  const base = indexExpr(lang, simplifyView(axesAsView(outerAxes)), 'o');
+  const base = indexExpr(lang, simplifyView(axesAsView(outerAxes)), v);
   return { base, innerStride: last.stride };
 }
 
@@ -613,9 +613,65 @@ export function reduceParts(lang: CStyleLanguage, kernel: ReduceKernel): ReduceP
   const base = indexExpr(lang, simplifyView(kernel.outView), 'o');
   const step = indexExpr(lang, simplifyView(kernel.redView), 'r');
   const element = `${inputName(0)}[${offsetSum('base', step)}]`;
-  const combine = kernel.op === 'sum' ? lang.codeForOp.add : lang.codeForOp.maximum;
-  const init = lang.floatLiteral(kernel.op === 'sum' ? 0 : -Infinity);
-  return { base, init, step: combine(['acc', element]) };
+  return { base, init: reductionInit(lang, kernel), step: reductionCombine(lang, kernel)(['acc', element]) };
+}
+
+/** What a reduction's accumulator starts from: `0.0f` for a sum, `(-INFINITY)` for a max in C. */
+function reductionInit(lang: CStyleLanguage, kernel: ReduceKernel): string {
+  return lang.floatLiteral(kernel.op === 'sum' ? 0 : -Infinity);
+}
+
+/** How a reduction folds one element into its accumulator: `add`, or the NaN-keeping `maximum`. */
+function reductionCombine(lang: CStyleLanguage, kernel: ReduceKernel): EmitFn {
+  return kernel.op === 'sum' ? lang.codeForOp.add : lang.codeForOp.maximum;
+}
+
+/**
+ * A reduction whose outputs come in rows of `cols` neighbours that read neighbouring input
+ * elements: output `ob * cols + j` reads `base(ob) + step(r) + j`.
+ */
+export interface ReduceColumns {
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/**
+ * The rows of a reduction whose outputs are adjacent (`outputsAdjacent`), the innermost output
+ * axis after `simplifyView` being a row of at least MIN_ROW_LENGTH: max over the 2x2 windows of
+ * [128,13,13,2,2,32] → 21632 rows of 32; sum over axis 0 of [600,250] → 1 row of 250; a sum
+ * over the last axis, or pooling over 3 channels (rows of 3), → undefined.
+ */
+export function reduceColumns(kernel: ReduceKernel): ReduceColumns | undefined {
+  if (!outputsAdjacent(kernel)) return undefined;
+  const axes = simplifyView(kernel.outView);
+  const cols = axes[axes.length - 1].size;
+  return cols >= MIN_ROW_LENGTH ? { rows: kernel.outSize / cols, cols } : undefined;
+}
+
+/** The pieces of a reduction in rows: a loop over rows `ob`, over steps `r`, over columns `j`. */
+export interface ReduceColumnParts {
+  /** Where row `ob`'s first output reads its elements in the input. */
+  readonly base: string;
+  readonly init: string;
+  /** The new value of accumulator `acc[j]`, output `ob * cols + j`, after step `r`. */
+  readonly step: string;
+}
+
+/**
+ * A reduction's parts for rows of `cols`, e.g. max over the 2x2 windows of [128,13,13,2,2,32]
+ * in C, cols 32 → base `ob * 128`, init `(-INFINITY)`,
+ * step `gradc_maximum(acc[j], in0[base + r * 32 + j])`.
+ */
+export function reduceColumnParts(
+  lang: CStyleLanguage,
+  kernel: ReduceKernel,
+  cols: number,
+): ReduceColumnParts {
+  const { base } = rowLoad(lang, simplifyView(kernel.outView), cols, 'ob');
+  const offset = indexExpr(lang, simplifyView(kernel.redView), 'r');
+  const element = `${inputName(0)}[${offsetSum(offsetSum('base', offset), 'j')}]`;
+  const step = reductionCombine(lang, kernel)(['acc[j]', element]);
+  return { base, init: reductionInit(lang, kernel), step };
 }
 
 /** `a + b` with zeros left out. */
