@@ -31,7 +31,8 @@ static inline float gradc_maximum(float x, float y) { return x > y || x != x ? x
  * B(p,j) = b[p*brs + j*bcs], so one routine serves every transA/transB combination.
  * B is packed once into column panels of GRADC_NR floats (zero-padded past n), A into
  * row tiles of GRADC_MR rows per block of GRADC_KC steps; a GRADC_MR x GRADC_NR register
- * tile of C is accumulated with vector FMAs. Threads share the row tiles dynamically.
+ * tile of C is accumulated with vector FMAs. Threads share the row tiles in guided chunks (one
+ * tile at a time, a product of 9 steps of k took three times as long on 2 threads).
  */
 #if defined(__AVX512F__)
 #define GRADC_VEC_BYTES 64
@@ -191,7 +192,7 @@ static void gradc_matmul_packed(const float *restrict a, const float *restrict b
     for (int q = 0; q < panels; q++) {
       gradc_pack_b_panel(b, bp + (size_t)q * k * GRADC_NR, q, n, k, brs, bcs);
     }
-    #pragma omp for schedule(dynamic)
+    #pragma omp for schedule(guided)
     for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, 0, ars, acs, panels, pack_a);
   }
 }
@@ -288,10 +289,10 @@ GRADC_EXPORT void train_002_copy(const float *restrict in0, float *restrict out)
       for (int o2 = 0; o2 < 13; o2++) {
         for (int o3 = 0; o3 < 2; o3++) {
           for (int o4 = 0; o4 < 2; o4++) {
+            const int wi0 = o1 * 2 + o3;
+            const int wi1 = o2 * 2 + o4;
             for (int o5 = 0; o5 < 32; o5++) {
               const int i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-              const int wi0 = o1 * 2 + o3;
-              const int wi1 = o2 * 2 + o4;
               const int wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
               out[i] = in0[wi2];
             }
@@ -386,10 +387,10 @@ GRADC_EXPORT void train_006_copy(const float *restrict in0, float *restrict out)
       for (int o2 = 0; o2 < 5; o2++) {
         for (int o3 = 0; o3 < 2; o3++) {
           for (int o4 = 0; o4 < 2; o4++) {
+            const int wi0 = o1 * 2 + o3;
+            const int wi1 = o2 * 2 + o4;
             for (int o5 = 0; o5 < 64; o5++) {
               const int i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-              const int wi0 = o1 * 2 + o3;
-              const int wi1 = o2 * 2 + o4;
               const int wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
               out[i] = in0[wi2];
             }
@@ -829,27 +830,27 @@ GRADC_EXPORT void train_038_map(
   for (int o0 = 0; o0 < 128; o0++) {
     for (int o1 = 0; o1 < 11; o1++) {
       for (int o2 = 0; o2 < 11; o2++) {
+        const int wk1 = o1 < 10 && o1 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
+        const int wi3 = o2 - 1;
+        const int wk5 = o1 < 10 && o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
+        const int wi7 = o1 - 1;
+        const int wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
+        const int wk12 = wi7 >= 0 && wi7 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
         for (int o3 = 0; o3 < 64; o3++) {
           const int i = o0 * 7744 + o1 * 704 + o2 * 64 + o3;
           const float t0 = 0.0f < in0[i] ? 1.0f : 0.0f;
           const int wi0 = o0 * 6400 + (o1 / 2) * 1280 + (o2 / 2) * 256 + o3;
-          const int wk1 = o1 < 10 && o1 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
           const float wv2 = (wk1 ? in1[wi0] : 0.0f);
-          const int wi3 = o2 - 1;
           const int wi4 = o0 * 6400 + (o1 / 2) * 1280 + (wi3 / 2) * 256 + o3 + 64;
-          const int wk5 = o1 < 10 && o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
           const float wv6 = (wk5 ? in1[wi4] : 0.0f);
-          const float t8 = wv2 + wv6;
-          const int wi7 = o1 - 1;
+          const float t5 = wv2 + wv6;
           const int wi8 = o0 * 6400 + (wi7 / 2) * 1280 + (o2 / 2) * 256 + o3 + 128;
-          const int wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
           const float wv10 = (wk9 ? in1[wi8] : 0.0f);
-          const float t13 = t8 + wv10;
+          const float t8 = t5 + wv10;
           const int wi11 = o0 * 6400 + (wi7 / 2) * 1280 + (wi3 / 2) * 256 + o3 + 192;
-          const int wk12 = wi7 >= 0 && wi7 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
           const float wv13 = (wk12 ? in1[wi11] : 0.0f);
-          const float t17 = t13 + wv13;
-          out[i] = t0 != 0.0f ? t17 : 0.0f;
+          const float t11 = t8 + wv13;
+          out[i] = t0 != 0.0f ? t11 : 0.0f;
         }
       }
     }
@@ -1011,48 +1012,48 @@ GRADC_EXPORT void train_046_map(
   for (int o0 = 0; o0 < 128; o0++) {
     for (int o1 = 0; o1 < 13; o1++) {
       for (int o2 = 0; o2 < 13; o2++) {
+        const int wk1 = o1 < 11 && o2 < 11;
+        const int wi3 = o2 - 1;
+        const int wk5 = o1 < 11 && wi3 >= 0 && wi3 < 11;
+        const int wi7 = o2 - 2;
+        const int wk9 = o1 < 11 && wi7 >= 0;
+        const int wi11 = o1 - 1;
+        const int wk13 = wi11 >= 0 && wi11 < 11 && o2 < 11;
+        const int wk16 = wi11 >= 0 && wi11 < 11 && wi3 >= 0 && wi3 < 11;
+        const int wk19 = wi11 >= 0 && wi11 < 11 && wi7 >= 0;
+        const int wi21 = o1 - 2;
+        const int wk23 = wi21 >= 0 && o2 < 11;
+        const int wk26 = wi21 >= 0 && wi3 >= 0 && wi3 < 11;
+        const int wk29 = wi21 >= 0 && wi7 >= 0;
         for (int o3 = 0; o3 < 32; o3++) {
           const int i = o0 * 5408 + o1 * 416 + o2 * 32 + o3;
           const int wi0 = o0 * 34848 + o1 * 3168 + o2 * 288 + o3;
-          const int wk1 = o1 < 11 && o2 < 11;
           const float wv2 = (wk1 ? in0[wi0] : 0.0f);
-          const int wi3 = o2 - 1;
           const int wi4 = o0 * 34848 + o1 * 3168 + wi3 * 288 + o3 + 32;
-          const int wk5 = o1 < 11 && wi3 >= 0 && wi3 < 11;
           const float wv6 = (wk5 ? in0[wi4] : 0.0f);
-          const float t7 = wv2 + wv6;
-          const int wi7 = o2 - 2;
+          const float t4 = wv2 + wv6;
           const int wi8 = o0 * 34848 + o1 * 3168 + wi7 * 288 + o3 + 64;
-          const int wk9 = o1 < 11 && wi7 >= 0;
           const float wv10 = (wk9 ? in0[wi8] : 0.0f);
-          const float t12 = t7 + wv10;
-          const int wi11 = o1 - 1;
+          const float t7 = t4 + wv10;
           const int wi12 = o0 * 34848 + wi11 * 3168 + o2 * 288 + o3 + 96;
-          const int wk13 = wi11 >= 0 && wi11 < 11 && o2 < 11;
           const float wv14 = (wk13 ? in0[wi12] : 0.0f);
-          const float t17 = t12 + wv14;
+          const float t10 = t7 + wv14;
           const int wi15 = o0 * 34848 + wi11 * 3168 + wi3 * 288 + o3 + 128;
-          const int wk16 = wi11 >= 0 && wi11 < 11 && wi3 >= 0 && wi3 < 11;
           const float wv17 = (wk16 ? in0[wi15] : 0.0f);
-          const float t21 = t17 + wv17;
+          const float t13 = t10 + wv17;
           const int wi18 = o0 * 34848 + wi11 * 3168 + wi7 * 288 + o3 + 160;
-          const int wk19 = wi11 >= 0 && wi11 < 11 && wi7 >= 0;
           const float wv20 = (wk19 ? in0[wi18] : 0.0f);
-          const float t25 = t21 + wv20;
-          const int wi21 = o1 - 2;
+          const float t16 = t13 + wv20;
           const int wi22 = o0 * 34848 + wi21 * 3168 + o2 * 288 + o3 + 192;
-          const int wk23 = wi21 >= 0 && o2 < 11;
           const float wv24 = (wk23 ? in0[wi22] : 0.0f);
-          const float t30 = t25 + wv24;
+          const float t19 = t16 + wv24;
           const int wi25 = o0 * 34848 + wi21 * 3168 + wi3 * 288 + o3 + 224;
-          const int wk26 = wi21 >= 0 && wi3 >= 0 && wi3 < 11;
           const float wv27 = (wk26 ? in0[wi25] : 0.0f);
-          const float t34 = t30 + wv27;
+          const float t22 = t19 + wv27;
           const int wi28 = o0 * 34848 + wi21 * 3168 + wi7 * 288 + o3 + 256;
-          const int wk29 = wi21 >= 0 && wi7 >= 0;
           const float wv30 = (wk29 ? in0[wi28] : 0.0f);
-          const float t38 = t34 + wv30;
-          out[i] = t38 / in1[i];
+          const float t25 = t22 + wv30;
+          out[i] = t25 / in1[i];
         }
       }
     }
@@ -1090,27 +1091,27 @@ GRADC_EXPORT void train_048_map(
   for (int o0 = 0; o0 < 128; o0++) {
     for (int o1 = 0; o1 < 26; o1++) {
       for (int o2 = 0; o2 < 26; o2++) {
+        const int wk1 = o1 % 2 == 0 && o2 % 2 == 0;
+        const int wi3 = o2 - 1;
+        const int wk5 = o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
+        const int wi7 = o1 - 1;
+        const int wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 % 2 == 0;
+        const int wk12 = wi7 >= 0 && wi7 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
         for (int o3 = 0; o3 < 32; o3++) {
           const int i = o0 * 21632 + o1 * 832 + o2 * 32 + o3;
           const float t0 = 0.0f < in0[i] ? 1.0f : 0.0f;
           const int wi0 = o0 * 21632 + (o1 / 2) * 1664 + (o2 / 2) * 128 + o3;
-          const int wk1 = o1 % 2 == 0 && o2 % 2 == 0;
           const float wv2 = (wk1 ? in1[wi0] : 0.0f);
-          const int wi3 = o2 - 1;
           const int wi4 = o0 * 21632 + (o1 / 2) * 1664 + (wi3 / 2) * 128 + o3 + 32;
-          const int wk5 = o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
           const float wv6 = (wk5 ? in1[wi4] : 0.0f);
-          const float t8 = wv2 + wv6;
-          const int wi7 = o1 - 1;
+          const float t5 = wv2 + wv6;
           const int wi8 = o0 * 21632 + (wi7 / 2) * 1664 + (o2 / 2) * 128 + o3 + 64;
-          const int wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 % 2 == 0;
           const float wv10 = (wk9 ? in1[wi8] : 0.0f);
-          const float t13 = t8 + wv10;
+          const float t8 = t5 + wv10;
           const int wi11 = o0 * 21632 + (wi7 / 2) * 1664 + (wi3 / 2) * 128 + o3 + 96;
-          const int wk12 = wi7 >= 0 && wi7 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
           const float wv13 = (wk12 ? in1[wi11] : 0.0f);
-          const float t17 = t13 + wv13;
-          out[i] = t0 != 0.0f ? t17 : 0.0f;
+          const float t11 = t8 + wv13;
+          out[i] = t0 != 0.0f ? t11 : 0.0f;
         }
       }
     }
@@ -1637,10 +1638,10 @@ GRADC_EXPORT void predict_002_copy(const float *restrict in0, float *restrict ou
       for (int o2 = 0; o2 < 13; o2++) {
         for (int o3 = 0; o3 < 2; o3++) {
           for (int o4 = 0; o4 < 2; o4++) {
+            const int wi0 = o1 * 2 + o3;
+            const int wi1 = o2 * 2 + o4;
             for (int o5 = 0; o5 < 32; o5++) {
               const int i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-              const int wi0 = o1 * 2 + o3;
-              const int wi1 = o2 * 2 + o4;
               const int wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
               out[i] = in0[wi2];
             }
@@ -1735,10 +1736,10 @@ GRADC_EXPORT void predict_006_copy(const float *restrict in0, float *restrict ou
       for (int o2 = 0; o2 < 5; o2++) {
         for (int o3 = 0; o3 < 2; o3++) {
           for (int o4 = 0; o4 < 2; o4++) {
+            const int wi0 = o1 * 2 + o3;
+            const int wi1 = o2 * 2 + o4;
             for (int o5 = 0; o5 < 64; o5++) {
               const int i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-              const int wi0 = o1 * 2 + o3;
-              const int wi1 = o2 * 2 + o4;
               const int wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
               out[i] = in0[wi2];
             }
@@ -1919,10 +1920,10 @@ GRADC_EXPORT void evaluate_002_copy(const float *restrict in0, float *restrict o
       for (int o2 = 0; o2 < 13; o2++) {
         for (int o3 = 0; o3 < 2; o3++) {
           for (int o4 = 0; o4 < 2; o4++) {
+            const int wi0 = o1 * 2 + o3;
+            const int wi1 = o2 * 2 + o4;
             for (int o5 = 0; o5 < 32; o5++) {
               const int i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-              const int wi0 = o1 * 2 + o3;
-              const int wi1 = o2 * 2 + o4;
               const int wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
               out[i] = in0[wi2];
             }
@@ -2017,10 +2018,10 @@ GRADC_EXPORT void evaluate_006_copy(const float *restrict in0, float *restrict o
       for (int o2 = 0; o2 < 5; o2++) {
         for (int o3 = 0; o3 < 2; o3++) {
           for (int o4 = 0; o4 < 2; o4++) {
+            const int wi0 = o1 * 2 + o3;
+            const int wi1 = o2 * 2 + o4;
             for (int o5 = 0; o5 < 64; o5++) {
               const int i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-              const int wi0 = o1 * 2 + o3;
-              const int wi1 = o2 * 2 + o4;
               const int wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
               out[i] = in0[wi2];
             }

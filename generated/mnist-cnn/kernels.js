@@ -161,10 +161,10 @@ export function train_002_copy(in0, out) {
             for (let o2 = 0; o2 < 13; o2++) {
                 for (let o3 = 0; o3 < 2; o3++) {
                     for (let o4 = 0; o4 < 2; o4++) {
+                        const wi0 = o1 * 2 + o3;
+                        const wi1 = o2 * 2 + o4;
                         for (let o5 = 0; o5 < 32; o5++) {
                             const i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-                            const wi0 = o1 * 2 + o3;
-                            const wi1 = o2 * 2 + o4;
                             const wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
                             out[i] = in0[wi2];
                         }
@@ -311,10 +311,10 @@ export function train_006_copy(in0, out) {
             for (let o2 = 0; o2 < 5; o2++) {
                 for (let o3 = 0; o3 < 2; o3++) {
                     for (let o4 = 0; o4 < 2; o4++) {
+                        const wi0 = o1 * 2 + o3;
+                        const wi1 = o2 * 2 + o4;
                         for (let o5 = 0; o5 < 64; o5++) {
                             const i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-                            const wi0 = o1 * 2 + o3;
-                            const wi1 = o2 * 2 + o4;
                             const wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
                             out[i] = in0[wi2];
                         }
@@ -892,27 +892,27 @@ export function train_038_map(in0, in1, out) {
     for (let o0 = 0; o0 < 128; o0++) {
         for (let o1 = 0; o1 < 11; o1++) {
             for (let o2 = 0; o2 < 11; o2++) {
+                const wk1 = o1 < 10 && o1 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
+                const wi3 = o2 - 1;
+                const wk5 = o1 < 10 && o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
+                const wi7 = o1 - 1;
+                const wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
+                const wk12 = wi7 >= 0 && wi7 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
                 for (let o3 = 0; o3 < 64; o3++) {
                     const i = o0 * 7744 + o1 * 704 + o2 * 64 + o3;
                     const t0 = 0 < in0[i] ? 1 : 0;
                     const wi0 = o0 * 6400 + ((o1 / 2) | 0) * 1280 + ((o2 / 2) | 0) * 256 + o3;
-                    const wk1 = o1 < 10 && o1 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
                     const wv2 = (wk1 ? in1[wi0] : 0);
-                    const wi3 = o2 - 1;
                     const wi4 = o0 * 6400 + ((o1 / 2) | 0) * 1280 + ((wi3 / 2) | 0) * 256 + o3 + 64;
-                    const wk5 = o1 < 10 && o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
                     const wv6 = (wk5 ? in1[wi4] : 0);
-                    const t8 = wv2 + wv6;
-                    const wi7 = o1 - 1;
+                    const t5 = wv2 + wv6;
                     const wi8 = o0 * 6400 + ((wi7 / 2) | 0) * 1280 + ((o2 / 2) | 0) * 256 + o3 + 128;
-                    const wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 < 10 && o2 % 2 == 0;
                     const wv10 = (wk9 ? in1[wi8] : 0);
-                    const t13 = t8 + wv10;
+                    const t8 = t5 + wv10;
                     const wi11 = o0 * 6400 + ((wi7 / 2) | 0) * 1280 + ((wi3 / 2) | 0) * 256 + o3 + 192;
-                    const wk12 = wi7 >= 0 && wi7 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
                     const wv13 = (wk12 ? in1[wi11] : 0);
-                    const t17 = t13 + wv13;
-                    out[i] = t0 !== 0 ? t17 : 0;
+                    const t11 = t8 + wv13;
+                    out[i] = t0 !== 0 ? t11 : 0;
                 }
             }
         }
@@ -1160,48 +1160,48 @@ export function train_046_map(in0, in1, out) {
     for (let o0 = 0; o0 < 128; o0++) {
         for (let o1 = 0; o1 < 13; o1++) {
             for (let o2 = 0; o2 < 13; o2++) {
+                const wk1 = o1 < 11 && o2 < 11;
+                const wi3 = o2 - 1;
+                const wk5 = o1 < 11 && wi3 >= 0 && wi3 < 11;
+                const wi7 = o2 - 2;
+                const wk9 = o1 < 11 && wi7 >= 0;
+                const wi11 = o1 - 1;
+                const wk13 = wi11 >= 0 && wi11 < 11 && o2 < 11;
+                const wk16 = wi11 >= 0 && wi11 < 11 && wi3 >= 0 && wi3 < 11;
+                const wk19 = wi11 >= 0 && wi11 < 11 && wi7 >= 0;
+                const wi21 = o1 - 2;
+                const wk23 = wi21 >= 0 && o2 < 11;
+                const wk26 = wi21 >= 0 && wi3 >= 0 && wi3 < 11;
+                const wk29 = wi21 >= 0 && wi7 >= 0;
                 for (let o3 = 0; o3 < 32; o3++) {
                     const i = o0 * 5408 + o1 * 416 + o2 * 32 + o3;
                     const wi0 = o0 * 34848 + o1 * 3168 + o2 * 288 + o3;
-                    const wk1 = o1 < 11 && o2 < 11;
                     const wv2 = (wk1 ? in0[wi0] : 0);
-                    const wi3 = o2 - 1;
                     const wi4 = o0 * 34848 + o1 * 3168 + wi3 * 288 + o3 + 32;
-                    const wk5 = o1 < 11 && wi3 >= 0 && wi3 < 11;
                     const wv6 = (wk5 ? in0[wi4] : 0);
-                    const t7 = wv2 + wv6;
-                    const wi7 = o2 - 2;
+                    const t4 = wv2 + wv6;
                     const wi8 = o0 * 34848 + o1 * 3168 + wi7 * 288 + o3 + 64;
-                    const wk9 = o1 < 11 && wi7 >= 0;
                     const wv10 = (wk9 ? in0[wi8] : 0);
-                    const t12 = t7 + wv10;
-                    const wi11 = o1 - 1;
+                    const t7 = t4 + wv10;
                     const wi12 = o0 * 34848 + wi11 * 3168 + o2 * 288 + o3 + 96;
-                    const wk13 = wi11 >= 0 && wi11 < 11 && o2 < 11;
                     const wv14 = (wk13 ? in0[wi12] : 0);
-                    const t17 = t12 + wv14;
+                    const t10 = t7 + wv14;
                     const wi15 = o0 * 34848 + wi11 * 3168 + wi3 * 288 + o3 + 128;
-                    const wk16 = wi11 >= 0 && wi11 < 11 && wi3 >= 0 && wi3 < 11;
                     const wv17 = (wk16 ? in0[wi15] : 0);
-                    const t21 = t17 + wv17;
+                    const t13 = t10 + wv17;
                     const wi18 = o0 * 34848 + wi11 * 3168 + wi7 * 288 + o3 + 160;
-                    const wk19 = wi11 >= 0 && wi11 < 11 && wi7 >= 0;
                     const wv20 = (wk19 ? in0[wi18] : 0);
-                    const t25 = t21 + wv20;
-                    const wi21 = o1 - 2;
+                    const t16 = t13 + wv20;
                     const wi22 = o0 * 34848 + wi21 * 3168 + o2 * 288 + o3 + 192;
-                    const wk23 = wi21 >= 0 && o2 < 11;
                     const wv24 = (wk23 ? in0[wi22] : 0);
-                    const t30 = t25 + wv24;
+                    const t19 = t16 + wv24;
                     const wi25 = o0 * 34848 + wi21 * 3168 + wi3 * 288 + o3 + 224;
-                    const wk26 = wi21 >= 0 && wi3 >= 0 && wi3 < 11;
                     const wv27 = (wk26 ? in0[wi25] : 0);
-                    const t34 = t30 + wv27;
+                    const t22 = t19 + wv27;
                     const wi28 = o0 * 34848 + wi21 * 3168 + wi7 * 288 + o3 + 256;
-                    const wk29 = wi21 >= 0 && wi7 >= 0;
                     const wv30 = (wk29 ? in0[wi28] : 0);
-                    const t38 = t34 + wv30;
-                    out[i] = t38 / in1[i];
+                    const t25 = t22 + wv30;
+                    out[i] = t25 / in1[i];
                 }
             }
         }
@@ -1226,27 +1226,27 @@ export function train_048_map(in0, in1, out) {
     for (let o0 = 0; o0 < 128; o0++) {
         for (let o1 = 0; o1 < 26; o1++) {
             for (let o2 = 0; o2 < 26; o2++) {
+                const wk1 = o1 % 2 == 0 && o2 % 2 == 0;
+                const wi3 = o2 - 1;
+                const wk5 = o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
+                const wi7 = o1 - 1;
+                const wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 % 2 == 0;
+                const wk12 = wi7 >= 0 && wi7 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
                 for (let o3 = 0; o3 < 32; o3++) {
                     const i = o0 * 21632 + o1 * 832 + o2 * 32 + o3;
                     const t0 = 0 < in0[i] ? 1 : 0;
                     const wi0 = o0 * 21632 + ((o1 / 2) | 0) * 1664 + ((o2 / 2) | 0) * 128 + o3;
-                    const wk1 = o1 % 2 == 0 && o2 % 2 == 0;
                     const wv2 = (wk1 ? in1[wi0] : 0);
-                    const wi3 = o2 - 1;
                     const wi4 = o0 * 21632 + ((o1 / 2) | 0) * 1664 + ((wi3 / 2) | 0) * 128 + o3 + 32;
-                    const wk5 = o1 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
                     const wv6 = (wk5 ? in1[wi4] : 0);
-                    const t8 = wv2 + wv6;
-                    const wi7 = o1 - 1;
+                    const t5 = wv2 + wv6;
                     const wi8 = o0 * 21632 + ((wi7 / 2) | 0) * 1664 + ((o2 / 2) | 0) * 128 + o3 + 64;
-                    const wk9 = wi7 >= 0 && wi7 % 2 == 0 && o2 % 2 == 0;
                     const wv10 = (wk9 ? in1[wi8] : 0);
-                    const t13 = t8 + wv10;
+                    const t8 = t5 + wv10;
                     const wi11 = o0 * 21632 + ((wi7 / 2) | 0) * 1664 + ((wi3 / 2) | 0) * 128 + o3 + 96;
-                    const wk12 = wi7 >= 0 && wi7 % 2 == 0 && wi3 >= 0 && wi3 % 2 == 0;
                     const wv13 = (wk12 ? in1[wi11] : 0);
-                    const t17 = t13 + wv13;
-                    out[i] = t0 !== 0 ? t17 : 0;
+                    const t11 = t8 + wv13;
+                    out[i] = t0 !== 0 ? t11 : 0;
                 }
             }
         }
@@ -1768,10 +1768,10 @@ export function predict_002_copy(in0, out) {
             for (let o2 = 0; o2 < 13; o2++) {
                 for (let o3 = 0; o3 < 2; o3++) {
                     for (let o4 = 0; o4 < 2; o4++) {
+                        const wi0 = o1 * 2 + o3;
+                        const wi1 = o2 * 2 + o4;
                         for (let o5 = 0; o5 < 32; o5++) {
                             const i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-                            const wi0 = o1 * 2 + o3;
-                            const wi1 = o2 * 2 + o4;
                             const wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
                             out[i] = in0[wi2];
                         }
@@ -1918,10 +1918,10 @@ export function predict_006_copy(in0, out) {
             for (let o2 = 0; o2 < 5; o2++) {
                 for (let o3 = 0; o3 < 2; o3++) {
                     for (let o4 = 0; o4 < 2; o4++) {
+                        const wi0 = o1 * 2 + o3;
+                        const wi1 = o2 * 2 + o4;
                         for (let o5 = 0; o5 < 64; o5++) {
                             const i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-                            const wi0 = o1 * 2 + o3;
-                            const wi1 = o2 * 2 + o4;
                             const wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
                             out[i] = in0[wi2];
                         }
@@ -2219,10 +2219,10 @@ export function evaluate_002_copy(in0, out) {
             for (let o2 = 0; o2 < 13; o2++) {
                 for (let o3 = 0; o3 < 2; o3++) {
                     for (let o4 = 0; o4 < 2; o4++) {
+                        const wi0 = o1 * 2 + o3;
+                        const wi1 = o2 * 2 + o4;
                         for (let o5 = 0; o5 < 32; o5++) {
                             const i = o0 * 21632 + o1 * 1664 + o2 * 128 + o3 * 64 + o4 * 32 + o5;
-                            const wi0 = o1 * 2 + o3;
-                            const wi1 = o2 * 2 + o4;
                             const wi2 = o0 * 21632 + wi0 * 832 + wi1 * 32 + o5;
                             out[i] = in0[wi2];
                         }
@@ -2369,10 +2369,10 @@ export function evaluate_006_copy(in0, out) {
             for (let o2 = 0; o2 < 5; o2++) {
                 for (let o3 = 0; o3 < 2; o3++) {
                     for (let o4 = 0; o4 < 2; o4++) {
+                        const wi0 = o1 * 2 + o3;
+                        const wi1 = o2 * 2 + o4;
                         for (let o5 = 0; o5 < 64; o5++) {
                             const i = o0 * 6400 + o1 * 1280 + o2 * 256 + o3 * 128 + o4 * 64 + o5;
-                            const wi0 = o1 * 2 + o3;
-                            const wi1 = o2 * 2 + o4;
                             const wi2 = o0 * 7744 + wi0 * 704 + wi1 * 64 + o5;
                             out[i] = in0[wi2];
                         }

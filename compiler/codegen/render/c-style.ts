@@ -318,7 +318,11 @@ export function isSimpleIndex(text: string): boolean {
 /** The pieces of a map kernel: its loop, per-row base indices (rows loops), loop body. */
 export interface MapParts {
   readonly loop: MapLoop;
-  /** Declarations hoisted out of the inner loop of a `rows` loop. */
+  /**
+   * Declarations hoisted out of the inner loop: a `rows` loop's row bases, a `nested` loop's
+   * window locals that do not depend on its innermost variable (numerators, checks and reads
+   * of the outer coordinates, so the inner loop is straight-line work the compiler vectorises).
+   */
   readonly bases: readonly string[];
   /** The statements for element `i`, ending in `out[i] = ...;`. */
   readonly body: readonly string[];
@@ -335,11 +339,17 @@ export function mapParts(
   kernel: MapKernel,
   loop: MapLoop = planMapLoop(kernel),
 ): MapParts {
-  const { bases, load } =
-    loop.kind === 'rows'
-      ? rowLoads(lang, kernel, loop.cols)
-      : { bases: [], load: flatLoad(lang, kernel, loop.kind === 'nested' ? loopVariables(loop.shape) : undefined) };
-  const { statements, value } = renderExpr(lang, kernel.expr, load);
+  if (loop.kind === 'rows') {
+    const { bases, load } = rowLoads(lang, kernel, loop.cols);
+    const { statements, value } = renderExpr(lang, kernel.expr, load);
+    return { loop, bases, body: [...statements, `${OUTPUT_NAME}[${OUTPUT_INDEX}] = ${value};`] };
+  }
+  const bases: string[] = [];
+  const coordinates = loop.kind === 'nested' ? loopVariables(loop.shape) : undefined;
+  const hoist = coordinates && coordinates.length >= HOIST_MIN_LOOPS
+    ? { variant: [coordinates[coordinates.length - 1], OUTPUT_INDEX], declare: (line: string) => bases.push(line) }
+    : undefined;
+  const { statements, value } = renderExpr(lang, kernel.expr, flatLoad(lang, kernel, coordinates, hoist));
   return { loop, bases, body: [...statements, `${OUTPUT_NAME}[${OUTPUT_INDEX}] = ${value};`] };
 }
 
@@ -352,14 +362,19 @@ function loadedName(kernel: MapKernel, input: number): string {
  * Loads in a flat loop over `i`: `in0[i]`, `in1[i % 250]`, a window read (its coordinates the
  * nested loops' variables when there are some).
  */
-function flatLoad(lang: CStyleLanguage, kernel: MapKernel, coordinates?: readonly string[]): LoadCode {
+function flatLoad(
+  lang: CStyleLanguage,
+  kernel: MapKernel,
+  coordinates?: readonly string[],
+  hoist?: WindowHoist,
+): LoadCode {
   let locals: WindowLocals | undefined;
   return (input, view, window, declare) => {
     if (window) {
       const emit = declare ?? (() => {
         throw new Error('a window read needs somewhere to declare its locals');
       });
-      locals ??= windowLocals(lang, emit, OUTPUT_INDEX, coordinates);
+      locals ??= windowLocals(lang, emit, OUTPUT_INDEX, coordinates, hoist);
       return windowRead(lang, loadedName(kernel, input), window, locals);
     }
     const axes = view ? simplifyView(view) : [];
@@ -367,6 +382,22 @@ function flatLoad(lang: CStyleLanguage, kernel: MapKernel, coordinates?: readonl
     return `${loadedName(kernel, input)}[${index}]`;
   };
 }
+
+/**
+ * Where window locals that do not vary in an inner loop go: a local whose value names none of
+ * `variant` (the inner loop's variable and the output index), nor a local that does, is
+ * declared through `declare` instead, before that loop.
+ */
+export interface WindowHoist {
+  readonly variant: readonly string[];
+  readonly declare: (statement: string) => void;
+}
+
+/**
+ * Nested loops hoist window locals out of the innermost one only when at least this many loops
+ * nest: the outer two may be collapsed into one for threads, which needs nothing between them.
+ */
+export const HOIST_MIN_LOOPS = 3;
 
 /**
  * The locals of window reads in one body, each distinct value declared once through `declare`
@@ -378,15 +409,23 @@ export function windowLocals(
   declare: (statement: string) => void,
   flatIndex: string,
   coordinates?: readonly string[],
+  hoist?: WindowHoist,
 ): WindowLocals {
   const declared = new Map<string, string>();
+  const variant = new Set(hoist?.variant);
   let count = 0;
   const local = (prefix: string, value: string, statement: (name: string) => string) => {
     const key = `${prefix}:${value}`;
     const known = declared.get(key);
     if (known !== undefined) return known;
     const name = `${prefix}${count++}`;
-    declare(statement(name));
+    const varies = !hoist || (value.match(/[A-Za-z_]\w*/g) ?? []).some((word) => variant.has(word));
+    if (varies) {
+      variant.add(name);
+      declare(statement(name));
+    } else {
+      hoist.declare(statement(name));
+    }
     declared.set(key, name);
     return name;
   };
@@ -542,16 +581,20 @@ export function loopVariables(shape: readonly number[]): string[] {
 
 /**
  * Nested loops over `shape` for a function-style target: the opening lines (indented, `head`
- * writes one loop), the flat index `i` of the innermost iteration, the closing lines.
- * [2,3] in C → `for (int o0 = 0; o0 < 2; o0++) {`, `  for (int o1 = 0; o1 < 3; o1++) {`,
+ * writes one loop; `hoisted` lines go just before the innermost one), the flat index `i` of the
+ * innermost iteration, the closing lines. [2,3] in C → `for (int o0 = 0; o0 < 2; o0++) {`, `  for (int o1 = 0; o1 < 3; o1++) {`,
  * `i = o0 * 3 + o1`.
  */
 export function nestedLoops(
   shape: readonly number[],
   head: (variable: string, count: number) => string,
+  hoisted: readonly string[] = [],
 ): { opens: string[]; index: string; closes: string[]; indent: string } {
   const variables = loopVariables(shape);
-  const opens = variables.map((v, d) => `${'  '.repeat(d + 1)}${head(v, shape[d])}`);
+  const opens = variables.flatMap((v, d) => [
+    ...(d === shape.length - 1 ? hoisted.map((line) => `${'  '.repeat(d + 1)}${line}`) : []),
+    `${'  '.repeat(d + 1)}${head(v, shape[d])}`,
+  ]);
   const closes = variables.map((_, d) => `${'  '.repeat(shape.length - d)}}`);
   const strides = stridesOf(shape);
   const index = variables.map((v, d) => (strides[d] === 1 ? v : `${v} * ${strides[d]}`)).join(' + ') || '0';

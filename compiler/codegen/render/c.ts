@@ -231,7 +231,7 @@ function renderMap(base: KernelView, kernel: MapKernel): string {
     return template<MapFlatView>('c/map-flat.hbs')({ ...base, pragmas, size: loop.size, body });
   }
   if (loop.kind === 'nested') {
-    const loops = nestedLoops(loop.shape, (v, count) => `for (int ${v} = 0; ${v} < ${count}; ${v}++) {`);
+    const loops = nestedLoops(loop.shape, (v, count) => `for (int ${v} = 0; ${v} < ${count}; ${v}++) {`, bases);
     const pragmas = loopPragmas(work, loop.shape.length > 1 ? 'parallel for collapse(2)' : 'parallel for');
     return template<MapNestedView>('c/map-nested.hbs')({ ...base, pragmas, ...loops, body });
   }

@@ -207,7 +207,7 @@ function renderMap(base: KernelView, kernel: MapKernel): string {
     return template<MapFlatView>('js/map-flat.hbs')({ ...base, size: loop.size, body });
   }
   if (loop.kind === 'nested') {
-    const loops = nestedLoops(loop.shape, (v, count) => `for (let ${v} = 0; ${v} < ${count}; ${v}++) {`);
+    const loops = nestedLoops(loop.shape, (v, count) => `for (let ${v} = 0; ${v} < ${count}; ${v}++) {`, bases);
     return template<MapNestedView>('js/map-nested.hbs')({ ...base, ...loops, body });
   }
   const { rows, cols } = loop;
@@ -314,7 +314,7 @@ function windowElementFunction(kernel: MatmulKernel, window: WindowView): string
   const { ars, acs } = matmulStrides(kernel);
   const { decls, element } = windowElement(JS_LANGUAGE, 'in0', window, `i * ${ars} + p * ${acs}`);
   return [
-    `function ${windowElementName(kernel)}(in0, i, p) {`,
+    `function ${windowElementName(kernel)}(in0: Float32Array, i: number, p: number): number {`,
     ...decls.map((line) => `  ${line}`),
     `  return ${element};`,
     '}',
