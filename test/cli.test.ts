@@ -70,6 +70,17 @@ describe('gradc CLI', () => {
     expect(again.stdout).toMatch(/^up to date .*\(gradc build --force builds anyway\)\n$/);
   });
 
+  it('explains each program: kernels by kind, bytes moved, the DSL lines each kernel fuses, the memory plan', () => {
+    const out = scratchDir();
+    const r = gradc('build', 'examples/mnist-mlp.ts', '--out', out, '--target', 'js', '--explain');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^train: 37 kernels \(8 products, 8 reductions, 21 maps\); per run reads [\d.]+ MB, writes [\d.]+ MB$/m);
+    expect(r.stdout).toMatch(/^predict: 10 kernels \(3 products, 2 reductions, 5 maps\)/m);
+    expect(r.stdout).toMatch(/^  train_000_matmul  matmul 600x250x784  reads 2\.67 MB, writes 600 kB$/m);
+    expect(r.stdout).toMatch(/^    %\d+ matmul  examples\/mnist-mlp\.ts:\d+:\d+ dense$/m);
+    expect(r.stdout).toMatch(/^  storage \d+ \([\d.]+ [kM]B\): train\.%\d+/m);
+  });
+
   it('builds the CUDA target only when asked for, and checks --cuda-arch', () => {
     const out = scratchDir();
     expect(gradc('build', 'test/fixtures/tiny-mlp.ts', '--out', out).code).toBe(0);

@@ -1,7 +1,8 @@
 /**
  * gradc as a user meets it: `npm pack`, the tarball installed into a fresh ES-module project
  * (with none of gradc's dev dependencies), models declared there (test/fixtures/user-project:
- * a tanh regression with MSE and Adam, a CSV classifier), built with `npx gradc build`, the
+ * a tanh regression with MSE and Adam, a CSV classifier, a convolutional network trained on IDX
+ * images), built with `npx gradc build`, the
  * project type-checked with strict + noUncheckedIndexedAccess + exactOptionalPropertyTypes, a
  * training script run with plain `node` (no TypeScript loader), weights saved as safetensors
  * and loaded into a predict-only build at batch 1, `gradc train` on CSV files, and a Vite page
@@ -17,6 +18,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../runtime/init.ts';
 import { specFloat32, specRead } from './safetensors-spec.ts';
+import { encodeIdx } from './idx-encode.ts';
 
 const FIXTURE = resolve('test/fixtures/user-project');
 const CHROMIUM = process.env.GRADC_CHROMIUM ?? '/usr/bin/chromium';
@@ -80,6 +82,28 @@ function flowersCsv(count: number, seed: number): string {
     lines.push([...values, species[c]].join(','));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `count` images of `size` x `size` pixels, each a bright bar on a noisy background: class 0
+ * horizontal, 1 vertical, 2 diagonal, at a random place.
+ */
+function barImages(count: number, size: number, seed: number): { images: Uint8Array; labels: Uint8Array } {
+  const rng = createRng(seed);
+  const images = new Uint8Array(count * size * size);
+  const labels = new Uint8Array(count);
+  for (let s = 0; s < count; s++) {
+    const c = s % 3;
+    labels[s] = c;
+    const at = 1 + Math.floor(rng() * (size - 2));
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const on = c === 0 ? y === at : c === 1 ? x === at : (x - y + size) % size === at;
+        images[(s * size + y) * size + x] = on ? 200 + Math.floor(rng() * 55) : Math.floor(rng() * 60);
+      }
+    }
+  }
+  return { images, labels };
 }
 
 beforeAll(() => {
@@ -186,6 +210,19 @@ describe('gradc installed from its tarball into a fresh project', () => {
     expect(r.stdout).toContain('train.csv: 300 examples, 4 features, 3 classes; validation 90 examples');
     const accuracy = Number(/validation accuracy ([\d.]+)%/.exec(r.stdout)?.[1]);
     console.log(`flowers: validation accuracy ${accuracy}% after 15 epochs`);
+    expect(accuracy).toBeGreaterThanOrEqual(95);
+  });
+
+  it('trains a convolutional network the user declares (conv, pooling, dropout) on IDX images with gradc train', () => {
+    const { images, labels } = barImages(600, 12, 3);
+    writeFileSync(join(project, 'bars-images.idx'), encodeIdx('uint8', [600, 12, 12], images));
+    writeFileSync(join(project, 'bars-labels.idx'), encodeIdx('uint8', [600], labels));
+    const r = ok(
+      run('npx', ['gradc', 'train', 'src/bars.ts', '--data', 'bars-images.idx,bars-labels.idx', '--validation-split', '0.2', '--epochs', '4', '--backend', 'c']),
+      'gradc train bars',
+    );
+    const accuracy = Number(/validation accuracy ([\d.]+)%/.exec(r.stdout)?.[1]);
+    console.log(`bars: validation accuracy ${accuracy}% after 4 epochs`);
     expect(accuracy).toBeGreaterThanOrEqual(95);
   });
 

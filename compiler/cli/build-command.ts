@@ -42,6 +42,7 @@ export const BUILD_OPTIONS = {
   batch: { type: 'string' },
   seed: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
+  explain: { type: 'boolean' },
   'print-graph': { type: 'boolean' },
   'cuda-arch': { type: 'string' },
   'skip-nvcc': { type: 'boolean' },
@@ -68,7 +69,7 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
   const out = values.out !== undefined ? resolve(values.out) : undefined;
   if (out !== undefined) checkOutDir(out);
   if (values.watch) return watchBuilds(file, out, argv.filter((a) => a !== '--watch'));
-  const reportOnly = !values.force && !values.verbose && !values['print-graph'];
+  const reportOnly = !values.force && !values.verbose && !values.explain && !values['print-graph'];
   const folder = out ?? defaultBuildFolder(file);
   if (reportOnly && folder !== undefined && isUpToDate(folder, buildKey(file, folder, options))) {
     console.log(`up to date ${folder} (gradc build --force builds anyway)`);
@@ -89,6 +90,10 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     }
     for (const p of compiled.schedule.programs) console.log(`${p.name}: ${p.kernels.length} kernels`);
     console.log(memoryReport(compiled.schedule));
+  }
+  if (values.explain) {
+    const { explainSchedule } = await import('../explain.ts');
+    for (const line of explainSchedule(compiled.schedule)) console.log(line);
   }
   if (values['print-graph']) {
     const { printGraph } = await import('../ir/print.ts');

