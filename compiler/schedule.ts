@@ -15,6 +15,7 @@ import type { ReductionLayout, StridedView, WindowView } from './ir/layout.ts';
 import { axisView, broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
 import { matmulSlices, reduceSlices } from './split.ts';
 import { updateInPlace } from './in-place.ts';
+import { fuseEpilogues } from './fuse.ts';
 import { OPS, matmulDims } from './ops/index.ts';
 import { patchesView, unpatchesTerms, windowGeometry } from './ops/window.ts';
 import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, RandomExpr, Schedule } from './codegen/kernel-ir.ts';
@@ -74,6 +75,11 @@ export interface ScheduleInput {
   readonly graph: Graph;
 }
 
+/** How much to fuse: `fuse: false` leaves each product's elementwise work to map kernels. */
+export interface ScheduleOptions {
+  readonly fuse: boolean;
+}
+
 /** Roles of named inputs; anything not listed is data. */
 export type InputRoles = Readonly<Record<string, BufferRole>>;
 
@@ -83,7 +89,10 @@ class Scheduler {
   /** Data inputs a program reads with a shape of its own, by `<name>@<program>`. */
   private readonly perProgram = new Map<string, number>();
 
-  constructor(private readonly roles: InputRoles) {}
+  constructor(
+    private readonly roles: InputRoles,
+    readonly options: ScheduleOptions,
+  ) {}
 
   /**
    * The buffer of a named input, shared by every program. A data input that `program` reads
@@ -165,8 +174,10 @@ class ProgramLowering {
         outputs.push({ name, buffer });
       }
     }
+    const keep = new Set([...outputs.map((o) => o.buffer), ...copies.flatMap((k) => k.inputs)]);
+    const computed = this.sched.options.fuse ? fuseEpilogues(this.kernels, keep) : this.kernels;
     const kernels = updateInPlace(
-      [...this.kernels, ...copies],
+      [...computed, ...copies],
       new Set(copies.map((k) => k.name)),
       new Set(outputs.map((o) => o.buffer)),
     );
@@ -493,8 +504,9 @@ export function schedule(
   programs: readonly ScheduleInput[],
   roles: InputRoles,
   declared: readonly { readonly name: string; readonly shape: Shape }[] = [],
+  options: ScheduleOptions = { fuse: true },
 ): Schedule {
-  const sched = new Scheduler(roles);
+  const sched = new Scheduler(roles, options);
   const lowered = programs.map((p) => sched.lower(p));
   for (const d of declared) sched.namedBuffer(d.name, d.shape, 'declared');
   return dropUnusedTemporaries({ buffers: sched.buffers, programs: lowered });

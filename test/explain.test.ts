@@ -14,7 +14,8 @@ describe('explain', () => {
     const product = b.matmul(x, w);
     // relu(product + bias) + product: the product is read twice by one fused kernel.
     const y = b.add(b.maximum(b.add(product, b.broadcastTo(bias, [4, 2])), b.fill(0, [4, 2])), product);
-    const sched = schedule([{ name: 'p', graph: b.finish({ y }) }], {});
+    const graph = b.finish({ y });
+    const sched = schedule([{ name: 'p', graph }], {}, [], { fuse: false });
     const [matmul, map] = sched.programs[0].kernels;
     expect(kernelTraffic(sched.buffers, matmul)).toEqual({ read: 4 * (12 + 6), written: 4 * 8 });
     expect(kernelTraffic(sched.buffers, map)).toEqual({ read: 4 * (8 + 2), written: 4 * 8 });
@@ -24,6 +25,11 @@ describe('explain', () => {
     const lines = explainSchedule(sched);
     expect(lines[0]).toBe('p: 2 kernels (1 products, 0 reductions, 1 maps); per run reads 112 B, writes 64 B');
     expect(lines.filter((l) => /^ {2}p_\d{3}_/.test(l))).toHaveLength(2);
+    // Fused, the product's epilogue adds the bias and applies ReLU where the product is stored:
+    // the product never goes to memory between two kernels.
+    const fused = schedule([{ name: 'p', graph }], {});
+    expect(fused.programs[0].kernels).toHaveLength(1);
+    expect(programSummary(fused.buffers, fused.programs[0]).traffic).toEqual({ read: 4 * (12 + 6 + 2), written: 4 * 8 });
   });
 
   it('counts an in-place update as reading its output', () => {

@@ -103,6 +103,13 @@ export interface MatmulKernel extends KernelBase {
    * i·k + p, or p·m + i when transposed) is the window read of output index f.
    */
   readonly aWindow?: WindowView;
+  /**
+   * Elementwise work on the product (compiler/fuse.ts): out[e] = epilogue at output element e
+   * (e = i·n + j), where a load of input number `inputs.length` is the product's value there and
+   * other loads read inputs 2 and on as a map kernel's do (inputs 0 and 1 are the operands,
+   * which it may read too). Never on a split product.
+   */
+  readonly epilogue?: Expr;
 }
 
 export type Kernel = MapKernel | ReduceKernel | MatmulKernel;

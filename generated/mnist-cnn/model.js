@@ -258,23 +258,13 @@ export const artifact = {
             "storage": 2
         },
         {
-            "name": "train.%6",
-            "shape": [
-                86528,
-                32
-            ],
-            "size": 2768896,
-            "role": "temp",
-            "storage": 3
-        },
-        {
             "name": "conv1.b",
             "shape": [
                 32
             ],
             "size": 32,
             "role": "param",
-            "storage": 4
+            "storage": 3
         },
         {
             "name": "train.%12",
@@ -286,7 +276,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 5
+            "storage": 4
         },
         {
             "name": "train.%13",
@@ -300,7 +290,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 3
+            "storage": 5
         },
         {
             "name": "train.%14",
@@ -327,23 +317,13 @@ export const artifact = {
             "storage": 7
         },
         {
-            "name": "train.%19",
-            "shape": [
-                15488,
-                64
-            ],
-            "size": 991232,
-            "role": "temp",
-            "storage": 8
-        },
-        {
             "name": "conv2.b",
             "shape": [
                 64
             ],
             "size": 64,
             "role": "param",
-            "storage": 9
+            "storage": 8
         },
         {
             "name": "train.%25",
@@ -355,7 +335,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 10
+            "storage": 9
         },
         {
             "name": "train.%26",
@@ -369,7 +349,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 8
+            "storage": 10
         },
         {
             "name": "train.%27",
@@ -428,23 +408,13 @@ export const artifact = {
             "storage": 16
         },
         {
-            "name": "train.%41",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 17
-        },
-        {
             "name": "out.b",
             "shape": [
                 10
             ],
             "size": 10,
             "role": "param",
-            "storage": 18
+            "storage": 17
         },
         {
             "name": "train.%44",
@@ -454,7 +424,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 19
+            "storage": 18
         },
         {
             "name": "train.%45",
@@ -464,7 +434,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 17
+            "storage": 19
         },
         {
             "name": "train.%48",
@@ -484,7 +454,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 17
+            "storage": 18
         },
         {
             "name": "train.%50",
@@ -752,16 +722,6 @@ export const artifact = {
             "storage": 38
         },
         {
-            "name": "train.%149",
-            "shape": [
-                128,
-                1600
-            ],
-            "size": 204800,
-            "role": "temp",
-            "storage": 17
-        },
-        {
             "name": "train.%150",
             "shape": [
                 1600,
@@ -769,7 +729,7 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "temp",
-            "storage": 22
+            "storage": 18
         },
         {
             "name": "train.%152",
@@ -817,7 +777,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 17
+            "storage": 10
         },
         {
             "name": "train.%161",
@@ -831,7 +791,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 8
+            "storage": 11
         },
         {
             "name": "train.%164",
@@ -843,7 +803,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 14
+            "storage": 10
         },
         {
             "name": "train.%165",
@@ -865,7 +825,7 @@ export const artifact = {
             ],
             "size": 2048,
             "role": "temp",
-            "storage": 11
+            "storage": 15
         },
         {
             "name": "train.%168",
@@ -875,7 +835,7 @@ export const artifact = {
             ],
             "size": 4460544,
             "role": "temp",
-            "storage": 8
+            "storage": 9
         },
         {
             "name": "train.%169",
@@ -885,7 +845,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "temp",
-            "storage": 11
+            "storage": 15
         },
         {
             "name": "train.%169.slices",
@@ -896,7 +856,7 @@ export const artifact = {
             ],
             "size": 811008,
             "role": "temp",
-            "storage": 10
+            "storage": 11
         },
         {
             "name": "train.%175",
@@ -934,7 +894,7 @@ export const artifact = {
             ],
             "size": 692224,
             "role": "temp",
-            "storage": 14
+            "storage": 11
         },
         {
             "name": "train.%180",
@@ -948,7 +908,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 3
+            "storage": 5
         },
         {
             "name": "train.%183",
@@ -972,7 +932,7 @@ export const artifact = {
             ],
             "size": 32,
             "role": "temp",
-            "storage": 37
+            "storage": 22
         },
         {
             "name": "train.%184.slices",
@@ -982,7 +942,7 @@ export const artifact = {
             ],
             "size": 2048,
             "role": "temp",
-            "storage": 15
+            "storage": 6
         },
         {
             "name": "train.%187",
@@ -992,7 +952,7 @@ export const artifact = {
             ],
             "size": 288,
             "role": "temp",
-            "storage": 17
+            "storage": 37
         },
         {
             "name": "train.%187.slices",
@@ -1003,17 +963,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "temp",
-            "storage": 15
-        },
-        {
-            "name": "predict.%5",
-            "shape": [
-                86528,
-                32
-            ],
-            "size": 2768896,
-            "role": "temp",
-            "storage": 3
+            "storage": 6
         },
         {
             "name": "predict.%11",
@@ -1025,7 +975,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 5
+            "storage": 4
         },
         {
             "name": "predict.%12",
@@ -1039,7 +989,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 3
+            "storage": 5
         },
         {
             "name": "predict.%13",
@@ -1054,16 +1004,6 @@ export const artifact = {
             "storage": 6
         },
         {
-            "name": "predict.%18",
-            "shape": [
-                15488,
-                64
-            ],
-            "size": 991232,
-            "role": "temp",
-            "storage": 14
-        },
-        {
             "name": "predict.%24",
             "shape": [
                 128,
@@ -1073,7 +1013,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 3
+            "storage": 4
         },
         {
             "name": "predict.%25",
@@ -1087,7 +1027,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 14
+            "storage": 11
         },
         {
             "name": "predict.%26",
@@ -1099,17 +1039,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "predict.%29",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 19
+            "storage": 15
         },
         {
             "name": "predict.%32",
@@ -1119,7 +1049,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 20
+            "storage": 19
         },
         {
             "name": "predict.%33",
@@ -1139,7 +1069,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 19
+            "storage": 20
         },
         {
             "name": "predict.%38",
@@ -1162,16 +1092,6 @@ export const artifact = {
             "storage": 39
         },
         {
-            "name": "evaluate.%6",
-            "shape": [
-                86528,
-                32
-            ],
-            "size": 2768896,
-            "role": "temp",
-            "storage": 3
-        },
-        {
             "name": "evaluate.%12",
             "shape": [
                 128,
@@ -1181,7 +1101,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 5
+            "storage": 4
         },
         {
             "name": "evaluate.%13",
@@ -1195,7 +1115,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 3
+            "storage": 5
         },
         {
             "name": "evaluate.%14",
@@ -1210,16 +1130,6 @@ export const artifact = {
             "storage": 6
         },
         {
-            "name": "evaluate.%19",
-            "shape": [
-                15488,
-                64
-            ],
-            "size": 991232,
-            "role": "temp",
-            "storage": 14
-        },
-        {
             "name": "evaluate.%25",
             "shape": [
                 128,
@@ -1229,7 +1139,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 3
+            "storage": 4
         },
         {
             "name": "evaluate.%26",
@@ -1243,7 +1153,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 14
+            "storage": 11
         },
         {
             "name": "evaluate.%27",
@@ -1255,17 +1165,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "evaluate.%30",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 19
+            "storage": 15
         },
         {
             "name": "evaluate.%33",
@@ -1275,7 +1175,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 20
+            "storage": 19
         },
         {
             "name": "evaluate.%34",
@@ -1295,7 +1195,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 19
+            "storage": 20
         },
         {
             "name": "evaluate.%38",
@@ -1305,7 +1205,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 20
+            "storage": 19
         },
         {
             "name": "evaluate.%39",
@@ -1335,7 +1235,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 20
+            "storage": 19
         },
         {
             "name": "evaluate.%44",
@@ -1379,102 +1279,84 @@ export const artifact = {
                     "args": [
                         0,
                         2,
-                        3
-                    ],
-                    "sources": [
-                        "%6 matmul  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_001_map",
-                    "args": [
                         3,
-                        4,
-                        5
+                        4
                     ],
                     "sources": [
+                        "%6 matmul  examples/mnist-cnn.ts:17:31 conv",
                         "%10 add  examples/mnist-cnn.ts:17:31 conv",
                         "%12 maximum  examples/mnist-cnn.ts:17:26 relu"
                     ]
                 },
                 {
-                    "kernel": "train_002_copy",
+                    "kernel": "train_001_copy",
                     "args": [
-                        5,
-                        6
+                        4,
+                        5
                     ],
                     "sources": [
                         "%13 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_003_reduce_max",
+                    "kernel": "train_002_reduce_max",
                     "args": [
-                        6,
-                        7
+                        5,
+                        6
                     ],
                     "sources": [
                         "%14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_004_matmul",
+                    "kernel": "train_003_matmul",
                     "args": [
+                        6,
                         7,
                         8,
                         9
                     ],
                     "sources": [
-                        "%19 matmul  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_005_map",
-                    "args": [
-                        9,
-                        10,
-                        11
-                    ],
-                    "sources": [
+                        "%19 matmul  examples/mnist-cnn.ts:18:31 conv",
                         "%23 add  examples/mnist-cnn.ts:18:31 conv",
                         "%25 maximum  examples/mnist-cnn.ts:18:26 relu"
                     ]
                 },
                 {
-                    "kernel": "train_006_copy",
+                    "kernel": "train_004_copy",
                     "args": [
-                        11,
-                        12
+                        9,
+                        10
                     ],
                     "sources": [
                         "%26 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_007_reduce_max",
+                    "kernel": "train_005_reduce_max",
                     "args": [
-                        12,
-                        13
+                        10,
+                        11
                     ],
                     "sources": [
                         "%27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_008_map",
+                    "kernel": "train_006_map",
                     "args": [
-                        14,
-                        15
+                        12,
+                        13
                     ],
                     "sources": [
                         "%31 add  examples/mnist-cnn.ts:19:36 dropout"
                     ]
                 },
                 {
-                    "kernel": "train_009_map",
+                    "kernel": "train_007_map",
                     "args": [
-                        14,
-                        16
+                        12,
+                        14
                     ],
                     "sources": [
                         "%33 random_uniform  examples/mnist-cnn.ts:19:36 dropout",
@@ -1482,11 +1364,11 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_010_map",
+                    "kernel": "train_008_map",
                     "args": [
-                        16,
-                        13,
-                        17
+                        14,
+                        11,
+                        15
                     ],
                     "sources": [
                         "%37 mul  examples/mnist-cnn.ts:19:36 dropout",
@@ -1494,56 +1376,80 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_011_matmul",
+                    "kernel": "train_009_matmul",
                     "args": [
+                        15,
+                        16,
                         17,
-                        18,
-                        19
+                        18
                     ],
                     "sources": [
-                        "%41 matmul  examples/mnist-cnn.ts:19:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_012_map",
-                    "args": [
-                        19,
-                        20,
-                        21
-                    ],
-                    "sources": [
+                        "%41 matmul  examples/mnist-cnn.ts:19:20 dense",
                         "%44 add  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_013_reduce_max",
+                    "kernel": "train_010_reduce_max",
                     "args": [
-                        21,
-                        22
+                        18,
+                        19
                     ],
                     "sources": [
                         "%45 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_014_map",
+                    "kernel": "train_011_map",
                     "args": [
-                        21,
-                        22,
-                        23
+                        18,
+                        19,
+                        20
                     ],
                     "sources": [
                         "%48 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
+                    "kernel": "train_012_map",
+                    "args": [
+                        20,
+                        21
+                    ],
+                    "sources": [
+                        "%49 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_013_sum",
+                    "args": [
+                        21,
+                        22
+                    ],
+                    "sources": [
+                        "%50 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_014_map",
+                    "args": [
+                        22,
+                        23
+                    ],
+                    "sources": [
+                        "%51 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
                     "kernel": "train_015_map",
                     "args": [
+                        1,
+                        20,
                         23,
                         24
                     ],
                     "sources": [
-                        "%49 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%53 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%54 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -1553,7 +1459,7 @@ export const artifact = {
                         25
                     ],
                     "sources": [
-                        "%50 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%55 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -1563,67 +1469,34 @@ export const artifact = {
                         26
                     ],
                     "sources": [
-                        "%51 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_018_map",
-                    "args": [
-                        1,
-                        23,
-                        26,
-                        27
-                    ],
-                    "sources": [
-                        "%53 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%54 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_019_sum",
-                    "args": [
-                        27,
-                        28
-                    ],
-                    "sources": [
-                        "%55 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_020_map",
-                    "args": [
-                        28,
-                        29
-                    ],
-                    "sources": [
                         "%56 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_021_sum",
+                    "kernel": "train_018_sum",
                     "args": [
-                        29,
-                        30
+                        26,
+                        27
                     ],
                     "sources": [
                         "%57 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_022_map",
+                    "kernel": "train_019_map",
                     "args": [
-                        30,
-                        31
+                        27,
+                        28
                     ],
                     "sources": [
                         "%59 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_023_map",
+                    "kernel": "train_020_map",
                     "args": [
-                        15,
-                        35
+                        13,
+                        32
                     ],
                     "sources": [
                         "%71 pow  examples/mnist-cnn.ts:13:14 adam",
@@ -1631,10 +1504,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_024_map",
+                    "kernel": "train_021_map",
                     "args": [
-                        15,
-                        36
+                        13,
+                        33
                     ],
                     "sources": [
                         "%74 pow  examples/mnist-cnn.ts:13:14 adam",
@@ -1642,23 +1515,57 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_025_map",
+                    "kernel": "train_022_map",
                     "args": [
                         1,
-                        47
+                        44
                     ],
                     "sources": [
                         "%140 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_026_map",
+                    "kernel": "train_023_map",
                     "args": [
-                        47,
-                        48
+                        44,
+                        45
                     ],
                     "sources": [
                         "%141 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_024_sum",
+                    "args": [
+                        45,
+                        46
+                    ],
+                    "sources": [
+                        "%142 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_025_map",
+                    "args": [
+                        46,
+                        22,
+                        47
+                    ],
+                    "sources": [
+                        "%143 div  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_026_map",
+                    "args": [
+                        44,
+                        47,
+                        21,
+                        48
+                    ],
+                    "sources": [
+                        "%145 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%146 add  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -1668,126 +1575,83 @@ export const artifact = {
                         49
                     ],
                     "sources": [
-                        "%142 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_028_map",
-                    "args": [
-                        49,
-                        25,
-                        50
-                    ],
-                    "sources": [
-                        "%143 div  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_029_map",
-                    "args": [
-                        47,
-                        50,
-                        24,
-                        51
-                    ],
-                    "sources": [
-                        "%145 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%146 add  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_030_sum",
-                    "args": [
-                        51,
-                        52
-                    ],
-                    "sources": [
                         "%147 sum  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_031_matmul",
+                    "kernel": "train_028_matmul",
                     "args": [
-                        51,
-                        18,
-                        53
-                    ],
-                    "sources": [
-                        "%149 matmul  examples/mnist-cnn.ts:19:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_032_matmul",
-                    "args": [
-                        17,
-                        51,
-                        54
+                        15,
+                        48,
+                        50
                     ],
                     "sources": [
                         "%150 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_033_map",
+                    "kernel": "train_029_matmul",
                     "args": [
+                        48,
                         16,
-                        53,
-                        55
+                        14,
+                        51
                     ],
                     "sources": [
+                        "%149 matmul  examples/mnist-cnn.ts:19:20 dense",
                         "%151 where  examples/mnist-cnn.ts:19:36 dropout",
                         "%152 mul  examples/mnist-cnn.ts:19:36 dropout"
                     ]
                 },
                 {
-                    "kernel": "train_034_map",
+                    "kernel": "train_030_map",
                     "args": [
-                        12,
-                        13,
-                        56
+                        10,
+                        11,
+                        52
                     ],
                     "sources": [
                         "%156 equal  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_035_sum",
+                    "kernel": "train_031_sum",
                     "args": [
-                        56,
-                        57
+                        52,
+                        53
                     ],
                     "sources": [
                         "%157 sum  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_036_map",
+                    "kernel": "train_032_map",
                     "args": [
-                        55,
-                        57,
-                        58
+                        51,
+                        53,
+                        54
                     ],
                     "sources": [
                         "%158 div  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_037_map",
+                    "kernel": "train_033_map",
                     "args": [
-                        56,
-                        58,
-                        59
+                        52,
+                        54,
+                        55
                     ],
                     "sources": [
                         "%161 mul  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_038_map",
+                    "kernel": "train_034_map",
                     "args": [
-                        11,
-                        59,
-                        60
+                        9,
+                        55,
+                        56
                     ],
                     "sources": [
                         "%162 unpatches  examples/mnist-cnn.ts:18:16 maxPool2d",
@@ -1796,84 +1660,84 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_039_sum",
+                    "kernel": "train_035_sum",
                     "args": [
-                        60,
-                        62
+                        56,
+                        58
                     ],
                     "sources": [
                         "%165 sum  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_040_sum",
+                    "kernel": "train_036_sum",
                     "args": [
-                        62,
-                        61
+                        58,
+                        57
                     ],
                     "sources": [
                         "%165 sum  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_041_matmul",
+                    "kernel": "train_037_matmul",
                     "args": [
-                        60,
-                        8,
-                        63
+                        56,
+                        7,
+                        59
                     ],
                     "sources": [
                         "%168 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_042_matmul",
-                    "args": [
-                        7,
-                        60,
-                        65
-                    ],
-                    "sources": [
-                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_043_sum",
-                    "args": [
-                        65,
-                        64
-                    ],
-                    "sources": [
-                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_044_map",
+                    "kernel": "train_038_matmul",
                     "args": [
                         6,
-                        7,
-                        66
+                        56,
+                        61
+                    ],
+                    "sources": [
+                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_039_sum",
+                    "args": [
+                        61,
+                        60
+                    ],
+                    "sources": [
+                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_040_map",
+                    "args": [
+                        5,
+                        6,
+                        62
                     ],
                     "sources": [
                         "%175 equal  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_045_sum",
+                    "kernel": "train_041_sum",
                     "args": [
-                        66,
-                        67
+                        62,
+                        63
                     ],
                     "sources": [
                         "%176 sum  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_046_map",
+                    "kernel": "train_042_map",
                     "args": [
+                        59,
                         63,
-                        67,
-                        68
+                        64
                     ],
                     "sources": [
                         "%172 unpatches  examples/mnist-cnn.ts:18:31 conv",
@@ -1881,22 +1745,22 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_047_map",
+                    "kernel": "train_043_map",
                     "args": [
-                        66,
-                        68,
-                        69
+                        62,
+                        64,
+                        65
                     ],
                     "sources": [
                         "%180 mul  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_048_map",
+                    "kernel": "train_044_map",
                     "args": [
-                        5,
-                        69,
-                        70
+                        4,
+                        65,
+                        66
                     ],
                     "sources": [
                         "%181 unpatches  examples/mnist-cnn.ts:17:16 maxPool2d",
@@ -1905,51 +1769,51 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_049_sum",
+                    "kernel": "train_045_sum",
                     "args": [
-                        70,
-                        72
+                        66,
+                        68
                     ],
                     "sources": [
                         "%184 sum  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_050_sum",
+                    "kernel": "train_046_sum",
                     "args": [
-                        72,
-                        71
+                        68,
+                        67
                     ],
                     "sources": [
                         "%184 sum  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_051_matmul",
+                    "kernel": "train_047_matmul",
                     "args": [
                         0,
+                        66,
+                        70
+                    ],
+                    "sources": [
+                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_048_sum",
+                    "args": [
                         70,
-                        74
+                        69
                     ],
                     "sources": [
                         "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_052_sum",
+                    "kernel": "train_049_map",
                     "args": [
-                        74,
-                        73
-                    ],
-                    "sources": [
-                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_053_map",
-                    "args": [
-                        73,
-                        33
+                        69,
+                        30
                     ],
                     "sources": [
                         "%65 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1959,10 +1823,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_054_map",
+                    "kernel": "train_050_map",
                     "args": [
-                        73,
-                        34
+                        69,
+                        31
                     ],
                     "sources": [
                         "%69 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1973,13 +1837,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_055_map",
+                    "kernel": "train_051_map",
                     "args": [
+                        29,
+                        30,
                         32,
+                        31,
                         33,
-                        35,
-                        34,
-                        36,
                         2
                     ],
                     "sources": [
@@ -1994,10 +1858,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_056_map",
+                    "kernel": "train_052_map",
                     "args": [
-                        71,
-                        37
+                        67,
+                        34
                     ],
                     "sources": [
                         "%82 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2007,10 +1871,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_057_map",
+                    "kernel": "train_053_map",
                     "args": [
-                        71,
-                        38
+                        67,
+                        35
                     ],
                     "sources": [
                         "%85 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2021,14 +1885,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_058_map",
+                    "kernel": "train_054_map",
                     "args": [
+                        29,
+                        34,
                         32,
-                        37,
                         35,
-                        38,
-                        36,
-                        4
+                        33,
+                        3
                     ],
                     "sources": [
                         "%206 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2042,10 +1906,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_059_map",
+                    "kernel": "train_055_map",
                     "args": [
-                        64,
-                        39
+                        60,
+                        36
                     ],
                     "sources": [
                         "%94 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2055,10 +1919,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_060_map",
+                    "kernel": "train_056_map",
                     "args": [
-                        64,
-                        40
+                        60,
+                        37
                     ],
                     "sources": [
                         "%97 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2069,14 +1933,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_061_map",
+                    "kernel": "train_057_map",
                     "args": [
-                        32,
-                        39,
-                        35,
-                        40,
+                        29,
                         36,
-                        8
+                        32,
+                        37,
+                        33,
+                        7
                     ],
                     "sources": [
                         "%218 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2090,10 +1954,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_062_map",
+                    "kernel": "train_058_map",
                     "args": [
-                        61,
-                        41
+                        57,
+                        38
                     ],
                     "sources": [
                         "%106 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2103,10 +1967,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_063_map",
+                    "kernel": "train_059_map",
                     "args": [
-                        61,
-                        42
+                        57,
+                        39
                     ],
                     "sources": [
                         "%109 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2117,14 +1981,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_064_map",
+                    "kernel": "train_060_map",
                     "args": [
+                        29,
+                        38,
                         32,
-                        41,
-                        35,
-                        42,
-                        36,
-                        10
+                        39,
+                        33,
+                        8
                     ],
                     "sources": [
                         "%230 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2138,10 +2002,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_065_map",
+                    "kernel": "train_061_map",
                     "args": [
-                        54,
-                        43
+                        50,
+                        40
                     ],
                     "sources": [
                         "%118 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2151,10 +2015,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_066_map",
+                    "kernel": "train_062_map",
                     "args": [
-                        54,
-                        44
+                        50,
+                        41
                     ],
                     "sources": [
                         "%121 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2165,14 +2029,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_067_map",
+                    "kernel": "train_063_map",
                     "args": [
+                        29,
+                        40,
                         32,
-                        43,
-                        35,
-                        44,
-                        36,
-                        18
+                        41,
+                        33,
+                        16
                     ],
                     "sources": [
                         "%242 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2186,10 +2050,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_068_map",
+                    "kernel": "train_064_map",
                     "args": [
-                        52,
-                        45
+                        49,
+                        42
                     ],
                     "sources": [
                         "%130 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2199,10 +2063,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_069_map",
+                    "kernel": "train_065_map",
                     "args": [
-                        52,
-                        46
+                        49,
+                        43
                     ],
                     "sources": [
                         "%133 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2213,14 +2077,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_070_map",
+                    "kernel": "train_066_map",
                     "args": [
+                        29,
+                        42,
                         32,
-                        45,
-                        35,
-                        46,
-                        36,
-                        20
+                        43,
+                        33,
+                        17
                     ],
                     "sources": [
                         "%254 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2234,10 +2098,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_assign_step_b14",
+                    "kernel": "train_assign_step_b12",
                     "args": [
-                        15,
-                        14
+                        13,
+                        12
                     ],
                     "sources": [
                         "update:step: the step's new value replaces the old one"
@@ -2255,13 +2119,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 32
+                    "buffer": 29
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 31
+                    "buffer": 28
                 }
             ]
         },
@@ -2273,125 +2137,98 @@ export const artifact = {
                     "args": [
                         0,
                         2,
-                        75
+                        3,
+                        71
                     ],
                     "sources": [
-                        "%5 matmul  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "predict_001_map",
-                    "args": [
-                        75,
-                        4,
-                        76
-                    ],
-                    "sources": [
+                        "%5 matmul  examples/mnist-cnn.ts:17:31 conv",
                         "%9 add  examples/mnist-cnn.ts:17:31 conv",
                         "%11 maximum  examples/mnist-cnn.ts:17:26 relu"
                     ]
                 },
                 {
-                    "kernel": "predict_002_copy",
+                    "kernel": "predict_001_copy",
                     "args": [
-                        76,
-                        77
+                        71,
+                        72
                     ],
                     "sources": [
                         "%12 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "predict_003_reduce_max",
+                    "kernel": "predict_002_reduce_max",
                     "args": [
-                        77,
-                        78
+                        72,
+                        73
                     ],
                     "sources": [
                         "%13 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "predict_004_matmul",
+                    "kernel": "predict_003_matmul",
                     "args": [
-                        78,
+                        73,
+                        7,
                         8,
-                        79
+                        74
                     ],
                     "sources": [
-                        "%18 matmul  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "predict_005_map",
-                    "args": [
-                        79,
-                        10,
-                        80
-                    ],
-                    "sources": [
+                        "%18 matmul  examples/mnist-cnn.ts:18:31 conv",
                         "%22 add  examples/mnist-cnn.ts:18:31 conv",
                         "%24 maximum  examples/mnist-cnn.ts:18:26 relu"
                     ]
                 },
                 {
-                    "kernel": "predict_006_copy",
+                    "kernel": "predict_004_copy",
                     "args": [
-                        80,
-                        81
+                        74,
+                        75
                     ],
                     "sources": [
                         "%25 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "predict_007_reduce_max",
+                    "kernel": "predict_005_reduce_max",
                     "args": [
-                        81,
-                        82
+                        75,
+                        76
                     ],
                     "sources": [
                         "%26 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "predict_008_matmul",
+                    "kernel": "predict_006_matmul",
                     "args": [
-                        82,
-                        18,
-                        83
+                        76,
+                        16,
+                        17,
+                        77
                     ],
                     "sources": [
-                        "%29 matmul  examples/mnist-cnn.ts:19:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "predict_009_map",
-                    "args": [
-                        83,
-                        20,
-                        84
-                    ],
-                    "sources": [
+                        "%29 matmul  examples/mnist-cnn.ts:19:20 dense",
                         "%32 add  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "predict_010_reduce_max",
+                    "kernel": "predict_007_reduce_max",
                     "args": [
-                        84,
-                        85
+                        77,
+                        78
                     ],
                     "sources": [
                         "%33 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "predict_011_map",
+                    "kernel": "predict_008_map",
                     "args": [
-                        84,
-                        85,
-                        86
+                        77,
+                        78,
+                        79
                     ],
                     "sources": [
                         "%36 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
@@ -2399,21 +2236,21 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "predict_012_sum",
+                    "kernel": "predict_009_sum",
                     "args": [
-                        86,
-                        87
+                        79,
+                        80
                     ],
                     "sources": [
                         "%38 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "predict_013_map",
+                    "kernel": "predict_010_map",
                     "args": [
-                        86,
-                        87,
-                        88
+                        79,
+                        80,
+                        81
                     ],
                     "sources": [
                         "%40 div  examples/mnist-cnn.ts:22:29 softmax"
@@ -2429,7 +2266,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 88
+                    "buffer": 81
                 }
             ]
         },
@@ -2441,167 +2278,140 @@ export const artifact = {
                     "args": [
                         0,
                         2,
-                        89
+                        3,
+                        82
                     ],
                     "sources": [
-                        "%6 matmul  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_001_map",
-                    "args": [
-                        89,
-                        4,
-                        90
-                    ],
-                    "sources": [
+                        "%6 matmul  examples/mnist-cnn.ts:17:31 conv",
                         "%10 add  examples/mnist-cnn.ts:17:31 conv",
                         "%12 maximum  examples/mnist-cnn.ts:17:26 relu"
                     ]
                 },
                 {
-                    "kernel": "evaluate_002_copy",
+                    "kernel": "evaluate_001_copy",
                     "args": [
-                        90,
-                        91
+                        82,
+                        83
                     ],
                     "sources": [
                         "%13 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "evaluate_003_reduce_max",
+                    "kernel": "evaluate_002_reduce_max",
                     "args": [
-                        91,
-                        92
+                        83,
+                        84
                     ],
                     "sources": [
                         "%14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "evaluate_004_matmul",
+                    "kernel": "evaluate_003_matmul",
                     "args": [
-                        92,
+                        84,
+                        7,
                         8,
-                        93
+                        85
                     ],
                     "sources": [
-                        "%19 matmul  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_005_map",
-                    "args": [
-                        93,
-                        10,
-                        94
-                    ],
-                    "sources": [
+                        "%19 matmul  examples/mnist-cnn.ts:18:31 conv",
                         "%23 add  examples/mnist-cnn.ts:18:31 conv",
                         "%25 maximum  examples/mnist-cnn.ts:18:26 relu"
                     ]
                 },
                 {
-                    "kernel": "evaluate_006_copy",
+                    "kernel": "evaluate_004_copy",
                     "args": [
-                        94,
-                        95
+                        85,
+                        86
                     ],
                     "sources": [
                         "%26 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "evaluate_007_reduce_max",
+                    "kernel": "evaluate_005_reduce_max",
                     "args": [
-                        95,
-                        96
+                        86,
+                        87
                     ],
                     "sources": [
                         "%27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "evaluate_008_matmul",
+                    "kernel": "evaluate_006_matmul",
                     "args": [
-                        96,
-                        18,
-                        97
+                        87,
+                        16,
+                        17,
+                        88
                     ],
                     "sources": [
-                        "%30 matmul  examples/mnist-cnn.ts:19:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_009_map",
-                    "args": [
-                        97,
-                        20,
-                        98
-                    ],
-                    "sources": [
+                        "%30 matmul  examples/mnist-cnn.ts:19:20 dense",
                         "%33 add  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "evaluate_010_reduce_max",
+                    "kernel": "evaluate_007_reduce_max",
                     "args": [
-                        98,
-                        99
+                        88,
+                        89
                     ],
                     "sources": [
                         "%34 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_011_map",
+                    "kernel": "evaluate_008_map",
                     "args": [
-                        98,
-                        99,
-                        100
+                        88,
+                        89,
+                        90
                     ],
                     "sources": [
                         "%37 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_012_map",
+                    "kernel": "evaluate_009_map",
                     "args": [
-                        100,
-                        101
+                        90,
+                        91
                     ],
                     "sources": [
                         "%38 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_013_sum",
+                    "kernel": "evaluate_010_sum",
                     "args": [
-                        101,
-                        102
+                        91,
+                        92
                     ],
                     "sources": [
                         "%39 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_014_map",
+                    "kernel": "evaluate_011_map",
                     "args": [
-                        102,
-                        103
+                        92,
+                        93
                     ],
                     "sources": [
                         "%40 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_015_map",
+                    "kernel": "evaluate_012_map",
                     "args": [
                         1,
-                        100,
-                        103,
-                        104
+                        90,
+                        93,
+                        94
                     ],
                     "sources": [
                         "%42 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
@@ -2609,40 +2419,40 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "evaluate_016_sum",
+                    "kernel": "evaluate_013_sum",
                     "args": [
-                        104,
-                        105
+                        94,
+                        95
                     ],
                     "sources": [
                         "%44 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_017_map",
+                    "kernel": "evaluate_014_map",
                     "args": [
-                        105,
-                        106
+                        95,
+                        96
                     ],
                     "sources": [
                         "%45 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_018_sum",
+                    "kernel": "evaluate_015_sum",
                     "args": [
-                        106,
-                        107
+                        96,
+                        97
                     ],
                     "sources": [
                         "%46 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_019_map",
+                    "kernel": "evaluate_016_map",
                     "args": [
-                        107,
-                        108
+                        97,
+                        98
                     ],
                     "sources": [
                         "%48 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
@@ -2662,14 +2472,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 108
+                    "buffer": 98
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "b321ac02746bd653";
+export const buildId = "1506528559f7b4d5";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -144,23 +144,13 @@ export const artifact = {
             "storage": 2
         },
         {
-            "name": "train.%3",
-            "shape": [
-                600,
-                250
-            ],
-            "size": 150000,
-            "role": "temp",
-            "storage": 3
-        },
-        {
             "name": "fc1.b",
             "shape": [
                 250
             ],
             "size": 250,
             "role": "param",
-            "storage": 4
+            "storage": 3
         },
         {
             "name": "train.%8",
@@ -170,7 +160,7 @@ export const artifact = {
             ],
             "size": 150000,
             "role": "temp",
-            "storage": 5
+            "storage": 4
         },
         {
             "name": "fc2.w",
@@ -180,17 +170,7 @@ export const artifact = {
             ],
             "size": 62500,
             "role": "param",
-            "storage": 6
-        },
-        {
-            "name": "train.%10",
-            "shape": [
-                600,
-                250
-            ],
-            "size": 150000,
-            "role": "temp",
-            "storage": 3
+            "storage": 5
         },
         {
             "name": "fc2.b",
@@ -199,7 +179,7 @@ export const artifact = {
             ],
             "size": 250,
             "role": "param",
-            "storage": 7
+            "storage": 6
         },
         {
             "name": "train.%14",
@@ -209,7 +189,7 @@ export const artifact = {
             ],
             "size": 150000,
             "role": "temp",
-            "storage": 8
+            "storage": 7
         },
         {
             "name": "fc3.w",
@@ -219,17 +199,7 @@ export const artifact = {
             ],
             "size": 2500,
             "role": "param",
-            "storage": 9
-        },
-        {
-            "name": "train.%16",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 3
+            "storage": 8
         },
         {
             "name": "fc3.b",
@@ -238,7 +208,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "param",
-            "storage": 10
+            "storage": 9
         },
         {
             "name": "train.%19",
@@ -248,7 +218,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 11
+            "storage": 10
         },
         {
             "name": "train.%20",
@@ -258,7 +228,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 3
+            "storage": 11
         },
         {
             "name": "train.%23",
@@ -278,7 +248,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 11
+            "storage": 10
         },
         {
             "name": "train.%25",
@@ -288,7 +258,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 3
+            "storage": 11
         },
         {
             "name": "train.%26",
@@ -397,7 +367,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 3
+            "storage": 11
         },
         {
             "name": "train.%49",
@@ -410,26 +380,6 @@ export const artifact = {
             "storage": 13
         },
         {
-            "name": "train.%51",
-            "shape": [
-                600,
-                250
-            ],
-            "size": 150000,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%52",
-            "shape": [
-                250,
-                10
-            ],
-            "size": 2500,
-            "role": "temp",
-            "storage": 12
-        },
-        {
             "name": "train.%54",
             "shape": [
                 600,
@@ -437,7 +387,7 @@ export const artifact = {
             ],
             "size": 150000,
             "role": "temp",
-            "storage": 3
+            "storage": 10
         },
         {
             "name": "train.%55",
@@ -447,27 +397,7 @@ export const artifact = {
             ],
             "size": 250,
             "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "train.%57",
-            "shape": [
-                600,
-                250
-            ],
-            "size": 150000,
-            "role": "temp",
-            "storage": 8
-        },
-        {
-            "name": "train.%58",
-            "shape": [
-                250,
-                250
-            ],
-            "size": 62500,
-            "role": "temp",
-            "storage": 11
+            "storage": 12
         },
         {
             "name": "train.%60",
@@ -477,7 +407,7 @@ export const artifact = {
             ],
             "size": 150000,
             "role": "temp",
-            "storage": 3
+            "storage": 14
         },
         {
             "name": "train.%61",
@@ -487,27 +417,37 @@ export const artifact = {
             ],
             "size": 250,
             "role": "temp",
-            "storage": 5
+            "storage": 17
         },
         {
-            "name": "train.%63",
+            "name": "train.%65",
             "shape": [
                 784,
                 250
             ],
             "size": 196000,
             "role": "temp",
-            "storage": 8
+            "storage": 18
         },
         {
-            "name": "predict.%2",
+            "name": "train.%69",
             "shape": [
-                600,
+                250,
                 250
             ],
-            "size": 150000,
+            "size": 62500,
             "role": "temp",
-            "storage": 3
+            "storage": 14
+        },
+        {
+            "name": "train.%73",
+            "shape": [
+                250,
+                10
+            ],
+            "size": 2500,
+            "role": "temp",
+            "storage": 12
         },
         {
             "name": "predict.%7",
@@ -517,17 +457,7 @@ export const artifact = {
             ],
             "size": 150000,
             "role": "temp",
-            "storage": 5
-        },
-        {
-            "name": "predict.%9",
-            "shape": [
-                600,
-                250
-            ],
-            "size": 150000,
-            "role": "temp",
-            "storage": 3
+            "storage": 4
         },
         {
             "name": "predict.%13",
@@ -537,17 +467,7 @@ export const artifact = {
             ],
             "size": 150000,
             "role": "temp",
-            "storage": 5
-        },
-        {
-            "name": "predict.%15",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 12
+            "storage": 7
         },
         {
             "name": "predict.%18",
@@ -557,7 +477,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 14
+            "storage": 11
         },
         {
             "name": "predict.%19",
@@ -597,17 +517,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 17
-        },
-        {
-            "name": "evaluate.%3",
-            "shape": [
-                600,
-                250
-            ],
-            "size": 150000,
-            "role": "temp",
-            "storage": 3
+            "storage": 19
         },
         {
             "name": "evaluate.%8",
@@ -617,17 +527,7 @@ export const artifact = {
             ],
             "size": 150000,
             "role": "temp",
-            "storage": 5
-        },
-        {
-            "name": "evaluate.%10",
-            "shape": [
-                600,
-                250
-            ],
-            "size": 150000,
-            "role": "temp",
-            "storage": 3
+            "storage": 4
         },
         {
             "name": "evaluate.%14",
@@ -637,17 +537,7 @@ export const artifact = {
             ],
             "size": 150000,
             "role": "temp",
-            "storage": 5
-        },
-        {
-            "name": "evaluate.%16",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 12
+            "storage": 7
         },
         {
             "name": "evaluate.%19",
@@ -657,7 +547,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 14
+            "storage": 11
         },
         {
             "name": "evaluate.%20",
@@ -687,7 +577,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 14
+            "storage": 11
         },
         {
             "name": "evaluate.%25",
@@ -707,7 +597,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 14
+            "storage": 11
         },
         {
             "name": "evaluate.%29",
@@ -717,7 +607,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 3
+            "storage": 4
         },
         {
             "name": "evaluate.%30",
@@ -735,21 +625,21 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 12
+            "storage": 11
         },
         {
             "name": "evaluate.%32",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 13
+            "storage": 17
         },
         {
             "name": "evaluate.%34",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 18
+            "storage": 20
         }
     ],
     "programs": [
@@ -761,98 +651,104 @@ export const artifact = {
                     "args": [
                         0,
                         2,
-                        3
-                    ],
-                    "sources": [
-                        "%3 matmul  examples/mnist-mlp.ts:15:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_001_map",
-                    "args": [
                         3,
-                        4,
-                        5
+                        4
                     ],
                     "sources": [
+                        "%3 matmul  examples/mnist-mlp.ts:15:21 dense",
                         "%6 add  examples/mnist-mlp.ts:15:21 dense",
                         "%8 maximum  examples/mnist-mlp.ts:15:16 relu"
                     ]
                 },
                 {
-                    "kernel": "train_002_matmul",
+                    "kernel": "train_001_matmul",
                     "args": [
+                        4,
                         5,
                         6,
                         7
                     ],
                     "sources": [
-                        "%10 matmul  examples/mnist-mlp.ts:16:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_003_map",
-                    "args": [
-                        7,
-                        8,
-                        9
-                    ],
-                    "sources": [
+                        "%10 matmul  examples/mnist-mlp.ts:16:21 dense",
                         "%13 add  examples/mnist-mlp.ts:16:21 dense",
                         "%14 maximum  examples/mnist-mlp.ts:16:16 relu"
                     ]
                 },
                 {
-                    "kernel": "train_004_matmul",
+                    "kernel": "train_002_matmul",
                     "args": [
+                        7,
+                        8,
                         9,
-                        10,
-                        11
+                        10
                     ],
                     "sources": [
-                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_005_map",
-                    "args": [
-                        11,
-                        12,
-                        13
-                    ],
-                    "sources": [
+                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
                         "%19 add  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_006_reduce_max",
+                    "kernel": "train_003_reduce_max",
                     "args": [
-                        13,
-                        14
+                        10,
+                        11
                     ],
                     "sources": [
                         "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_007_map",
+                    "kernel": "train_004_map",
                     "args": [
-                        13,
-                        14,
-                        15
+                        10,
+                        11,
+                        12
                     ],
                     "sources": [
                         "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
+                    "kernel": "train_005_map",
+                    "args": [
+                        12,
+                        13
+                    ],
+                    "sources": [
+                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_006_sum",
+                    "args": [
+                        13,
+                        14
+                    ],
+                    "sources": [
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_007_map",
+                    "args": [
+                        14,
+                        15
+                    ],
+                    "sources": [
+                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
                     "kernel": "train_008_map",
                     "args": [
+                        1,
+                        12,
                         15,
                         16
                     ],
                     "sources": [
-                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -862,7 +758,7 @@ export const artifact = {
                         17
                     ],
                     "sources": [
-                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -872,80 +768,81 @@ export const artifact = {
                         18
                     ],
                     "sources": [
-                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_011_map",
-                    "args": [
-                        1,
-                        15,
-                        18,
-                        19
-                    ],
-                    "sources": [
-                        "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_012_sum",
-                    "args": [
-                        19,
-                        20
-                    ],
-                    "sources": [
-                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_013_map",
-                    "args": [
-                        20,
-                        21
-                    ],
-                    "sources": [
                         "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_014_sum",
+                    "kernel": "train_011_sum",
                     "args": [
-                        21,
-                        22
+                        18,
+                        19
                     ],
                     "sources": [
                         "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_015_map",
+                    "kernel": "train_012_map",
                     "args": [
-                        22,
-                        23
+                        19,
+                        20
                     ],
                     "sources": [
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_016_map",
+                    "kernel": "train_013_map",
                     "args": [
                         1,
-                        25
+                        22
                     ],
                     "sources": [
                         "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_017_map",
+                    "kernel": "train_014_map",
                     "args": [
-                        25,
-                        26
+                        22,
+                        23
                     ],
                     "sources": [
                         "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_015_sum",
+                    "args": [
+                        23,
+                        24
+                    ],
+                    "sources": [
+                        "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_016_map",
+                    "args": [
+                        24,
+                        14,
+                        25
+                    ],
+                    "sources": [
+                        "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_017_map",
+                    "args": [
+                        22,
+                        25,
+                        13,
+                        26
+                    ],
+                    "sources": [
+                        "%47 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%48 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -955,161 +852,78 @@ export const artifact = {
                         27
                     ],
                     "sources": [
-                        "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_019_map",
-                    "args": [
-                        27,
-                        17,
-                        28
-                    ],
-                    "sources": [
-                        "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_020_map",
-                    "args": [
-                        25,
-                        28,
-                        16,
-                        29
-                    ],
-                    "sources": [
-                        "%47 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%48 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_021_sum",
-                    "args": [
-                        29,
-                        30
-                    ],
-                    "sources": [
                         "%49 sum  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_022_matmul",
+                    "kernel": "train_019_matmul",
                     "args": [
-                        29,
-                        10,
-                        31
+                        26,
+                        8,
+                        7,
+                        28
                     ],
                     "sources": [
-                        "%51 matmul  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_023_matmul",
-                    "args": [
-                        9,
-                        29,
-                        32
-                    ],
-                    "sources": [
-                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_024_map",
-                    "args": [
-                        9,
-                        31,
-                        33
-                    ],
-                    "sources": [
+                        "%51 matmul  examples/mnist-mlp.ts:17:20 dense",
                         "%53 less  examples/mnist-mlp.ts:16:16 relu",
                         "%54 where  examples/mnist-mlp.ts:16:16 relu"
                     ]
                 },
                 {
-                    "kernel": "train_025_sum",
+                    "kernel": "train_020_sum",
                     "args": [
-                        33,
-                        34
+                        28,
+                        29
                     ],
                     "sources": [
                         "%55 sum  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
-                    "kernel": "train_026_matmul",
+                    "kernel": "train_021_matmul",
                     "args": [
-                        33,
-                        6,
-                        35
-                    ],
-                    "sources": [
-                        "%57 matmul  examples/mnist-mlp.ts:16:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_027_matmul",
-                    "args": [
+                        28,
                         5,
-                        33,
-                        36
+                        4,
+                        30
                     ],
                     "sources": [
-                        "%58 matmul  examples/mnist-mlp.ts:16:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_028_map",
-                    "args": [
-                        5,
-                        35,
-                        37
-                    ],
-                    "sources": [
+                        "%57 matmul  examples/mnist-mlp.ts:16:21 dense",
                         "%59 less  examples/mnist-mlp.ts:15:16 relu",
                         "%60 where  examples/mnist-mlp.ts:15:16 relu"
                     ]
                 },
                 {
-                    "kernel": "train_029_sum",
+                    "kernel": "train_022_sum",
                     "args": [
-                        37,
-                        38
+                        30,
+                        31
                     ],
                     "sources": [
                         "%61 sum  examples/mnist-mlp.ts:15:21 dense"
                     ]
                 },
                 {
-                    "kernel": "train_030_matmul",
+                    "kernel": "train_023_matmul",
                     "args": [
                         0,
-                        37,
-                        39
+                        30,
+                        2,
+                        21,
+                        32
                     ],
                     "sources": [
-                        "%63 matmul  examples/mnist-mlp.ts:15:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_031_map",
-                    "args": [
-                        24,
-                        39,
-                        2
-                    ],
-                    "sources": [
+                        "%63 matmul  examples/mnist-mlp.ts:15:21 dense",
                         "%64 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%65 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc1.w: the step's new value replaces the old one, in place"
+                        "%65 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_032_map",
+                    "kernel": "train_024_map",
                     "args": [
-                        24,
-                        38,
-                        4
+                        21,
+                        31,
+                        3
                     ],
                     "sources": [
                         "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
@@ -1118,24 +932,26 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_033_map",
+                    "kernel": "train_025_matmul",
                     "args": [
-                        24,
-                        36,
-                        6
+                        4,
+                        28,
+                        5,
+                        21,
+                        33
                     ],
                     "sources": [
+                        "%58 matmul  examples/mnist-mlp.ts:16:21 dense",
                         "%68 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%69 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc2.w: the step's new value replaces the old one, in place"
+                        "%69 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_034_map",
+                    "kernel": "train_026_map",
                     "args": [
-                        24,
-                        34,
-                        8
+                        21,
+                        29,
+                        6
                     ],
                     "sources": [
                         "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
@@ -1144,29 +960,61 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_035_map",
+                    "kernel": "train_027_matmul",
                     "args": [
-                        24,
-                        32,
-                        10
+                        7,
+                        26,
+                        8,
+                        21,
+                        34
                     ],
                     "sources": [
+                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense",
                         "%72 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc3.w: the step's new value replaces the old one, in place"
+                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_036_map",
+                    "kernel": "train_028_map",
                     "args": [
-                        24,
-                        30,
-                        12
+                        21,
+                        27,
+                        9
                     ],
                     "sources": [
                         "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
                         "%75 sub  examples/mnist-mlp.ts:11:14 sgd",
                         "update:fc3.b: the step's new value replaces the old one, in place"
+                    ]
+                },
+                {
+                    "kernel": "train_assign_fc1_w_b2",
+                    "args": [
+                        32,
+                        2
+                    ],
+                    "sources": [
+                        "update:fc1.w: the step's new value replaces the old one"
+                    ]
+                },
+                {
+                    "kernel": "train_assign_fc2_w_b5",
+                    "args": [
+                        33,
+                        5
+                    ],
+                    "sources": [
+                        "update:fc2.w: the step's new value replaces the old one"
+                    ]
+                },
+                {
+                    "kernel": "train_assign_fc3_w_b8",
+                    "args": [
+                        34,
+                        8
+                    ],
+                    "sources": [
+                        "update:fc3.w: the step's new value replaces the old one"
                     ]
                 }
             ],
@@ -1181,13 +1029,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 24
+                    "buffer": 21
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 23
+                    "buffer": 20
                 }
             ]
         },
@@ -1199,85 +1047,58 @@ export const artifact = {
                     "args": [
                         0,
                         2,
-                        40
+                        3,
+                        35
                     ],
                     "sources": [
-                        "%2 matmul  examples/mnist-mlp.ts:15:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "predict_001_map",
-                    "args": [
-                        40,
-                        4,
-                        41
-                    ],
-                    "sources": [
+                        "%2 matmul  examples/mnist-mlp.ts:15:21 dense",
                         "%5 add  examples/mnist-mlp.ts:15:21 dense",
                         "%7 maximum  examples/mnist-mlp.ts:15:16 relu"
                     ]
                 },
                 {
-                    "kernel": "predict_002_matmul",
+                    "kernel": "predict_001_matmul",
                     "args": [
-                        41,
+                        35,
+                        5,
                         6,
-                        42
+                        36
                     ],
                     "sources": [
-                        "%9 matmul  examples/mnist-mlp.ts:16:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "predict_003_map",
-                    "args": [
-                        42,
-                        8,
-                        43
-                    ],
-                    "sources": [
+                        "%9 matmul  examples/mnist-mlp.ts:16:21 dense",
                         "%12 add  examples/mnist-mlp.ts:16:21 dense",
                         "%13 maximum  examples/mnist-mlp.ts:16:16 relu"
                     ]
                 },
                 {
-                    "kernel": "predict_004_matmul",
+                    "kernel": "predict_002_matmul",
                     "args": [
-                        43,
-                        10,
-                        44
+                        36,
+                        8,
+                        9,
+                        37
                     ],
                     "sources": [
-                        "%15 matmul  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "predict_005_map",
-                    "args": [
-                        44,
-                        12,
-                        45
-                    ],
-                    "sources": [
+                        "%15 matmul  examples/mnist-mlp.ts:17:20 dense",
                         "%18 add  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "predict_006_reduce_max",
+                    "kernel": "predict_003_reduce_max",
                     "args": [
-                        45,
-                        46
+                        37,
+                        38
                     ],
                     "sources": [
                         "%19 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "predict_007_map",
+                    "kernel": "predict_004_map",
                     "args": [
-                        45,
-                        46,
-                        47
+                        37,
+                        38,
+                        39
                     ],
                     "sources": [
                         "%22 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1285,21 +1106,21 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "predict_008_sum",
+                    "kernel": "predict_005_sum",
                     "args": [
-                        47,
-                        48
+                        39,
+                        40
                     ],
                     "sources": [
                         "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "predict_009_map",
+                    "kernel": "predict_006_map",
                     "args": [
-                        47,
-                        48,
-                        49
+                        39,
+                        40,
+                        41
                     ],
                     "sources": [
                         "%26 div  examples/mnist-mlp.ts:20:29 softmax"
@@ -1315,7 +1136,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 49
+                    "buffer": 41
                 }
             ]
         },
@@ -1327,127 +1148,100 @@ export const artifact = {
                     "args": [
                         0,
                         2,
-                        50
+                        3,
+                        42
                     ],
                     "sources": [
-                        "%3 matmul  examples/mnist-mlp.ts:15:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_001_map",
-                    "args": [
-                        50,
-                        4,
-                        51
-                    ],
-                    "sources": [
+                        "%3 matmul  examples/mnist-mlp.ts:15:21 dense",
                         "%6 add  examples/mnist-mlp.ts:15:21 dense",
                         "%8 maximum  examples/mnist-mlp.ts:15:16 relu"
                     ]
                 },
                 {
-                    "kernel": "evaluate_002_matmul",
+                    "kernel": "evaluate_001_matmul",
                     "args": [
-                        51,
+                        42,
+                        5,
                         6,
-                        52
+                        43
                     ],
                     "sources": [
-                        "%10 matmul  examples/mnist-mlp.ts:16:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_003_map",
-                    "args": [
-                        52,
-                        8,
-                        53
-                    ],
-                    "sources": [
+                        "%10 matmul  examples/mnist-mlp.ts:16:21 dense",
                         "%13 add  examples/mnist-mlp.ts:16:21 dense",
                         "%14 maximum  examples/mnist-mlp.ts:16:16 relu"
                     ]
                 },
                 {
-                    "kernel": "evaluate_004_matmul",
+                    "kernel": "evaluate_002_matmul",
                     "args": [
-                        53,
-                        10,
-                        54
+                        43,
+                        8,
+                        9,
+                        44
                     ],
                     "sources": [
-                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_005_map",
-                    "args": [
-                        54,
-                        12,
-                        55
-                    ],
-                    "sources": [
+                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
                         "%19 add  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "evaluate_006_reduce_max",
+                    "kernel": "evaluate_003_reduce_max",
                     "args": [
-                        55,
-                        56
+                        44,
+                        45
                     ],
                     "sources": [
                         "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_007_map",
+                    "kernel": "evaluate_004_map",
                     "args": [
-                        55,
-                        56,
-                        57
+                        44,
+                        45,
+                        46
                     ],
                     "sources": [
                         "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_008_map",
+                    "kernel": "evaluate_005_map",
                     "args": [
-                        57,
-                        58
+                        46,
+                        47
                     ],
                     "sources": [
                         "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_009_sum",
+                    "kernel": "evaluate_006_sum",
                     "args": [
-                        58,
-                        59
+                        47,
+                        48
                     ],
                     "sources": [
                         "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_010_map",
+                    "kernel": "evaluate_007_map",
                     "args": [
-                        59,
-                        60
+                        48,
+                        49
                     ],
                     "sources": [
                         "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_011_map",
+                    "kernel": "evaluate_008_map",
                     "args": [
                         1,
-                        57,
-                        60,
-                        61
+                        46,
+                        49,
+                        50
                     ],
                     "sources": [
                         "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1455,40 +1249,40 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "evaluate_012_sum",
+                    "kernel": "evaluate_009_sum",
                     "args": [
-                        61,
-                        62
+                        50,
+                        51
                     ],
                     "sources": [
                         "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_013_map",
+                    "kernel": "evaluate_010_map",
                     "args": [
-                        62,
-                        63
+                        51,
+                        52
                     ],
                     "sources": [
                         "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_014_sum",
+                    "kernel": "evaluate_011_sum",
                     "args": [
-                        63,
-                        64
+                        52,
+                        53
                     ],
                     "sources": [
                         "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_015_map",
+                    "kernel": "evaluate_012_map",
                     "args": [
-                        64,
-                        65
+                        53,
+                        54
                     ],
                     "sources": [
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1508,14 +1302,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 65
+                    "buffer": 54
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "ac203362864bab44";
+export const buildId = "0d0a2531daf8eb8e";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -151,21 +151,22 @@ export interface RenderedExpr {
 }
 
 /**
- * Renders a fused expression tree, one local per inner `apply` and the root inline:
+ * Renders a fused expression tree at element `index` (the output index `i` unless a matrix
+ * product's epilogue names another), one local per inner `apply` and the root inline:
  * `maximum(add(load 0, load 1 view), const 0)` in C →
  * statements `["const float t0 = in0[i] + in1[j];"]`, value `gradc_maximum(t0, 0.0f)`.
  */
-export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode): RenderedExpr {
+export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode, index: string = OUTPUT_INDEX): RenderedExpr {
   const statements: string[] = [];
   // Post-order without recursion: an apply is emitted after its operands, so locals are
   // numbered in evaluation order; every apply but the root becomes a local.
   const value = foldExpr<string>(expr, (e, args) => {
     if (e.op === 'const') return lang.floatLiteral(e.value);
     if (e.op === 'load') return load(e.input, e.view, e.window, (statement) => statements.push(statement));
-    if (e.op === 'index') return lang.floatOfIndex(indexExpr(lang, simplifyView(e.view), OUTPUT_INDEX));
+    if (e.op === 'index') return lang.floatOfIndex(indexExpr(lang, simplifyView(e.view), index));
     const applied =
       e.op === 'random'
-        ? lang.randomUniform(e.seed, e.stream, OUTPUT_INDEX, args[0])
+        ? lang.randomUniform(e.seed, e.stream, index, args[0])
         : emitterFor(lang, e.kind)(args);
     if (e === expr) return applied;
     const name = `t${statements.length}`;
@@ -1027,6 +1028,33 @@ export function matmulElements(lang: CStyleLanguage, kernel: MatmulKernel): Matm
   }
   const aElement = transA ? `${a}[p * ${m}u + i]` : `${a}[i * ${k}u + p]`;
   return { aDecls: [], aElement, aAbout: aElement, bElement };
+}
+
+/**
+ * A product's epilogue at flat output element `index` for a target that holds the product in a
+ * register: `product` is its value there (a float32 expression), other loads read their inputs
+ * at `index` through their views. The statements, then `out[index] = value;`. Without an
+ * epilogue, the plain store of `product`.
+ */
+export function epilogueStore(lang: CStyleLanguage, kernel: MatmulKernel, index: string, product: string): string[] {
+  if (!kernel.epilogue) return [`${OUTPUT_NAME}[${index}] = ${product};`];
+  const load: LoadCode = (input, view) => {
+    if (input === kernel.inputs.length) return product;
+    const axes = view ? simplifyView(view) : [];
+    return `${inputName(input)}[${isIdentityAxes(axes) ? index : indexExpr(lang, axes, index)}]`;
+  };
+  const { statements, value } = renderExpr(lang, kernel.epilogue, load, index);
+  return [...statements, `${OUTPUT_NAME}[${index}] = ${value};`];
+}
+
+/**
+ * The lines that store element (i, j) of a tiled GPU product from its accumulator `acc` (`n`
+ * the row length as the target writes it): at `outBase` for a slice of a split product, or
+ * through the epilogue at `oe = i * n + j`.
+ */
+export function tiledMatmulStore(lang: CStyleLanguage, kernel: MatmulKernel, outBase: string, acc: string, n: string): string[] {
+  if (!kernel.epilogue) return [`${OUTPUT_NAME}[${outBase}i * ${n} + j] = ${acc};`];
+  return [lang.declareIndex('oe', `i * ${n} + j`), ...epilogueStore(lang, kernel, 'oe', acc)];
 }
 
 /** The part of k a block of a tiled GPU product sums over, and where its slice sits in out. */

@@ -6,6 +6,7 @@
  */
 import type { WindowView } from '../../ir/layout.ts';
 import type {
+  Expr,
   Kernel,
   MapKernel,
   MatmulKernel,
@@ -42,12 +43,13 @@ import {
   reduceParts,
   shortestFloat32Digits,
   affineText,
+  loadsOf,
   splitCoordinates,
   supportFor,
   inputName,
   windowElement,
 } from './c-style.ts';
-import { stridesOf, windowAxisRange } from '../../ir/layout.ts';
+import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../ir/layout.ts';
 import { template } from './templates.ts';
 
 /**
@@ -176,10 +178,10 @@ interface ReduceColumnsView extends KernelView {
 }
 
 interface MatmulView extends KernelView {
-  /** An implicit GEMM's packer of A, before the kernel; none for a product of buffers. */
+  /** An implicit GEMM's packer of A and an epilogue's function, before the kernel. */
   readonly packer: readonly string[];
   readonly notes: readonly string[];
-  readonly call: string;
+  readonly body: readonly string[];
 }
 
 /** Renders every kernel of `schedule` into one C translation unit. */
@@ -305,7 +307,10 @@ function matmulView(base: KernelView, kernel: MatmulKernel): MatmulView {
   const { ars, acs, brs, bcs } = matmulStrides(kernel);
   const { m, n, k } = kernel;
   const strides = [ars, acs, brs, bcs].join(', ');
-  const packer = kernel.aWindow ? windowPacker(kernel, kernel.aWindow) : [];
+  const packer = [
+    ...(kernel.aWindow ? windowPacker(kernel, kernel.aWindow) : []),
+    ...(kernel.epilogue ? epilogueFunction(kernel, kernel.epilogue) : []),
+  ];
   const packA = kernel.aWindow ? packerName(kernel) : 'gradc_pack_a_tile';
   if (kernel.kSlices > 1) {
     const { slices, sliceK, bStep, outStep } = matmulSlicing(kernel);
@@ -313,13 +318,70 @@ function matmulView(base: KernelView, kernel: MatmulKernel): MatmulView {
       ...base,
       packer,
       notes: [`${slices} slices of k, ${sliceK} each: slice s is the product over p in [s * ${sliceK}, (s + 1) * ${sliceK}).`],
-      call: `gradc_matmul_slices(in0, in1, out, ${slices}, ${bStep}, ${outStep}, ${m}, ${n}, ${sliceK}, ${strides}, ${packA});`,
+      body: [`gradc_matmul_slices(in0, in1, out, ${slices}, ${bStep}, ${outStep}, ${m}, ${n}, ${sliceK}, ${strides}, ${packA});`],
     };
   }
-  const call = kernel.aWindow
-    ? `gradc_matmul_packed(in0, in1, out, ${m}, ${n}, ${k}, ${strides}, ${packA});`
-    : `gradc_matmul(in0, in1, out, ${m}, ${n}, ${k}, ${strides});`;
-  return { ...base, packer, notes: [], call };
+  if (!kernel.aWindow && !kernel.epilogue) {
+    return { ...base, packer, notes: [], body: [`gradc_matmul(in0, in1, out, ${m}, ${n}, ${k}, ${strides});`] };
+  }
+  const inputs = kernel.inputs.map((_, i) => inputName(i));
+  const epilogue = kernel.epilogue ? [epilogueName(kernel), 'in'] : ['NULL', 'NULL'];
+  return {
+    ...base,
+    packer,
+    notes: [],
+    body: [
+      ...(kernel.epilogue ? [`const float *const in[] = {${inputs.join(', ')}};`] : []),
+      `gradc_matmul_packed(in0, in1, out, ${m}, ${n}, ${k}, ${strides}, ${packA}, ${epilogue.join(', ')});`,
+    ],
+  };
+}
+
+function epilogueName(kernel: MatmulKernel): string {
+  return `${kernel.name}_epilogue`;
+}
+
+/**
+ * The epilogue of a product as a `gradc_epilogue`: rows i0 .. i0 + rows - 1 of out, where the
+ * product is stored, through the fused elementwise work, the rows loop of a map kernel (a
+ * strided load's base hoisted per row, a simd loop over the row) when every strided load's
+ * innermost axis is a multiple of the row, else one loop over the rows' elements.
+ */
+function epilogueFunction(kernel: MatmulKernel, epilogue: Expr): string[] {
+  const { m, n } = kernel;
+  const { name, inputs, output, sources } = kernel;
+  const map: MapKernel = { kind: 'map', name, inputs, output, sources, size: m * n, expr: epilogue };
+  const rowsFit = loadsOf(epilogue).every(({ view }) => {
+    const axes = view ? simplifyView(view) : [];
+    return isIdentityAxes(axes) || axes[axes.length - 1].size % n === 0;
+  });
+  const { bases, body } = mapParts(C_LANGUAGE, map, rowsFit ? { kind: 'rows', rows: m, cols: n } : { kind: 'flat', size: m * n });
+  const read = [...new Set(loadsOf(epilogue).map((l) => l.input))].filter((input) => input < kernel.inputs.length).sort((a, b) => a - b);
+  const loops = rowsFit
+    ? [
+        '  for (int o = i0; o < i0 + rows; o++) {',
+        ...bases.map((line) => `    ${line}`),
+        '    #pragma omp simd',
+        `    for (int j = 0; j < ${n}; j++) {`,
+        `      const int i = o * ${n} + j;`,
+        ...body.map((line) => `      ${line}`),
+        '    }',
+        '  }',
+      ]
+    : [
+        '  #pragma omp simd',
+        `  for (int i = i0 * ${n}; i < (i0 + rows) * ${n}; i++) {`,
+        ...body.map((line) => `    ${line}`),
+        '  }',
+      ];
+  return [
+    `/* The epilogue of ${kernel.name}: rows i0 .. i0 + rows - 1 of out, where the product is stored. */`,
+    `static void ${epilogueName(kernel)}(float *restrict out, const float *const *in, int i0, int rows) {`,
+    ...(read.length === 0 ? ['  (void)in;'] : read.map((input) => `  const float *restrict ${inputName(input)} = in[${input}];`)),
+    ...loops,
+    '}',
+    '',
+  ];
 }
 
 function packerName(kernel: MatmulKernel): string {

@@ -41,6 +41,7 @@ import {
   conditionalRead,
   float32Bits,
   matmulSliceRange,
+  tiledMatmulStore,
   tileStaging,
   outputsAdjacent,
   checkKernels,
@@ -533,6 +534,7 @@ export const BLOCKED_MATMUL_MIN = 64;
 interface MatmulStagingView extends KernelView, MatmulSliceRange, TileStaging {
   readonly m: number;
   readonly n: number;
+  readonly store: readonly string[];
 }
 
 function matmulStaging(
@@ -542,13 +544,15 @@ function matmulStaging(
   tileN: number,
 ): MatmulStagingView {
   const { m, n, k } = kernel;
+  const range = matmulSliceRange(CUDA_LANGUAGE, kernel, 'blockIdx.z', `${k}u`);
   return {
     comment,
     signature: cudaSignature(kernel, THREADS_PER_BLOCK),
     m,
     n,
     ...tileStaging(CUDA_LANGUAGE, kernel, tileM, tileN),
-    ...matmulSliceRange(CUDA_LANGUAGE, kernel, 'blockIdx.z', `${k}u`),
+    ...range,
+    store: tiledMatmulStore(CUDA_LANGUAGE, kernel, range.outBase, 'acc[r][c]', `${n}u`),
   };
 }
 

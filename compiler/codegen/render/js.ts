@@ -26,6 +26,7 @@ import {
   reduceParts,
   supportFor,
   windowElement,
+  epilogueStore,
 } from './c-style.ts';
 import type { WindowView } from '../../ir/layout.ts';
 import { template } from './templates.ts';
@@ -301,7 +302,7 @@ function matmulPass(kernel: MatmulKernel, rows: number, units: number, first: nu
     quadUpdates: each.map((r) => `acc${r}[j] += ${quarters.map((q) => `a${r}${q} * x${q}`).join(' + ')};`),
     singleLoads: each.map((r) => `const a${r} = ${a(r, 0)};`),
     singleUpdates: each.map((r) => `acc${r}[j] += a${r} * x0;`),
-    stores: each.map((r) => `out.set(acc${r}, ${outBase}${rowOf(r)} * ${n});`),
+    stores: each.flatMap((r) => (kernel.epilogue ? epilogueLoop(kernel, rowOf(r), `acc${r}`) : [`out.set(acc${r}, ${outBase}${rowOf(r)} * ${n});`])),
   };
 }
 
@@ -317,6 +318,21 @@ function windowElementFunction(kernel: MatmulKernel, window: WindowView): string
     `function ${windowElementName(kernel)}(in0: Float32Array, i: number, p: number): number {`,
     ...decls.map((line) => `  ${line}`),
     `  return ${element};`,
+    '}',
+  ];
+}
+
+/**
+ * A row of a product with an epilogue: each element, rounded to float32 as a store would round
+ * it, goes through the epilogue at `oe` (`epilogueStore`), in a loop of its own so that each
+ * row's locals have a scope of their own.
+ */
+function epilogueLoop(kernel: MatmulKernel, row: string, acc: string): string[] {
+  const body = epilogueStore(JS_LANGUAGE, kernel, 'oe', `Math.fround(${acc}[j])`);
+  return [
+    `for (let j = 0; j < ${kernel.n}; j++) {`,
+    `  const oe = ${row} * ${kernel.n} + j;`,
+    ...body.map((line) => `  ${line}`),
     '}',
   ];
 }

@@ -29,6 +29,8 @@ import type {
 import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels, foldExpr, withArgs } from '../kernel-ir.ts';
 import type { CStyleLanguage, CodeForOp, MatmulElements, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
 import {
+  epilogueStore,
+  tiledMatmulStore,
   float32Bits,
   matmulElements,
   matmulSliceRange,
@@ -222,6 +224,8 @@ interface ReduceTreeView extends EntryView {
 }
 
 interface MatmulDirectView extends EntryView, MatmulElements {
+  /** Stores `acc` at element `o`, through the epilogue if the product has one. */
+  readonly store: readonly string[];
   readonly index: string;
   readonly size: number;
   readonly n: number;
@@ -229,6 +233,7 @@ interface MatmulDirectView extends EntryView, MatmulElements {
 }
 
 interface MatmulView extends EntryView, MatmulSliceRange, TileStaging {
+  readonly store: readonly string[];
   readonly m: number;
   readonly n: number;
   readonly k: number;
@@ -501,6 +506,7 @@ function renderMatmul(kernel: MatmulKernel, limit: number) {
     n,
     k,
     ...matmulElements(WGSL_LANGUAGE, kernel),
+    store: epilogueStore(WGSL_LANGUAGE, kernel, 'o', 'acc'),
   });
   return { entry, workgroups };
 }
@@ -522,6 +528,7 @@ function renderTiledMatmul(kernel: MatmulKernel, limit: number) {
   if (workgroups.some((count) => count > limit)) {
     throw tooManyWorkgroups(kernel, workgroups.join(' x '), limit);
   }
+  const range = matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K');
   const entry = template<MatmulView>('wgsl/matmul-tiled.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
     workgroupSize: WORKGROUP_SIZE,
@@ -536,7 +543,8 @@ function renderTiledMatmul(kernel: MatmulKernel, limit: number) {
     tileBSize: 16 * (tileN + 1),
     accSize: blockM * blockN,
     ...tileStaging(WGSL_LANGUAGE, kernel, tileM, tileN),
-    ...matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K'),
+    ...range,
+    store: tiledMatmulStore(WGSL_LANGUAGE, kernel, range.outBase, 'acc[r * BLOCK_N + c]', 'N'),
   });
   return { entry, workgroups };
 }
