@@ -15,7 +15,7 @@ import type { ReductionLayout, StridedView, WindowView } from './ir/layout.ts';
 import { axisView, broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
 import { matmulSlices, reduceSlices } from './split.ts';
 import { updateInPlace } from './in-place.ts';
-import { OPS, matmulDims } from './ops/index.ts';
+import { OPS, isPassThrough, matmulDims } from './ops/index.ts';
 import { patchesView, unpatchesTerms, windowGeometry } from './ops/window.ts';
 import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, RandomExpr, Schedule } from './codegen/kernel-ir.ts';
 import { MAX_KERNEL_INPUTS, foldTree } from './codegen/kernel-ir.ts';
@@ -184,8 +184,9 @@ class ProgramLowering {
         value = this.lowerSource(id);
         break;
       case 'elementwise': {
-        if (node.kind === 'stop_gradient') {
-          // An identity once gradients are built: its operand's value, with no kernel or copy.
+        if (isPassThrough(op)) {
+          // An identity once gradients are built (stop_gradient): its operand's value, with no
+          // kernel or copy.
           value = srcValue(0);
           break;
         }
