@@ -16,7 +16,7 @@ import { axisView, broadcastStrides, reductionLayout, transposeStrides } from '.
 import { matmulSlices, reduceSlices } from './split.ts';
 import { updateInPlace } from './in-place.ts';
 import { fuseEpilogues } from './fuse.ts';
-import { OPS, matmulDims } from './ops/index.ts';
+import { OPS, isPassThrough, matmulDims } from './ops/index.ts';
 import { patchesView, unpatchesTerms, windowGeometry } from './ops/window.ts';
 import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, RandomExpr, Schedule } from './codegen/kernel-ir.ts';
 import { MAX_KERNEL_INPUTS, foldTree } from './codegen/kernel-ir.ts';
@@ -195,8 +195,9 @@ class ProgramLowering {
         value = this.lowerSource(id);
         break;
       case 'elementwise': {
-        if (node.kind === 'stop_gradient') {
-          // An identity once gradients are built: its operand's value, with no kernel or copy.
+        if (isPassThrough(op)) {
+          // An identity once gradients are built (stop_gradient): its operand's value, with no
+          // kernel or copy.
           value = srcValue(0);
           break;
         }

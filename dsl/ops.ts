@@ -3,6 +3,7 @@
  * Elementwise operations broadcast like numpy and accept plain numbers as scalars.
  */
 import * as prim from './prim.ts';
+import type { UnaryKind } from '../compiler/ops/index.ts';
 import type { Broadcast, BroadcastCheck, Shape } from './shape.ts';
 import type { Operand, ShapeOf } from './tensor.ts';
 import { Tensor, nodeOf, tensorArg, traced, wrap } from './tensor.ts';
@@ -19,7 +20,8 @@ type Binary = <A extends Operand, B extends Operand>(
 
 type Unary = <S extends Shape>(x: Tensor<S>) => Tensor<S>;
 
-function unary(kind: 'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'stop_gradient'): Unary {
+/** A unary primitive as a DSL function: any elementwise record of arity 1 in the op registry. */
+function unary(kind: UnaryKind): Unary {
   return (<S extends Shape>(x: Tensor<S>) => {
     tensorArg(x, kind);
     return traced(x.graph, kind, () => wrap<S>(x.graph, x.graph.make(kind, [x.id])));

@@ -2,7 +2,7 @@
  * Untyped forms of the binary primitives, for the DSL's own compositions (nn, optim, layers),
  * where shapes are generic and the type-level broadcast check cannot be resolved.
  */
-import type { PrimKind } from '../compiler/ir/types.ts';
+import type { BinaryKind } from '../compiler/ops/index.ts';
 import type { Shape } from './shape.ts';
 import type { Operand, Tensor } from './tensor.ts';
 import { graphOf, nodeOf, traced, wrap } from './tensor.ts';
@@ -10,7 +10,7 @@ import { graphOf, nodeOf, traced, wrap } from './tensor.ts';
 export type AnyTensor = Tensor<Shape>;
 export type BinaryFn = (a: Operand, b: Operand) => AnyTensor;
 
-function binary(kind: PrimKind): BinaryFn {
+function binary(kind: BinaryKind): BinaryFn {
   return (a, b) => {
     const g = graphOf(a, b);
     return traced(g, kind, () => wrap(g, g.binary(kind, nodeOf(g, a), nodeOf(g, b))));

@@ -16,7 +16,8 @@ import { evaluate } from '../compiler/ir/evaluate.ts';
 import { planMemory } from '../compiler/memory.ts';
 import type { Backend, DeviceBuffer, PreparedProgram } from '../runtime/backend.ts';
 import { allocateStorages } from '../runtime/model.ts';
-import type { Graph, NodeId, Shape } from '../compiler/ir/types.ts';
+import type { Graph, NodeId, PrimKind, Shape } from '../compiler/ir/types.ts';
+import type { BinaryKind, ElementwiseKind, UnaryKind } from '../compiler/ops/index.ts';
 import { sizeOf } from '../compiler/ir/types.ts';
 import type { Kernel, Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import type { ErrorModel } from './float32-bound.ts';
@@ -83,18 +84,6 @@ export function makeCase(name: string, build: (t: CaseInputs) => Record<string, 
   return { name, graph: b.finish(outputs), feeds };
 }
 
-const UNARY = { neg: 'any', exp: 'any', log: 'positive', sqrt: 'positive', tanh: 'any', stop_gradient: 'any' } as const;
-type BinaryKind = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'less' | 'equal';
-const BINARY: Readonly<Record<BinaryKind, readonly [Domain, Domain]>> = {
-  add: ['any', 'any'],
-  sub: ['any', 'any'],
-  mul: ['any', 'any'],
-  div: ['any', 'nonzero'],
-  pow: ['positive', 'any'],
-  maximum: ['small-int', 'any'],
-  less: ['small-int', 'small-int'],
-  equal: ['small-int', 'small-int'],
-};
 /** Operand shapes: equal, a row broadcast over rows, an outer-product broadcast. */
 const BINARY_LAYOUTS: readonly (readonly [Shape, Shape])[] = [
   [[4, 6], [4, 6]],
@@ -102,43 +91,76 @@ const BINARY_LAYOUTS: readonly (readonly [Shape, Shape])[] = [
   [[4, 1], [1, 12]],
 ];
 
-export function elementwiseCases(): Case[] {
-  const cases: Case[] = [];
-  for (const [kind, domain] of Object.entries(UNARY)) {
-    cases.push(
-      makeCase(`${kind} [7,9]`, ({ b, input }) => ({
-        y: b.make(kind as keyof typeof UNARY, [input('x', [7, 9], domain)]),
-      })),
-      makeCase(`${kind} of a broadcast [3]→[4,3]`, ({ b, input }) => ({
-        y: b.make(kind as keyof typeof UNARY, [b.broadcastTo(input('x', [3], domain), [4, 3])]),
+/** The cases of one elementwise primitive, built when the corpus is (feeds come from seeds in order). */
+type PrimitiveCases<K extends ElementwiseKind> = (kind: K) => Case[];
+
+/** A unary primitive on its operand's domain: alone, and of a broadcast. */
+function unaryCases(domain: Domain): PrimitiveCases<UnaryKind> {
+  return (kind) => [
+    makeCase(`${kind} [7,9]`, ({ b, input }) => ({ y: b.make(kind, [input('x', [7, 9], domain)]) })),
+    makeCase(`${kind} of a broadcast [3]→[4,3]`, ({ b, input }) => ({
+      y: b.make(kind, [b.broadcastTo(input('x', [3], domain), [4, 3])]),
+    })),
+  ];
+}
+
+/** A binary primitive on its operands' domains, over every BINARY_LAYOUTS. */
+function binaryCases(da: Domain, db: Domain): PrimitiveCases<BinaryKind> {
+  return (kind) =>
+    BINARY_LAYOUTS.map(([sa, sb]) =>
+      makeCase(`${kind} [${sa}] [${sb}]`, ({ b, input }) => ({
+        y: b.binary(kind, input('x', sa, da), input('y', sb, db)),
       })),
     );
-  }
-  for (const [kind, [da, db]] of Object.entries(BINARY)) {
-    for (const [sa, sb] of BINARY_LAYOUTS) {
-      cases.push(
-        makeCase(`${kind} [${sa}] [${sb}]`, ({ b, input }) => ({
-          y: b.binary(kind as BinaryKind, input('x', sa, da), input('y', sb, db)),
-        })),
-      );
-    }
-  }
-  cases.push(
-    makeCase('where(less(x,y), u, v) with broadcasts', ({ b, input }) => {
-      const c = b.less(input('x', [3, 5]), input('y', [5]));
-      return { y: b.where(c, input('u', [3, 1]), input('v', [3, 5])) };
-    }),
-    makeCase('where on a fed 0/1 mask', ({ b, input }) => ({
-      y: b.where(input('c', [6, 4], 'small-int'), input('u', [6, 4]), input('v', [4])),
-    })),
+}
+
+const whereCases: PrimitiveCases<'where'> = () => [
+  makeCase('where(less(x,y), u, v) with broadcasts', ({ b, input }) => {
+    const c = b.less(input('x', [3, 5]), input('y', [5]));
+    return { y: b.where(c, input('u', [3, 1]), input('v', [3, 5])) };
+  }),
+  makeCase('where on a fed 0/1 mask', ({ b, input }) => ({
+    y: b.where(input('c', [6, 4], 'small-int'), input('u', [6, 4]), input('v', [4])),
+  })),
+];
+
+/**
+ * The cases of every elementwise primitive, in this order: a primitive missing here, or given
+ * cases of another arity, is a tsc error.
+ */
+const ELEMENTWISE_CASES: { readonly [K in ElementwiseKind]: PrimitiveCases<K> } = {
+  neg: unaryCases('any'),
+  exp: unaryCases('any'),
+  log: unaryCases('positive'),
+  sqrt: unaryCases('positive'),
+  tanh: unaryCases('any'),
+  stop_gradient: unaryCases('any'),
+  add: binaryCases('any', 'any'),
+  sub: binaryCases('any', 'any'),
+  mul: binaryCases('any', 'any'),
+  div: binaryCases('any', 'nonzero'),
+  pow: binaryCases('positive', 'any'),
+  maximum: binaryCases('small-int', 'any'),
+  less: binaryCases('small-int', 'small-int'),
+  equal: binaryCases('small-int', 'small-int'),
+  where: whereCases,
+};
+
+function casesOf<K extends ElementwiseKind>(kind: K): Case[] {
+  return (ELEMENTWISE_CASES[kind] as PrimitiveCases<K>)(kind);
+}
+
+export function elementwiseCases(): Case[] {
+  const kinds = Object.keys(ELEMENTWISE_CASES) as ElementwiseKind[];
+  return [
+    ...kinds.flatMap(casesOf),
     makeCase('large flat map (parallel): exp(x) * y', ({ b, input }) => ({
       y: b.mul(b.exp(input('x', [300, 300])), input('y', [300, 300])),
     })),
     makeCase('large rows map (parallel): relu(x + bias)', ({ b, input }) => ({
       y: b.maximum(b.add(input('x', [256, 300]), input('bias', [300])), b.fill(0, [])),
     })),
-  );
-  return cases;
+  ];
 }
 
 /** Sums and maxima over random non-empty axis sets of random shapes. */
@@ -636,24 +658,60 @@ export function mismatches(
 }
 
 /**
- * The whole corpus, in a fixed order (each case's feeds come from the next seed; later
- * families come last, so the feeds of the earlier ones stay as they were).
+ * The corpus's families of cases, in a fixed order (each case's feeds come from the next seed;
+ * later families come last, so the feeds of the earlier ones stay as they were).
  */
+const FAMILIES = {
+  elementwise: elementwiseCases,
+  reductions: reductionCases,
+  movement: movementCases,
+  matmul: matmulCases,
+  split: splitCases,
+  windows: windowCases,
+  literals: literalCases,
+  randomGraphs: randomCases,
+  iota: iotaCases,
+  randomUniform: randomUniformCases,
+  layers: layerCases,
+  columnReductions: columnReductionCases,
+} as const;
+
+export type CorpusFamily = keyof typeof FAMILIES;
+
+/**
+ * The family whose graphs hold each primitive that is not elementwise (ELEMENTWISE_CASES holds
+ * those): a primitive missing here is a tsc error, and test/backends.test.ts checks that the
+ * family's graphs do hold it.
+ */
+const FAMILY_OF: Readonly<Record<Exclude<PrimKind, ElementwiseKind>, CorpusFamily>> = {
+  input: 'elementwise',
+  fill: 'literals',
+  iota: 'iota',
+  random_uniform: 'randomUniform',
+  sum: 'reductions',
+  reduce_max: 'reductions',
+  broadcast: 'movement',
+  reshape: 'movement',
+  transpose: 'movement',
+  patches: 'windows',
+  unpatches: 'windows',
+  matmul: 'matmul',
+};
+
+/** The family of cases that exercises `kind`. */
+export function corpusFamilyOf(kind: PrimKind): CorpusFamily {
+  return kind in ELEMENTWISE_CASES ? 'elementwise' : FAMILY_OF[kind as keyof typeof FAMILY_OF];
+}
+
+/** The whole corpus by family, in the fixed order of FAMILIES. */
+export function corpusFamilies(): { readonly family: CorpusFamily; readonly cases: Case[] }[] {
+  const families = Object.keys(FAMILIES) as CorpusFamily[];
+  return families.map((family) => ({ family, cases: FAMILIES[family]() }));
+}
+
+/** The whole corpus, in a fixed order. */
 export function corpusCases(): Case[] {
-  return [
-    ...elementwiseCases(),
-    ...reductionCases(),
-    ...movementCases(),
-    ...matmulCases(),
-    ...splitCases(),
-    ...windowCases(),
-    ...literalCases(),
-    ...randomCases(),
-    ...iotaCases(),
-    ...randomUniformCases(),
-    ...layerCases(),
-    ...columnReductionCases(),
-  ];
+  return corpusFamilies().flatMap(({ cases }) => cases);
 }
 
 // ---- running a schedule on a device backend ----

@@ -31,7 +31,8 @@ import {
   createNativeBackend,
 } from '../runtime/backends/native.ts';
 import type { Case } from './backend-corpus.ts';
-import { corpusCases, mergeSchedules, mismatches } from './backend-corpus.ts';
+import { corpusFamilies, corpusFamilyOf, mergeSchedules, mismatches } from './backend-corpus.ts';
+import { PRIM_KINDS } from '../compiler/ir/types.ts';
 
 /** Runs `program` once on `backend`; returns its outputs by name. */
 function runProgram(
@@ -50,7 +51,8 @@ function runProgram(
   return out;
 }
 
-const cases: Case[] = corpusCases();
+const families = corpusFamilies();
+const cases: Case[] = families.flatMap((f) => f.cases);
 const merged = mergeSchedules(
   cases.map((c, i) => schedule([{ name: `g${i}`, graph: c.graph }], {})),
 );
@@ -109,6 +111,16 @@ describe.each(['native', 'js'] as const)('%s backend matches the float64 referen
       const got = runProgram(backend, buffers, merged.programs[i], c.feeds).y;
       expect(Object.is(got[0], Math.fround(value)), `${value} came back as ${got[0]}`).toBe(true);
     });
+  });
+});
+
+describe('the corpus', () => {
+  it('holds every primitive in the graphs of the family it names for it', () => {
+    const missing = PRIM_KINDS.filter((kind) => {
+      const { cases: held } = families.find((f) => f.family === corpusFamilyOf(kind))!;
+      return !held.some((c) => c.graph.nodes.some((node) => node.kind === kind));
+    });
+    expect(missing).toEqual([]);
   });
 });
 

@@ -9,6 +9,8 @@ import {
   sparseSoftmaxCrossEntropy, sub, sumAll, transpose,
 } from '../dsl/index.ts';
 import type { ModelContext, Tensor } from '../dsl/index.ts';
+import type { BinaryKind, ComputedKind, PassThroughKind, UnaryKind } from '../compiler/ops/index.ts';
+import { OPS, isElementwise, isPassThrough } from '../compiler/ops/index.ts';
 
 type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
 function expectType<T extends true>(_: T): void {}
@@ -95,5 +97,22 @@ describe('typed shapes', () => {
       // @ts-expect-error dense takes [batch, features]
       expect(() => dense(m, 'fc', x, 4)).toThrow();
     })();
+  });
+});
+
+describe('primitive kinds derived from the op registry', () => {
+  it('takes the unary kinds from the elementwise records of arity 1, and no others', () => {
+    const unary: readonly UnaryKind[] = ['neg', 'exp', 'log', 'sqrt', 'tanh', 'stop_gradient'];
+    const recorded = Object.values(OPS).filter((op) => isElementwise(op) && op.arity === 1);
+    expect([...unary].sort()).toEqual(recorded.map((op) => op.kind).sort());
+    // A binary primitive, and a reduction of one operand: neither is unary.
+    expectType<Equal<Extract<UnaryKind, 'add' | 'sum'>, never>>(true);
+    expectType<Equal<Extract<BinaryKind, 'neg' | 'where' | 'matmul'>, never>>(true);
+  });
+
+  it('leaves pass-through primitives out of what renderers emit', () => {
+    expectType<Equal<PassThroughKind, 'stop_gradient'>>(true);
+    expectType<Equal<Extract<ComputedKind, 'stop_gradient'>, never>>(true);
+    expect(isPassThrough(OPS.stop_gradient)).toBe(true);
   });
 });

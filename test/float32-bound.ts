@@ -10,9 +10,11 @@
  * condition of the computation (cancellation, log near 1, long sums) rather than being one
  * fixed tolerance, and stays tight where the computation is well conditioned.
  */
-import type { Graph, Node, NodeId } from '../compiler/ir/types.ts';
+import type { Graph, Node, NodeId, PrimKind } from '../compiler/ir/types.ts';
 import { sizeOf } from '../compiler/ir/types.ts';
-import { OPS } from '../compiler/ops/index.ts';
+import type { KindOfAccuracy } from '../compiler/ops/index.ts';
+import { OPS, elementwiseOp } from '../compiler/ops/index.ts';
+import type { Float32Accuracy } from '../compiler/ops/op.ts';
 import { isElementwise } from '../compiler/ops/op.ts';
 
 /** Unit roundoff of float32: one correctly rounded operation is off by at most U32·|x|. */
@@ -37,20 +39,19 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  */
 export const BOUND_SAFETY = 2;
 
-/** Rounding error factor of each elementwise primitive, in units of U32·|result|. */
-const LIBM_ROUNDINGS: Readonly<Record<string, number>> = {
-  neg: 0,
-  stop_gradient: 0,
-  maximum: 0,
-  add: 1,
-  sub: 1,
-  mul: 1,
-  div: 1,
-  sqrt: 1,
-  exp: 2 * LIBM_ULPS,
-  log: 2 * LIBM_ULPS,
-  tanh: 2 * LIBM_ULPS,
-  pow: 2 * LIBM_ULPS,
+/** The elementwise primitives computed by a math library function (accuracy `libm`). */
+type LibmKind = KindOfAccuracy<'libm'>;
+/** The elementwise primitives that round at all (accuracy `rounded` or `libm`). */
+type InexactKind = KindOfAccuracy<'rounded' | 'libm'>;
+
+/**
+ * Rounding error factor of each accuracy class of the op records (compiler/ops/), in units of
+ * U32·|result|, on the host: none, one correct rounding, glibc's LIBM_ULPS.
+ */
+const LIBM_ROUNDINGS: Readonly<Record<Float32Accuracy, number>> = {
+  exact: 0,
+  rounded: 1,
+  libm: 2 * LIBM_ULPS,
 };
 
 /**
@@ -61,7 +62,7 @@ const LIBM_ROUNDINGS: Readonly<Record<string, number>> = {
 export interface ErrorModel {
   readonly name: string;
   rounding(
-    kind: string,
+    kind: PrimKind,
     value: number,
     x: readonly number[],
     e: readonly number[],
@@ -71,17 +72,16 @@ export interface ErrorModel {
 }
 
 /** C and JS on the host: IEEE arithmetic, glibc's transcendental functions (LIBM_ULPS). */
-export const LIBM_ERROR_MODEL: ErrorModel = tableModel('libm', LIBM_ROUNDINGS);
+export const LIBM_ERROR_MODEL: ErrorModel = relativeModel(
+  'libm',
+  (kind) => LIBM_ROUNDINGS[elementwiseOp(kind).accuracy],
+);
 
 /** A model whose roundings are a relative factor per primitive, subnormals kept. */
-function tableModel(name: string, roundings: Readonly<Record<string, number>>): ErrorModel {
+function relativeModel(name: string, relativeOf: (kind: PrimKind) => number): ErrorModel {
   return {
     name,
-    rounding(kind) {
-      const relative = roundings[kind];
-      if (relative === undefined) throw new Error(`no ${name} rounding rule for ${kind}`);
-      return { relative, absolute: 0 };
-    },
+    rounding: (kind) => ({ relative: relativeOf(kind), absolute: 0 }),
     subnormal: SUBNORMAL_HALF_ULP,
   };
 }
@@ -92,7 +92,7 @@ function tableModel(name: string, roundings: Readonly<Record<string, number>>): 
  * --use_fast_math: expf 2, logf 1, tanhf 2, powf 4. The guide counts them from the correctly
  * rounded result, which is itself half an ulp from the exact one.
  */
-export const CUDA_ULPS = { exp: 2, log: 1, tanh: 2, pow: 4 } as const;
+export const CUDA_ULPS: Readonly<Record<LibmKind, number>> = { exp: 2, log: 1, tanh: 2, pow: 4 };
 
 /** `ulps` from the correctly rounded result, plus its half ulp, in units of U32·|result|. */
 function cudaRounding(ulps: number): number {
@@ -100,16 +100,13 @@ function cudaRounding(ulps: number): number {
 }
 
 /**
- * Rounding error factor of each elementwise primitive on CUDA, in units of U32·|result|: the
- * host's for the correctly rounded operations, CUDA's own for the transcendental functions.
+ * Rounding error factor of an elementwise primitive on CUDA, in units of U32·|result|: the
+ * host's for the exact and correctly rounded operations, CUDA's own for the library functions.
  */
-const CUDA_ROUNDINGS: Readonly<Record<string, number>> = {
-  ...LIBM_ROUNDINGS,
-  exp: cudaRounding(CUDA_ULPS.exp),
-  log: cudaRounding(CUDA_ULPS.log),
-  tanh: cudaRounding(CUDA_ULPS.tanh),
-  pow: cudaRounding(CUDA_ULPS.pow),
-};
+function cudaRelative(kind: PrimKind): number {
+  const { accuracy } = elementwiseOp(kind);
+  return accuracy === 'libm' ? cudaRounding(CUDA_ULPS[kind as LibmKind]) : LIBM_ROUNDINGS[accuracy];
+}
 
 /**
  * CUDA kernels as nvcc compiles them for gradc (runtime/backends/cuda-compile.ts): `+ - *`,
@@ -118,7 +115,7 @@ const CUDA_ROUNDINGS: Readonly<Record<string, number>> = {
  * (--fmad=true) round once where the separate operations round twice, so they stay within the
  * bound of the separate operations; sums and products in any order are covered by γ_n.
  */
-export const CUDA_ERROR_MODEL: ErrorModel = tableModel('cuda', CUDA_ROUNDINGS);
+export const CUDA_ERROR_MODEL: ErrorModel = relativeModel('cuda', cudaRelative);
 
 /** Where WGSL's log and log2 promise an absolute error instead of ULPs. */
 function nearOne(x: number, e: number): boolean {
@@ -143,42 +140,46 @@ function nearOne(x: number, e: number): boolean {
 export const WGSL_ERROR_MODEL: ErrorModel = {
   name: 'wgsl',
   rounding(kind, value, x, e) {
+    if (elementwiseOp(kind).accuracy === 'exact') return { relative: 0, absolute: 0 };
     const hi = x.map((v, i) => Math.abs(v) + e[i]);
-    switch (kind) {
-      case 'neg':
-      case 'stop_gradient':
-      case 'maximum':
-        return { relative: 0, absolute: 0 };
-      case 'add':
-      case 'sub':
-      case 'mul':
-        return { relative: 1, absolute: 0 };
-      case 'div': {
-        const inRange = hi[1] <= 2 ** 126 && Math.abs(x[1]) - e[1] >= 2 ** -126;
-        return { relative: inRange ? 5 : Infinity, absolute: 0 };
-      }
-      case 'sqrt':
-        // 2 ULP of inverseSqrt (4·U32) inverted, then 2.5 ULP (5·U32), rounded up.
-        return { relative: 10, absolute: 0 };
-      case 'exp':
-        return { relative: 2 * (3 + 2 * hi[0]), absolute: 0 };
-      case 'log':
-        return { relative: 6, absolute: nearOne(x[0], e[0]) ? 2 ** -21 : 0 };
-      case 'tanh':
-        return { relative: 8, absolute: (6 + 4 * hi[0]) * U32 * (1 + Math.abs(value)) };
-      case 'pow': {
-        const log2 = Math.abs(Math.log2(x[0])) + e[0] / Math.max(x[0] - e[0], 2 ** -126);
-        const log2Error = Math.max(6 * U32 * log2, nearOne(x[0], e[0]) ? 2 ** -21 : 0);
-        const t = hi[1] * log2;
-        const tError = hi[1] * log2Error + U32 * t;
-        const factor = (1 + Math.expm1(Math.LN2 * tError)) * (1 + 2 * (3 + 2 * t) * U32) - 1;
-        return { relative: factor / U32, absolute: 0 };
-      }
-      default:
-        throw new Error(`no WGSL rounding rule for ${kind}`);
-    }
+    return WGSL_ROUNDINGS[kind as InexactKind](value, x, e, hi);
   },
   subnormal: 2 ** -126,
+};
+
+/** One primitive's WGSL rounding at computed inputs x ± e, hi = |x| + e (see WGSL_ERROR_MODEL). */
+type WgslRounding = (
+  value: number,
+  x: readonly number[],
+  e: readonly number[],
+  hi: readonly number[],
+) => { readonly relative: number; readonly absolute: number };
+
+/** WGSL's rounding of every primitive that rounds, so tsc names a new one without a rule. */
+const WGSL_ROUNDINGS: Readonly<Record<InexactKind, WgslRounding>> = {
+  add: () => ({ relative: 1, absolute: 0 }),
+  sub: () => ({ relative: 1, absolute: 0 }),
+  mul: () => ({ relative: 1, absolute: 0 }),
+  div: (_, x, e, hi) => {
+    const inRange = hi[1] <= 2 ** 126 && Math.abs(x[1]) - e[1] >= 2 ** -126;
+    return { relative: inRange ? 5 : Infinity, absolute: 0 };
+  },
+  // 2 ULP of inverseSqrt (4·U32) inverted, then 2.5 ULP (5·U32), rounded up.
+  sqrt: () => ({ relative: 10, absolute: 0 }),
+  exp: (_, _x, _e, hi) => ({ relative: 2 * (3 + 2 * hi[0]), absolute: 0 }),
+  log: (_, x, e) => ({ relative: 6, absolute: nearOne(x[0], e[0]) ? 2 ** -21 : 0 }),
+  tanh: (value, _x, _e, hi) => ({
+    relative: 8,
+    absolute: (6 + 4 * hi[0]) * U32 * (1 + Math.abs(value)),
+  }),
+  pow: (_, x, e, hi) => {
+    const log2 = Math.abs(Math.log2(x[0])) + e[0] / Math.max(x[0] - e[0], 2 ** -126);
+    const log2Error = Math.max(6 * U32 * log2, nearOne(x[0], e[0]) ? 2 ** -21 : 0);
+    const t = hi[1] * log2;
+    const tError = hi[1] * log2Error + U32 * t;
+    const factor = (1 + Math.expm1(Math.LN2 * tError)) * (1 + 2 * (3 + 2 * t) * U32) - 1;
+    return { relative: factor / U32, absolute: 0 };
+  },
 };
 
 /** γ_n = n·u / (1 - n·u): the relative error bound of any n-term float32 sum or dot. */
@@ -310,7 +311,7 @@ function elementwiseError(
 
 /** The error bound of one element of an elementwise node. */
 function pointError(
-  kind: string,
+  kind: PrimKind,
   scalar: (...xs: number[]) => number,
   value: number,
   x: readonly number[],

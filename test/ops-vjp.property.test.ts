@@ -13,6 +13,7 @@ import { evaluate } from '../compiler/ir/evaluate.ts';
 import { PRIM_KINDS, sizeOf } from '../compiler/ir/types.ts';
 import type { Attrs, NodeId, PrimKind, Shape, SourceLoc } from '../compiler/ir/types.ts';
 import { OPS } from '../compiler/ops/index.ts';
+import type { BinaryKind, UnaryKind } from '../compiler/ops/index.ts';
 import type { WindowGeometry } from '../compiler/ops/window.ts';
 import { geometryAttrs, patchesShape } from '../compiler/ops/window.ts';
 
@@ -112,14 +113,14 @@ function withWeights(
   }));
 }
 
-function unaryCase(kind: Tested, min: number, max: number): fc.Arbitrary<OpCase> {
+function unaryCase(kind: UnaryKind, min: number, max: number): fc.Arbitrary<OpCase> {
   return shapeArb()
     .chain((shape) => valuesArb(sizeOf(shape), min, max).map((values) => ({ shape, values })))
     .chain(({ shape, values }) => withWeights(kind, [{ shape, values, diff: true }], {}));
 }
 
 function binaryCase(
-  kind: Tested,
+  kind: BinaryKind,
   draw: (n: number) => fc.Arbitrary<readonly [readonly number[], readonly number[]]>,
 ): fc.Arbitrary<OpCase> {
   return shapeArb()

@@ -7,6 +7,7 @@ import type { Attrs, Graph, Node, NodeId, PrimKind, Shape, SourceLoc } from './t
 import { formatShape, sameShape } from './types.ts';
 import { GradcError, ShapeError } from '../errors.ts';
 import { OPS } from '../ops/index.ts';
+import type { BinaryKind } from '../ops/index.ts';
 import type { WindowGeometry } from '../ops/window.ts';
 import { geometryAttrs } from '../ops/window.ts';
 import { shapeProblem } from './limits.ts';
@@ -225,7 +226,7 @@ export class GraphBuilder {
     return this.make('where', [this.broadcastTo(c, shape), this.broadcastTo(x, shape), this.broadcastTo(y, shape)]);
   }
 
-  binary(kind: PrimKind, x: NodeId, y: NodeId): NodeId {
+  binary(kind: BinaryKind, x: NodeId, y: NodeId): NodeId {
     const shape = this.broadcastShapeOf(this.shapeOf(x), this.shapeOf(y));
     return this.make(kind, [this.broadcastTo(x, shape), this.broadcastTo(y, shape)]);
   }

@@ -5,7 +5,7 @@
 import type { PrimKind, Shape } from '../ir/types.ts';
 import { formatShape, sameShape } from '../ir/types.ts';
 import { ShapeError } from '../errors.ts';
-import type { ElementwiseOpDef, EvalArgs, VjpRule } from './op.ts';
+import type { ElementwiseOpDef, EvalArgs } from './op.ts';
 import { NONDIFF } from './op.ts';
 
 function sameShapes(kind: PrimKind) {
@@ -21,18 +21,19 @@ function sameShapes(kind: PrimKind) {
   };
 }
 
-function elementwise(
-  kind: PrimKind,
-  arity: number,
-  scalar: (...xs: number[]) => number,
-  vjp: VjpRule,
-): ElementwiseOpDef {
+/** What an elementwise record states; the family adds its category, shape rule and evaluator. */
+type ElementwiseFacts = Omit<ElementwiseOpDef, 'category' | 'inferShape' | 'evalRef'>;
+
+/**
+ * An elementwise record from its facts, whose literal types it keeps (`arity: 1`,
+ * `accuracy: 'libm'`), so types derived from the registry can select by them (the DSL's unary
+ * kinds, the renderers' tables, the tests' error models).
+ */
+function elementwise<const F extends ElementwiseFacts>(facts: F): F & ElementwiseOpDef {
+  const { kind, scalar } = facts;
   return {
-    kind,
+    ...facts,
     category: 'elementwise',
-    arity,
-    scalar,
-    vjp,
     inferShape: sameShapes(kind),
     evalRef({ inputs }: EvalArgs): Float64Array {
       const n = inputs[0].length;
@@ -43,76 +44,175 @@ function elementwise(
   };
 }
 
-export const neg = elementwise('neg', 1, (x) => -x, ({ b, g }) => [b.neg(g)]);
+/** The cost of a simple arithmetic operation, the unit of `cost`. */
+const ARITHMETIC = 1;
+/** A math function (exp, log, tanh, pow, sqrt) counted as several simple operations. */
+const MATH_FUNCTION = 8;
 
-export const exp = elementwise('exp', 1, Math.exp, ({ b, g, id }) => [b.mul(g, id)]);
-
-export const log = elementwise('log', 1, Math.log, ({ b, g, node }) => [b.div(g, node.src[0])]);
-
-/** d sqrt(x) = 1 / (2 sqrt(x)), reusing the forward value. */
-export const sqrt = elementwise('sqrt', 1, Math.sqrt, ({ b, g, id }) => [
-  b.div(b.mul(g, b.scalarLike(0.5, id)), id),
-]);
-
-/** d tanh(x) = 1 - tanh(x)^2, reusing the forward value. */
-export const tanh = elementwise('tanh', 1, Math.tanh, ({ b, g, id }) => [
-  b.mul(g, b.sub(b.scalarLike(1, id), b.mul(id, id))),
-]);
-
-export const add = elementwise('add', 2, (x, y) => x + y, ({ g }) => [g, g]);
-
-export const sub = elementwise('sub', 2, (x, y) => x - y, ({ b, g }) => [g, b.neg(g)]);
-
-export const mul = elementwise('mul', 2, (x, y) => x * y, ({ b, g, node }) => [
-  b.mul(g, node.src[1]),
-  b.mul(g, node.src[0]),
-]);
-
-/** d(x/y) = g/y, -g*(x/y)/y. */
-export const div = elementwise('div', 2, (x, y) => x / y, ({ b, g, node, id }) => [
-  b.div(g, node.src[1]),
-  b.neg(b.div(b.mul(g, id), node.src[1])),
-]);
-
-/** d(x^y) = g*y*x^(y-1), g*x^y*log(x). */
-export const pow = elementwise('pow', 2, Math.pow, ({ b, g, node, id }) => {
-  const [x, y] = node.src;
-  const dx = b.mul(g, b.mul(y, b.pow(x, b.sub(y, b.scalarLike(1, y)))));
-  const dy = b.mul(g, b.mul(id, b.log(x)));
-  return [dx, dy];
+export const neg = elementwise({
+  kind: 'neg',
+  arity: 1,
+  cost: ARITHMETIC,
+  accuracy: 'exact',
+  scalar: (x) => -x,
+  vjp: ({ b, g }) => [b.neg(g)],
 });
 
-/** The gradient goes to `x` where x > y and to `y` elsewhere (so relu'(0) = 0). */
-/**
- * The gradient goes to x where y < x, else to y (ties to y). The mask compares y with the
- * result, `y < max(x, y)`, which equals `y < x` for every float (NaN included, as max
- * propagates it): for relu the backward pass then reads relu's output, which the next layer
- * needs anyway, and the pre-activation fuses into the relu kernel instead of being stored.
- */
-export const maximum = elementwise('maximum', 2, Math.max, ({ b, g, node, id }) => {
-  const y = node.src[1];
-  const xWins = b.less(y, id);
-  const zero = b.scalarLike(0, g);
-  return [b.where(xWins, g, zero), b.where(xWins, zero, g)];
+export const exp = elementwise({
+  kind: 'exp',
+  arity: 1,
+  cost: MATH_FUNCTION,
+  accuracy: 'libm',
+  scalar: Math.exp,
+  vjp: ({ b, g, id }) => [b.mul(g, id)],
+});
+
+export const log = elementwise({
+  kind: 'log',
+  arity: 1,
+  cost: MATH_FUNCTION,
+  accuracy: 'libm',
+  scalar: Math.log,
+  vjp: ({ b, g, node }) => [b.div(g, node.src[0])],
+});
+
+/** d sqrt(x) = 1 / (2 sqrt(x)), reusing the forward value. */
+export const sqrt = elementwise({
+  kind: 'sqrt',
+  arity: 1,
+  cost: MATH_FUNCTION,
+  accuracy: 'rounded',
+  scalar: Math.sqrt,
+  vjp: ({ b, g, id }) => [b.div(b.mul(g, b.scalarLike(0.5, id)), id)],
+});
+
+/** d tanh(x) = 1 - tanh(x)^2, reusing the forward value. */
+export const tanh = elementwise({
+  kind: 'tanh',
+  arity: 1,
+  cost: MATH_FUNCTION,
+  accuracy: 'libm',
+  scalar: Math.tanh,
+  vjp: ({ b, g, id }) => [b.mul(g, b.sub(b.scalarLike(1, id), b.mul(id, id)))],
 });
 
 /**
  * The identity whose gradient does not flow: for shifts that cancel, such as the max that
  * softmax and log-softmax subtract for stability (their value does not depend on it, so every
- * derivative through it is zero and need not be built). Its VJP is the explicit NONDIFF.
+ * derivative through it is zero and need not be built). Its VJP is the explicit NONDIFF. It
+ * stays in the graph (a graph differentiated again keeps its meaning); the scheduler passes its
+ * operand through, so it costs nothing.
  */
-export const stop_gradient = elementwise('stop_gradient', 1, (x) => x, () => [NONDIFF]);
+export const stop_gradient = elementwise({
+  kind: 'stop_gradient',
+  arity: 1,
+  cost: 0,
+  accuracy: 'exact',
+  passThrough: true,
+  scalar: (x) => x,
+  vjp: () => [NONDIFF],
+});
 
-export const less = elementwise('less', 2, (x, y) => (x < y ? 1 : 0), () => [NONDIFF, NONDIFF]);
+export const add = elementwise({
+  kind: 'add',
+  arity: 2,
+  cost: ARITHMETIC,
+  accuracy: 'rounded',
+  scalar: (x, y) => x + y,
+  vjp: ({ g }) => [g, g],
+});
 
-export const equal = elementwise('equal', 2, (x, y) => (x === y ? 1 : 0), () => [
-  NONDIFF,
-  NONDIFF,
-]);
+export const sub = elementwise({
+  kind: 'sub',
+  arity: 2,
+  cost: ARITHMETIC,
+  accuracy: 'rounded',
+  scalar: (x, y) => x - y,
+  vjp: ({ b, g }) => [g, b.neg(g)],
+});
+
+export const mul = elementwise({
+  kind: 'mul',
+  arity: 2,
+  cost: ARITHMETIC,
+  accuracy: 'rounded',
+  scalar: (x, y) => x * y,
+  vjp: ({ b, g, node }) => [b.mul(g, node.src[1]), b.mul(g, node.src[0])],
+});
+
+/** d(x/y) = g/y, -g*(x/y)/y. */
+export const div = elementwise({
+  kind: 'div',
+  arity: 2,
+  cost: ARITHMETIC,
+  accuracy: 'rounded',
+  scalar: (x, y) => x / y,
+  vjp: ({ b, g, node, id }) => [b.div(g, node.src[1]), b.neg(b.div(b.mul(g, id), node.src[1]))],
+});
+
+/** d(x^y) = g*y*x^(y-1), g*x^y*log(x). */
+export const pow = elementwise({
+  kind: 'pow',
+  arity: 2,
+  cost: MATH_FUNCTION,
+  accuracy: 'libm',
+  scalar: Math.pow,
+  vjp: ({ b, g, node, id }) => {
+    const [x, y] = node.src;
+    const dx = b.mul(g, b.mul(y, b.pow(x, b.sub(y, b.scalarLike(1, y)))));
+    const dy = b.mul(g, b.mul(id, b.log(x)));
+    return [dx, dy];
+  },
+});
+
+/**
+ * The gradient goes to x where y < x, else to y (ties to y, so relu'(0) = 0). The mask compares
+ * y with the result, `y < max(x, y)`, which equals `y < x` for every float (NaN included, as max
+ * propagates it): for relu the backward pass then reads relu's output, which the next layer
+ * needs anyway, and the pre-activation fuses into the relu kernel instead of being stored.
+ */
+export const maximum = elementwise({
+  kind: 'maximum',
+  arity: 2,
+  cost: ARITHMETIC,
+  accuracy: 'exact',
+  scalar: Math.max,
+  vjp: ({ b, g, node, id }) => {
+    const y = node.src[1];
+    const xWins = b.less(y, id);
+    const zero = b.scalarLike(0, g);
+    return [b.where(xWins, g, zero), b.where(xWins, zero, g)];
+  },
+});
+
+export const less = elementwise({
+  kind: 'less',
+  arity: 2,
+  cost: ARITHMETIC,
+  accuracy: 'exact',
+  scalar: (x, y) => (x < y ? 1 : 0),
+  vjp: () => [NONDIFF, NONDIFF],
+});
+
+export const equal = elementwise({
+  kind: 'equal',
+  arity: 2,
+  cost: ARITHMETIC,
+  accuracy: 'exact',
+  scalar: (x, y) => (x === y ? 1 : 0),
+  vjp: () => [NONDIFF, NONDIFF],
+});
 
 /** `where(c, x, y)` is x where c != 0, else y. */
-export const where = elementwise('where', 3, (c, x, y) => (c !== 0 ? x : y), ({ b, g, node }) => {
-  const c = node.src[0];
-  const zero = b.scalarLike(0, g);
-  return [NONDIFF, b.where(c, g, zero), b.where(c, zero, g)];
+export const where = elementwise({
+  kind: 'where',
+  arity: 3,
+  cost: ARITHMETIC,
+  accuracy: 'exact',
+  scalar: (c, x, y) => (c !== 0 ? x : y),
+  vjp: ({ b, g, node }) => {
+    const c = node.src[0];
+    const zero = b.scalarLike(0, g);
+    return [NONDIFF, b.where(c, g, zero), b.where(c, zero, g)];
+  },
 });

@@ -44,12 +44,48 @@ export interface OpDef {
   evalRef(args: EvalArgs): Float64Array;
 }
 
-/** Elementwise primitives also carry their scalar meaning. */
-export interface ElementwiseOpDef extends OpDef {
+/**
+ * A primitive the scheduler fuses into map kernels' expressions (elementwise and random work)
+ * states what one element of it costs, in simple arithmetic operations (an add is 1, a call of a
+ * transcendental function about 8). The C renderer weighs a map kernel's work by it to decide
+ * whether waking the thread team pays.
+ */
+export interface FusedOpDef extends OpDef {
+  readonly category: 'elementwise' | 'random';
+  readonly cost: number;
+}
+
+/**
+ * How far an elementwise primitive's float32 result may be from the exact value at its float32
+ * operands, the class the float32 error bounds of the tests start from (test/float32-bound.ts):
+ * - `exact`: no rounding at all (a sign flip, a maximum, a comparison, a selection, the identity);
+ * - `rounded`: an IEEE operation, correctly rounded (`+ - * /`, sqrt) where the target follows
+ *   IEEE (C, TypeScript, CUDA as gradc compiles it; WGSL states its own bounds);
+ * - `libm`: a math library function, within a few ulps that each target states.
+ */
+export type Float32Accuracy = 'exact' | 'rounded' | 'libm';
+
+/** Elementwise primitives take one to three operands of one shape. */
+export type ElementwiseArity = 1 | 2 | 3;
+
+/** Elementwise primitives also carry their scalar meaning and their float32 accuracy. */
+export interface ElementwiseOpDef extends FusedOpDef {
   readonly category: 'elementwise';
+  readonly arity: ElementwiseArity;
+  readonly accuracy: Float32Accuracy;
+  /**
+   * Its value is its first operand's (`stop_gradient`, whose meaning is all in its VJP): the
+   * scheduler passes the operand through, with no kernel, so no renderer emits it.
+   */
+  readonly passThrough?: true;
   scalar(...xs: number[]): number;
 }
 
 export function isElementwise(op: OpDef): op is ElementwiseOpDef {
   return op.category === 'elementwise';
+}
+
+/** Whether `op`'s value is its first operand's, so that it needs no code of its own. */
+export function isPassThrough(op: OpDef): boolean {
+  return isElementwise(op) && op.passThrough === true;
 }

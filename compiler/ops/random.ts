@@ -8,7 +8,7 @@
  */
 import type { Attrs } from '../ir/types.ts';
 import { ShapeError } from '../errors.ts';
-import type { EvalArgs, OpDef } from './op.ts';
+import type { EvalArgs, FusedOpDef } from './op.ts';
 import { NONDIFF } from './op.ts';
 
 /** The round multipliers of Philox4x32. */
@@ -77,10 +77,12 @@ function keyOf(attrs: Attrs): PhiloxKey {
  * element's index, so it is no elementwise function of its operand and never folds into a
  * constant; no gradient flows into the counter.
  */
-export const random_uniform: OpDef = {
+export const random_uniform: FusedOpDef = {
   kind: 'random_uniform',
   category: 'random',
   arity: 1,
+  // Ten rounds of two 32-bit multiplies (high and low words) and xors.
+  cost: 40,
   inferShape([counter], attrs) {
     for (const name of ['seed', 'stream'] as const) {
       if (!isWord(attrs[name])) throw new ShapeError(`random_uniform: ${name} ${String(attrs[name])} is not an integer in [0, 2^32)`);

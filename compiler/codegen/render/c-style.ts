@@ -11,8 +11,8 @@ import { lineCommentText } from '../escape.ts';
 import type { PrimKind, Shape } from '../../ir/types.ts';
 import type { StridedView, ViewAxis, WindowView } from '../../ir/layout.ts';
 import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../ir/layout.ts';
-import type { ElementwiseOpDef } from '../../ops/op.ts';
-import type { OPS } from '../../ops/index.ts';
+import type { ComputedKind } from '../../ops/index.ts';
+import { OPS, elementwiseOp } from '../../ops/index.ts';
 import type {
   BufferDecl,
   Expr,
@@ -24,16 +24,14 @@ import type {
 } from '../kernel-ir.ts';
 import { exprNodes, foldExpr } from '../kernel-ir.ts';
 
-/** The primitives a fused expression may apply: exactly the elementwise records of OPS. */
-export type ElementwiseKind = {
-  [K in PrimKind]: (typeof OPS)[K] extends ElementwiseOpDef ? K : never;
-}[PrimKind];
-
 /** Emits one primitive applied to already-rendered atomic operands. */
 export type EmitFn = (args: readonly string[]) => string;
 
-/** A renderer's table: one emitter per elementwise primitive, so tsc names a missing one. */
-export type CodeForOp = Readonly<Record<ElementwiseKind, EmitFn>>;
+/**
+ * A renderer's table: one emitter per elementwise primitive a kernel computes, so tsc names a
+ * missing one (a pass-through primitive such as `stop_gradient` never reaches a kernel).
+ */
+export type CodeForOp = Readonly<Record<ComputedKind, EmitFn>>;
 
 /** What differs between C-like targets. */
 export interface CStyleLanguage {
@@ -86,9 +84,6 @@ export interface CFunctionLanguage extends CStyleLanguage {
 }
 
 // ---- emitter helpers for codeForOp tables ----
-
-/** `stop_gradient` and other identities: the operand itself. */
-export const identity: EmitFn = ([x]) => x;
 
 /** `call('expf')([x])` → `expf(x)`. */
 export function call(fn: string): EmitFn {
@@ -179,7 +174,7 @@ export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode, ind
 function emitterFor(lang: CStyleLanguage, kind: PrimKind): EmitFn {
   const table: Readonly<Record<string, EmitFn>> = lang.codeForOp;
   const emit = table[kind];
-  if (!emit) throw new Error(`${lang.name} renderer: ${kind} is not an elementwise primitive`);
+  if (!emit) throw new Error(`${lang.name} renderer: no kernel computes ${kind}`);
   return emit;
 }
 
@@ -919,19 +914,17 @@ function summary(kernel: Kernel, ins: readonly string[]): string {
   }
 }
 
-/** Estimated cost of one output element, counting a transcendental call as several ops. */
+/**
+ * Estimated cost of one output element: each primitive applied or drawn counts its record's
+ * `cost` (compiler/ops/), each load, constant and index 1.
+ */
 export function exprCost(expr: Expr): number {
   return foldExpr<number>(expr, (e, args) => {
     if (e.op !== 'apply' && e.op !== 'random') return 1;
-    const own = e.op === 'random' ? PHILOX_COST : TRANSCENDENTAL.has(e.kind) ? 8 : 1;
+    const own = e.op === 'random' ? OPS.random_uniform.cost : elementwiseOp(e.kind).cost;
     return args.reduce((sum, a) => sum + a, own);
   });
 }
-
-/** A Philox4x32-10 draw: ten rounds of two 32-bit multiplies (high and low words) and xors. */
-const PHILOX_COST = 40;
-
-const TRANSCENDENTAL: ReadonlySet<PrimKind> = new Set(['exp', 'log', 'tanh', 'pow', 'sqrt']);
 
 // ---- pieces the GPU renderers (WGSL, CUDA) share ----
 
