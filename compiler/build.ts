@@ -253,13 +253,32 @@ export function programDeclarations(
   return { predictSpec, evaluateSpec };
 }
 
+/**
+ * The options of a build that change what is compiled: `--batch`, `--seed`, `--predict-only`,
+ * `--predict-batch`.
+ */
+export type CompileBuildOptions = Pick<BuildOptions, 'batch' | 'seed' | 'predictOnly' | 'predictBatch'>;
+
 /** The predict and evaluate declarations and the predict-only flag that `options` ask for. */
-function predictOptions(definition: ModelDefinition, spec: ModelSpec, options: BuildOptions): CompileOptions {
+function predictOptions(definition: ModelDefinition, spec: ModelSpec, options: CompileBuildOptions): CompileOptions {
   const { predictBatch, predictOnly = false } = options;
   if (predictBatch !== undefined && !(Number.isSafeInteger(predictBatch) && predictBatch > 0)) {
     throw new GradcError(`the predict batch must be a positive integer, got ${predictBatch}`);
   }
   return { ...programDeclarations(definition, spec, predictBatch), predictOnly };
+}
+
+/**
+ * Declares `definition` at the batch and seed `options` give (the model's own where they give
+ * none) and compiles it, as `gradc build` does before rendering: `buildModel` and the tests of
+ * the checked-in examples compile through here.
+ */
+export function compileDefinition(definition: ModelDefinition, options: CompileBuildOptions = {}): CompiledModel {
+  const spec = definition.declare({
+    ...(options.batch !== undefined ? { batch: options.batch } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+  });
+  return compileModel(spec, predictOptions(definition, spec, options));
 }
 
 /**
@@ -287,13 +306,8 @@ async function buildDeclared(file: string, load: () => Promise<ModelDefinition>,
   // The inputs as they are before the build reads them: a file edited during the build makes
   // the record stale, so the next build sees the change.
   const inputs = digestPaths(modelInputs(checkModelFile(file)));
-  const definition = await load();
-  const spec = definition.declare({
-    ...(options.batch !== undefined ? { batch: options.batch } : {}),
-    ...(options.seed !== undefined ? { seed: options.seed } : {}),
-  });
-  const compiled = compileModel(spec, predictOptions(definition, spec, options));
-  const outDir = resolve(options.outDir ?? join('generated', spec.name));
+  const compiled = compileDefinition(await load(), options);
+  const outDir = resolve(options.outDir ?? join('generated', compiled.spec.name));
   checkOutDir(outDir);
   const sourceFile = relative(process.cwd(), resolve(file)).split(sep).join('/');
   const cudaArchs = options.cudaArchs ?? DEFAULT_CUDA_ARCHS;
