@@ -658,6 +658,55 @@ export function mismatches(
 }
 
 /**
+ * Elementwise work fused into a product's kernel as its epilogue (compiler/fuse.ts): bias and
+ * ReLU, transposed operands with column-broadcast and full operands, an epilogue that reads an
+ * operand of the product or the product twice, a convolution's (implicit GEMM), loads that do
+ * not fit the product's rows, a random draw and an index ramp; and a product two kernels read,
+ * which keeps no epilogue.
+ */
+export function epilogueCases(): Case[] {
+  const same3: WindowGeometry = { kernel: [3, 3], strides: [1, 1], dilation: [1, 1], padding: [1, 1, 1, 1] };
+  return [
+    makeCase('epilogue: relu(x · w + bias) [7,5]·[5,9]', ({ b, input }) => ({
+      y: b.maximum(b.add(b.matmul(input('x', [7, 5]), input('w', [5, 9])), input('bias', [9])), b.fill(0, [])),
+    })),
+    makeCase('epilogue: tanh(aᵀ · bᵀ * c[m,1] + d[m,n]), 70x65x33', ({ b, input }) => {
+      const p = b.matmul(input('a', [33, 70]), input('b', [65, 33]), true, true);
+      return { y: b.tanh(b.add(b.mul(p, input('c', [70, 1])), input('d', [70, 65]))) };
+    }),
+    makeCase('epilogue reading an operand of the product: a · b + a', ({ b, input }) => {
+      const a = input('a', [6, 6]);
+      return { y: b.add(b.matmul(a, input('b', [6, 6])), a) };
+    }),
+    makeCase('epilogue reading the product twice: p * tanh(p)', ({ b, input }) => {
+      const p = b.matmul(input('x', [64, 20]), input('w', [20, 72]));
+      return { y: b.mul(p, b.tanh(p)) };
+    }),
+    makeCase('epilogue of a convolution: relu(conv 3x3 same [2,6,6,3] * [3,3,3,4] + bias)', ({ b, input }) => {
+      const rows = b.reshape(b.patches(input('x', [2, 6, 6, 3]), same3, 0), [72, 27]);
+      const product = b.reshape(b.matmul(rows, b.reshape(input('w', [3, 3, 3, 4]), [27, 4])), [2, 6, 6, 4]);
+      return { y: b.maximum(b.add(product, input('bias', [4])), b.fill(0, [])) };
+    }),
+    makeCase('epilogue whose loads do not fit the rows: p as [6,4,2] + c[4,1]', ({ b, input }) => {
+      const p = b.reshape(b.matmul(input('x', [6, 3]), input('w', [3, 8])), [6, 4, 2]);
+      return { y: b.add(p, input('c', [4, 1])) };
+    }),
+    makeCase('epilogue with a random draw: p * (u < 0.5)', ({ b, input }) => {
+      const p = b.matmul(input('x', [16, 4]), input('w', [4, 24]));
+      const u = b.randomUniform(input('step', [], 'count'), [16, 24], 7, 3);
+      return { y: b.mul(p, b.less(u, b.fill(0.5, []))) };
+    }),
+    makeCase('epilogue with an index ramp: p + iota along the columns', ({ b, input }) => ({
+      y: b.add(b.matmul(input('x', [5, 3]), input('w', [3, 11])), b.iota([5, 11], 1)),
+    })),
+    makeCase('a product two kernels read keeps no epilogue: exp(p) and the sum of p', ({ b, input }) => {
+      const p = b.matmul(input('x', [9, 4]), input('w', [4, 10]));
+      return { y: b.exp(p), s: b.sum(p, [1]) };
+    }),
+  ];
+}
+
+/**
  * The corpus's families of cases, in a fixed order (each case's feeds come from the next seed;
  * later families come last, so the feeds of the earlier ones stay as they were).
  */
@@ -674,6 +723,7 @@ const FAMILIES = {
   randomUniform: randomUniformCases,
   layers: layerCases,
   columnReductions: columnReductionCases,
+  epilogues: epilogueCases,
 } as const;
 
 export type CorpusFamily = keyof typeof FAMILIES;

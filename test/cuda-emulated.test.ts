@@ -34,6 +34,8 @@ import {
   runCudaProgram,
 } from './cuda-harness.ts';
 import { buildEmulatedDriver } from './cuda-emulator/build.ts';
+import { fusedUnfusedDifferences, fusionCases } from './fusion-cases.ts';
+import type { Schedule } from '../compiler/codegen/kernel-ir.ts';
 
 /** The emulator links the kernels in; the image only has to be there. */
 const NO_IMAGE = new Uint8Array(16);
@@ -79,6 +81,17 @@ describe('CUDA kernels on the CPU emulator match the float64 reference', () => {
     }
     expect(checked).toBeGreaterThan(10);
   });
+});
+
+describe('epilogue fusion on the CUDA emulator', () => {
+  it('gives bit-identical results fused and unfused (random products with elementwise chains)', async () => {
+    const open = async (sched: Schedule) => {
+      const source = renderCuda(sched, meta);
+      const driver = buildEmulatedDriver(source.source);
+      return openCudaTarget(createCudaBackend({ image: NO_IMAGE, kernels: source.kernels, driverLibraries: [driver] }), sched);
+    };
+    expect(await fusedUnfusedDifferences(fusionCases(24), open)).toEqual([]);
+  }, 300_000);
 });
 
 describe('CUDA semantics on the emulator', () => {

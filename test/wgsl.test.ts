@@ -39,6 +39,7 @@ import {
   runScheduleProgram,
 } from './backend-corpus.ts';
 import { WGSL_ERROR_MODEL } from './float32-bound.ts';
+import { fusedUnfusedDifferences, fusionCases } from './fusion-cases.ts';
 
 // ---- graphs beyond the shared corpus ----
 
@@ -200,6 +201,15 @@ describe(`2-D grids (at most ${GRID_LIMIT} workgroups per dimension)`, () => {
     const got = await runProgram(grid, gridMerged.programs[i], i, c.feeds);
     expect(mismatches(c, got, WGSL_ERROR_MODEL), c.name).toEqual([]);
   });
+});
+
+describe('epilogue fusion on WebGPU', () => {
+  it('gives bit-identical results fused and unfused (random products with elementwise chains)', async () => {
+    let file = 0;
+    const open = async (sched: Schedule) =>
+      openTarget(sched, await importKernels(join(dir, `fusion-${file++}.ts`), renderWgsl(sched, meta)));
+    expect(await fusedUnfusedDifferences(fusionCases(24), open)).toEqual([]);
+  }, 120_000);
 });
 
 describe('WGSL semantics', () => {

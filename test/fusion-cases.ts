@@ -1,0 +1,106 @@
+/**
+ * Random products with elementwise work after them, for checking that fused and unfused builds
+ * give the same numbers (compiler/fuse.ts): a fast-check recipe (sizes, transpositions, a chain
+ * of up to four steps over the product with a bias, a column, a full operand, tanh, ReLU, a
+ * square, a leaky ReLU) decoded into a graph, sampled with a fixed seed so every run and every
+ * backend sees the same cases.
+ */
+import fc from 'fast-check';
+import { schedule } from '../compiler/schedule.ts';
+import type { Schedule } from '../compiler/codegen/kernel-ir.ts';
+import type { NodeId } from '../compiler/ir/types.ts';
+import type { Case, CaseInputs, ScheduleTarget } from './backend-corpus.ts';
+import { makeCase, mergeSchedules, runScheduleProgram } from './backend-corpus.ts';
+
+interface Recipe {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly steps: readonly number[];
+  /** Also an output: the product, which then stays a kernel of its own. */
+  readonly productOut: boolean;
+}
+
+const STEP_KINDS = 7;
+
+const recipeArb: fc.Arbitrary<Recipe> = fc.record({
+  m: fc.integer({ min: 1, max: 40 }),
+  n: fc.integer({ min: 1, max: 40 }),
+  k: fc.integer({ min: 1, max: 40 }),
+  transA: fc.boolean(),
+  transB: fc.boolean(),
+  steps: fc.array(fc.nat(STEP_KINDS - 1), { minLength: 1, maxLength: 4 }),
+  productOut: fc.boolean(),
+});
+
+function build(recipe: Recipe, { b, input }: CaseInputs): Record<string, NodeId> {
+  const { m, n, k, transA, transB } = recipe;
+  const p = b.matmul(input('a', transA ? [k, m] : [m, k]), input('b', transB ? [n, k] : [k, n]), transA, transB);
+  let v = p;
+  recipe.steps.forEach((step, s) => {
+    switch (step) {
+      case 0:
+        v = b.add(v, input(`bias${s}`, [n]));
+        break;
+      case 1:
+        v = b.mul(v, input(`column${s}`, [m, 1]));
+        break;
+      case 2:
+        v = b.sub(input(`full${s}`, [m, n]), v);
+        break;
+      case 3:
+        v = b.tanh(v);
+        break;
+      case 4:
+        v = b.maximum(v, b.fill(0, []));
+        break;
+      case 5:
+        v = b.mul(v, v);
+        break;
+      default:
+        v = b.where(b.less(v, b.fill(0, [])), b.mul(v, b.fill(Math.fround(0.1), [])), v);
+    }
+  });
+  return recipe.productOut ? { y: v, p } : { y: v };
+}
+
+/** `count` sampled recipes as corpus cases. */
+export function fusionCases(count: number): Case[] {
+  return fc
+    .sample(recipeArb, { seed: 20261202, numRuns: count })
+    .map((recipe, i) => makeCase(`fusion ${i}: ${JSON.stringify(recipe)}`, (t) => build(recipe, t)));
+}
+
+/** The cases scheduled one program each, fused or not, merged into one schedule. */
+export function fusionSchedule(cases: readonly Case[], fuse: boolean): Schedule {
+  return mergeSchedules(cases.map((c, i) => schedule([{ name: `g${i}`, graph: c.graph }], {}, [], { fuse })));
+}
+
+/**
+ * The cases run fused and unfused on targets `open` makes (a device backend each): the names
+ * of the outputs whose bits differ, `case: output`. Disposes of both targets.
+ */
+export async function fusedUnfusedDifferences(
+  cases: readonly Case[],
+  open: (sched: Schedule) => Promise<ScheduleTarget>,
+): Promise<string[]> {
+  const fused = fusionSchedule(cases, true);
+  const unfused = fusionSchedule(cases, false);
+  const [a, b] = await Promise.all([open(fused), open(unfused)]);
+  try {
+    const differences: string[] = [];
+    for (const [i, c] of cases.entries()) {
+      const got = await runScheduleProgram(a, fused.programs[i], i, c.feeds);
+      const want = await runScheduleProgram(b, unfused.programs[i], i, c.feeds);
+      for (const [name, values] of Object.entries(want)) {
+        if (!Buffer.from(got[name].buffer).equals(Buffer.from(values.buffer))) differences.push(`${c.name}: ${name}`);
+      }
+    }
+    return differences;
+  } finally {
+    a.backend.dispose();
+    b.backend.dispose();
+  }
+}

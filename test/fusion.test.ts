@@ -1,0 +1,97 @@
+/**
+ * Epilogue fusion (compiler/fuse.ts): which products take their elementwise work as an
+ * epilogue, and that fused and unfused builds of random products with elementwise chains give
+ * bit-identical numbers on the C and TypeScript backends (test/wgsl.test.ts and
+ * test/cuda-emulated.test.ts compare the same cases on WebGPU and the CUDA emulator).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { schedule } from '../compiler/schedule.ts';
+import type { MatmulKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
+import { allKernels } from '../compiler/codegen/kernel-ir.ts';
+import { renderC } from '../compiler/codegen/render/c.ts';
+import { renderJs } from '../compiler/codegen/render/js.ts';
+import type { HostBackend, JsKernel } from '../runtime/backend.ts';
+import { createJsBackend } from '../runtime/backends/js.ts';
+import { createNativeBackend } from '../runtime/backends/native.ts';
+import { allocateStorages } from '../runtime/model.ts';
+import type { Case } from './backend-corpus.ts';
+import { epilogueCases } from './backend-corpus.ts';
+import { fusionCases, fusionSchedule } from './fusion-cases.ts';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Every program of `sched` run once on `backend`: outputs by program, then by name. */
+function runAll(backend: HostBackend, sched: Schedule, cases: readonly Case[]): Record<string, Float32Array>[] {
+  const buffers = allocateStorages(sched.buffers, (size) => backend.allocate(size));
+  return sched.programs.map((program, i) => {
+    for (const feed of program.feeds) backend.upload(buffers[feed.buffer], cases[i].feeds[feed.name]);
+    for (const k of program.kernels) backend.bind(k.name, [...k.inputs, k.output].map((id) => buffers[id]))();
+    return Object.fromEntries(program.outputs.map((io) => [io.name, backend.readBack(buffers[io.buffer])]));
+  });
+}
+
+async function jsBackend(sched: Schedule): Promise<HostBackend> {
+  const dir = mkdtempSync(join(tmpdir(), 'gradc-fusion-'));
+  dirs.push(dir);
+  const file = join(dir, 'kernels.ts');
+  writeFileSync(file, renderJs(sched, { modelName: 'fusion', buildId: 'test' }));
+  const module = (await import(pathToFileURL(file).href)) as { kernels: Record<string, JsKernel> };
+  return createJsBackend(module.kernels);
+}
+
+function nativeBackend(sched: Schedule): HostBackend {
+  const cSource = renderC(sched, { modelName: 'fusion', buildId: 'test' });
+  const kernels = allKernels(sched).map((k) => ({ name: k.name, arity: k.inputs.length + 1 }));
+  return createNativeBackend({ cSource, kernels });
+}
+
+const products = (sched: Schedule) => allKernels(sched).filter((k): k is MatmulKernel => k.kind === 'matmul');
+
+describe('epilogue fusion', () => {
+  it('fuses each corpus epilogue case into one product kernel, and leaves a product two kernels read alone', () => {
+    const cases = epilogueCases();
+    for (const c of cases.slice(0, -1)) {
+      const kernels = schedule([{ name: 'p', graph: c.graph }], {}).programs[0].kernels;
+      expect(kernels.map((k) => k.kind), c.name).toEqual(['matmul']);
+      expect((kernels[0] as MatmulKernel).epilogue, c.name).toBeDefined();
+    }
+    const last = schedule([{ name: 'p', graph: cases[cases.length - 1].graph }], {});
+    expect(products(last).map((k) => k.epilogue)).toEqual([undefined]);
+  });
+
+  const cases = fusionCases(60);
+  const fused = fusionSchedule(cases, true);
+  const unfused = fusionSchedule(cases, false);
+
+  it('fuses most random products: those whose product is no output', () => {
+    const epilogues = products(fused).filter((k) => k.epilogue).length;
+    const productOutputs = cases.filter((c) => 'p' in c.graph.outputs).length;
+    expect(epilogues).toBe(cases.length - productOutputs);
+    expect(products(unfused).some((k) => k.epilogue)).toBe(false);
+    expect(allKernels(fused).length).toBeLessThan(allKernels(unfused).length);
+  });
+
+  it.each(['js', 'native'] as const)('gives bit-identical results fused and unfused on %s', async (target) => {
+    const open = (sched: Schedule) => (target === 'js' ? jsBackend(sched) : Promise.resolve(nativeBackend(sched)));
+    const [withEpilogues, without] = await Promise.all([open(fused), open(unfused)]);
+    try {
+      const a = runAll(withEpilogues, fused, cases);
+      const b = runAll(without, unfused, cases);
+      cases.forEach((c, i) => {
+        for (const name of Object.keys(b[i])) {
+          expect(Buffer.from(a[i][name].buffer).equals(Buffer.from(b[i][name].buffer)), `${c.name} ${name}`).toBe(true);
+        }
+      });
+    } finally {
+      withEpilogues.dispose();
+      without.dispose();
+    }
+  }, 120_000);
+});
