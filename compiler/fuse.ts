@@ -7,8 +7,10 @@
  * A map kernel M fuses into the product K whose output P it reads when P is a temporary that
  * no other kernel reads and no program output, M reads P only at its own element (an identity
  * load), M reads nothing through a window, K is not split into slices and has no epilogue yet,
- * and the fused kernel stays within MAX_KERNEL_INPUTS. The fused kernel runs at M's place:
- * the product's operands are written once, before it, so moving K later reads the same values.
+ * and the fused kernel stays within MAX_KERNEL_INPUTS. The fused kernel runs at K's place when
+ * everything M reads is written before K (so K's operands live no longer than before), else at
+ * M's: every buffer is written once before the parameter copies, so moving K later reads the
+ * same values.
  */
 import { isIdentityAxes, simplifyView } from './ir/layout.ts';
 import type { Expr, Kernel, MapKernel, MatmulKernel } from './codegen/kernel-ir.ts';
@@ -85,7 +87,12 @@ export function fuseEpilogues(kernels: readonly Kernel[], keep: ReadonlySet<numb
     if (!candidate) continue;
     const fused = withEpilogue(list[candidate.product] as MatmulKernel, list[at] as MapKernel, candidate.input);
     if (!fused) continue;
-    list = list.flatMap((k, i) => (i === candidate.product ? [] : i === at ? [fused] : [k]));
+    // At the product's place when everything the map reads is ready by then (its operands stay
+    // alive no longer than before), else at the map's.
+    const ready = (buffer: number) => list.findIndex((k) => k.output === buffer);
+    const early = list[at].inputs.every((buffer) => ready(buffer) <= candidate.product);
+    const place = early ? candidate.product : at;
+    list = list.flatMap((k, i) => (i === place ? [fused] : i === candidate.product || i === at ? [] : [k]));
     at--;
     fusedAny = true;
   }

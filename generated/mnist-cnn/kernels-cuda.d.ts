@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "1506528559f7b4d5";
+export declare const buildId = "d3c28c819e394030";
 import type { CudaBuild, CudaKernel } from "gradc/runtime";
 /**
  * The CUDA C source these launch shapes belong to (SHA-256 of kernels.cu) and the GPU

@@ -4,7 +4,7 @@
 // Each kernel takes its input pointers, then `out`; its grid and block are in
 // kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into
 // kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).
-// gradc build 1506528559f7b4d5
+// gradc build d3c28c819e394030
 
 // ---- support code ----
 
@@ -715,86 +715,11 @@ extern "C" __global__ void __launch_bounds__(256) train_027_sum(
   }
 }
 
-// train_028_matmul: out[1600,10] = in0[128,1600]ᵀ · in1[128,10]
-//   %150 matmul  examples/mnist-cnn.ts:19:20 dense
-extern "C" __global__ void __launch_bounds__(256) train_028_matmul(
-  const float *__restrict__ in0,
-  const float *__restrict__ in1,
-  float *__restrict__ out
-) {
-  // A block computes a 64 x 16 tile of out; each of its 16 x 16 threads a
-  // 4 x 1 block of it, rows threadIdx.y + 16 r and columns threadIdx.x + 16 c.
-  // k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj),
-  // rows padded by one against bank conflicts.
-  __shared__ float tileA[16][64 + 1];
-  __shared__ float tileB[16][16 + 1];
-  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 64u;
-  const unsigned int col0 = blockIdx.x * 16u;
-  float acc[4][1] = {};
-  for (unsigned int p0 = 0u; p0 < 128u; p0 += 16u) {
-    // A(i, p) = in0[p * 1600u + i]: neighbouring threads read neighbouring elements.
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int ii = e % 64u;
-      const unsigned int kk = e / 64u;
-      const unsigned int i = row0 + ii;
-      const unsigned int p = p0 + kk;
-      float a = 0.0f;
-      if (i < 1600u && p < 128u) {
-        a = in0[p * 1600u + i];
-      }
-      tileA[kk][ii] = a;
-    }
-    // B(p, j) = in1[p * 10u + j].
-#pragma unroll
-    for (unsigned int q = 0u; q < 1u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e % 16u;
-      const unsigned int kk = e / 16u;
-      const unsigned int j = col0 + jj;
-      const unsigned int p = p0 + kk;
-      tileB[kk][jj] = (j < 10u && p < 128u) ? in1[p * 10u + j] : 0.0f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (unsigned int kk = 0u; kk < 16u; kk++) {
-      float b[1];
-#pragma unroll
-      for (unsigned int c = 0u; c < 1u; c++) {
-        b[c] = tileB[kk][threadIdx.x + c * 16u];
-      }
-#pragma unroll
-      for (unsigned int r = 0u; r < 4u; r++) {
-        const float a = tileA[kk][threadIdx.y + r * 16u];
-#pragma unroll
-        for (unsigned int c = 0u; c < 1u; c++) {
-          acc[r][c] += a * b[c];
-        }
-      }
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (unsigned int r = 0u; r < 4u; r++) {
-    const unsigned int i = row0 + threadIdx.y + r * 16u;
-#pragma unroll
-    for (unsigned int c = 0u; c < 1u; c++) {
-      const unsigned int j = col0 + threadIdx.x + c * 16u;
-      if (i < 1600u && j < 10u) {
-        out[i * 10u + j] = acc[r][c];
-      }
-    }
-  }
-}
-
-// train_029_matmul: out[128,1600] = in0[128,10] · in1[1600,10]ᵀ
+// train_028_matmul: out[128,1600] = in0[128,10] · in1[1600,10]ᵀ
 //   %149 matmul  examples/mnist-cnn.ts:19:20 dense
 //   %151 where  examples/mnist-cnn.ts:19:36 dropout
 //   %152 mul  examples/mnist-cnn.ts:19:36 dropout
-extern "C" __global__ void __launch_bounds__(256) train_029_matmul(
+extern "C" __global__ void __launch_bounds__(256) train_028_matmul(
   const float *__restrict__ in0,
   const float *__restrict__ in1,
   const float *__restrict__ in2,
@@ -863,6 +788,81 @@ extern "C" __global__ void __launch_bounds__(256) train_029_matmul(
         const unsigned int oe = i * 1600u + j;
         const float t0 = in2[oe] != 0.0f ? 0.0f : acc[r][c];
         out[oe] = t0 * 2.0f;
+      }
+    }
+  }
+}
+
+// train_029_matmul: out[1600,10] = in0[128,1600]ᵀ · in1[128,10]
+//   %150 matmul  examples/mnist-cnn.ts:19:20 dense
+extern "C" __global__ void __launch_bounds__(256) train_029_matmul(
+  const float *__restrict__ in0,
+  const float *__restrict__ in1,
+  float *__restrict__ out
+) {
+  // A block computes a 64 x 16 tile of out; each of its 16 x 16 threads a
+  // 4 x 1 block of it, rows threadIdx.y + 16 r and columns threadIdx.x + 16 c.
+  // k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj),
+  // rows padded by one against bank conflicts.
+  __shared__ float tileA[16][64 + 1];
+  __shared__ float tileB[16][16 + 1];
+  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 16u;
+  float acc[4][1] = {};
+  for (unsigned int p0 = 0u; p0 < 128u; p0 += 16u) {
+    // A(i, p) = in0[p * 1600u + i]: neighbouring threads read neighbouring elements.
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int ii = e % 64u;
+      const unsigned int kk = e / 64u;
+      const unsigned int i = row0 + ii;
+      const unsigned int p = p0 + kk;
+      float a = 0.0f;
+      if (i < 1600u && p < 128u) {
+        a = in0[p * 1600u + i];
+      }
+      tileA[kk][ii] = a;
+    }
+    // B(p, j) = in1[p * 10u + j].
+#pragma unroll
+    for (unsigned int q = 0u; q < 1u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int jj = e % 16u;
+      const unsigned int kk = e / 16u;
+      const unsigned int j = col0 + jj;
+      const unsigned int p = p0 + kk;
+      tileB[kk][jj] = (j < 10u && p < 128u) ? in1[p * 10u + j] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (unsigned int kk = 0u; kk < 16u; kk++) {
+      float b[1];
+#pragma unroll
+      for (unsigned int c = 0u; c < 1u; c++) {
+        b[c] = tileB[kk][threadIdx.x + c * 16u];
+      }
+#pragma unroll
+      for (unsigned int r = 0u; r < 4u; r++) {
+        const float a = tileA[kk][threadIdx.y + r * 16u];
+#pragma unroll
+        for (unsigned int c = 0u; c < 1u; c++) {
+          acc[r][c] += a * b[c];
+        }
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y + r * 16u;
+#pragma unroll
+    for (unsigned int c = 0u; c < 1u; c++) {
+      const unsigned int j = col0 + threadIdx.x + c * 16u;
+      if (i < 1600u && j < 10u) {
+        out[i * 10u + j] = acc[r][c];
       }
     }
   }

@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "1506528559f7b4d5";
+export declare const buildId = "d3c28c819e394030";
 import type { JsKernel } from "gradc/runtime";
 export declare function train_000_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_001_copy(in0: Float32Array, out: Float32Array): void;
@@ -29,8 +29,8 @@ export declare function train_024_sum(in0: Float32Array, out: Float32Array): voi
 export declare function train_025_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
 export declare function train_026_map(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_027_sum(in0: Float32Array, out: Float32Array): void;
-export declare function train_028_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
-export declare function train_029_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function train_028_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function train_029_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
 export declare function train_030_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
 export declare function train_031_sum(in0: Float32Array, out: Float32Array): void;
 export declare function train_032_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;

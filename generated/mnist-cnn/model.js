@@ -729,7 +729,7 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "temp",
-            "storage": 18
+            "storage": 14
         },
         {
             "name": "train.%152",
@@ -739,7 +739,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 15
+            "storage": 18
         },
         {
             "name": "train.%156",
@@ -753,7 +753,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 14
+            "storage": 15
         },
         {
             "name": "train.%157",
@@ -825,7 +825,7 @@ export const artifact = {
             ],
             "size": 2048,
             "role": "temp",
-            "storage": 15
+            "storage": 18
         },
         {
             "name": "train.%168",
@@ -845,7 +845,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "temp",
-            "storage": 15
+            "storage": 18
         },
         {
             "name": "train.%169.slices",
@@ -1039,7 +1039,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 15
+            "storage": 14
         },
         {
             "name": "predict.%32",
@@ -1165,7 +1165,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 15
+            "storage": 14
         },
         {
             "name": "evaluate.%33",
@@ -1581,17 +1581,6 @@ export const artifact = {
                 {
                     "kernel": "train_028_matmul",
                     "args": [
-                        15,
-                        48,
-                        50
-                    ],
-                    "sources": [
-                        "%150 matmul  examples/mnist-cnn.ts:19:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_029_matmul",
-                    "args": [
                         48,
                         16,
                         14,
@@ -1601,6 +1590,17 @@ export const artifact = {
                         "%149 matmul  examples/mnist-cnn.ts:19:20 dense",
                         "%151 where  examples/mnist-cnn.ts:19:36 dropout",
                         "%152 mul  examples/mnist-cnn.ts:19:36 dropout"
+                    ]
+                },
+                {
+                    "kernel": "train_029_matmul",
+                    "args": [
+                        15,
+                        48,
+                        50
+                    ],
+                    "sources": [
+                        "%150 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
@@ -2479,7 +2479,7 @@ export const artifact = {
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "1506528559f7b4d5";
+export const buildId = "d3c28c819e394030";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -4,7 +4,7 @@
 // Each kernel takes its input pointers, then `out`; its grid and block are in
 // kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into
 // kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).
-// gradc build eda688afa93565b2
+// gradc build 346a2ee792edb047
 
 // ---- support code ----
 
@@ -567,9 +567,87 @@ extern "C" __global__ void __launch_bounds__(32) train_020_sum(
   out[o] = acc;
 }
 
-// train_021_matmul: out[20,250,10] = in0[6000,250]ᵀ · in1[6000,10] in 20 slices of k
-//   %52 matmul  examples/mnist-mlp.ts:17:20 dense
+// train_021_matmul: out[6000,250] = in0[6000,10] · in1[250,10]ᵀ
+//   %51 matmul  examples/mnist-mlp.ts:17:20 dense
+//   %53 less  examples/mnist-mlp.ts:16:16 relu
+//   %54 where  examples/mnist-mlp.ts:16:16 relu
 extern "C" __global__ void __launch_bounds__(256) train_021_matmul(
+  const float *__restrict__ in0,
+  const float *__restrict__ in1,
+  const float *__restrict__ in2,
+  float *__restrict__ out
+) {
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
+  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
+  for (unsigned int p0 = 0u; p0 < 10u; p0 += 16u) {
+    // A(i, p) = in0[i * 10u + p]: neighbouring threads read neighbouring elements.
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int ii = e / 16u;
+      const unsigned int kk = e % 16u;
+      const unsigned int i = row0 + ii;
+      const unsigned int p = p0 + kk;
+      float a = 0.0f;
+      if (i < 6000u && p < 10u) {
+        a = in0[i * 10u + p];
+      }
+      tileA[kk][ii] = a;
+    }
+    // B(p, j) = in1[j * 10u + p].
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int jj = e / 16u;
+      const unsigned int kk = e % 16u;
+      const unsigned int j = col0 + jj;
+      const unsigned int p = p0 + kk;
+      tileB[kk][jj] = (j < 250u && p < 10u) ? in1[j * 10u + p] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (unsigned int kk = 0u; kk < 16u; kk++) {
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
+#pragma unroll
+      for (unsigned int r = 0u; r < 4u; r++) {
+#pragma unroll
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
+        }
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
+#pragma unroll
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
+      if (i < 6000u && j < 250u) {
+        const unsigned int oe = i * 250u + j;
+        const float t0 = 0.0f < in2[oe] ? 1.0f : 0.0f;
+        out[oe] = t0 != 0.0f ? acc[r][c] : 0.0f;
+      }
+    }
+  }
+}
+
+// train_022_matmul: out[20,250,10] = in0[6000,250]ᵀ · in1[6000,10] in 20 slices of k
+//   %52 matmul  examples/mnist-mlp.ts:17:20 dense
+extern "C" __global__ void __launch_bounds__(256) train_022_matmul(
   const float *__restrict__ in0,
   const float *__restrict__ in1,
   float *__restrict__ out
@@ -645,9 +723,9 @@ extern "C" __global__ void __launch_bounds__(256) train_021_matmul(
   }
 }
 
-// train_022_sum: out[250,10] = sum(in0[20,250,10]) over 20 each
+// train_023_sum: out[250,10] = sum(in0[20,250,10]) over 20 each
 //   %52 matmul  examples/mnist-mlp.ts:17:20 dense
-extern "C" __global__ void __launch_bounds__(256) train_022_sum(
+extern "C" __global__ void __launch_bounds__(256) train_023_sum(
   const float *__restrict__ in0,
   float *__restrict__ out
 ) {
@@ -661,84 +739,6 @@ extern "C" __global__ void __launch_bounds__(256) train_022_sum(
     acc = acc + in0[base + r * 2500];
   }
   out[o] = acc;
-}
-
-// train_023_matmul: out[6000,250] = in0[6000,10] · in1[250,10]ᵀ
-//   %51 matmul  examples/mnist-mlp.ts:17:20 dense
-//   %53 less  examples/mnist-mlp.ts:16:16 relu
-//   %54 where  examples/mnist-mlp.ts:16:16 relu
-extern "C" __global__ void __launch_bounds__(256) train_023_matmul(
-  const float *__restrict__ in0,
-  const float *__restrict__ in1,
-  const float *__restrict__ in2,
-  float *__restrict__ out
-) {
-  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
-  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
-  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
-  // by four floats (aligned for float4, fewer bank conflicts when staging).
-  __shared__ __align__(16) float tileA[16][68];
-  __shared__ __align__(16) float tileB[16][68];
-  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 64u;
-  const unsigned int col0 = blockIdx.x * 64u;
-  float acc[4][4] = {};
-  for (unsigned int p0 = 0u; p0 < 10u; p0 += 16u) {
-    // A(i, p) = in0[i * 10u + p]: neighbouring threads read neighbouring elements.
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int ii = e / 16u;
-      const unsigned int kk = e % 16u;
-      const unsigned int i = row0 + ii;
-      const unsigned int p = p0 + kk;
-      float a = 0.0f;
-      if (i < 6000u && p < 10u) {
-        a = in0[i * 10u + p];
-      }
-      tileA[kk][ii] = a;
-    }
-    // B(p, j) = in1[j * 10u + p].
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e / 16u;
-      const unsigned int kk = e % 16u;
-      const unsigned int j = col0 + jj;
-      const unsigned int p = p0 + kk;
-      tileB[kk][jj] = (j < 250u && p < 10u) ? in1[j * 10u + p] : 0.0f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (unsigned int kk = 0u; kk < 16u; kk++) {
-      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
-      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
-      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
-      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
-#pragma unroll
-      for (unsigned int r = 0u; r < 4u; r++) {
-#pragma unroll
-        for (unsigned int c = 0u; c < 4u; c++) {
-          acc[r][c] += a[r] * b[c];
-        }
-      }
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (unsigned int r = 0u; r < 4u; r++) {
-    const unsigned int i = row0 + threadIdx.y * 4u + r;
-#pragma unroll
-    for (unsigned int c = 0u; c < 4u; c++) {
-      const unsigned int j = col0 + threadIdx.x * 4u + c;
-      if (i < 6000u && j < 250u) {
-        const unsigned int oe = i * 250u + j;
-        const float t0 = 0.0f < in2[oe] ? 1.0f : 0.0f;
-        out[oe] = t0 != 0.0f ? acc[r][c] : 0.0f;
-      }
-    }
-  }
 }
 
 // train_024_sum: out[20,250] = sum(in0[6000,250]) over 300 each
@@ -790,9 +790,87 @@ extern "C" __global__ void __launch_bounds__(256) train_025_sum(
   out[o] = acc;
 }
 
-// train_026_matmul: out[16,250,250] = in0[6000,250]ᵀ · in1[6000,250] in 16 slices of k
-//   %58 matmul  examples/mnist-mlp.ts:16:21 dense
+// train_026_matmul: out[6000,250] = in0[6000,250] · in1[250,250]ᵀ
+//   %57 matmul  examples/mnist-mlp.ts:16:21 dense
+//   %59 less  examples/mnist-mlp.ts:15:16 relu
+//   %60 where  examples/mnist-mlp.ts:15:16 relu
 extern "C" __global__ void __launch_bounds__(256) train_026_matmul(
+  const float *__restrict__ in0,
+  const float *__restrict__ in1,
+  const float *__restrict__ in2,
+  float *__restrict__ out
+) {
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
+  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
+  for (unsigned int p0 = 0u; p0 < 250u; p0 += 16u) {
+    // A(i, p) = in0[i * 250u + p]: neighbouring threads read neighbouring elements.
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int ii = e / 16u;
+      const unsigned int kk = e % 16u;
+      const unsigned int i = row0 + ii;
+      const unsigned int p = p0 + kk;
+      float a = 0.0f;
+      if (i < 6000u && p < 250u) {
+        a = in0[i * 250u + p];
+      }
+      tileA[kk][ii] = a;
+    }
+    // B(p, j) = in1[j * 250u + p].
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int jj = e / 16u;
+      const unsigned int kk = e % 16u;
+      const unsigned int j = col0 + jj;
+      const unsigned int p = p0 + kk;
+      tileB[kk][jj] = (j < 250u && p < 250u) ? in1[j * 250u + p] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (unsigned int kk = 0u; kk < 16u; kk++) {
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
+#pragma unroll
+      for (unsigned int r = 0u; r < 4u; r++) {
+#pragma unroll
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
+        }
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
+#pragma unroll
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
+      if (i < 6000u && j < 250u) {
+        const unsigned int oe = i * 250u + j;
+        const float t0 = 0.0f < in2[oe] ? 1.0f : 0.0f;
+        out[oe] = t0 != 0.0f ? acc[r][c] : 0.0f;
+      }
+    }
+  }
+}
+
+// train_027_matmul: out[16,250,250] = in0[6000,250]ᵀ · in1[6000,250] in 16 slices of k
+//   %58 matmul  examples/mnist-mlp.ts:16:21 dense
+extern "C" __global__ void __launch_bounds__(256) train_027_matmul(
   const float *__restrict__ in0,
   const float *__restrict__ in1,
   float *__restrict__ out
@@ -866,9 +944,9 @@ extern "C" __global__ void __launch_bounds__(256) train_026_matmul(
   }
 }
 
-// train_027_sum: out[250,250] = sum(in0[16,250,250]) over 16 each
+// train_028_sum: out[250,250] = sum(in0[16,250,250]) over 16 each
 //   %58 matmul  examples/mnist-mlp.ts:16:21 dense
-extern "C" __global__ void __launch_bounds__(256) train_027_sum(
+extern "C" __global__ void __launch_bounds__(256) train_028_sum(
   const float *__restrict__ in0,
   float *__restrict__ out
 ) {
@@ -882,84 +960,6 @@ extern "C" __global__ void __launch_bounds__(256) train_027_sum(
     acc = acc + in0[base + r * 62500];
   }
   out[o] = acc;
-}
-
-// train_028_matmul: out[6000,250] = in0[6000,250] · in1[250,250]ᵀ
-//   %57 matmul  examples/mnist-mlp.ts:16:21 dense
-//   %59 less  examples/mnist-mlp.ts:15:16 relu
-//   %60 where  examples/mnist-mlp.ts:15:16 relu
-extern "C" __global__ void __launch_bounds__(256) train_028_matmul(
-  const float *__restrict__ in0,
-  const float *__restrict__ in1,
-  const float *__restrict__ in2,
-  float *__restrict__ out
-) {
-  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
-  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
-  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
-  // by four floats (aligned for float4, fewer bank conflicts when staging).
-  __shared__ __align__(16) float tileA[16][68];
-  __shared__ __align__(16) float tileB[16][68];
-  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 64u;
-  const unsigned int col0 = blockIdx.x * 64u;
-  float acc[4][4] = {};
-  for (unsigned int p0 = 0u; p0 < 250u; p0 += 16u) {
-    // A(i, p) = in0[i * 250u + p]: neighbouring threads read neighbouring elements.
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int ii = e / 16u;
-      const unsigned int kk = e % 16u;
-      const unsigned int i = row0 + ii;
-      const unsigned int p = p0 + kk;
-      float a = 0.0f;
-      if (i < 6000u && p < 250u) {
-        a = in0[i * 250u + p];
-      }
-      tileA[kk][ii] = a;
-    }
-    // B(p, j) = in1[j * 250u + p].
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e / 16u;
-      const unsigned int kk = e % 16u;
-      const unsigned int j = col0 + jj;
-      const unsigned int p = p0 + kk;
-      tileB[kk][jj] = (j < 250u && p < 250u) ? in1[j * 250u + p] : 0.0f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (unsigned int kk = 0u; kk < 16u; kk++) {
-      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
-      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
-      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
-      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
-#pragma unroll
-      for (unsigned int r = 0u; r < 4u; r++) {
-#pragma unroll
-        for (unsigned int c = 0u; c < 4u; c++) {
-          acc[r][c] += a[r] * b[c];
-        }
-      }
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (unsigned int r = 0u; r < 4u; r++) {
-    const unsigned int i = row0 + threadIdx.y * 4u + r;
-#pragma unroll
-    for (unsigned int c = 0u; c < 4u; c++) {
-      const unsigned int j = col0 + threadIdx.x * 4u + c;
-      if (i < 6000u && j < 250u) {
-        const unsigned int oe = i * 250u + j;
-        const float t0 = 0.0f < in2[oe] ? 1.0f : 0.0f;
-        out[oe] = t0 != 0.0f ? acc[r][c] : 0.0f;
-      }
-    }
-  }
 }
 
 // train_029_sum: out[20,250] = sum(in0[6000,250]) over 300 each

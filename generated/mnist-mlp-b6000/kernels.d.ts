@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "eda688afa93565b2";
+export declare const buildId = "346a2ee792edb047";
 import type { JsKernel } from "gradc/runtime";
 export declare function train_000_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_001_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
@@ -22,14 +22,14 @@ export declare function train_017_map(in0: Float32Array, in1: Float32Array, out:
 export declare function train_018_map(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_019_sum(in0: Float32Array, out: Float32Array): void;
 export declare function train_020_sum(in0: Float32Array, out: Float32Array): void;
-export declare function train_021_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
-export declare function train_022_sum(in0: Float32Array, out: Float32Array): void;
-export declare function train_023_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function train_021_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function train_022_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function train_023_sum(in0: Float32Array, out: Float32Array): void;
 export declare function train_024_sum(in0: Float32Array, out: Float32Array): void;
 export declare function train_025_sum(in0: Float32Array, out: Float32Array): void;
-export declare function train_026_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
-export declare function train_027_sum(in0: Float32Array, out: Float32Array): void;
-export declare function train_028_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function train_026_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function train_027_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function train_028_sum(in0: Float32Array, out: Float32Array): void;
 export declare function train_029_sum(in0: Float32Array, out: Float32Array): void;
 export declare function train_030_sum(in0: Float32Array, out: Float32Array): void;
 export declare function train_031_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;

@@ -418,7 +418,7 @@ export const artifact = {
             ],
             "size": 50000,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "train.%54",
@@ -458,7 +458,7 @@ export const artifact = {
             ],
             "size": 62500,
             "role": "temp",
-            "storage": 11
+            "storage": 4
         },
         {
             "name": "train.%58.slices",
@@ -469,7 +469,7 @@ export const artifact = {
             ],
             "size": 1000000,
             "role": "temp",
-            "storage": 7
+            "storage": 11
         },
         {
             "name": "train.%60",
@@ -499,7 +499,7 @@ export const artifact = {
             ],
             "size": 5000,
             "role": "temp",
-            "storage": 4
+            "storage": 11
         },
         {
             "name": "train.%63",
@@ -520,7 +520,7 @@ export const artifact = {
             ],
             "size": 1176000,
             "role": "temp",
-            "storage": 4
+            "storage": 11
         },
         {
             "name": "predict.%7",
@@ -961,27 +961,6 @@ export const artifact = {
                 {
                     "kernel": "train_021_matmul",
                     "args": [
-                        7,
-                        27,
-                        31
-                    ],
-                    "sources": [
-                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_022_sum",
-                    "args": [
-                        31,
-                        30
-                    ],
-                    "sources": [
-                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_023_matmul",
-                    "args": [
                         27,
                         8,
                         7,
@@ -991,6 +970,27 @@ export const artifact = {
                         "%51 matmul  examples/mnist-mlp.ts:17:20 dense",
                         "%53 less  examples/mnist-mlp.ts:16:16 relu",
                         "%54 where  examples/mnist-mlp.ts:16:16 relu"
+                    ]
+                },
+                {
+                    "kernel": "train_022_matmul",
+                    "args": [
+                        7,
+                        27,
+                        31
+                    ],
+                    "sources": [
+                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense"
+                    ]
+                },
+                {
+                    "kernel": "train_023_sum",
+                    "args": [
+                        31,
+                        30
+                    ],
+                    "sources": [
+                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
@@ -1016,27 +1016,6 @@ export const artifact = {
                 {
                     "kernel": "train_026_matmul",
                     "args": [
-                        4,
-                        32,
-                        36
-                    ],
-                    "sources": [
-                        "%58 matmul  examples/mnist-mlp.ts:16:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_027_sum",
-                    "args": [
-                        36,
-                        35
-                    ],
-                    "sources": [
-                        "%58 matmul  examples/mnist-mlp.ts:16:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_028_matmul",
-                    "args": [
                         32,
                         5,
                         4,
@@ -1046,6 +1025,27 @@ export const artifact = {
                         "%57 matmul  examples/mnist-mlp.ts:16:21 dense",
                         "%59 less  examples/mnist-mlp.ts:15:16 relu",
                         "%60 where  examples/mnist-mlp.ts:15:16 relu"
+                    ]
+                },
+                {
+                    "kernel": "train_027_matmul",
+                    "args": [
+                        4,
+                        32,
+                        36
+                    ],
+                    "sources": [
+                        "%58 matmul  examples/mnist-mlp.ts:16:21 dense"
+                    ]
+                },
+                {
+                    "kernel": "train_028_sum",
+                    "args": [
+                        36,
+                        35
+                    ],
+                    "sources": [
+                        "%58 matmul  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
@@ -1469,7 +1469,7 @@ export const artifact = {
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "eda688afa93565b2";
+export const buildId = "346a2ee792edb047";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

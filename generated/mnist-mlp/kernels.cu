@@ -4,7 +4,7 @@
 // Each kernel takes its input pointers, then `out`; its grid and block are in
 // kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into
 // kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).
-// gradc build 0d0a2531daf8eb8e
+// gradc build c82b55458b502286
 
 // ---- support code ----
 
@@ -609,343 +609,11 @@ extern "C" __global__ void __launch_bounds__(256) train_019_matmul(
   }
 }
 
-// train_020_sum: out[1,250] = sum(in0[600,250]) over 600 each
-//   %55 sum  examples/mnist-mlp.ts:16:21 dense
-extern "C" __global__ void __launch_bounds__(256) train_020_sum(
-  const float *__restrict__ in0,
-  float *__restrict__ out
-) {
-  // Neighbouring outputs read neighbouring elements: thread column `col` works on one of
-  // 32 outputs, the 8 thread rows share it and combine in shared memory.
-  __shared__ float partial[8][32];
-  const unsigned int col = threadIdx.x;
-  const unsigned int row = threadIdx.y;
-  const unsigned int slot = blockIdx.x * 32u + col;
-  const unsigned int o = min(slot, 249u);
-  const unsigned int base = o;
-  float acc = 0.0f;
-  for (unsigned int r = row; r < 600u; r += 8u) {
-    acc = acc + in0[base + r * 250];
-  }
-  partial[row][col] = acc;
-  __syncthreads();
-  for (unsigned int h = 4u; h > 0u; h >>= 1) {
-    if (row < h) {
-      partial[row][col] = partial[row][col] + partial[row + h][col];
-    }
-    __syncthreads();
-  }
-  if (row == 0u && slot < 250u) {
-    out[o] = partial[0][col];
-  }
-}
-
-// train_021_matmul: out[600,250] = in0[600,250] · in1[250,250]ᵀ
-//   %57 matmul  examples/mnist-mlp.ts:16:21 dense
-//   %59 less  examples/mnist-mlp.ts:15:16 relu
-//   %60 where  examples/mnist-mlp.ts:15:16 relu
-extern "C" __global__ void __launch_bounds__(256) train_021_matmul(
-  const float *__restrict__ in0,
-  const float *__restrict__ in1,
-  const float *__restrict__ in2,
-  float *__restrict__ out
-) {
-  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
-  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
-  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
-  // by four floats (aligned for float4, fewer bank conflicts when staging).
-  __shared__ __align__(16) float tileA[16][68];
-  __shared__ __align__(16) float tileB[16][68];
-  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 64u;
-  const unsigned int col0 = blockIdx.x * 64u;
-  float acc[4][4] = {};
-  for (unsigned int p0 = 0u; p0 < 250u; p0 += 16u) {
-    // A(i, p) = in0[i * 250u + p]: neighbouring threads read neighbouring elements.
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int ii = e / 16u;
-      const unsigned int kk = e % 16u;
-      const unsigned int i = row0 + ii;
-      const unsigned int p = p0 + kk;
-      float a = 0.0f;
-      if (i < 600u && p < 250u) {
-        a = in0[i * 250u + p];
-      }
-      tileA[kk][ii] = a;
-    }
-    // B(p, j) = in1[j * 250u + p].
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e / 16u;
-      const unsigned int kk = e % 16u;
-      const unsigned int j = col0 + jj;
-      const unsigned int p = p0 + kk;
-      tileB[kk][jj] = (j < 250u && p < 250u) ? in1[j * 250u + p] : 0.0f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (unsigned int kk = 0u; kk < 16u; kk++) {
-      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
-      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
-      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
-      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
-#pragma unroll
-      for (unsigned int r = 0u; r < 4u; r++) {
-#pragma unroll
-        for (unsigned int c = 0u; c < 4u; c++) {
-          acc[r][c] += a[r] * b[c];
-        }
-      }
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (unsigned int r = 0u; r < 4u; r++) {
-    const unsigned int i = row0 + threadIdx.y * 4u + r;
-#pragma unroll
-    for (unsigned int c = 0u; c < 4u; c++) {
-      const unsigned int j = col0 + threadIdx.x * 4u + c;
-      if (i < 600u && j < 250u) {
-        const unsigned int oe = i * 250u + j;
-        const float t0 = 0.0f < in2[oe] ? 1.0f : 0.0f;
-        out[oe] = t0 != 0.0f ? acc[r][c] : 0.0f;
-      }
-    }
-  }
-}
-
-// train_022_sum: out[1,250] = sum(in0[600,250]) over 600 each
-//   %61 sum  examples/mnist-mlp.ts:15:21 dense
-extern "C" __global__ void __launch_bounds__(256) train_022_sum(
-  const float *__restrict__ in0,
-  float *__restrict__ out
-) {
-  // Neighbouring outputs read neighbouring elements: thread column `col` works on one of
-  // 32 outputs, the 8 thread rows share it and combine in shared memory.
-  __shared__ float partial[8][32];
-  const unsigned int col = threadIdx.x;
-  const unsigned int row = threadIdx.y;
-  const unsigned int slot = blockIdx.x * 32u + col;
-  const unsigned int o = min(slot, 249u);
-  const unsigned int base = o;
-  float acc = 0.0f;
-  for (unsigned int r = row; r < 600u; r += 8u) {
-    acc = acc + in0[base + r * 250];
-  }
-  partial[row][col] = acc;
-  __syncthreads();
-  for (unsigned int h = 4u; h > 0u; h >>= 1) {
-    if (row < h) {
-      partial[row][col] = partial[row][col] + partial[row + h][col];
-    }
-    __syncthreads();
-  }
-  if (row == 0u && slot < 250u) {
-    out[o] = partial[0][col];
-  }
-}
-
-// train_023_matmul: out[784,250] = in0[600,784]ᵀ · in1[600,250]
-//   %63 matmul  examples/mnist-mlp.ts:15:21 dense
-//   %64 mul  examples/mnist-mlp.ts:11:14 sgd
-//   %65 sub  examples/mnist-mlp.ts:11:14 sgd
-extern "C" __global__ void __launch_bounds__(256) train_023_matmul(
-  const float *__restrict__ in0,
-  const float *__restrict__ in1,
-  const float *__restrict__ in2,
-  const float *__restrict__ in3,
-  float *__restrict__ out
-) {
-  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
-  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
-  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
-  // by four floats (aligned for float4, fewer bank conflicts when staging).
-  __shared__ __align__(16) float tileA[16][68];
-  __shared__ __align__(16) float tileB[16][68];
-  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 64u;
-  const unsigned int col0 = blockIdx.x * 64u;
-  float acc[4][4] = {};
-  for (unsigned int p0 = 0u; p0 < 600u; p0 += 16u) {
-    // A(i, p) = in0[p * 784u + i]: neighbouring threads read neighbouring elements.
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int ii = e % 64u;
-      const unsigned int kk = e / 64u;
-      const unsigned int i = row0 + ii;
-      const unsigned int p = p0 + kk;
-      float a = 0.0f;
-      if (i < 784u && p < 600u) {
-        a = in0[p * 784u + i];
-      }
-      tileA[kk][ii] = a;
-    }
-    // B(p, j) = in1[p * 250u + j].
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e % 64u;
-      const unsigned int kk = e / 64u;
-      const unsigned int j = col0 + jj;
-      const unsigned int p = p0 + kk;
-      tileB[kk][jj] = (j < 250u && p < 600u) ? in1[p * 250u + j] : 0.0f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (unsigned int kk = 0u; kk < 16u; kk++) {
-      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
-      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
-      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
-      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
-#pragma unroll
-      for (unsigned int r = 0u; r < 4u; r++) {
-#pragma unroll
-        for (unsigned int c = 0u; c < 4u; c++) {
-          acc[r][c] += a[r] * b[c];
-        }
-      }
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (unsigned int r = 0u; r < 4u; r++) {
-    const unsigned int i = row0 + threadIdx.y * 4u + r;
-#pragma unroll
-    for (unsigned int c = 0u; c < 4u; c++) {
-      const unsigned int j = col0 + threadIdx.x * 4u + c;
-      if (i < 784u && j < 250u) {
-        const unsigned int oe = i * 250u + j;
-        const float t0 = in3[0] * acc[r][c];
-        out[oe] = in2[oe] - t0;
-      }
-    }
-  }
-}
-
-// train_024_map: out[250] = map(in0[], in1[1,250])
-//   %66 mul  examples/mnist-mlp.ts:11:14 sgd
-//   %67 sub  examples/mnist-mlp.ts:11:14 sgd
-//   update:fc1.b: the step's new value replaces the old one, in place
-extern "C" __global__ void __launch_bounds__(256) train_024_map(
-  const float *__restrict__ in0,
-  const float *__restrict__ in1,
-  float *__restrict__ out
-) {
-  const unsigned int i = blockIdx.x * 256u + threadIdx.x;
-  if (i >= 250u) {
-    return;
-  }
-  const float t0 = in0[0] * in1[i];
-  out[i] = out[i] - t0;
-}
-
-// train_025_matmul: out[250,250] = in0[600,250]ᵀ · in1[600,250]
-//   %58 matmul  examples/mnist-mlp.ts:16:21 dense
-//   %68 mul  examples/mnist-mlp.ts:11:14 sgd
-//   %69 sub  examples/mnist-mlp.ts:11:14 sgd
-extern "C" __global__ void __launch_bounds__(256) train_025_matmul(
-  const float *__restrict__ in0,
-  const float *__restrict__ in1,
-  const float *__restrict__ in2,
-  const float *__restrict__ in3,
-  float *__restrict__ out
-) {
-  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
-  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
-  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
-  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
-  // by four floats (aligned for float4, fewer bank conflicts when staging).
-  __shared__ __align__(16) float tileA[16][68];
-  __shared__ __align__(16) float tileB[16][68];
-  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
-  const unsigned int row0 = blockIdx.y * 64u;
-  const unsigned int col0 = blockIdx.x * 64u;
-  float acc[4][4] = {};
-  for (unsigned int p0 = 0u; p0 < 600u; p0 += 16u) {
-    // A(i, p) = in0[p * 250u + i]: neighbouring threads read neighbouring elements.
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int ii = e % 64u;
-      const unsigned int kk = e / 64u;
-      const unsigned int i = row0 + ii;
-      const unsigned int p = p0 + kk;
-      float a = 0.0f;
-      if (i < 250u && p < 600u) {
-        a = in0[p * 250u + i];
-      }
-      tileA[kk][ii] = a;
-    }
-    // B(p, j) = in1[p * 250u + j].
-#pragma unroll
-    for (unsigned int q = 0u; q < 4u; q++) {
-      const unsigned int e = lane + q * 256u;
-      const unsigned int jj = e % 64u;
-      const unsigned int kk = e / 64u;
-      const unsigned int j = col0 + jj;
-      const unsigned int p = p0 + kk;
-      tileB[kk][jj] = (j < 250u && p < 600u) ? in1[p * 250u + j] : 0.0f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (unsigned int kk = 0u; kk < 16u; kk++) {
-      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
-      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
-      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
-      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
-#pragma unroll
-      for (unsigned int r = 0u; r < 4u; r++) {
-#pragma unroll
-        for (unsigned int c = 0u; c < 4u; c++) {
-          acc[r][c] += a[r] * b[c];
-        }
-      }
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (unsigned int r = 0u; r < 4u; r++) {
-    const unsigned int i = row0 + threadIdx.y * 4u + r;
-#pragma unroll
-    for (unsigned int c = 0u; c < 4u; c++) {
-      const unsigned int j = col0 + threadIdx.x * 4u + c;
-      if (i < 250u && j < 250u) {
-        const unsigned int oe = i * 250u + j;
-        const float t0 = in3[0] * acc[r][c];
-        out[oe] = in2[oe] - t0;
-      }
-    }
-  }
-}
-
-// train_026_map: out[250] = map(in0[], in1[1,250])
-//   %70 mul  examples/mnist-mlp.ts:11:14 sgd
-//   %71 sub  examples/mnist-mlp.ts:11:14 sgd
-//   update:fc2.b: the step's new value replaces the old one, in place
-extern "C" __global__ void __launch_bounds__(256) train_026_map(
-  const float *__restrict__ in0,
-  const float *__restrict__ in1,
-  float *__restrict__ out
-) {
-  const unsigned int i = blockIdx.x * 256u + threadIdx.x;
-  if (i >= 250u) {
-    return;
-  }
-  const float t0 = in0[0] * in1[i];
-  out[i] = out[i] - t0;
-}
-
-// train_027_matmul: out[250,10] = in0[600,250]ᵀ · in1[600,10]
+// train_020_matmul: out[250,10] = in0[600,250]ᵀ · in1[600,10]
 //   %52 matmul  examples/mnist-mlp.ts:17:20 dense
 //   %72 mul  examples/mnist-mlp.ts:11:14 sgd
 //   %73 sub  examples/mnist-mlp.ts:11:14 sgd
-extern "C" __global__ void __launch_bounds__(256) train_027_matmul(
+extern "C" __global__ void __launch_bounds__(256) train_020_matmul(
   const float *__restrict__ in0,
   const float *__restrict__ in1,
   const float *__restrict__ in2,
@@ -1020,6 +688,338 @@ extern "C" __global__ void __launch_bounds__(256) train_027_matmul(
       }
     }
   }
+}
+
+// train_021_sum: out[1,250] = sum(in0[600,250]) over 600 each
+//   %55 sum  examples/mnist-mlp.ts:16:21 dense
+extern "C" __global__ void __launch_bounds__(256) train_021_sum(
+  const float *__restrict__ in0,
+  float *__restrict__ out
+) {
+  // Neighbouring outputs read neighbouring elements: thread column `col` works on one of
+  // 32 outputs, the 8 thread rows share it and combine in shared memory.
+  __shared__ float partial[8][32];
+  const unsigned int col = threadIdx.x;
+  const unsigned int row = threadIdx.y;
+  const unsigned int slot = blockIdx.x * 32u + col;
+  const unsigned int o = min(slot, 249u);
+  const unsigned int base = o;
+  float acc = 0.0f;
+  for (unsigned int r = row; r < 600u; r += 8u) {
+    acc = acc + in0[base + r * 250];
+  }
+  partial[row][col] = acc;
+  __syncthreads();
+  for (unsigned int h = 4u; h > 0u; h >>= 1) {
+    if (row < h) {
+      partial[row][col] = partial[row][col] + partial[row + h][col];
+    }
+    __syncthreads();
+  }
+  if (row == 0u && slot < 250u) {
+    out[o] = partial[0][col];
+  }
+}
+
+// train_022_matmul: out[600,250] = in0[600,250] · in1[250,250]ᵀ
+//   %57 matmul  examples/mnist-mlp.ts:16:21 dense
+//   %59 less  examples/mnist-mlp.ts:15:16 relu
+//   %60 where  examples/mnist-mlp.ts:15:16 relu
+extern "C" __global__ void __launch_bounds__(256) train_022_matmul(
+  const float *__restrict__ in0,
+  const float *__restrict__ in1,
+  const float *__restrict__ in2,
+  float *__restrict__ out
+) {
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
+  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
+  for (unsigned int p0 = 0u; p0 < 250u; p0 += 16u) {
+    // A(i, p) = in0[i * 250u + p]: neighbouring threads read neighbouring elements.
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int ii = e / 16u;
+      const unsigned int kk = e % 16u;
+      const unsigned int i = row0 + ii;
+      const unsigned int p = p0 + kk;
+      float a = 0.0f;
+      if (i < 600u && p < 250u) {
+        a = in0[i * 250u + p];
+      }
+      tileA[kk][ii] = a;
+    }
+    // B(p, j) = in1[j * 250u + p].
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int jj = e / 16u;
+      const unsigned int kk = e % 16u;
+      const unsigned int j = col0 + jj;
+      const unsigned int p = p0 + kk;
+      tileB[kk][jj] = (j < 250u && p < 250u) ? in1[j * 250u + p] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (unsigned int kk = 0u; kk < 16u; kk++) {
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
+#pragma unroll
+      for (unsigned int r = 0u; r < 4u; r++) {
+#pragma unroll
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
+        }
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
+#pragma unroll
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
+      if (i < 600u && j < 250u) {
+        const unsigned int oe = i * 250u + j;
+        const float t0 = 0.0f < in2[oe] ? 1.0f : 0.0f;
+        out[oe] = t0 != 0.0f ? acc[r][c] : 0.0f;
+      }
+    }
+  }
+}
+
+// train_023_matmul: out[250,250] = in0[600,250]ᵀ · in1[600,250]
+//   %58 matmul  examples/mnist-mlp.ts:16:21 dense
+//   %68 mul  examples/mnist-mlp.ts:11:14 sgd
+//   %69 sub  examples/mnist-mlp.ts:11:14 sgd
+extern "C" __global__ void __launch_bounds__(256) train_023_matmul(
+  const float *__restrict__ in0,
+  const float *__restrict__ in1,
+  const float *__restrict__ in2,
+  const float *__restrict__ in3,
+  float *__restrict__ out
+) {
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
+  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
+  for (unsigned int p0 = 0u; p0 < 600u; p0 += 16u) {
+    // A(i, p) = in0[p * 250u + i]: neighbouring threads read neighbouring elements.
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int ii = e % 64u;
+      const unsigned int kk = e / 64u;
+      const unsigned int i = row0 + ii;
+      const unsigned int p = p0 + kk;
+      float a = 0.0f;
+      if (i < 250u && p < 600u) {
+        a = in0[p * 250u + i];
+      }
+      tileA[kk][ii] = a;
+    }
+    // B(p, j) = in1[p * 250u + j].
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int jj = e % 64u;
+      const unsigned int kk = e / 64u;
+      const unsigned int j = col0 + jj;
+      const unsigned int p = p0 + kk;
+      tileB[kk][jj] = (j < 250u && p < 600u) ? in1[p * 250u + j] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (unsigned int kk = 0u; kk < 16u; kk++) {
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
+#pragma unroll
+      for (unsigned int r = 0u; r < 4u; r++) {
+#pragma unroll
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
+        }
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
+#pragma unroll
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
+      if (i < 250u && j < 250u) {
+        const unsigned int oe = i * 250u + j;
+        const float t0 = in3[0] * acc[r][c];
+        out[oe] = in2[oe] - t0;
+      }
+    }
+  }
+}
+
+// train_024_sum: out[1,250] = sum(in0[600,250]) over 600 each
+//   %61 sum  examples/mnist-mlp.ts:15:21 dense
+extern "C" __global__ void __launch_bounds__(256) train_024_sum(
+  const float *__restrict__ in0,
+  float *__restrict__ out
+) {
+  // Neighbouring outputs read neighbouring elements: thread column `col` works on one of
+  // 32 outputs, the 8 thread rows share it and combine in shared memory.
+  __shared__ float partial[8][32];
+  const unsigned int col = threadIdx.x;
+  const unsigned int row = threadIdx.y;
+  const unsigned int slot = blockIdx.x * 32u + col;
+  const unsigned int o = min(slot, 249u);
+  const unsigned int base = o;
+  float acc = 0.0f;
+  for (unsigned int r = row; r < 600u; r += 8u) {
+    acc = acc + in0[base + r * 250];
+  }
+  partial[row][col] = acc;
+  __syncthreads();
+  for (unsigned int h = 4u; h > 0u; h >>= 1) {
+    if (row < h) {
+      partial[row][col] = partial[row][col] + partial[row + h][col];
+    }
+    __syncthreads();
+  }
+  if (row == 0u && slot < 250u) {
+    out[o] = partial[0][col];
+  }
+}
+
+// train_025_matmul: out[784,250] = in0[600,784]ᵀ · in1[600,250]
+//   %63 matmul  examples/mnist-mlp.ts:15:21 dense
+//   %64 mul  examples/mnist-mlp.ts:11:14 sgd
+//   %65 sub  examples/mnist-mlp.ts:11:14 sgd
+extern "C" __global__ void __launch_bounds__(256) train_025_matmul(
+  const float *__restrict__ in0,
+  const float *__restrict__ in1,
+  const float *__restrict__ in2,
+  const float *__restrict__ in3,
+  float *__restrict__ out
+) {
+  // A block computes a 64 x 64 tile of out; each of its 16 x 16 threads the 4 x 4 block at
+  // rows 4 threadIdx.y + r and columns 4 threadIdx.x + c, so its operands are read from shared
+  // memory as float4. k advances in steps of 16 staged in shared memory, zero past the edges:
+  // tileA[kk][ii] = A(row0 + ii, p0 + kk), tileB[kk][jj] = B(p0 + kk, col0 + jj), rows padded
+  // by four floats (aligned for float4, fewer bank conflicts when staging).
+  __shared__ __align__(16) float tileA[16][68];
+  __shared__ __align__(16) float tileB[16][68];
+  const unsigned int lane = threadIdx.y * 16u + threadIdx.x;
+  const unsigned int row0 = blockIdx.y * 64u;
+  const unsigned int col0 = blockIdx.x * 64u;
+  float acc[4][4] = {};
+  for (unsigned int p0 = 0u; p0 < 600u; p0 += 16u) {
+    // A(i, p) = in0[p * 784u + i]: neighbouring threads read neighbouring elements.
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int ii = e % 64u;
+      const unsigned int kk = e / 64u;
+      const unsigned int i = row0 + ii;
+      const unsigned int p = p0 + kk;
+      float a = 0.0f;
+      if (i < 784u && p < 600u) {
+        a = in0[p * 784u + i];
+      }
+      tileA[kk][ii] = a;
+    }
+    // B(p, j) = in1[p * 250u + j].
+#pragma unroll
+    for (unsigned int q = 0u; q < 4u; q++) {
+      const unsigned int e = lane + q * 256u;
+      const unsigned int jj = e % 64u;
+      const unsigned int kk = e / 64u;
+      const unsigned int j = col0 + jj;
+      const unsigned int p = p0 + kk;
+      tileB[kk][jj] = (j < 250u && p < 600u) ? in1[p * 250u + j] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (unsigned int kk = 0u; kk < 16u; kk++) {
+      const float4 a4 = *reinterpret_cast<const float4 *>(&tileA[kk][threadIdx.y * 4u]);
+      const float4 b4 = *reinterpret_cast<const float4 *>(&tileB[kk][threadIdx.x * 4u]);
+      const float a[4] = {a4.x, a4.y, a4.z, a4.w};
+      const float b[4] = {b4.x, b4.y, b4.z, b4.w};
+#pragma unroll
+      for (unsigned int r = 0u; r < 4u; r++) {
+#pragma unroll
+        for (unsigned int c = 0u; c < 4u; c++) {
+          acc[r][c] += a[r] * b[c];
+        }
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (unsigned int r = 0u; r < 4u; r++) {
+    const unsigned int i = row0 + threadIdx.y * 4u + r;
+#pragma unroll
+    for (unsigned int c = 0u; c < 4u; c++) {
+      const unsigned int j = col0 + threadIdx.x * 4u + c;
+      if (i < 784u && j < 250u) {
+        const unsigned int oe = i * 250u + j;
+        const float t0 = in3[0] * acc[r][c];
+        out[oe] = in2[oe] - t0;
+      }
+    }
+  }
+}
+
+// train_026_map: out[250] = map(in0[], in1[1,250])
+//   %66 mul  examples/mnist-mlp.ts:11:14 sgd
+//   %67 sub  examples/mnist-mlp.ts:11:14 sgd
+//   update:fc1.b: the step's new value replaces the old one, in place
+extern "C" __global__ void __launch_bounds__(256) train_026_map(
+  const float *__restrict__ in0,
+  const float *__restrict__ in1,
+  float *__restrict__ out
+) {
+  const unsigned int i = blockIdx.x * 256u + threadIdx.x;
+  if (i >= 250u) {
+    return;
+  }
+  const float t0 = in0[0] * in1[i];
+  out[i] = out[i] - t0;
+}
+
+// train_027_map: out[250] = map(in0[], in1[1,250])
+//   %70 mul  examples/mnist-mlp.ts:11:14 sgd
+//   %71 sub  examples/mnist-mlp.ts:11:14 sgd
+//   update:fc2.b: the step's new value replaces the old one, in place
+extern "C" __global__ void __launch_bounds__(256) train_027_map(
+  const float *__restrict__ in0,
+  const float *__restrict__ in1,
+  float *__restrict__ out
+) {
+  const unsigned int i = blockIdx.x * 256u + threadIdx.x;
+  if (i >= 250u) {
+    return;
+  }
+  const float t0 = in0[0] * in1[i];
+  out[i] = out[i] - t0;
 }
 
 // train_028_map: out[10] = map(in0[], in1[1,10])

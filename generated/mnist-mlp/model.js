@@ -397,7 +397,7 @@ export const artifact = {
             ],
             "size": 250,
             "role": "temp",
-            "storage": 12
+            "storage": 11
         },
         {
             "name": "train.%60",
@@ -407,7 +407,7 @@ export const artifact = {
             ],
             "size": 150000,
             "role": "temp",
-            "storage": 14
+            "storage": 7
         },
         {
             "name": "train.%61",
@@ -417,7 +417,7 @@ export const artifact = {
             ],
             "size": 250,
             "role": "temp",
-            "storage": 17
+            "storage": 4
         },
         {
             "name": "train.%65",
@@ -427,7 +427,7 @@ export const artifact = {
             ],
             "size": 196000,
             "role": "temp",
-            "storage": 18
+            "storage": 10
         },
         {
             "name": "train.%69",
@@ -517,7 +517,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 19
+            "storage": 17
         },
         {
             "name": "evaluate.%8",
@@ -607,7 +607,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 4
+            "storage": 14
         },
         {
             "name": "evaluate.%30",
@@ -632,14 +632,14 @@ export const artifact = {
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 17
+            "storage": 13
         },
         {
             "name": "evaluate.%34",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 20
+            "storage": 18
         }
     ],
     "programs": [
@@ -870,7 +870,22 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_020_sum",
+                    "kernel": "train_020_matmul",
+                    "args": [
+                        7,
+                        26,
+                        8,
+                        21,
+                        34
+                    ],
+                    "sources": [
+                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense",
+                        "%72 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd"
+                    ]
+                },
+                {
+                    "kernel": "train_021_sum",
                     "args": [
                         28,
                         29
@@ -880,7 +895,7 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_021_matmul",
+                    "kernel": "train_022_matmul",
                     "args": [
                         28,
                         5,
@@ -894,45 +909,7 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_022_sum",
-                    "args": [
-                        30,
-                        31
-                    ],
-                    "sources": [
-                        "%61 sum  examples/mnist-mlp.ts:15:21 dense"
-                    ]
-                },
-                {
                     "kernel": "train_023_matmul",
-                    "args": [
-                        0,
-                        30,
-                        2,
-                        21,
-                        32
-                    ],
-                    "sources": [
-                        "%63 matmul  examples/mnist-mlp.ts:15:21 dense",
-                        "%64 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%65 sub  examples/mnist-mlp.ts:11:14 sgd"
-                    ]
-                },
-                {
-                    "kernel": "train_024_map",
-                    "args": [
-                        21,
-                        31,
-                        3
-                    ],
-                    "sources": [
-                        "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc1.b: the step's new value replaces the old one, in place"
-                    ]
-                },
-                {
-                    "kernel": "train_025_matmul",
                     "args": [
                         4,
                         28,
@@ -947,7 +924,45 @@ export const artifact = {
                     ]
                 },
                 {
+                    "kernel": "train_024_sum",
+                    "args": [
+                        30,
+                        31
+                    ],
+                    "sources": [
+                        "%61 sum  examples/mnist-mlp.ts:15:21 dense"
+                    ]
+                },
+                {
+                    "kernel": "train_025_matmul",
+                    "args": [
+                        0,
+                        30,
+                        2,
+                        21,
+                        32
+                    ],
+                    "sources": [
+                        "%63 matmul  examples/mnist-mlp.ts:15:21 dense",
+                        "%64 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%65 sub  examples/mnist-mlp.ts:11:14 sgd"
+                    ]
+                },
+                {
                     "kernel": "train_026_map",
+                    "args": [
+                        21,
+                        31,
+                        3
+                    ],
+                    "sources": [
+                        "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc1.b: the step's new value replaces the old one, in place"
+                    ]
+                },
+                {
+                    "kernel": "train_027_map",
                     "args": [
                         21,
                         29,
@@ -957,21 +972,6 @@ export const artifact = {
                         "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
                         "%71 sub  examples/mnist-mlp.ts:11:14 sgd",
                         "update:fc2.b: the step's new value replaces the old one, in place"
-                    ]
-                },
-                {
-                    "kernel": "train_027_matmul",
-                    "args": [
-                        7,
-                        26,
-                        8,
-                        21,
-                        34
-                    ],
-                    "sources": [
-                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense",
-                        "%72 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
@@ -1309,7 +1309,7 @@ export const artifact = {
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "0d0a2531daf8eb8e";
+export const buildId = "c82b55458b502286";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,
