@@ -164,20 +164,23 @@ export function buildKey(file: string, outDir: string, options: BuildKeyOptions)
 }
 
 /**
- * The folder a build of `file` without --out went to: the folder under `generated/` whose
+ * The folder a build of `file` without --out went to: the one folder under `generated/` whose
  * build record names `file`. (The model's name, which names the folder, is known only once
- * the model file is loaded.)
+ * the model file is loaded.) When several do (the same model built with --out at other
+ * batches), none: which one a build without --out writes is not known before loading, so the
+ * build goes ahead rather than report the wrong folder up to date.
  */
 export function defaultBuildFolder(file: string, root = 'generated'): string | undefined {
   if (!existsSync(root) || !statSync(root).isDirectory()) return undefined;
   const model = resolve(file);
-  return readdirSync(root, { withFileTypes: true })
+  const recording = readdirSync(root, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => resolve(root, entry.name))
-    .find((dir) => {
+    .filter((dir) => {
       const recorded = readManifest(dir)?.options.model;
       return typeof recorded === 'string' && resolve(dir, recorded) === model;
     });
+  return recording.length === 1 ? recording[0] : undefined;
 }
 
 /** Text already in canonical form (a key, a bracket, a comma), fed to the hash as it is. */

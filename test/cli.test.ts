@@ -2,9 +2,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, saveCheckpoint } from '../runtime/checkpoint-file.ts';
+import { defaultBuildFolder } from '../compiler/build-cache.ts';
 import { scratchFolders } from './scratch.ts';
 
 function gradcWith(env: NodeJS.ProcessEnv, args: readonly string[]) {
@@ -288,5 +289,22 @@ describe('gradc build: a careless model gets one line, never a stack trace', () 
     const js = gradc('build', join(dir, 'broken.mjs'), '--out', join(dir, 'b'));
     expect(js.code).toBe(1);
     expect(js.stderr).toBe(`gradc: ${join(dir, 'broken.mjs')} (or a file it imports): Unexpected token ';'\n`);
+  });
+});
+
+describe('the folder a build without --out went to', () => {
+  const record = (dir: string, model: string) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, '.gradc-build.json'), JSON.stringify({ gradc: 'x', options: { model }, inputs: [], outputs: [] }));
+  };
+
+  it('is the one folder whose record names the model, and none when several do', () => {
+    const root = scratchDir();
+    const model = join(root, 'model.ts');
+    record(join(root, 'generated', 'a'), '../../model.ts');
+    record(join(root, 'generated', 'other'), '../../other.ts');
+    expect(defaultBuildFolder(model, join(root, 'generated'))).toBe(resolve(root, 'generated', 'a'));
+    record(join(root, 'generated', 'a-b6000'), '../../model.ts');
+    expect(defaultBuildFolder(model, join(root, 'generated'))).toBeUndefined();
   });
 });
