@@ -1,17 +1,19 @@
 /**
  * Training throughput side by side in one process, for two networks: the reference MLP
- * (784-250-250-10, batch 600, SGD) and the CNN of examples/mnist-cnn.ts (conv 32 3x3, max pool,
- * conv 64 3x3, max pool, dropout 0.5, dense 10; batch 128, Adam). Contenders: gradc's C and plain-TypeScript
- * backends, TensorFlow.js (wasm and cpu backends) and, for the CNN, PyTorch on the CPU where
- * Debian's python3-torch is installed (scripts/setup-bench.sh). gradc and the TensorFlow.js
- * peers train on one synthetic batch (bench/synthetic.ts), PyTorch on one drawn alike in
- * Python; the figure is samples/s over the timed steps, after untimed warm-up
- * steps. Single runs vary by ±20% on a shared machine, so the contenders run in alternating
- * rounds and the tables report medians and ranges. The MLP's ratios are against tfjs-wasm,
- * the CNN's are gradc-c's throughput over each contender's.
+ * (784-250-250-10, SGD) at batches 60, 600 and 6000, and the CNN of examples/mnist-cnn.ts (conv
+ * 32 3x3, max pool, conv 64 3x3, max pool, dropout 0.5, dense 10; batch 128, Adam). Contenders:
+ * gradc's C and plain-TypeScript backends, TensorFlow.js (wasm and cpu backends) and PyTorch on
+ * the CPU where Debian's python3-torch is installed (scripts/setup-bench.sh). gradc and the
+ * TensorFlow.js peers train on one synthetic batch (bench/synthetic.ts), PyTorch on one drawn
+ * alike in Python; the figure is samples/s over the timed steps, after untimed warm-up steps.
+ * Single runs vary by ±20% on a shared machine, so the contenders run in alternating rounds
+ * and the tables report medians and ranges, with gradc-c's throughput over each contender's;
+ * for the MLP also gradc-c's GFLOP/s and its share of the machine's FMA peak, measured first
+ * (bench/peak.ts).
  *
  *   npm run bench                                  # both networks, all contenders, 3 rounds
  *   npm run bench -- --net cnn                     # only the CNN (--net mlp: only the MLP)
+ *   npm run bench -- --net mlp --mlp-batches 600   # the MLP at one batch
  *   npm run bench -- --rounds 1 --only c,tfjs-wasm
  *   npm run bench -- --net cnn --rounds 1 --warmup 1 --steps 1   # a quick check that all run
  */
@@ -22,12 +24,29 @@ import { formatTable, gradcContender, openGradcModel, runRounds } from './harnes
 import { benchTfjsMlp } from './peers/tfjs-mlp.ts';
 import { benchTfjsCnn } from './peers/tfjs-cnn.ts';
 import { supplyWasmConv2dBackpropFilter } from './peers/tfjs-wasm-conv-filter.ts';
-import { fastestThreads, runTorchCnn, threadCandidates, torchMissing } from './peers/torch-cnn.ts';
+import { fastestThreads, runTorch, threadCandidates, torchMissing } from './peers/torch.ts';
+import type { FmaPeak } from './peak.ts';
+import { measureFmaPeak } from './peak.ts';
 
-const MLP_BATCH = 600;
+/** The MLP's batches: the reference experiment's small, middle and large. */
+const MLP_BATCHES = [60, 600, 6000];
 const CNN_BATCH = 128;
 const NETS = ['mlp', 'cnn'] as const;
 type NetName = (typeof NETS)[number];
+
+/** The reference MLP's layers, input first. */
+const MLP_LAYERS = [784, 250, 250, 10];
+
+/**
+ * Floating-point operations of one training sample of a dense network (multiply-adds count 2):
+ * the forward products, the weight gradients, and the input gradients of every layer but the
+ * first. The reference MLP: 1,174,000.
+ */
+export function denseTrainFlops(layers: readonly number[]): number {
+  const products = layers.slice(1).map((out, i) => 2 * layers[i] * out);
+  const all = products.reduce((a, b) => a + b, 0);
+  return 2 * all + (all - products[0]);
+}
 
 interface BenchOptions {
   readonly wanted: (name: string) => boolean;
@@ -43,54 +62,75 @@ interface Net {
   readonly title: string;
   readonly batch: number;
   readonly ratios: RatioColumn;
-  readonly notes: readonly string[];
+  readonly notes: string[];
   readonly contenders: readonly Contender[];
+  /** Floating-point operations per training sample, where known: for GFLOP/s and % of peak. */
+  readonly flopsPerSample?: number;
 }
+
+/** gradc-c's throughput over each contender's: how many times faster gradc's C backend is. */
+const OVER_GRADC_C: RatioColumn = { reference: 'gradc-c', referenceOverRow: true };
 
 function tfjsContender(backend: 'wasm' | 'cpu', counts: StepCounts, bench: typeof benchTfjsMlp, batch: number): Contender {
   return { name: `tfjs-${backend}`, run: () => bench({ backend, batch, warmupSteps: counts.warmup, steps: counts.steps }) };
 }
 
-async function mlpNet(options: BenchOptions): Promise<Net> {
+/** Step counts that train about `samples` samples at `batch`, at least `least` steps. */
+function stepsFor(batch: number, samples: number, least: number, warmup: number): StepCounts {
+  return { warmup, steps: Math.max(least, Math.round(samples / batch)) };
+}
+
+async function mlpNet(options: BenchOptions, batch: number): Promise<Net> {
   const { wanted, counts } = options;
-  const model = (backend: 'c' | 'js') => openGradcModel('examples/mnist-mlp.ts', backend, MLP_BATCH);
+  const model = (backend: 'c' | 'js') => openGradcModel('examples/mnist-mlp.ts', backend, batch);
+  const notes: string[] = [];
   const contenders: Contender[] = [];
-  if (wanted('gradc-c')) contenders.push(gradcContender('c', await model('c'), MLP_BATCH, counts({ warmup: 3, steps: 30 })));
-  if (wanted('gradc-js')) contenders.push(gradcContender('js', await model('js'), MLP_BATCH, counts({ warmup: 1, steps: 5 })));
-  if (wanted('tfjs-wasm')) contenders.push(tfjsContender('wasm', counts({ warmup: 3, steps: 15 }), benchTfjsMlp, MLP_BATCH));
-  if (wanted('tfjs-cpu')) contenders.push(tfjsContender('cpu', counts({ warmup: 2, steps: 5 }), benchTfjsMlp, MLP_BATCH));
+  if (wanted('gradc-c')) contenders.push(gradcContender('c', await model('c'), batch, counts(stepsFor(batch, 18_000, 5, 3))));
+  if (wanted('gradc-js')) contenders.push(gradcContender('js', await model('js'), batch, counts(stepsFor(batch, 3_000, 1, 1))));
+  if (wanted('tfjs-wasm')) contenders.push(tfjsContender('wasm', counts(stepsFor(batch, 9_000, 2, 2)), benchTfjsMlp, batch));
+  if (wanted('tfjs-cpu')) contenders.push(tfjsContender('cpu', counts(stepsFor(batch, 3_000, 1, 1)), benchTfjsMlp, batch));
+  if (wanted('torch-cpu')) {
+    const torch = await torchContender('mlp', batch, options, counts(stepsFor(batch, 18_000, 5, 3)), notes);
+    if (torch) contenders.push(torch);
+  }
   return {
     name: 'mlp',
-    title: `MLP 784-250-250-10, batch ${MLP_BATCH}, SGD`,
-    batch: MLP_BATCH,
-    ratios: { reference: 'tfjs-wasm', referenceOverRow: false },
-    notes: [],
+    title: `MLP 784-250-250-10, batch ${batch}, SGD`,
+    batch,
+    ratios: OVER_GRADC_C,
+    notes,
     contenders,
+    flopsPerSample: denseTrainFlops(MLP_LAYERS),
   };
 }
 
 /** PyTorch's thread count: the one given, or the fastest of the candidates in one trial run. */
-async function torchThreads(options: BenchOptions, counts: StepCounts, notes: string[]): Promise<number> {
+async function torchThreads(net: NetName, batch: number, options: BenchOptions, counts: StepCounts, notes: string[]): Promise<number> {
   if (options.torchThreads !== undefined) return options.torchThreads;
-  const runs = await runTorchCnn(CNN_BATCH, counts, threadCandidates(os.availableParallelism()));
+  const runs = await runTorch(net, batch, counts, threadCandidates(os.availableParallelism()));
   const best = fastestThreads(runs);
   const trials = runs.map((r) => `${r.threads}: ${Math.round(r.samplesPerSecond)}`).join(', ');
   notes.push(`torch-cpu: PyTorch ${runs[0].torch}, threads by trial (samples/s) ${trials}; using ${best}`);
   return best;
 }
 
-async function torchContender(options: BenchOptions, notes: string[]): Promise<Contender | undefined> {
+async function torchContender(
+  net: NetName,
+  batch: number,
+  options: BenchOptions,
+  counts: StepCounts,
+  notes: string[],
+): Promise<Contender | undefined> {
   const missing = torchMissing();
   if (missing) {
     notes.push(`torch-cpu: the PyTorch peer was not run: ${missing}`);
     return undefined;
   }
-  const counts = options.counts({ warmup: 3, steps: 10 });
-  const threads = await torchThreads(options, counts, notes);
+  const threads = await torchThreads(net, batch, options, counts, notes);
   return {
     name: 'torch-cpu',
     async run() {
-      const [run] = await runTorchCnn(CNN_BATCH, counts, [threads]);
+      const [run] = await runTorch(net, batch, counts, [threads]);
       return { name: 'torch-cpu', samplesPerSecond: run.samplesPerSecond };
     },
   };
@@ -115,17 +155,26 @@ async function cnnNet(options: BenchOptions): Promise<Net> {
   // A step of the cpu backend takes minutes on this network: one step, and no untimed one.
   if (wanted('tfjs-cpu')) contenders.push(tfjsContender('cpu', counts({ warmup: 0, steps: 1 }), benchTfjsCnn, CNN_BATCH));
   if (wanted('torch-cpu')) {
-    const torch = await torchContender(options, notes);
+    const torch = await torchContender('cnn', CNN_BATCH, options, counts({ warmup: 3, steps: 10 }), notes);
     if (torch) contenders.push(torch);
   }
   return {
     name: 'cnn',
     title: `CNN conv32 3x3-pool-conv64 3x3-pool-dropout-dense 10 (examples/mnist-cnn.ts), batch ${CNN_BATCH}, Adam`,
     batch: CNN_BATCH,
-    ratios: { reference: 'gradc-c', referenceOverRow: true },
+    ratios: OVER_GRADC_C,
     notes,
     contenders,
   };
+}
+
+/** `gradc-c: 74.0 GFLOP/s, 45% of the measured FMA peak (165 GFLOP/s, ...)`, for a net whose FLOPs are known. */
+function peakNote(net: Net, table: readonly Summary[], peak: FmaPeak | undefined): string | undefined {
+  const c = table.find((row) => row.name === 'gradc-c');
+  if (!c || net.flopsPerSample === undefined) return undefined;
+  const gflops = (c.samplesPerSecond * net.flopsPerSample) / 1e9;
+  const share = peak ? `, ${Math.round((100 * gflops) / peak.gflops)}% of the measured FMA peak (${peak.gflops.toFixed(1)} GFLOP/s on ${peak.threads} threads, ${peak.lanes} float32 lanes, bench/peak/fma.c)` : '';
+  return `gradc-c: ${gflops.toFixed(1)} GFLOP/s (${(net.flopsPerSample / 1e6).toFixed(3)} MFLOP per sample)${share}`;
 }
 
 function machine(): string {
@@ -162,6 +211,7 @@ async function main(): Promise<void> {
       warmup: { type: 'string' },
       steps: { type: 'string' },
       'torch-threads': { type: 'string' },
+      'mlp-batches': { type: 'string' },
       json: { type: 'string' },
     },
   });
@@ -174,12 +224,21 @@ async function main(): Promise<void> {
     counts: (own) => ({ warmup: warmup ?? own.warmup, steps: steps ?? own.steps }),
     torchThreads: optionalCount('torch-threads', values['torch-threads'], 1),
   };
+  const mlpBatches = values['mlp-batches']?.split(',').map((b) => optionalCount('mlp-batches', b, 1)!) ?? MLP_BATCHES;
+  const nets = parseNets(values.net);
+  // The peak first, while nothing else runs; only the MLP's FLOPs are counted.
+  const peak = nets.includes('mlp') && options.wanted('gradc-c') ? measureFmaPeak() : undefined;
   const results: { net: Net; table: Summary[] }[] = [];
-  for (const name of parseNets(values.net)) {
-    const net = name === 'mlp' ? await mlpNet(options) : await cnnNet(options);
-    console.log(`\n${net.title}: ${rounds} round(s) of ${net.contenders.map((c) => c.name).join(', ')}`);
-    const table = await runRounds(net.contenders, rounds);
-    results.push({ net, table });
+  for (const name of nets) {
+    const list = name === 'mlp' ? mlpBatches.map((batch) => () => mlpNet(options, batch)) : [() => cnnNet(options)];
+    for (const make of list) {
+      const net = await make();
+      console.log(`\n${net.title}: ${rounds} round(s) of ${net.contenders.map((c) => c.name).join(', ')}`);
+      const table = await runRounds(net.contenders, rounds);
+      const note = peakNote(net, table, peak);
+      if (note) net.notes.push(note);
+      results.push({ net, table });
+    }
   }
   for (const { net, table } of results) {
     console.log(`\n${net.title}; ${machine()}; median of ${rounds} round(s)`);
@@ -188,8 +247,8 @@ async function main(): Promise<void> {
   }
   if (values.json) {
     const { writeFile } = await import('node:fs/promises');
-    const nets = results.map(({ net, table }) => ({ net: net.name, title: net.title, batch: net.batch, notes: net.notes, table }));
-    await writeFile(values.json, `${JSON.stringify({ rounds, machine: machine(), nets }, null, 2)}\n`);
+    const list = results.map(({ net, table }) => ({ net: net.name, title: net.title, batch: net.batch, notes: net.notes, table }));
+    await writeFile(values.json, `${JSON.stringify({ rounds, machine: machine(), peak, nets: list }, null, 2)}\n`);
   }
 }
 

@@ -1,14 +1,17 @@
-"""PyTorch peer of `npm run bench`'s CNN, on the CPU: the network of examples/mnist-cnn.ts
-(conv 32 3x3 valid + ReLU, max pool 2x2, conv 64 3x3 + ReLU, max pool 2x2, flatten, dropout 0.5,
-dense 10; softmax cross-entropy; Adam, learning rate 1e-3) trained on one synthetic batch kept in memory.
+"""PyTorch peer of `npm run bench`, on the CPU, trained on one synthetic batch kept in memory:
 
-NHWC-equivalent: the images are [N, 28, 28, 1] tensors seen as NCHW through a permutation, the
-model is in channels_last memory format (NHWC in memory), and the flatten before the dense layer
-takes (H, W, C) order as Keras, tfjs and gradc do.
+--net mlp: the reference MLP of examples/mnist-mlp.ts (784-250-250-10, ReLU, softmax
+cross-entropy, SGD at learning rate 0.1).
+
+--net cnn: the network of examples/mnist-cnn.ts (conv 32 3x3 valid + ReLU, max pool 2x2, conv 64
+3x3 + ReLU, max pool 2x2, flatten, dropout 0.5, dense 10; softmax cross-entropy; Adam, learning
+rate 1e-3). NHWC-equivalent: the images are [N, 28, 28, 1] tensors seen as NCHW through a
+permutation, the model is in channels_last memory format (NHWC in memory), and the flatten
+before the dense layer takes (H, W, C) order as Keras, tfjs and gradc do.
 
 Prints one JSON line per thread count in --threads (torch.set_num_threads), in that order:
 
-    /usr/bin/python3 bench/peers/torch_cnn.py --batch 128 --warmup 3 --steps 20 --threads 1,2
+    /usr/bin/python3 bench/peers/torch_train.py --net cnn --batch 128 --warmup 3 --steps 20 --threads 1,2
 """
 import argparse
 import json
@@ -24,7 +27,15 @@ class FlattenNhwc(torch.nn.Module):
         return x.permute(0, 2, 3, 1).flatten(1)
 
 
-def make_model():
+def make_mlp():
+    torch.manual_seed(1)
+    return torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(784, 250), torch.nn.ReLU(),
+        torch.nn.Linear(250, 250), torch.nn.ReLU(), torch.nn.Linear(250, 10),
+    )
+
+
+def make_cnn():
     torch.manual_seed(1)
     model = torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
@@ -41,11 +52,15 @@ def make_batch(batch):
     return images.permute(0, 3, 1, 2), labels  # NCHW view of NHWC memory
 
 
-def samples_per_second(threads, batch, warmup, steps):
+def samples_per_second(net, threads, batch, warmup, steps):
     """Trains a fresh model on `threads` threads; samples/s over `steps` steps after `warmup`."""
     torch.set_num_threads(threads)
-    model = make_model()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if net == 'mlp':
+        model = make_mlp()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    else:
+        model = make_cnn()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = make_batch(batch)
 
     def step():
@@ -66,15 +81,16 @@ def samples_per_second(threads, batch, warmup, steps):
 
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument('--net', choices=['mlp', 'cnn'], default='cnn')
     parser.add_argument('--batch', type=int, default=128)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--steps', type=int, default=20)
     parser.add_argument('--threads', default='1', help='comma-separated thread counts to measure')
     args = parser.parse_args()
     for threads in [int(t) for t in args.threads.split(',')]:
-        rate, loss = samples_per_second(threads, args.batch, args.warmup, args.steps)
+        rate, loss = samples_per_second(args.net, threads, args.batch, args.warmup, args.steps)
         print(json.dumps({
-            'threads': threads, 'samplesPerSecond': rate, 'finalLoss': loss,
+            'net': args.net, 'threads': threads, 'samplesPerSecond': rate, 'finalLoss': loss,
             'batch': args.batch, 'steps': args.steps, 'torch': torch.__version__,
         }), flush=True)
 

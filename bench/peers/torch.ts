@@ -1,12 +1,12 @@
-// Runs the PyTorch peer of the CNN (bench/peers/torch_cnn.py) with Debian's Python, which
-// has PyTorch from the python3-torch package (another python3 may come first on PATH).
+// Runs the PyTorch peer (bench/peers/torch_train.py: the MLP or the CNN) with Debian's Python,
+// which has PyTorch from the python3-torch package (another python3 may come first on PATH).
 import { execFile, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { StepCounts } from '../harness.ts';
 
 export const DEBIAN_PYTHON = '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('./torch_cnn.py', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('./torch_train.py', import.meta.url));
 const INSTALL_HINT = 'bash scripts/setup-bench.sh (Debian packages python3-torch and libopenblas0-pthread)';
 
 /** One measurement of the peer at one thread count. */
@@ -44,11 +44,19 @@ export function parseTorchRuns(stdout: string): TorchRun[] {
     .map((line) => JSON.parse(line) as TorchRun);
 }
 
-/** Trains the CNN with PyTorch at `batch`, once per thread count, in one Python process. */
-export async function runTorchCnn(batch: number, counts: StepCounts, threads: readonly number[]): Promise<TorchRun[]> {
-  const args = [SCRIPT, '--batch', `${batch}`, '--warmup', `${counts.warmup}`, '--steps', `${counts.steps}`, '--threads', threads.join(',')];
-  const { stdout } = await promisify(execFile)(DEBIAN_PYTHON, args, { encoding: 'utf8' });
+/** Trains `net` with PyTorch at `batch`, once per thread count, in one Python process. */
+export async function runTorch(
+  net: 'mlp' | 'cnn',
+  batch: number,
+  counts: StepCounts,
+  threads: readonly number[],
+): Promise<TorchRun[]> {
+  const args = [
+    SCRIPT, '--net', net, '--batch', `${batch}`, '--warmup', `${counts.warmup}`, '--steps', `${counts.steps}`,
+    '--threads', threads.join(','),
+  ];
+  const { stdout } = await promisify(execFile)(DEBIAN_PYTHON, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
   const runs = parseTorchRuns(stdout);
-  if (runs.length !== threads.length) throw new Error(`torch_cnn.py printed ${runs.length} results for ${threads.length} thread counts`);
+  if (runs.length !== threads.length) throw new Error(`torch_train.py printed ${runs.length} results for ${threads.length} thread counts`);
   return runs;
 }

@@ -1,0 +1,35 @@
+/**
+ * The machine's measured float32 FMA peak (bench/peak/fma.c: independent chains of vector FMAs
+ * in registers on every thread), built with the C backend's compiler and flags, so the bench can
+ * say what fraction of it a training step reaches.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_FLAGS } from '../runtime/backends/native.ts';
+
+const SOURCE = fileURLToPath(new URL('./peak/fma.c', import.meta.url));
+
+export interface FmaPeak {
+  readonly gflops: number;
+  readonly threads: number;
+  /** float32 lanes per vector the compiler chose (8 with AVX2, 16 with AVX-512). */
+  readonly lanes: number;
+}
+
+/** Builds and runs the probe on `threads` threads (default: every core); the best of `runs`. */
+export function measureFmaPeak(threads = os.availableParallelism(), runs = 3): FmaPeak {
+  const dir = mkdtempSync(join(os.tmpdir(), 'gradc-peak-'));
+  try {
+    const binary = join(dir, 'fma');
+    const flags = DEFAULT_FLAGS.filter((flag) => flag !== '-shared' && flag !== '-fPIC');
+    execFileSync(process.env.CC ?? 'cc', [...flags, SOURCE, '-o', binary]);
+    const env = { ...process.env, OMP_NUM_THREADS: String(threads) };
+    const results = Array.from({ length: runs }, () => JSON.parse(execFileSync(binary, { env, encoding: 'utf8' })) as FmaPeak);
+    return results.reduce((best, r) => (r.gflops > best.gflops ? r : best));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
