@@ -23,9 +23,11 @@ export interface Traffic {
 export function kernelTraffic(buffers: readonly BufferDecl[], kernel: Kernel): Traffic {
   const bytes = (id: number) => 4 * buffers[id].size;
   const inputs = [...new Set(kernel.inputs)].reduce((sum, id) => sum + bytes(id), 0);
-  // An in-place update reads the old value from its output buffer (kernel-ir.ts, Expr).
+  // An in-place update reads the old value from its output buffer (kernel-ir.ts, Expr and
+  // MatmulKernel.inPlace).
   const inPlace =
-    kernel.kind === 'map' && exprNodes(kernel.expr).some((e) => e.op === 'load' && e.input === kernel.inputs.length);
+    (kernel.kind === 'map' && exprNodes(kernel.expr).some((e) => e.op === 'load' && e.input === kernel.inputs.length)) ||
+    (kernel.kind === 'matmul' && !!kernel.inPlace);
   return { read: inputs + (inPlace ? bytes(kernel.output) : 0), written: bytes(kernel.output) };
 }
 

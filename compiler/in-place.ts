@@ -1,15 +1,18 @@
 /**
  * In-place updates. The scheduler computes a parameter's or state's new value into a temporary
  * and copies it back at the end of the step, so that no kernel reads a half-updated value. When
- * the kernel computing the new value is elementwise, reads the old value only at the element
- * it writes, and no later kernel reads the old value, it can write the parameter directly: the
- * copy kernel and the temporary go away, and later readers of the new value read the parameter.
+ * the kernel computing the new value reads the old value only at the element it writes, and no
+ * later kernel reads the old value, it can write the parameter directly: the copy kernel and
+ * the temporary go away, and later readers of the new value read the parameter. That kernel is
+ * either elementwise (a map kernel) or a matrix product whose epilogue computes the new value
+ * (compiler/fuse.ts: SGD's `w - lr * (xᵀ · dz)`, where the gradient then never goes to memory);
+ * a product's operands must not be the parameter, since every element of the product reads them.
  *
  * SGD, momentum and Adam updates all qualify; a swap (`update:a = c`, `update:c = a`) does not,
  * because the other copy reads the old value later.
  */
 import { isIdentityAxes, simplifyView } from './ir/layout.ts';
-import type { Expr, Kernel, MapKernel } from './codegen/kernel-ir.ts';
+import type { Expr, Kernel, MapKernel, MatmulKernel } from './codegen/kernel-ir.ts';
 import { exprNodes, foldExpr, withArgs } from './codegen/kernel-ir.ts';
 
 /** The loads of input `input` in `expr`. */
@@ -23,20 +26,40 @@ function renumbered(expr: Expr, renumber: (input: number) => number): Expr {
 }
 
 /**
- * `kernel` writing `target` itself; its loads of `target` (if any) read the output buffer, which
- * the kernel IR writes as input number `inputs.length`.
+ * `kernel` writing `target` itself. A map kernel's loads of `target` (if any) read the output
+ * buffer, which the kernel IR writes as input number `inputs.length`; a product's epilogue's
+ * loads of it read the output's old value, input number `inputs.length + 1` of an `inPlace`
+ * product (its loads of the product, `inputs.length` before, keep that number).
  */
-function writingInPlace(kernel: MapKernel, target: number, copy: Kernel): MapKernel {
+function writingInPlace(kernel: MapKernel | MatmulKernel, target: number, copy: Kernel): Kernel {
   const old = kernel.inputs.indexOf(target);
   const inputs = kernel.inputs.filter((b) => b !== target);
-  const renumber = (input: number) => (input === old ? inputs.length : input > old && old >= 0 ? input - 1 : input);
-  return {
-    ...kernel,
-    inputs,
-    output: target,
-    expr: old < 0 ? kernel.expr : renumbered(kernel.expr, renumber),
-    sources: [...kernel.sources, ...copy.sources.map((s) => `${s}, in place`)],
-  };
+  const sources = [...kernel.sources, ...copy.sources.map((s) => `${s}, in place`)];
+  const oldValue = kernel.kind === 'map' ? inputs.length : inputs.length + 1;
+  const renumber = (input: number) => (input === old ? oldValue : input > old && old >= 0 ? input - 1 : input);
+  if (kernel.kind === 'map') {
+    return { ...kernel, inputs, output: target, expr: old < 0 ? kernel.expr : renumbered(kernel.expr, renumber), sources };
+  }
+  if (old < 0 || !kernel.epilogue) return { ...kernel, inputs, output: target, sources };
+  return { ...kernel, inputs, output: target, epilogue: renumbered(kernel.epilogue, renumber), inPlace: true, sources };
+}
+
+/** Whether every load of input `input` in `expr` reads it at the element itself. */
+function readsOnlyAtItsElement(expr: Expr, input: number): boolean {
+  return loadsOfInput(expr, input).every((e) => e.op === 'load' && !e.window && (!e.view || isIdentityAxes(simplifyView(e.view))));
+}
+
+/**
+ * Whether `producer` can write `target` in place of the temporary it computes: it reads
+ * `target` only at the element it writes; a product (not split, whole in one kernel) reads it
+ * only in its epilogue, not as an operand.
+ */
+function canWriteInPlace(producer: Kernel, target: number): producer is MapKernel | MatmulKernel {
+  const old = producer.inputs.indexOf(target);
+  if (producer.kind === 'map') return old < 0 || readsOnlyAtItsElement(producer.expr, old);
+  if (producer.kind !== 'matmul' || producer.kSlices > 1 || producer.inPlace) return false;
+  if (old < 0) return true;
+  return old >= 2 && !!producer.epilogue && readsOnlyAtItsElement(producer.epilogue, old);
 }
 
 /**
@@ -59,14 +82,10 @@ export function updateInPlace(
     const target = list[c].output;
     const p = list.findIndex((k) => k.output === temp);
     const producer = list[p];
-    if (!temps.has(temp) || p < 0 || p > c || producer.kind !== 'map' || outputs.has(temp)) continue;
+    if (!temps.has(temp) || p < 0 || p > c || outputs.has(temp) || !canWriteInPlace(producer, target)) continue;
     const writesTarget = list.some((k, i) => i !== c && k.output === target);
     const readsOldLater = list.some((k, i) => i > p && i !== c && k.inputs.includes(target));
-    const old = producer.inputs.indexOf(target);
-    const aligned =
-      old < 0 ||
-      loadsOfInput(producer.expr, old).every((e) => e.op === 'load' && !e.window && (!e.view || isIdentityAxes(simplifyView(e.view))));
-    if (writesTarget || readsOldLater || !aligned) continue;
+    if (writesTarget || readsOldLater) continue;
     const updated = writingInPlace(producer, target, list[c]);
     const redirect = (k: Kernel): Kernel => ({ ...k, inputs: k.inputs.map((b) => (b === temp ? target : b)) });
     list = list.flatMap((k, i) => (i === c ? [] : i === p ? [updated] : i > p ? [redirect(k)] : [k]));

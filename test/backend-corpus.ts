@@ -19,7 +19,7 @@ import { allocateStorages } from '../runtime/model.ts';
 import type { Graph, NodeId, PrimKind, Shape } from '../compiler/ir/types.ts';
 import type { BinaryKind, ElementwiseKind, UnaryKind } from '../compiler/ops/index.ts';
 import { sizeOf } from '../compiler/ir/types.ts';
-import type { Kernel, Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
+import type { Kernel, Program, ProgramIO, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import type { ErrorModel } from './float32-bound.ts';
 import type { WindowGeometry } from '../compiler/ops/window.ts';
 import { LIBM_ERROR_MODEL, errorBounds, worstMismatch } from './float32-bound.ts';
@@ -662,7 +662,10 @@ export function mismatches(
  * ReLU, transposed operands with column-broadcast and full operands, an epilogue that reads an
  * operand of the product or the product twice, a convolution's (implicit GEMM), loads that do
  * not fit the product's rows, a random draw and an index ramp; and a product two kernels read,
- * which keeps no epilogue.
+ * which keeps no epilogue. Then in-place updates of an input: an SGD step in a product's
+ * epilogue, an epilogue reading the old value twice with other inputs, one whose loads do not
+ * fit the product's rows, a product alone, and a
+ * product that reads the old value as an operand (which keeps its copy).
  */
 export function epilogueCases(): Case[] {
   const same3: WindowGeometry = { kernel: [3, 3], strides: [1, 1], dilation: [1, 1], padding: [1, 1, 1, 1] };
@@ -702,6 +705,31 @@ export function epilogueCases(): Case[] {
     makeCase('a product two kernels read keeps no epilogue: exp(p) and the sum of p', ({ b, input }) => {
       const p = b.matmul(input('x', [9, 4]), input('w', [4, 10]));
       return { y: b.exp(p), s: b.sum(p, [1]) };
+    }),
+    // In-place updates (compiler/in-place.ts): the updated input is read back after the run
+    // (`programResults`).
+    makeCase('in-place SGD step in the epilogue: update:w = w - lr * (xᵀ · dz), 48x80x64', ({ b, input }) => {
+      const w = input('w', [48, 80]);
+      const g = b.matmul(input('x', [64, 48]), input('dz', [64, 80]), true, false);
+      return { 'update:w': b.sub(w, b.mul(input('lr', [], 'positive'), g)) };
+    }),
+    makeCase('in-place update reading the old value twice with a bias: w * 0.9 + tanh(w) - aᵀ · bᵀ * c[n]', ({ b, input }) => {
+      const w = input('w', [13, 37]);
+      const g = b.mul(b.matmul(input('a', [5, 13]), input('b', [37, 5]), true, true), input('c', [37]));
+      return { 'update:w': b.sub(b.add(b.mul(w, b.fill(0.9, [])), b.tanh(w)), g) };
+    }),
+    makeCase('in-place update whose loads do not fit the rows: w[6,4,2] - (x · v as [6,4,2]) * c[4,1]', ({ b, input }) => {
+      const w = input('w', [6, 4, 2]);
+      const p = b.reshape(b.matmul(input('x', [6, 3]), input('v', [3, 8])), [6, 4, 2]);
+      return { 'update:w': b.sub(w, b.mul(p, input('c', [4, 1]))) };
+    }),
+    makeCase('in-place update by the product alone: update:w = x · v', ({ b, input }) => {
+      input('w', [7, 9]);
+      return { 'update:w': b.matmul(input('x', [7, 3]), input('v', [3, 9])) };
+    }),
+    makeCase('an update whose product reads the old value keeps its copy: update:w = w - w · g', ({ b, input }) => {
+      const w = input('w', [8, 8]);
+      return { 'update:w': b.sub(w, b.matmul(w, input('g', [8, 8]))) };
     }),
   ];
 }
@@ -782,7 +810,18 @@ export async function openScheduleTarget(backend: Backend, schedule: Schedule): 
   return { backend, buffers, programs };
 }
 
-/** Runs program `index` of `target` on `feeds`; returns its outputs by name. */
+/**
+ * What a program's run is checked on: its outputs, and each fed buffer that a kernel of the
+ * program writes (an `update:<name>` of a data input, updated in place or copied back) as
+ * `update:<name>`.
+ */
+export function programResults(program: Program): ProgramIO[] {
+  const written = new Set(program.kernels.map((k) => k.output));
+  const updated = program.feeds.filter((f) => written.has(f.buffer));
+  return [...program.outputs, ...updated.map((f) => ({ name: `update:${f.name}`, buffer: f.buffer }))];
+}
+
+/** Runs program `index` of `target` on `feeds`; returns its results (`programResults`) by name. */
 export async function runScheduleProgram(
   target: ScheduleTarget,
   program: Program,
@@ -793,6 +832,6 @@ export async function runScheduleProgram(
   for (const feed of program.feeds) backend.upload(buffers[feed.buffer], feeds[feed.name]);
   target.programs[index].run();
   const out: Record<string, Float32Array> = {};
-  for (const io of program.outputs) out[io.name] = await backend.download(buffers[io.buffer]);
+  for (const io of programResults(program)) out[io.name] = await backend.download(buffers[io.buffer]);
   return out;
 }

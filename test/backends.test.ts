@@ -31,7 +31,7 @@ import {
   createNativeBackend,
 } from '../runtime/backends/native.ts';
 import type { Case } from './backend-corpus.ts';
-import { corpusFamilies, corpusFamilyOf, mergeSchedules, mismatches } from './backend-corpus.ts';
+import { corpusFamilies, corpusFamilyOf, mergeSchedules, mismatches, programResults } from './backend-corpus.ts';
 import { PRIM_KINDS } from '../compiler/ir/types.ts';
 
 /** Runs `program` once on `backend`; returns its outputs by name. */
@@ -47,7 +47,7 @@ function runProgram(
   );
   for (const launch of launches) launch();
   const out: Record<string, Float32Array> = {};
-  for (const io of program.outputs) out[io.name] = backend.readBack(buffers[io.buffer]);
+  for (const io of programResults(program)) out[io.name] = backend.readBack(buffers[io.buffer]);
   return out;
 }
 

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { schedule } from '../compiler/schedule.ts';
 import type { MatmulKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
-import { allKernels } from '../compiler/codegen/kernel-ir.ts';
+import { allKernels, epilogueInputs } from '../compiler/codegen/kernel-ir.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
 import type { HostBackend, JsKernel } from '../runtime/backend.ts';
@@ -56,14 +56,45 @@ const products = (sched: Schedule) => allKernels(sched).filter((k): k is MatmulK
 
 describe('epilogue fusion', () => {
   it('fuses each corpus epilogue case into one product kernel, and leaves a product two kernels read alone', () => {
+    const kernelsOf = (c: Case) => schedule([{ name: 'p', graph: c.graph }], {}).programs[0].kernels;
     const cases = epilogueCases();
-    for (const c of cases.slice(0, -1)) {
-      const kernels = schedule([{ name: 'p', graph: c.graph }], {}).programs[0].kernels;
+    const twoReaders = cases.findIndex((c) => c.name.startsWith('a product two kernels read'));
+    for (const c of cases.slice(0, twoReaders)) {
+      const kernels = kernelsOf(c);
       expect(kernels.map((k) => k.kind), c.name).toEqual(['matmul']);
       expect((kernels[0] as MatmulKernel).epilogue, c.name).toBeDefined();
+      expect((kernels[0] as MatmulKernel).inPlace, c.name).toBeUndefined();
     }
-    const last = schedule([{ name: 'p', graph: cases[cases.length - 1].graph }], {});
+    const last = schedule([{ name: 'p', graph: cases[twoReaders].graph }], {});
     expect(products(last).map((k) => k.epilogue)).toEqual([undefined]);
+    // The in-place updates after it: one product writing the input, its epilogue reading the
+    // old value (input inputs.length + 1) at the element, or a product alone; a product whose
+    // operand is the old value keeps its copy.
+    const updates = cases.slice(twoReaders + 1);
+    expect(updates.length).toBe(5);
+    for (const c of updates) {
+      const kernels = kernelsOf(c);
+      const [product] = kernels as MatmulKernel[];
+      const w = schedule([{ name: 'p', graph: c.graph }], {}).buffers.find((d) => d.name === 'w')!;
+      if (c.name.includes('keeps its copy')) {
+        expect(kernels.map((k) => k.kind), c.name).toEqual(['matmul', 'map']);
+        expect(product.inPlace, c.name).toBeUndefined();
+        expect(kernels[1].output, c.name).toBe(w.id);
+        continue;
+      }
+      expect(kernels.map((k) => k.kind), c.name).toEqual(['matmul']);
+      expect(product.output, c.name).toBe(w.id);
+      expect(product.inputs, c.name).not.toContain(w.id);
+      if (c.name.includes('product alone')) {
+        expect(product.epilogue, c.name).toBeUndefined();
+        continue;
+      }
+      expect(product.inPlace, c.name).toBe(true);
+      const { old } = epilogueInputs(product);
+      expect(old, c.name).toBe(product.inputs.length + 1);
+      const oldLoads = JSON.stringify(product.epilogue).match(new RegExp(`"input":${old}[,}]`, 'g')) ?? [];
+      expect(oldLoads.length, c.name).toBeGreaterThan(0);
+    }
   });
 
   const cases = fusionCases(60);

@@ -115,6 +115,23 @@ describe('schedule', () => {
     expect(values.u).toEqual([0, 4, 8, 4, 8, 12, 8, 12, 16]);
   });
 
+  it("writes the reference MLP's weights from their gradient products' epilogues, with no copies", async () => {
+    const { default: mlp } = await import('../examples/mnist-mlp.ts');
+    const sched = compileModel(mlp.declare({ batch: 600 })).schedule;
+    const train = sched.programs.find((p) => p.name === 'train')!;
+    expect(train.kernels.filter((k) => /^train_assign_fc\d_w/.test(k.name))).toEqual([]);
+    for (const name of ['fc1.w', 'fc2.w', 'fc3.w']) {
+      const w = sched.buffers.find((d) => d.name === name)!;
+      expect(w.role, name).toBe('param');
+      const writers = train.kernels.filter((k) => k.output === w.id);
+      expect(writers.map((k) => k.kind), name).toEqual(['matmul']);
+      const [product] = writers as MatmulKernel[];
+      expect(product.inPlace, name).toBe(true);
+      expect(product.epilogue, name).toBeDefined();
+      expect(product.inputs, name).not.toContain(w.id);
+    }
+  });
+
   it('names assignments uniquely even when parameter names sanitise alike', () => {
     const b = new GraphBuilder();
     const p = b.input('a.b', [2]);

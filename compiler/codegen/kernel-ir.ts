@@ -110,6 +110,26 @@ export interface MatmulKernel extends KernelBase {
    * which it may read too). Never on a split product.
    */
   readonly epilogue?: Expr;
+  /**
+   * Set on a product that updates its output in place (compiler/in-place.ts): the output buffer
+   * is a parameter or state that holds its old value when the kernel starts, and the epilogue
+   * computes the new one from it. The epilogue's loads of input number `inputs.length + 1`
+   * (`epilogueInputs(kernel).old`) read that old value at the element, always with no view;
+   * the product's value stays input `inputs.length` and never goes through the output buffer,
+   * since each element's old value must still be there when its epilogue runs. Only with an
+   * epilogue that reads the old value.
+   */
+  readonly inPlace?: true;
+}
+
+/**
+ * The input numbers through which a product's epilogue reads what is not an input buffer:
+ * `product`, the product's value at the element, and, for an in-place product, `old`, the
+ * output buffer's value there before the kernel runs (undefined otherwise).
+ */
+export function epilogueInputs(kernel: MatmulKernel): { readonly product: number; readonly old?: number } {
+  const product = kernel.inputs.length;
+  return kernel.inPlace ? { product, old: product + 1 } : { product };
 }
 
 export type Kernel = MapKernel | ReduceKernel | MatmulKernel;

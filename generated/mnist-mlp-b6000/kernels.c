@@ -71,11 +71,14 @@ typedef void (*gradc_pack_a)(const float *restrict a, float *restrict ap, int i0
                              int kc, int ars, int acs);
 
 /*
- * A product's epilogue (elementwise work fused into it): rewrites rows i0 .. i0 + rows - 1 of
- * c, where the product is stored, reading the kernel's inputs `in`; called once per row tile
- * after its last block of k, while the tile is in cache.
+ * A product's epilogue (elementwise work fused into it): writes rows i0 .. i0 + rows - 1 of c,
+ * reading the kernel's inputs `in`; called once per row tile after its last block of k, while
+ * the tile is in cache. `p` is NULL when the product is stored in c, which the epilogue then
+ * rewrites. An in-place product (kernel IR `inPlace`) keeps c's old value, which its epilogue
+ * reads, and passes the row tile's product in a scratch: element (i, j) at p[(i - i0) n + j].
  */
-typedef void (*gradc_epilogue)(float *restrict c, const float *const *in, int i0, int rows);
+typedef void (*gradc_epilogue)(float *restrict c, const float *restrict p, const float *const *in,
+                               int i0, int rows);
 
 static void gradc_pack_a_tile(const float *restrict a, float *restrict ap, int i0, int rows,
                               int pc, int kc, int ars, int acs) {
@@ -111,24 +114,30 @@ static inline void gradc_micro_tile(int kc, const float *restrict ap, const floa
       c[(size_t)r * ldc + j] = add ? c[(size_t)r * ldc + j] + tile[r][j] : tile[r][j];
 }
 
-/* One row tile of C: k steps from p0 on, in blocks of KC, against every packed panel of B. */
+/*
+ * One row tile of C: k steps from p0 on, in blocks of KC, against every packed panel of B,
+ * into C's rows, or into `scratch` (GRADC_MR rows of n) when it is not NULL (an in-place
+ * product, whose C holds the old value until the epilogue).
+ */
 static void gradc_matmul_row_tile(const float *restrict a, const float *restrict bp,
                                   float *restrict c, int t, int m, int n, int k, int p0, int ars,
                                   int acs, int panels, gradc_pack_a pack_a,
-                                  gradc_epilogue epilogue, const float *const *in) {
+                                  gradc_epilogue epilogue, const float *const *in,
+                                  float *restrict scratch) {
   float ap[GRADC_KC * GRADC_MR] __attribute__((aligned(64)));
   const int i0 = t * GRADC_MR;
   const int rows = m - i0 < GRADC_MR ? m - i0 : GRADC_MR;
+  float *const tile = scratch ? scratch : c + (size_t)i0 * n;
   for (int pc = 0; pc < k; pc += GRADC_KC) {
     const int kc = k - pc < GRADC_KC ? k - pc : GRADC_KC;
     pack_a(a, ap, i0, rows, p0 + pc, kc, ars, acs);
     for (int q = 0; q < panels; q++) {
       const int cols = n - q * GRADC_NR < GRADC_NR ? n - q * GRADC_NR : GRADC_NR;
       const float *panel = bp + ((size_t)q * k + pc) * GRADC_NR;
-      gradc_micro_tile(kc, ap, panel, c + (size_t)i0 * n + q * GRADC_NR, n, rows, cols, pc > 0);
+      gradc_micro_tile(kc, ap, panel, tile + q * GRADC_NR, n, rows, cols, pc > 0);
     }
   }
-  if (epilogue) epilogue(c, in, i0, rows);
+  if (epilogue) epilogue(c, scratch, in, i0, rows);
 }
 
 /*
@@ -158,7 +167,7 @@ static void gradc_matmul_serial(const float *restrict a, const float *restrict b
   const int panels = (n + GRADC_NR - 1) / GRADC_NR;
   const int tiles = (m + GRADC_MR - 1) / GRADC_MR;
   for (int q = 0; q < panels; q++) gradc_pack_b_panel(b, bp + (size_t)q * k * GRADC_NR, q, n, k, brs, bcs);
-  for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, p0, ars, acs, panels, pack_a, NULL, NULL);
+  for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, p0, ars, acs, panels, pack_a, NULL, NULL, NULL);
 }
 
 /*
@@ -183,16 +192,34 @@ static void gradc_matmul_slices(const float *restrict a, const float *restrict b
   }
 }
 
+/* A zeroed, 64-byte aligned scratch of `floats` floats; aborts when memory runs out. */
+static float *gradc_scratch(size_t floats) {
+  const size_t bytes = (sizeof(float) * floats + 63) / 64 * 64;
+  float *p = aligned_alloc(64, bytes > 0 ? bytes : 64);
+  if (!p) abort();
+  memset(p, 0, bytes > 0 ? bytes : 64);
+  return p;
+}
+
 /*
  * The product with A packed by `pack_a`, then `epilogue` (if not NULL) over each row tile, the
- * thread team sharing B's panels and A's row tiles.
+ * thread team sharing B's panels and A's row tiles. With `in_place` (an epilogue that reads c's
+ * old value) each thread computes its row tiles into a scratch of GRADC_MR rows of its own, and
+ * only the epilogue writes c.
  */
 static void gradc_matmul_packed(const float *restrict a, const float *restrict b, float *restrict c,
                                 int m, int n, int k, int ars, int acs, int brs, int bcs,
-                                gradc_pack_a pack_a, gradc_epilogue epilogue, const float *const *in) {
+                                gradc_pack_a pack_a, gradc_epilogue epilogue, const float *const *in,
+                                int in_place) {
   if (k == 0) {
+    if (in_place) {
+      float *zero = gradc_scratch((size_t)m * n);
+      epilogue(c, zero, in, 0, m);
+      free(zero);
+      return;
+    }
     memset(c, 0, sizeof(float) * (size_t)m * n);
-    if (epilogue) epilogue(c, in, 0, m);
+    if (epilogue) epilogue(c, NULL, in, 0, m);
     return;
   }
   const int panels = (n + GRADC_NR - 1) / GRADC_NR;
@@ -201,28 +228,32 @@ static void gradc_matmul_packed(const float *restrict a, const float *restrict b
   const int parallel = (double)m * n * k >= GRADC_MATMUL_PARALLEL_MACS;
   #pragma omp parallel if(parallel)
   {
+    float *scratch = in_place ? gradc_scratch((size_t)GRADC_MR * n) : NULL;
     #pragma omp for schedule(static)
     for (int q = 0; q < panels; q++) {
       gradc_pack_b_panel(b, bp + (size_t)q * k * GRADC_NR, q, n, k, brs, bcs);
     }
     #pragma omp for schedule(guided)
     for (int t = 0; t < tiles; t++) {
-      gradc_matmul_row_tile(a, bp, c, t, m, n, k, 0, ars, acs, panels, pack_a, epilogue, in);
+      gradc_matmul_row_tile(a, bp, c, t, m, n, k, 0, ars, acs, panels, pack_a, epilogue, in, scratch);
     }
+    free(scratch);
   }
 }
 
 /* The product of A and B in memory. */
 static void gradc_matmul(const float *restrict a, const float *restrict b, float *restrict c,
                          int m, int n, int k, int ars, int acs, int brs, int bcs) {
-  gradc_matmul_packed(a, b, c, m, n, k, ars, acs, brs, bcs, gradc_pack_a_tile, NULL, NULL);
+  gradc_matmul_packed(a, b, c, m, n, k, ars, acs, brs, bcs, gradc_pack_a_tile, NULL, NULL, 0);
 }
 
 // ---- kernels ----
 
 /* The epilogue of train_000_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void train_000_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void train_000_matmul_epilogue(float *restrict out, const float *restrict p,
+                                      const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 250; j++) {
@@ -244,12 +275,14 @@ GRADC_EXPORT void train_000_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 250, 784, 784, 1, 250, 1, gradc_pack_a_tile, train_000_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 250, 784, 784, 1, 250, 1, gradc_pack_a_tile, train_000_matmul_epilogue, in, 0);
 }
 
 /* The epilogue of train_001_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void train_001_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void train_001_matmul_epilogue(float *restrict out, const float *restrict p,
+                                      const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 250; j++) {
@@ -271,12 +304,14 @@ GRADC_EXPORT void train_001_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 250, 250, 250, 1, 250, 1, gradc_pack_a_tile, train_001_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 250, 250, 250, 1, 250, 1, gradc_pack_a_tile, train_001_matmul_epilogue, in, 0);
 }
 
 /* The epilogue of train_002_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void train_002_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void train_002_matmul_epilogue(float *restrict out, const float *restrict p,
+                                      const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 10; j++) {
@@ -296,7 +331,7 @@ GRADC_EXPORT void train_002_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 10, 250, 250, 1, 10, 1, gradc_pack_a_tile, train_002_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 10, 250, 250, 1, 10, 1, gradc_pack_a_tile, train_002_matmul_epilogue, in, 0);
 }
 
 // train_003_reduce_max: out[6000,1] = max(in0[6000,10]) over 10 each
@@ -545,8 +580,10 @@ GRADC_EXPORT void train_020_sum(const float *restrict in0, float *restrict out) 
 }
 
 /* The epilogue of train_021_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void train_021_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void train_021_matmul_epilogue(float *restrict out, const float *restrict p,
+                                      const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 250; j++) {
@@ -568,7 +605,7 @@ GRADC_EXPORT void train_021_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 250, 10, 10, 1, 1, 10, gradc_pack_a_tile, train_021_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 250, 10, 10, 1, 1, 10, gradc_pack_a_tile, train_021_matmul_epilogue, in, 0);
 }
 
 // train_022_matmul: out[20,250,10] = in0[6000,250]ᵀ · in1[6000,10] in 20 slices of k
@@ -641,8 +678,10 @@ GRADC_EXPORT void train_025_sum(const float *restrict in0, float *restrict out) 
 }
 
 /* The epilogue of train_026_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void train_026_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void train_026_matmul_epilogue(float *restrict out, const float *restrict p,
+                                      const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 250; j++) {
@@ -664,7 +703,7 @@ GRADC_EXPORT void train_026_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 250, 250, 250, 1, 1, 250, gradc_pack_a_tile, train_026_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 250, 250, 250, 1, 1, 250, gradc_pack_a_tile, train_026_matmul_epilogue, in, 0);
 }
 
 // train_027_matmul: out[16,250,250] = in0[6000,250]ᵀ · in1[6000,250] in 16 slices of k
@@ -863,8 +902,10 @@ GRADC_EXPORT void train_038_map(
 }
 
 /* The epilogue of predict_000_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void predict_000_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void predict_000_matmul_epilogue(float *restrict out, const float *restrict p,
+                                        const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 250; j++) {
@@ -886,12 +927,14 @@ GRADC_EXPORT void predict_000_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 250, 784, 784, 1, 250, 1, gradc_pack_a_tile, predict_000_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 250, 784, 784, 1, 250, 1, gradc_pack_a_tile, predict_000_matmul_epilogue, in, 0);
 }
 
 /* The epilogue of predict_001_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void predict_001_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void predict_001_matmul_epilogue(float *restrict out, const float *restrict p,
+                                        const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 250; j++) {
@@ -913,12 +956,14 @@ GRADC_EXPORT void predict_001_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 250, 250, 250, 1, 250, 1, gradc_pack_a_tile, predict_001_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 250, 250, 250, 1, 250, 1, gradc_pack_a_tile, predict_001_matmul_epilogue, in, 0);
 }
 
 /* The epilogue of predict_002_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void predict_002_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void predict_002_matmul_epilogue(float *restrict out, const float *restrict p,
+                                        const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 10; j++) {
@@ -938,7 +983,7 @@ GRADC_EXPORT void predict_002_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 10, 250, 250, 1, 10, 1, gradc_pack_a_tile, predict_002_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 10, 250, 250, 1, 10, 1, gradc_pack_a_tile, predict_002_matmul_epilogue, in, 0);
 }
 
 // predict_003_reduce_max: out[6000,1] = max(in0[6000,10]) over 10 each
@@ -1005,8 +1050,10 @@ GRADC_EXPORT void predict_006_map(
 }
 
 /* The epilogue of evaluate_000_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void evaluate_000_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void evaluate_000_matmul_epilogue(float *restrict out, const float *restrict p,
+                                         const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 250; j++) {
@@ -1028,12 +1075,14 @@ GRADC_EXPORT void evaluate_000_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 250, 784, 784, 1, 250, 1, gradc_pack_a_tile, evaluate_000_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 250, 784, 784, 1, 250, 1, gradc_pack_a_tile, evaluate_000_matmul_epilogue, in, 0);
 }
 
 /* The epilogue of evaluate_001_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void evaluate_001_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void evaluate_001_matmul_epilogue(float *restrict out, const float *restrict p,
+                                         const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 250; j++) {
@@ -1055,12 +1104,14 @@ GRADC_EXPORT void evaluate_001_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 250, 250, 250, 1, 250, 1, gradc_pack_a_tile, evaluate_001_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 250, 250, 250, 1, 250, 1, gradc_pack_a_tile, evaluate_001_matmul_epilogue, in, 0);
 }
 
 /* The epilogue of evaluate_002_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void evaluate_002_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void evaluate_002_matmul_epilogue(float *restrict out, const float *restrict p,
+                                         const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 10; j++) {
@@ -1080,7 +1131,7 @@ GRADC_EXPORT void evaluate_002_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 6000, 10, 250, 250, 1, 10, 1, gradc_pack_a_tile, evaluate_002_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 6000, 10, 250, 250, 1, 10, 1, gradc_pack_a_tile, evaluate_002_matmul_epilogue, in, 0);
 }
 
 // evaluate_003_reduce_max: out[6000,1] = max(in0[6000,10]) over 10 each

@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "c82b55458b502286";
+export declare const buildId = "d5a2053837730c62";
 import type { JsKernel } from "gradc/runtime";
 export declare function train_000_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_001_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
@@ -21,18 +21,15 @@ export declare function train_016_map(in0: Float32Array, in1: Float32Array, out:
 export declare function train_017_map(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_018_sum(in0: Float32Array, out: Float32Array): void;
 export declare function train_019_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
-export declare function train_020_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, in3: Float32Array, out: Float32Array): void;
+export declare function train_020_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_021_sum(in0: Float32Array, out: Float32Array): void;
 export declare function train_022_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
-export declare function train_023_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, in3: Float32Array, out: Float32Array): void;
+export declare function train_023_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_024_sum(in0: Float32Array, out: Float32Array): void;
-export declare function train_025_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, in3: Float32Array, out: Float32Array): void;
+export declare function train_025_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_026_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
 export declare function train_027_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
 export declare function train_028_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
-export declare function train_assign_fc1_w_b2(in0: Float32Array, out: Float32Array): void;
-export declare function train_assign_fc2_w_b5(in0: Float32Array, out: Float32Array): void;
-export declare function train_assign_fc3_w_b8(in0: Float32Array, out: Float32Array): void;
 export declare function predict_000_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function predict_001_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function predict_002_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;

@@ -417,36 +417,6 @@ export const artifact = {
             ],
             "size": 250,
             "role": "temp",
-            "storage": 4
-        },
-        {
-            "name": "train.%65",
-            "shape": [
-                784,
-                250
-            ],
-            "size": 196000,
-            "role": "temp",
-            "storage": 10
-        },
-        {
-            "name": "train.%69",
-            "shape": [
-                250,
-                250
-            ],
-            "size": 62500,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "train.%73",
-            "shape": [
-                250,
-                10
-            ],
-            "size": 2500,
-            "role": "temp",
             "storage": 12
         },
         {
@@ -874,14 +844,14 @@ export const artifact = {
                     "args": [
                         7,
                         26,
-                        8,
                         21,
-                        34
+                        8
                     ],
                     "sources": [
                         "%52 matmul  examples/mnist-mlp.ts:17:20 dense",
                         "%72 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd"
+                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc3.w: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
@@ -913,14 +883,14 @@ export const artifact = {
                     "args": [
                         4,
                         28,
-                        5,
                         21,
-                        33
+                        5
                     ],
                     "sources": [
                         "%58 matmul  examples/mnist-mlp.ts:16:21 dense",
                         "%68 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%69 sub  examples/mnist-mlp.ts:11:14 sgd"
+                        "%69 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc2.w: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
@@ -938,14 +908,14 @@ export const artifact = {
                     "args": [
                         0,
                         30,
-                        2,
                         21,
-                        32
+                        2
                     ],
                     "sources": [
                         "%63 matmul  examples/mnist-mlp.ts:15:21 dense",
                         "%64 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%65 sub  examples/mnist-mlp.ts:11:14 sgd"
+                        "%65 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc1.w: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
@@ -986,36 +956,6 @@ export const artifact = {
                         "%75 sub  examples/mnist-mlp.ts:11:14 sgd",
                         "update:fc3.b: the step's new value replaces the old one, in place"
                     ]
-                },
-                {
-                    "kernel": "train_assign_fc1_w_b2",
-                    "args": [
-                        32,
-                        2
-                    ],
-                    "sources": [
-                        "update:fc1.w: the step's new value replaces the old one"
-                    ]
-                },
-                {
-                    "kernel": "train_assign_fc2_w_b5",
-                    "args": [
-                        33,
-                        5
-                    ],
-                    "sources": [
-                        "update:fc2.w: the step's new value replaces the old one"
-                    ]
-                },
-                {
-                    "kernel": "train_assign_fc3_w_b8",
-                    "args": [
-                        34,
-                        8
-                    ],
-                    "sources": [
-                        "update:fc3.w: the step's new value replaces the old one"
-                    ]
                 }
             ],
             "feeds": [
@@ -1048,7 +988,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        35
+                        32
                     ],
                     "sources": [
                         "%2 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1059,10 +999,10 @@ export const artifact = {
                 {
                     "kernel": "predict_001_matmul",
                     "args": [
-                        35,
+                        32,
                         5,
                         6,
-                        36
+                        33
                     ],
                     "sources": [
                         "%9 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1073,10 +1013,10 @@ export const artifact = {
                 {
                     "kernel": "predict_002_matmul",
                     "args": [
-                        36,
+                        33,
                         8,
                         9,
-                        37
+                        34
                     ],
                     "sources": [
                         "%15 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -1086,8 +1026,8 @@ export const artifact = {
                 {
                     "kernel": "predict_003_reduce_max",
                     "args": [
-                        37,
-                        38
+                        34,
+                        35
                     ],
                     "sources": [
                         "%19 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1096,9 +1036,9 @@ export const artifact = {
                 {
                     "kernel": "predict_004_map",
                     "args": [
-                        37,
-                        38,
-                        39
+                        34,
+                        35,
+                        36
                     ],
                     "sources": [
                         "%22 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1108,8 +1048,8 @@ export const artifact = {
                 {
                     "kernel": "predict_005_sum",
                     "args": [
-                        39,
-                        40
+                        36,
+                        37
                     ],
                     "sources": [
                         "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1118,9 +1058,9 @@ export const artifact = {
                 {
                     "kernel": "predict_006_map",
                     "args": [
-                        39,
-                        40,
-                        41
+                        36,
+                        37,
+                        38
                     ],
                     "sources": [
                         "%26 div  examples/mnist-mlp.ts:20:29 softmax"
@@ -1136,7 +1076,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 41
+                    "buffer": 38
                 }
             ]
         },
@@ -1149,7 +1089,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        42
+                        39
                     ],
                     "sources": [
                         "%3 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1160,10 +1100,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_001_matmul",
                     "args": [
-                        42,
+                        39,
                         5,
                         6,
-                        43
+                        40
                     ],
                     "sources": [
                         "%10 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1174,10 +1114,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_002_matmul",
                     "args": [
-                        43,
+                        40,
                         8,
                         9,
-                        44
+                        41
                     ],
                     "sources": [
                         "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -1187,8 +1127,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_003_reduce_max",
                     "args": [
-                        44,
-                        45
+                        41,
+                        42
                     ],
                     "sources": [
                         "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1197,9 +1137,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_004_map",
                     "args": [
-                        44,
-                        45,
-                        46
+                        41,
+                        42,
+                        43
                     ],
                     "sources": [
                         "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1208,8 +1148,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_005_map",
                     "args": [
-                        46,
-                        47
+                        43,
+                        44
                     ],
                     "sources": [
                         "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1218,8 +1158,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_006_sum",
                     "args": [
-                        47,
-                        48
+                        44,
+                        45
                     ],
                     "sources": [
                         "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1228,8 +1168,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_007_map",
                     "args": [
-                        48,
-                        49
+                        45,
+                        46
                     ],
                     "sources": [
                         "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1239,9 +1179,9 @@ export const artifact = {
                     "kernel": "evaluate_008_map",
                     "args": [
                         1,
+                        43,
                         46,
-                        49,
-                        50
+                        47
                     ],
                     "sources": [
                         "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1251,8 +1191,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_009_sum",
                     "args": [
-                        50,
-                        51
+                        47,
+                        48
                     ],
                     "sources": [
                         "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1261,8 +1201,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_010_map",
                     "args": [
-                        51,
-                        52
+                        48,
+                        49
                     ],
                     "sources": [
                         "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1271,8 +1211,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_011_sum",
                     "args": [
-                        52,
-                        53
+                        49,
+                        50
                     ],
                     "sources": [
                         "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1281,8 +1221,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_012_map",
                     "args": [
-                        53,
-                        54
+                        50,
+                        51
                     ],
                     "sources": [
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1302,14 +1242,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 54
+                    "buffer": 51
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "c82b55458b502286";
+export const buildId = "d5a2053837730c62";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -71,11 +71,14 @@ typedef void (*gradc_pack_a)(const float *restrict a, float *restrict ap, int i0
                              int kc, int ars, int acs);
 
 /*
- * A product's epilogue (elementwise work fused into it): rewrites rows i0 .. i0 + rows - 1 of
- * c, where the product is stored, reading the kernel's inputs `in`; called once per row tile
- * after its last block of k, while the tile is in cache.
+ * A product's epilogue (elementwise work fused into it): writes rows i0 .. i0 + rows - 1 of c,
+ * reading the kernel's inputs `in`; called once per row tile after its last block of k, while
+ * the tile is in cache. `p` is NULL when the product is stored in c, which the epilogue then
+ * rewrites. An in-place product (kernel IR `inPlace`) keeps c's old value, which its epilogue
+ * reads, and passes the row tile's product in a scratch: element (i, j) at p[(i - i0) n + j].
  */
-typedef void (*gradc_epilogue)(float *restrict c, const float *const *in, int i0, int rows);
+typedef void (*gradc_epilogue)(float *restrict c, const float *restrict p, const float *const *in,
+                               int i0, int rows);
 
 static void gradc_pack_a_tile(const float *restrict a, float *restrict ap, int i0, int rows,
                               int pc, int kc, int ars, int acs) {
@@ -111,24 +114,30 @@ static inline void gradc_micro_tile(int kc, const float *restrict ap, const floa
       c[(size_t)r * ldc + j] = add ? c[(size_t)r * ldc + j] + tile[r][j] : tile[r][j];
 }
 
-/* One row tile of C: k steps from p0 on, in blocks of KC, against every packed panel of B. */
+/*
+ * One row tile of C: k steps from p0 on, in blocks of KC, against every packed panel of B,
+ * into C's rows, or into `scratch` (GRADC_MR rows of n) when it is not NULL (an in-place
+ * product, whose C holds the old value until the epilogue).
+ */
 static void gradc_matmul_row_tile(const float *restrict a, const float *restrict bp,
                                   float *restrict c, int t, int m, int n, int k, int p0, int ars,
                                   int acs, int panels, gradc_pack_a pack_a,
-                                  gradc_epilogue epilogue, const float *const *in) {
+                                  gradc_epilogue epilogue, const float *const *in,
+                                  float *restrict scratch) {
   float ap[GRADC_KC * GRADC_MR] __attribute__((aligned(64)));
   const int i0 = t * GRADC_MR;
   const int rows = m - i0 < GRADC_MR ? m - i0 : GRADC_MR;
+  float *const tile = scratch ? scratch : c + (size_t)i0 * n;
   for (int pc = 0; pc < k; pc += GRADC_KC) {
     const int kc = k - pc < GRADC_KC ? k - pc : GRADC_KC;
     pack_a(a, ap, i0, rows, p0 + pc, kc, ars, acs);
     for (int q = 0; q < panels; q++) {
       const int cols = n - q * GRADC_NR < GRADC_NR ? n - q * GRADC_NR : GRADC_NR;
       const float *panel = bp + ((size_t)q * k + pc) * GRADC_NR;
-      gradc_micro_tile(kc, ap, panel, c + (size_t)i0 * n + q * GRADC_NR, n, rows, cols, pc > 0);
+      gradc_micro_tile(kc, ap, panel, tile + q * GRADC_NR, n, rows, cols, pc > 0);
     }
   }
-  if (epilogue) epilogue(c, in, i0, rows);
+  if (epilogue) epilogue(c, scratch, in, i0, rows);
 }
 
 /*
@@ -158,7 +167,7 @@ static void gradc_matmul_serial(const float *restrict a, const float *restrict b
   const int panels = (n + GRADC_NR - 1) / GRADC_NR;
   const int tiles = (m + GRADC_MR - 1) / GRADC_MR;
   for (int q = 0; q < panels; q++) gradc_pack_b_panel(b, bp + (size_t)q * k * GRADC_NR, q, n, k, brs, bcs);
-  for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, p0, ars, acs, panels, pack_a, NULL, NULL);
+  for (int t = 0; t < tiles; t++) gradc_matmul_row_tile(a, bp, c, t, m, n, k, p0, ars, acs, panels, pack_a, NULL, NULL, NULL);
 }
 
 /*
@@ -183,16 +192,34 @@ static void gradc_matmul_slices(const float *restrict a, const float *restrict b
   }
 }
 
+/* A zeroed, 64-byte aligned scratch of `floats` floats; aborts when memory runs out. */
+static float *gradc_scratch(size_t floats) {
+  const size_t bytes = (sizeof(float) * floats + 63) / 64 * 64;
+  float *p = aligned_alloc(64, bytes > 0 ? bytes : 64);
+  if (!p) abort();
+  memset(p, 0, bytes > 0 ? bytes : 64);
+  return p;
+}
+
 /*
  * The product with A packed by `pack_a`, then `epilogue` (if not NULL) over each row tile, the
- * thread team sharing B's panels and A's row tiles.
+ * thread team sharing B's panels and A's row tiles. With `in_place` (an epilogue that reads c's
+ * old value) each thread computes its row tiles into a scratch of GRADC_MR rows of its own, and
+ * only the epilogue writes c.
  */
 static void gradc_matmul_packed(const float *restrict a, const float *restrict b, float *restrict c,
                                 int m, int n, int k, int ars, int acs, int brs, int bcs,
-                                gradc_pack_a pack_a, gradc_epilogue epilogue, const float *const *in) {
+                                gradc_pack_a pack_a, gradc_epilogue epilogue, const float *const *in,
+                                int in_place) {
   if (k == 0) {
+    if (in_place) {
+      float *zero = gradc_scratch((size_t)m * n);
+      epilogue(c, zero, in, 0, m);
+      free(zero);
+      return;
+    }
     memset(c, 0, sizeof(float) * (size_t)m * n);
-    if (epilogue) epilogue(c, in, 0, m);
+    if (epilogue) epilogue(c, NULL, in, 0, m);
     return;
   }
   const int panels = (n + GRADC_NR - 1) / GRADC_NR;
@@ -201,21 +228,23 @@ static void gradc_matmul_packed(const float *restrict a, const float *restrict b
   const int parallel = (double)m * n * k >= GRADC_MATMUL_PARALLEL_MACS;
   #pragma omp parallel if(parallel)
   {
+    float *scratch = in_place ? gradc_scratch((size_t)GRADC_MR * n) : NULL;
     #pragma omp for schedule(static)
     for (int q = 0; q < panels; q++) {
       gradc_pack_b_panel(b, bp + (size_t)q * k * GRADC_NR, q, n, k, brs, bcs);
     }
     #pragma omp for schedule(guided)
     for (int t = 0; t < tiles; t++) {
-      gradc_matmul_row_tile(a, bp, c, t, m, n, k, 0, ars, acs, panels, pack_a, epilogue, in);
+      gradc_matmul_row_tile(a, bp, c, t, m, n, k, 0, ars, acs, panels, pack_a, epilogue, in, scratch);
     }
+    free(scratch);
   }
 }
 
 /* The product of A and B in memory. */
 static void gradc_matmul(const float *restrict a, const float *restrict b, float *restrict c,
                          int m, int n, int k, int ars, int acs, int brs, int bcs) {
-  gradc_matmul_packed(a, b, c, m, n, k, ars, acs, brs, bcs, gradc_pack_a_tile, NULL, NULL);
+  gradc_matmul_packed(a, b, c, m, n, k, ars, acs, brs, bcs, gradc_pack_a_tile, NULL, NULL, 0);
 }
 
 // ---- kernels ----
@@ -254,8 +283,10 @@ static void train_000_matmul_pack_a(const float *restrict in0, float *restrict a
 }
 
 /* The epilogue of train_000_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void train_000_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void train_000_matmul_epilogue(float *restrict out, const float *restrict p,
+                                      const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -277,7 +308,7 @@ GRADC_EXPORT void train_000_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 50176, 16, 9, 9, 1, 16, 1, train_000_matmul_pack_a, train_000_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 50176, 16, 9, 9, 1, 16, 1, train_000_matmul_pack_a, train_000_matmul_epilogue, in, 0);
 }
 
 /* A(i, p) of train_001_matmul, read through its window and packed as gradc_pack_a_tile packs. */
@@ -321,7 +352,7 @@ GRADC_EXPORT void train_001_matmul(
   const float *restrict in1,
   float *restrict out
 ) {
-  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, train_001_matmul_pack_a, NULL, NULL);
+  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, train_001_matmul_pack_a, NULL, NULL, 0);
 }
 
 // train_002_sum: out[64,16] = sum(in0[50176,16]) over 784 each
@@ -561,7 +592,7 @@ GRADC_EXPORT void train_015_matmul(
   const float *restrict in1,
   float *restrict out
 ) {
-  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, train_015_matmul_pack_a, NULL, NULL);
+  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, train_015_matmul_pack_a, NULL, NULL, 0);
 }
 
 // train_016_sum: out[64,16] = sum(in0[50176,16]) over 784 each
@@ -847,7 +878,7 @@ GRADC_EXPORT void train_031_matmul(
   const float *restrict in1,
   float *restrict out
 ) {
-  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, train_031_matmul_pack_a, NULL, NULL);
+  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, train_031_matmul_pack_a, NULL, NULL, 0);
 }
 
 // train_032_sum: out[32,16] = sum(in0[12544,16]) over 392 each
@@ -1087,7 +1118,7 @@ GRADC_EXPORT void train_045_matmul(
   const float *restrict in1,
   float *restrict out
 ) {
-  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, train_045_matmul_pack_a, NULL, NULL);
+  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, train_045_matmul_pack_a, NULL, NULL, 0);
 }
 
 // train_046_sum: out[32,16] = sum(in0[12544,16]) over 392 each
@@ -1333,8 +1364,10 @@ GRADC_EXPORT void train_060_reduce_max(const float *restrict in0, float *restric
 }
 
 /* The epilogue of train_061_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void train_061_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void train_061_matmul_epilogue(float *restrict out, const float *restrict p,
+                                      const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 10; j++) {
@@ -1354,7 +1387,7 @@ GRADC_EXPORT void train_061_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 64, 10, 784, 784, 1, 10, 1, gradc_pack_a_tile, train_061_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 64, 10, 784, 784, 1, 10, 1, gradc_pack_a_tile, train_061_matmul_epilogue, in, 0);
 }
 
 // train_062_reduce_max: out[64,1] = max(in0[64,10]) over 10 each
@@ -1647,8 +1680,10 @@ GRADC_EXPORT void train_083_sum(const float *restrict in0, float *restrict out) 
 }
 
 /* The epilogue of train_084_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void train_084_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void train_084_matmul_epilogue(float *restrict out, const float *restrict p,
+                                      const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 784; j++) {
@@ -1668,7 +1703,7 @@ GRADC_EXPORT void train_084_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 64, 784, 10, 10, 1, 1, 10, gradc_pack_a_tile, train_084_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 64, 784, 10, 10, 1, 1, 10, gradc_pack_a_tile, train_084_matmul_epilogue, in, 0);
 }
 
 // train_085_map: out[64,7,7,2,2,16] = map(in0[64,7,7,2,2,16], in1[64,7,7,16])
@@ -4409,8 +4444,10 @@ static void predict_000_matmul_pack_a(const float *restrict in0, float *restrict
 }
 
 /* The epilogue of predict_000_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void predict_000_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void predict_000_matmul_epilogue(float *restrict out, const float *restrict p,
+                                        const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -4432,7 +4469,7 @@ GRADC_EXPORT void predict_000_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 50176, 16, 9, 9, 1, 16, 1, predict_000_matmul_pack_a, predict_000_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 50176, 16, 9, 9, 1, 16, 1, predict_000_matmul_pack_a, predict_000_matmul_epilogue, in, 0);
 }
 
 // predict_001_map: out[16] = map(in0[16], in1[16])
@@ -4487,10 +4524,12 @@ static void predict_002_matmul_pack_a(const float *restrict in0, float *restrict
 }
 
 /* The epilogue of predict_002_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void predict_002_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void predict_002_matmul_epilogue(float *restrict out, const float *restrict p,
+                                        const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
   const float *restrict in3 = in[3];
   const float *restrict in4 = in[4];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -4518,7 +4557,7 @@ GRADC_EXPORT void predict_002_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2, in3, in4};
-  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, predict_002_matmul_pack_a, predict_002_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, predict_002_matmul_pack_a, predict_002_matmul_epilogue, in, 0);
 }
 
 // predict_003_map: out[16] = map(in0[16], in1[16])
@@ -4573,11 +4612,13 @@ static void predict_004_matmul_pack_a(const float *restrict in0, float *restrict
 }
 
 /* The epilogue of predict_004_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void predict_004_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void predict_004_matmul_epilogue(float *restrict out, const float *restrict p,
+                                        const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
   const float *restrict in3 = in[3];
   const float *restrict in4 = in[4];
   const float *restrict in5 = in[5];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -4608,7 +4649,7 @@ GRADC_EXPORT void predict_004_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2, in3, in4, in5};
-  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, predict_004_matmul_pack_a, predict_004_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, predict_004_matmul_pack_a, predict_004_matmul_epilogue, in, 0);
 }
 
 // predict_005_copy: out[64,14,14,2,2,16] = map(in0[64,28,28,16])
@@ -4706,10 +4747,12 @@ static void predict_008_matmul_pack_a(const float *restrict in0, float *restrict
 }
 
 /* The epilogue of predict_008_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void predict_008_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void predict_008_matmul_epilogue(float *restrict out, const float *restrict p,
+                                        const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
   const float *restrict in3 = in[3];
   const float *restrict in4 = in[4];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -4737,7 +4780,7 @@ GRADC_EXPORT void predict_008_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2, in3, in4};
-  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, predict_008_matmul_pack_a, predict_008_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, predict_008_matmul_pack_a, predict_008_matmul_epilogue, in, 0);
 }
 
 // predict_009_map: out[16] = map(in0[16], in1[16])
@@ -4792,11 +4835,13 @@ static void predict_010_matmul_pack_a(const float *restrict in0, float *restrict
 }
 
 /* The epilogue of predict_010_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void predict_010_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void predict_010_matmul_epilogue(float *restrict out, const float *restrict p,
+                                        const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
   const float *restrict in3 = in[3];
   const float *restrict in4 = in[4];
   const float *restrict in5 = in[5];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -4827,7 +4872,7 @@ GRADC_EXPORT void predict_010_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2, in3, in4, in5};
-  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, predict_010_matmul_pack_a, predict_010_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, predict_010_matmul_pack_a, predict_010_matmul_epilogue, in, 0);
 }
 
 // predict_011_copy: out[64,7,7,2,2,16] = map(in0[64,14,14,16])
@@ -4874,8 +4919,10 @@ GRADC_EXPORT void predict_012_reduce_max(const float *restrict in0, float *restr
 }
 
 /* The epilogue of predict_013_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void predict_013_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void predict_013_matmul_epilogue(float *restrict out, const float *restrict p,
+                                        const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 10; j++) {
@@ -4895,7 +4942,7 @@ GRADC_EXPORT void predict_013_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 64, 10, 784, 784, 1, 10, 1, gradc_pack_a_tile, predict_013_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 64, 10, 784, 784, 1, 10, 1, gradc_pack_a_tile, predict_013_matmul_epilogue, in, 0);
 }
 
 // predict_014_reduce_max: out[64,1] = max(in0[64,10]) over 10 each
@@ -4993,8 +5040,10 @@ static void evaluate_000_matmul_pack_a(const float *restrict in0, float *restric
 }
 
 /* The epilogue of evaluate_000_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void evaluate_000_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void evaluate_000_matmul_epilogue(float *restrict out, const float *restrict p,
+                                         const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -5016,7 +5065,7 @@ GRADC_EXPORT void evaluate_000_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 50176, 16, 9, 9, 1, 16, 1, evaluate_000_matmul_pack_a, evaluate_000_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 50176, 16, 9, 9, 1, 16, 1, evaluate_000_matmul_pack_a, evaluate_000_matmul_epilogue, in, 0);
 }
 
 // evaluate_001_map: out[16] = map(in0[16], in1[16])
@@ -5071,10 +5120,12 @@ static void evaluate_002_matmul_pack_a(const float *restrict in0, float *restric
 }
 
 /* The epilogue of evaluate_002_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void evaluate_002_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void evaluate_002_matmul_epilogue(float *restrict out, const float *restrict p,
+                                         const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
   const float *restrict in3 = in[3];
   const float *restrict in4 = in[4];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -5102,7 +5153,7 @@ GRADC_EXPORT void evaluate_002_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2, in3, in4};
-  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, evaluate_002_matmul_pack_a, evaluate_002_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, evaluate_002_matmul_pack_a, evaluate_002_matmul_epilogue, in, 0);
 }
 
 // evaluate_003_map: out[16] = map(in0[16], in1[16])
@@ -5157,11 +5208,13 @@ static void evaluate_004_matmul_pack_a(const float *restrict in0, float *restric
 }
 
 /* The epilogue of evaluate_004_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void evaluate_004_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void evaluate_004_matmul_epilogue(float *restrict out, const float *restrict p,
+                                         const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
   const float *restrict in3 = in[3];
   const float *restrict in4 = in[4];
   const float *restrict in5 = in[5];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -5192,7 +5245,7 @@ GRADC_EXPORT void evaluate_004_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2, in3, in4, in5};
-  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, evaluate_004_matmul_pack_a, evaluate_004_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 50176, 16, 144, 144, 1, 16, 1, evaluate_004_matmul_pack_a, evaluate_004_matmul_epilogue, in, 0);
 }
 
 // evaluate_005_copy: out[64,14,14,2,2,16] = map(in0[64,28,28,16])
@@ -5290,10 +5343,12 @@ static void evaluate_008_matmul_pack_a(const float *restrict in0, float *restric
 }
 
 /* The epilogue of evaluate_008_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void evaluate_008_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void evaluate_008_matmul_epilogue(float *restrict out, const float *restrict p,
+                                         const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
   const float *restrict in3 = in[3];
   const float *restrict in4 = in[4];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -5321,7 +5376,7 @@ GRADC_EXPORT void evaluate_008_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2, in3, in4};
-  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, evaluate_008_matmul_pack_a, evaluate_008_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, evaluate_008_matmul_pack_a, evaluate_008_matmul_epilogue, in, 0);
 }
 
 // evaluate_009_map: out[16] = map(in0[16], in1[16])
@@ -5376,11 +5431,13 @@ static void evaluate_010_matmul_pack_a(const float *restrict in0, float *restric
 }
 
 /* The epilogue of evaluate_010_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void evaluate_010_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void evaluate_010_matmul_epilogue(float *restrict out, const float *restrict p,
+                                         const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
   const float *restrict in3 = in[3];
   const float *restrict in4 = in[4];
   const float *restrict in5 = in[5];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 16; j++) {
@@ -5411,7 +5468,7 @@ GRADC_EXPORT void evaluate_010_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2, in3, in4, in5};
-  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, evaluate_010_matmul_pack_a, evaluate_010_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 12544, 16, 144, 144, 1, 16, 1, evaluate_010_matmul_pack_a, evaluate_010_matmul_epilogue, in, 0);
 }
 
 // evaluate_011_copy: out[64,7,7,2,2,16] = map(in0[64,14,14,16])
@@ -5458,8 +5515,10 @@ GRADC_EXPORT void evaluate_012_reduce_max(const float *restrict in0, float *rest
 }
 
 /* The epilogue of evaluate_013_matmul: rows i0 .. i0 + rows - 1 of out, where the product is stored. */
-static void evaluate_013_matmul_epilogue(float *restrict out, const float *const *in, int i0, int rows) {
+static void evaluate_013_matmul_epilogue(float *restrict out, const float *restrict p,
+                                         const float *const *in, int i0, int rows) {
   const float *restrict in2 = in[2];
+  (void)p;
   for (int o = i0; o < i0 + rows; o++) {
     #pragma omp simd
     for (int j = 0; j < 10; j++) {
@@ -5479,7 +5538,7 @@ GRADC_EXPORT void evaluate_013_matmul(
   float *restrict out
 ) {
   const float *const in[] = {in0, in1, in2};
-  gradc_matmul_packed(in0, in1, out, 64, 10, 784, 784, 1, 10, 1, gradc_pack_a_tile, evaluate_013_matmul_epilogue, in);
+  gradc_matmul_packed(in0, in1, out, 64, 10, 784, 784, 1, 10, 1, gradc_pack_a_tile, evaluate_013_matmul_epilogue, in, 0);
 }
 
 // evaluate_014_reduce_max: out[64,1] = max(in0[64,10]) over 10 each

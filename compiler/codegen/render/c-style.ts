@@ -22,7 +22,7 @@ import type {
   ReduceKernel,
   Schedule,
 } from '../kernel-ir.ts';
-import { exprNodes, foldExpr } from '../kernel-ir.ts';
+import { epilogueInputs, exprNodes, foldExpr } from '../kernel-ir.ts';
 
 /** Emits one primitive applied to already-rendered atomic operands. */
 export type EmitFn = (args: readonly string[]) => string;
@@ -1025,14 +1025,17 @@ export function matmulElements(lang: CStyleLanguage, kernel: MatmulKernel): Matm
 
 /**
  * A product's epilogue at flat output element `index` for a target that holds the product in a
- * register: `product` is its value there (a float32 expression), other loads read their inputs
- * at `index` through their views. The statements, then `out[index] = value;`. Without an
- * epilogue, the plain store of `product`.
+ * register: `product` is its value there (a float32 expression), an in-place product's old
+ * value is `out[index]` (read before the store, which is the element's last access), other
+ * loads read their inputs at `index` through their views. The statements, then
+ * `out[index] = value;`. Without an epilogue, the plain store of `product`.
  */
 export function epilogueStore(lang: CStyleLanguage, kernel: MatmulKernel, index: string, product: string): string[] {
   if (!kernel.epilogue) return [`${OUTPUT_NAME}[${index}] = ${product};`];
+  const reads = epilogueInputs(kernel);
   const load: LoadCode = (input, view) => {
-    if (input === kernel.inputs.length) return product;
+    if (input === reads.product) return product;
+    if (input === reads.old) return `${OUTPUT_NAME}[${index}]`;
     const axes = view ? simplifyView(view) : [];
     return `${inputName(input)}[${isIdentityAxes(axes) ? index : indexExpr(lang, axes, index)}]`;
   };

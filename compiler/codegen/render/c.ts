@@ -330,7 +330,7 @@ function matmulView(base: KernelView, kernel: MatmulKernel): MatmulView {
     notes: [],
     body: [
       ...(kernel.epilogue ? [`const float *const in[] = {${inputs.join(', ')}};`] : []),
-      `gradc_matmul_packed(in0, in1, out, ${m}, ${n}, ${k}, ${strides}, ${packA}, ${epilogue.join(', ')});`,
+      `gradc_matmul_packed(in0, in1, out, ${m}, ${n}, ${k}, ${strides}, ${packA}, ${epilogue.join(', ')}, ${kernel.inPlace ? 1 : 0});`,
     ],
   };
 }
@@ -343,11 +343,16 @@ function epilogueName(kernel: MatmulKernel): string {
  * The epilogue of a product as a `gradc_epilogue`: rows i0 .. i0 + rows - 1 of out, where the
  * product is stored, through the fused elementwise work, the rows loop of a map kernel (a
  * strided load's base hoisted per row, a simd loop over the row) when every strided load's
- * innermost axis is a multiple of the row, else one loop over the rows' elements.
+ * innermost axis is a multiple of the row, else one loop over the rows' elements. An in-place
+ * product's epilogue reads the product from the row tile's scratch `p`, as one more input after
+ * the kernel's (`inN[i]`, `inN` pointing i0 rows before `p`), and the old value from `out`,
+ * where a map kernel's in-place update reads it.
  */
 function epilogueFunction(kernel: MatmulKernel, epilogue: Expr): string[] {
   const { m, n } = kernel;
-  const { name, inputs, output, sources } = kernel;
+  const { name, output, sources } = kernel;
+  // The product as input number kernel.inputs.length (`inN`), the old value as the output.
+  const inputs = kernel.inPlace ? [...kernel.inputs, output] : kernel.inputs;
   const map: MapKernel = { kind: 'map', name, inputs, output, sources, size: m * n, expr: epilogue };
   const rowsFit = loadsOf(epilogue).every(({ view }) => {
     const axes = view ? simplifyView(view) : [];
@@ -372,10 +377,18 @@ function epilogueFunction(kernel: MatmulKernel, epilogue: Expr): string[] {
         ...body.map((line) => `    ${line}`),
         '  }',
       ];
+  const product = kernel.inPlace
+    ? [`  const float *restrict ${inputName(kernel.inputs.length)} = p - (size_t)i0 * ${n};`]
+    : ['  (void)p;'];
+  const about = kernel.inPlace
+    ? 'rows i0 .. i0 + rows - 1 of out, which hold the old value, from their product in p'
+    : 'rows i0 .. i0 + rows - 1 of out, where the product is stored';
   return [
-    `/* The epilogue of ${kernel.name}: rows i0 .. i0 + rows - 1 of out, where the product is stored. */`,
-    `static void ${epilogueName(kernel)}(float *restrict out, const float *const *in, int i0, int rows) {`,
+    `/* The epilogue of ${kernel.name}: ${about}. */`,
+    `static void ${epilogueName(kernel)}(float *restrict out, const float *restrict p,`,
+    `${' '.repeat(13 + epilogueName(kernel).length)}const float *const *in, int i0, int rows) {`,
     ...(read.length === 0 ? ['  (void)in;'] : read.map((input) => `  const float *restrict ${inputName(input)} = in[${input}];`)),
+    ...product,
     ...loops,
     '}',
     '',
