@@ -82,6 +82,14 @@ export interface ReduceKernel extends KernelBase {
   readonly reduceSize: number;
   readonly outView: StridedView;
   readonly redView: StridedView;
+  /**
+   * Elementwise work on the result (compiler/fuse.ts): out[o] = epilogue at output element o,
+   * where a load of input number `inputs.length` is the reduction's value there and other loads
+   * read their inputs at o through their views, as a map kernel's do (input 0 is the reduced
+   * input, which it may read that way too). Never on the partial reduce of a split reduction
+   * (only its total, which a short reduce over the slices computes, takes one).
+   */
+  readonly epilogue?: Expr;
 }
 
 /**
@@ -113,6 +121,9 @@ export interface MatmulKernel extends KernelBase {
 }
 
 export type Kernel = MapKernel | ReduceKernel | MatmulKernel;
+
+/** A kernel that can carry an epilogue: a matrix product or a reduction. */
+export type EpilogueKernel = MatmulKernel | ReduceKernel;
 
 export interface ProgramIO {
   readonly name: string;

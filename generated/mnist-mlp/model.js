@@ -281,27 +281,11 @@ export const artifact = {
             "storage": 14
         },
         {
-            "name": "train.%30",
-            "shape": [
-                600
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
-        },
-        {
             "name": "train.%31",
             "shape": [
                 600
             ],
             "size": 600,
-            "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "train.%32",
-            "shape": [],
-            "size": 1,
             "role": "temp",
             "storage": 13
         },
@@ -340,16 +324,6 @@ export const artifact = {
             "storage": 14
         },
         {
-            "name": "train.%44",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
-        },
-        {
             "name": "train.%45",
             "shape": [
                 600,
@@ -357,7 +331,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 14
+            "storage": 13
         },
         {
             "name": "train.%48",
@@ -367,17 +341,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%49",
-            "shape": [
-                1,
-                10
-            ],
-            "size": 10,
-            "role": "temp",
-            "storage": 13
+            "storage": 14
         },
         {
             "name": "train.%54",
@@ -390,16 +354,6 @@ export const artifact = {
             "storage": 10
         },
         {
-            "name": "train.%55",
-            "shape": [
-                1,
-                250
-            ],
-            "size": 250,
-            "role": "temp",
-            "storage": 11
-        },
-        {
             "name": "train.%60",
             "shape": [
                 600,
@@ -408,16 +362,6 @@ export const artifact = {
             "size": 150000,
             "role": "temp",
             "storage": 7
-        },
-        {
-            "name": "train.%61",
-            "shape": [
-                1,
-                250
-            ],
-            "size": 250,
-            "role": "temp",
-            "storage": 4
         },
         {
             "name": "train.%65",
@@ -430,6 +374,15 @@ export const artifact = {
             "storage": 10
         },
         {
+            "name": "train.%67",
+            "shape": [
+                250
+            ],
+            "size": 250,
+            "role": "temp",
+            "storage": 4
+        },
+        {
             "name": "train.%69",
             "shape": [
                 250,
@@ -440,6 +393,15 @@ export const artifact = {
             "storage": 14
         },
         {
+            "name": "train.%71",
+            "shape": [
+                250
+            ],
+            "size": 250,
+            "role": "temp",
+            "storage": 13
+        },
+        {
             "name": "train.%73",
             "shape": [
                 250,
@@ -448,6 +410,15 @@ export const artifact = {
             "size": 2500,
             "role": "temp",
             "storage": 12
+        },
+        {
+            "name": "train.%75",
+            "shape": [
+                10
+            ],
+            "size": 10,
+            "role": "temp",
+            "storage": 11
         },
         {
             "name": "predict.%7",
@@ -477,7 +448,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 11
+            "storage": 12
         },
         {
             "name": "predict.%19",
@@ -487,7 +458,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "predict.%23",
@@ -497,7 +468,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "predict.%24",
@@ -507,7 +478,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "predict.%26",
@@ -547,7 +518,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 11
+            "storage": 12
         },
         {
             "name": "evaluate.%20",
@@ -557,7 +528,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "evaluate.%23",
@@ -567,7 +538,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "evaluate.%24",
@@ -577,17 +548,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "evaluate.%25",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
+            "storage": 12
         },
         {
             "name": "evaluate.%26",
@@ -607,16 +568,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "evaluate.%30",
-            "shape": [
-                600
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
+            "storage": 12
         },
         {
             "name": "evaluate.%31",
@@ -626,13 +578,6 @@ export const artifact = {
             "size": 600,
             "role": "temp",
             "storage": 11
-        },
-        {
-            "name": "evaluate.%32",
-            "shape": [],
-            "size": 1,
-            "role": "temp",
-            "storage": 13
         },
         {
             "name": "evaluate.%34",
@@ -758,87 +703,60 @@ export const artifact = {
                         17
                     ],
                     "sources": [
-                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_010_map",
+                    "kernel": "train_010_sum",
                     "args": [
                         17,
                         18
                     ],
                     "sources": [
-                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_011_sum",
-                    "args": [
-                        18,
-                        19
-                    ],
-                    "sources": [
-                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_012_map",
-                    "args": [
-                        19,
-                        20
-                    ],
-                    "sources": [
+                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_013_map",
+                    "kernel": "train_011_map",
                     "args": [
                         1,
-                        22
+                        20
                     ],
                     "sources": [
                         "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_014_map",
+                    "kernel": "train_012_map",
                     "args": [
-                        22,
-                        23
+                        20,
+                        21
                     ],
                     "sources": [
                         "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_015_sum",
+                    "kernel": "train_013_sum",
                     "args": [
-                        23,
-                        24
-                    ],
-                    "sources": [
-                        "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_016_map",
-                    "args": [
-                        24,
+                        21,
                         14,
-                        25
+                        22
                     ],
                     "sources": [
+                        "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_017_map",
+                    "kernel": "train_014_map",
                     "args": [
+                        20,
                         22,
-                        25,
                         13,
-                        26
+                        23
                     ],
                     "sources": [
                         "%47 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -846,22 +764,26 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_018_sum",
+                    "kernel": "train_015_sum",
                     "args": [
-                        26,
-                        27
+                        23,
+                        9,
+                        19,
+                        31
                     ],
                     "sources": [
-                        "%49 sum  examples/mnist-mlp.ts:17:20 dense"
+                        "%49 sum  examples/mnist-mlp.ts:17:20 dense",
+                        "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_019_matmul",
+                    "kernel": "train_016_matmul",
                     "args": [
-                        26,
+                        23,
                         8,
                         7,
-                        28
+                        24
                     ],
                     "sources": [
                         "%51 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -870,13 +792,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_020_matmul",
+                    "kernel": "train_017_matmul",
                     "args": [
                         7,
-                        26,
+                        23,
                         8,
-                        21,
-                        34
+                        19,
+                        30
                     ],
                     "sources": [
                         "%52 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -885,22 +807,26 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_021_sum",
+                    "kernel": "train_018_sum",
                     "args": [
-                        28,
+                        24,
+                        6,
+                        19,
                         29
                     ],
                     "sources": [
-                        "%55 sum  examples/mnist-mlp.ts:16:21 dense"
+                        "%55 sum  examples/mnist-mlp.ts:16:21 dense",
+                        "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_022_matmul",
+                    "kernel": "train_019_matmul",
                     "args": [
-                        28,
+                        24,
                         5,
                         4,
-                        30
+                        25
                     ],
                     "sources": [
                         "%57 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -909,13 +835,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_023_matmul",
+                    "kernel": "train_020_matmul",
                     "args": [
                         4,
-                        28,
+                        24,
                         5,
-                        21,
-                        33
+                        19,
+                        28
                     ],
                     "sources": [
                         "%58 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -924,23 +850,27 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_024_sum",
+                    "kernel": "train_021_sum",
                     "args": [
-                        30,
-                        31
+                        25,
+                        3,
+                        19,
+                        27
                     ],
                     "sources": [
-                        "%61 sum  examples/mnist-mlp.ts:15:21 dense"
+                        "%61 sum  examples/mnist-mlp.ts:15:21 dense",
+                        "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_025_matmul",
+                    "kernel": "train_022_matmul",
                     "args": [
                         0,
-                        30,
+                        25,
                         2,
-                        21,
-                        32
+                        19,
+                        26
                     ],
                     "sources": [
                         "%63 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -949,48 +879,9 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_026_map",
-                    "args": [
-                        21,
-                        31,
-                        3
-                    ],
-                    "sources": [
-                        "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc1.b: the step's new value replaces the old one, in place"
-                    ]
-                },
-                {
-                    "kernel": "train_027_map",
-                    "args": [
-                        21,
-                        29,
-                        6
-                    ],
-                    "sources": [
-                        "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc2.b: the step's new value replaces the old one, in place"
-                    ]
-                },
-                {
-                    "kernel": "train_028_map",
-                    "args": [
-                        21,
-                        27,
-                        9
-                    ],
-                    "sources": [
-                        "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc3.b: the step's new value replaces the old one, in place"
-                    ]
-                },
-                {
                     "kernel": "train_assign_fc1_w_b2",
                     "args": [
-                        32,
+                        26,
                         2
                     ],
                     "sources": [
@@ -998,9 +889,19 @@ export const artifact = {
                     ]
                 },
                 {
+                    "kernel": "train_assign_fc1_b_b3",
+                    "args": [
+                        27,
+                        3
+                    ],
+                    "sources": [
+                        "update:fc1.b: the step's new value replaces the old one"
+                    ]
+                },
+                {
                     "kernel": "train_assign_fc2_w_b5",
                     "args": [
-                        33,
+                        28,
                         5
                     ],
                     "sources": [
@@ -1008,13 +909,33 @@ export const artifact = {
                     ]
                 },
                 {
+                    "kernel": "train_assign_fc2_b_b6",
+                    "args": [
+                        29,
+                        6
+                    ],
+                    "sources": [
+                        "update:fc2.b: the step's new value replaces the old one"
+                    ]
+                },
+                {
                     "kernel": "train_assign_fc3_w_b8",
                     "args": [
-                        34,
+                        30,
                         8
                     ],
                     "sources": [
                         "update:fc3.w: the step's new value replaces the old one"
+                    ]
+                },
+                {
+                    "kernel": "train_assign_fc3_b_b9",
+                    "args": [
+                        31,
+                        9
+                    ],
+                    "sources": [
+                        "update:fc3.b: the step's new value replaces the old one"
                     ]
                 }
             ],
@@ -1029,13 +950,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 21
+                    "buffer": 19
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 20
+                    "buffer": 18
                 }
             ]
         },
@@ -1048,7 +969,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        35
+                        32
                     ],
                     "sources": [
                         "%2 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1059,10 +980,10 @@ export const artifact = {
                 {
                     "kernel": "predict_001_matmul",
                     "args": [
-                        35,
+                        32,
                         5,
                         6,
-                        36
+                        33
                     ],
                     "sources": [
                         "%9 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1073,10 +994,10 @@ export const artifact = {
                 {
                     "kernel": "predict_002_matmul",
                     "args": [
-                        36,
+                        33,
                         8,
                         9,
-                        37
+                        34
                     ],
                     "sources": [
                         "%15 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -1086,8 +1007,8 @@ export const artifact = {
                 {
                     "kernel": "predict_003_reduce_max",
                     "args": [
-                        37,
-                        38
+                        34,
+                        35
                     ],
                     "sources": [
                         "%19 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1096,9 +1017,9 @@ export const artifact = {
                 {
                     "kernel": "predict_004_map",
                     "args": [
-                        37,
-                        38,
-                        39
+                        34,
+                        35,
+                        36
                     ],
                     "sources": [
                         "%22 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1108,8 +1029,8 @@ export const artifact = {
                 {
                     "kernel": "predict_005_sum",
                     "args": [
-                        39,
-                        40
+                        36,
+                        37
                     ],
                     "sources": [
                         "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1118,9 +1039,9 @@ export const artifact = {
                 {
                     "kernel": "predict_006_map",
                     "args": [
-                        39,
-                        40,
-                        41
+                        36,
+                        37,
+                        38
                     ],
                     "sources": [
                         "%26 div  examples/mnist-mlp.ts:20:29 softmax"
@@ -1136,7 +1057,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 41
+                    "buffer": 38
                 }
             ]
         },
@@ -1149,7 +1070,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        42
+                        39
                     ],
                     "sources": [
                         "%3 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1160,10 +1081,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_001_matmul",
                     "args": [
-                        42,
+                        39,
                         5,
                         6,
-                        43
+                        40
                     ],
                     "sources": [
                         "%10 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1174,10 +1095,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_002_matmul",
                     "args": [
-                        43,
+                        40,
                         8,
                         9,
-                        44
+                        41
                     ],
                     "sources": [
                         "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -1187,8 +1108,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_003_reduce_max",
                     "args": [
-                        44,
-                        45
+                        41,
+                        42
                     ],
                     "sources": [
                         "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1197,9 +1118,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_004_map",
                     "args": [
-                        44,
-                        45,
-                        46
+                        41,
+                        42,
+                        43
                     ],
                     "sources": [
                         "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1208,8 +1129,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_005_map",
                     "args": [
-                        46,
-                        47
+                        43,
+                        44
                     ],
                     "sources": [
                         "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1218,30 +1139,21 @@ export const artifact = {
                 {
                     "kernel": "evaluate_006_sum",
                     "args": [
-                        47,
-                        48
+                        44,
+                        45
                     ],
                     "sources": [
-                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_007_map",
                     "args": [
-                        48,
-                        49
-                    ],
-                    "sources": [
-                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_008_map",
-                    "args": [
                         1,
-                        46,
-                        49,
-                        50
+                        43,
+                        45,
+                        46
                     ],
                     "sources": [
                         "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1249,42 +1161,24 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "evaluate_009_sum",
+                    "kernel": "evaluate_008_sum",
                     "args": [
-                        50,
-                        51
+                        46,
+                        47
                     ],
                     "sources": [
-                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_010_map",
-                    "args": [
-                        51,
-                        52
-                    ],
-                    "sources": [
+                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_011_sum",
+                    "kernel": "evaluate_009_sum",
                     "args": [
-                        52,
-                        53
+                        47,
+                        48
                     ],
                     "sources": [
-                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_012_map",
-                    "args": [
-                        53,
-                        54
-                    ],
-                    "sources": [
+                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 }
@@ -1302,14 +1196,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 54
+                    "buffer": 48
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "c82b55458b502286";
+export const buildId = "94b6b87cdbc6c948";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,
