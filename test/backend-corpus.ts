@@ -664,8 +664,12 @@ export function mismatches(
  * not fit the product's rows, a random draw and an index ramp; and a product two kernels read,
  * which keeps no epilogue. Then in-place updates of an input: an SGD step in a product's
  * epilogue, an epilogue reading the old value twice with other inputs, one whose loads do not
- * fit the product's rows, a product alone, and a
- * product that reads the old value as an operand (which keeps its copy).
+ * fit the product's rows, a product alone, and a product that reads the old value as an
+ * operand (which keeps its copy). Then the same for reductions (`reduction epilogue: ...`): a
+ * bias update after a column sum, a max then exp, a row sum then log (short rows, and rows long
+ * enough for whole warps and workgroup trees), a column sum times a vector, a broadcast operand,
+ * the total of a split reduction, an epilogue that reads the reduced input; and a reduction two
+ * kernels read, which keeps no epilogue.
  */
 export function epilogueCases(): Case[] {
   const same3: WindowGeometry = { kernel: [3, 3], strides: [1, 1], dilation: [1, 1], padding: [1, 1, 1, 1] };
@@ -730,6 +734,38 @@ export function epilogueCases(): Case[] {
     makeCase('an update whose product reads the old value keeps its copy: update:w = w - w · g', ({ b, input }) => {
       const w = input('w', [8, 8]);
       return { 'update:w': b.sub(w, b.matmul(w, input('g', [8, 8]))) };
+    }),
+    makeCase('reduction epilogue: a bias update b - 0.1 * sum(g, [0]), [60,25] (columns)', ({ b, input }) => ({
+      y: b.sub(input('b', [25]), b.mul(b.fill(Math.fround(0.1), []), b.sum(input('g', [60, 25]), [0]))),
+    })),
+    makeCase('reduction epilogue: exp(max(x, [1])), [9,14]', ({ b, input }) => ({
+      y: b.exp(b.reduceMax(input('x', [9, 14]), [1])),
+    })),
+    makeCase('reduction epilogue: log(sum(x, [1])), [12,30]', ({ b, input }) => ({
+      y: b.log(b.sum(input('x', [12, 30], 'positive'), [1])),
+    })),
+    makeCase('reduction epilogue: log(sum(x, [1])) over long rows, [5,200]', ({ b, input }) => ({
+      y: b.log(b.sum(input('x', [5, 200], 'positive'), [1])),
+    })),
+    makeCase('reduction epilogue: tanh(max(x, [1]) - c), [3,1500]', ({ b, input }) => ({
+      y: b.tanh(b.sub(b.reduceMax(input('x', [3, 1500]), [1]), input('c', [3]))),
+    })),
+    makeCase('reduction epilogue: sum(x, [0]) * c[n], [40,32] (columns)', ({ b, input }) => ({
+      y: b.mul(b.sum(input('x', [40, 32]), [0]), input('c', [32])),
+    })),
+    makeCase('reduction epilogue with a broadcast operand: relu(sum(x, [2]) + c[5]), [4,5,10]', ({ b, input }) => ({
+      y: b.maximum(b.add(b.sum(input('x', [4, 5, 10]), [2]), input('c', [5])), b.fill(0, [])),
+    })),
+    makeCase('reduction epilogue on a split total: sum(x, [0]) * 0.5 + c, [4096,3]', ({ b, input }) => ({
+      y: b.add(b.mul(b.sum(input('x', [4096, 3]), [0]), b.fill(0.5, [])), input('c', [3])),
+    })),
+    makeCase('reduction epilogue reading the reduced input: max(x, [0]) - x as [12], [1,12]', ({ b, input }) => {
+      const x = input('x', [1, 12]);
+      return { y: b.sub(b.reduceMax(x, [0]), b.reshape(x, [12])) };
+    }),
+    makeCase('a reduction two kernels read keeps no epilogue: exp(s) and -s, s = sum(x, [1])', ({ b, input }) => {
+      const s = b.sum(input('x', [8, 6]), [1]);
+      return { y: b.exp(s), z: b.neg(s) };
     }),
   ];
 }

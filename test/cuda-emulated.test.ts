@@ -34,7 +34,7 @@ import {
   runCudaProgram,
 } from './cuda-harness.ts';
 import { buildEmulatedDriver } from './cuda-emulator/build.ts';
-import { fusedUnfusedDifferences, fusionCases } from './fusion-cases.ts';
+import { fusedUnfusedDifferences, fusionCases, reductionFusionCases } from './fusion-cases.ts';
 import type { Schedule } from '../compiler/codegen/kernel-ir.ts';
 
 /** The emulator links the kernels in; the image only has to be there. */
@@ -91,6 +91,15 @@ describe('epilogue fusion on the CUDA emulator', () => {
       return openCudaTarget(createCudaBackend({ image: NO_IMAGE, kernels: source.kernels, driverLibraries: [driver] }), sched);
     };
     expect(await fusedUnfusedDifferences(fusionCases(24), open)).toEqual([]);
+  }, 300_000);
+
+  it('gives bit-identical results fused and unfused (random reductions with elementwise chains)', async () => {
+    const open = async (sched: Schedule) => {
+      const source = renderCuda(sched, meta);
+      const driver = buildEmulatedDriver(source.source);
+      return openCudaTarget(createCudaBackend({ image: NO_IMAGE, kernels: source.kernels, driverLibraries: [driver] }), sched);
+    };
+    expect(await fusedUnfusedDifferences(reductionFusionCases(24), open)).toEqual([]);
   }, 300_000);
 });
 

@@ -66,6 +66,73 @@ function build(recipe: Recipe, { b, input }: CaseInputs): Record<string, NodeId>
   return recipe.productOut ? { y: v, p } : { y: v };
 }
 
+/**
+ * A reduction with elementwise work after it: sum or max of an [r, c] input over its rows
+ * (axis 1), its columns (axis 0, outputs adjacent) or both, then a chain of up to four steps over
+ * the result with a bias, a scalar, a full operand, tanh, ReLU, a square, a leaky ReLU. Rows up
+ * to 300 long reach whole warps and workgroup trees.
+ */
+interface ReductionRecipe {
+  readonly rows: number;
+  readonly cols: number;
+  readonly op: 'sum' | 'max';
+  /** 0: over each row; 1: over each column; 2: over both. */
+  readonly axes: 0 | 1 | 2;
+  readonly steps: readonly number[];
+  /** Also an output: the reduction's result, which then stays unfused. */
+  readonly resultOut: boolean;
+}
+
+const reductionRecipeArb: fc.Arbitrary<ReductionRecipe> = fc.record({
+  rows: fc.integer({ min: 1, max: 300 }),
+  cols: fc.integer({ min: 1, max: 40 }),
+  op: fc.constantFrom<'sum' | 'max'>('sum', 'max'),
+  axes: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
+  steps: fc.array(fc.nat(STEP_KINDS - 1), { minLength: 1, maxLength: 4 }),
+  resultOut: fc.boolean(),
+});
+
+function buildReduction(recipe: ReductionRecipe, { b, input }: CaseInputs): Record<string, NodeId> {
+  const { rows, cols, op } = recipe;
+  const axes = [[1], [0], [0, 1]][recipe.axes];
+  const x = input('x', [rows, cols]);
+  const s = op === 'sum' ? b.sum(x, axes) : b.reduceMax(x, axes);
+  const shape = [[rows], [cols], []][recipe.axes];
+  let v = s;
+  recipe.steps.forEach((step, i) => {
+    switch (step) {
+      case 0:
+        v = b.add(v, input(`bias${i}`, shape));
+        break;
+      case 1:
+        v = b.mul(v, input(`scalar${i}`, []));
+        break;
+      case 2:
+        v = b.sub(input(`full${i}`, shape), v);
+        break;
+      case 3:
+        v = b.tanh(v);
+        break;
+      case 4:
+        v = b.maximum(v, b.fill(0, []));
+        break;
+      case 5:
+        v = b.mul(v, v);
+        break;
+      default:
+        v = b.where(b.less(v, b.fill(0, [])), b.mul(v, b.fill(Math.fround(0.1), [])), v);
+    }
+  });
+  return recipe.resultOut ? { y: v, s } : { y: v };
+}
+
+/** `count` sampled reduction recipes as corpus cases. */
+export function reductionFusionCases(count: number): Case[] {
+  return fc
+    .sample(reductionRecipeArb, { seed: 20261203, numRuns: count })
+    .map((recipe, i) => makeCase(`reduction fusion ${i}: ${JSON.stringify(recipe)}`, (t) => buildReduction(recipe, t)));
+}
+
 /** `count` sampled recipes as corpus cases. */
 export function fusionCases(count: number): Case[] {
   return fc

@@ -1,6 +1,7 @@
 /**
- * Epilogue fusion (compiler/fuse.ts): which products take their elementwise work as an
- * epilogue, and that fused and unfused builds of random products with elementwise chains give
+ * Epilogue fusion (compiler/fuse.ts): which products and reductions take their elementwise work
+ * as an epilogue, and that fused and unfused builds of random products and reductions with
+ * elementwise chains give
  * bit-identical numbers on the C and TypeScript backends (test/wgsl.test.ts and
  * test/cuda-emulated.test.ts compare the same cases on WebGPU and the CUDA emulator).
  */
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { schedule } from '../compiler/schedule.ts';
-import type { MatmulKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
+import type { EpilogueKernel, MatmulKernel, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels, epilogueInputs } from '../compiler/codegen/kernel-ir.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
@@ -20,7 +21,7 @@ import { createNativeBackend } from '../runtime/backends/native.ts';
 import { allocateStorages } from '../runtime/model.ts';
 import type { Case } from './backend-corpus.ts';
 import { epilogueCases } from './backend-corpus.ts';
-import { fusionCases, fusionSchedule } from './fusion-cases.ts';
+import { fusionCases, fusionSchedule, reductionFusionCases } from './fusion-cases.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -53,11 +54,33 @@ function nativeBackend(sched: Schedule): HostBackend {
 }
 
 const products = (sched: Schedule) => allKernels(sched).filter((k): k is MatmulKernel => k.kind === 'matmul');
+const reductions = (sched: Schedule) => allKernels(sched).filter((k): k is ReduceKernel => k.kind === 'reduce');
+
+/** A case's kernels as `kind` or `kind+epilogue`, in order. */
+function kindsOf(graph: Case['graph']): string[] {
+  const kernels = schedule([{ name: 'p', graph }], {}).programs[0].kernels;
+  return kernels.map((k) => (k.kind !== 'map' && (k as EpilogueKernel).epilogue ? `${k.kind}+epilogue` : k.kind));
+}
+
+/** The kernels each reduction case of the corpus should schedule to. */
+const REDUCTION_KINDS: Record<string, string[]> = {
+  'reduction epilogue: a bias update b - 0.1 * sum(g, [0]), [60,25] (columns)': ['reduce+epilogue'],
+  'reduction epilogue: exp(max(x, [1])), [9,14]': ['reduce+epilogue'],
+  'reduction epilogue: log(sum(x, [1])), [12,30]': ['reduce+epilogue'],
+  'reduction epilogue: log(sum(x, [1])) over long rows, [5,200]': ['reduce+epilogue'],
+  'reduction epilogue: tanh(max(x, [1]) - c), [3,1500]': ['reduce+epilogue'],
+  'reduction epilogue: sum(x, [0]) * c[n], [40,32] (columns)': ['reduce+epilogue'],
+  'reduction epilogue with a broadcast operand: relu(sum(x, [2]) + c[5]), [4,5,10]': ['reduce+epilogue'],
+  // The partial reduce into [16,3] takes none; the total over the 16 slices does.
+  'reduction epilogue on a split total: sum(x, [0]) * 0.5 + c, [4096,3]': ['reduce', 'reduce+epilogue'],
+  'reduction epilogue reading the reduced input: max(x, [0]) - x as [12], [1,12]': ['reduce+epilogue'],
+  'a reduction two kernels read keeps no epilogue: exp(s) and -s, s = sum(x, [1])': ['reduce', 'map', 'map'],
+};
 
 describe('epilogue fusion', () => {
   it('fuses each corpus epilogue case into one product kernel, and leaves a product two kernels read alone', () => {
     const kernelsOf = (c: Case) => schedule([{ name: 'p', graph: c.graph }], {}).programs[0].kernels;
-    const cases = epilogueCases();
+    const cases = epilogueCases().filter((c) => !(c.name in REDUCTION_KINDS));
     const twoReaders = cases.findIndex((c) => c.name.startsWith('a product two kernels read'));
     for (const c of cases.slice(0, twoReaders)) {
       const kernels = kernelsOf(c);
@@ -97,6 +120,14 @@ describe('epilogue fusion', () => {
     }
   });
 
+  it('fuses each corpus reduction case into its reduction (a split one into its total), and leaves a reduction two kernels read alone', () => {
+    const cases = epilogueCases().filter((c) => c.name in REDUCTION_KINDS);
+    expect(cases.map((c) => c.name)).toEqual(Object.keys(REDUCTION_KINDS));
+    for (const c of cases) expect(kindsOf(c.graph), c.name).toEqual(REDUCTION_KINDS[c.name]);
+    const unfused = fusionSchedule(cases, false);
+    expect(reductions(unfused).some((k) => k.epilogue)).toBe(false);
+  });
+
   const cases = fusionCases(60);
   const fused = fusionSchedule(cases, true);
   const unfused = fusionSchedule(cases, false);
@@ -108,6 +139,35 @@ describe('epilogue fusion', () => {
     expect(products(unfused).some((k) => k.epilogue)).toBe(false);
     expect(allKernels(fused).length).toBeLessThan(allKernels(unfused).length);
   });
+
+  const reductionCases = reductionFusionCases(60);
+  const reductionsFused = fusionSchedule(reductionCases, true);
+  const reductionsUnfused = fusionSchedule(reductionCases, false);
+
+  it('fuses most random reductions: those whose result is no output', () => {
+    const epilogues = reductions(reductionsFused).filter((k) => k.epilogue).length;
+    const resultOutputs = reductionCases.filter((c) => 's' in c.graph.outputs).length;
+    expect(epilogues).toBe(reductionCases.length - resultOutputs);
+    expect(reductions(reductionsUnfused).some((k) => k.epilogue)).toBe(false);
+    expect(allKernels(reductionsFused).length).toBeLessThan(allKernels(reductionsUnfused).length);
+  });
+
+  it.each(['js', 'native'] as const)('gives bit-identical results fused and unfused on %s (random reductions)', async (target) => {
+    const open = (sched: Schedule) => (target === 'js' ? jsBackend(sched) : Promise.resolve(nativeBackend(sched)));
+    const [withEpilogues, without] = await Promise.all([open(reductionsFused), open(reductionsUnfused)]);
+    try {
+      const a = runAll(withEpilogues, reductionsFused, reductionCases);
+      const b = runAll(without, reductionsUnfused, reductionCases);
+      reductionCases.forEach((c, i) => {
+        for (const name of Object.keys(b[i])) {
+          expect(Buffer.from(a[i][name].buffer).equals(Buffer.from(b[i][name].buffer)), `${c.name} ${name}`).toBe(true);
+        }
+      });
+    } finally {
+      withEpilogues.dispose();
+      without.dispose();
+    }
+  }, 120_000);
 
   it.each(['js', 'native'] as const)('gives bit-identical results fused and unfused on %s', async (target) => {
     const open = (sched: Schedule) => (target === 'js' ? jsBackend(sched) : Promise.resolve(nativeBackend(sched)));

@@ -39,7 +39,7 @@ import {
   runScheduleProgram,
 } from './backend-corpus.ts';
 import { WGSL_ERROR_MODEL } from './float32-bound.ts';
-import { fusedUnfusedDifferences, fusionCases } from './fusion-cases.ts';
+import { fusedUnfusedDifferences, fusionCases, reductionFusionCases } from './fusion-cases.ts';
 
 // ---- graphs beyond the shared corpus ----
 
@@ -209,6 +209,13 @@ describe('epilogue fusion on WebGPU', () => {
     const open = async (sched: Schedule) =>
       openTarget(sched, await importKernels(join(dir, `fusion-${file++}.ts`), renderWgsl(sched, meta)));
     expect(await fusedUnfusedDifferences(fusionCases(24), open)).toEqual([]);
+  }, 120_000);
+
+  it('gives bit-identical results fused and unfused (random reductions with elementwise chains)', async () => {
+    let file = 0;
+    const open = async (sched: Schedule) =>
+      openTarget(sched, await importKernels(join(dir, `reduction-fusion-${file++}.ts`), renderWgsl(sched, meta)));
+    expect(await fusedUnfusedDifferences(reductionFusionCases(24), open)).toEqual([]);
   }, 120_000);
 });
 

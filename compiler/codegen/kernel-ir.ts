@@ -82,6 +82,14 @@ export interface ReduceKernel extends KernelBase {
   readonly reduceSize: number;
   readonly outView: StridedView;
   readonly redView: StridedView;
+  /**
+   * Elementwise work on the result (compiler/fuse.ts): out[o] = epilogue at output element o,
+   * where a load of input number `inputs.length` is the reduction's value there and other loads
+   * read their inputs at o through their views, as a map kernel's do (input 0 is the reduced
+   * input, which it may read that way too). Never on the partial reduce of a split reduction
+   * (only its total, which a short reduce over the slices computes, takes one).
+   */
+  readonly epilogue?: Expr;
 }
 
 /**
@@ -122,17 +130,20 @@ export interface MatmulKernel extends KernelBase {
   readonly inPlace?: true;
 }
 
+export type Kernel = MapKernel | ReduceKernel | MatmulKernel;
+
+/** A kernel that can carry an epilogue: a matrix product or a reduction. */
+export type EpilogueKernel = MatmulKernel | ReduceKernel;
+
 /**
- * The input numbers through which a product's epilogue reads what is not an input buffer:
- * `product`, the product's value at the element, and, for an in-place product, `old`, the
+ * The input numbers through which an epilogue reads what is not an input buffer: `product`,
+ * the product's or reduction's value at the element, and, for an in-place product, `old`, the
  * output buffer's value there before the kernel runs (undefined otherwise).
  */
-export function epilogueInputs(kernel: MatmulKernel): { readonly product: number; readonly old?: number } {
+export function epilogueInputs(kernel: EpilogueKernel): { readonly product: number; readonly old?: number } {
   const product = kernel.inputs.length;
-  return kernel.inPlace ? { product, old: product + 1 } : { product };
+  return kernel.kind === 'matmul' && kernel.inPlace ? { product, old: product + 1 } : { product };
 }
-
-export type Kernel = MapKernel | ReduceKernel | MatmulKernel;
 
 export interface ProgramIO {
   readonly name: string;

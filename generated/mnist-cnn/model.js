@@ -487,27 +487,11 @@ export const artifact = {
             "storage": 22
         },
         {
-            "name": "train.%55",
-            "shape": [
-                128
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 21
-        },
-        {
             "name": "train.%56",
             "shape": [
                 128
             ],
             "size": 128,
-            "role": "temp",
-            "storage": 20
-        },
-        {
-            "name": "train.%57",
-            "shape": [],
-            "size": 1,
             "role": "temp",
             "storage": 21
         },
@@ -682,16 +666,6 @@ export const artifact = {
             "storage": 37
         },
         {
-            "name": "train.%142",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 38
-        },
-        {
             "name": "train.%143",
             "shape": [
                 128,
@@ -699,7 +673,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 37
+            "storage": 38
         },
         {
             "name": "train.%146",
@@ -709,7 +683,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 19
+            "storage": 37
         },
         {
             "name": "train.%147",
@@ -719,7 +693,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "temp",
-            "storage": 38
+            "storage": 19
         },
         {
             "name": "train.%150",
@@ -756,18 +730,6 @@ export const artifact = {
             "storage": 15
         },
         {
-            "name": "train.%157",
-            "shape": [
-                128,
-                5,
-                5,
-                64
-            ],
-            "size": 204800,
-            "role": "temp",
-            "storage": 11
-        },
-        {
             "name": "train.%158",
             "shape": [
                 128,
@@ -777,7 +739,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 10
+            "storage": 11
         },
         {
             "name": "train.%161",
@@ -791,7 +753,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 11
+            "storage": 10
         },
         {
             "name": "train.%164",
@@ -803,7 +765,7 @@ export const artifact = {
             ],
             "size": 991232,
             "role": "temp",
-            "storage": 10
+            "storage": 15
         },
         {
             "name": "train.%165",
@@ -815,7 +777,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "temp",
-            "storage": 19
+            "storage": 38
         },
         {
             "name": "train.%165.slices",
@@ -825,7 +787,7 @@ export const artifact = {
             ],
             "size": 2048,
             "role": "temp",
-            "storage": 18
+            "storage": 11
         },
         {
             "name": "train.%168",
@@ -845,7 +807,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "temp",
-            "storage": 18
+            "storage": 11
         },
         {
             "name": "train.%169.slices",
@@ -856,7 +818,7 @@ export const artifact = {
             ],
             "size": 811008,
             "role": "temp",
-            "storage": 11
+            "storage": 10
         },
         {
             "name": "train.%175",
@@ -870,7 +832,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 10
+            "storage": 15
         },
         {
             "name": "train.%176",
@@ -894,7 +856,7 @@ export const artifact = {
             ],
             "size": 692224,
             "role": "temp",
-            "storage": 11
+            "storage": 10
         },
         {
             "name": "train.%180",
@@ -920,7 +882,7 @@ export const artifact = {
             ],
             "size": 2768896,
             "role": "temp",
-            "storage": 10
+            "storage": 15
         },
         {
             "name": "train.%184",
@@ -942,7 +904,7 @@ export const artifact = {
             ],
             "size": 2048,
             "role": "temp",
-            "storage": 6
+            "storage": 18
         },
         {
             "name": "train.%187",
@@ -963,7 +925,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "temp",
-            "storage": 6
+            "storage": 18
         },
         {
             "name": "predict.%11",
@@ -1027,7 +989,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 11
+            "storage": 10
         },
         {
             "name": "predict.%26",
@@ -1039,7 +1001,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 14
+            "storage": 11
         },
         {
             "name": "predict.%32",
@@ -1049,7 +1011,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 19
+            "storage": 20
         },
         {
             "name": "predict.%33",
@@ -1059,7 +1021,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "predict.%37",
@@ -1069,7 +1031,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 20
+            "storage": 22
         },
         {
             "name": "predict.%38",
@@ -1079,7 +1041,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "predict.%40",
@@ -1153,7 +1115,7 @@ export const artifact = {
             ],
             "size": 819200,
             "role": "temp",
-            "storage": 11
+            "storage": 10
         },
         {
             "name": "evaluate.%27",
@@ -1165,7 +1127,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 14
+            "storage": 11
         },
         {
             "name": "evaluate.%33",
@@ -1175,7 +1137,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 19
+            "storage": 20
         },
         {
             "name": "evaluate.%34",
@@ -1185,7 +1147,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 21
+            "storage": 19
         },
         {
             "name": "evaluate.%37",
@@ -1195,7 +1157,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 20
+            "storage": 22
         },
         {
             "name": "evaluate.%38",
@@ -1205,17 +1167,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 19
-        },
-        {
-            "name": "evaluate.%39",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 21
+            "storage": 20
         },
         {
             "name": "evaluate.%40",
@@ -1225,7 +1177,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 38
+            "storage": 19
         },
         {
             "name": "evaluate.%43",
@@ -1235,16 +1187,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 19
-        },
-        {
-            "name": "evaluate.%44",
-            "shape": [
-                128
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 21
+            "storage": 20
         },
         {
             "name": "evaluate.%45",
@@ -1253,14 +1196,7 @@ export const artifact = {
             ],
             "size": 128,
             "role": "temp",
-            "storage": 38
-        },
-        {
-            "name": "evaluate.%46",
-            "shape": [],
-            "size": 1,
-            "role": "temp",
-            "storage": 13
+            "storage": 19
         },
         {
             "name": "evaluate.%48",
@@ -1459,44 +1395,26 @@ export const artifact = {
                         25
                     ],
                     "sources": [
-                        "%55 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%55 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%56 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_017_map",
+                    "kernel": "train_017_sum",
                     "args": [
                         25,
                         26
                     ],
                     "sources": [
-                        "%56 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_018_sum",
-                    "args": [
-                        26,
-                        27
-                    ],
-                    "sources": [
-                        "%57 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_019_map",
-                    "args": [
-                        27,
-                        28
-                    ],
-                    "sources": [
+                        "%57 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%59 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_020_map",
+                    "kernel": "train_018_map",
                     "args": [
                         13,
-                        32
+                        30
                     ],
                     "sources": [
                         "%71 pow  examples/mnist-cnn.ts:13:14 adam",
@@ -1504,10 +1422,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_021_map",
+                    "kernel": "train_019_map",
                     "args": [
                         13,
-                        33
+                        31
                     ],
                     "sources": [
                         "%74 pow  examples/mnist-cnn.ts:13:14 adam",
@@ -1515,23 +1433,48 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_022_map",
+                    "kernel": "train_020_map",
                     "args": [
                         1,
-                        44
+                        42
                     ],
                     "sources": [
                         "%140 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_023_map",
+                    "kernel": "train_021_map",
                     "args": [
-                        44,
-                        45
+                        42,
+                        43
                     ],
                     "sources": [
                         "%141 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_022_sum",
+                    "args": [
+                        43,
+                        22,
+                        44
+                    ],
+                    "sources": [
+                        "%142 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%143 div  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_023_map",
+                    "args": [
+                        42,
+                        44,
+                        21,
+                        45
+                    ],
+                    "sources": [
+                        "%145 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%146 add  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -1541,50 +1484,16 @@ export const artifact = {
                         46
                     ],
                     "sources": [
-                        "%142 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_025_map",
-                    "args": [
-                        46,
-                        22,
-                        47
-                    ],
-                    "sources": [
-                        "%143 div  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_026_map",
-                    "args": [
-                        44,
-                        47,
-                        21,
-                        48
-                    ],
-                    "sources": [
-                        "%145 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%146 add  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_027_sum",
-                    "args": [
-                        48,
-                        49
-                    ],
-                    "sources": [
                         "%147 sum  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_028_matmul",
+                    "kernel": "train_025_matmul",
                     "args": [
-                        48,
+                        45,
                         16,
                         14,
-                        51
+                        48
                     ],
                     "sources": [
                         "%149 matmul  examples/mnist-cnn.ts:19:20 dense",
@@ -1593,65 +1502,56 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_029_matmul",
+                    "kernel": "train_026_matmul",
                     "args": [
                         15,
-                        48,
-                        50
+                        45,
+                        47
                     ],
                     "sources": [
                         "%150 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_030_map",
+                    "kernel": "train_027_map",
                     "args": [
                         10,
                         11,
-                        52
+                        49
                     ],
                     "sources": [
                         "%156 equal  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_031_sum",
+                    "kernel": "train_028_sum",
                     "args": [
-                        52,
-                        53
+                        49,
+                        48,
+                        50
                     ],
                     "sources": [
-                        "%157 sum  examples/mnist-cnn.ts:18:16 maxPool2d"
-                    ]
-                },
-                {
-                    "kernel": "train_032_map",
-                    "args": [
-                        51,
-                        53,
-                        54
-                    ],
-                    "sources": [
+                        "%157 sum  examples/mnist-cnn.ts:18:16 maxPool2d",
                         "%158 div  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_033_map",
+                    "kernel": "train_029_map",
                     "args": [
-                        52,
-                        54,
-                        55
+                        49,
+                        50,
+                        51
                     ],
                     "sources": [
                         "%161 mul  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_034_map",
+                    "kernel": "train_030_map",
                     "args": [
                         9,
-                        55,
-                        56
+                        51,
+                        52
                     ],
                     "sources": [
                         "%162 unpatches  examples/mnist-cnn.ts:18:16 maxPool2d",
@@ -1660,84 +1560,84 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_035_sum",
+                    "kernel": "train_031_sum",
                     "args": [
-                        56,
-                        58
+                        52,
+                        54
                     ],
                     "sources": [
                         "%165 sum  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_036_sum",
+                    "kernel": "train_032_sum",
                     "args": [
-                        58,
-                        57
+                        54,
+                        53
                     ],
                     "sources": [
                         "%165 sum  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_037_matmul",
+                    "kernel": "train_033_matmul",
                     "args": [
-                        56,
+                        52,
                         7,
-                        59
+                        55
                     ],
                     "sources": [
                         "%168 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_038_matmul",
+                    "kernel": "train_034_matmul",
                     "args": [
                         6,
-                        56,
-                        61
+                        52,
+                        57
                     ],
                     "sources": [
                         "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_039_sum",
+                    "kernel": "train_035_sum",
                     "args": [
-                        61,
-                        60
+                        57,
+                        56
                     ],
                     "sources": [
                         "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_040_map",
+                    "kernel": "train_036_map",
                     "args": [
                         5,
                         6,
-                        62
+                        58
                     ],
                     "sources": [
                         "%175 equal  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_041_sum",
+                    "kernel": "train_037_sum",
                     "args": [
-                        62,
-                        63
+                        58,
+                        59
                     ],
                     "sources": [
                         "%176 sum  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_042_map",
+                    "kernel": "train_038_map",
                     "args": [
+                        55,
                         59,
-                        63,
-                        64
+                        60
                     ],
                     "sources": [
                         "%172 unpatches  examples/mnist-cnn.ts:18:31 conv",
@@ -1745,22 +1645,22 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_043_map",
+                    "kernel": "train_039_map",
                     "args": [
-                        62,
-                        64,
-                        65
+                        58,
+                        60,
+                        61
                     ],
                     "sources": [
                         "%180 mul  examples/mnist-cnn.ts:17:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_044_map",
+                    "kernel": "train_040_map",
                     "args": [
                         4,
-                        65,
-                        66
+                        61,
+                        62
                     ],
                     "sources": [
                         "%181 unpatches  examples/mnist-cnn.ts:17:16 maxPool2d",
@@ -1769,51 +1669,51 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_045_sum",
+                    "kernel": "train_041_sum",
                     "args": [
-                        66,
-                        68
+                        62,
+                        64
                     ],
                     "sources": [
                         "%184 sum  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_046_sum",
+                    "kernel": "train_042_sum",
                     "args": [
-                        68,
-                        67
+                        64,
+                        63
                     ],
                     "sources": [
                         "%184 sum  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_047_matmul",
+                    "kernel": "train_043_matmul",
                     "args": [
                         0,
+                        62,
+                        66
+                    ],
+                    "sources": [
+                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_044_sum",
+                    "args": [
                         66,
-                        70
+                        65
                     ],
                     "sources": [
                         "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_048_sum",
+                    "kernel": "train_045_map",
                     "args": [
-                        70,
-                        69
-                    ],
-                    "sources": [
-                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_049_map",
-                    "args": [
-                        69,
-                        30
+                        65,
+                        28
                     ],
                     "sources": [
                         "%65 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1823,10 +1723,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_050_map",
+                    "kernel": "train_046_map",
                     "args": [
-                        69,
-                        31
+                        65,
+                        29
                     ],
                     "sources": [
                         "%69 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1837,13 +1737,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_051_map",
+                    "kernel": "train_047_map",
                     "args": [
-                        29,
+                        27,
+                        28,
                         30,
-                        32,
+                        29,
                         31,
-                        33,
                         2
                     ],
                     "sources": [
@@ -1858,10 +1758,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_052_map",
+                    "kernel": "train_048_map",
                     "args": [
-                        67,
-                        34
+                        63,
+                        32
                     ],
                     "sources": [
                         "%82 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1871,10 +1771,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_053_map",
+                    "kernel": "train_049_map",
                     "args": [
-                        67,
-                        35
+                        63,
+                        33
                     ],
                     "sources": [
                         "%85 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1885,13 +1785,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_054_map",
+                    "kernel": "train_050_map",
                     "args": [
-                        29,
-                        34,
+                        27,
                         32,
-                        35,
+                        30,
                         33,
+                        31,
                         3
                     ],
                     "sources": [
@@ -1906,10 +1806,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_055_map",
+                    "kernel": "train_051_map",
                     "args": [
-                        60,
-                        36
+                        56,
+                        34
                     ],
                     "sources": [
                         "%94 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1919,10 +1819,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_056_map",
+                    "kernel": "train_052_map",
                     "args": [
-                        60,
-                        37
+                        56,
+                        35
                     ],
                     "sources": [
                         "%97 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1933,13 +1833,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_057_map",
+                    "kernel": "train_053_map",
                     "args": [
-                        29,
-                        36,
-                        32,
-                        37,
-                        33,
+                        27,
+                        34,
+                        30,
+                        35,
+                        31,
                         7
                     ],
                     "sources": [
@@ -1954,10 +1854,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_058_map",
+                    "kernel": "train_054_map",
                     "args": [
-                        57,
-                        38
+                        53,
+                        36
                     ],
                     "sources": [
                         "%106 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1967,10 +1867,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_059_map",
+                    "kernel": "train_055_map",
                     "args": [
-                        57,
-                        39
+                        53,
+                        37
                     ],
                     "sources": [
                         "%109 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1981,13 +1881,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_060_map",
+                    "kernel": "train_056_map",
                     "args": [
-                        29,
-                        38,
-                        32,
-                        39,
-                        33,
+                        27,
+                        36,
+                        30,
+                        37,
+                        31,
                         8
                     ],
                     "sources": [
@@ -2002,10 +1902,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_061_map",
+                    "kernel": "train_057_map",
                     "args": [
-                        50,
-                        40
+                        47,
+                        38
                     ],
                     "sources": [
                         "%118 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2015,10 +1915,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_062_map",
+                    "kernel": "train_058_map",
                     "args": [
-                        50,
-                        41
+                        47,
+                        39
                     ],
                     "sources": [
                         "%121 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2029,13 +1929,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_063_map",
+                    "kernel": "train_059_map",
                     "args": [
-                        29,
-                        40,
-                        32,
-                        41,
-                        33,
+                        27,
+                        38,
+                        30,
+                        39,
+                        31,
                         16
                     ],
                     "sources": [
@@ -2050,10 +1950,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_064_map",
+                    "kernel": "train_060_map",
                     "args": [
-                        49,
-                        42
+                        46,
+                        40
                     ],
                     "sources": [
                         "%130 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2063,10 +1963,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_065_map",
+                    "kernel": "train_061_map",
                     "args": [
-                        49,
-                        43
+                        46,
+                        41
                     ],
                     "sources": [
                         "%133 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -2077,13 +1977,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_066_map",
+                    "kernel": "train_062_map",
                     "args": [
-                        29,
-                        42,
-                        32,
-                        43,
-                        33,
+                        27,
+                        40,
+                        30,
+                        41,
+                        31,
                         17
                     ],
                     "sources": [
@@ -2119,13 +2019,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 29
+                    "buffer": 27
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 28
+                    "buffer": 26
                 }
             ]
         },
@@ -2138,7 +2038,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        71
+                        67
                     ],
                     "sources": [
                         "%5 matmul  examples/mnist-cnn.ts:17:31 conv",
@@ -2149,8 +2049,8 @@ export const artifact = {
                 {
                     "kernel": "predict_001_copy",
                     "args": [
-                        71,
-                        72
+                        67,
+                        68
                     ],
                     "sources": [
                         "%12 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
@@ -2159,8 +2059,8 @@ export const artifact = {
                 {
                     "kernel": "predict_002_reduce_max",
                     "args": [
-                        72,
-                        73
+                        68,
+                        69
                     ],
                     "sources": [
                         "%13 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
@@ -2169,10 +2069,10 @@ export const artifact = {
                 {
                     "kernel": "predict_003_matmul",
                     "args": [
-                        73,
+                        69,
                         7,
                         8,
-                        74
+                        70
                     ],
                     "sources": [
                         "%18 matmul  examples/mnist-cnn.ts:18:31 conv",
@@ -2183,8 +2083,8 @@ export const artifact = {
                 {
                     "kernel": "predict_004_copy",
                     "args": [
-                        74,
-                        75
+                        70,
+                        71
                     ],
                     "sources": [
                         "%25 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
@@ -2193,8 +2093,8 @@ export const artifact = {
                 {
                     "kernel": "predict_005_reduce_max",
                     "args": [
-                        75,
-                        76
+                        71,
+                        72
                     ],
                     "sources": [
                         "%26 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
@@ -2203,10 +2103,10 @@ export const artifact = {
                 {
                     "kernel": "predict_006_matmul",
                     "args": [
-                        76,
+                        72,
                         16,
                         17,
-                        77
+                        73
                     ],
                     "sources": [
                         "%29 matmul  examples/mnist-cnn.ts:19:20 dense",
@@ -2216,8 +2116,8 @@ export const artifact = {
                 {
                     "kernel": "predict_007_reduce_max",
                     "args": [
-                        77,
-                        78
+                        73,
+                        74
                     ],
                     "sources": [
                         "%33 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
@@ -2226,9 +2126,9 @@ export const artifact = {
                 {
                     "kernel": "predict_008_map",
                     "args": [
-                        77,
-                        78,
-                        79
+                        73,
+                        74,
+                        75
                     ],
                     "sources": [
                         "%36 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
@@ -2238,8 +2138,8 @@ export const artifact = {
                 {
                     "kernel": "predict_009_sum",
                     "args": [
-                        79,
-                        80
+                        75,
+                        76
                     ],
                     "sources": [
                         "%38 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
@@ -2248,9 +2148,9 @@ export const artifact = {
                 {
                     "kernel": "predict_010_map",
                     "args": [
-                        79,
-                        80,
-                        81
+                        75,
+                        76,
+                        77
                     ],
                     "sources": [
                         "%40 div  examples/mnist-cnn.ts:22:29 softmax"
@@ -2266,7 +2166,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 81
+                    "buffer": 77
                 }
             ]
         },
@@ -2279,7 +2179,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        82
+                        78
                     ],
                     "sources": [
                         "%6 matmul  examples/mnist-cnn.ts:17:31 conv",
@@ -2290,8 +2190,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_001_copy",
                     "args": [
-                        82,
-                        83
+                        78,
+                        79
                     ],
                     "sources": [
                         "%13 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
@@ -2300,8 +2200,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_002_reduce_max",
                     "args": [
-                        83,
-                        84
+                        79,
+                        80
                     ],
                     "sources": [
                         "%14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
@@ -2310,10 +2210,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_003_matmul",
                     "args": [
-                        84,
+                        80,
                         7,
                         8,
-                        85
+                        81
                     ],
                     "sources": [
                         "%19 matmul  examples/mnist-cnn.ts:18:31 conv",
@@ -2324,8 +2224,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_004_copy",
                     "args": [
-                        85,
-                        86
+                        81,
+                        82
                     ],
                     "sources": [
                         "%26 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
@@ -2334,8 +2234,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_005_reduce_max",
                     "args": [
-                        86,
-                        87
+                        82,
+                        83
                     ],
                     "sources": [
                         "%27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
@@ -2344,10 +2244,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_006_matmul",
                     "args": [
-                        87,
+                        83,
                         16,
                         17,
-                        88
+                        84
                     ],
                     "sources": [
                         "%30 matmul  examples/mnist-cnn.ts:19:20 dense",
@@ -2357,8 +2257,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_007_reduce_max",
                     "args": [
-                        88,
-                        89
+                        84,
+                        85
                     ],
                     "sources": [
                         "%34 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
@@ -2367,9 +2267,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_008_map",
                     "args": [
-                        88,
-                        89,
-                        90
+                        84,
+                        85,
+                        86
                     ],
                     "sources": [
                         "%37 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
@@ -2378,8 +2278,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_009_map",
                     "args": [
-                        90,
-                        91
+                        86,
+                        87
                     ],
                     "sources": [
                         "%38 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
@@ -2388,30 +2288,21 @@ export const artifact = {
                 {
                     "kernel": "evaluate_010_sum",
                     "args": [
-                        91,
-                        92
+                        87,
+                        88
                     ],
                     "sources": [
-                        "%39 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
+                        "%39 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%40 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_011_map",
                     "args": [
-                        92,
-                        93
-                    ],
-                    "sources": [
-                        "%40 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_012_map",
-                    "args": [
                         1,
-                        90,
-                        93,
-                        94
+                        86,
+                        88,
+                        89
                     ],
                     "sources": [
                         "%42 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
@@ -2419,42 +2310,24 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "evaluate_013_sum",
+                    "kernel": "evaluate_012_sum",
                     "args": [
-                        94,
-                        95
+                        89,
+                        90
                     ],
                     "sources": [
-                        "%44 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_014_map",
-                    "args": [
-                        95,
-                        96
-                    ],
-                    "sources": [
+                        "%44 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%45 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_015_sum",
+                    "kernel": "evaluate_013_sum",
                     "args": [
-                        96,
-                        97
+                        90,
+                        91
                     ],
                     "sources": [
-                        "%46 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_016_map",
-                    "args": [
-                        97,
-                        98
-                    ],
-                    "sources": [
+                        "%46 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%48 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 }
@@ -2472,14 +2345,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 98
+                    "buffer": 91
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "d3c28c819e394030";
+export const buildId = "82798bc028f9698c";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -281,29 +281,13 @@ export const artifact = {
             "storage": 14
         },
         {
-            "name": "train.%30",
-            "shape": [
-                6000
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 13
-        },
-        {
             "name": "train.%31",
             "shape": [
                 6000
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "train.%32",
-            "shape": [],
-            "size": 1,
-            "role": "temp",
-            "storage": 12
+            "storage": 13
         },
         {
             "name": "train.%32.slices",
@@ -313,7 +297,7 @@ export const artifact = {
             ],
             "size": 20,
             "role": "temp",
-            "storage": 13
+            "storage": 12
         },
         {
             "name": "train.%34",
@@ -350,16 +334,6 @@ export const artifact = {
             "storage": 14
         },
         {
-            "name": "train.%44",
-            "shape": [
-                6000,
-                1
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 13
-        },
-        {
             "name": "train.%45",
             "shape": [
                 6000,
@@ -367,7 +341,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 14
+            "storage": 13
         },
         {
             "name": "train.%48",
@@ -377,17 +351,7 @@ export const artifact = {
             ],
             "size": 60000,
             "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%49",
-            "shape": [
-                1,
-                10
-            ],
-            "size": 10,
-            "role": "temp",
-            "storage": 10
+            "storage": 14
         },
         {
             "name": "train.%49.slices",
@@ -397,17 +361,7 @@ export const artifact = {
             ],
             "size": 200,
             "role": "temp",
-            "storage": 13
-        },
-        {
-            "name": "train.%52",
-            "shape": [
-                250,
-                10
-            ],
-            "size": 2500,
-            "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "train.%52.slices",
@@ -418,7 +372,7 @@ export const artifact = {
             ],
             "size": 50000,
             "role": "temp",
-            "storage": 14
+            "storage": 12
         },
         {
             "name": "train.%54",
@@ -428,17 +382,7 @@ export const artifact = {
             ],
             "size": 1500000,
             "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "train.%55",
-            "shape": [
-                1,
-                250
-            ],
-            "size": 250,
-            "role": "temp",
-            "storage": 14
+            "storage": 10
         },
         {
             "name": "train.%55.slices",
@@ -448,17 +392,7 @@ export const artifact = {
             ],
             "size": 5000,
             "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%58",
-            "shape": [
-                250,
-                250
-            ],
-            "size": 62500,
-            "role": "temp",
-            "storage": 4
+            "storage": 12
         },
         {
             "name": "train.%58.slices",
@@ -469,7 +403,7 @@ export const artifact = {
             ],
             "size": 1000000,
             "role": "temp",
-            "storage": 11
+            "storage": 12
         },
         {
             "name": "train.%60",
@@ -482,16 +416,6 @@ export const artifact = {
             "storage": 7
         },
         {
-            "name": "train.%61",
-            "shape": [
-                1,
-                250
-            ],
-            "size": 250,
-            "role": "temp",
-            "storage": 12
-        },
-        {
             "name": "train.%61.slices",
             "shape": [
                 20,
@@ -499,17 +423,7 @@ export const artifact = {
             ],
             "size": 5000,
             "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%63",
-            "shape": [
-                784,
-                250
-            ],
-            "size": 196000,
-            "role": "temp",
-            "storage": 7
+            "storage": 12
         },
         {
             "name": "train.%63.slices",
@@ -520,7 +434,64 @@ export const artifact = {
             ],
             "size": 1176000,
             "role": "temp",
+            "storage": 12
+        },
+        {
+            "name": "train.%65",
+            "shape": [
+                784,
+                250
+            ],
+            "size": 196000,
+            "role": "temp",
+            "storage": 7
+        },
+        {
+            "name": "train.%67",
+            "shape": [
+                250
+            ],
+            "size": 250,
+            "role": "temp",
+            "storage": 10
+        },
+        {
+            "name": "train.%69",
+            "shape": [
+                250,
+                250
+            ],
+            "size": 62500,
+            "role": "temp",
+            "storage": 4
+        },
+        {
+            "name": "train.%71",
+            "shape": [
+                250
+            ],
+            "size": 250,
+            "role": "temp",
+            "storage": 14
+        },
+        {
+            "name": "train.%73",
+            "shape": [
+                250,
+                10
+            ],
+            "size": 2500,
+            "role": "temp",
             "storage": 11
+        },
+        {
+            "name": "train.%75",
+            "shape": [
+                10
+            ],
+            "size": 10,
+            "role": "temp",
+            "storage": 13
         },
         {
             "name": "predict.%7",
@@ -550,7 +521,7 @@ export const artifact = {
             ],
             "size": 60000,
             "role": "temp",
-            "storage": 10
+            "storage": 14
         },
         {
             "name": "predict.%19",
@@ -560,7 +531,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "predict.%23",
@@ -570,7 +541,7 @@ export const artifact = {
             ],
             "size": 60000,
             "role": "temp",
-            "storage": 14
+            "storage": 12
         },
         {
             "name": "predict.%24",
@@ -580,7 +551,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "predict.%26",
@@ -620,7 +591,7 @@ export const artifact = {
             ],
             "size": 60000,
             "role": "temp",
-            "storage": 10
+            "storage": 14
         },
         {
             "name": "evaluate.%20",
@@ -630,7 +601,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "evaluate.%23",
@@ -640,7 +611,7 @@ export const artifact = {
             ],
             "size": 60000,
             "role": "temp",
-            "storage": 14
+            "storage": 12
         },
         {
             "name": "evaluate.%24",
@@ -650,17 +621,7 @@ export const artifact = {
             ],
             "size": 60000,
             "role": "temp",
-            "storage": 10
-        },
-        {
-            "name": "evaluate.%25",
-            "shape": [
-                6000,
-                1
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 13
+            "storage": 14
         },
         {
             "name": "evaluate.%26",
@@ -670,7 +631,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 10
+            "storage": 11
         },
         {
             "name": "evaluate.%29",
@@ -680,16 +641,7 @@ export const artifact = {
             ],
             "size": 60000,
             "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "evaluate.%30",
-            "shape": [
-                6000
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 13
+            "storage": 14
         },
         {
             "name": "evaluate.%31",
@@ -698,14 +650,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 10
-        },
-        {
-            "name": "evaluate.%32",
-            "shape": [],
-            "size": 1,
-            "role": "temp",
-            "storage": 10
+            "storage": 11
         },
         {
             "name": "evaluate.%32.slices",
@@ -841,67 +786,74 @@ export const artifact = {
                         17
                     ],
                     "sources": [
-                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_010_map",
+                    "kernel": "train_010_sum",
                     "args": [
                         17,
                         18
                     ],
                     "sources": [
-                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "train_011_sum",
                     "args": [
                         18,
-                        20
-                    ],
-                    "sources": [
-                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_012_sum",
-                    "args": [
-                        20,
                         19
                     ],
                     "sources": [
-                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_013_map",
-                    "args": [
-                        19,
-                        21
-                    ],
-                    "sources": [
+                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_014_map",
+                    "kernel": "train_012_map",
                     "args": [
                         1,
-                        23
+                        21
                     ],
                     "sources": [
                         "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_015_map",
+                    "kernel": "train_013_map",
                     "args": [
-                        23,
-                        24
+                        21,
+                        22
                     ],
                     "sources": [
                         "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_014_sum",
+                    "args": [
+                        22,
+                        14,
+                        23
+                    ],
+                    "sources": [
+                        "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                    ]
+                },
+                {
+                    "kernel": "train_015_map",
+                    "args": [
+                        21,
+                        23,
+                        13,
+                        24
+                    ],
+                    "sources": [
+                        "%47 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%48 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
@@ -911,60 +863,30 @@ export const artifact = {
                         25
                     ],
                     "sources": [
-                        "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%49 sum  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_017_map",
+                    "kernel": "train_017_sum",
                     "args": [
                         25,
-                        14,
-                        26
+                        9,
+                        20,
+                        38
                     ],
                     "sources": [
-                        "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%49 sum  examples/mnist-mlp.ts:17:20 dense",
+                        "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_018_map",
+                    "kernel": "train_018_matmul",
                     "args": [
-                        23,
-                        26,
-                        13,
-                        27
-                    ],
-                    "sources": [
-                        "%47 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%48 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_019_sum",
-                    "args": [
-                        27,
-                        29
-                    ],
-                    "sources": [
-                        "%49 sum  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_020_sum",
-                    "args": [
-                        29,
-                        28
-                    ],
-                    "sources": [
-                        "%49 sum  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_021_matmul",
-                    "args": [
-                        27,
+                        24,
                         8,
                         7,
-                        32
+                        27
                     ],
                     "sources": [
                         "%51 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -973,53 +895,61 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_022_matmul",
+                    "kernel": "train_019_matmul",
                     "args": [
                         7,
+                        24,
+                        26
+                    ],
+                    "sources": [
+                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense"
+                    ]
+                },
+                {
+                    "kernel": "train_020_sum",
+                    "args": [
+                        26,
+                        8,
+                        20,
+                        37
+                    ],
+                    "sources": [
+                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense",
+                        "%72 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd"
+                    ]
+                },
+                {
+                    "kernel": "train_021_sum",
+                    "args": [
                         27,
-                        31
-                    ],
-                    "sources": [
-                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_023_sum",
-                    "args": [
-                        31,
-                        30
-                    ],
-                    "sources": [
-                        "%52 matmul  examples/mnist-mlp.ts:17:20 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_024_sum",
-                    "args": [
-                        32,
-                        34
+                        28
                     ],
                     "sources": [
                         "%55 sum  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
-                    "kernel": "train_025_sum",
+                    "kernel": "train_022_sum",
                     "args": [
-                        34,
-                        33
+                        28,
+                        6,
+                        20,
+                        36
                     ],
                     "sources": [
-                        "%55 sum  examples/mnist-mlp.ts:16:21 dense"
+                        "%55 sum  examples/mnist-mlp.ts:16:21 dense",
+                        "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_026_matmul",
+                    "kernel": "train_023_matmul",
                     "args": [
-                        32,
+                        27,
                         5,
                         4,
-                        37
+                        30
                     ],
                     "sources": [
                         "%57 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1028,143 +958,137 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_027_matmul",
+                    "kernel": "train_024_matmul",
                     "args": [
                         4,
-                        32,
-                        36
+                        27,
+                        29
                     ],
                     "sources": [
                         "%58 matmul  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
-                    "kernel": "train_028_sum",
+                    "kernel": "train_025_sum",
                     "args": [
-                        36,
+                        29,
+                        5,
+                        20,
                         35
                     ],
                     "sources": [
-                        "%58 matmul  examples/mnist-mlp.ts:16:21 dense"
+                        "%58 matmul  examples/mnist-mlp.ts:16:21 dense",
+                        "%68 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%69 sub  examples/mnist-mlp.ts:11:14 sgd"
+                    ]
+                },
+                {
+                    "kernel": "train_026_sum",
+                    "args": [
+                        30,
+                        31
+                    ],
+                    "sources": [
+                        "%61 sum  examples/mnist-mlp.ts:15:21 dense"
+                    ]
+                },
+                {
+                    "kernel": "train_027_sum",
+                    "args": [
+                        31,
+                        3,
+                        20,
+                        34
+                    ],
+                    "sources": [
+                        "%61 sum  examples/mnist-mlp.ts:15:21 dense",
+                        "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd"
+                    ]
+                },
+                {
+                    "kernel": "train_028_matmul",
+                    "args": [
+                        0,
+                        30,
+                        32
+                    ],
+                    "sources": [
+                        "%63 matmul  examples/mnist-mlp.ts:15:21 dense"
                     ]
                 },
                 {
                     "kernel": "train_029_sum",
                     "args": [
-                        37,
-                        39
+                        32,
+                        2,
+                        20,
+                        33
                     ],
                     "sources": [
-                        "%61 sum  examples/mnist-mlp.ts:15:21 dense"
+                        "%63 matmul  examples/mnist-mlp.ts:15:21 dense",
+                        "%64 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%65 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_030_sum",
+                    "kernel": "train_assign_fc1_w_b2",
                     "args": [
-                        39,
-                        38
-                    ],
-                    "sources": [
-                        "%61 sum  examples/mnist-mlp.ts:15:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_031_matmul",
-                    "args": [
-                        0,
-                        37,
-                        41
-                    ],
-                    "sources": [
-                        "%63 matmul  examples/mnist-mlp.ts:15:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_032_sum",
-                    "args": [
-                        41,
-                        40
-                    ],
-                    "sources": [
-                        "%63 matmul  examples/mnist-mlp.ts:15:21 dense"
-                    ]
-                },
-                {
-                    "kernel": "train_033_map",
-                    "args": [
-                        22,
-                        40,
+                        33,
                         2
                     ],
                     "sources": [
-                        "%64 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%65 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc1.w: the step's new value replaces the old one, in place"
+                        "update:fc1.w: the step's new value replaces the old one"
                     ]
                 },
                 {
-                    "kernel": "train_034_map",
+                    "kernel": "train_assign_fc1_b_b3",
                     "args": [
-                        22,
-                        38,
+                        34,
                         3
                     ],
                     "sources": [
-                        "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc1.b: the step's new value replaces the old one, in place"
+                        "update:fc1.b: the step's new value replaces the old one"
                     ]
                 },
                 {
-                    "kernel": "train_035_map",
+                    "kernel": "train_assign_fc2_w_b5",
                     "args": [
-                        22,
                         35,
                         5
                     ],
                     "sources": [
-                        "%68 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%69 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc2.w: the step's new value replaces the old one, in place"
+                        "update:fc2.w: the step's new value replaces the old one"
                     ]
                 },
                 {
-                    "kernel": "train_036_map",
+                    "kernel": "train_assign_fc2_b_b6",
                     "args": [
-                        22,
-                        33,
+                        36,
                         6
                     ],
                     "sources": [
-                        "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc2.b: the step's new value replaces the old one, in place"
+                        "update:fc2.b: the step's new value replaces the old one"
                     ]
                 },
                 {
-                    "kernel": "train_037_map",
+                    "kernel": "train_assign_fc3_w_b8",
                     "args": [
-                        22,
-                        30,
+                        37,
                         8
                     ],
                     "sources": [
-                        "%72 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc3.w: the step's new value replaces the old one, in place"
+                        "update:fc3.w: the step's new value replaces the old one"
                     ]
                 },
                 {
-                    "kernel": "train_038_map",
+                    "kernel": "train_assign_fc3_b_b9",
                     "args": [
-                        22,
-                        28,
+                        38,
                         9
                     ],
                     "sources": [
-                        "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc3.b: the step's new value replaces the old one, in place"
+                        "update:fc3.b: the step's new value replaces the old one"
                     ]
                 }
             ],
@@ -1179,13 +1103,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 22
+                    "buffer": 20
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 21
+                    "buffer": 19
                 }
             ]
         },
@@ -1198,7 +1122,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        42
+                        39
                     ],
                     "sources": [
                         "%2 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1209,10 +1133,10 @@ export const artifact = {
                 {
                     "kernel": "predict_001_matmul",
                     "args": [
-                        42,
+                        39,
                         5,
                         6,
-                        43
+                        40
                     ],
                     "sources": [
                         "%9 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1223,10 +1147,10 @@ export const artifact = {
                 {
                     "kernel": "predict_002_matmul",
                     "args": [
-                        43,
+                        40,
                         8,
                         9,
-                        44
+                        41
                     ],
                     "sources": [
                         "%15 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -1236,8 +1160,8 @@ export const artifact = {
                 {
                     "kernel": "predict_003_reduce_max",
                     "args": [
-                        44,
-                        45
+                        41,
+                        42
                     ],
                     "sources": [
                         "%19 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1246,9 +1170,9 @@ export const artifact = {
                 {
                     "kernel": "predict_004_map",
                     "args": [
-                        44,
-                        45,
-                        46
+                        41,
+                        42,
+                        43
                     ],
                     "sources": [
                         "%22 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1258,8 +1182,8 @@ export const artifact = {
                 {
                     "kernel": "predict_005_sum",
                     "args": [
-                        46,
-                        47
+                        43,
+                        44
                     ],
                     "sources": [
                         "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1268,9 +1192,9 @@ export const artifact = {
                 {
                     "kernel": "predict_006_map",
                     "args": [
-                        46,
-                        47,
-                        48
+                        43,
+                        44,
+                        45
                     ],
                     "sources": [
                         "%26 div  examples/mnist-mlp.ts:20:29 softmax"
@@ -1286,7 +1210,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 48
+                    "buffer": 45
                 }
             ]
         },
@@ -1299,7 +1223,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        49
+                        46
                     ],
                     "sources": [
                         "%3 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1310,10 +1234,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_001_matmul",
                     "args": [
-                        49,
+                        46,
                         5,
                         6,
-                        50
+                        47
                     ],
                     "sources": [
                         "%10 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1324,10 +1248,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_002_matmul",
                     "args": [
-                        50,
+                        47,
                         8,
                         9,
-                        51
+                        48
                     ],
                     "sources": [
                         "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -1337,8 +1261,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_003_reduce_max",
                     "args": [
-                        51,
-                        52
+                        48,
+                        49
                     ],
                     "sources": [
                         "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1347,9 +1271,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_004_map",
                     "args": [
-                        51,
-                        52,
-                        53
+                        48,
+                        49,
+                        50
                     ],
                     "sources": [
                         "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1358,8 +1282,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_005_map",
                     "args": [
-                        53,
-                        54
+                        50,
+                        51
                     ],
                     "sources": [
                         "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1368,30 +1292,21 @@ export const artifact = {
                 {
                     "kernel": "evaluate_006_sum",
                     "args": [
-                        54,
-                        55
+                        51,
+                        52
                     ],
                     "sources": [
-                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_007_map",
                     "args": [
-                        55,
-                        56
-                    ],
-                    "sources": [
-                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_008_map",
-                    "args": [
                         1,
-                        53,
-                        56,
-                        57
+                        50,
+                        52,
+                        53
                     ],
                     "sources": [
                         "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1399,52 +1314,34 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "evaluate_009_sum",
+                    "kernel": "evaluate_008_sum",
                     "args": [
-                        57,
-                        58
+                        53,
+                        54
                     ],
                     "sources": [
-                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_010_map",
-                    "args": [
-                        58,
-                        59
-                    ],
-                    "sources": [
+                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_011_sum",
+                    "kernel": "evaluate_009_sum",
                     "args": [
-                        59,
-                        61
+                        54,
+                        55
                     ],
                     "sources": [
                         "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_012_sum",
+                    "kernel": "evaluate_010_sum",
                     "args": [
-                        61,
-                        60
+                        55,
+                        56
                     ],
                     "sources": [
-                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_013_map",
-                    "args": [
-                        60,
-                        62
-                    ],
-                    "sources": [
+                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 }
@@ -1462,14 +1359,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 62
+                    "buffer": 56
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "346a2ee792edb047";
+export const buildId = "ea1e55e4b5ef3753";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "d5a2053837730c62";
+export declare const buildId = "2bb664d020382b4d";
 import type { JsKernel } from "gradc/runtime";
 export declare function train_000_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_001_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
@@ -11,25 +11,22 @@ export declare function train_006_sum(in0: Float32Array, out: Float32Array): voi
 export declare function train_007_map(in0: Float32Array, out: Float32Array): void;
 export declare function train_008_map(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_009_sum(in0: Float32Array, out: Float32Array): void;
-export declare function train_010_map(in0: Float32Array, out: Float32Array): void;
-export declare function train_011_sum(in0: Float32Array, out: Float32Array): void;
+export declare function train_010_sum(in0: Float32Array, out: Float32Array): void;
+export declare function train_011_map(in0: Float32Array, out: Float32Array): void;
 export declare function train_012_map(in0: Float32Array, out: Float32Array): void;
-export declare function train_013_map(in0: Float32Array, out: Float32Array): void;
-export declare function train_014_map(in0: Float32Array, out: Float32Array): void;
-export declare function train_015_sum(in0: Float32Array, out: Float32Array): void;
-export declare function train_016_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
-export declare function train_017_map(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
-export declare function train_018_sum(in0: Float32Array, out: Float32Array): void;
+export declare function train_013_sum(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function train_014_map(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function train_015_sum(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function train_016_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function train_017_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function train_018_sum(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_019_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_020_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
-export declare function train_021_sum(in0: Float32Array, out: Float32Array): void;
+export declare function train_021_sum(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_022_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
-export declare function train_023_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
-export declare function train_024_sum(in0: Float32Array, out: Float32Array): void;
-export declare function train_025_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
-export declare function train_026_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
-export declare function train_027_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
-export declare function train_028_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
+export declare function train_assign_fc1_b_b3(in0: Float32Array, out: Float32Array): void;
+export declare function train_assign_fc2_b_b6(in0: Float32Array, out: Float32Array): void;
+export declare function train_assign_fc3_b_b9(in0: Float32Array, out: Float32Array): void;
 export declare function predict_000_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function predict_001_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function predict_002_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
@@ -44,11 +41,8 @@ export declare function evaluate_003_reduce_max(in0: Float32Array, out: Float32A
 export declare function evaluate_004_map(in0: Float32Array, in1: Float32Array, out: Float32Array): void;
 export declare function evaluate_005_map(in0: Float32Array, out: Float32Array): void;
 export declare function evaluate_006_sum(in0: Float32Array, out: Float32Array): void;
-export declare function evaluate_007_map(in0: Float32Array, out: Float32Array): void;
-export declare function evaluate_008_map(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function evaluate_007_map(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
+export declare function evaluate_008_sum(in0: Float32Array, out: Float32Array): void;
 export declare function evaluate_009_sum(in0: Float32Array, out: Float32Array): void;
-export declare function evaluate_010_map(in0: Float32Array, out: Float32Array): void;
-export declare function evaluate_011_sum(in0: Float32Array, out: Float32Array): void;
-export declare function evaluate_012_map(in0: Float32Array, out: Float32Array): void;
 /** Every kernel by name, for the JS backend. */
 export declare const kernels: Record<string, JsKernel>;

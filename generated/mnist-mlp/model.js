@@ -281,27 +281,11 @@ export const artifact = {
             "storage": 14
         },
         {
-            "name": "train.%30",
-            "shape": [
-                600
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
-        },
-        {
             "name": "train.%31",
             "shape": [
                 600
             ],
             "size": 600,
-            "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "train.%32",
-            "shape": [],
-            "size": 1,
             "role": "temp",
             "storage": 13
         },
@@ -340,16 +324,6 @@ export const artifact = {
             "storage": 14
         },
         {
-            "name": "train.%44",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
-        },
-        {
             "name": "train.%45",
             "shape": [
                 600,
@@ -357,7 +331,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 14
+            "storage": 13
         },
         {
             "name": "train.%48",
@@ -367,17 +341,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%49",
-            "shape": [
-                1,
-                10
-            ],
-            "size": 10,
-            "role": "temp",
-            "storage": 13
+            "storage": 14
         },
         {
             "name": "train.%54",
@@ -390,16 +354,6 @@ export const artifact = {
             "storage": 10
         },
         {
-            "name": "train.%55",
-            "shape": [
-                1,
-                250
-            ],
-            "size": 250,
-            "role": "temp",
-            "storage": 11
-        },
-        {
             "name": "train.%60",
             "shape": [
                 600,
@@ -410,14 +364,31 @@ export const artifact = {
             "storage": 7
         },
         {
-            "name": "train.%61",
+            "name": "train.%67",
             "shape": [
-                1,
                 250
             ],
             "size": 250,
             "role": "temp",
             "storage": 12
+        },
+        {
+            "name": "train.%71",
+            "shape": [
+                250
+            ],
+            "size": 250,
+            "role": "temp",
+            "storage": 13
+        },
+        {
+            "name": "train.%75",
+            "shape": [
+                10
+            ],
+            "size": 10,
+            "role": "temp",
+            "storage": 11
         },
         {
             "name": "predict.%7",
@@ -447,7 +418,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 11
+            "storage": 12
         },
         {
             "name": "predict.%19",
@@ -457,7 +428,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "predict.%23",
@@ -467,7 +438,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "predict.%24",
@@ -477,7 +448,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "predict.%26",
@@ -517,7 +488,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 11
+            "storage": 12
         },
         {
             "name": "evaluate.%20",
@@ -527,7 +498,7 @@ export const artifact = {
             ],
             "size": 600,
             "role": "temp",
-            "storage": 13
+            "storage": 11
         },
         {
             "name": "evaluate.%23",
@@ -537,7 +508,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "evaluate.%24",
@@ -547,17 +518,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "evaluate.%25",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
+            "storage": 12
         },
         {
             "name": "evaluate.%26",
@@ -577,16 +538,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "evaluate.%30",
-            "shape": [
-                600
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
+            "storage": 12
         },
         {
             "name": "evaluate.%31",
@@ -596,13 +548,6 @@ export const artifact = {
             "size": 600,
             "role": "temp",
             "storage": 11
-        },
-        {
-            "name": "evaluate.%32",
-            "shape": [],
-            "size": 1,
-            "role": "temp",
-            "storage": 13
         },
         {
             "name": "evaluate.%34",
@@ -728,87 +673,60 @@ export const artifact = {
                         17
                     ],
                     "sources": [
-                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_010_map",
+                    "kernel": "train_010_sum",
                     "args": [
                         17,
                         18
                     ],
                     "sources": [
-                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_011_sum",
-                    "args": [
-                        18,
-                        19
-                    ],
-                    "sources": [
-                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_012_map",
-                    "args": [
-                        19,
-                        20
-                    ],
-                    "sources": [
+                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_013_map",
+                    "kernel": "train_011_map",
                     "args": [
                         1,
-                        22
+                        20
                     ],
                     "sources": [
                         "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_014_map",
+                    "kernel": "train_012_map",
                     "args": [
-                        22,
-                        23
+                        20,
+                        21
                     ],
                     "sources": [
                         "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_015_sum",
+                    "kernel": "train_013_sum",
                     "args": [
-                        23,
-                        24
-                    ],
-                    "sources": [
-                        "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_016_map",
-                    "args": [
-                        24,
+                        21,
                         14,
-                        25
+                        22
                     ],
                     "sources": [
+                        "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_017_map",
+                    "kernel": "train_014_map",
                     "args": [
+                        20,
                         22,
-                        25,
                         13,
-                        26
+                        23
                     ],
                     "sources": [
                         "%47 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -816,22 +734,26 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_018_sum",
+                    "kernel": "train_015_sum",
                     "args": [
-                        26,
-                        27
+                        23,
+                        9,
+                        19,
+                        28
                     ],
                     "sources": [
-                        "%49 sum  examples/mnist-mlp.ts:17:20 dense"
+                        "%49 sum  examples/mnist-mlp.ts:17:20 dense",
+                        "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_019_matmul",
+                    "kernel": "train_016_matmul",
                     "args": [
-                        26,
+                        23,
                         8,
                         7,
-                        28
+                        24
                     ],
                     "sources": [
                         "%51 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -840,11 +762,11 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_020_matmul",
+                    "kernel": "train_017_matmul",
                     "args": [
                         7,
-                        26,
-                        21,
+                        23,
+                        19,
                         8
                     ],
                     "sources": [
@@ -855,22 +777,26 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_021_sum",
+                    "kernel": "train_018_sum",
                     "args": [
-                        28,
-                        29
+                        24,
+                        6,
+                        19,
+                        27
                     ],
                     "sources": [
-                        "%55 sum  examples/mnist-mlp.ts:16:21 dense"
+                        "%55 sum  examples/mnist-mlp.ts:16:21 dense",
+                        "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_022_matmul",
+                    "kernel": "train_019_matmul",
                     "args": [
-                        28,
+                        24,
                         5,
                         4,
-                        30
+                        25
                     ],
                     "sources": [
                         "%57 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -879,11 +805,11 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_023_matmul",
+                    "kernel": "train_020_matmul",
                     "args": [
                         4,
-                        28,
-                        21,
+                        24,
+                        19,
                         5
                     ],
                     "sources": [
@@ -894,21 +820,25 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_024_sum",
+                    "kernel": "train_021_sum",
                     "args": [
-                        30,
-                        31
+                        25,
+                        3,
+                        19,
+                        26
                     ],
                     "sources": [
-                        "%61 sum  examples/mnist-mlp.ts:15:21 dense"
+                        "%61 sum  examples/mnist-mlp.ts:15:21 dense",
+                        "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
+                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd"
                     ]
                 },
                 {
-                    "kernel": "train_025_matmul",
+                    "kernel": "train_022_matmul",
                     "args": [
                         0,
-                        30,
-                        21,
+                        25,
+                        19,
                         2
                     ],
                     "sources": [
@@ -919,42 +849,33 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_026_map",
+                    "kernel": "train_assign_fc1_b_b3",
                     "args": [
-                        21,
-                        31,
+                        26,
                         3
                     ],
                     "sources": [
-                        "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc1.b: the step's new value replaces the old one, in place"
+                        "update:fc1.b: the step's new value replaces the old one"
                     ]
                 },
                 {
-                    "kernel": "train_027_map",
+                    "kernel": "train_assign_fc2_b_b6",
                     "args": [
-                        21,
-                        29,
+                        27,
                         6
                     ],
                     "sources": [
-                        "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc2.b: the step's new value replaces the old one, in place"
+                        "update:fc2.b: the step's new value replaces the old one"
                     ]
                 },
                 {
-                    "kernel": "train_028_map",
+                    "kernel": "train_assign_fc3_b_b9",
                     "args": [
-                        21,
-                        27,
+                        28,
                         9
                     ],
                     "sources": [
-                        "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd",
-                        "update:fc3.b: the step's new value replaces the old one, in place"
+                        "update:fc3.b: the step's new value replaces the old one"
                     ]
                 }
             ],
@@ -969,13 +890,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 21
+                    "buffer": 19
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 20
+                    "buffer": 18
                 }
             ]
         },
@@ -988,7 +909,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        32
+                        29
                     ],
                     "sources": [
                         "%2 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -999,10 +920,10 @@ export const artifact = {
                 {
                     "kernel": "predict_001_matmul",
                     "args": [
-                        32,
+                        29,
                         5,
                         6,
-                        33
+                        30
                     ],
                     "sources": [
                         "%9 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1013,10 +934,10 @@ export const artifact = {
                 {
                     "kernel": "predict_002_matmul",
                     "args": [
-                        33,
+                        30,
                         8,
                         9,
-                        34
+                        31
                     ],
                     "sources": [
                         "%15 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -1026,8 +947,8 @@ export const artifact = {
                 {
                     "kernel": "predict_003_reduce_max",
                     "args": [
-                        34,
-                        35
+                        31,
+                        32
                     ],
                     "sources": [
                         "%19 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1036,9 +957,9 @@ export const artifact = {
                 {
                     "kernel": "predict_004_map",
                     "args": [
-                        34,
-                        35,
-                        36
+                        31,
+                        32,
+                        33
                     ],
                     "sources": [
                         "%22 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1048,8 +969,8 @@ export const artifact = {
                 {
                     "kernel": "predict_005_sum",
                     "args": [
-                        36,
-                        37
+                        33,
+                        34
                     ],
                     "sources": [
                         "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1058,9 +979,9 @@ export const artifact = {
                 {
                     "kernel": "predict_006_map",
                     "args": [
-                        36,
-                        37,
-                        38
+                        33,
+                        34,
+                        35
                     ],
                     "sources": [
                         "%26 div  examples/mnist-mlp.ts:20:29 softmax"
@@ -1076,7 +997,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 38
+                    "buffer": 35
                 }
             ]
         },
@@ -1089,7 +1010,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        39
+                        36
                     ],
                     "sources": [
                         "%3 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1100,10 +1021,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_001_matmul",
                     "args": [
-                        39,
+                        36,
                         5,
                         6,
-                        40
+                        37
                     ],
                     "sources": [
                         "%10 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1114,10 +1035,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_002_matmul",
                     "args": [
-                        40,
+                        37,
                         8,
                         9,
-                        41
+                        38
                     ],
                     "sources": [
                         "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -1127,8 +1048,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_003_reduce_max",
                     "args": [
-                        41,
-                        42
+                        38,
+                        39
                     ],
                     "sources": [
                         "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1137,9 +1058,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_004_map",
                     "args": [
-                        41,
-                        42,
-                        43
+                        38,
+                        39,
+                        40
                     ],
                     "sources": [
                         "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1148,8 +1069,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_005_map",
                     "args": [
-                        43,
-                        44
+                        40,
+                        41
                     ],
                     "sources": [
                         "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
@@ -1158,30 +1079,21 @@ export const artifact = {
                 {
                     "kernel": "evaluate_006_sum",
                     "args": [
-                        44,
-                        45
+                        41,
+                        42
                     ],
                     "sources": [
-                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_007_map",
                     "args": [
-                        45,
-                        46
-                    ],
-                    "sources": [
-                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_008_map",
-                    "args": [
                         1,
-                        43,
-                        46,
-                        47
+                        40,
+                        42,
+                        43
                     ],
                     "sources": [
                         "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1189,42 +1101,24 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "evaluate_009_sum",
+                    "kernel": "evaluate_008_sum",
                     "args": [
-                        47,
-                        48
+                        43,
+                        44
                     ],
                     "sources": [
-                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_010_map",
-                    "args": [
-                        48,
-                        49
-                    ],
-                    "sources": [
+                        "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_011_sum",
+                    "kernel": "evaluate_009_sum",
                     "args": [
-                        49,
-                        50
+                        44,
+                        45
                     ],
                     "sources": [
-                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_012_map",
-                    "args": [
-                        50,
-                        51
-                    ],
-                    "sources": [
+                        "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 }
@@ -1242,14 +1136,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 51
+                    "buffer": 45
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "d5a2053837730c62";
+export const buildId = "2bb664d020382b4d";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -670,15 +670,6 @@ export const artifact = {
             "storage": 10
         },
         {
-            "name": "train.%23",
-            "shape": [
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 11
-        },
-        {
             "name": "train.%23.slices",
             "shape": [
                 64,
@@ -686,7 +677,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 12
+            "storage": 11
         },
         {
             "name": "train.%25",
@@ -722,15 +713,6 @@ export const artifact = {
             "storage": 6
         },
         {
-            "name": "train.%29",
-            "shape": [
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 6
-        },
-        {
             "name": "train.%29.slices",
             "shape": [
                 64,
@@ -747,7 +729,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 13
+            "storage": 6
         },
         {
             "name": "train.%41",
@@ -838,15 +820,6 @@ export const artifact = {
             "storage": 19
         },
         {
-            "name": "train.%58",
-            "shape": [
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 20
-        },
-        {
             "name": "train.%58.slices",
             "shape": [
                 64,
@@ -854,7 +827,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 21
+            "storage": 20
         },
         {
             "name": "train.%59",
@@ -890,15 +863,6 @@ export const artifact = {
             "storage": 15
         },
         {
-            "name": "train.%63",
-            "shape": [
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 15
-        },
-        {
             "name": "train.%63.slices",
             "shape": [
                 64,
@@ -915,7 +879,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 22
+            "storage": 15
         },
         {
             "name": "train.%72",
@@ -1032,15 +996,6 @@ export const artifact = {
             "storage": 30
         },
         {
-            "name": "train.%92",
-            "shape": [
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 31
-        },
-        {
             "name": "train.%92.slices",
             "shape": [
                 32,
@@ -1048,7 +1003,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 32
+            "storage": 31
         },
         {
             "name": "train.%94",
@@ -1084,15 +1039,6 @@ export const artifact = {
             "storage": 26
         },
         {
-            "name": "train.%98",
-            "shape": [
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 26
-        },
-        {
             "name": "train.%98.slices",
             "shape": [
                 32,
@@ -1109,7 +1055,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 33
+            "storage": 26
         },
         {
             "name": "train.%107",
@@ -1200,15 +1146,6 @@ export const artifact = {
             "storage": 39
         },
         {
-            "name": "train.%125",
-            "shape": [
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 40
-        },
-        {
             "name": "train.%125.slices",
             "shape": [
                 32,
@@ -1216,7 +1153,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 41
+            "storage": 40
         },
         {
             "name": "train.%126",
@@ -1252,15 +1189,6 @@ export const artifact = {
             "storage": 35
         },
         {
-            "name": "train.%130",
-            "shape": [
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 35
-        },
-        {
             "name": "train.%130.slices",
             "shape": [
                 32,
@@ -1277,7 +1205,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 42
+            "storage": 35
         },
         {
             "name": "train.%139",
@@ -1425,27 +1353,11 @@ export const artifact = {
             "storage": 51
         },
         {
-            "name": "train.%165",
-            "shape": [
-                64
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 50
-        },
-        {
             "name": "train.%166",
             "shape": [
                 64
             ],
             "size": 64,
-            "role": "temp",
-            "storage": 49
-        },
-        {
-            "name": "train.%167",
-            "shape": [],
-            "size": 1,
             "role": "temp",
             "storage": 50
         },
@@ -1825,16 +1737,6 @@ export const artifact = {
             "storage": 87
         },
         {
-            "name": "train.%287",
-            "shape": [
-                64,
-                1
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 88
-        },
-        {
             "name": "train.%288",
             "shape": [
                 64,
@@ -1842,7 +1744,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "temp",
-            "storage": 87
+            "storage": 88
         },
         {
             "name": "train.%291",
@@ -1852,7 +1754,7 @@ export const artifact = {
             ],
             "size": 640,
             "role": "temp",
-            "storage": 48
+            "storage": 87
         },
         {
             "name": "train.%292",
@@ -1862,7 +1764,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "temp",
-            "storage": 88
+            "storage": 48
         },
         {
             "name": "train.%295",
@@ -1948,7 +1850,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 87
+            "storage": 88
         },
         {
             "name": "train.%308.slices",
@@ -1958,7 +1860,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 48
+            "storage": 87
         },
         {
             "name": "train.%311",
@@ -1992,7 +1894,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 48
+            "storage": 87
         },
         {
             "name": "train.%314",
@@ -2001,7 +1903,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 48
+            "storage": 87
         },
         {
             "name": "train.%321",
@@ -2049,18 +1951,6 @@ export const artifact = {
             "storage": 35
         },
         {
-            "name": "train.%328",
-            "shape": [
-                1,
-                1,
-                1,
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 42
-        },
-        {
             "name": "train.%328.slices",
             "shape": [
                 32,
@@ -2068,7 +1958,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 41
+            "storage": 42
         },
         {
             "name": "train.%330",
@@ -2144,7 +2034,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 42
+            "storage": 41
         },
         {
             "name": "train.%342.slices",
@@ -2154,7 +2044,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 41
+            "storage": 42
         },
         {
             "name": "train.%345",
@@ -2188,7 +2078,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 41
+            "storage": 42
         },
         {
             "name": "train.%348",
@@ -2197,7 +2087,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 41
+            "storage": 42
         },
         {
             "name": "train.%354",
@@ -2245,18 +2135,6 @@ export const artifact = {
             "storage": 26
         },
         {
-            "name": "train.%361",
-            "shape": [
-                1,
-                1,
-                1,
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 33
-        },
-        {
             "name": "train.%361.slices",
             "shape": [
                 32,
@@ -2264,7 +2142,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 32
+            "storage": 33
         },
         {
             "name": "train.%363",
@@ -2493,18 +2371,6 @@ export const artifact = {
             "storage": 15
         },
         {
-            "name": "train.%404",
-            "shape": [
-                1,
-                1,
-                1,
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 33
-        },
-        {
             "name": "train.%404.slices",
             "shape": [
                 64,
@@ -2512,7 +2378,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 21
+            "storage": 22
         },
         {
             "name": "train.%406",
@@ -2588,7 +2454,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 33
+            "storage": 21
         },
         {
             "name": "train.%418.slices",
@@ -2598,7 +2464,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 21
+            "storage": 22
         },
         {
             "name": "train.%421",
@@ -2622,7 +2488,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 22
+            "storage": 33
         },
         {
             "name": "train.%422.slices",
@@ -2632,7 +2498,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 21
+            "storage": 22
         },
         {
             "name": "train.%424",
@@ -2641,7 +2507,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 21
+            "storage": 22
         },
         {
             "name": "train.%430",
@@ -2689,18 +2555,6 @@ export const artifact = {
             "storage": 6
         },
         {
-            "name": "train.%437",
-            "shape": [
-                1,
-                1,
-                1,
-                16
-            ],
-            "size": 16,
-            "role": "temp",
-            "storage": 13
-        },
-        {
             "name": "train.%437.slices",
             "shape": [
                 64,
@@ -2708,7 +2562,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 12
+            "storage": 13
         },
         {
             "name": "train.%439",
@@ -2784,7 +2638,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 13
+            "storage": 12
         },
         {
             "name": "train.%452.slices",
@@ -2794,7 +2648,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 12
+            "storage": 13
         },
         {
             "name": "train.%455",
@@ -2804,7 +2658,7 @@ export const artifact = {
             ],
             "size": 144,
             "role": "temp",
-            "storage": 12
+            "storage": 33
         },
         {
             "name": "train.%455.slices",
@@ -2836,7 +2690,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 50
+            "storage": 12
         },
         {
             "name": "predict.%32",
@@ -2857,7 +2711,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 50
+            "storage": 12
         },
         {
             "name": "predict.%53",
@@ -2904,7 +2758,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 50
+            "storage": 12
         },
         {
             "name": "predict.%76",
@@ -2925,7 +2779,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 50
+            "storage": 12
         },
         {
             "name": "predict.%97",
@@ -2973,7 +2827,7 @@ export const artifact = {
             ],
             "size": 640,
             "role": "temp",
-            "storage": 48
+            "storage": 49
         },
         {
             "name": "predict.%106",
@@ -2983,7 +2837,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "temp",
-            "storage": 50
+            "storage": 48
         },
         {
             "name": "predict.%110",
@@ -2993,7 +2847,7 @@ export const artifact = {
             ],
             "size": 640,
             "role": "temp",
-            "storage": 49
+            "storage": 87
         },
         {
             "name": "predict.%111",
@@ -3003,7 +2857,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "temp",
-            "storage": 50
+            "storage": 48
         },
         {
             "name": "predict.%113",
@@ -3034,7 +2888,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 50
+            "storage": 12
         },
         {
             "name": "evaluate.%33",
@@ -3055,7 +2909,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 50
+            "storage": 12
         },
         {
             "name": "evaluate.%54",
@@ -3102,7 +2956,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 50
+            "storage": 12
         },
         {
             "name": "evaluate.%77",
@@ -3123,7 +2977,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 50
+            "storage": 12
         },
         {
             "name": "evaluate.%98",
@@ -3171,7 +3025,7 @@ export const artifact = {
             ],
             "size": 640,
             "role": "temp",
-            "storage": 48
+            "storage": 49
         },
         {
             "name": "evaluate.%107",
@@ -3181,7 +3035,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "temp",
-            "storage": 50
+            "storage": 48
         },
         {
             "name": "evaluate.%110",
@@ -3191,7 +3045,7 @@ export const artifact = {
             ],
             "size": 640,
             "role": "temp",
-            "storage": 49
+            "storage": 87
         },
         {
             "name": "evaluate.%111",
@@ -3201,17 +3055,7 @@ export const artifact = {
             ],
             "size": 640,
             "role": "temp",
-            "storage": 48
-        },
-        {
-            "name": "evaluate.%112",
-            "shape": [
-                64,
-                1
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 50
+            "storage": 49
         },
         {
             "name": "evaluate.%113",
@@ -3221,7 +3065,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "temp",
-            "storage": 88
+            "storage": 48
         },
         {
             "name": "evaluate.%116",
@@ -3231,16 +3075,7 @@ export const artifact = {
             ],
             "size": 640,
             "role": "temp",
-            "storage": 48
-        },
-        {
-            "name": "evaluate.%117",
-            "shape": [
-                64
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 50
+            "storage": 49
         },
         {
             "name": "evaluate.%118",
@@ -3249,14 +3084,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "temp",
-            "storage": 88
-        },
-        {
-            "name": "evaluate.%119",
-            "shape": [],
-            "size": 1,
-            "role": "temp",
-            "storage": 50
+            "storage": 48
         },
         {
             "name": "evaluate.%121",
@@ -3299,7 +3127,7 @@ export const artifact = {
                     "kernel": "train_002_sum",
                     "args": [
                         6,
-                        12
+                        11
                     ],
                     "sources": [
                         "%23 sum  examples/mnist-resnet.ts:18:18 batchNorm"
@@ -3308,78 +3136,60 @@ export const artifact = {
                 {
                     "kernel": "train_003_sum",
                     "args": [
-                        12,
-                        11
+                        11,
+                        12
                     ],
                     "sources": [
-                        "%23 sum  examples/mnist-resnet.ts:18:18 batchNorm"
+                        "%23 sum  examples/mnist-resnet.ts:18:18 batchNorm",
+                        "%25 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
                     "kernel": "train_004_map",
                     "args": [
-                        11,
-                        13
-                    ],
-                    "sources": [
-                        "%25 mul  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_005_map",
-                    "args": [
                         6,
-                        13,
-                        14
+                        12,
+                        13
                     ],
                     "sources": [
                         "%27 sub  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_006_map",
+                    "kernel": "train_005_map",
                     "args": [
-                        14,
-                        15
+                        13,
+                        14
                     ],
                     "sources": [
                         "%28 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
+                    "kernel": "train_006_sum",
+                    "args": [
+                        14,
+                        15
+                    ],
+                    "sources": [
+                        "%29 sum  examples/mnist-resnet.ts:18:18 batchNorm"
+                    ]
+                },
+                {
                     "kernel": "train_007_sum",
                     "args": [
                         15,
-                        17
-                    ],
-                    "sources": [
-                        "%29 sum  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_008_sum",
-                    "args": [
-                        17,
                         16
                     ],
                     "sources": [
-                        "%29 sum  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_009_map",
-                    "args": [
-                        16,
-                        18
-                    ],
-                    "sources": [
+                        "%29 sum  examples/mnist-resnet.ts:18:18 batchNorm",
                         "%30 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_010_map",
+                    "kernel": "train_008_map",
                     "args": [
-                        13,
+                        12,
                         9
                     ],
                     "sources": [
@@ -3390,9 +3200,9 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_011_map",
+                    "kernel": "train_009_map",
                     "args": [
-                        18,
+                        16,
                         10
                     ],
                     "sources": [
@@ -3403,10 +3213,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_012_map",
+                    "kernel": "train_010_map",
                     "args": [
-                        18,
-                        19
+                        16,
+                        17
                     ],
                     "sources": [
                         "%40 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3414,23 +3224,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_013_map",
+                    "kernel": "train_011_map",
                     "args": [
                         7,
-                        19,
-                        20
+                        17,
+                        18
                     ],
                     "sources": [
                         "%42 div  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_014_map",
+                    "kernel": "train_012_map",
                     "args": [
-                        14,
-                        20,
+                        13,
+                        18,
                         8,
-                        21
+                        19
                     ],
                     "sources": [
                         "%44 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3439,102 +3249,84 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_015_matmul",
+                    "kernel": "train_013_matmul",
                     "args": [
-                        21,
-                        22,
-                        23
+                        19,
+                        20,
+                        21
                     ],
                     "sources": [
                         "%52 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_016_sum",
+                    "kernel": "train_014_sum",
                     "args": [
-                        23,
-                        29
+                        21,
+                        26
                     ],
                     "sources": [
                         "%58 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_017_sum",
+                    "kernel": "train_015_sum",
                     "args": [
-                        29,
-                        28
+                        26,
+                        27
                     ],
                     "sources": [
-                        "%58 sum  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_018_map",
-                    "args": [
-                        28,
-                        30
-                    ],
-                    "sources": [
+                        "%58 sum  examples/mnist-resnet.ts:19:13 batchNorm",
                         "%59 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_019_map",
+                    "kernel": "train_016_map",
                     "args": [
-                        23,
-                        30,
-                        31
+                        21,
+                        27,
+                        28
                     ],
                     "sources": [
                         "%61 sub  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_020_map",
+                    "kernel": "train_017_map",
                     "args": [
-                        31,
-                        32
+                        28,
+                        29
                     ],
                     "sources": [
                         "%62 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_021_sum",
+                    "kernel": "train_018_sum",
                     "args": [
-                        32,
-                        34
+                        29,
+                        30
                     ],
                     "sources": [
                         "%63 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_022_sum",
+                    "kernel": "train_019_sum",
                     "args": [
-                        34,
-                        33
+                        30,
+                        31
                     ],
                     "sources": [
-                        "%63 sum  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_023_map",
-                    "args": [
-                        33,
-                        35
-                    ],
-                    "sources": [
+                        "%63 sum  examples/mnist-resnet.ts:19:13 batchNorm",
                         "%64 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_024_map",
+                    "kernel": "train_020_map",
                     "args": [
-                        30,
-                        26
+                        27,
+                        24
                     ],
                     "sources": [
                         "%65 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3544,10 +3336,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_025_map",
+                    "kernel": "train_021_map",
                     "args": [
-                        35,
-                        27
+                        31,
+                        25
                     ],
                     "sources": [
                         "%68 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3557,10 +3349,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_026_map",
+                    "kernel": "train_022_map",
                     "args": [
-                        35,
-                        36
+                        31,
+                        32
                     ],
                     "sources": [
                         "%71 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3568,24 +3360,24 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_027_map",
+                    "kernel": "train_023_map",
                     "args": [
-                        24,
-                        36,
-                        37
+                        22,
+                        32,
+                        33
                     ],
                     "sources": [
                         "%73 div  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_028_map",
+                    "kernel": "train_024_map",
                     "args": [
                         4,
-                        31,
-                        37,
-                        25,
-                        38
+                        28,
+                        33,
+                        23,
+                        34
                     ],
                     "sources": [
                         "%75 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3595,122 +3387,104 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_029_copy",
+                    "kernel": "train_025_copy",
                     "args": [
-                        38,
-                        39
+                        34,
+                        35
                     ],
                     "sources": [
                         "%80 patches  examples/mnist-resnet.ts:32:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_030_reduce_max",
+                    "kernel": "train_026_reduce_max",
                     "args": [
-                        39,
-                        40
+                        35,
+                        36
                     ],
                     "sources": [
                         "%81 reduce_max  examples/mnist-resnet.ts:32:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_031_matmul",
+                    "kernel": "train_027_matmul",
                     "args": [
-                        40,
-                        41,
-                        42
+                        36,
+                        37,
+                        38
                     ],
                     "sources": [
                         "%86 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_032_sum",
+                    "kernel": "train_028_sum",
                     "args": [
-                        42,
-                        48
+                        38,
+                        43
                     ],
                     "sources": [
                         "%92 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_033_sum",
+                    "kernel": "train_029_sum",
                     "args": [
-                        48,
-                        47
+                        43,
+                        44
                     ],
                     "sources": [
-                        "%92 sum  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_034_map",
-                    "args": [
-                        47,
-                        49
-                    ],
-                    "sources": [
+                        "%92 sum  examples/mnist-resnet.ts:18:18 batchNorm",
                         "%94 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_035_map",
+                    "kernel": "train_030_map",
                     "args": [
-                        42,
-                        49,
-                        50
+                        38,
+                        44,
+                        45
                     ],
                     "sources": [
                         "%96 sub  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_036_map",
+                    "kernel": "train_031_map",
                     "args": [
-                        50,
-                        51
+                        45,
+                        46
                     ],
                     "sources": [
                         "%97 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_037_sum",
+                    "kernel": "train_032_sum",
                     "args": [
-                        51,
-                        53
+                        46,
+                        47
                     ],
                     "sources": [
                         "%98 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_038_sum",
+                    "kernel": "train_033_sum",
                     "args": [
-                        53,
-                        52
+                        47,
+                        48
                     ],
                     "sources": [
-                        "%98 sum  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_039_map",
-                    "args": [
-                        52,
-                        54
-                    ],
-                    "sources": [
+                        "%98 sum  examples/mnist-resnet.ts:18:18 batchNorm",
                         "%99 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_040_map",
+                    "kernel": "train_034_map",
                     "args": [
-                        49,
-                        45
+                        44,
+                        41
                     ],
                     "sources": [
                         "%100 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3720,10 +3494,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_041_map",
+                    "kernel": "train_035_map",
                     "args": [
-                        54,
-                        46
+                        48,
+                        42
                     ],
                     "sources": [
                         "%103 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3733,10 +3507,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_042_map",
+                    "kernel": "train_036_map",
                     "args": [
-                        54,
-                        55
+                        48,
+                        49
                     ],
                     "sources": [
                         "%106 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3744,23 +3518,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_043_map",
+                    "kernel": "train_037_map",
                     "args": [
-                        43,
-                        55,
-                        56
+                        39,
+                        49,
+                        50
                     ],
                     "sources": [
                         "%108 div  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_044_map",
+                    "kernel": "train_038_map",
                     "args": [
+                        45,
                         50,
-                        56,
-                        44,
-                        57
+                        40,
+                        51
                     ],
                     "sources": [
                         "%110 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3769,102 +3543,84 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_045_matmul",
+                    "kernel": "train_039_matmul",
                     "args": [
-                        57,
-                        58,
-                        59
+                        51,
+                        52,
+                        53
                     ],
                     "sources": [
                         "%119 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_046_sum",
+                    "kernel": "train_040_sum",
                     "args": [
-                        59,
-                        65
+                        53,
+                        58
                     ],
                     "sources": [
                         "%125 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_047_sum",
+                    "kernel": "train_041_sum",
                     "args": [
-                        65,
-                        64
+                        58,
+                        59
                     ],
                     "sources": [
-                        "%125 sum  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_048_map",
-                    "args": [
-                        64,
-                        66
-                    ],
-                    "sources": [
+                        "%125 sum  examples/mnist-resnet.ts:19:13 batchNorm",
                         "%126 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_049_map",
+                    "kernel": "train_042_map",
                     "args": [
+                        53,
                         59,
-                        66,
-                        67
+                        60
                     ],
                     "sources": [
                         "%128 sub  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_050_map",
+                    "kernel": "train_043_map",
                     "args": [
-                        67,
-                        68
+                        60,
+                        61
                     ],
                     "sources": [
                         "%129 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_051_sum",
+                    "kernel": "train_044_sum",
                     "args": [
-                        68,
-                        70
+                        61,
+                        62
                     ],
                     "sources": [
                         "%130 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_052_sum",
+                    "kernel": "train_045_sum",
                     "args": [
-                        70,
-                        69
+                        62,
+                        63
                     ],
                     "sources": [
-                        "%130 sum  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_053_map",
-                    "args": [
-                        69,
-                        71
-                    ],
-                    "sources": [
+                        "%130 sum  examples/mnist-resnet.ts:19:13 batchNorm",
                         "%131 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_054_map",
+                    "kernel": "train_046_map",
                     "args": [
-                        66,
-                        62
+                        59,
+                        56
                     ],
                     "sources": [
                         "%132 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3874,10 +3630,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_055_map",
+                    "kernel": "train_047_map",
                     "args": [
-                        71,
-                        63
+                        63,
+                        57
                     ],
                     "sources": [
                         "%135 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3887,10 +3643,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_056_map",
+                    "kernel": "train_048_map",
                     "args": [
-                        71,
-                        72
+                        63,
+                        64
                     ],
                     "sources": [
                         "%138 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3898,24 +3654,24 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_057_map",
+                    "kernel": "train_049_map",
                     "args": [
-                        60,
-                        72,
-                        73
+                        54,
+                        64,
+                        65
                     ],
                     "sources": [
                         "%140 div  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_058_map",
+                    "kernel": "train_050_map",
                     "args": [
-                        40,
-                        67,
-                        73,
-                        61,
-                        74
+                        36,
+                        60,
+                        65,
+                        55,
+                        66
                     ],
                     "sources": [
                         "%142 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3925,32 +3681,32 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_059_copy",
+                    "kernel": "train_051_copy",
                     "args": [
-                        74,
-                        75
+                        66,
+                        67
                     ],
                     "sources": [
                         "%147 patches  examples/mnist-resnet.ts:33:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_060_reduce_max",
+                    "kernel": "train_052_reduce_max",
                     "args": [
-                        75,
-                        76
+                        67,
+                        68
                     ],
                     "sources": [
                         "%148 reduce_max  examples/mnist-resnet.ts:33:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_061_matmul",
+                    "kernel": "train_053_matmul",
                     "args": [
-                        76,
-                        77,
-                        78,
-                        79
+                        68,
+                        69,
+                        70,
+                        71
                     ],
                     "sources": [
                         "%151 matmul  examples/mnist-resnet.ts:34:20 dense",
@@ -3958,63 +3714,63 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_062_reduce_max",
+                    "kernel": "train_054_reduce_max",
                     "args": [
-                        79,
-                        80
+                        71,
+                        72
                     ],
                     "sources": [
                         "%155 reduce_max  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_063_map",
+                    "kernel": "train_055_map",
                     "args": [
-                        79,
-                        80,
-                        81
+                        71,
+                        72,
+                        73
                     ],
                     "sources": [
                         "%158 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_064_map",
+                    "kernel": "train_056_map",
                     "args": [
-                        81,
-                        82
+                        73,
+                        74
                     ],
                     "sources": [
                         "%159 exp  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_065_sum",
+                    "kernel": "train_057_sum",
                     "args": [
-                        82,
-                        83
+                        74,
+                        75
                     ],
                     "sources": [
                         "%160 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_066_map",
+                    "kernel": "train_058_map",
                     "args": [
-                        83,
-                        84
+                        75,
+                        76
                     ],
                     "sources": [
                         "%161 log  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_067_map",
+                    "kernel": "train_059_map",
                     "args": [
                         1,
-                        81,
-                        84,
-                        85
+                        73,
+                        76,
+                        77
                     ],
                     "sources": [
                         "%163 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
@@ -4022,49 +3778,31 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_068_sum",
+                    "kernel": "train_060_sum",
                     "args": [
-                        85,
-                        86
+                        77,
+                        78
                     ],
                     "sources": [
-                        "%165 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_069_map",
-                    "args": [
-                        86,
-                        87
-                    ],
-                    "sources": [
+                        "%165 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%166 neg  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_070_sum",
+                    "kernel": "train_061_sum",
                     "args": [
-                        87,
-                        88
+                        78,
+                        79
                     ],
                     "sources": [
-                        "%167 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_071_map",
-                    "args": [
-                        88,
-                        89
-                    ],
-                    "sources": [
+                        "%167 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%169 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_072_map",
+                    "kernel": "train_062_map",
                     "args": [
-                        91
+                        81
                     ],
                     "sources": [
                         "%173 add  examples/mnist-resnet.ts:27:14 adam",
@@ -4072,10 +3810,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_073_map",
+                    "kernel": "train_063_map",
                     "args": [
-                        91,
-                        94
+                        81,
+                        84
                     ],
                     "sources": [
                         "%184 pow  examples/mnist-resnet.ts:27:14 adam",
@@ -4083,10 +3821,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_074_map",
+                    "kernel": "train_064_map",
                     "args": [
-                        91,
-                        95
+                        81,
+                        85
                     ],
                     "sources": [
                         "%187 pow  examples/mnist-resnet.ts:27:14 adam",
@@ -4094,53 +3832,44 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_075_map",
+                    "kernel": "train_065_map",
                     "args": [
                         1,
-                        126
+                        116
                     ],
                     "sources": [
                         "%285 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_076_map",
+                    "kernel": "train_066_map",
                     "args": [
-                        126,
-                        127
+                        116,
+                        117
                     ],
                     "sources": [
                         "%286 neg  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_077_sum",
+                    "kernel": "train_067_sum",
                     "args": [
-                        127,
-                        128
+                        117,
+                        75,
+                        118
                     ],
                     "sources": [
-                        "%287 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_078_map",
-                    "args": [
-                        128,
-                        83,
-                        129
-                    ],
-                    "sources": [
+                        "%287 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%288 div  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_079_map",
+                    "kernel": "train_068_map",
                     "args": [
-                        126,
-                        129,
-                        82,
-                        130
+                        116,
+                        118,
+                        74,
+                        119
                     ],
                     "sources": [
                         "%290 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
@@ -4148,54 +3877,54 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_080_sum",
+                    "kernel": "train_069_sum",
                     "args": [
-                        130,
-                        131
+                        119,
+                        120
                     ],
                     "sources": [
                         "%292 sum  examples/mnist-resnet.ts:34:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_081_matmul",
+                    "kernel": "train_070_matmul",
                     "args": [
-                        76,
-                        130,
-                        132
+                        68,
+                        119,
+                        121
                     ],
                     "sources": [
                         "%295 matmul  examples/mnist-resnet.ts:34:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_082_map",
+                    "kernel": "train_071_map",
                     "args": [
-                        75,
-                        76,
-                        133
+                        67,
+                        68,
+                        122
                     ],
                     "sources": [
                         "%299 equal  examples/mnist-resnet.ts:33:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_083_sum",
+                    "kernel": "train_072_sum",
                     "args": [
-                        133,
-                        134
+                        122,
+                        123
                     ],
                     "sources": [
                         "%300 sum  examples/mnist-resnet.ts:33:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_084_matmul",
+                    "kernel": "train_073_matmul",
                     "args": [
-                        130,
-                        77,
-                        134,
-                        135
+                        119,
+                        69,
+                        123,
+                        124
                     ],
                     "sources": [
                         "%294 matmul  examples/mnist-resnet.ts:34:20 dense",
@@ -4203,22 +3932,22 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_085_map",
+                    "kernel": "train_074_map",
                     "args": [
-                        133,
-                        135,
-                        136
+                        122,
+                        124,
+                        125
                     ],
                     "sources": [
                         "%304 mul  examples/mnist-resnet.ts:33:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_086_map",
+                    "kernel": "train_075_map",
                     "args": [
-                        74,
-                        136,
-                        137
+                        66,
+                        125,
+                        126
                     ],
                     "sources": [
                         "%305 unpatches  examples/mnist-resnet.ts:33:16 maxPool2d",
@@ -4227,74 +3956,74 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_087_sum",
+                    "kernel": "train_076_sum",
                     "args": [
-                        137,
-                        139
+                        126,
+                        128
                     ],
                     "sources": [
                         "%308 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_088_sum",
+                    "kernel": "train_077_sum",
                     "args": [
-                        139,
-                        138
+                        128,
+                        127
                     ],
                     "sources": [
                         "%308 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_089_map",
+                    "kernel": "train_078_map",
                     "args": [
-                        137,
-                        67,
-                        140
+                        126,
+                        60,
+                        129
                     ],
                     "sources": [
                         "%311 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_090_sum",
+                    "kernel": "train_079_sum",
                     "args": [
-                        140,
-                        142
+                        129,
+                        131
                     ],
                     "sources": [
                         "%312 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_091_sum",
+                    "kernel": "train_080_sum",
                     "args": [
-                        142,
-                        141
+                        131,
+                        130
                     ],
                     "sources": [
                         "%312 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_092_map",
+                    "kernel": "train_081_map",
                     "args": [
-                        141,
-                        72,
-                        143
+                        130,
+                        64,
+                        132
                     ],
                     "sources": [
                         "%314 div  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_093_map",
+                    "kernel": "train_082_map",
                     "args": [
-                        141,
-                        73,
-                        72,
-                        144
+                        130,
+                        65,
+                        64,
+                        133
                     ],
                     "sources": [
                         "%315 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -4306,23 +4035,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_094_map",
+                    "kernel": "train_083_map",
                     "args": [
-                        144,
-                        67,
-                        145
+                        133,
+                        60,
+                        134
                     ],
                     "sources": [
                         "%324 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_095_map",
+                    "kernel": "train_084_map",
                     "args": [
-                        137,
-                        73,
-                        145,
-                        146
+                        126,
+                        65,
+                        134,
+                        135
                     ],
                     "sources": [
                         "%310 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -4331,94 +4060,85 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_096_map",
+                    "kernel": "train_085_map",
                     "args": [
-                        146,
-                        147
+                        135,
+                        136
                     ],
                     "sources": [
                         "%327 neg  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_097_sum",
+                    "kernel": "train_086_sum",
                     "args": [
-                        147,
-                        149
+                        136,
+                        137
                     ],
                     "sources": [
                         "%328 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_098_sum",
+                    "kernel": "train_087_sum",
                     "args": [
-                        149,
-                        148
+                        137,
+                        138
                     ],
                     "sources": [
-                        "%328 sum  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_099_map",
-                    "args": [
-                        148,
-                        150
-                    ],
-                    "sources": [
+                        "%328 sum  examples/mnist-resnet.ts:19:13 batchNorm",
                         "%330 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_100_map",
+                    "kernel": "train_088_map",
                     "args": [
-                        146,
-                        150,
-                        151
+                        135,
+                        138,
+                        139
                     ],
                     "sources": [
                         "%333 add  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_101_matmul",
+                    "kernel": "train_089_matmul",
                     "args": [
-                        151,
-                        58,
-                        152
+                        139,
+                        52,
+                        140
                     ],
                     "sources": [
                         "%335 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_102_matmul",
+                    "kernel": "train_090_matmul",
                     "args": [
-                        57,
-                        151,
-                        154
+                        51,
+                        139,
+                        142
                     ],
                     "sources": [
                         "%336 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_103_sum",
+                    "kernel": "train_091_sum",
                     "args": [
-                        154,
-                        153
+                        142,
+                        141
                     ],
                     "sources": [
                         "%336 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_104_map",
+                    "kernel": "train_092_map",
                     "args": [
-                        57,
-                        152,
-                        155
+                        51,
+                        140,
+                        143
                     ],
                     "sources": [
                         "%339 unpatches  examples/mnist-resnet.ts:19:41 conv",
@@ -4427,74 +4147,74 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_105_sum",
+                    "kernel": "train_093_sum",
                     "args": [
-                        155,
-                        157
+                        143,
+                        145
                     ],
                     "sources": [
                         "%342 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_106_sum",
+                    "kernel": "train_094_sum",
                     "args": [
-                        157,
-                        156
+                        145,
+                        144
                     ],
                     "sources": [
                         "%342 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_107_map",
+                    "kernel": "train_095_map",
                     "args": [
-                        155,
-                        50,
-                        158
+                        143,
+                        45,
+                        146
                     ],
                     "sources": [
                         "%345 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_108_sum",
+                    "kernel": "train_096_sum",
                     "args": [
-                        158,
-                        160
+                        146,
+                        148
                     ],
                     "sources": [
                         "%346 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_109_sum",
+                    "kernel": "train_097_sum",
                     "args": [
-                        160,
-                        159
+                        148,
+                        147
                     ],
                     "sources": [
                         "%346 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_110_map",
+                    "kernel": "train_098_map",
                     "args": [
-                        159,
-                        55,
-                        161
+                        147,
+                        49,
+                        149
                     ],
                     "sources": [
                         "%348 div  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_111_map",
+                    "kernel": "train_099_map",
                     "args": [
-                        159,
-                        56,
-                        55,
-                        162
+                        147,
+                        50,
+                        49,
+                        150
                     ],
                     "sources": [
                         "%349 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -4506,23 +4226,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_112_map",
+                    "kernel": "train_100_map",
                     "args": [
-                        162,
-                        50,
-                        163
+                        150,
+                        45,
+                        151
                     ],
                     "sources": [
                         "%357 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_113_map",
+                    "kernel": "train_101_map",
                     "args": [
-                        155,
-                        56,
-                        163,
-                        164
+                        143,
+                        50,
+                        151,
+                        152
                     ],
                     "sources": [
                         "%344 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -4531,116 +4251,107 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_114_map",
+                    "kernel": "train_102_map",
                     "args": [
-                        164,
-                        165
+                        152,
+                        153
                     ],
                     "sources": [
                         "%360 neg  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_115_sum",
+                    "kernel": "train_103_sum",
                     "args": [
-                        165,
-                        167
+                        153,
+                        154
                     ],
                     "sources": [
                         "%361 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_116_sum",
+                    "kernel": "train_104_sum",
                     "args": [
-                        167,
-                        166
+                        154,
+                        155
                     ],
                     "sources": [
-                        "%361 sum  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_117_map",
-                    "args": [
-                        166,
-                        168
-                    ],
-                    "sources": [
+                        "%361 sum  examples/mnist-resnet.ts:18:18 batchNorm",
                         "%363 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_118_map",
+                    "kernel": "train_105_map",
                     "args": [
-                        164,
-                        168,
-                        169
+                        152,
+                        155,
+                        156
                     ],
                     "sources": [
                         "%366 add  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_119_matmul",
+                    "kernel": "train_106_matmul",
                     "args": [
-                        169,
-                        41,
-                        170
+                        156,
+                        37,
+                        157
                     ],
                     "sources": [
                         "%368 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_120_matmul",
+                    "kernel": "train_107_matmul",
                     "args": [
-                        40,
-                        169,
-                        172
+                        36,
+                        156,
+                        159
                     ],
                     "sources": [
                         "%369 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_121_sum",
+                    "kernel": "train_108_sum",
                     "args": [
-                        172,
-                        171
+                        159,
+                        158
                     ],
                     "sources": [
                         "%369 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_122_map",
+                    "kernel": "train_109_map",
                     "args": [
-                        39,
-                        40,
-                        173
+                        35,
+                        36,
+                        160
                     ],
                     "sources": [
                         "%376 equal  examples/mnist-resnet.ts:32:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_123_sum",
+                    "kernel": "train_110_sum",
                     "args": [
-                        173,
-                        174
+                        160,
+                        161
                     ],
                     "sources": [
                         "%377 sum  examples/mnist-resnet.ts:32:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_124_map",
+                    "kernel": "train_111_map",
                     "args": [
-                        137,
-                        170,
-                        174,
-                        175
+                        126,
+                        157,
+                        161,
+                        162
                     ],
                     "sources": [
                         "%372 unpatches  examples/mnist-resnet.ts:18:46 conv",
@@ -4649,22 +4360,22 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_125_map",
+                    "kernel": "train_112_map",
                     "args": [
-                        173,
-                        175,
-                        176
+                        160,
+                        162,
+                        163
                     ],
                     "sources": [
                         "%381 mul  examples/mnist-resnet.ts:32:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_126_map",
+                    "kernel": "train_113_map",
                     "args": [
-                        38,
-                        176,
-                        177
+                        34,
+                        163,
+                        164
                     ],
                     "sources": [
                         "%382 unpatches  examples/mnist-resnet.ts:32:16 maxPool2d",
@@ -4673,74 +4384,74 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_127_sum",
+                    "kernel": "train_114_sum",
                     "args": [
-                        177,
-                        179
+                        164,
+                        166
                     ],
                     "sources": [
                         "%385 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_128_sum",
+                    "kernel": "train_115_sum",
                     "args": [
-                        179,
-                        178
+                        166,
+                        165
                     ],
                     "sources": [
                         "%385 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_129_map",
+                    "kernel": "train_116_map",
                     "args": [
-                        177,
-                        31,
-                        180
+                        164,
+                        28,
+                        167
                     ],
                     "sources": [
                         "%388 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_130_sum",
+                    "kernel": "train_117_sum",
                     "args": [
-                        180,
-                        182
+                        167,
+                        169
                     ],
                     "sources": [
                         "%389 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_131_sum",
+                    "kernel": "train_118_sum",
                     "args": [
-                        182,
-                        181
+                        169,
+                        168
                     ],
                     "sources": [
                         "%389 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_132_map",
+                    "kernel": "train_119_map",
                     "args": [
-                        181,
-                        36,
-                        183
+                        168,
+                        32,
+                        170
                     ],
                     "sources": [
                         "%391 div  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_133_map",
+                    "kernel": "train_120_map",
                     "args": [
-                        181,
-                        37,
-                        36,
-                        184
+                        168,
+                        33,
+                        32,
+                        171
                     ],
                     "sources": [
                         "%392 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -4752,23 +4463,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_134_map",
+                    "kernel": "train_121_map",
                     "args": [
-                        184,
-                        31,
-                        185
+                        171,
+                        28,
+                        172
                     ],
                     "sources": [
                         "%400 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_135_map",
+                    "kernel": "train_122_map",
                     "args": [
-                        177,
-                        37,
-                        185,
-                        186
+                        164,
+                        33,
+                        172,
+                        173
                     ],
                     "sources": [
                         "%387 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -4777,94 +4488,85 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_136_map",
+                    "kernel": "train_123_map",
                     "args": [
-                        186,
-                        187
+                        173,
+                        174
                     ],
                     "sources": [
                         "%403 neg  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_137_sum",
+                    "kernel": "train_124_sum",
                     "args": [
-                        187,
-                        189
+                        174,
+                        175
                     ],
                     "sources": [
                         "%404 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_138_sum",
+                    "kernel": "train_125_sum",
                     "args": [
-                        189,
-                        188
+                        175,
+                        176
                     ],
                     "sources": [
-                        "%404 sum  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_139_map",
-                    "args": [
-                        188,
-                        190
-                    ],
-                    "sources": [
+                        "%404 sum  examples/mnist-resnet.ts:19:13 batchNorm",
                         "%406 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_140_map",
+                    "kernel": "train_126_map",
                     "args": [
-                        186,
-                        190,
-                        191
+                        173,
+                        176,
+                        177
                     ],
                     "sources": [
                         "%409 add  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_141_matmul",
+                    "kernel": "train_127_matmul",
                     "args": [
-                        191,
-                        22,
-                        192
+                        177,
+                        20,
+                        178
                     ],
                     "sources": [
                         "%411 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_142_matmul",
+                    "kernel": "train_128_matmul",
                     "args": [
-                        21,
-                        191,
-                        194
+                        19,
+                        177,
+                        180
                     ],
                     "sources": [
                         "%412 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_143_sum",
+                    "kernel": "train_129_sum",
                     "args": [
-                        194,
-                        193
+                        180,
+                        179
                     ],
                     "sources": [
                         "%412 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_144_map",
+                    "kernel": "train_130_map",
                     "args": [
-                        21,
-                        192,
-                        195
+                        19,
+                        178,
+                        181
                     ],
                     "sources": [
                         "%415 unpatches  examples/mnist-resnet.ts:19:41 conv",
@@ -4873,74 +4575,74 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_145_sum",
+                    "kernel": "train_131_sum",
                     "args": [
-                        195,
-                        197
+                        181,
+                        183
                     ],
                     "sources": [
                         "%418 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_146_sum",
+                    "kernel": "train_132_sum",
                     "args": [
-                        197,
-                        196
+                        183,
+                        182
                     ],
                     "sources": [
                         "%418 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_147_map",
+                    "kernel": "train_133_map",
                     "args": [
-                        195,
-                        14,
-                        198
+                        181,
+                        13,
+                        184
                     ],
                     "sources": [
                         "%421 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_148_sum",
+                    "kernel": "train_134_sum",
                     "args": [
-                        198,
-                        200
+                        184,
+                        186
                     ],
                     "sources": [
                         "%422 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_149_sum",
+                    "kernel": "train_135_sum",
                     "args": [
-                        200,
-                        199
+                        186,
+                        185
                     ],
                     "sources": [
                         "%422 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_150_map",
+                    "kernel": "train_136_map",
                     "args": [
-                        199,
-                        19,
-                        201
+                        185,
+                        17,
+                        187
                     ],
                     "sources": [
                         "%424 div  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_151_map",
+                    "kernel": "train_137_map",
                     "args": [
-                        199,
-                        20,
-                        19,
-                        202
+                        185,
+                        18,
+                        17,
+                        188
                     ],
                     "sources": [
                         "%425 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -4952,23 +4654,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_152_map",
+                    "kernel": "train_138_map",
                     "args": [
-                        202,
-                        14,
-                        203
+                        188,
+                        13,
+                        189
                     ],
                     "sources": [
                         "%433 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_153_map",
+                    "kernel": "train_139_map",
                     "args": [
-                        195,
-                        20,
-                        203,
-                        204
+                        181,
+                        18,
+                        189,
+                        190
                     ],
                     "sources": [
                         "%420 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -4977,95 +4679,86 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_154_map",
+                    "kernel": "train_140_map",
                     "args": [
-                        204,
-                        205
+                        190,
+                        191
                     ],
                     "sources": [
                         "%436 neg  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_155_sum",
+                    "kernel": "train_141_sum",
                     "args": [
-                        205,
-                        207
+                        191,
+                        192
                     ],
                     "sources": [
                         "%437 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_156_sum",
+                    "kernel": "train_142_sum",
                     "args": [
-                        207,
-                        206
+                        192,
+                        193
                     ],
                     "sources": [
-                        "%437 sum  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_157_map",
-                    "args": [
-                        206,
-                        208
-                    ],
-                    "sources": [
+                        "%437 sum  examples/mnist-resnet.ts:18:18 batchNorm",
                         "%439 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_158_map",
+                    "kernel": "train_143_map",
                     "args": [
-                        204,
-                        208,
-                        209
+                        190,
+                        193,
+                        194
                     ],
                     "sources": [
                         "%442 add  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_159_matmul",
+                    "kernel": "train_144_matmul",
                     "args": [
-                        209,
+                        194,
                         5,
-                        210
+                        195
                     ],
                     "sources": [
                         "%444 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_160_matmul",
+                    "kernel": "train_145_matmul",
                     "args": [
                         4,
-                        209,
-                        212
+                        194,
+                        197
                     ],
                     "sources": [
                         "%445 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_161_sum",
+                    "kernel": "train_146_sum",
                     "args": [
-                        212,
-                        211
+                        197,
+                        196
                     ],
                     "sources": [
                         "%445 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_162_map",
+                    "kernel": "train_147_map",
                     "args": [
                         4,
-                        177,
-                        210,
-                        213
+                        164,
+                        195,
+                        198
                     ],
                     "sources": [
                         "%448 unpatches  examples/mnist-resnet.ts:18:46 conv",
@@ -5075,51 +4768,51 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_163_sum",
+                    "kernel": "train_148_sum",
                     "args": [
-                        213,
-                        215
+                        198,
+                        200
                     ],
                     "sources": [
                         "%452 sum  examples/mnist-resnet.ts:31:23 conv"
                     ]
                 },
                 {
-                    "kernel": "train_164_sum",
+                    "kernel": "train_149_sum",
                     "args": [
-                        215,
-                        214
+                        200,
+                        199
                     ],
                     "sources": [
                         "%452 sum  examples/mnist-resnet.ts:31:23 conv"
                     ]
                 },
                 {
-                    "kernel": "train_165_matmul",
+                    "kernel": "train_150_matmul",
                     "args": [
                         0,
-                        213,
-                        217
+                        198,
+                        202
                     ],
                     "sources": [
                         "%455 matmul  examples/mnist-resnet.ts:31:23 conv"
                     ]
                 },
                 {
-                    "kernel": "train_166_sum",
+                    "kernel": "train_151_sum",
                     "args": [
-                        217,
-                        216
+                        202,
+                        201
                     ],
                     "sources": [
                         "%455 matmul  examples/mnist-resnet.ts:31:23 conv"
                     ]
                 },
                 {
-                    "kernel": "train_167_map",
+                    "kernel": "train_152_map",
                     "args": [
-                        216,
-                        92
+                        201,
+                        82
                     ],
                     "sources": [
                         "%178 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5129,10 +4822,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_168_map",
+                    "kernel": "train_153_map",
                     "args": [
-                        216,
-                        93
+                        201,
+                        83
                     ],
                     "sources": [
                         "%182 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5143,13 +4836,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_169_map",
+                    "kernel": "train_154_map",
                     "args": [
-                        90,
-                        92,
-                        94,
-                        93,
-                        95,
+                        80,
+                        82,
+                        84,
+                        83,
+                        85,
                         2
                     ],
                     "sources": [
@@ -5164,10 +4857,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_170_map",
+                    "kernel": "train_155_map",
                     "args": [
-                        214,
-                        96
+                        199,
+                        86
                     ],
                     "sources": [
                         "%195 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5177,10 +4870,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_171_map",
+                    "kernel": "train_156_map",
                     "args": [
-                        214,
-                        97
+                        199,
+                        87
                     ],
                     "sources": [
                         "%198 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5191,13 +4884,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_172_map",
+                    "kernel": "train_157_map",
                     "args": [
-                        90,
-                        96,
-                        94,
-                        97,
-                        95,
+                        80,
+                        86,
+                        84,
+                        87,
+                        85,
                         3
                     ],
                     "sources": [
@@ -5212,10 +4905,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_173_map",
+                    "kernel": "train_158_map",
                     "args": [
-                        211,
-                        98
+                        196,
+                        88
                     ],
                     "sources": [
                         "%207 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5225,10 +4918,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_174_map",
+                    "kernel": "train_159_map",
                     "args": [
-                        211,
-                        99
+                        196,
+                        89
                     ],
                     "sources": [
                         "%210 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5239,13 +4932,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_175_map",
+                    "kernel": "train_160_map",
                     "args": [
-                        90,
-                        98,
-                        94,
-                        99,
-                        95,
+                        80,
+                        88,
+                        84,
+                        89,
+                        85,
                         5
                     ],
                     "sources": [
@@ -5260,10 +4953,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_176_map",
+                    "kernel": "train_161_map",
                     "args": [
-                        201,
-                        100
+                        187,
+                        90
                     ],
                     "sources": [
                         "%218 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5273,10 +4966,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_177_map",
+                    "kernel": "train_162_map",
                     "args": [
-                        201,
-                        101
+                        187,
+                        91
                     ],
                     "sources": [
                         "%219 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5287,13 +4980,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_178_map",
+                    "kernel": "train_163_map",
                     "args": [
+                        80,
                         90,
-                        100,
-                        94,
-                        101,
-                        95,
+                        84,
+                        91,
+                        85,
                         7
                     ],
                     "sources": [
@@ -5308,10 +5001,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_179_map",
+                    "kernel": "train_164_map",
                     "args": [
-                        196,
-                        102
+                        182,
+                        92
                     ],
                     "sources": [
                         "%222 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5321,10 +5014,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_180_map",
+                    "kernel": "train_165_map",
                     "args": [
-                        196,
-                        103
+                        182,
+                        93
                     ],
                     "sources": [
                         "%223 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5335,13 +5028,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_181_map",
+                    "kernel": "train_166_map",
                     "args": [
-                        90,
-                        102,
-                        94,
-                        103,
-                        95,
+                        80,
+                        92,
+                        84,
+                        93,
+                        85,
                         8
                     ],
                     "sources": [
@@ -5356,10 +5049,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_182_map",
+                    "kernel": "train_167_map",
                     "args": [
-                        193,
-                        104
+                        179,
+                        94
                     ],
                     "sources": [
                         "%226 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5369,10 +5062,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_183_map",
+                    "kernel": "train_168_map",
                     "args": [
-                        193,
-                        105
+                        179,
+                        95
                     ],
                     "sources": [
                         "%227 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5383,14 +5076,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_184_map",
+                    "kernel": "train_169_map",
                     "args": [
-                        90,
-                        104,
+                        80,
                         94,
-                        105,
+                        84,
                         95,
-                        22
+                        85,
+                        20
                     ],
                     "sources": [
                         "%522 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5404,10 +5097,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_185_map",
+                    "kernel": "train_170_map",
                     "args": [
-                        183,
-                        106
+                        170,
+                        96
                     ],
                     "sources": [
                         "%230 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5417,10 +5110,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_186_map",
+                    "kernel": "train_171_map",
                     "args": [
-                        183,
-                        107
+                        170,
+                        97
                     ],
                     "sources": [
                         "%231 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5431,14 +5124,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_187_map",
+                    "kernel": "train_172_map",
                     "args": [
-                        90,
-                        106,
-                        94,
-                        107,
-                        95,
-                        24
+                        80,
+                        96,
+                        84,
+                        97,
+                        85,
+                        22
                     ],
                     "sources": [
                         "%534 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5452,10 +5145,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_188_map",
+                    "kernel": "train_173_map",
                     "args": [
-                        178,
-                        108
+                        165,
+                        98
                     ],
                     "sources": [
                         "%234 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5465,10 +5158,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_189_map",
+                    "kernel": "train_174_map",
                     "args": [
-                        178,
-                        109
+                        165,
+                        99
                     ],
                     "sources": [
                         "%235 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5479,14 +5172,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_190_map",
+                    "kernel": "train_175_map",
                     "args": [
-                        90,
-                        108,
-                        94,
-                        109,
-                        95,
-                        25
+                        80,
+                        98,
+                        84,
+                        99,
+                        85,
+                        23
                     ],
                     "sources": [
                         "%546 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5500,10 +5193,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_191_map",
+                    "kernel": "train_176_map",
                     "args": [
-                        171,
-                        110
+                        158,
+                        100
                     ],
                     "sources": [
                         "%238 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5513,10 +5206,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_192_map",
+                    "kernel": "train_177_map",
                     "args": [
-                        171,
-                        111
+                        158,
+                        101
                     ],
                     "sources": [
                         "%239 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5527,14 +5220,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_193_map",
+                    "kernel": "train_178_map",
                     "args": [
-                        90,
-                        110,
-                        94,
-                        111,
-                        95,
-                        41
+                        80,
+                        100,
+                        84,
+                        101,
+                        85,
+                        37
                     ],
                     "sources": [
                         "%558 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5548,10 +5241,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_194_map",
+                    "kernel": "train_179_map",
                     "args": [
-                        161,
-                        112
+                        149,
+                        102
                     ],
                     "sources": [
                         "%242 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5561,10 +5254,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_195_map",
+                    "kernel": "train_180_map",
                     "args": [
-                        161,
-                        113
+                        149,
+                        103
                     ],
                     "sources": [
                         "%243 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5575,14 +5268,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_196_map",
+                    "kernel": "train_181_map",
                     "args": [
-                        90,
-                        112,
-                        94,
-                        113,
-                        95,
-                        43
+                        80,
+                        102,
+                        84,
+                        103,
+                        85,
+                        39
                     ],
                     "sources": [
                         "%570 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5596,10 +5289,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_197_map",
+                    "kernel": "train_182_map",
                     "args": [
-                        156,
-                        114
+                        144,
+                        104
                     ],
                     "sources": [
                         "%246 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5609,10 +5302,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_198_map",
+                    "kernel": "train_183_map",
                     "args": [
-                        156,
-                        115
+                        144,
+                        105
                     ],
                     "sources": [
                         "%247 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5623,14 +5316,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_199_map",
+                    "kernel": "train_184_map",
                     "args": [
-                        90,
-                        114,
-                        94,
-                        115,
-                        95,
-                        44
+                        80,
+                        104,
+                        84,
+                        105,
+                        85,
+                        40
                     ],
                     "sources": [
                         "%582 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5644,10 +5337,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_200_map",
+                    "kernel": "train_185_map",
                     "args": [
-                        153,
-                        116
+                        141,
+                        106
                     ],
                     "sources": [
                         "%250 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5657,10 +5350,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_201_map",
+                    "kernel": "train_186_map",
                     "args": [
-                        153,
-                        117
+                        141,
+                        107
                     ],
                     "sources": [
                         "%251 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5671,14 +5364,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_202_map",
+                    "kernel": "train_187_map",
                     "args": [
-                        90,
-                        116,
-                        94,
-                        117,
-                        95,
-                        58
+                        80,
+                        106,
+                        84,
+                        107,
+                        85,
+                        52
                     ],
                     "sources": [
                         "%594 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5692,10 +5385,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_203_map",
+                    "kernel": "train_188_map",
                     "args": [
-                        143,
-                        118
+                        132,
+                        108
                     ],
                     "sources": [
                         "%254 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5705,10 +5398,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_204_map",
+                    "kernel": "train_189_map",
                     "args": [
-                        143,
-                        119
+                        132,
+                        109
                     ],
                     "sources": [
                         "%255 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5719,14 +5412,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_205_map",
+                    "kernel": "train_190_map",
                     "args": [
-                        90,
-                        118,
-                        94,
-                        119,
-                        95,
-                        60
+                        80,
+                        108,
+                        84,
+                        109,
+                        85,
+                        54
                     ],
                     "sources": [
                         "%606 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5740,10 +5433,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_206_map",
+                    "kernel": "train_191_map",
                     "args": [
-                        138,
-                        120
+                        127,
+                        110
                     ],
                     "sources": [
                         "%258 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5753,10 +5446,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_207_map",
+                    "kernel": "train_192_map",
                     "args": [
-                        138,
-                        121
+                        127,
+                        111
                     ],
                     "sources": [
                         "%259 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5767,14 +5460,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_208_map",
+                    "kernel": "train_193_map",
                     "args": [
-                        90,
-                        120,
-                        94,
-                        121,
-                        95,
-                        61
+                        80,
+                        110,
+                        84,
+                        111,
+                        85,
+                        55
                     ],
                     "sources": [
                         "%618 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5788,10 +5481,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_209_map",
+                    "kernel": "train_194_map",
                     "args": [
-                        132,
-                        122
+                        121,
+                        112
                     ],
                     "sources": [
                         "%263 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5801,10 +5494,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_210_map",
+                    "kernel": "train_195_map",
                     "args": [
-                        132,
-                        123
+                        121,
+                        113
                     ],
                     "sources": [
                         "%266 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5815,14 +5508,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_211_map",
+                    "kernel": "train_196_map",
                     "args": [
-                        90,
-                        122,
-                        94,
-                        123,
-                        95,
-                        77
+                        80,
+                        112,
+                        84,
+                        113,
+                        85,
+                        69
                     ],
                     "sources": [
                         "%630 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5836,10 +5529,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_212_map",
+                    "kernel": "train_197_map",
                     "args": [
-                        131,
-                        124
+                        120,
+                        114
                     ],
                     "sources": [
                         "%275 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5849,10 +5542,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_213_map",
+                    "kernel": "train_198_map",
                     "args": [
-                        131,
-                        125
+                        120,
+                        115
                     ],
                     "sources": [
                         "%278 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5863,14 +5556,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_214_map",
+                    "kernel": "train_199_map",
                     "args": [
-                        90,
-                        124,
-                        94,
-                        125,
-                        95,
-                        78
+                        80,
+                        114,
+                        84,
+                        115,
+                        85,
+                        70
                     ],
                     "sources": [
                         "%642 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5895,13 +5588,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 90
+                    "buffer": 80
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 89
+                    "buffer": 79
                 }
             ]
         },
@@ -5914,7 +5607,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        218
+                        203
                     ],
                     "sources": [
                         "%5 matmul  examples/mnist-resnet.ts:31:23 conv",
@@ -5927,7 +5620,7 @@ export const artifact = {
                     "args": [
                         7,
                         10,
-                        219
+                        204
                     ],
                     "sources": [
                         "%23 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -5938,12 +5631,12 @@ export const artifact = {
                 {
                     "kernel": "predict_002_matmul",
                     "args": [
-                        218,
+                        203,
                         5,
                         9,
-                        219,
+                        204,
                         8,
-                        220
+                        205
                     ],
                     "sources": [
                         "%16 matmul  examples/mnist-resnet.ts:18:46 conv",
@@ -5956,9 +5649,9 @@ export const artifact = {
                 {
                     "kernel": "predict_003_map",
                     "args": [
-                        24,
-                        27,
-                        221
+                        22,
+                        25,
+                        206
                     ],
                     "sources": [
                         "%43 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -5969,13 +5662,13 @@ export const artifact = {
                 {
                     "kernel": "predict_004_matmul",
                     "args": [
-                        220,
-                        22,
-                        218,
-                        26,
-                        221,
-                        25,
-                        222
+                        205,
+                        20,
+                        203,
+                        24,
+                        206,
+                        23,
+                        207
                     ],
                     "sources": [
                         "%37 matmul  examples/mnist-resnet.ts:19:41 conv",
@@ -5989,8 +5682,8 @@ export const artifact = {
                 {
                     "kernel": "predict_005_copy",
                     "args": [
-                        222,
-                        223
+                        207,
+                        208
                     ],
                     "sources": [
                         "%54 patches  examples/mnist-resnet.ts:32:16 maxPool2d"
@@ -5999,8 +5692,8 @@ export const artifact = {
                 {
                     "kernel": "predict_006_reduce_max",
                     "args": [
-                        223,
-                        224
+                        208,
+                        209
                     ],
                     "sources": [
                         "%55 reduce_max  examples/mnist-resnet.ts:32:16 maxPool2d"
@@ -6009,9 +5702,9 @@ export const artifact = {
                 {
                     "kernel": "predict_007_map",
                     "args": [
-                        43,
-                        46,
-                        225
+                        39,
+                        42,
+                        210
                     ],
                     "sources": [
                         "%66 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -6022,12 +5715,12 @@ export const artifact = {
                 {
                     "kernel": "predict_008_matmul",
                     "args": [
-                        224,
+                        209,
+                        37,
                         41,
-                        45,
-                        225,
-                        44,
-                        226
+                        210,
+                        40,
+                        211
                     ],
                     "sources": [
                         "%60 matmul  examples/mnist-resnet.ts:18:46 conv",
@@ -6040,9 +5733,9 @@ export const artifact = {
                 {
                     "kernel": "predict_009_map",
                     "args": [
-                        60,
-                        63,
-                        227
+                        54,
+                        57,
+                        212
                     ],
                     "sources": [
                         "%87 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -6053,13 +5746,13 @@ export const artifact = {
                 {
                     "kernel": "predict_010_matmul",
                     "args": [
-                        226,
-                        58,
-                        224,
-                        62,
-                        227,
-                        61,
-                        228
+                        211,
+                        52,
+                        209,
+                        56,
+                        212,
+                        55,
+                        213
                     ],
                     "sources": [
                         "%81 matmul  examples/mnist-resnet.ts:19:41 conv",
@@ -6073,8 +5766,8 @@ export const artifact = {
                 {
                     "kernel": "predict_011_copy",
                     "args": [
-                        228,
-                        229
+                        213,
+                        214
                     ],
                     "sources": [
                         "%98 patches  examples/mnist-resnet.ts:33:16 maxPool2d"
@@ -6083,8 +5776,8 @@ export const artifact = {
                 {
                     "kernel": "predict_012_reduce_max",
                     "args": [
-                        229,
-                        230
+                        214,
+                        215
                     ],
                     "sources": [
                         "%99 reduce_max  examples/mnist-resnet.ts:33:16 maxPool2d"
@@ -6093,10 +5786,10 @@ export const artifact = {
                 {
                     "kernel": "predict_013_matmul",
                     "args": [
-                        230,
-                        77,
-                        78,
-                        231
+                        215,
+                        69,
+                        70,
+                        216
                     ],
                     "sources": [
                         "%102 matmul  examples/mnist-resnet.ts:34:20 dense",
@@ -6106,8 +5799,8 @@ export const artifact = {
                 {
                     "kernel": "predict_014_reduce_max",
                     "args": [
-                        231,
-                        232
+                        216,
+                        217
                     ],
                     "sources": [
                         "%106 reduce_max  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
@@ -6116,9 +5809,9 @@ export const artifact = {
                 {
                     "kernel": "predict_015_map",
                     "args": [
-                        231,
-                        232,
-                        233
+                        216,
+                        217,
+                        218
                     ],
                     "sources": [
                         "%109 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
@@ -6128,8 +5821,8 @@ export const artifact = {
                 {
                     "kernel": "predict_016_sum",
                     "args": [
-                        233,
-                        234
+                        218,
+                        219
                     ],
                     "sources": [
                         "%111 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
@@ -6138,9 +5831,9 @@ export const artifact = {
                 {
                     "kernel": "predict_017_map",
                     "args": [
-                        233,
-                        234,
-                        235
+                        218,
+                        219,
+                        220
                     ],
                     "sources": [
                         "%113 div  examples/mnist-resnet.ts:37:29 softmax"
@@ -6156,7 +5849,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 235
+                    "buffer": 220
                 }
             ]
         },
@@ -6169,7 +5862,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        236
+                        221
                     ],
                     "sources": [
                         "%6 matmul  examples/mnist-resnet.ts:31:23 conv",
@@ -6182,7 +5875,7 @@ export const artifact = {
                     "args": [
                         7,
                         10,
-                        237
+                        222
                     ],
                     "sources": [
                         "%24 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -6193,12 +5886,12 @@ export const artifact = {
                 {
                     "kernel": "evaluate_002_matmul",
                     "args": [
-                        236,
+                        221,
                         5,
                         9,
-                        237,
+                        222,
                         8,
-                        238
+                        223
                     ],
                     "sources": [
                         "%17 matmul  examples/mnist-resnet.ts:18:46 conv",
@@ -6211,9 +5904,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_003_map",
                     "args": [
-                        24,
-                        27,
-                        239
+                        22,
+                        25,
+                        224
                     ],
                     "sources": [
                         "%44 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -6224,13 +5917,13 @@ export const artifact = {
                 {
                     "kernel": "evaluate_004_matmul",
                     "args": [
-                        238,
-                        22,
-                        236,
-                        26,
-                        239,
-                        25,
-                        240
+                        223,
+                        20,
+                        221,
+                        24,
+                        224,
+                        23,
+                        225
                     ],
                     "sources": [
                         "%38 matmul  examples/mnist-resnet.ts:19:41 conv",
@@ -6244,8 +5937,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_005_copy",
                     "args": [
-                        240,
-                        241
+                        225,
+                        226
                     ],
                     "sources": [
                         "%55 patches  examples/mnist-resnet.ts:32:16 maxPool2d"
@@ -6254,8 +5947,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_006_reduce_max",
                     "args": [
-                        241,
-                        242
+                        226,
+                        227
                     ],
                     "sources": [
                         "%56 reduce_max  examples/mnist-resnet.ts:32:16 maxPool2d"
@@ -6264,9 +5957,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_007_map",
                     "args": [
-                        43,
-                        46,
-                        243
+                        39,
+                        42,
+                        228
                     ],
                     "sources": [
                         "%67 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -6277,12 +5970,12 @@ export const artifact = {
                 {
                     "kernel": "evaluate_008_matmul",
                     "args": [
-                        242,
+                        227,
+                        37,
                         41,
-                        45,
-                        243,
-                        44,
-                        244
+                        228,
+                        40,
+                        229
                     ],
                     "sources": [
                         "%61 matmul  examples/mnist-resnet.ts:18:46 conv",
@@ -6295,9 +5988,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_009_map",
                     "args": [
-                        60,
-                        63,
-                        245
+                        54,
+                        57,
+                        230
                     ],
                     "sources": [
                         "%88 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -6308,13 +6001,13 @@ export const artifact = {
                 {
                     "kernel": "evaluate_010_matmul",
                     "args": [
-                        244,
-                        58,
-                        242,
-                        62,
-                        245,
-                        61,
-                        246
+                        229,
+                        52,
+                        227,
+                        56,
+                        230,
+                        55,
+                        231
                     ],
                     "sources": [
                         "%82 matmul  examples/mnist-resnet.ts:19:41 conv",
@@ -6328,8 +6021,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_011_copy",
                     "args": [
-                        246,
-                        247
+                        231,
+                        232
                     ],
                     "sources": [
                         "%99 patches  examples/mnist-resnet.ts:33:16 maxPool2d"
@@ -6338,8 +6031,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_012_reduce_max",
                     "args": [
-                        247,
-                        248
+                        232,
+                        233
                     ],
                     "sources": [
                         "%100 reduce_max  examples/mnist-resnet.ts:33:16 maxPool2d"
@@ -6348,10 +6041,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_013_matmul",
                     "args": [
-                        248,
-                        77,
-                        78,
-                        249
+                        233,
+                        69,
+                        70,
+                        234
                     ],
                     "sources": [
                         "%103 matmul  examples/mnist-resnet.ts:34:20 dense",
@@ -6361,8 +6054,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_014_reduce_max",
                     "args": [
-                        249,
-                        250
+                        234,
+                        235
                     ],
                     "sources": [
                         "%107 reduce_max  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
@@ -6371,9 +6064,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_015_map",
                     "args": [
-                        249,
-                        250,
-                        251
+                        234,
+                        235,
+                        236
                     ],
                     "sources": [
                         "%110 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
@@ -6382,8 +6075,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_016_map",
                     "args": [
-                        251,
-                        252
+                        236,
+                        237
                     ],
                     "sources": [
                         "%111 exp  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
@@ -6392,30 +6085,21 @@ export const artifact = {
                 {
                     "kernel": "evaluate_017_sum",
                     "args": [
-                        252,
-                        253
+                        237,
+                        238
                     ],
                     "sources": [
-                        "%112 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
+                        "%112 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%113 log  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
                     "kernel": "evaluate_018_map",
                     "args": [
-                        253,
-                        254
-                    ],
-                    "sources": [
-                        "%113 log  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_019_map",
-                    "args": [
                         1,
-                        251,
-                        254,
-                        255
+                        236,
+                        238,
+                        239
                     ],
                     "sources": [
                         "%115 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
@@ -6423,42 +6107,24 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "evaluate_020_sum",
+                    "kernel": "evaluate_019_sum",
                     "args": [
-                        255,
-                        256
+                        239,
+                        240
                     ],
                     "sources": [
-                        "%117 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_021_map",
-                    "args": [
-                        256,
-                        257
-                    ],
-                    "sources": [
+                        "%117 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%118 neg  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_022_sum",
+                    "kernel": "evaluate_020_sum",
                     "args": [
-                        257,
-                        258
+                        240,
+                        241
                     ],
                     "sources": [
-                        "%119 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_023_map",
-                    "args": [
-                        258,
-                        259
-                    ],
-                    "sources": [
+                        "%119 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%121 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 }
@@ -6476,14 +6142,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 259
+                    "buffer": 241
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "9767282c86428dfa";
+export const buildId = "8f5a9ecdce2a8263";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

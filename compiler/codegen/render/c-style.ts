@@ -16,6 +16,7 @@ import { OPS, elementwiseOp } from '../../ops/index.ts';
 import type {
   BufferDecl,
   Expr,
+  EpilogueKernel,
   Kernel,
   MapKernel,
   MatmulKernel,
@@ -1024,13 +1025,13 @@ export function matmulElements(lang: CStyleLanguage, kernel: MatmulKernel): Matm
 }
 
 /**
- * A product's epilogue at flat output element `index` for a target that holds the product in a
- * register: `product` is its value there (a float32 expression), an in-place product's old
- * value is `out[index]` (read before the store, which is the element's last access), other
- * loads read their inputs at `index` through their views. The statements, then
+ * A product's or reduction's epilogue at flat output element `index` for a target that holds
+ * the result in a register: `product` is its value there (a float32 expression), an in-place
+ * product's old value is `out[index]` (read before the store, which is the element's last
+ * access), other loads read their inputs at `index` through their views. The statements, then
  * `out[index] = value;`. Without an epilogue, the plain store of `product`.
  */
-export function epilogueStore(lang: CStyleLanguage, kernel: MatmulKernel, index: string, product: string): string[] {
+export function epilogueStore(lang: CStyleLanguage, kernel: EpilogueKernel, index: string, product: string): string[] {
   if (!kernel.epilogue) return [`${OUTPUT_NAME}[${index}] = ${product};`];
   const reads = epilogueInputs(kernel);
   const load: LoadCode = (input, view) => {

@@ -24,6 +24,7 @@ import type {
 } from './c-style.ts';
 import {
   conditionalRead,
+  epilogueStore,
   atomic,
   call,
   checkKernels,
@@ -162,6 +163,8 @@ interface ReduceView extends KernelView {
    * combiner drops NaN where `gradc_maximum` (the reference's Math.max) keeps it. */
   readonly innerPragmas: readonly string[];
   readonly step: string;
+  /** `out[o] = acc;`, or the epilogue's lines at `o` (`epilogueStore`). */
+  readonly store: readonly string[];
 }
 
 /** A reduction in rows of adjacent outputs, accumulated a row at a time (`ReduceColumns`). */
@@ -173,6 +176,8 @@ interface ReduceColumnsView extends KernelView {
   readonly base: string;
   readonly init: string;
   readonly step: string;
+  /** After a row's r loop, a loop that applies the epilogue over the row (`columnEpilogue`); none without. */
+  readonly epilogue: readonly string[];
 }
 
 interface MatmulView extends KernelView {
@@ -265,6 +270,7 @@ function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
     outSize: kernel.outSize,
     reduceSize: kernel.reduceSize,
     innerPragmas: kernel.op === 'sum' ? ['#pragma omp simd reduction(+:acc)'] : [],
+    store: epilogueStore(C_LANGUAGE, kernel, 'o', 'acc'),
   };
 }
 
@@ -291,7 +297,25 @@ function reduceColumnsView(
     rows,
     cols,
     reduceSize: kernel.reduceSize,
+    epilogue: columnEpilogue(kernel, cols),
   };
+}
+
+/**
+ * A row's epilogue, once its sums are in `acc` (row `ob` of out): each output `oe` goes through
+ * the epilogue while the row is in cache, with `acc[j]` the reduction's value there:
+ * `#pragma omp simd` / `for (int j = 0; j < 250; j++) { const int oe = ob * 250 + j;` /
+ * `out[oe] = in1[oe] - in2[0] * acc[j]; }`. None without an epilogue.
+ */
+function columnEpilogue(kernel: ReduceKernel, cols: number): string[] {
+  if (!kernel.epilogue) return [];
+  return [
+    '#pragma omp simd',
+    `for (int j = 0; j < ${cols}; j++) {`,
+    `  ${C_LANGUAGE.declareIndex('oe', `ob * ${cols} + j`)}`,
+    ...epilogueStore(C_LANGUAGE, kernel, 'oe', 'acc[j]').map((line) => `  ${line}`),
+    '}',
+  ];
 }
 
 /**

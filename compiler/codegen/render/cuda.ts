@@ -39,6 +39,7 @@ import type { CFunctionLanguage, CodeForOp, MatmulSliceRange, SupportFunction, T
 import { cFloatLiteral, cFloatOfIndex, codeForOp as cCodeForOp } from './c.ts';
 import {
   conditionalRead,
+  epilogueStore,
   float32Bits,
   matmulSliceRange,
   tiledMatmulStore,
@@ -180,6 +181,8 @@ interface ReduceViewBase extends KernelView {
   readonly base: string;
   readonly init: string;
   readonly step: string;
+  /** `out[o] = <result>;`, or the epilogue's lines at `o` (`epilogueStore`). */
+  readonly store: readonly string[];
 }
 
 interface ReduceSerialView extends ReduceViewBase {
@@ -420,10 +423,13 @@ function renderReduce(comment: readonly string[], kernel: ReduceKernel): Rendere
   }
 }
 
-/** What every reduction template takes: sizes, the output's base index, init and step. */
-function reduceBase(kernel: ReduceKernel) {
+/**
+ * What every reduction template takes: sizes, the output's base index, init and step, and the
+ * store of the result `result` at `o` (through the epilogue if the reduction has one).
+ */
+function reduceBase(kernel: ReduceKernel, result: string) {
   const { outSize, reduceSize } = kernel;
-  return { outSize, reduceSize, ...reduceParts(CUDA_LANGUAGE, kernel) };
+  return { outSize, reduceSize, ...reduceParts(CUDA_LANGUAGE, kernel), store: epilogueStore(CUDA_LANGUAGE, kernel, 'o', result) };
 }
 
 /** `acc` combined with `other` by the reduction's operator: `acc + x`, `gradc_maximum(acc, x)`. */
@@ -445,7 +451,7 @@ function renderReduceSerial(
   const code = template<ReduceSerialView>('cuda/reduce-serial.hbs')({
     comment,
     signature: cudaSignature(kernel, threads),
-    ...reduceBase(kernel),
+    ...reduceBase(kernel, 'acc'),
     threads,
   });
   return { code, grid: gridFor(kernel.outSize, threads), block: [threads, 1, 1] };
@@ -466,6 +472,7 @@ function reduceWarpsEnding(kernel: ReduceKernel, warpsPerOutput: number, warps: 
     warps,
     warpsPerOutput,
     combine: combineWith(kernel, 'acc', 'partial[warp + w]'),
+    store: epilogueStore(CUDA_LANGUAGE, kernel, 'o', 'acc'),
   };
   const file = warpsPerOutput > 1 ? 'cuda/reduce-warps-end-shared.hbs' : 'cuda/reduce-warps-end-direct.hbs';
   return template<typeof view>(file)(view).trimEnd();
@@ -482,7 +489,7 @@ function renderReduceWarps(
   const code = template<ReduceWarpsView>('cuda/reduce-warps.hbs')({
     comment,
     signature: cudaSignature(kernel, threads),
-    ...reduceBase(kernel),
+    ...reduceBase(kernel, 'acc'),
     perOutput,
     warpsPerOutput,
     outputsPerBlock,
@@ -512,7 +519,7 @@ function renderReduceColumns(
   const code = template<ReduceColumnsView>('cuda/reduce-columns.hbs')({
     comment,
     signature: cudaSignature(kernel, columns * rows),
-    ...reduceBase(kernel),
+    ...reduceBase(kernel, 'partial[0][col]'),
     columns,
     rows,
     halfRows: rows / 2,

@@ -129,6 +129,8 @@ interface ReduceView extends KernelView {
   readonly base: string;
   readonly init: string;
   readonly step: string;
+  /** `out[o] = acc;`, or the epilogue's lines at `o` (`epilogueStore`). */
+  readonly store: readonly string[];
 }
 
 interface MatmulView extends KernelView {
@@ -216,11 +218,13 @@ function renderMap(base: KernelView, kernel: MapKernel): string {
 /**
  * A reduction: max over axis 1 of [600,10] → `for (let o = 0; o < 600; o++)` /
  * `const base = o * 10; let acc = (-Infinity);` /
- * `for (let r = 0; r < 10; r++) acc = Math.max(acc, in0[base + r]);` / `out[o] = acc;`.
+ * `for (let r = 0; r < 10; r++) acc = Math.max(acc, in0[base + r]);` / `out[o] = acc;`. With an
+ * epilogue, `acc` rounded to float32 as the store would round it goes through the epilogue at `o`.
  */
 function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
   const { outSize, reduceSize } = kernel;
-  return { ...base, ...reduceParts(JS_LANGUAGE, kernel), outSize, reduceSize };
+  const store = epilogueStore(JS_LANGUAGE, kernel, 'o', kernel.epilogue ? 'Math.fround(acc)' : 'acc');
+  return { ...base, ...reduceParts(JS_LANGUAGE, kernel), outSize, reduceSize, store };
 }
 
 /** Rows of A a matmul pass reads at a time: each element of B loaded feeds three rows. */

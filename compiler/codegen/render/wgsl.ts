@@ -19,6 +19,7 @@ import { GradcError } from '../../errors.ts';
 import { OPS } from '../../ops/index.ts';
 import { isElementwise } from '../../ops/op.ts';
 import type {
+  EpilogueKernel,
   Expr,
   Kernel,
   MapKernel,
@@ -201,6 +202,8 @@ interface ReduceSerialView extends EntryView {
   /** The first step `r` of the loop (1 when `init` already read step 0). */
   readonly start: number;
   readonly step: string;
+  /** `out[o] = acc;`, or the epilogue's lines at `o` (`epilogueStore`). */
+  readonly store: readonly string[];
 }
 
 interface ReduceTreeView extends EntryView {
@@ -219,6 +222,8 @@ interface ReduceTreeView extends EntryView {
   readonly step: string;
   /** `partial[lane]` combined with its partner `h` invocations of the same output away. */
   readonly combine: string;
+  /** `out[o] = partial[lane];`, or the epilogue's lines at `o` (`epilogueStore`). */
+  readonly store: readonly string[];
 }
 
 interface MatmulDirectView extends EntryView, MatmulElements {
@@ -425,7 +430,8 @@ export function reduceThreads(kernel: ReduceKernel): number {
  * element, `partial[lane] = acc;`, then a tree over `partial` with `workgroupBarrier()`.
  * A max starts from the output's first element instead of -inf.
  */
-function renderReduce(kernel: ReduceKernel, limit: number) {
+function renderReduce(unfolded: ReduceKernel, limit: number) {
+  const kernel = withFoldedEpilogue(unfolded);
   const parts = reduceParts(WGSL_LANGUAGE, kernel);
   const isMax = kernel.op === 'max';
   const first = `${inputName(0)}[base]`;
@@ -444,6 +450,7 @@ function renderReduce(kernel: ReduceKernel, limit: number) {
       init,
       start: init === first ? 1 : 0,
       step: parts.step,
+      store: epilogueStore(WGSL_LANGUAGE, kernel, 'o', 'acc'),
     });
     return { entry, workgroups };
   }
@@ -470,8 +477,14 @@ function renderReduce(kernel: ReduceKernel, limit: number) {
     init,
     step: parts.step,
     combine: combine(['partial[lane]', partner]),
+    store: epilogueStore(WGSL_LANGUAGE, kernel, 'o', 'partial[lane]'),
   });
   return { entry, workgroups };
+}
+
+/** `kernel` with the constants of its epilogue folded as a map kernel's are (`foldConstants`). */
+function withFoldedEpilogue<K extends EpilogueKernel>(kernel: K): K {
+  return kernel.epilogue ? { ...kernel, epilogue: foldConstants(kernel.epilogue) } : kernel;
 }
 
 /** `wid.x` as is, `wid.x + wid.y * 7u` in parentheses. */
@@ -491,7 +504,8 @@ function blockFor(extent: number): number {
  * per output: `let i = o / 7u; let j = o % 7u;` /
  * `for (var p = 0u; p < 3u; p++) { acc += in0[i * 3u + p] * in1[p * 7u + j]; }`.
  */
-function renderMatmul(kernel: MatmulKernel, limit: number) {
+function renderMatmul(unfolded: MatmulKernel, limit: number) {
+  const kernel = withFoldedEpilogue(unfolded);
   const { m, n, k } = kernel;
   if (m * n * k > DIRECT_MATMUL_MAX_WORK || kernel.kSlices > 1) return renderTiledMatmul(kernel, limit);
   const size = m * n;
