@@ -93,10 +93,13 @@ export function formatTable(table: readonly Summary[], column: RatioColumn): str
   return lines;
 }
 
-/** Builds `modelFile` for `backend` at `batch` (into .cache/bench/) and opens it. */
+/**
+ * Builds `modelFile` for `backend` at `batch` (into .cache/bench/, a folder per batch: a model
+ * stays open while the next batch's is built) and opens it.
+ */
 export async function openGradcModel(modelFile: string, backend: BackendKind, batch: number): Promise<ModelInstance> {
   const name = modelFile.replace(/^.*\//, '').replace(/\.ts$/, '');
-  const outDir = join('.cache', 'bench', `${name}-${backend}`);
+  const outDir = join('.cache', 'bench', `${name}-${backend}-b${batch}`);
   return (await buildAndOpen(modelFile, { backend, batch, outDir })).model;
 }
 
