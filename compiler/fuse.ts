@@ -2,7 +2,7 @@
  * Epilogue fusion: elementwise work on a matrix product's or a reduction's output runs in that
  * kernel, where the result is stored, instead of in a map kernel that reads it back from memory
  * (a dense layer's bias and activation, the activation's derivative mask on a backward product,
- * a plain optimizer step on a weight or bias gradient, the log after a softmax's row sum).
+ * a plain optimizer step on a weight or bias gradient, the negation after a row sum).
  *
  * A map kernel M fuses into the product or reduction K whose output P it reads when P is a
  * temporary that no other kernel reads and no program output, M reads P only at its own element
