@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { schedule } from '../compiler/schedule.ts';
 import type { Schedule } from '../compiler/codegen/kernel-ir.ts';
-import type { NodeId } from '../compiler/ir/types.ts';
+import type { NodeId, Shape } from '../compiler/ir/types.ts';
 import type { Case, CaseInputs, ScheduleTarget } from './backend-corpus.ts';
 import { makeCase, mergeSchedules, runScheduleProgram } from './backend-corpus.ts';
 
@@ -35,34 +35,44 @@ const recipeArb: fc.Arbitrary<Recipe> = fc.record({
   productOut: fc.boolean(),
 });
 
-function build(recipe: Recipe, { b, input }: CaseInputs): Record<string, NodeId> {
+/** The shapes of a chain's operands: a bias, a scale (a column or a scalar), a full operand. */
+interface OperandShapes {
+  readonly bias: Shape;
+  readonly scale: Shape;
+  readonly full: Shape;
+}
+
+/**
+ * Step `step` of a chain (the `i`-th) applied to `v`: add a bias, multiply by a scale, subtract
+ * from a full operand, tanh, ReLU, square, leaky ReLU.
+ */
+function elementwiseStep({ b, input }: CaseInputs, v: NodeId, step: number, i: number, shapes: OperandShapes): NodeId {
+  switch (step) {
+    case 0:
+      return b.add(v, input(`bias${i}`, shapes.bias));
+    case 1:
+      return b.mul(v, input(`scale${i}`, shapes.scale));
+    case 2:
+      return b.sub(input(`full${i}`, shapes.full), v);
+    case 3:
+      return b.tanh(v);
+    case 4:
+      return b.maximum(v, b.fill(0, []));
+    case 5:
+      return b.mul(v, v);
+    default:
+      return b.where(b.less(v, b.fill(0, [])), b.mul(v, b.fill(Math.fround(0.1), [])), v);
+  }
+}
+
+function build(recipe: Recipe, t: CaseInputs): Record<string, NodeId> {
+  const { b, input } = t;
   const { m, n, k, transA, transB } = recipe;
   const p = b.matmul(input('a', transA ? [k, m] : [m, k]), input('b', transB ? [n, k] : [k, n]), transA, transB);
-  let v = p;
-  recipe.steps.forEach((step, s) => {
-    switch (step) {
-      case 0:
-        v = b.add(v, input(`bias${s}`, [n]));
-        break;
-      case 1:
-        v = b.mul(v, input(`column${s}`, [m, 1]));
-        break;
-      case 2:
-        v = b.sub(input(`full${s}`, [m, n]), v);
-        break;
-      case 3:
-        v = b.tanh(v);
-        break;
-      case 4:
-        v = b.maximum(v, b.fill(0, []));
-        break;
-      case 5:
-        v = b.mul(v, v);
-        break;
-      default:
-        v = b.where(b.less(v, b.fill(0, [])), b.mul(v, b.fill(Math.fround(0.1), [])), v);
-    }
-  });
+  const v = recipe.steps.reduce(
+    (value, step, s) => elementwiseStep(t, value, step, s, { bias: [n], scale: [m, 1], full: [m, n] }),
+    p,
+  );
   return recipe.productOut ? { y: v, p } : { y: v };
 }
 
@@ -92,37 +102,14 @@ const reductionRecipeArb: fc.Arbitrary<ReductionRecipe> = fc.record({
   resultOut: fc.boolean(),
 });
 
-function buildReduction(recipe: ReductionRecipe, { b, input }: CaseInputs): Record<string, NodeId> {
+function buildReduction(recipe: ReductionRecipe, t: CaseInputs): Record<string, NodeId> {
+  const { b, input } = t;
   const { rows, cols, op } = recipe;
   const axes = [[1], [0], [0, 1]][recipe.axes];
   const x = input('x', [rows, cols]);
   const s = op === 'sum' ? b.sum(x, axes) : b.reduceMax(x, axes);
   const shape = [[rows], [cols], []][recipe.axes];
-  let v = s;
-  recipe.steps.forEach((step, i) => {
-    switch (step) {
-      case 0:
-        v = b.add(v, input(`bias${i}`, shape));
-        break;
-      case 1:
-        v = b.mul(v, input(`scalar${i}`, []));
-        break;
-      case 2:
-        v = b.sub(input(`full${i}`, shape), v);
-        break;
-      case 3:
-        v = b.tanh(v);
-        break;
-      case 4:
-        v = b.maximum(v, b.fill(0, []));
-        break;
-      case 5:
-        v = b.mul(v, v);
-        break;
-      default:
-        v = b.where(b.less(v, b.fill(0, [])), b.mul(v, b.fill(Math.fround(0.1), [])), v);
-    }
-  });
+  const v = recipe.steps.reduce((value, step, i) => elementwiseStep(t, value, step, i, { bias: shape, scale: [], full: shape }), s);
   return recipe.resultOut ? { y: v, s } : { y: v };
 }
 

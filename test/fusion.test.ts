@@ -53,6 +53,29 @@ function nativeBackend(sched: Schedule): HostBackend {
   return createNativeBackend({ cSource, kernels });
 }
 
+/** Runs `cases` fused and unfused on `target` and expects every output's bits to agree. */
+async function expectBitIdentical(
+  target: 'js' | 'native',
+  fusedSchedule: Schedule,
+  unfusedSchedule: Schedule,
+  cases: readonly Case[],
+): Promise<void> {
+  const open = (sched: Schedule) => (target === 'js' ? jsBackend(sched) : Promise.resolve(nativeBackend(sched)));
+  const [withEpilogues, without] = await Promise.all([open(fusedSchedule), open(unfusedSchedule)]);
+  try {
+    const a = runAll(withEpilogues, fusedSchedule, cases);
+    const b = runAll(without, unfusedSchedule, cases);
+    cases.forEach((c, i) => {
+      for (const name of Object.keys(b[i])) {
+        expect(Buffer.from(a[i][name].buffer).equals(Buffer.from(b[i][name].buffer)), `${c.name} ${name}`).toBe(true);
+      }
+    });
+  } finally {
+    withEpilogues.dispose();
+    without.dispose();
+  }
+}
+
 const products = (sched: Schedule) => allKernels(sched).filter((k): k is MatmulKernel => k.kind === 'matmul');
 const reductions = (sched: Schedule) => allKernels(sched).filter((k): k is ReduceKernel => k.kind === 'reduce');
 
@@ -152,37 +175,11 @@ describe('epilogue fusion', () => {
     expect(allKernels(reductionsFused).length).toBeLessThan(allKernels(reductionsUnfused).length);
   });
 
-  it.each(['js', 'native'] as const)('gives bit-identical results fused and unfused on %s (random reductions)', async (target) => {
-    const open = (sched: Schedule) => (target === 'js' ? jsBackend(sched) : Promise.resolve(nativeBackend(sched)));
-    const [withEpilogues, without] = await Promise.all([open(reductionsFused), open(reductionsUnfused)]);
-    try {
-      const a = runAll(withEpilogues, reductionsFused, reductionCases);
-      const b = runAll(without, reductionsUnfused, reductionCases);
-      reductionCases.forEach((c, i) => {
-        for (const name of Object.keys(b[i])) {
-          expect(Buffer.from(a[i][name].buffer).equals(Buffer.from(b[i][name].buffer)), `${c.name} ${name}`).toBe(true);
-        }
-      });
-    } finally {
-      withEpilogues.dispose();
-      without.dispose();
-    }
+  it.each(['js', 'native'] as const)('gives bit-identical results fused and unfused on %s (random products)', async (target) => {
+    await expectBitIdentical(target, fused, unfused, cases);
   }, 120_000);
 
-  it.each(['js', 'native'] as const)('gives bit-identical results fused and unfused on %s', async (target) => {
-    const open = (sched: Schedule) => (target === 'js' ? jsBackend(sched) : Promise.resolve(nativeBackend(sched)));
-    const [withEpilogues, without] = await Promise.all([open(fused), open(unfused)]);
-    try {
-      const a = runAll(withEpilogues, fused, cases);
-      const b = runAll(without, unfused, cases);
-      cases.forEach((c, i) => {
-        for (const name of Object.keys(b[i])) {
-          expect(Buffer.from(a[i][name].buffer).equals(Buffer.from(b[i][name].buffer)), `${c.name} ${name}`).toBe(true);
-        }
-      });
-    } finally {
-      withEpilogues.dispose();
-      without.dispose();
-    }
+  it.each(['js', 'native'] as const)('gives bit-identical results fused and unfused on %s (random reductions)', async (target) => {
+    await expectBitIdentical(target, reductionsFused, reductionsUnfused, reductionCases);
   }, 120_000);
 });
