@@ -14,7 +14,7 @@
  * written before K (so K's operands live no longer than before), else at M's: every buffer is
  * written once before the parameter copies, so moving K later reads the same values.
  */
-import { isIdentityAxes, simplifyView } from './ir/layout.ts';
+import { readsOnlyAtItsElement } from './in-place.ts';
 import type { EpilogueKernel, Expr, Kernel, MapKernel } from './codegen/kernel-ir.ts';
 import { MAX_KERNEL_INPUTS, exprNodes, foldExpr, withArgs } from './codegen/kernel-ir.ts';
 
@@ -22,15 +22,6 @@ import { MAX_KERNEL_INPUTS, exprNodes, foldExpr, withArgs } from './codegen/kern
 interface Candidate {
   readonly producer: number;
   readonly input: number;
-}
-
-/** The loads of input `input` in `expr`. */
-function loadsOf(expr: Expr, input: number): Expr[] {
-  return exprNodes(expr).filter((e) => e.op === 'load' && e.input === input);
-}
-
-function readsOnlyAtItsElement(expr: Expr, input: number): boolean {
-  return loadsOf(expr, input).every((e) => e.op === 'load' && !e.window && (!e.view || isIdentityAxes(simplifyView(e.view))));
 }
 
 /**

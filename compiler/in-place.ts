@@ -45,7 +45,7 @@ function writingInPlace(kernel: MapKernel | MatmulKernel, target: number, copy: 
 }
 
 /** Whether every load of input `input` in `expr` reads it at the element itself. */
-function readsOnlyAtItsElement(expr: Expr, input: number): boolean {
+export function readsOnlyAtItsElement(expr: Expr, input: number): boolean {
   return loadsOfInput(expr, input).every((e) => e.op === 'load' && !e.window && (!e.view || isIdentityAxes(simplifyView(e.view))));
 }
 
