@@ -27,7 +27,7 @@ export function kernelTraffic(buffers: readonly BufferDecl[], kernel: Kernel): T
   // MatmulKernel.inPlace).
   const inPlace =
     (kernel.kind === 'map' && exprNodes(kernel.expr).some((e) => e.op === 'load' && e.input === kernel.inputs.length)) ||
-    (kernel.kind === 'matmul' && !!kernel.inPlace);
+    (kernel.kind !== 'map' && !!kernel.inPlace);
   return { read: inputs + (inPlace ? bytes(kernel.output) : 0), written: bytes(kernel.output) };
 }
 

@@ -37,7 +37,8 @@ function epilogueSize(kernel: Kernel): number | undefined {
 /** The product or reduction of `kernels` whose output `map` can fuse, if any. */
 function candidateOf(kernels: readonly Kernel[], at: number, keep: ReadonlySet<number>): Candidate | undefined {
   const map = kernels[at] as MapKernel;
-  if (exprNodes(map.expr).some((e) => e.op === 'load' && e.window)) return undefined;
+  // A row kernel reads whole rows of what it reads, not one element.
+  if (map.rows || exprNodes(map.expr).some((e) => e.op === 'load' && e.window)) return undefined;
   for (const [input, buffer] of map.inputs.entries()) {
     const producer = kernels.findIndex((k) => k.output === buffer);
     if (producer < 0 || producer > at || epilogueSize(kernels[producer]) !== map.size) continue;
@@ -68,13 +69,19 @@ function withEpilogue<K extends EpilogueKernel>(producer: K, map: MapKernel, inp
   return { ...producer, inputs, output: map.output, epilogue, sources: [...producer.sources, ...map.sources] };
 }
 
-const KERNEL_NAME = /^(.*)_\d{3}_(\w+)$/;
+const KERNEL_NAME = /^(.*)_(\d{3})_(\w+)$/;
+
+/** A kernel name `<program>_<position>_<kind>` with another kind: `train_004_map` → `train_004_rows`. */
+export function withKind(name: string, kind: string): string {
+  const match = KERNEL_NAME.exec(name);
+  return match ? `${match[1]}_${match[2]}_${kind}` : name;
+}
 
 /** Kernels renamed `<program>_<position>_<kind>` after fusion took some out. */
-function renumbered(kernels: readonly Kernel[]): Kernel[] {
+export function renumbered(kernels: readonly Kernel[]): Kernel[] {
   return kernels.map((k, i) => {
     const match = KERNEL_NAME.exec(k.name);
-    return match ? { ...k, name: `${match[1]}_${String(i).padStart(3, '0')}_${match[2]}` } : k;
+    return match ? { ...k, name: `${match[1]}_${String(i).padStart(3, '0')}_${match[3]}` } : k;
   });
 }
 
@@ -85,7 +92,6 @@ function renumbered(kernels: readonly Kernel[]): Kernel[] {
  */
 export function fuseEpilogues(kernels: readonly Kernel[], keep: ReadonlySet<number>): Kernel[] {
   let list = [...kernels];
-  let fusedAny = false;
   for (let at = 0; at < list.length; at++) {
     if (list[at].kind !== 'map') continue;
     const candidate = candidateOf(list, at, keep);
@@ -99,7 +105,6 @@ export function fuseEpilogues(kernels: readonly Kernel[], keep: ReadonlySet<numb
     const place = early ? candidate.producer : at;
     list = list.flatMap((k, i) => (i === place ? [fused] : i === candidate.producer || i === at ? [] : [k]));
     at--;
-    fusedAny = true;
   }
-  return fusedAny ? renumbered(list) : list;
+  return list;
 }

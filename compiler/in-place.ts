@@ -12,7 +12,7 @@
  * because the other copy reads the old value later.
  */
 import { isIdentityAxes, simplifyView } from './ir/layout.ts';
-import type { Expr, Kernel, MapKernel, MatmulKernel } from './codegen/kernel-ir.ts';
+import type { Expr, Kernel, MapKernel, MatmulKernel, ReduceKernel } from './codegen/kernel-ir.ts';
 import { exprNodes, foldExpr, withArgs } from './codegen/kernel-ir.ts';
 
 /** The loads of input `input` in `expr`. */
@@ -31,7 +31,7 @@ function renumbered(expr: Expr, renumber: (input: number) => number): Expr {
  * loads of it read the output's old value, input number `inputs.length + 1` of an `inPlace`
  * product (its loads of the product, `inputs.length` before, keep that number).
  */
-function writingInPlace(kernel: MapKernel | MatmulKernel, target: number, copy: Kernel): Kernel {
+function writingInPlace(kernel: MapKernel | MatmulKernel | ReduceKernel, target: number, copy: Kernel): Kernel {
   const old = kernel.inputs.indexOf(target);
   const inputs = kernel.inputs.filter((b) => b !== target);
   const sources = [...kernel.sources, ...copy.sources.map((s) => `${s}, in place`)];
@@ -41,8 +41,18 @@ function writingInPlace(kernel: MapKernel | MatmulKernel, target: number, copy: 
     return { ...kernel, inputs, output: target, expr: old < 0 ? kernel.expr : renumbered(kernel.expr, renumber), sources };
   }
   if (old < 0 || !kernel.epilogue) return { ...kernel, inputs, output: target, sources };
-  return { ...kernel, inputs, output: target, epilogue: renumbered(kernel.epilogue, renumber), inPlace: true, sources };
+  const epilogue = renumbered(kernel.epilogue, renumber);
+  if (kernel.kind === 'matmul') return { ...kernel, inputs, output: target, epilogue, inPlace: true, sources };
+  // A reduction's prologue reads the inputs before and after the old value's place.
+  const prologue = kernel.prologue && { ...kernel.prologue, expr: renumbered(kernel.prologue.expr, renumber) };
+  return { ...kernel, inputs, output: target, epilogue, ...(prologue ? { prologue } : {}), inPlace: true, sources };
 }
+
+/**
+ * The most outputs a reduction updating in place may have: the C target folds a row of outputs
+ * in a local array instead of the output buffer, which holds the old values until the epilogue.
+ */
+export const REDUCE_IN_PLACE_MAX_OUTPUTS = 4096;
 
 /** Whether every load of input `input` in `expr` reads it at the element itself. */
 export function readsOnlyAtItsElement(expr: Expr, input: number): boolean {
@@ -54,9 +64,17 @@ export function readsOnlyAtItsElement(expr: Expr, input: number): boolean {
  * `target` only at the element it writes; a product (not split, whole in one kernel) reads it
  * only in its epilogue, not as an operand.
  */
-function canWriteInPlace(producer: Kernel, target: number): producer is MapKernel | MatmulKernel {
+function canWriteInPlace(producer: Kernel, target: number): producer is MapKernel | MatmulKernel | ReduceKernel {
   const old = producer.inputs.indexOf(target);
-  if (producer.kind === 'map') return old < 0 || readsOnlyAtItsElement(producer.expr, old);
+  if (producer.kind === 'map') return old < 0 || (!producer.rows && readsOnlyAtItsElement(producer.expr, old));
+  if (producer.kind === 'reduce') {
+    // A reduction whose epilogue computes the new value (a bias step): the reduced elements
+    // must not read the old value, and a partial reduce of a split (no epilogue) never qualifies.
+    if (!producer.epilogue || producer.inPlace || producer.outSize > REDUCE_IN_PLACE_MAX_OUTPUTS) return false;
+    if (old < 0) return true;
+    const readByElements = producer.prologue ? loadsOfInput(producer.prologue.expr, old).length > 0 || !!producer.prologue.rows : old === 0;
+    return !readByElements && readsOnlyAtItsElement(producer.epilogue, old);
+  }
   if (producer.kind !== 'matmul' || producer.kSlices > 1 || producer.inPlace) return false;
   if (old < 0) return true;
   return old >= 2 && !!producer.epilogue && readsOnlyAtItsElement(producer.epilogue, old);

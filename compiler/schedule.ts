@@ -15,7 +15,8 @@ import type { ReductionLayout, StridedView, WindowView } from './ir/layout.ts';
 import { axisView, broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
 import { matmulSlices, reduceSlices } from './split.ts';
 import { updateInPlace } from './in-place.ts';
-import { fuseEpilogues } from './fuse.ts';
+import { fuseEpilogues, renumbered } from './fuse.ts';
+import { fusePrologues, fuseRows } from './rows.ts';
 import { OPS, isPassThrough, matmulDims } from './ops/index.ts';
 import { patchesView, unpatchesTerms, windowGeometry } from './ops/window.ts';
 import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, RandomExpr, Schedule } from './codegen/kernel-ir.ts';
@@ -175,7 +176,9 @@ class ProgramLowering {
       }
     }
     const keep = new Set([...outputs.map((o) => o.buffer), ...copies.flatMap((k) => k.inputs)]);
-    const computed = this.sched.options.fuse ? fuseEpilogues(this.kernels, keep) : this.kernels;
+    const computed = this.sched.options.fuse
+      ? renumbered(fuseEpilogues(fusePrologues(fuseRows(this.kernels, keep), keep), keep))
+      : this.kernels;
     const kernels = updateInPlace(
       [...computed, ...copies],
       new Set(copies.map((k) => k.name)),

@@ -34,7 +34,7 @@ import {
   runCudaProgram,
 } from './cuda-harness.ts';
 import { buildEmulatedDriver } from './cuda-emulator/build.ts';
-import { fusedUnfusedDifferences, fusionCases, reductionFusionCases } from './fusion-cases.ts';
+import { fusedUnfusedDifferences, fusionCases, reductionFusionCases, rowFusionCases } from './fusion-cases.ts';
 import type { Schedule } from '../compiler/codegen/kernel-ir.ts';
 
 /** The emulator links the kernels in; the image only has to be there. */
@@ -83,7 +83,7 @@ describe('CUDA kernels on the CPU emulator match the float64 reference', () => {
   });
 });
 
-describe('epilogue fusion on the CUDA emulator', () => {
+describe('fusion on the CUDA emulator', () => {
   it('gives bit-identical results fused and unfused (random products with elementwise chains)', async () => {
     const open = async (sched: Schedule) => {
       const source = renderCuda(sched, meta);
@@ -100,6 +100,15 @@ describe('epilogue fusion on the CUDA emulator', () => {
       return openCudaTarget(createCudaBackend({ image: NO_IMAGE, kernels: source.kernels, driverLibraries: [driver] }), sched);
     };
     expect(await fusedUnfusedDifferences(reductionFusionCases(24), open)).toEqual([]);
+  }, 300_000);
+
+  it('gives bit-identical results fused and unfused (random work on short rows: row kernels, prologues)', async () => {
+    const open = async (sched: Schedule) => {
+      const source = renderCuda(sched, meta);
+      const driver = buildEmulatedDriver(source.source);
+      return openCudaTarget(createCudaBackend({ image: NO_IMAGE, kernels: source.kernels, driverLibraries: [driver] }), sched);
+    };
+    expect(await fusedUnfusedDifferences(rowFusionCases(24), open)).toEqual([]);
   }, 300_000);
 });
 

@@ -113,6 +113,80 @@ function buildReduction(recipe: ReductionRecipe, t: CaseInputs): Record<string, 
   return recipe.resultOut ? { y: v, s } : { y: v };
 }
 
+/**
+ * Work on short rows (compiler/rows.ts): softmax, log-softmax, scaling by the row's sum of
+ * squares, centring, and elementwise steps, in a chain over an [rows, width] input; then the
+ * result alone, a cross-entropy-like loss (each row's sum of the result times labels, negated,
+ * summed over the rows and scaled) or each row's sum. Widths up to 300 pass ROW_WIDTH_MAX, so
+ * some groups stay unfused.
+ */
+interface RowRecipe {
+  readonly rows: number;
+  readonly width: number;
+  readonly steps: readonly number[];
+  /** 0: the result; 1: also a loss; 2: also each row's sum. */
+  readonly ending: 0 | 1 | 2;
+  /** Also an output: the value after the first step. */
+  readonly firstOut: boolean;
+}
+
+const ROW_STEP_KINDS = 4;
+
+const rowRecipeArb: fc.Arbitrary<RowRecipe> = fc.record({
+  rows: fc.integer({ min: 1, max: 120 }),
+  width: fc.oneof(fc.integer({ min: 2, max: 40 }), fc.integer({ min: 1, max: 300 })),
+  steps: fc.array(fc.nat(ROW_STEP_KINDS + STEP_KINDS - 1), { minLength: 1, maxLength: 4 }),
+  ending: fc.constantFrom<0 | 1 | 2>(0, 1, 2),
+  firstOut: fc.boolean(),
+});
+
+/** Step `step` of a row chain over `v` [rows, width]: a row operation, else an elementwise step. */
+function rowStep(t: CaseInputs, v: NodeId, step: number, i: number, { rows, width }: RowRecipe): NodeId {
+  const { b } = t;
+  switch (step) {
+    case 0: {
+      const e = b.exp(b.sub(v, b.reduceMax(v, [1], true)));
+      return b.div(e, b.sum(e, [1], true));
+    }
+    case 1: {
+      const d = b.sub(v, b.reduceMax(v, [1], true));
+      return b.sub(d, b.log(b.sum(b.exp(d), [1], true)));
+    }
+    case 2:
+      return b.div(v, b.add(b.sum(b.mul(v, v), [1], true), b.fill(1, [])));
+    case 3:
+      return b.sub(v, b.mul(b.sum(v, [1], true), b.fill(Math.fround(1 / width), [])));
+    default:
+      return elementwiseStep(t, v, step - ROW_STEP_KINDS, i, { bias: [width], scale: [rows, 1], full: [rows, width] });
+  }
+}
+
+function buildRows(recipe: RowRecipe, t: CaseInputs): Record<string, NodeId> {
+  const { b, input } = t;
+  const { rows, width } = recipe;
+  let first: NodeId | undefined;
+  const y = recipe.steps.reduce((value, step, i) => {
+    const next = rowStep(t, value, step, i, recipe);
+    first ??= next;
+    return next;
+  }, input('x', [rows, width]));
+  const outputs: Record<string, NodeId> = { y };
+  if (recipe.firstOut && first !== undefined && first !== y) outputs.first = first;
+  if (recipe.ending === 1) {
+    const perRow = b.neg(b.sum(b.mul(y, input('labels', [rows, width])), [1]));
+    outputs.loss = b.mul(b.sum(perRow, [0]), b.fill(Math.fround(1 / rows), []));
+  }
+  if (recipe.ending === 2) outputs.rowSums = b.sum(y, [1]);
+  return outputs;
+}
+
+/** `count` sampled row recipes as corpus cases. */
+export function rowFusionCases(count: number): Case[] {
+  return fc
+    .sample(rowRecipeArb, { seed: 20261204, numRuns: count })
+    .map((recipe, i) => makeCase(`row fusion ${i}: ${JSON.stringify(recipe)}`, (t) => buildRows(recipe, t)));
+}
+
 /** `count` sampled reduction recipes as corpus cases. */
 export function reductionFusionCases(count: number): Case[] {
   return fc

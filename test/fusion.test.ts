@@ -11,8 +11,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { schedule } from '../compiler/schedule.ts';
+import { inputRoles } from '../compiler/compile.ts';
+import { compileDefinition } from '../compiler/build.ts';
+import type { ModelDefinition } from '../dsl/model.ts';
 import type { EpilogueKernel, MatmulKernel, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
-import { allKernels, epilogueInputs } from '../compiler/codegen/kernel-ir.ts';
+import { ROW_WIDTH_MAX, allKernels, epilogueInputs } from '../compiler/codegen/kernel-ir.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
 import type { HostBackend, JsKernel } from '../runtime/backend.ts';
@@ -21,7 +24,7 @@ import { createNativeBackend } from '../runtime/backends/native.ts';
 import { allocateStorages } from '../runtime/model.ts';
 import type { Case } from './backend-corpus.ts';
 import { epilogueCases } from './backend-corpus.ts';
-import { fusionCases, fusionSchedule, reductionFusionCases } from './fusion-cases.ts';
+import { fusionCases, fusionSchedule, reductionFusionCases, rowFusionCases } from './fusion-cases.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -182,4 +185,97 @@ describe('epilogue fusion', () => {
   it.each(['js', 'native'] as const)('gives bit-identical results fused and unfused on %s (random reductions)', async (target) => {
     await expectBitIdentical(target, reductionsFused, reductionsUnfused, reductionCases);
   }, 120_000);
+});
+
+describe('row fusion and reduction prologues', () => {
+  const cases = rowFusionCases(60);
+  const fused = fusionSchedule(cases, true);
+  const unfused = fusionSchedule(cases, false);
+  const rowKernels = allKernels(fused).filter((k) => k.kind === 'map' && k.rows);
+
+  it('computes short rows in row kernels and feeds reductions through prologues', () => {
+    expect(rowKernels.length).toBeGreaterThan(cases.length / 2);
+    expect(reductions(fused).filter((k) => k.prologue).length).toBeGreaterThan(cases.length / 4);
+    expect(allKernels(unfused).some((k) => (k.kind === 'map' && k.rows) || (k.kind === 'reduce' && k.prologue))).toBe(false);
+    expect(allKernels(fused).length).toBeLessThan(allKernels(unfused).length / 2);
+    for (const k of rowKernels) expect(k.kind === 'map' && k.rows!.width).toBeLessThanOrEqual(ROW_WIDTH_MAX);
+  });
+
+  it('leaves rows longer than ROW_WIDTH_MAX to reductions and maps', () => {
+    const long = cases.filter((c) => (c.feeds.x.length / Number(/"rows":(\d+)/.exec(c.name)![1])) > ROW_WIDTH_MAX);
+    expect(long.length).toBeGreaterThan(0);
+    const sched = fusionSchedule(long, true);
+    expect(allKernels(sched).some((k) => k.kind === 'map' && k.rows)).toBe(false);
+  });
+
+  it.each(['js', 'native'] as const)('gives bit-identical results fused and unfused on %s', async (target) => {
+    await expectBitIdentical(target, fused, unfused, cases);
+  }, 120_000);
+});
+
+describe('fused and unfused builds of the example models', () => {
+  /** Every buffer that is not a temporary filled from a fixed seed (hyperparameters small, states not negative). */
+  function filled(sched: Schedule): Map<number, Float32Array> {
+    let seed = 12345;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const values = new Map<number, Float32Array>();
+    for (const d of sched.buffers) {
+      if (d.role === 'temp') continue;
+      // States (moments, running variances, step counts) are not negative.
+      const value = () => (d.role === 'hyper' ? 0.01 : d.role === 'state' ? next() : next() - 0.25);
+      values.set(d.id, Float32Array.from({ length: d.size }, value));
+    }
+    return values;
+  }
+
+  /** Two train steps then predict: every parameter, state and program output, by buffer name. */
+  function trainTwice(backend: HostBackend, sched: Schedule): Record<string, Float32Array> {
+    const buffers = allocateStorages(sched.buffers, (size) => backend.allocate(size));
+    for (const [id, values] of filled(sched)) backend.upload(buffers[id], values);
+    const run = (name: string) => {
+      const program = sched.programs.find((p) => p.name === name)!;
+      for (const k of program.kernels) backend.bind(k.name, [...k.inputs, k.output].map((id) => buffers[id]))();
+      return program.outputs;
+    };
+    const outputs = [...run('train'), ...run('train'), ...run('predict')];
+    const kept = sched.buffers.filter((d) => d.role === 'param' || d.role === 'state');
+    return Object.fromEntries([
+      ...kept.map((d) => [d.name, backend.readBack(buffers[d.id])] as const),
+      ...outputs.map((io) => [`output ${io.name}`, backend.readBack(buffers[io.buffer])] as const),
+    ]);
+  }
+
+  async function open(target: 'js' | 'native', sched: Schedule): Promise<HostBackend> {
+    return target === 'js' ? jsBackend(sched) : nativeBackend(sched);
+  }
+
+  it.each([
+    ['mnist-mlp', 'js'],
+    ['mnist-mlp', 'native'],
+    ['mnist-resnet', 'native'],
+  ] as const)('%s trains to the same bits fused and unfused on %s', async (example, target) => {
+    const { default: model } = (await import(`../examples/${example}.ts`)) as { default: ModelDefinition };
+    const compiled = compileDefinition(model, { batch: 24 });
+    const graphs = compiled.graphs.map((g) => ({ name: g.name, graph: g.graph }));
+    const roles = inputRoles(compiled.spec);
+    const fused = schedule(graphs, roles, [], { fuse: true });
+    const unfused = schedule(graphs, roles, [], { fuse: false });
+    expect(allKernels(fused).length).toBeLessThan(allKernels(unfused).length);
+    const [a, b] = await Promise.all([open(target, fused), open(target, unfused)]);
+    try {
+      const got = trainTwice(a, fused);
+      const want = trainTwice(b, unfused);
+      expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+      for (const [name, values] of Object.entries(want)) {
+        expect(values.some((v) => Number.isNaN(v)), name).toBe(false);
+        expect(Buffer.from(got[name].buffer).equals(Buffer.from(values.buffer)), name).toBe(true);
+      }
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  }, 300_000);
 });

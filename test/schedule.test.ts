@@ -36,6 +36,7 @@ function runMaps(sched: Schedule, named: Record<string, number[]>): Record<strin
       if (e.op === 'index') return viewIndex(e.view, i);
       if (e.op === 'random') return philoxUniform(e.seed, e.stream, i, at(e.args[0], i));
       if (e.op === 'apply') return OPS[e.kind].category === 'elementwise' ? (OPS[e.kind] as ElementwiseOpDef).scalar(...e.args.map((a) => at(a, i))) : NaN;
+      if (e.op !== 'load') throw new Error(`${k.name}: no row kernels here`);
       const source = e.input === k.inputs.length ? out : buffers[k.inputs[e.input]];
       return source[e.view ? viewIndex(e.view, i) : i];
     };

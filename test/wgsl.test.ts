@@ -39,7 +39,7 @@ import {
   runScheduleProgram,
 } from './backend-corpus.ts';
 import { WGSL_ERROR_MODEL } from './float32-bound.ts';
-import { fusedUnfusedDifferences, fusionCases, reductionFusionCases } from './fusion-cases.ts';
+import { fusedUnfusedDifferences, fusionCases, reductionFusionCases, rowFusionCases } from './fusion-cases.ts';
 
 // ---- graphs beyond the shared corpus ----
 
@@ -203,7 +203,7 @@ describe(`2-D grids (at most ${GRID_LIMIT} workgroups per dimension)`, () => {
   });
 });
 
-describe('epilogue fusion on WebGPU', () => {
+describe('fusion on WebGPU', () => {
   it('gives bit-identical results fused and unfused (random products with elementwise chains)', async () => {
     let file = 0;
     const open = async (sched: Schedule) =>
@@ -216,6 +216,13 @@ describe('epilogue fusion on WebGPU', () => {
     const open = async (sched: Schedule) =>
       openTarget(sched, await importKernels(join(dir, `reduction-fusion-${file++}.ts`), renderWgsl(sched, meta)));
     expect(await fusedUnfusedDifferences(reductionFusionCases(24), open)).toEqual([]);
+  }, 120_000);
+
+  it('gives bit-identical results fused and unfused (random work on short rows: row kernels, prologues)', async () => {
+    let file = 0;
+    const open = async (sched: Schedule) =>
+      openTarget(sched, await importKernels(join(dir, `row-fusion-${file++}.ts`), renderWgsl(sched, meta)));
+    expect(await fusedUnfusedDifferences(rowFusionCases(24), open)).toEqual([]);
   }, 120_000);
 });
 

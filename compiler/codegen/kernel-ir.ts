@@ -5,6 +5,7 @@
  */
 import type { PrimKind, Shape } from '../ir/types.ts';
 import type { StridedView, WindowView } from '../ir/layout.ts';
+import { simplifyView } from '../ir/layout.ts';
 
 /**
  * The most input buffers one kernel reads. Fusion stops below it: WebGPU's default limit is 8
@@ -43,7 +44,58 @@ export type Expr =
   /** The index `view` maps the output index `i` to, as a float (iota: the index along an axis). */
   | { readonly op: 'index'; readonly view: StridedView }
   | RandomExpr<Expr>
-  | { readonly op: 'apply'; readonly kind: PrimKind; readonly args: readonly Expr[] };
+  | { readonly op: 'apply'; readonly kind: PrimKind; readonly args: readonly Expr[] }
+  /** Per-row value number `index` of the row the element is in (`RowScalars`). */
+  | { readonly op: 'scalar'; readonly index: number }
+  /**
+   * args[0] rounded to float32 as storing it would round it: where a fused kernel uses a value
+   * that the unfused kernels passed through memory. Only a target that computes in more than
+   * float32 (TypeScript, in float64) does anything here.
+   */
+  | { readonly op: 'stored'; readonly args: readonly Expr[] };
+
+/**
+ * The most elements a row of a row kernel may have (`RowScalars.width`): every element is
+ * read once per per-row value and again for the outputs, in registers and cache.
+ */
+export const ROW_WIDTH_MAX = 256;
+
+/**
+ * The rows of a reduction over contiguous rows of 2 to ROW_WIDTH_MAX elements: max over axis 1
+ * of [600,10] → 600 rows of 10; a sum over axis 0, or over rows of 1000, → undefined. Every
+ * target folds such a reduction serially, j ascending, as a row kernel does.
+ */
+export function shortRows(kernel: ReduceKernel): { readonly rows: number; readonly width: number } | undefined {
+  const { outSize: rows, reduceSize: width } = kernel;
+  if (width < 2 || width > ROW_WIDTH_MAX) return undefined;
+  const same = (a: StridedView, b: StridedView) => JSON.stringify(simplifyView(a)) === JSON.stringify(simplifyView(b));
+  const contiguous =
+    same(kernel.outView, { outShape: [rows], inStrides: [width] }) && same(kernel.redView, { outShape: [width], inStrides: [1] });
+  return contiguous ? { rows, width } : undefined;
+}
+
+/** One per-row value: `op` over the row's elements of `expr`. */
+export interface RowScalar {
+  readonly op: 'sum' | 'max';
+  readonly expr: Expr;
+}
+
+/**
+ * Per-row values a kernel computes once per row before its own expression reads them through
+ * `scalar` leaves (compiler/rows.ts): a softmax's max and sum of exponentials, a cross-entropy's
+ * row sum. The kernel's elements come `perRow` to a row (element x is in row floor(x /
+ * perRow)): `width` for a [rows, width] result, 1 for one value per row. Value k of row r is
+ * `op` folded, j ascending from its identity (0 for a sum, -inf for a max), over j < width of
+ * `expr` at element index r·width + j, whose loads read inputs at that index through their
+ * views and whose `scalar` leaves read values before k. Each row reads its inputs where they
+ * are, so a row kernel keeps a row in registers and cache instead of writing it between
+ * kernels.
+ */
+export interface RowScalars {
+  readonly width: number;
+  readonly perRow: number;
+  readonly scalars: readonly RowScalar[];
+}
 
 /**
  * A uniform float in [0, 1) drawn for output element `i`: the top 24 bits of the first word of
@@ -72,6 +124,18 @@ export interface MapKernel extends KernelBase {
   readonly kind: 'map';
   readonly size: number;
   readonly expr: Expr;
+  /** Set on a row kernel: the per-row values `expr` reads, computed once per row. */
+  readonly rows?: RowScalars;
+}
+
+/**
+ * Elementwise work on a reduction's input (compiler/rows.ts): the reduced element at input
+ * index x is `expr` at x, whose loads read the kernel's inputs at x through their views, and,
+ * with `rows`, whose `scalar` leaves read the per-row values of x's row.
+ */
+export interface Prologue {
+  readonly expr: Expr;
+  readonly rows?: RowScalars;
 }
 
 /** out[o] = reduce_r in[outView(o) + redView(r)]. */
@@ -82,6 +146,18 @@ export interface ReduceKernel extends KernelBase {
   readonly reduceSize: number;
   readonly outView: StridedView;
   readonly redView: StridedView;
+  /**
+   * Set when the reduced elements are computed, not read: element x (x = outView(o) +
+   * redView(r)) is the prologue at x, and input 0 is no longer the reduced buffer but the
+   * prologue's first input. Without it, element x is input 0 at x.
+   */
+  readonly prologue?: Prologue;
+  /**
+   * Set on a reduction that updates its output in place (compiler/in-place.ts), as a product's
+   * `inPlace`: the epilogue reads the output's old value through input number `inputs.length +
+   * 1`, and the reduction's value never goes through the output buffer.
+   */
+  readonly inPlace?: true;
   /**
    * Elementwise work on the result (compiler/fuse.ts): out[o] = epilogue at output element o,
    * where a load of input number `inputs.length` is the reduction's value there and other loads
@@ -142,7 +218,7 @@ export type EpilogueKernel = MatmulKernel | ReduceKernel;
  */
 export function epilogueInputs(kernel: EpilogueKernel): { readonly product: number; readonly old?: number } {
   const product = kernel.inputs.length;
-  return kernel.kind === 'matmul' && kernel.inPlace ? { product, old: product + 1 } : { product };
+  return kernel.inPlace ? { product, old: product + 1 } : { product };
 }
 
 export interface ProgramIO {

@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "82798bc028f9698c";
+export declare const buildId = "afe3453bd282f435";
 import type { CudaBuild, CudaKernel } from "gradc/runtime";
 /**
  * The CUDA C source these launch shapes belong to (SHA-256 of kernels.cu) and the GPU

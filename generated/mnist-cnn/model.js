@@ -408,106 +408,37 @@ export const artifact = {
             "storage": 16
         },
         {
+            "name": "train.%41",
+            "shape": [
+                128,
+                10
+            ],
+            "size": 1280,
+            "role": "temp",
+            "storage": 17
+        },
+        {
             "name": "out.b",
             "shape": [
                 10
             ],
             "size": 10,
             "role": "param",
-            "storage": 17
-        },
-        {
-            "name": "train.%44",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
             "storage": 18
-        },
-        {
-            "name": "train.%45",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 19
-        },
-        {
-            "name": "train.%48",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 20
-        },
-        {
-            "name": "train.%49",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 18
-        },
-        {
-            "name": "train.%50",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 19
-        },
-        {
-            "name": "train.%51",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 21
-        },
-        {
-            "name": "train.%54",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 22
-        },
-        {
-            "name": "train.%56",
-            "shape": [
-                128
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 21
         },
         {
             "name": "train.%59",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 23
+            "storage": 19
         },
         {
             "name": "lr",
             "shape": [],
             "size": 1,
             "role": "hyper",
-            "storage": 24
+            "storage": 20
         },
         {
             "name": "conv1.w.m",
@@ -519,7 +450,7 @@ export const artifact = {
             ],
             "size": 288,
             "role": "state",
-            "storage": 25
+            "storage": 21
         },
         {
             "name": "conv1.w.v",
@@ -531,21 +462,21 @@ export const artifact = {
             ],
             "size": 288,
             "role": "state",
-            "storage": 26
+            "storage": 22
         },
         {
             "name": "train.%72",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 21
+            "storage": 23
         },
         {
             "name": "train.%75",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 20
+            "storage": 24
         },
         {
             "name": "conv1.b.m",
@@ -554,7 +485,7 @@ export const artifact = {
             ],
             "size": 32,
             "role": "state",
-            "storage": 27
+            "storage": 25
         },
         {
             "name": "conv1.b.v",
@@ -563,7 +494,7 @@ export const artifact = {
             ],
             "size": 32,
             "role": "state",
-            "storage": 28
+            "storage": 26
         },
         {
             "name": "conv2.w.m",
@@ -575,7 +506,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "state",
-            "storage": 29
+            "storage": 27
         },
         {
             "name": "conv2.w.v",
@@ -587,7 +518,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "state",
-            "storage": 30
+            "storage": 28
         },
         {
             "name": "conv2.b.m",
@@ -596,7 +527,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "state",
-            "storage": 31
+            "storage": 29
         },
         {
             "name": "conv2.b.v",
@@ -605,7 +536,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "state",
-            "storage": 32
+            "storage": 30
         },
         {
             "name": "out.w.m",
@@ -615,7 +546,7 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "state",
-            "storage": 33
+            "storage": 31
         },
         {
             "name": "out.w.v",
@@ -625,7 +556,7 @@ export const artifact = {
             ],
             "size": 16000,
             "role": "state",
-            "storage": 34
+            "storage": 32
         },
         {
             "name": "out.b.m",
@@ -634,7 +565,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "state",
-            "storage": 35
+            "storage": 33
         },
         {
             "name": "out.b.v",
@@ -643,37 +574,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "state",
-            "storage": 36
-        },
-        {
-            "name": "train.%140",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 22
-        },
-        {
-            "name": "train.%141",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 37
-        },
-        {
-            "name": "train.%143",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 38
+            "storage": 34
         },
         {
             "name": "train.%146",
@@ -683,7 +584,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 37
+            "storage": 35
         },
         {
             "name": "train.%147",
@@ -693,7 +594,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "temp",
-            "storage": 19
+            "storage": 17
         },
         {
             "name": "train.%150",
@@ -713,7 +614,7 @@ export const artifact = {
             ],
             "size": 204800,
             "role": "temp",
-            "storage": 18
+            "storage": 36
         },
         {
             "name": "train.%156",
@@ -777,7 +678,7 @@ export const artifact = {
             ],
             "size": 64,
             "role": "temp",
-            "storage": 38
+            "storage": 35
         },
         {
             "name": "train.%165.slices",
@@ -894,7 +795,7 @@ export const artifact = {
             ],
             "size": 32,
             "role": "temp",
-            "storage": 22
+            "storage": 6
         },
         {
             "name": "train.%184.slices",
@@ -904,7 +805,7 @@ export const artifact = {
             ],
             "size": 2048,
             "role": "temp",
-            "storage": 18
+            "storage": 36
         },
         {
             "name": "train.%187",
@@ -914,7 +815,7 @@ export const artifact = {
             ],
             "size": 288,
             "role": "temp",
-            "storage": 37
+            "storage": 10
         },
         {
             "name": "train.%187.slices",
@@ -925,7 +826,7 @@ export const artifact = {
             ],
             "size": 18432,
             "role": "temp",
-            "storage": 18
+            "storage": 36
         },
         {
             "name": "predict.%11",
@@ -1004,44 +905,14 @@ export const artifact = {
             "storage": 11
         },
         {
-            "name": "predict.%32",
+            "name": "predict.%29",
             "shape": [
                 128,
                 10
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 20
-        },
-        {
-            "name": "predict.%33",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 19
-        },
-        {
-            "name": "predict.%37",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 22
-        },
-        {
-            "name": "predict.%38",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 19
+            "storage": 17
         },
         {
             "name": "predict.%40",
@@ -1051,7 +922,7 @@ export const artifact = {
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 39
+            "storage": 37
         },
         {
             "name": "evaluate.%12",
@@ -1130,80 +1001,21 @@ export const artifact = {
             "storage": 11
         },
         {
-            "name": "evaluate.%33",
+            "name": "evaluate.%30",
             "shape": [
                 128,
                 10
             ],
             "size": 1280,
             "role": "temp",
-            "storage": 20
-        },
-        {
-            "name": "evaluate.%34",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 19
-        },
-        {
-            "name": "evaluate.%37",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 22
-        },
-        {
-            "name": "evaluate.%38",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 20
-        },
-        {
-            "name": "evaluate.%40",
-            "shape": [
-                128,
-                1
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 19
-        },
-        {
-            "name": "evaluate.%43",
-            "shape": [
-                128,
-                10
-            ],
-            "size": 1280,
-            "role": "temp",
-            "storage": 20
-        },
-        {
-            "name": "evaluate.%45",
-            "shape": [
-                128
-            ],
-            "size": 128,
-            "role": "temp",
-            "storage": 19
+            "storage": 17
         },
         {
             "name": "evaluate.%48",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 40
+            "storage": 38
         }
     ],
     "programs": [
@@ -1316,105 +1128,40 @@ export const artifact = {
                     "args": [
                         15,
                         16,
-                        17,
-                        18
+                        17
                     ],
                     "sources": [
-                        "%41 matmul  examples/mnist-cnn.ts:19:20 dense",
-                        "%44 add  examples/mnist-cnn.ts:19:20 dense"
+                        "%41 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_010_reduce_max",
+                    "kernel": "train_010_sum",
                     "args": [
+                        17,
                         18,
+                        1,
                         19
                     ],
                     "sources": [
-                        "%45 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_011_map",
-                    "args": [
-                        18,
-                        19,
-                        20
-                    ],
-                    "sources": [
-                        "%48 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_012_map",
-                    "args": [
-                        20,
-                        21
-                    ],
-                    "sources": [
-                        "%49 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_013_sum",
-                    "args": [
-                        21,
-                        22
-                    ],
-                    "sources": [
-                        "%50 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_014_map",
-                    "args": [
-                        22,
-                        23
-                    ],
-                    "sources": [
-                        "%51 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_015_map",
-                    "args": [
-                        1,
-                        20,
-                        23,
-                        24
-                    ],
-                    "sources": [
+                        "%44 add  examples/mnist-cnn.ts:19:20 dense",
+                        "%45 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%48 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%49 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%50 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%51 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%53 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%54 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_016_sum",
-                    "args": [
-                        24,
-                        25
-                    ],
-                    "sources": [
+                        "%54 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%55 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%56 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_017_sum",
-                    "args": [
-                        25,
-                        26
-                    ],
-                    "sources": [
+                        "%56 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%57 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%59 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_018_map",
+                    "kernel": "train_011_map",
                     "args": [
                         13,
-                        30
+                        23
                     ],
                     "sources": [
                         "%71 pow  examples/mnist-cnn.ts:13:14 adam",
@@ -1422,10 +1169,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_019_map",
+                    "kernel": "train_012_map",
                     "args": [
                         13,
-                        31
+                        24
                     ],
                     "sources": [
                         "%74 pow  examples/mnist-cnn.ts:13:14 adam",
@@ -1433,67 +1180,44 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_020_map",
+                    "kernel": "train_013_rows",
                     "args": [
                         1,
-                        42
+                        17,
+                        18,
+                        35
                     ],
                     "sources": [
-                        "%140 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_021_map",
-                    "args": [
-                        42,
-                        43
-                    ],
-                    "sources": [
-                        "%141 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_022_sum",
-                    "args": [
-                        43,
-                        22,
-                        44
-                    ],
-                    "sources": [
+                        "%44 add  examples/mnist-cnn.ts:19:20 dense",
+                        "%45 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%48 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%49 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%50 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%140 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%141 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%142 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%143 div  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_023_map",
-                    "args": [
-                        42,
-                        44,
-                        21,
-                        45
-                    ],
-                    "sources": [
+                        "%143 div  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%145 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%146 add  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_024_sum",
+                    "kernel": "train_014_sum",
                     "args": [
-                        45,
-                        46
+                        35,
+                        36
                     ],
                     "sources": [
                         "%147 sum  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_025_matmul",
+                    "kernel": "train_015_matmul",
                     "args": [
-                        45,
+                        35,
                         16,
                         14,
-                        48
+                        38
                     ],
                     "sources": [
                         "%149 matmul  examples/mnist-cnn.ts:19:20 dense",
@@ -1502,33 +1226,33 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_026_matmul",
+                    "kernel": "train_016_matmul",
                     "args": [
                         15,
-                        45,
-                        47
+                        35,
+                        37
                     ],
                     "sources": [
                         "%150 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_027_map",
+                    "kernel": "train_017_map",
                     "args": [
                         10,
                         11,
-                        49
+                        39
                     ],
                     "sources": [
                         "%156 equal  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_028_sum",
+                    "kernel": "train_018_sum",
                     "args": [
-                        49,
-                        48,
-                        50
+                        39,
+                        38,
+                        40
                     ],
                     "sources": [
                         "%157 sum  examples/mnist-cnn.ts:18:16 maxPool2d",
@@ -1536,27 +1260,136 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_029_map",
+                    "kernel": "train_019_map",
                     "args": [
-                        49,
-                        50,
-                        51
+                        39,
+                        40,
+                        41
                     ],
                     "sources": [
                         "%161 mul  examples/mnist-cnn.ts:18:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_030_map",
+                    "kernel": "train_020_map",
                     "args": [
                         9,
-                        51,
-                        52
+                        41,
+                        42
                     ],
                     "sources": [
                         "%162 unpatches  examples/mnist-cnn.ts:18:16 maxPool2d",
                         "%163 less  examples/mnist-cnn.ts:18:26 relu",
                         "%164 where  examples/mnist-cnn.ts:18:26 relu"
+                    ]
+                },
+                {
+                    "kernel": "train_021_sum",
+                    "args": [
+                        42,
+                        44
+                    ],
+                    "sources": [
+                        "%165 sum  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_022_sum",
+                    "args": [
+                        44,
+                        43
+                    ],
+                    "sources": [
+                        "%165 sum  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_023_matmul",
+                    "args": [
+                        42,
+                        7,
+                        45
+                    ],
+                    "sources": [
+                        "%168 matmul  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_024_matmul",
+                    "args": [
+                        6,
+                        42,
+                        47
+                    ],
+                    "sources": [
+                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_025_sum",
+                    "args": [
+                        47,
+                        46
+                    ],
+                    "sources": [
+                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
+                    ]
+                },
+                {
+                    "kernel": "train_026_map",
+                    "args": [
+                        5,
+                        6,
+                        48
+                    ],
+                    "sources": [
+                        "%175 equal  examples/mnist-cnn.ts:17:16 maxPool2d"
+                    ]
+                },
+                {
+                    "kernel": "train_027_sum",
+                    "args": [
+                        48,
+                        49
+                    ],
+                    "sources": [
+                        "%176 sum  examples/mnist-cnn.ts:17:16 maxPool2d"
+                    ]
+                },
+                {
+                    "kernel": "train_028_map",
+                    "args": [
+                        45,
+                        49,
+                        50
+                    ],
+                    "sources": [
+                        "%172 unpatches  examples/mnist-cnn.ts:18:31 conv",
+                        "%177 div  examples/mnist-cnn.ts:17:16 maxPool2d"
+                    ]
+                },
+                {
+                    "kernel": "train_029_map",
+                    "args": [
+                        48,
+                        50,
+                        51
+                    ],
+                    "sources": [
+                        "%180 mul  examples/mnist-cnn.ts:17:16 maxPool2d"
+                    ]
+                },
+                {
+                    "kernel": "train_030_map",
+                    "args": [
+                        4,
+                        51,
+                        52
+                    ],
+                    "sources": [
+                        "%181 unpatches  examples/mnist-cnn.ts:17:16 maxPool2d",
+                        "%182 less  examples/mnist-cnn.ts:17:26 relu",
+                        "%183 where  examples/mnist-cnn.ts:17:26 relu"
                     ]
                 },
                 {
@@ -1566,7 +1399,7 @@ export const artifact = {
                         54
                     ],
                     "sources": [
-                        "%165 sum  examples/mnist-cnn.ts:18:31 conv"
+                        "%184 sum  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
@@ -1576,144 +1409,35 @@ export const artifact = {
                         53
                     ],
                     "sources": [
-                        "%165 sum  examples/mnist-cnn.ts:18:31 conv"
+                        "%184 sum  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
                     "kernel": "train_033_matmul",
                     "args": [
+                        0,
                         52,
-                        7,
-                        55
-                    ],
-                    "sources": [
-                        "%168 matmul  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_034_matmul",
-                    "args": [
-                        6,
-                        52,
-                        57
-                    ],
-                    "sources": [
-                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_035_sum",
-                    "args": [
-                        57,
                         56
                     ],
                     "sources": [
-                        "%169 matmul  examples/mnist-cnn.ts:18:31 conv"
+                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_036_map",
+                    "kernel": "train_034_sum",
                     "args": [
-                        5,
-                        6,
-                        58
+                        56,
+                        55
                     ],
                     "sources": [
-                        "%175 equal  examples/mnist-cnn.ts:17:16 maxPool2d"
+                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
                     ]
                 },
                 {
-                    "kernel": "train_037_sum",
-                    "args": [
-                        58,
-                        59
-                    ],
-                    "sources": [
-                        "%176 sum  examples/mnist-cnn.ts:17:16 maxPool2d"
-                    ]
-                },
-                {
-                    "kernel": "train_038_map",
+                    "kernel": "train_035_map",
                     "args": [
                         55,
-                        59,
-                        60
-                    ],
-                    "sources": [
-                        "%172 unpatches  examples/mnist-cnn.ts:18:31 conv",
-                        "%177 div  examples/mnist-cnn.ts:17:16 maxPool2d"
-                    ]
-                },
-                {
-                    "kernel": "train_039_map",
-                    "args": [
-                        58,
-                        60,
-                        61
-                    ],
-                    "sources": [
-                        "%180 mul  examples/mnist-cnn.ts:17:16 maxPool2d"
-                    ]
-                },
-                {
-                    "kernel": "train_040_map",
-                    "args": [
-                        4,
-                        61,
-                        62
-                    ],
-                    "sources": [
-                        "%181 unpatches  examples/mnist-cnn.ts:17:16 maxPool2d",
-                        "%182 less  examples/mnist-cnn.ts:17:26 relu",
-                        "%183 where  examples/mnist-cnn.ts:17:26 relu"
-                    ]
-                },
-                {
-                    "kernel": "train_041_sum",
-                    "args": [
-                        62,
-                        64
-                    ],
-                    "sources": [
-                        "%184 sum  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_042_sum",
-                    "args": [
-                        64,
-                        63
-                    ],
-                    "sources": [
-                        "%184 sum  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_043_matmul",
-                    "args": [
-                        0,
-                        62,
-                        66
-                    ],
-                    "sources": [
-                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_044_sum",
-                    "args": [
-                        66,
-                        65
-                    ],
-                    "sources": [
-                        "%187 matmul  examples/mnist-cnn.ts:17:31 conv"
-                    ]
-                },
-                {
-                    "kernel": "train_045_map",
-                    "args": [
-                        65,
-                        28
+                        21
                     ],
                     "sources": [
                         "%65 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1723,10 +1447,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_046_map",
+                    "kernel": "train_036_map",
                     "args": [
-                        65,
-                        29
+                        55,
+                        22
                     ],
                     "sources": [
                         "%69 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1737,13 +1461,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_047_map",
+                    "kernel": "train_037_map",
                     "args": [
-                        27,
-                        28,
-                        30,
-                        29,
-                        31,
+                        20,
+                        21,
+                        23,
+                        22,
+                        24,
                         2
                     ],
                     "sources": [
@@ -1758,10 +1482,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_048_map",
+                    "kernel": "train_038_map",
                     "args": [
-                        63,
-                        32
+                        53,
+                        25
                     ],
                     "sources": [
                         "%82 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1771,10 +1495,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_049_map",
+                    "kernel": "train_039_map",
                     "args": [
-                        63,
-                        33
+                        53,
+                        26
                     ],
                     "sources": [
                         "%85 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1785,13 +1509,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_050_map",
+                    "kernel": "train_040_map",
                     "args": [
-                        27,
-                        32,
-                        30,
-                        33,
-                        31,
+                        20,
+                        25,
+                        23,
+                        26,
+                        24,
                         3
                     ],
                     "sources": [
@@ -1806,10 +1530,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_051_map",
+                    "kernel": "train_041_map",
                     "args": [
-                        56,
-                        34
+                        46,
+                        27
                     ],
                     "sources": [
                         "%94 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1819,10 +1543,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_052_map",
+                    "kernel": "train_042_map",
                     "args": [
-                        56,
-                        35
+                        46,
+                        28
                     ],
                     "sources": [
                         "%97 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1833,13 +1557,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_053_map",
+                    "kernel": "train_043_map",
                     "args": [
+                        20,
                         27,
-                        34,
-                        30,
-                        35,
-                        31,
+                        23,
+                        28,
+                        24,
                         7
                     ],
                     "sources": [
@@ -1854,10 +1578,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_054_map",
+                    "kernel": "train_044_map",
                     "args": [
-                        53,
-                        36
+                        43,
+                        29
                     ],
                     "sources": [
                         "%106 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1867,10 +1591,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_055_map",
+                    "kernel": "train_045_map",
                     "args": [
-                        53,
-                        37
+                        43,
+                        30
                     ],
                     "sources": [
                         "%109 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1881,13 +1605,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_056_map",
+                    "kernel": "train_046_map",
                     "args": [
-                        27,
-                        36,
+                        20,
+                        29,
+                        23,
                         30,
-                        37,
-                        31,
+                        24,
                         8
                     ],
                     "sources": [
@@ -1902,10 +1626,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_057_map",
+                    "kernel": "train_047_map",
                     "args": [
-                        47,
-                        38
+                        37,
+                        31
                     ],
                     "sources": [
                         "%118 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1915,10 +1639,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_058_map",
+                    "kernel": "train_048_map",
                     "args": [
-                        47,
-                        39
+                        37,
+                        32
                     ],
                     "sources": [
                         "%121 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1929,13 +1653,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_059_map",
+                    "kernel": "train_049_map",
                     "args": [
-                        27,
-                        38,
-                        30,
-                        39,
+                        20,
                         31,
+                        23,
+                        32,
+                        24,
                         16
                     ],
                     "sources": [
@@ -1950,10 +1674,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_060_map",
+                    "kernel": "train_050_map",
                     "args": [
-                        46,
-                        40
+                        36,
+                        33
                     ],
                     "sources": [
                         "%130 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1963,10 +1687,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_061_map",
+                    "kernel": "train_051_map",
                     "args": [
-                        46,
-                        41
+                        36,
+                        34
                     ],
                     "sources": [
                         "%133 mul  examples/mnist-cnn.ts:13:14 adam",
@@ -1977,14 +1701,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_062_map",
+                    "kernel": "train_052_map",
                     "args": [
-                        27,
-                        40,
-                        30,
-                        41,
-                        31,
-                        17
+                        20,
+                        33,
+                        23,
+                        34,
+                        24,
+                        18
                     ],
                     "sources": [
                         "%254 div  examples/mnist-cnn.ts:13:14 adam",
@@ -2019,13 +1743,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 27
+                    "buffer": 20
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 26
+                    "buffer": 19
                 }
             ]
         },
@@ -2038,7 +1762,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        67
+                        57
                     ],
                     "sources": [
                         "%5 matmul  examples/mnist-cnn.ts:17:31 conv",
@@ -2049,8 +1773,8 @@ export const artifact = {
                 {
                     "kernel": "predict_001_copy",
                     "args": [
-                        67,
-                        68
+                        57,
+                        58
                     ],
                     "sources": [
                         "%12 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
@@ -2059,8 +1783,8 @@ export const artifact = {
                 {
                     "kernel": "predict_002_reduce_max",
                     "args": [
-                        68,
-                        69
+                        58,
+                        59
                     ],
                     "sources": [
                         "%13 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
@@ -2069,10 +1793,10 @@ export const artifact = {
                 {
                     "kernel": "predict_003_matmul",
                     "args": [
-                        69,
+                        59,
                         7,
                         8,
-                        70
+                        60
                     ],
                     "sources": [
                         "%18 matmul  examples/mnist-cnn.ts:18:31 conv",
@@ -2083,8 +1807,8 @@ export const artifact = {
                 {
                     "kernel": "predict_004_copy",
                     "args": [
-                        70,
-                        71
+                        60,
+                        61
                     ],
                     "sources": [
                         "%25 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
@@ -2093,8 +1817,8 @@ export const artifact = {
                 {
                     "kernel": "predict_005_reduce_max",
                     "args": [
-                        71,
-                        72
+                        61,
+                        62
                     ],
                     "sources": [
                         "%26 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
@@ -2103,56 +1827,27 @@ export const artifact = {
                 {
                     "kernel": "predict_006_matmul",
                     "args": [
-                        72,
+                        62,
                         16,
-                        17,
-                        73
+                        63
                     ],
                     "sources": [
-                        "%29 matmul  examples/mnist-cnn.ts:19:20 dense",
-                        "%32 add  examples/mnist-cnn.ts:19:20 dense"
+                        "%29 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "predict_007_reduce_max",
+                    "kernel": "predict_007_rows",
                     "args": [
-                        73,
-                        74
+                        63,
+                        18,
+                        64
                     ],
                     "sources": [
-                        "%33 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_008_map",
-                    "args": [
-                        73,
-                        74,
-                        75
-                    ],
-                    "sources": [
+                        "%32 add  examples/mnist-cnn.ts:19:20 dense",
+                        "%33 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%36 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%37 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_009_sum",
-                    "args": [
-                        75,
-                        76
-                    ],
-                    "sources": [
-                        "%38 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_010_map",
-                    "args": [
-                        75,
-                        76,
-                        77
-                    ],
-                    "sources": [
+                        "%37 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%38 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%40 div  examples/mnist-cnn.ts:22:29 softmax"
                     ]
                 }
@@ -2166,7 +1861,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 77
+                    "buffer": 64
                 }
             ]
         },
@@ -2179,7 +1874,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        78
+                        65
                     ],
                     "sources": [
                         "%6 matmul  examples/mnist-cnn.ts:17:31 conv",
@@ -2190,8 +1885,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_001_copy",
                     "args": [
-                        78,
-                        79
+                        65,
+                        66
                     ],
                     "sources": [
                         "%13 patches  examples/mnist-cnn.ts:17:16 maxPool2d"
@@ -2200,8 +1895,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_002_reduce_max",
                     "args": [
-                        79,
-                        80
+                        66,
+                        67
                     ],
                     "sources": [
                         "%14 reduce_max  examples/mnist-cnn.ts:17:16 maxPool2d"
@@ -2210,10 +1905,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_003_matmul",
                     "args": [
-                        80,
+                        67,
                         7,
                         8,
-                        81
+                        68
                     ],
                     "sources": [
                         "%19 matmul  examples/mnist-cnn.ts:18:31 conv",
@@ -2224,8 +1919,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_004_copy",
                     "args": [
-                        81,
-                        82
+                        68,
+                        69
                     ],
                     "sources": [
                         "%26 patches  examples/mnist-cnn.ts:18:16 maxPool2d"
@@ -2234,8 +1929,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_005_reduce_max",
                     "args": [
-                        82,
-                        83
+                        69,
+                        70
                     ],
                     "sources": [
                         "%27 reduce_max  examples/mnist-cnn.ts:18:16 maxPool2d"
@@ -2244,89 +1939,33 @@ export const artifact = {
                 {
                     "kernel": "evaluate_006_matmul",
                     "args": [
-                        83,
+                        70,
                         16,
-                        17,
-                        84
+                        71
                     ],
                     "sources": [
-                        "%30 matmul  examples/mnist-cnn.ts:19:20 dense",
-                        "%33 add  examples/mnist-cnn.ts:19:20 dense"
+                        "%30 matmul  examples/mnist-cnn.ts:19:20 dense"
                     ]
                 },
                 {
-                    "kernel": "evaluate_007_reduce_max",
+                    "kernel": "evaluate_007_sum",
                     "args": [
-                        84,
-                        85
-                    ],
-                    "sources": [
-                        "%34 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_008_map",
-                    "args": [
-                        84,
-                        85,
-                        86
-                    ],
-                    "sources": [
-                        "%37 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_009_map",
-                    "args": [
-                        86,
-                        87
-                    ],
-                    "sources": [
-                        "%38 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_010_sum",
-                    "args": [
-                        87,
-                        88
-                    ],
-                    "sources": [
-                        "%39 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%40 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_011_map",
-                    "args": [
+                        71,
+                        18,
                         1,
-                        86,
-                        88,
-                        89
+                        72
                     ],
                     "sources": [
+                        "%33 add  examples/mnist-cnn.ts:19:20 dense",
+                        "%34 reduce_max  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%37 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%38 exp  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%39 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
+                        "%40 log  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%42 sub  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%43 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_012_sum",
-                    "args": [
-                        89,
-                        90
-                    ],
-                    "sources": [
+                        "%43 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%44 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
-                        "%45 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_013_sum",
-                    "args": [
-                        90,
-                        91
-                    ],
-                    "sources": [
+                        "%45 neg  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%46 sum  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy",
                         "%48 mul  examples/mnist-cnn.ts:21:13 softmaxCrossEntropy"
                     ]
@@ -2345,14 +1984,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 91
+                    "buffer": 72
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "82798bc028f9698c";
+export const buildId = "afe3453bd282f435";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "ea1e55e4b5ef3753";
+export declare const buildId = "398a2b2201b75ba1";
 import type { CudaBuild, CudaKernel } from "gradc/runtime";
 /**
  * The CUDA C source these launch shapes belong to (SHA-256 of kernels.cu) and the GPU

@@ -202,92 +202,23 @@ export const artifact = {
             "storage": 8
         },
         {
+            "name": "train.%16",
+            "shape": [
+                6000,
+                10
+            ],
+            "size": 60000,
+            "role": "temp",
+            "storage": 9
+        },
+        {
             "name": "fc3.b",
             "shape": [
                 10
             ],
             "size": 10,
             "role": "param",
-            "storage": 9
-        },
-        {
-            "name": "train.%19",
-            "shape": [
-                6000,
-                10
-            ],
-            "size": 60000,
-            "role": "temp",
             "storage": 10
-        },
-        {
-            "name": "train.%20",
-            "shape": [
-                6000,
-                1
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%23",
-            "shape": [
-                6000,
-                10
-            ],
-            "size": 60000,
-            "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "train.%24",
-            "shape": [
-                6000,
-                10
-            ],
-            "size": 60000,
-            "role": "temp",
-            "storage": 10
-        },
-        {
-            "name": "train.%25",
-            "shape": [
-                6000,
-                1
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%26",
-            "shape": [
-                6000,
-                1
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 13
-        },
-        {
-            "name": "train.%29",
-            "shape": [
-                6000,
-                10
-            ],
-            "size": 60000,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "train.%31",
-            "shape": [
-                6000
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 13
         },
         {
             "name": "train.%32.slices",
@@ -297,50 +228,20 @@ export const artifact = {
             ],
             "size": 20,
             "role": "temp",
-            "storage": 12
+            "storage": 11
         },
         {
             "name": "train.%34",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 15
+            "storage": 12
         },
         {
             "name": "lr",
             "shape": [],
             "size": 1,
             "role": "hyper",
-            "storage": 16
-        },
-        {
-            "name": "train.%42",
-            "shape": [
-                6000,
-                10
-            ],
-            "size": 60000,
-            "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "train.%43",
-            "shape": [
-                6000,
-                10
-            ],
-            "size": 60000,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "train.%45",
-            "shape": [
-                6000,
-                1
-            ],
-            "size": 6000,
-            "role": "temp",
             "storage": 13
         },
         {
@@ -351,7 +252,7 @@ export const artifact = {
             ],
             "size": 60000,
             "role": "temp",
-            "storage": 14
+            "storage": 11
         },
         {
             "name": "train.%49.slices",
@@ -361,7 +262,7 @@ export const artifact = {
             ],
             "size": 200,
             "role": "temp",
-            "storage": 11
+            "storage": 9
         },
         {
             "name": "train.%52.slices",
@@ -372,7 +273,7 @@ export const artifact = {
             ],
             "size": 50000,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "train.%54",
@@ -382,7 +283,7 @@ export const artifact = {
             ],
             "size": 1500000,
             "role": "temp",
-            "storage": 10
+            "storage": 9
         },
         {
             "name": "train.%55.slices",
@@ -392,7 +293,7 @@ export const artifact = {
             ],
             "size": 5000,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "train.%58.slices",
@@ -403,7 +304,7 @@ export const artifact = {
             ],
             "size": 1000000,
             "role": "temp",
-            "storage": 12
+            "storage": 11
         },
         {
             "name": "train.%60",
@@ -423,7 +324,7 @@ export const artifact = {
             ],
             "size": 5000,
             "role": "temp",
-            "storage": 12
+            "storage": 14
         },
         {
             "name": "train.%63.slices",
@@ -434,7 +335,7 @@ export const artifact = {
             ],
             "size": 1176000,
             "role": "temp",
-            "storage": 12
+            "storage": 9
         },
         {
             "name": "train.%65",
@@ -444,16 +345,7 @@ export const artifact = {
             ],
             "size": 196000,
             "role": "temp",
-            "storage": 7
-        },
-        {
-            "name": "train.%67",
-            "shape": [
-                250
-            ],
-            "size": 250,
-            "role": "temp",
-            "storage": 10
+            "storage": 11
         },
         {
             "name": "train.%69",
@@ -464,34 +356,6 @@ export const artifact = {
             "size": 62500,
             "role": "temp",
             "storage": 4
-        },
-        {
-            "name": "train.%71",
-            "shape": [
-                250
-            ],
-            "size": 250,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "train.%73",
-            "shape": [
-                250,
-                10
-            ],
-            "size": 2500,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%75",
-            "shape": [
-                10
-            ],
-            "size": 10,
-            "role": "temp",
-            "storage": 13
         },
         {
             "name": "predict.%7",
@@ -514,42 +378,12 @@ export const artifact = {
             "storage": 7
         },
         {
-            "name": "predict.%18",
+            "name": "predict.%15",
             "shape": [
                 6000,
                 10
             ],
             "size": 60000,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "predict.%19",
-            "shape": [
-                6000,
-                1
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "predict.%23",
-            "shape": [
-                6000,
-                10
-            ],
-            "size": 60000,
-            "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "predict.%24",
-            "shape": [
-                6000,
-                1
-            ],
-            "size": 6000,
             "role": "temp",
             "storage": 11
         },
@@ -561,7 +395,7 @@ export const artifact = {
             ],
             "size": 60000,
             "role": "temp",
-            "storage": 17
+            "storage": 15
         },
         {
             "name": "evaluate.%8",
@@ -584,71 +418,12 @@ export const artifact = {
             "storage": 7
         },
         {
-            "name": "evaluate.%19",
+            "name": "evaluate.%16",
             "shape": [
                 6000,
                 10
             ],
             "size": 60000,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "evaluate.%20",
-            "shape": [
-                6000,
-                1
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "evaluate.%23",
-            "shape": [
-                6000,
-                10
-            ],
-            "size": 60000,
-            "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "evaluate.%24",
-            "shape": [
-                6000,
-                10
-            ],
-            "size": 60000,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "evaluate.%26",
-            "shape": [
-                6000,
-                1
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "evaluate.%29",
-            "shape": [
-                6000,
-                10
-            ],
-            "size": 60000,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "evaluate.%31",
-            "shape": [
-                6000
-            ],
-            "size": 6000,
             "role": "temp",
             "storage": 11
         },
@@ -660,14 +435,14 @@ export const artifact = {
             ],
             "size": 20,
             "role": "temp",
-            "storage": 13
+            "storage": 14
         },
         {
             "name": "evaluate.%34",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 18
+            "storage": 16
         }
     ],
     "programs": [
@@ -707,104 +482,39 @@ export const artifact = {
                     "args": [
                         7,
                         8,
-                        9,
-                        10
+                        9
                     ],
                     "sources": [
-                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
-                        "%19 add  examples/mnist-mlp.ts:17:20 dense"
+                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_003_reduce_max",
+                    "kernel": "train_003_sum",
                     "args": [
+                        9,
                         10,
+                        1,
                         11
                     ],
                     "sources": [
-                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_004_map",
-                    "args": [
-                        10,
-                        11,
-                        12
-                    ],
-                    "sources": [
-                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_005_map",
-                    "args": [
-                        12,
-                        13
-                    ],
-                    "sources": [
-                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_006_sum",
-                    "args": [
-                        13,
-                        14
-                    ],
-                    "sources": [
-                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_007_map",
-                    "args": [
-                        14,
-                        15
-                    ],
-                    "sources": [
-                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_008_map",
-                    "args": [
-                        1,
-                        12,
-                        15,
-                        16
-                    ],
-                    "sources": [
+                        "%19 add  examples/mnist-mlp.ts:17:20 dense",
+                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_009_sum",
-                    "args": [
-                        16,
-                        17
-                    ],
-                    "sources": [
+                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_010_sum",
-                    "args": [
-                        17,
-                        18
-                    ],
-                    "sources": [
+                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_011_sum",
+                    "kernel": "train_004_sum",
                     "args": [
-                        18,
-                        19
+                        11,
+                        12
                     ],
                     "sources": [
                         "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -812,81 +522,58 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_012_map",
+                    "kernel": "train_005_rows",
                     "args": [
                         1,
-                        21
+                        9,
+                        10,
+                        14
                     ],
                     "sources": [
-                        "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_013_map",
-                    "args": [
-                        21,
-                        22
-                    ],
-                    "sources": [
-                        "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_014_sum",
-                    "args": [
-                        22,
-                        14,
-                        23
-                    ],
-                    "sources": [
+                        "%19 add  examples/mnist-mlp.ts:17:20 dense",
+                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_015_map",
-                    "args": [
-                        21,
-                        23,
-                        13,
-                        24
-                    ],
-                    "sources": [
+                        "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%47 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%48 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_016_sum",
+                    "kernel": "train_006_sum",
                     "args": [
-                        24,
-                        25
+                        14,
+                        15
                     ],
                     "sources": [
                         "%49 sum  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_017_sum",
+                    "kernel": "train_007_sum",
                     "args": [
-                        25,
-                        9,
-                        20,
-                        38
+                        15,
+                        13,
+                        10
                     ],
                     "sources": [
                         "%49 sum  examples/mnist-mlp.ts:17:20 dense",
                         "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd"
+                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc3.b: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
-                    "kernel": "train_018_matmul",
+                    "kernel": "train_008_matmul",
                     "args": [
-                        24,
+                        14,
                         8,
                         7,
-                        27
+                        17
                     ],
                     "sources": [
                         "%51 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -895,61 +582,61 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_019_matmul",
+                    "kernel": "train_009_matmul",
                     "args": [
                         7,
-                        24,
-                        26
+                        14,
+                        16
                     ],
                     "sources": [
                         "%52 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_020_sum",
+                    "kernel": "train_010_sum",
                     "args": [
-                        26,
-                        8,
-                        20,
-                        37
+                        16,
+                        13,
+                        8
                     ],
                     "sources": [
                         "%52 matmul  examples/mnist-mlp.ts:17:20 dense",
                         "%72 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd"
+                        "%73 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc3.w: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
-                    "kernel": "train_021_sum",
+                    "kernel": "train_011_sum",
                     "args": [
-                        27,
-                        28
+                        17,
+                        18
                     ],
                     "sources": [
                         "%55 sum  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
-                    "kernel": "train_022_sum",
+                    "kernel": "train_012_sum",
                     "args": [
-                        28,
-                        6,
-                        20,
-                        36
+                        18,
+                        13,
+                        6
                     ],
                     "sources": [
                         "%55 sum  examples/mnist-mlp.ts:16:21 dense",
                         "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd"
+                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc2.b: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
-                    "kernel": "train_023_matmul",
+                    "kernel": "train_013_matmul",
                     "args": [
-                        27,
+                        17,
                         5,
                         4,
-                        30
+                        20
                     ],
                     "sources": [
                         "%57 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -958,23 +645,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_024_matmul",
+                    "kernel": "train_014_matmul",
                     "args": [
                         4,
-                        27,
-                        29
+                        17,
+                        19
                     ],
                     "sources": [
                         "%58 matmul  examples/mnist-mlp.ts:16:21 dense"
                     ]
                 },
                 {
-                    "kernel": "train_025_sum",
+                    "kernel": "train_015_sum",
                     "args": [
-                        29,
+                        19,
                         5,
-                        20,
-                        35
+                        13,
+                        24
                     ],
                     "sources": [
                         "%58 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -983,47 +670,47 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_026_sum",
+                    "kernel": "train_016_sum",
                     "args": [
-                        30,
-                        31
+                        20,
+                        21
                     ],
                     "sources": [
                         "%61 sum  examples/mnist-mlp.ts:15:21 dense"
                     ]
                 },
                 {
-                    "kernel": "train_027_sum",
+                    "kernel": "train_017_sum",
                     "args": [
-                        31,
-                        3,
-                        20,
-                        34
+                        21,
+                        13,
+                        3
                     ],
                     "sources": [
                         "%61 sum  examples/mnist-mlp.ts:15:21 dense",
                         "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd"
+                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc1.b: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
-                    "kernel": "train_028_matmul",
+                    "kernel": "train_018_matmul",
                     "args": [
                         0,
-                        30,
-                        32
+                        20,
+                        22
                     ],
                     "sources": [
                         "%63 matmul  examples/mnist-mlp.ts:15:21 dense"
                     ]
                 },
                 {
-                    "kernel": "train_029_sum",
+                    "kernel": "train_019_sum",
                     "args": [
-                        32,
+                        22,
                         2,
-                        20,
-                        33
+                        13,
+                        23
                     ],
                     "sources": [
                         "%63 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1034,7 +721,7 @@ export const artifact = {
                 {
                     "kernel": "train_assign_fc1_w_b2",
                     "args": [
-                        33,
+                        23,
                         2
                     ],
                     "sources": [
@@ -1042,53 +729,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_assign_fc1_b_b3",
-                    "args": [
-                        34,
-                        3
-                    ],
-                    "sources": [
-                        "update:fc1.b: the step's new value replaces the old one"
-                    ]
-                },
-                {
                     "kernel": "train_assign_fc2_w_b5",
                     "args": [
-                        35,
+                        24,
                         5
                     ],
                     "sources": [
                         "update:fc2.w: the step's new value replaces the old one"
-                    ]
-                },
-                {
-                    "kernel": "train_assign_fc2_b_b6",
-                    "args": [
-                        36,
-                        6
-                    ],
-                    "sources": [
-                        "update:fc2.b: the step's new value replaces the old one"
-                    ]
-                },
-                {
-                    "kernel": "train_assign_fc3_w_b8",
-                    "args": [
-                        37,
-                        8
-                    ],
-                    "sources": [
-                        "update:fc3.w: the step's new value replaces the old one"
-                    ]
-                },
-                {
-                    "kernel": "train_assign_fc3_b_b9",
-                    "args": [
-                        38,
-                        9
-                    ],
-                    "sources": [
-                        "update:fc3.b: the step's new value replaces the old one"
                     ]
                 }
             ],
@@ -1103,13 +750,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 20
+                    "buffer": 13
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 19
+                    "buffer": 12
                 }
             ]
         },
@@ -1122,7 +769,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        39
+                        25
                     ],
                     "sources": [
                         "%2 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1133,10 +780,10 @@ export const artifact = {
                 {
                     "kernel": "predict_001_matmul",
                     "args": [
-                        39,
+                        25,
                         5,
                         6,
-                        40
+                        26
                     ],
                     "sources": [
                         "%9 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1147,56 +794,27 @@ export const artifact = {
                 {
                     "kernel": "predict_002_matmul",
                     "args": [
-                        40,
+                        26,
                         8,
-                        9,
-                        41
+                        27
                     ],
                     "sources": [
-                        "%15 matmul  examples/mnist-mlp.ts:17:20 dense",
-                        "%18 add  examples/mnist-mlp.ts:17:20 dense"
+                        "%15 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "predict_003_reduce_max",
+                    "kernel": "predict_003_rows",
                     "args": [
-                        41,
-                        42
+                        27,
+                        10,
+                        28
                     ],
                     "sources": [
-                        "%19 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_004_map",
-                    "args": [
-                        41,
-                        42,
-                        43
-                    ],
-                    "sources": [
+                        "%18 add  examples/mnist-mlp.ts:17:20 dense",
+                        "%19 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%22 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%23 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_005_sum",
-                    "args": [
-                        43,
-                        44
-                    ],
-                    "sources": [
-                        "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_006_map",
-                    "args": [
-                        43,
-                        44,
-                        45
-                    ],
-                    "sources": [
+                        "%23 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%26 div  examples/mnist-mlp.ts:20:29 softmax"
                     ]
                 }
@@ -1210,7 +828,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 45
+                    "buffer": 28
                 }
             ]
         },
@@ -1223,7 +841,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        46
+                        29
                     ],
                     "sources": [
                         "%3 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1234,10 +852,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_001_matmul",
                     "args": [
-                        46,
+                        29,
                         5,
                         6,
-                        47
+                        30
                     ],
                     "sources": [
                         "%10 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1248,97 +866,41 @@ export const artifact = {
                 {
                     "kernel": "evaluate_002_matmul",
                     "args": [
-                        47,
+                        30,
                         8,
-                        9,
-                        48
+                        31
                     ],
                     "sources": [
-                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
-                        "%19 add  examples/mnist-mlp.ts:17:20 dense"
+                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "evaluate_003_reduce_max",
+                    "kernel": "evaluate_003_sum",
                     "args": [
-                        48,
-                        49
-                    ],
-                    "sources": [
-                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_004_map",
-                    "args": [
-                        48,
-                        49,
-                        50
-                    ],
-                    "sources": [
-                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_005_map",
-                    "args": [
-                        50,
-                        51
-                    ],
-                    "sources": [
-                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_006_sum",
-                    "args": [
-                        51,
-                        52
-                    ],
-                    "sources": [
-                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_007_map",
-                    "args": [
+                        31,
+                        10,
                         1,
-                        50,
-                        52,
-                        53
+                        32
                     ],
                     "sources": [
+                        "%19 add  examples/mnist-mlp.ts:17:20 dense",
+                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_008_sum",
-                    "args": [
-                        53,
-                        54
-                    ],
-                    "sources": [
+                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_009_sum",
-                    "args": [
-                        54,
-                        55
-                    ],
-                    "sources": [
+                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "evaluate_010_sum",
+                    "kernel": "evaluate_004_sum",
                     "args": [
-                        55,
-                        56
+                        32,
+                        33
                     ],
                     "sources": [
                         "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
@@ -1359,14 +921,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 56
+                    "buffer": 33
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "ea1e55e4b5ef3753";
+export const buildId = "398a2b2201b75ba1";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -202,136 +202,37 @@ export const artifact = {
             "storage": 8
         },
         {
+            "name": "train.%16",
+            "shape": [
+                600,
+                10
+            ],
+            "size": 6000,
+            "role": "temp",
+            "storage": 9
+        },
+        {
             "name": "fc3.b",
             "shape": [
                 10
             ],
             "size": 10,
             "role": "param",
-            "storage": 9
-        },
-        {
-            "name": "train.%19",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
             "storage": 10
-        },
-        {
-            "name": "train.%20",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%23",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "train.%24",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 10
-        },
-        {
-            "name": "train.%25",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "train.%26",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
-        },
-        {
-            "name": "train.%29",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "train.%31",
-            "shape": [
-                600
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
         },
         {
             "name": "train.%34",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 15
+            "storage": 11
         },
         {
             "name": "lr",
             "shape": [],
             "size": 1,
             "role": "hyper",
-            "storage": 16
-        },
-        {
-            "name": "train.%42",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
             "storage": 12
-        },
-        {
-            "name": "train.%43",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "train.%45",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 13
         },
         {
             "name": "train.%48",
@@ -341,7 +242,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 14
+            "storage": 13
         },
         {
             "name": "train.%54",
@@ -351,7 +252,7 @@ export const artifact = {
             ],
             "size": 150000,
             "role": "temp",
-            "storage": 10
+            "storage": 9
         },
         {
             "name": "train.%60",
@@ -362,33 +263,6 @@ export const artifact = {
             "size": 150000,
             "role": "temp",
             "storage": 7
-        },
-        {
-            "name": "train.%67",
-            "shape": [
-                250
-            ],
-            "size": 250,
-            "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "train.%71",
-            "shape": [
-                250
-            ],
-            "size": 250,
-            "role": "temp",
-            "storage": 13
-        },
-        {
-            "name": "train.%75",
-            "shape": [
-                10
-            ],
-            "size": 10,
-            "role": "temp",
-            "storage": 11
         },
         {
             "name": "predict.%7",
@@ -411,44 +285,14 @@ export const artifact = {
             "storage": 7
         },
         {
-            "name": "predict.%18",
+            "name": "predict.%15",
             "shape": [
                 600,
                 10
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "predict.%19",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "predict.%23",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "predict.%24",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 11
+            "storage": 13
         },
         {
             "name": "predict.%26",
@@ -458,7 +302,7 @@ export const artifact = {
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 17
+            "storage": 14
         },
         {
             "name": "evaluate.%8",
@@ -481,80 +325,21 @@ export const artifact = {
             "storage": 7
         },
         {
-            "name": "evaluate.%19",
+            "name": "evaluate.%16",
             "shape": [
                 600,
                 10
             ],
             "size": 6000,
             "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "evaluate.%20",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "evaluate.%23",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 14
-        },
-        {
-            "name": "evaluate.%24",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "evaluate.%26",
-            "shape": [
-                600,
-                1
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 11
-        },
-        {
-            "name": "evaluate.%29",
-            "shape": [
-                600,
-                10
-            ],
-            "size": 6000,
-            "role": "temp",
-            "storage": 12
-        },
-        {
-            "name": "evaluate.%31",
-            "shape": [
-                600
-            ],
-            "size": 600,
-            "role": "temp",
-            "storage": 11
+            "storage": 13
         },
         {
             "name": "evaluate.%34",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 18
+            "storage": 15
         }
     ],
     "programs": [
@@ -594,166 +379,78 @@ export const artifact = {
                     "args": [
                         7,
                         8,
-                        9,
-                        10
+                        9
                     ],
                     "sources": [
-                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
-                        "%19 add  examples/mnist-mlp.ts:17:20 dense"
+                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_003_reduce_max",
+                    "kernel": "train_003_sum",
                     "args": [
+                        9,
                         10,
+                        1,
                         11
                     ],
                     "sources": [
-                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_004_map",
-                    "args": [
-                        10,
-                        11,
-                        12
-                    ],
-                    "sources": [
-                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_005_map",
-                    "args": [
-                        12,
-                        13
-                    ],
-                    "sources": [
-                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_006_sum",
-                    "args": [
-                        13,
-                        14
-                    ],
-                    "sources": [
-                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_007_map",
-                    "args": [
-                        14,
-                        15
-                    ],
-                    "sources": [
-                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_008_map",
-                    "args": [
-                        1,
-                        12,
-                        15,
-                        16
-                    ],
-                    "sources": [
+                        "%19 add  examples/mnist-mlp.ts:17:20 dense",
+                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_009_sum",
-                    "args": [
-                        16,
-                        17
-                    ],
-                    "sources": [
+                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_010_sum",
-                    "args": [
-                        17,
-                        18
-                    ],
-                    "sources": [
+                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_011_map",
+                    "kernel": "train_004_rows",
                     "args": [
                         1,
-                        20
+                        9,
+                        10,
+                        13
                     ],
                     "sources": [
-                        "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_012_map",
-                    "args": [
-                        20,
-                        21
-                    ],
-                    "sources": [
-                        "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_013_sum",
-                    "args": [
-                        21,
-                        14,
-                        22
-                    ],
-                    "sources": [
+                        "%19 add  examples/mnist-mlp.ts:17:20 dense",
+                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%42 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%43 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%44 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_014_map",
-                    "args": [
-                        20,
-                        22,
-                        13,
-                        23
-                    ],
-                    "sources": [
+                        "%45 div  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%47 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%48 add  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_015_sum",
+                    "kernel": "train_005_sum",
                     "args": [
-                        23,
-                        9,
-                        19,
-                        28
+                        13,
+                        12,
+                        10
                     ],
                     "sources": [
                         "%49 sum  examples/mnist-mlp.ts:17:20 dense",
                         "%74 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd"
+                        "%75 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc3.b: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
-                    "kernel": "train_016_matmul",
+                    "kernel": "train_006_matmul",
                     "args": [
-                        23,
+                        13,
                         8,
                         7,
-                        24
+                        14
                     ],
                     "sources": [
                         "%51 matmul  examples/mnist-mlp.ts:17:20 dense",
@@ -762,11 +459,11 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_017_matmul",
+                    "kernel": "train_007_matmul",
                     "args": [
                         7,
-                        23,
-                        19,
+                        13,
+                        12,
                         8
                     ],
                     "sources": [
@@ -777,26 +474,26 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_018_sum",
+                    "kernel": "train_008_sum",
                     "args": [
-                        24,
-                        6,
-                        19,
-                        27
+                        14,
+                        12,
+                        6
                     ],
                     "sources": [
                         "%55 sum  examples/mnist-mlp.ts:16:21 dense",
                         "%70 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd"
+                        "%71 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc2.b: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
-                    "kernel": "train_019_matmul",
+                    "kernel": "train_009_matmul",
                     "args": [
-                        24,
+                        14,
                         5,
                         4,
-                        25
+                        15
                     ],
                     "sources": [
                         "%57 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -805,11 +502,11 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_020_matmul",
+                    "kernel": "train_010_matmul",
                     "args": [
                         4,
-                        24,
-                        19,
+                        14,
+                        12,
                         5
                     ],
                     "sources": [
@@ -820,25 +517,25 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_021_sum",
+                    "kernel": "train_011_sum",
                     "args": [
-                        25,
-                        3,
-                        19,
-                        26
+                        15,
+                        12,
+                        3
                     ],
                     "sources": [
                         "%61 sum  examples/mnist-mlp.ts:15:21 dense",
                         "%66 mul  examples/mnist-mlp.ts:11:14 sgd",
-                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd"
+                        "%67 sub  examples/mnist-mlp.ts:11:14 sgd",
+                        "update:fc1.b: the step's new value replaces the old one, in place"
                     ]
                 },
                 {
-                    "kernel": "train_022_matmul",
+                    "kernel": "train_012_matmul",
                     "args": [
                         0,
-                        25,
-                        19,
+                        15,
+                        12,
                         2
                     ],
                     "sources": [
@@ -846,36 +543,6 @@ export const artifact = {
                         "%64 mul  examples/mnist-mlp.ts:11:14 sgd",
                         "%65 sub  examples/mnist-mlp.ts:11:14 sgd",
                         "update:fc1.w: the step's new value replaces the old one, in place"
-                    ]
-                },
-                {
-                    "kernel": "train_assign_fc1_b_b3",
-                    "args": [
-                        26,
-                        3
-                    ],
-                    "sources": [
-                        "update:fc1.b: the step's new value replaces the old one"
-                    ]
-                },
-                {
-                    "kernel": "train_assign_fc2_b_b6",
-                    "args": [
-                        27,
-                        6
-                    ],
-                    "sources": [
-                        "update:fc2.b: the step's new value replaces the old one"
-                    ]
-                },
-                {
-                    "kernel": "train_assign_fc3_b_b9",
-                    "args": [
-                        28,
-                        9
-                    ],
-                    "sources": [
-                        "update:fc3.b: the step's new value replaces the old one"
                     ]
                 }
             ],
@@ -890,13 +557,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 19
+                    "buffer": 12
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 18
+                    "buffer": 11
                 }
             ]
         },
@@ -909,7 +576,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        29
+                        16
                     ],
                     "sources": [
                         "%2 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -920,10 +587,10 @@ export const artifact = {
                 {
                     "kernel": "predict_001_matmul",
                     "args": [
-                        29,
+                        16,
                         5,
                         6,
-                        30
+                        17
                     ],
                     "sources": [
                         "%9 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -934,56 +601,27 @@ export const artifact = {
                 {
                     "kernel": "predict_002_matmul",
                     "args": [
-                        30,
+                        17,
                         8,
-                        9,
-                        31
+                        18
                     ],
                     "sources": [
-                        "%15 matmul  examples/mnist-mlp.ts:17:20 dense",
-                        "%18 add  examples/mnist-mlp.ts:17:20 dense"
+                        "%15 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "predict_003_reduce_max",
+                    "kernel": "predict_003_rows",
                     "args": [
-                        31,
-                        32
+                        18,
+                        10,
+                        19
                     ],
                     "sources": [
-                        "%19 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_004_map",
-                    "args": [
-                        31,
-                        32,
-                        33
-                    ],
-                    "sources": [
+                        "%18 add  examples/mnist-mlp.ts:17:20 dense",
+                        "%19 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%22 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%23 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_005_sum",
-                    "args": [
-                        33,
-                        34
-                    ],
-                    "sources": [
-                        "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_006_map",
-                    "args": [
-                        33,
-                        34,
-                        35
-                    ],
-                    "sources": [
+                        "%23 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%24 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%26 div  examples/mnist-mlp.ts:20:29 softmax"
                     ]
                 }
@@ -997,7 +635,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 35
+                    "buffer": 19
                 }
             ]
         },
@@ -1010,7 +648,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        36
+                        20
                     ],
                     "sources": [
                         "%3 matmul  examples/mnist-mlp.ts:15:21 dense",
@@ -1021,10 +659,10 @@ export const artifact = {
                 {
                     "kernel": "evaluate_001_matmul",
                     "args": [
-                        36,
+                        20,
                         5,
                         6,
-                        37
+                        21
                     ],
                     "sources": [
                         "%10 matmul  examples/mnist-mlp.ts:16:21 dense",
@@ -1035,89 +673,33 @@ export const artifact = {
                 {
                     "kernel": "evaluate_002_matmul",
                     "args": [
-                        37,
+                        21,
                         8,
-                        9,
-                        38
+                        22
                     ],
                     "sources": [
-                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense",
-                        "%19 add  examples/mnist-mlp.ts:17:20 dense"
+                        "%16 matmul  examples/mnist-mlp.ts:17:20 dense"
                     ]
                 },
                 {
-                    "kernel": "evaluate_003_reduce_max",
+                    "kernel": "evaluate_003_sum",
                     "args": [
-                        38,
-                        39
-                    ],
-                    "sources": [
-                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_004_map",
-                    "args": [
-                        38,
-                        39,
-                        40
-                    ],
-                    "sources": [
-                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_005_map",
-                    "args": [
-                        40,
-                        41
-                    ],
-                    "sources": [
-                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_006_sum",
-                    "args": [
-                        41,
-                        42
-                    ],
-                    "sources": [
-                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_007_map",
-                    "args": [
+                        22,
+                        10,
                         1,
-                        40,
-                        42,
-                        43
+                        23
                     ],
                     "sources": [
+                        "%19 add  examples/mnist-mlp.ts:17:20 dense",
+                        "%20 reduce_max  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%23 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%24 exp  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%25 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
+                        "%26 log  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%28 sub  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_008_sum",
-                    "args": [
-                        43,
-                        44
-                    ],
-                    "sources": [
+                        "%29 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%30 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
-                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_009_sum",
-                    "args": [
-                        44,
-                        45
-                    ],
-                    "sources": [
+                        "%31 neg  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%32 sum  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy",
                         "%34 mul  examples/mnist-mlp.ts:19:13 softmaxCrossEntropy"
                     ]
@@ -1136,14 +718,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 45
+                    "buffer": 23
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "2bb664d020382b4d";
+export const buildId = "0f9f438abb5c0010";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "8f5a9ecdce2a8263";
+export declare const buildId = "446d0114e685609c";
 import type { CudaBuild, CudaKernel } from "gradc/runtime";
 /**
  * The CUDA C source these launch shapes belong to (SHA-256 of kernels.cu) and the GPU

@@ -701,18 +701,6 @@ export const artifact = {
             "storage": 11
         },
         {
-            "name": "train.%28",
-            "shape": [
-                64,
-                28,
-                28,
-                16
-            ],
-            "size": 802816,
-            "role": "temp",
-            "storage": 6
-        },
-        {
             "name": "train.%29.slices",
             "shape": [
                 64,
@@ -720,7 +708,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 13
+            "storage": 6
         },
         {
             "name": "train.%30",
@@ -729,7 +717,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 6
+            "storage": 13
         },
         {
             "name": "train.%41",
@@ -851,18 +839,6 @@ export const artifact = {
             "storage": 20
         },
         {
-            "name": "train.%62",
-            "shape": [
-                64,
-                28,
-                28,
-                16
-            ],
-            "size": 802816,
-            "role": "temp",
-            "storage": 15
-        },
-        {
             "name": "train.%63.slices",
             "shape": [
                 64,
@@ -870,7 +846,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 22
+            "storage": 15
         },
         {
             "name": "train.%64",
@@ -879,7 +855,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 15
+            "storage": 22
         },
         {
             "name": "train.%72",
@@ -1027,18 +1003,6 @@ export const artifact = {
             "storage": 31
         },
         {
-            "name": "train.%97",
-            "shape": [
-                64,
-                14,
-                14,
-                16
-            ],
-            "size": 200704,
-            "role": "temp",
-            "storage": 26
-        },
-        {
             "name": "train.%98.slices",
             "shape": [
                 32,
@@ -1046,7 +1010,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 33
+            "storage": 26
         },
         {
             "name": "train.%99",
@@ -1055,7 +1019,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 26
+            "storage": 33
         },
         {
             "name": "train.%107",
@@ -1177,18 +1141,6 @@ export const artifact = {
             "storage": 40
         },
         {
-            "name": "train.%129",
-            "shape": [
-                64,
-                14,
-                14,
-                16
-            ],
-            "size": 200704,
-            "role": "temp",
-            "storage": 35
-        },
-        {
             "name": "train.%130.slices",
             "shape": [
                 32,
@@ -1196,7 +1148,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 42
+            "storage": 35
         },
         {
             "name": "train.%131",
@@ -1205,7 +1157,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 35
+            "storage": 42
         },
         {
             "name": "train.%139",
@@ -1274,113 +1226,44 @@ export const artifact = {
             "storage": 45
         },
         {
+            "name": "train.%151",
+            "shape": [
+                64,
+                10
+            ],
+            "size": 640,
+            "role": "temp",
+            "storage": 46
+        },
+        {
             "name": "out.b",
             "shape": [
                 10
             ],
             "size": 10,
             "role": "param",
-            "storage": 46
-        },
-        {
-            "name": "train.%154",
-            "shape": [
-                64,
-                10
-            ],
-            "size": 640,
-            "role": "temp",
             "storage": 47
-        },
-        {
-            "name": "train.%155",
-            "shape": [
-                64,
-                1
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 48
-        },
-        {
-            "name": "train.%158",
-            "shape": [
-                64,
-                10
-            ],
-            "size": 640,
-            "role": "temp",
-            "storage": 49
-        },
-        {
-            "name": "train.%159",
-            "shape": [
-                64,
-                10
-            ],
-            "size": 640,
-            "role": "temp",
-            "storage": 47
-        },
-        {
-            "name": "train.%160",
-            "shape": [
-                64,
-                1
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 48
-        },
-        {
-            "name": "train.%161",
-            "shape": [
-                64,
-                1
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 50
-        },
-        {
-            "name": "train.%164",
-            "shape": [
-                64,
-                10
-            ],
-            "size": 640,
-            "role": "temp",
-            "storage": 51
-        },
-        {
-            "name": "train.%166",
-            "shape": [
-                64
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 50
         },
         {
             "name": "train.%169",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 52
+            "storage": 48
         },
         {
             "name": "lr",
             "shape": [],
             "size": 1,
             "role": "hyper",
-            "storage": 53
+            "storage": 49
         },
         {
             "name": "step",
             "shape": [],
             "size": 1,
             "role": "state",
-            "storage": 54
+            "storage": 50
         },
         {
             "name": "stem.w.m",
@@ -1392,7 +1275,7 @@ export const artifact = {
             ],
             "size": 144,
             "role": "state",
-            "storage": 55
+            "storage": 51
         },
         {
             "name": "stem.w.v",
@@ -1404,21 +1287,21 @@ export const artifact = {
             ],
             "size": 144,
             "role": "state",
-            "storage": 56
+            "storage": 52
         },
         {
             "name": "train.%185",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 50
+            "storage": 53
         },
         {
             "name": "train.%188",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 49
+            "storage": 54
         },
         {
             "name": "stem.b.m",
@@ -1427,7 +1310,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 57
+            "storage": 55
         },
         {
             "name": "stem.b.v",
@@ -1436,7 +1319,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 58
+            "storage": 56
         },
         {
             "name": "block1.conv1.w.m",
@@ -1448,7 +1331,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "state",
-            "storage": 59
+            "storage": 57
         },
         {
             "name": "block1.conv1.w.v",
@@ -1460,7 +1343,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "state",
-            "storage": 60
+            "storage": 58
         },
         {
             "name": "block1.bn1.gamma.m",
@@ -1469,7 +1352,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 61
+            "storage": 59
         },
         {
             "name": "block1.bn1.gamma.v",
@@ -1478,7 +1361,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 62
+            "storage": 60
         },
         {
             "name": "block1.bn1.beta.m",
@@ -1487,7 +1370,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 63
+            "storage": 61
         },
         {
             "name": "block1.bn1.beta.v",
@@ -1496,7 +1379,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 64
+            "storage": 62
         },
         {
             "name": "block1.conv2.w.m",
@@ -1508,7 +1391,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "state",
-            "storage": 65
+            "storage": 63
         },
         {
             "name": "block1.conv2.w.v",
@@ -1520,7 +1403,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "state",
-            "storage": 66
+            "storage": 64
         },
         {
             "name": "block1.bn2.gamma.m",
@@ -1529,7 +1412,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 67
+            "storage": 65
         },
         {
             "name": "block1.bn2.gamma.v",
@@ -1538,7 +1421,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 68
+            "storage": 66
         },
         {
             "name": "block1.bn2.beta.m",
@@ -1547,7 +1430,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 69
+            "storage": 67
         },
         {
             "name": "block1.bn2.beta.v",
@@ -1556,7 +1439,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 70
+            "storage": 68
         },
         {
             "name": "block2.conv1.w.m",
@@ -1568,7 +1451,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "state",
-            "storage": 71
+            "storage": 69
         },
         {
             "name": "block2.conv1.w.v",
@@ -1580,7 +1463,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "state",
-            "storage": 72
+            "storage": 70
         },
         {
             "name": "block2.bn1.gamma.m",
@@ -1589,7 +1472,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 73
+            "storage": 71
         },
         {
             "name": "block2.bn1.gamma.v",
@@ -1598,7 +1481,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 74
+            "storage": 72
         },
         {
             "name": "block2.bn1.beta.m",
@@ -1607,7 +1490,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 75
+            "storage": 73
         },
         {
             "name": "block2.bn1.beta.v",
@@ -1616,7 +1499,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 76
+            "storage": 74
         },
         {
             "name": "block2.conv2.w.m",
@@ -1628,7 +1511,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "state",
-            "storage": 77
+            "storage": 75
         },
         {
             "name": "block2.conv2.w.v",
@@ -1640,7 +1523,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "state",
-            "storage": 78
+            "storage": 76
         },
         {
             "name": "block2.bn2.gamma.m",
@@ -1649,7 +1532,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 79
+            "storage": 77
         },
         {
             "name": "block2.bn2.gamma.v",
@@ -1658,7 +1541,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 80
+            "storage": 78
         },
         {
             "name": "block2.bn2.beta.m",
@@ -1667,7 +1550,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 81
+            "storage": 79
         },
         {
             "name": "block2.bn2.beta.v",
@@ -1676,7 +1559,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "state",
-            "storage": 82
+            "storage": 80
         },
         {
             "name": "out.w.m",
@@ -1686,7 +1569,7 @@ export const artifact = {
             ],
             "size": 7840,
             "role": "state",
-            "storage": 83
+            "storage": 81
         },
         {
             "name": "out.w.v",
@@ -1696,7 +1579,7 @@ export const artifact = {
             ],
             "size": 7840,
             "role": "state",
-            "storage": 84
+            "storage": 82
         },
         {
             "name": "out.b.m",
@@ -1705,7 +1588,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "state",
-            "storage": 85
+            "storage": 83
         },
         {
             "name": "out.b.v",
@@ -1714,37 +1597,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "state",
-            "storage": 86
-        },
-        {
-            "name": "train.%285",
-            "shape": [
-                64,
-                10
-            ],
-            "size": 640,
-            "role": "temp",
-            "storage": 51
-        },
-        {
-            "name": "train.%286",
-            "shape": [
-                64,
-                10
-            ],
-            "size": 640,
-            "role": "temp",
-            "storage": 87
-        },
-        {
-            "name": "train.%288",
-            "shape": [
-                64,
-                1
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 88
+            "storage": 84
         },
         {
             "name": "train.%291",
@@ -1754,7 +1607,7 @@ export const artifact = {
             ],
             "size": 640,
             "role": "temp",
-            "storage": 87
+            "storage": 85
         },
         {
             "name": "train.%292",
@@ -1764,7 +1617,7 @@ export const artifact = {
             ],
             "size": 10,
             "role": "temp",
-            "storage": 48
+            "storage": 46
         },
         {
             "name": "train.%295",
@@ -1774,7 +1627,7 @@ export const artifact = {
             ],
             "size": 7840,
             "role": "temp",
-            "storage": 47
+            "storage": 86
         },
         {
             "name": "train.%299",
@@ -1788,7 +1641,7 @@ export const artifact = {
             ],
             "size": 200704,
             "role": "temp",
-            "storage": 51
+            "storage": 87
         },
         {
             "name": "train.%300",
@@ -1850,7 +1703,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 88
+            "storage": 35
         },
         {
             "name": "train.%308.slices",
@@ -1860,19 +1713,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 87
-        },
-        {
-            "name": "train.%311",
-            "shape": [
-                64,
-                14,
-                14,
-                16
-            ],
-            "size": 200704,
-            "role": "temp",
-            "storage": 35
+            "storage": 85
         },
         {
             "name": "train.%312",
@@ -1884,7 +1725,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 35
+            "storage": 44
         },
         {
             "name": "train.%312.slices",
@@ -1894,7 +1735,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 87
+            "storage": 85
         },
         {
             "name": "train.%314",
@@ -1903,7 +1744,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 87
+            "storage": 85
         },
         {
             "name": "train.%321",
@@ -1912,7 +1753,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 44
+            "storage": 87
         },
         {
             "name": "train.%324",
@@ -1924,7 +1765,7 @@ export const artifact = {
             ],
             "size": 200704,
             "role": "temp",
-            "storage": 35
+            "storage": 44
         },
         {
             "name": "train.%326",
@@ -1939,18 +1780,6 @@ export const artifact = {
             "storage": 40
         },
         {
-            "name": "train.%327",
-            "shape": [
-                64,
-                14,
-                14,
-                16
-            ],
-            "size": 200704,
-            "role": "temp",
-            "storage": 35
-        },
-        {
             "name": "train.%328.slices",
             "shape": [
                 32,
@@ -1958,7 +1787,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 42
+            "storage": 44
         },
         {
             "name": "train.%330",
@@ -1979,7 +1808,7 @@ export const artifact = {
             ],
             "size": 200704,
             "role": "temp",
-            "storage": 35
+            "storage": 44
         },
         {
             "name": "train.%335",
@@ -1999,7 +1828,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "temp",
-            "storage": 35
+            "storage": 44
         },
         {
             "name": "train.%336.slices",
@@ -2010,7 +1839,7 @@ export const artifact = {
             ],
             "size": 112896,
             "role": "temp",
-            "storage": 44
+            "storage": 87
         },
         {
             "name": "train.%341",
@@ -2022,7 +1851,7 @@ export const artifact = {
             ],
             "size": 200704,
             "role": "temp",
-            "storage": 44
+            "storage": 87
         },
         {
             "name": "train.%342",
@@ -2044,18 +1873,6 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 42
-        },
-        {
-            "name": "train.%345",
-            "shape": [
-                64,
-                14,
-                14,
-                16
-            ],
-            "size": 200704,
-            "role": "temp",
             "storage": 26
         },
         {
@@ -2068,7 +1885,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 26
+            "storage": 42
         },
         {
             "name": "train.%346.slices",
@@ -2078,7 +1895,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 42
+            "storage": 26
         },
         {
             "name": "train.%348",
@@ -2087,7 +1904,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 42
+            "storage": 26
         },
         {
             "name": "train.%354",
@@ -2096,7 +1913,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 51
+            "storage": 40
         },
         {
             "name": "train.%357",
@@ -2108,7 +1925,7 @@ export const artifact = {
             ],
             "size": 200704,
             "role": "temp",
-            "storage": 26
+            "storage": 32
         },
         {
             "name": "train.%359",
@@ -2123,18 +1940,6 @@ export const artifact = {
             "storage": 31
         },
         {
-            "name": "train.%360",
-            "shape": [
-                64,
-                14,
-                14,
-                16
-            ],
-            "size": 200704,
-            "role": "temp",
-            "storage": 26
-        },
-        {
             "name": "train.%361.slices",
             "shape": [
                 32,
@@ -2142,7 +1947,7 @@ export const artifact = {
             ],
             "size": 512,
             "role": "temp",
-            "storage": 33
+            "storage": 32
         },
         {
             "name": "train.%363",
@@ -2151,7 +1956,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 32
+            "storage": 33
         },
         {
             "name": "train.%366",
@@ -2163,7 +1968,7 @@ export const artifact = {
             ],
             "size": 200704,
             "role": "temp",
-            "storage": 26
+            "storage": 32
         },
         {
             "name": "train.%368",
@@ -2183,7 +1988,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "temp",
-            "storage": 26
+            "storage": 32
         },
         {
             "name": "train.%369.slices",
@@ -2232,7 +2037,7 @@ export const artifact = {
             ],
             "size": 200704,
             "role": "temp",
-            "storage": 44
+            "storage": 87
         },
         {
             "name": "train.%381",
@@ -2270,7 +2075,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 32
+            "storage": 33
         },
         {
             "name": "train.%385.slices",
@@ -2283,18 +2088,6 @@ export const artifact = {
             "storage": 24
         },
         {
-            "name": "train.%388",
-            "shape": [
-                64,
-                28,
-                28,
-                16
-            ],
-            "size": 802816,
-            "role": "temp",
-            "storage": 15
-        },
-        {
             "name": "train.%389",
             "shape": [
                 1,
@@ -2304,7 +2097,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 33
+            "storage": 42
         },
         {
             "name": "train.%389.slices",
@@ -2359,18 +2152,6 @@ export const artifact = {
             "storage": 20
         },
         {
-            "name": "train.%403",
-            "shape": [
-                64,
-                28,
-                28,
-                16
-            ],
-            "size": 802816,
-            "role": "temp",
-            "storage": 15
-        },
-        {
             "name": "train.%404.slices",
             "shape": [
                 64,
@@ -2378,7 +2159,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 22
+            "storage": 43
         },
         {
             "name": "train.%406",
@@ -2419,7 +2200,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "temp",
-            "storage": 44
+            "storage": 87
         },
         {
             "name": "train.%412.slices",
@@ -2464,19 +2245,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 22
-        },
-        {
-            "name": "train.%421",
-            "shape": [
-                64,
-                28,
-                28,
-                16
-            ],
-            "size": 802816,
-            "role": "temp",
-            "storage": 6
+            "storage": 43
         },
         {
             "name": "train.%422",
@@ -2488,7 +2257,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 33
+            "storage": 22
         },
         {
             "name": "train.%422.slices",
@@ -2498,7 +2267,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 22
+            "storage": 43
         },
         {
             "name": "train.%424",
@@ -2507,7 +2276,7 @@ export const artifact = {
             ],
             "size": 16,
             "role": "temp",
-            "storage": 22
+            "storage": 42
         },
         {
             "name": "train.%430",
@@ -2543,18 +2312,6 @@ export const artifact = {
             "storage": 11
         },
         {
-            "name": "train.%436",
-            "shape": [
-                64,
-                28,
-                28,
-                16
-            ],
-            "size": 802816,
-            "role": "temp",
-            "storage": 6
-        },
-        {
             "name": "train.%437.slices",
             "shape": [
                 64,
@@ -2562,7 +2319,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 13
+            "storage": 43
         },
         {
             "name": "train.%439",
@@ -2603,7 +2360,7 @@ export const artifact = {
             ],
             "size": 2304,
             "role": "temp",
-            "storage": 51
+            "storage": 6
         },
         {
             "name": "train.%445.slices",
@@ -2626,7 +2383,7 @@ export const artifact = {
             ],
             "size": 802816,
             "role": "temp",
-            "storage": 6
+            "storage": 11
         },
         {
             "name": "train.%452",
@@ -2648,7 +2405,7 @@ export const artifact = {
             ],
             "size": 1024,
             "role": "temp",
-            "storage": 13
+            "storage": 43
         },
         {
             "name": "train.%455",
@@ -2658,7 +2415,7 @@ export const artifact = {
             ],
             "size": 144,
             "role": "temp",
-            "storage": 33
+            "storage": 4
         },
         {
             "name": "train.%455.slices",
@@ -2791,7 +2548,7 @@ export const artifact = {
             ],
             "size": 200704,
             "role": "temp",
-            "storage": 35
+            "storage": 32
         },
         {
             "name": "predict.%98",
@@ -2820,44 +2577,14 @@ export const artifact = {
             "storage": 26
         },
         {
-            "name": "predict.%105",
+            "name": "predict.%102",
             "shape": [
                 64,
                 10
             ],
             "size": 640,
             "role": "temp",
-            "storage": 49
-        },
-        {
-            "name": "predict.%106",
-            "shape": [
-                64,
-                1
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 48
-        },
-        {
-            "name": "predict.%110",
-            "shape": [
-                64,
-                10
-            ],
-            "size": 640,
-            "role": "temp",
-            "storage": 87
-        },
-        {
-            "name": "predict.%111",
-            "shape": [
-                64,
-                1
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 48
+            "storage": 46
         },
         {
             "name": "predict.%113",
@@ -2867,7 +2594,7 @@ export const artifact = {
             ],
             "size": 640,
             "role": "temp",
-            "storage": 89
+            "storage": 88
         },
         {
             "name": "evaluate.%12",
@@ -2989,7 +2716,7 @@ export const artifact = {
             ],
             "size": 200704,
             "role": "temp",
-            "storage": 35
+            "storage": 32
         },
         {
             "name": "evaluate.%99",
@@ -3018,80 +2745,21 @@ export const artifact = {
             "storage": 26
         },
         {
-            "name": "evaluate.%106",
+            "name": "evaluate.%103",
             "shape": [
                 64,
                 10
             ],
             "size": 640,
             "role": "temp",
-            "storage": 49
-        },
-        {
-            "name": "evaluate.%107",
-            "shape": [
-                64,
-                1
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 48
-        },
-        {
-            "name": "evaluate.%110",
-            "shape": [
-                64,
-                10
-            ],
-            "size": 640,
-            "role": "temp",
-            "storage": 87
-        },
-        {
-            "name": "evaluate.%111",
-            "shape": [
-                64,
-                10
-            ],
-            "size": 640,
-            "role": "temp",
-            "storage": 49
-        },
-        {
-            "name": "evaluate.%113",
-            "shape": [
-                64,
-                1
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 48
-        },
-        {
-            "name": "evaluate.%116",
-            "shape": [
-                64,
-                10
-            ],
-            "size": 640,
-            "role": "temp",
-            "storage": 49
-        },
-        {
-            "name": "evaluate.%118",
-            "shape": [
-                64
-            ],
-            "size": 64,
-            "role": "temp",
-            "storage": 48
+            "storage": 46
         },
         {
             "name": "evaluate.%121",
             "shape": [],
             "size": 1,
             "role": "temp",
-            "storage": 90
+            "storage": 89
         }
     ],
     "programs": [
@@ -3156,13 +2824,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_005_map",
+                    "kernel": "train_005_sum",
                     "args": [
                         13,
                         14
                     ],
                     "sources": [
-                        "%28 mul  examples/mnist-resnet.ts:18:18 batchNorm"
+                        "%28 mul  examples/mnist-resnet.ts:18:18 batchNorm",
+                        "%29 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
@@ -3172,22 +2841,12 @@ export const artifact = {
                         15
                     ],
                     "sources": [
-                        "%29 sum  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_007_sum",
-                    "args": [
-                        15,
-                        16
-                    ],
-                    "sources": [
                         "%29 sum  examples/mnist-resnet.ts:18:18 batchNorm",
                         "%30 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_008_map",
+                    "kernel": "train_007_map",
                     "args": [
                         12,
                         9
@@ -3200,9 +2859,9 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_009_map",
+                    "kernel": "train_008_map",
                     "args": [
-                        16,
+                        15,
                         10
                     ],
                     "sources": [
@@ -3213,10 +2872,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_010_map",
+                    "kernel": "train_009_map",
                     "args": [
-                        16,
-                        17
+                        15,
+                        16
                     ],
                     "sources": [
                         "%40 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3224,23 +2883,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_011_map",
+                    "kernel": "train_010_map",
                     "args": [
                         7,
-                        17,
-                        18
+                        16,
+                        17
                     ],
                     "sources": [
                         "%42 div  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_012_map",
+                    "kernel": "train_011_map",
                     "args": [
                         13,
-                        18,
+                        17,
                         8,
-                        19
+                        18
                     ],
                     "sources": [
                         "%44 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3249,31 +2908,31 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_013_matmul",
+                    "kernel": "train_012_matmul",
                     "args": [
+                        18,
                         19,
-                        20,
-                        21
+                        20
                     ],
                     "sources": [
                         "%52 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_014_sum",
+                    "kernel": "train_013_sum",
                     "args": [
-                        21,
-                        26
+                        20,
+                        25
                     ],
                     "sources": [
                         "%58 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_015_sum",
+                    "kernel": "train_014_sum",
                     "args": [
-                        26,
-                        27
+                        25,
+                        26
                     ],
                     "sources": [
                         "%58 sum  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3281,41 +2940,32 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_016_map",
+                    "kernel": "train_015_map",
                     "args": [
-                        21,
-                        27,
-                        28
+                        20,
+                        26,
+                        27
                     ],
                     "sources": [
                         "%61 sub  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_017_map",
+                    "kernel": "train_016_sum",
                     "args": [
-                        28,
-                        29
+                        27,
+                        28
                     ],
                     "sources": [
-                        "%62 mul  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_018_sum",
-                    "args": [
-                        29,
-                        30
-                    ],
-                    "sources": [
+                        "%62 mul  examples/mnist-resnet.ts:19:13 batchNorm",
                         "%63 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_019_sum",
+                    "kernel": "train_017_sum",
                     "args": [
-                        30,
-                        31
+                        28,
+                        29
                     ],
                     "sources": [
                         "%63 sum  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3323,10 +2973,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_020_map",
+                    "kernel": "train_018_map",
                     "args": [
-                        27,
-                        24
+                        26,
+                        23
                     ],
                     "sources": [
                         "%65 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3336,10 +2986,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_021_map",
+                    "kernel": "train_019_map",
                     "args": [
-                        31,
-                        25
+                        29,
+                        24
                     ],
                     "sources": [
                         "%68 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3349,10 +2999,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_022_map",
+                    "kernel": "train_020_map",
                     "args": [
-                        31,
-                        32
+                        29,
+                        30
                     ],
                     "sources": [
                         "%71 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3360,24 +3010,24 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_023_map",
+                    "kernel": "train_021_map",
                     "args": [
-                        22,
-                        32,
-                        33
+                        21,
+                        30,
+                        31
                     ],
                     "sources": [
                         "%73 div  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_024_map",
+                    "kernel": "train_022_map",
                     "args": [
                         4,
-                        28,
-                        33,
-                        23,
-                        34
+                        27,
+                        31,
+                        22,
+                        32
                     ],
                     "sources": [
                         "%75 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3387,44 +3037,66 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_025_copy",
+                    "kernel": "train_023_copy",
                     "args": [
-                        34,
-                        35
+                        32,
+                        33
                     ],
                     "sources": [
                         "%80 patches  examples/mnist-resnet.ts:32:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_026_reduce_max",
+                    "kernel": "train_024_reduce_max",
                     "args": [
-                        35,
-                        36
+                        33,
+                        34
                     ],
                     "sources": [
                         "%81 reduce_max  examples/mnist-resnet.ts:32:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_027_matmul",
+                    "kernel": "train_025_matmul",
                     "args": [
-                        36,
-                        37,
-                        38
+                        34,
+                        35,
+                        36
                     ],
                     "sources": [
                         "%86 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_028_sum",
+                    "kernel": "train_026_sum",
                     "args": [
-                        38,
-                        43
+                        36,
+                        41
                     ],
                     "sources": [
                         "%92 sum  examples/mnist-resnet.ts:18:18 batchNorm"
+                    ]
+                },
+                {
+                    "kernel": "train_027_sum",
+                    "args": [
+                        41,
+                        42
+                    ],
+                    "sources": [
+                        "%92 sum  examples/mnist-resnet.ts:18:18 batchNorm",
+                        "%94 mul  examples/mnist-resnet.ts:18:18 batchNorm"
+                    ]
+                },
+                {
+                    "kernel": "train_028_map",
+                    "args": [
+                        36,
+                        42,
+                        43
+                    ],
+                    "sources": [
+                        "%96 sub  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
@@ -3434,46 +3106,15 @@ export const artifact = {
                         44
                     ],
                     "sources": [
-                        "%92 sum  examples/mnist-resnet.ts:18:18 batchNorm",
-                        "%94 mul  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_030_map",
-                    "args": [
-                        38,
-                        44,
-                        45
-                    ],
-                    "sources": [
-                        "%96 sub  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_031_map",
-                    "args": [
-                        45,
-                        46
-                    ],
-                    "sources": [
-                        "%97 mul  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_032_sum",
-                    "args": [
-                        46,
-                        47
-                    ],
-                    "sources": [
+                        "%97 mul  examples/mnist-resnet.ts:18:18 batchNorm",
                         "%98 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_033_sum",
+                    "kernel": "train_030_sum",
                     "args": [
-                        47,
-                        48
+                        44,
+                        45
                     ],
                     "sources": [
                         "%98 sum  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3481,10 +3122,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_034_map",
+                    "kernel": "train_031_map",
                     "args": [
-                        44,
-                        41
+                        42,
+                        39
                     ],
                     "sources": [
                         "%100 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3494,10 +3135,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_035_map",
+                    "kernel": "train_032_map",
                     "args": [
-                        48,
-                        42
+                        45,
+                        40
                     ],
                     "sources": [
                         "%103 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3507,10 +3148,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_036_map",
+                    "kernel": "train_033_map",
                     "args": [
-                        48,
-                        49
+                        45,
+                        46
                     ],
                     "sources": [
                         "%106 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3518,23 +3159,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_037_map",
+                    "kernel": "train_034_map",
                     "args": [
-                        39,
-                        49,
-                        50
+                        37,
+                        46,
+                        47
                     ],
                     "sources": [
                         "%108 div  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_038_map",
+                    "kernel": "train_035_map",
                     "args": [
-                        45,
-                        50,
-                        40,
-                        51
+                        43,
+                        47,
+                        38,
+                        48
                     ],
                     "sources": [
                         "%110 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -3543,24 +3184,57 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_039_matmul",
+                    "kernel": "train_036_matmul",
                     "args": [
-                        51,
-                        52,
-                        53
+                        48,
+                        49,
+                        50
                     ],
                     "sources": [
                         "%119 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_040_sum",
+                    "kernel": "train_037_sum",
                     "args": [
-                        53,
-                        58
+                        50,
+                        55
                     ],
                     "sources": [
                         "%125 sum  examples/mnist-resnet.ts:19:13 batchNorm"
+                    ]
+                },
+                {
+                    "kernel": "train_038_sum",
+                    "args": [
+                        55,
+                        56
+                    ],
+                    "sources": [
+                        "%125 sum  examples/mnist-resnet.ts:19:13 batchNorm",
+                        "%126 mul  examples/mnist-resnet.ts:19:13 batchNorm"
+                    ]
+                },
+                {
+                    "kernel": "train_039_map",
+                    "args": [
+                        50,
+                        56,
+                        57
+                    ],
+                    "sources": [
+                        "%128 sub  examples/mnist-resnet.ts:19:13 batchNorm"
+                    ]
+                },
+                {
+                    "kernel": "train_040_sum",
+                    "args": [
+                        57,
+                        58
+                    ],
+                    "sources": [
+                        "%129 mul  examples/mnist-resnet.ts:19:13 batchNorm",
+                        "%130 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
@@ -3570,57 +3244,15 @@ export const artifact = {
                         59
                     ],
                     "sources": [
-                        "%125 sum  examples/mnist-resnet.ts:19:13 batchNorm",
-                        "%126 mul  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_042_map",
-                    "args": [
-                        53,
-                        59,
-                        60
-                    ],
-                    "sources": [
-                        "%128 sub  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_043_map",
-                    "args": [
-                        60,
-                        61
-                    ],
-                    "sources": [
-                        "%129 mul  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_044_sum",
-                    "args": [
-                        61,
-                        62
-                    ],
-                    "sources": [
-                        "%130 sum  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_045_sum",
-                    "args": [
-                        62,
-                        63
-                    ],
-                    "sources": [
                         "%130 sum  examples/mnist-resnet.ts:19:13 batchNorm",
                         "%131 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_046_map",
+                    "kernel": "train_042_map",
                     "args": [
-                        59,
-                        56
+                        56,
+                        53
                     ],
                     "sources": [
                         "%132 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3630,10 +3262,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_047_map",
+                    "kernel": "train_043_map",
                     "args": [
-                        63,
-                        57
+                        59,
+                        54
                     ],
                     "sources": [
                         "%135 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3643,10 +3275,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_048_map",
+                    "kernel": "train_044_map",
                     "args": [
-                        63,
-                        64
+                        59,
+                        60
                     ],
                     "sources": [
                         "%138 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3654,24 +3286,24 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_049_map",
+                    "kernel": "train_045_map",
                     "args": [
-                        54,
-                        64,
-                        65
+                        51,
+                        60,
+                        61
                     ],
                     "sources": [
                         "%140 div  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_050_map",
+                    "kernel": "train_046_map",
                     "args": [
-                        36,
-                        60,
-                        65,
-                        55,
-                        66
+                        34,
+                        57,
+                        61,
+                        52,
+                        62
                     ],
                     "sources": [
                         "%142 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -3681,128 +3313,63 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_051_copy",
+                    "kernel": "train_047_copy",
                     "args": [
-                        66,
-                        67
+                        62,
+                        63
                     ],
                     "sources": [
                         "%147 patches  examples/mnist-resnet.ts:33:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_052_reduce_max",
+                    "kernel": "train_048_reduce_max",
                     "args": [
-                        67,
-                        68
+                        63,
+                        64
                     ],
                     "sources": [
                         "%148 reduce_max  examples/mnist-resnet.ts:33:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_053_matmul",
+                    "kernel": "train_049_matmul",
                     "args": [
-                        68,
-                        69,
-                        70,
-                        71
+                        64,
+                        65,
+                        66
                     ],
                     "sources": [
-                        "%151 matmul  examples/mnist-resnet.ts:34:20 dense",
-                        "%154 add  examples/mnist-resnet.ts:34:20 dense"
+                        "%151 matmul  examples/mnist-resnet.ts:34:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_054_reduce_max",
+                    "kernel": "train_050_sum",
                     "args": [
-                        71,
-                        72
-                    ],
-                    "sources": [
-                        "%155 reduce_max  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_055_map",
-                    "args": [
-                        71,
-                        72,
-                        73
-                    ],
-                    "sources": [
-                        "%158 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_056_map",
-                    "args": [
-                        73,
-                        74
-                    ],
-                    "sources": [
-                        "%159 exp  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_057_sum",
-                    "args": [
-                        74,
-                        75
-                    ],
-                    "sources": [
-                        "%160 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_058_map",
-                    "args": [
-                        75,
-                        76
-                    ],
-                    "sources": [
-                        "%161 log  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_059_map",
-                    "args": [
+                        66,
+                        67,
                         1,
-                        73,
-                        76,
-                        77
+                        68
                     ],
                     "sources": [
+                        "%154 add  examples/mnist-resnet.ts:34:20 dense",
+                        "%155 reduce_max  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%158 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%159 exp  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%160 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%161 log  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%163 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
-                        "%164 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_060_sum",
-                    "args": [
-                        77,
-                        78
-                    ],
-                    "sources": [
+                        "%164 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%165 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
-                        "%166 neg  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_061_sum",
-                    "args": [
-                        78,
-                        79
-                    ],
-                    "sources": [
+                        "%166 neg  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%167 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%169 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_062_map",
+                    "kernel": "train_051_map",
                     "args": [
-                        81
+                        70
                     ],
                     "sources": [
                         "%173 add  examples/mnist-resnet.ts:27:14 adam",
@@ -3810,10 +3377,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_063_map",
+                    "kernel": "train_052_map",
                     "args": [
-                        81,
-                        84
+                        70,
+                        73
                     ],
                     "sources": [
                         "%184 pow  examples/mnist-resnet.ts:27:14 adam",
@@ -3821,10 +3388,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_064_map",
+                    "kernel": "train_053_map",
                     "args": [
-                        81,
-                        85
+                        70,
+                        74
                     ],
                     "sources": [
                         "%187 pow  examples/mnist-resnet.ts:27:14 adam",
@@ -3832,99 +3399,76 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_065_map",
+                    "kernel": "train_054_rows",
                     "args": [
                         1,
-                        116
+                        66,
+                        67,
+                        105
                     ],
                     "sources": [
-                        "%285 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_066_map",
-                    "args": [
-                        116,
-                        117
-                    ],
-                    "sources": [
-                        "%286 neg  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_067_sum",
-                    "args": [
-                        117,
-                        75,
-                        118
-                    ],
-                    "sources": [
+                        "%154 add  examples/mnist-resnet.ts:34:20 dense",
+                        "%155 reduce_max  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%158 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%159 exp  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%160 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%285 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%286 neg  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%287 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
-                        "%288 div  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "train_068_map",
-                    "args": [
-                        116,
-                        118,
-                        74,
-                        119
-                    ],
-                    "sources": [
+                        "%288 div  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%290 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%291 add  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
                 },
                 {
-                    "kernel": "train_069_sum",
+                    "kernel": "train_055_sum",
                     "args": [
-                        119,
-                        120
+                        105,
+                        106
                     ],
                     "sources": [
                         "%292 sum  examples/mnist-resnet.ts:34:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_070_matmul",
+                    "kernel": "train_056_matmul",
                     "args": [
-                        68,
-                        119,
-                        121
+                        64,
+                        105,
+                        107
                     ],
                     "sources": [
                         "%295 matmul  examples/mnist-resnet.ts:34:20 dense"
                     ]
                 },
                 {
-                    "kernel": "train_071_map",
+                    "kernel": "train_057_map",
                     "args": [
-                        67,
-                        68,
-                        122
+                        63,
+                        64,
+                        108
                     ],
                     "sources": [
                         "%299 equal  examples/mnist-resnet.ts:33:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_072_sum",
+                    "kernel": "train_058_sum",
                     "args": [
-                        122,
-                        123
+                        108,
+                        109
                     ],
                     "sources": [
                         "%300 sum  examples/mnist-resnet.ts:33:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_073_matmul",
+                    "kernel": "train_059_matmul",
                     "args": [
-                        119,
-                        69,
-                        123,
-                        124
+                        105,
+                        65,
+                        109,
+                        110
                     ],
                     "sources": [
                         "%294 matmul  examples/mnist-resnet.ts:34:20 dense",
@@ -3932,22 +3476,22 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_074_map",
+                    "kernel": "train_060_map",
                     "args": [
-                        122,
-                        124,
-                        125
+                        108,
+                        110,
+                        111
                     ],
                     "sources": [
                         "%304 mul  examples/mnist-resnet.ts:33:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_075_map",
+                    "kernel": "train_061_map",
                     "args": [
-                        66,
-                        125,
-                        126
+                        62,
+                        111,
+                        112
                     ],
                     "sources": [
                         "%305 unpatches  examples/mnist-resnet.ts:33:16 maxPool2d",
@@ -3956,74 +3500,65 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_076_sum",
+                    "kernel": "train_062_sum",
                     "args": [
-                        126,
-                        128
+                        112,
+                        114
                     ],
                     "sources": [
                         "%308 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_077_sum",
+                    "kernel": "train_063_sum",
                     "args": [
-                        128,
-                        127
+                        114,
+                        113
                     ],
                     "sources": [
                         "%308 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_078_map",
+                    "kernel": "train_064_sum",
                     "args": [
-                        126,
+                        112,
+                        57,
+                        116
+                    ],
+                    "sources": [
+                        "%311 mul  examples/mnist-resnet.ts:19:13 batchNorm",
+                        "%312 sum  examples/mnist-resnet.ts:19:13 batchNorm"
+                    ]
+                },
+                {
+                    "kernel": "train_065_sum",
+                    "args": [
+                        116,
+                        115
+                    ],
+                    "sources": [
+                        "%312 sum  examples/mnist-resnet.ts:19:13 batchNorm"
+                    ]
+                },
+                {
+                    "kernel": "train_066_map",
+                    "args": [
+                        115,
                         60,
-                        129
-                    ],
-                    "sources": [
-                        "%311 mul  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_079_sum",
-                    "args": [
-                        129,
-                        131
-                    ],
-                    "sources": [
-                        "%312 sum  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_080_sum",
-                    "args": [
-                        131,
-                        130
-                    ],
-                    "sources": [
-                        "%312 sum  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_081_map",
-                    "args": [
-                        130,
-                        64,
-                        132
+                        117
                     ],
                     "sources": [
                         "%314 div  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_082_map",
+                    "kernel": "train_067_map",
                     "args": [
-                        130,
-                        65,
-                        64,
-                        133
+                        115,
+                        61,
+                        60,
+                        118
                     ],
                     "sources": [
                         "%315 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -4035,23 +3570,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_083_map",
+                    "kernel": "train_068_map",
                     "args": [
-                        133,
-                        60,
-                        134
+                        118,
+                        57,
+                        119
                     ],
                     "sources": [
                         "%324 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_084_map",
+                    "kernel": "train_069_map",
                     "args": [
-                        126,
-                        65,
-                        134,
-                        135
+                        112,
+                        61,
+                        119,
+                        120
                     ],
                     "sources": [
                         "%310 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -4060,30 +3595,21 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_085_map",
+                    "kernel": "train_070_sum",
                     "args": [
-                        135,
-                        136
+                        120,
+                        121
                     ],
                     "sources": [
-                        "%327 neg  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_086_sum",
-                    "args": [
-                        136,
-                        137
-                    ],
-                    "sources": [
+                        "%327 neg  examples/mnist-resnet.ts:19:13 batchNorm",
                         "%328 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_087_sum",
+                    "kernel": "train_071_sum",
                     "args": [
-                        137,
-                        138
+                        121,
+                        122
                     ],
                     "sources": [
                         "%328 sum  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -4091,54 +3617,54 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_088_map",
+                    "kernel": "train_072_map",
                     "args": [
-                        135,
-                        138,
-                        139
+                        120,
+                        122,
+                        123
                     ],
                     "sources": [
                         "%333 add  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_089_matmul",
+                    "kernel": "train_073_matmul",
                     "args": [
-                        139,
-                        52,
-                        140
+                        123,
+                        49,
+                        124
                     ],
                     "sources": [
                         "%335 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_090_matmul",
+                    "kernel": "train_074_matmul",
                     "args": [
-                        51,
-                        139,
-                        142
+                        48,
+                        123,
+                        126
                     ],
                     "sources": [
                         "%336 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_091_sum",
+                    "kernel": "train_075_sum",
                     "args": [
-                        142,
-                        141
+                        126,
+                        125
                     ],
                     "sources": [
                         "%336 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_092_map",
+                    "kernel": "train_076_map",
                     "args": [
-                        51,
-                        140,
-                        143
+                        48,
+                        124,
+                        127
                     ],
                     "sources": [
                         "%339 unpatches  examples/mnist-resnet.ts:19:41 conv",
@@ -4147,74 +3673,65 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_093_sum",
+                    "kernel": "train_077_sum",
                     "args": [
-                        143,
-                        145
+                        127,
+                        129
                     ],
                     "sources": [
                         "%342 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_094_sum",
+                    "kernel": "train_078_sum",
                     "args": [
-                        145,
-                        144
+                        129,
+                        128
                     ],
                     "sources": [
                         "%342 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_095_map",
+                    "kernel": "train_079_sum",
                     "args": [
-                        143,
-                        45,
-                        146
+                        127,
+                        43,
+                        131
                     ],
                     "sources": [
-                        "%345 mul  examples/mnist-resnet.ts:18:18 batchNorm"
+                        "%345 mul  examples/mnist-resnet.ts:18:18 batchNorm",
+                        "%346 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_096_sum",
+                    "kernel": "train_080_sum",
                     "args": [
-                        146,
-                        148
+                        131,
+                        130
                     ],
                     "sources": [
                         "%346 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_097_sum",
+                    "kernel": "train_081_map",
                     "args": [
-                        148,
-                        147
-                    ],
-                    "sources": [
-                        "%346 sum  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_098_map",
-                    "args": [
-                        147,
-                        49,
-                        149
+                        130,
+                        46,
+                        132
                     ],
                     "sources": [
                         "%348 div  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_099_map",
+                    "kernel": "train_082_map",
                     "args": [
-                        147,
-                        50,
-                        49,
-                        150
+                        130,
+                        47,
+                        46,
+                        133
                     ],
                     "sources": [
                         "%349 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -4226,23 +3743,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_100_map",
+                    "kernel": "train_083_map",
                     "args": [
-                        150,
-                        45,
-                        151
+                        133,
+                        43,
+                        134
                     ],
                     "sources": [
                         "%357 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_101_map",
+                    "kernel": "train_084_map",
                     "args": [
-                        143,
-                        50,
-                        151,
-                        152
+                        127,
+                        47,
+                        134,
+                        135
                     ],
                     "sources": [
                         "%344 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -4251,30 +3768,21 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_102_map",
+                    "kernel": "train_085_sum",
                     "args": [
-                        152,
-                        153
+                        135,
+                        136
                     ],
                     "sources": [
-                        "%360 neg  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_103_sum",
-                    "args": [
-                        153,
-                        154
-                    ],
-                    "sources": [
+                        "%360 neg  examples/mnist-resnet.ts:18:18 batchNorm",
                         "%361 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_104_sum",
+                    "kernel": "train_086_sum",
                     "args": [
-                        154,
-                        155
+                        136,
+                        137
                     ],
                     "sources": [
                         "%361 sum  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -4282,76 +3790,76 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_105_map",
+                    "kernel": "train_087_map",
                     "args": [
-                        152,
-                        155,
-                        156
+                        135,
+                        137,
+                        138
                     ],
                     "sources": [
                         "%366 add  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_106_matmul",
+                    "kernel": "train_088_matmul",
                     "args": [
-                        156,
-                        37,
-                        157
+                        138,
+                        35,
+                        139
                     ],
                     "sources": [
                         "%368 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_107_matmul",
+                    "kernel": "train_089_matmul",
                     "args": [
-                        36,
-                        156,
-                        159
+                        34,
+                        138,
+                        141
                     ],
                     "sources": [
                         "%369 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_108_sum",
+                    "kernel": "train_090_sum",
                     "args": [
-                        159,
-                        158
+                        141,
+                        140
                     ],
                     "sources": [
                         "%369 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_109_map",
+                    "kernel": "train_091_map",
                     "args": [
-                        35,
-                        36,
-                        160
+                        33,
+                        34,
+                        142
                     ],
                     "sources": [
                         "%376 equal  examples/mnist-resnet.ts:32:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_110_sum",
+                    "kernel": "train_092_sum",
                     "args": [
-                        160,
-                        161
+                        142,
+                        143
                     ],
                     "sources": [
                         "%377 sum  examples/mnist-resnet.ts:32:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_111_map",
+                    "kernel": "train_093_map",
                     "args": [
-                        126,
-                        157,
-                        161,
-                        162
+                        112,
+                        139,
+                        143,
+                        144
                     ],
                     "sources": [
                         "%372 unpatches  examples/mnist-resnet.ts:18:46 conv",
@@ -4360,22 +3868,22 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_112_map",
+                    "kernel": "train_094_map",
                     "args": [
-                        160,
-                        162,
-                        163
+                        142,
+                        144,
+                        145
                     ],
                     "sources": [
                         "%381 mul  examples/mnist-resnet.ts:32:16 maxPool2d"
                     ]
                 },
                 {
-                    "kernel": "train_113_map",
+                    "kernel": "train_095_map",
                     "args": [
-                        34,
-                        163,
-                        164
+                        32,
+                        145,
+                        146
                     ],
                     "sources": [
                         "%382 unpatches  examples/mnist-resnet.ts:32:16 maxPool2d",
@@ -4384,74 +3892,65 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_114_sum",
+                    "kernel": "train_096_sum",
                     "args": [
-                        164,
-                        166
+                        146,
+                        148
                     ],
                     "sources": [
                         "%385 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_115_sum",
+                    "kernel": "train_097_sum",
                     "args": [
-                        166,
-                        165
+                        148,
+                        147
                     ],
                     "sources": [
                         "%385 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_116_map",
+                    "kernel": "train_098_sum",
                     "args": [
-                        164,
-                        28,
-                        167
+                        146,
+                        27,
+                        150
                     ],
                     "sources": [
-                        "%388 mul  examples/mnist-resnet.ts:19:13 batchNorm"
+                        "%388 mul  examples/mnist-resnet.ts:19:13 batchNorm",
+                        "%389 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_117_sum",
+                    "kernel": "train_099_sum",
                     "args": [
-                        167,
-                        169
+                        150,
+                        149
                     ],
                     "sources": [
                         "%389 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_118_sum",
+                    "kernel": "train_100_map",
                     "args": [
-                        169,
-                        168
-                    ],
-                    "sources": [
-                        "%389 sum  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_119_map",
-                    "args": [
-                        168,
-                        32,
-                        170
+                        149,
+                        30,
+                        151
                     ],
                     "sources": [
                         "%391 div  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_120_map",
+                    "kernel": "train_101_map",
                     "args": [
-                        168,
-                        33,
-                        32,
-                        171
+                        149,
+                        31,
+                        30,
+                        152
                     ],
                     "sources": [
                         "%392 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -4463,23 +3962,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_121_map",
+                    "kernel": "train_102_map",
                     "args": [
-                        171,
-                        28,
-                        172
+                        152,
+                        27,
+                        153
                     ],
                     "sources": [
                         "%400 mul  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_122_map",
+                    "kernel": "train_103_map",
                     "args": [
-                        164,
-                        33,
-                        172,
-                        173
+                        146,
+                        31,
+                        153,
+                        154
                     ],
                     "sources": [
                         "%387 mul  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -4488,30 +3987,21 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_123_map",
+                    "kernel": "train_104_sum",
                     "args": [
-                        173,
-                        174
+                        154,
+                        155
                     ],
                     "sources": [
-                        "%403 neg  examples/mnist-resnet.ts:19:13 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_124_sum",
-                    "args": [
-                        174,
-                        175
-                    ],
-                    "sources": [
+                        "%403 neg  examples/mnist-resnet.ts:19:13 batchNorm",
                         "%404 sum  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_125_sum",
+                    "kernel": "train_105_sum",
                     "args": [
-                        175,
-                        176
+                        155,
+                        156
                     ],
                     "sources": [
                         "%404 sum  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -4519,54 +4009,54 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_126_map",
+                    "kernel": "train_106_map",
                     "args": [
-                        173,
-                        176,
-                        177
+                        154,
+                        156,
+                        157
                     ],
                     "sources": [
                         "%409 add  examples/mnist-resnet.ts:19:13 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_127_matmul",
+                    "kernel": "train_107_matmul",
                     "args": [
-                        177,
-                        20,
-                        178
+                        157,
+                        19,
+                        158
                     ],
                     "sources": [
                         "%411 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_128_matmul",
+                    "kernel": "train_108_matmul",
                     "args": [
-                        19,
-                        177,
-                        180
+                        18,
+                        157,
+                        160
                     ],
                     "sources": [
                         "%412 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_129_sum",
+                    "kernel": "train_109_sum",
                     "args": [
-                        180,
-                        179
+                        160,
+                        159
                     ],
                     "sources": [
                         "%412 matmul  examples/mnist-resnet.ts:19:41 conv"
                     ]
                 },
                 {
-                    "kernel": "train_130_map",
+                    "kernel": "train_110_map",
                     "args": [
-                        19,
-                        178,
-                        181
+                        18,
+                        158,
+                        161
                     ],
                     "sources": [
                         "%415 unpatches  examples/mnist-resnet.ts:19:41 conv",
@@ -4575,74 +4065,65 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_131_sum",
+                    "kernel": "train_111_sum",
                     "args": [
-                        181,
-                        183
+                        161,
+                        163
                     ],
                     "sources": [
                         "%418 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_132_sum",
+                    "kernel": "train_112_sum",
                     "args": [
-                        183,
-                        182
+                        163,
+                        162
                     ],
                     "sources": [
                         "%418 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_133_map",
+                    "kernel": "train_113_sum",
                     "args": [
-                        181,
+                        161,
                         13,
-                        184
+                        165
                     ],
                     "sources": [
-                        "%421 mul  examples/mnist-resnet.ts:18:18 batchNorm"
+                        "%421 mul  examples/mnist-resnet.ts:18:18 batchNorm",
+                        "%422 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_134_sum",
+                    "kernel": "train_114_sum",
                     "args": [
-                        184,
-                        186
+                        165,
+                        164
                     ],
                     "sources": [
                         "%422 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_135_sum",
+                    "kernel": "train_115_map",
                     "args": [
-                        186,
-                        185
-                    ],
-                    "sources": [
-                        "%422 sum  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_136_map",
-                    "args": [
-                        185,
-                        17,
-                        187
+                        164,
+                        16,
+                        166
                     ],
                     "sources": [
                         "%424 div  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_137_map",
+                    "kernel": "train_116_map",
                     "args": [
-                        185,
-                        18,
+                        164,
                         17,
-                        188
+                        16,
+                        167
                     ],
                     "sources": [
                         "%425 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -4654,23 +4135,23 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_138_map",
+                    "kernel": "train_117_map",
                     "args": [
-                        188,
+                        167,
                         13,
-                        189
+                        168
                     ],
                     "sources": [
                         "%433 mul  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_139_map",
+                    "kernel": "train_118_map",
                     "args": [
-                        181,
-                        18,
-                        189,
-                        190
+                        161,
+                        17,
+                        168,
+                        169
                     ],
                     "sources": [
                         "%420 mul  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -4679,30 +4160,21 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_140_map",
+                    "kernel": "train_119_sum",
                     "args": [
-                        190,
-                        191
+                        169,
+                        170
                     ],
                     "sources": [
-                        "%436 neg  examples/mnist-resnet.ts:18:18 batchNorm"
-                    ]
-                },
-                {
-                    "kernel": "train_141_sum",
-                    "args": [
-                        191,
-                        192
-                    ],
-                    "sources": [
+                        "%436 neg  examples/mnist-resnet.ts:18:18 batchNorm",
                         "%437 sum  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_142_sum",
+                    "kernel": "train_120_sum",
                     "args": [
-                        192,
-                        193
+                        170,
+                        171
                     ],
                     "sources": [
                         "%437 sum  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -4710,55 +4182,55 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_143_map",
+                    "kernel": "train_121_map",
                     "args": [
-                        190,
-                        193,
-                        194
+                        169,
+                        171,
+                        172
                     ],
                     "sources": [
                         "%442 add  examples/mnist-resnet.ts:18:18 batchNorm"
                     ]
                 },
                 {
-                    "kernel": "train_144_matmul",
+                    "kernel": "train_122_matmul",
                     "args": [
-                        194,
+                        172,
                         5,
-                        195
+                        173
                     ],
                     "sources": [
                         "%444 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_145_matmul",
+                    "kernel": "train_123_matmul",
                     "args": [
                         4,
-                        194,
-                        197
+                        172,
+                        175
                     ],
                     "sources": [
                         "%445 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_146_sum",
+                    "kernel": "train_124_sum",
                     "args": [
-                        197,
-                        196
+                        175,
+                        174
                     ],
                     "sources": [
                         "%445 matmul  examples/mnist-resnet.ts:18:46 conv"
                     ]
                 },
                 {
-                    "kernel": "train_147_map",
+                    "kernel": "train_125_map",
                     "args": [
                         4,
-                        164,
-                        195,
-                        198
+                        146,
+                        173,
+                        176
                     ],
                     "sources": [
                         "%448 unpatches  examples/mnist-resnet.ts:18:46 conv",
@@ -4768,51 +4240,51 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_148_sum",
+                    "kernel": "train_126_sum",
                     "args": [
-                        198,
-                        200
+                        176,
+                        178
                     ],
                     "sources": [
                         "%452 sum  examples/mnist-resnet.ts:31:23 conv"
                     ]
                 },
                 {
-                    "kernel": "train_149_sum",
+                    "kernel": "train_127_sum",
                     "args": [
-                        200,
-                        199
+                        178,
+                        177
                     ],
                     "sources": [
                         "%452 sum  examples/mnist-resnet.ts:31:23 conv"
                     ]
                 },
                 {
-                    "kernel": "train_150_matmul",
+                    "kernel": "train_128_matmul",
                     "args": [
                         0,
-                        198,
-                        202
+                        176,
+                        180
                     ],
                     "sources": [
                         "%455 matmul  examples/mnist-resnet.ts:31:23 conv"
                     ]
                 },
                 {
-                    "kernel": "train_151_sum",
+                    "kernel": "train_129_sum",
                     "args": [
-                        202,
-                        201
+                        180,
+                        179
                     ],
                     "sources": [
                         "%455 matmul  examples/mnist-resnet.ts:31:23 conv"
                     ]
                 },
                 {
-                    "kernel": "train_152_map",
+                    "kernel": "train_130_map",
                     "args": [
-                        201,
-                        82
+                        179,
+                        71
                     ],
                     "sources": [
                         "%178 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -4822,10 +4294,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_153_map",
+                    "kernel": "train_131_map",
                     "args": [
-                        201,
-                        83
+                        179,
+                        72
                     ],
                     "sources": [
                         "%182 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -4836,13 +4308,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_154_map",
+                    "kernel": "train_132_map",
                     "args": [
-                        80,
-                        82,
-                        84,
-                        83,
-                        85,
+                        69,
+                        71,
+                        73,
+                        72,
+                        74,
                         2
                     ],
                     "sources": [
@@ -4857,10 +4329,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_155_map",
+                    "kernel": "train_133_map",
                     "args": [
-                        199,
-                        86
+                        177,
+                        75
                     ],
                     "sources": [
                         "%195 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -4870,10 +4342,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_156_map",
+                    "kernel": "train_134_map",
                     "args": [
-                        199,
-                        87
+                        177,
+                        76
                     ],
                     "sources": [
                         "%198 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -4884,13 +4356,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_157_map",
+                    "kernel": "train_135_map",
                     "args": [
-                        80,
-                        86,
-                        84,
-                        87,
-                        85,
+                        69,
+                        75,
+                        73,
+                        76,
+                        74,
                         3
                     ],
                     "sources": [
@@ -4905,10 +4377,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_158_map",
+                    "kernel": "train_136_map",
                     "args": [
-                        196,
-                        88
+                        174,
+                        77
                     ],
                     "sources": [
                         "%207 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -4918,10 +4390,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_159_map",
+                    "kernel": "train_137_map",
                     "args": [
-                        196,
-                        89
+                        174,
+                        78
                     ],
                     "sources": [
                         "%210 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -4932,13 +4404,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_160_map",
+                    "kernel": "train_138_map",
                     "args": [
-                        80,
-                        88,
-                        84,
-                        89,
-                        85,
+                        69,
+                        77,
+                        73,
+                        78,
+                        74,
                         5
                     ],
                     "sources": [
@@ -4953,10 +4425,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_161_map",
+                    "kernel": "train_139_map",
                     "args": [
-                        187,
-                        90
+                        166,
+                        79
                     ],
                     "sources": [
                         "%218 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -4966,10 +4438,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_162_map",
+                    "kernel": "train_140_map",
                     "args": [
-                        187,
-                        91
+                        166,
+                        80
                     ],
                     "sources": [
                         "%219 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -4980,13 +4452,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_163_map",
+                    "kernel": "train_141_map",
                     "args": [
+                        69,
+                        79,
+                        73,
                         80,
-                        90,
-                        84,
-                        91,
-                        85,
+                        74,
                         7
                     ],
                     "sources": [
@@ -5001,10 +4473,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_164_map",
+                    "kernel": "train_142_map",
                     "args": [
-                        182,
-                        92
+                        162,
+                        81
                     ],
                     "sources": [
                         "%222 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5014,10 +4486,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_165_map",
+                    "kernel": "train_143_map",
                     "args": [
-                        182,
-                        93
+                        162,
+                        82
                     ],
                     "sources": [
                         "%223 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5028,13 +4500,13 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_166_map",
+                    "kernel": "train_144_map",
                     "args": [
-                        80,
-                        92,
-                        84,
-                        93,
-                        85,
+                        69,
+                        81,
+                        73,
+                        82,
+                        74,
                         8
                     ],
                     "sources": [
@@ -5049,10 +4521,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_167_map",
+                    "kernel": "train_145_map",
                     "args": [
-                        179,
-                        94
+                        159,
+                        83
                     ],
                     "sources": [
                         "%226 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5062,10 +4534,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_168_map",
+                    "kernel": "train_146_map",
                     "args": [
-                        179,
-                        95
+                        159,
+                        84
                     ],
                     "sources": [
                         "%227 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5076,14 +4548,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_169_map",
+                    "kernel": "train_147_map",
                     "args": [
-                        80,
-                        94,
+                        69,
+                        83,
+                        73,
                         84,
-                        95,
-                        85,
-                        20
+                        74,
+                        19
                     ],
                     "sources": [
                         "%522 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5097,10 +4569,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_170_map",
+                    "kernel": "train_148_map",
                     "args": [
-                        170,
-                        96
+                        151,
+                        85
                     ],
                     "sources": [
                         "%230 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5110,10 +4582,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_171_map",
+                    "kernel": "train_149_map",
                     "args": [
-                        170,
-                        97
+                        151,
+                        86
                     ],
                     "sources": [
                         "%231 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5124,14 +4596,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_172_map",
+                    "kernel": "train_150_map",
                     "args": [
-                        80,
-                        96,
-                        84,
-                        97,
+                        69,
                         85,
-                        22
+                        73,
+                        86,
+                        74,
+                        21
                     ],
                     "sources": [
                         "%534 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5145,10 +4617,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_173_map",
+                    "kernel": "train_151_map",
                     "args": [
-                        165,
-                        98
+                        147,
+                        87
                     ],
                     "sources": [
                         "%234 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5158,10 +4630,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_174_map",
+                    "kernel": "train_152_map",
                     "args": [
-                        165,
-                        99
+                        147,
+                        88
                     ],
                     "sources": [
                         "%235 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5172,14 +4644,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_175_map",
+                    "kernel": "train_153_map",
                     "args": [
-                        80,
-                        98,
-                        84,
-                        99,
-                        85,
-                        23
+                        69,
+                        87,
+                        73,
+                        88,
+                        74,
+                        22
                     ],
                     "sources": [
                         "%546 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5193,10 +4665,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_176_map",
+                    "kernel": "train_154_map",
                     "args": [
-                        158,
-                        100
+                        140,
+                        89
                     ],
                     "sources": [
                         "%238 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5206,10 +4678,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_177_map",
+                    "kernel": "train_155_map",
                     "args": [
-                        158,
-                        101
+                        140,
+                        90
                     ],
                     "sources": [
                         "%239 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5220,14 +4692,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_178_map",
+                    "kernel": "train_156_map",
                     "args": [
-                        80,
-                        100,
-                        84,
-                        101,
-                        85,
-                        37
+                        69,
+                        89,
+                        73,
+                        90,
+                        74,
+                        35
                     ],
                     "sources": [
                         "%558 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5241,10 +4713,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_179_map",
+                    "kernel": "train_157_map",
                     "args": [
-                        149,
-                        102
+                        132,
+                        91
                     ],
                     "sources": [
                         "%242 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5254,10 +4726,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_180_map",
+                    "kernel": "train_158_map",
                     "args": [
-                        149,
-                        103
+                        132,
+                        92
                     ],
                     "sources": [
                         "%243 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5268,14 +4740,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_181_map",
+                    "kernel": "train_159_map",
                     "args": [
-                        80,
-                        102,
-                        84,
-                        103,
-                        85,
-                        39
+                        69,
+                        91,
+                        73,
+                        92,
+                        74,
+                        37
                     ],
                     "sources": [
                         "%570 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5289,10 +4761,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_182_map",
+                    "kernel": "train_160_map",
                     "args": [
-                        144,
-                        104
+                        128,
+                        93
                     ],
                     "sources": [
                         "%246 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5302,10 +4774,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_183_map",
+                    "kernel": "train_161_map",
                     "args": [
-                        144,
-                        105
+                        128,
+                        94
                     ],
                     "sources": [
                         "%247 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5316,14 +4788,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_184_map",
+                    "kernel": "train_162_map",
                     "args": [
-                        80,
-                        104,
-                        84,
-                        105,
-                        85,
-                        40
+                        69,
+                        93,
+                        73,
+                        94,
+                        74,
+                        38
                     ],
                     "sources": [
                         "%582 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5337,10 +4809,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_185_map",
+                    "kernel": "train_163_map",
                     "args": [
-                        141,
-                        106
+                        125,
+                        95
                     ],
                     "sources": [
                         "%250 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5350,10 +4822,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_186_map",
+                    "kernel": "train_164_map",
                     "args": [
-                        141,
-                        107
+                        125,
+                        96
                     ],
                     "sources": [
                         "%251 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5364,14 +4836,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_187_map",
+                    "kernel": "train_165_map",
                     "args": [
-                        80,
-                        106,
-                        84,
-                        107,
-                        85,
-                        52
+                        69,
+                        95,
+                        73,
+                        96,
+                        74,
+                        49
                     ],
                     "sources": [
                         "%594 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5385,10 +4857,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_188_map",
+                    "kernel": "train_166_map",
                     "args": [
-                        132,
-                        108
+                        117,
+                        97
                     ],
                     "sources": [
                         "%254 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5398,10 +4870,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_189_map",
+                    "kernel": "train_167_map",
                     "args": [
-                        132,
-                        109
+                        117,
+                        98
                     ],
                     "sources": [
                         "%255 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5412,14 +4884,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_190_map",
+                    "kernel": "train_168_map",
                     "args": [
-                        80,
-                        108,
-                        84,
-                        109,
-                        85,
-                        54
+                        69,
+                        97,
+                        73,
+                        98,
+                        74,
+                        51
                     ],
                     "sources": [
                         "%606 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5433,10 +4905,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_191_map",
+                    "kernel": "train_169_map",
                     "args": [
-                        127,
-                        110
+                        113,
+                        99
                     ],
                     "sources": [
                         "%258 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5446,10 +4918,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_192_map",
+                    "kernel": "train_170_map",
                     "args": [
-                        127,
-                        111
+                        113,
+                        100
                     ],
                     "sources": [
                         "%259 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5460,14 +4932,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_193_map",
+                    "kernel": "train_171_map",
                     "args": [
-                        80,
-                        110,
-                        84,
-                        111,
-                        85,
-                        55
+                        69,
+                        99,
+                        73,
+                        100,
+                        74,
+                        52
                     ],
                     "sources": [
                         "%618 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5481,10 +4953,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_194_map",
+                    "kernel": "train_172_map",
                     "args": [
-                        121,
-                        112
+                        107,
+                        101
                     ],
                     "sources": [
                         "%263 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5494,10 +4966,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_195_map",
+                    "kernel": "train_173_map",
                     "args": [
-                        121,
-                        113
+                        107,
+                        102
                     ],
                     "sources": [
                         "%266 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5508,14 +4980,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_196_map",
+                    "kernel": "train_174_map",
                     "args": [
-                        80,
-                        112,
-                        84,
-                        113,
-                        85,
-                        69
+                        69,
+                        101,
+                        73,
+                        102,
+                        74,
+                        65
                     ],
                     "sources": [
                         "%630 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5529,10 +5001,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_197_map",
+                    "kernel": "train_175_map",
                     "args": [
-                        120,
-                        114
+                        106,
+                        103
                     ],
                     "sources": [
                         "%275 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5542,10 +5014,10 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_198_map",
+                    "kernel": "train_176_map",
                     "args": [
-                        120,
-                        115
+                        106,
+                        104
                     ],
                     "sources": [
                         "%278 mul  examples/mnist-resnet.ts:27:14 adam",
@@ -5556,14 +5028,14 @@ export const artifact = {
                     ]
                 },
                 {
-                    "kernel": "train_199_map",
+                    "kernel": "train_177_map",
                     "args": [
-                        80,
-                        114,
-                        84,
-                        115,
-                        85,
-                        70
+                        69,
+                        103,
+                        73,
+                        104,
+                        74,
+                        67
                     ],
                     "sources": [
                         "%642 div  examples/mnist-resnet.ts:27:14 adam",
@@ -5588,13 +5060,13 @@ export const artifact = {
                 },
                 {
                     "name": "lr",
-                    "buffer": 80
+                    "buffer": 69
                 }
             ],
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 79
+                    "buffer": 68
                 }
             ]
         },
@@ -5607,7 +5079,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        203
+                        181
                     ],
                     "sources": [
                         "%5 matmul  examples/mnist-resnet.ts:31:23 conv",
@@ -5620,7 +5092,7 @@ export const artifact = {
                     "args": [
                         7,
                         10,
-                        204
+                        182
                     ],
                     "sources": [
                         "%23 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -5631,12 +5103,12 @@ export const artifact = {
                 {
                     "kernel": "predict_002_matmul",
                     "args": [
-                        203,
+                        181,
                         5,
                         9,
-                        204,
+                        182,
                         8,
-                        205
+                        183
                     ],
                     "sources": [
                         "%16 matmul  examples/mnist-resnet.ts:18:46 conv",
@@ -5649,9 +5121,9 @@ export const artifact = {
                 {
                     "kernel": "predict_003_map",
                     "args": [
-                        22,
-                        25,
-                        206
+                        21,
+                        24,
+                        184
                     ],
                     "sources": [
                         "%43 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -5662,13 +5134,13 @@ export const artifact = {
                 {
                     "kernel": "predict_004_matmul",
                     "args": [
-                        205,
-                        20,
-                        203,
-                        24,
-                        206,
+                        183,
+                        19,
+                        181,
                         23,
-                        207
+                        184,
+                        22,
+                        185
                     ],
                     "sources": [
                         "%37 matmul  examples/mnist-resnet.ts:19:41 conv",
@@ -5682,8 +5154,8 @@ export const artifact = {
                 {
                     "kernel": "predict_005_copy",
                     "args": [
-                        207,
-                        208
+                        185,
+                        186
                     ],
                     "sources": [
                         "%54 patches  examples/mnist-resnet.ts:32:16 maxPool2d"
@@ -5692,8 +5164,8 @@ export const artifact = {
                 {
                     "kernel": "predict_006_reduce_max",
                     "args": [
-                        208,
-                        209
+                        186,
+                        187
                     ],
                     "sources": [
                         "%55 reduce_max  examples/mnist-resnet.ts:32:16 maxPool2d"
@@ -5702,9 +5174,9 @@ export const artifact = {
                 {
                     "kernel": "predict_007_map",
                     "args": [
-                        39,
-                        42,
-                        210
+                        37,
+                        40,
+                        188
                     ],
                     "sources": [
                         "%66 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -5715,12 +5187,12 @@ export const artifact = {
                 {
                     "kernel": "predict_008_matmul",
                     "args": [
-                        209,
-                        37,
-                        41,
-                        210,
-                        40,
-                        211
+                        187,
+                        35,
+                        39,
+                        188,
+                        38,
+                        189
                     ],
                     "sources": [
                         "%60 matmul  examples/mnist-resnet.ts:18:46 conv",
@@ -5733,9 +5205,9 @@ export const artifact = {
                 {
                     "kernel": "predict_009_map",
                     "args": [
+                        51,
                         54,
-                        57,
-                        212
+                        190
                     ],
                     "sources": [
                         "%87 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -5746,13 +5218,13 @@ export const artifact = {
                 {
                     "kernel": "predict_010_matmul",
                     "args": [
-                        211,
+                        189,
+                        49,
+                        187,
+                        53,
+                        190,
                         52,
-                        209,
-                        56,
-                        212,
-                        55,
-                        213
+                        191
                     ],
                     "sources": [
                         "%81 matmul  examples/mnist-resnet.ts:19:41 conv",
@@ -5766,8 +5238,8 @@ export const artifact = {
                 {
                     "kernel": "predict_011_copy",
                     "args": [
-                        213,
-                        214
+                        191,
+                        192
                     ],
                     "sources": [
                         "%98 patches  examples/mnist-resnet.ts:33:16 maxPool2d"
@@ -5776,8 +5248,8 @@ export const artifact = {
                 {
                     "kernel": "predict_012_reduce_max",
                     "args": [
-                        214,
-                        215
+                        192,
+                        193
                     ],
                     "sources": [
                         "%99 reduce_max  examples/mnist-resnet.ts:33:16 maxPool2d"
@@ -5786,56 +5258,27 @@ export const artifact = {
                 {
                     "kernel": "predict_013_matmul",
                     "args": [
-                        215,
-                        69,
-                        70,
-                        216
+                        193,
+                        65,
+                        194
                     ],
                     "sources": [
-                        "%102 matmul  examples/mnist-resnet.ts:34:20 dense",
-                        "%105 add  examples/mnist-resnet.ts:34:20 dense"
+                        "%102 matmul  examples/mnist-resnet.ts:34:20 dense"
                     ]
                 },
                 {
-                    "kernel": "predict_014_reduce_max",
+                    "kernel": "predict_014_rows",
                     "args": [
-                        216,
-                        217
+                        194,
+                        67,
+                        195
                     ],
                     "sources": [
-                        "%106 reduce_max  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_015_map",
-                    "args": [
-                        216,
-                        217,
-                        218
-                    ],
-                    "sources": [
+                        "%105 add  examples/mnist-resnet.ts:34:20 dense",
+                        "%106 reduce_max  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%109 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
-                        "%110 exp  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_016_sum",
-                    "args": [
-                        218,
-                        219
-                    ],
-                    "sources": [
-                        "%111 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "predict_017_map",
-                    "args": [
-                        218,
-                        219,
-                        220
-                    ],
-                    "sources": [
+                        "%110 exp  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%111 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%113 div  examples/mnist-resnet.ts:37:29 softmax"
                     ]
                 }
@@ -5849,7 +5292,7 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "predict:probs",
-                    "buffer": 220
+                    "buffer": 195
                 }
             ]
         },
@@ -5862,7 +5305,7 @@ export const artifact = {
                         0,
                         2,
                         3,
-                        221
+                        196
                     ],
                     "sources": [
                         "%6 matmul  examples/mnist-resnet.ts:31:23 conv",
@@ -5875,7 +5318,7 @@ export const artifact = {
                     "args": [
                         7,
                         10,
-                        222
+                        197
                     ],
                     "sources": [
                         "%24 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -5886,12 +5329,12 @@ export const artifact = {
                 {
                     "kernel": "evaluate_002_matmul",
                     "args": [
-                        221,
+                        196,
                         5,
                         9,
-                        222,
+                        197,
                         8,
-                        223
+                        198
                     ],
                     "sources": [
                         "%17 matmul  examples/mnist-resnet.ts:18:46 conv",
@@ -5904,9 +5347,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_003_map",
                     "args": [
-                        22,
-                        25,
-                        224
+                        21,
+                        24,
+                        199
                     ],
                     "sources": [
                         "%44 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -5917,13 +5360,13 @@ export const artifact = {
                 {
                     "kernel": "evaluate_004_matmul",
                     "args": [
-                        223,
-                        20,
-                        221,
-                        24,
-                        224,
+                        198,
+                        19,
+                        196,
                         23,
-                        225
+                        199,
+                        22,
+                        200
                     ],
                     "sources": [
                         "%38 matmul  examples/mnist-resnet.ts:19:41 conv",
@@ -5937,8 +5380,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_005_copy",
                     "args": [
-                        225,
-                        226
+                        200,
+                        201
                     ],
                     "sources": [
                         "%55 patches  examples/mnist-resnet.ts:32:16 maxPool2d"
@@ -5947,8 +5390,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_006_reduce_max",
                     "args": [
-                        226,
-                        227
+                        201,
+                        202
                     ],
                     "sources": [
                         "%56 reduce_max  examples/mnist-resnet.ts:32:16 maxPool2d"
@@ -5957,9 +5400,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_007_map",
                     "args": [
-                        39,
-                        42,
-                        228
+                        37,
+                        40,
+                        203
                     ],
                     "sources": [
                         "%67 add  examples/mnist-resnet.ts:18:18 batchNorm",
@@ -5970,12 +5413,12 @@ export const artifact = {
                 {
                     "kernel": "evaluate_008_matmul",
                     "args": [
-                        227,
-                        37,
-                        41,
-                        228,
-                        40,
-                        229
+                        202,
+                        35,
+                        39,
+                        203,
+                        38,
+                        204
                     ],
                     "sources": [
                         "%61 matmul  examples/mnist-resnet.ts:18:46 conv",
@@ -5988,9 +5431,9 @@ export const artifact = {
                 {
                     "kernel": "evaluate_009_map",
                     "args": [
+                        51,
                         54,
-                        57,
-                        230
+                        205
                     ],
                     "sources": [
                         "%88 add  examples/mnist-resnet.ts:19:13 batchNorm",
@@ -6001,13 +5444,13 @@ export const artifact = {
                 {
                     "kernel": "evaluate_010_matmul",
                     "args": [
-                        229,
+                        204,
+                        49,
+                        202,
+                        53,
+                        205,
                         52,
-                        227,
-                        56,
-                        230,
-                        55,
-                        231
+                        206
                     ],
                     "sources": [
                         "%82 matmul  examples/mnist-resnet.ts:19:41 conv",
@@ -6021,8 +5464,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_011_copy",
                     "args": [
-                        231,
-                        232
+                        206,
+                        207
                     ],
                     "sources": [
                         "%99 patches  examples/mnist-resnet.ts:33:16 maxPool2d"
@@ -6031,8 +5474,8 @@ export const artifact = {
                 {
                     "kernel": "evaluate_012_reduce_max",
                     "args": [
-                        232,
-                        233
+                        207,
+                        208
                     ],
                     "sources": [
                         "%100 reduce_max  examples/mnist-resnet.ts:33:16 maxPool2d"
@@ -6041,89 +5484,33 @@ export const artifact = {
                 {
                     "kernel": "evaluate_013_matmul",
                     "args": [
-                        233,
-                        69,
-                        70,
-                        234
+                        208,
+                        65,
+                        209
                     ],
                     "sources": [
-                        "%103 matmul  examples/mnist-resnet.ts:34:20 dense",
-                        "%106 add  examples/mnist-resnet.ts:34:20 dense"
+                        "%103 matmul  examples/mnist-resnet.ts:34:20 dense"
                     ]
                 },
                 {
-                    "kernel": "evaluate_014_reduce_max",
+                    "kernel": "evaluate_014_sum",
                     "args": [
-                        234,
-                        235
-                    ],
-                    "sources": [
-                        "%107 reduce_max  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_015_map",
-                    "args": [
-                        234,
-                        235,
-                        236
-                    ],
-                    "sources": [
-                        "%110 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_016_map",
-                    "args": [
-                        236,
-                        237
-                    ],
-                    "sources": [
-                        "%111 exp  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_017_sum",
-                    "args": [
-                        237,
-                        238
-                    ],
-                    "sources": [
-                        "%112 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
-                        "%113 log  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_018_map",
-                    "args": [
+                        209,
+                        67,
                         1,
-                        236,
-                        238,
-                        239
+                        210
                     ],
                     "sources": [
+                        "%106 add  examples/mnist-resnet.ts:34:20 dense",
+                        "%107 reduce_max  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%110 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%111 exp  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%112 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
+                        "%113 log  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%115 sub  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
-                        "%116 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_019_sum",
-                    "args": [
-                        239,
-                        240
-                    ],
-                    "sources": [
+                        "%116 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%117 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
-                        "%118 neg  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
-                    ]
-                },
-                {
-                    "kernel": "evaluate_020_sum",
-                    "args": [
-                        240,
-                        241
-                    ],
-                    "sources": [
+                        "%118 neg  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%119 sum  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy",
                         "%121 mul  examples/mnist-resnet.ts:36:13 softmaxCrossEntropy"
                     ]
@@ -6142,14 +5529,14 @@ export const artifact = {
             "outputs": [
                 {
                     "name": "loss",
-                    "buffer": 241
+                    "buffer": 210
                 }
             ]
         }
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "8f5a9ecdce2a8263";
+export const buildId = "446d0114e685609c";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

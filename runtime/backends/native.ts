@@ -16,12 +16,15 @@ import { fromHostBackend } from '../backend.ts';
 import { writeAtomically } from '../atomic-file.ts';
 import { gradcCacheDir } from '../cache-dir.ts';
 
-/** Flags for the kernels: vectorise for this CPU, OpenMP threads, fused multiply-adds. */
+/**
+ * Flags for the kernels: vectorise for this CPU, OpenMP threads, no contraction of elementwise
+ * work (the product's inner loop asks for fused multiply-adds itself).
+ */
 export const DEFAULT_FLAGS: readonly string[] = [
   '-O3',
   '-march=native',
   '-fopenmp',
-  '-ffp-contract=fast',
+  '-ffp-contract=off',
   '-shared',
   '-fPIC',
 ];

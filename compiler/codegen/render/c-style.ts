@@ -21,6 +21,7 @@ import type {
   MapKernel,
   MatmulKernel,
   ReduceKernel,
+  RowScalars,
   Schedule,
 } from '../kernel-ir.ts';
 import { epilogueInputs, exprNodes, foldExpr } from '../kernel-ir.ts';
@@ -69,6 +70,16 @@ export interface CStyleLanguage {
    * `gradc_uniform(seed, stream, element, counter)`, `counter` a float atom to read as a word.
    */
   randomUniform(seed: number, stream: number, index: string, counter: string): string;
+  /** A float value rounded to float32 as a store rounds it (a `stored` expression). */
+  stored(value: string): string;
+  /** The line that opens a loop of `v` over [0, count). */
+  countedLoop(v: string, count: number): string;
+  /**
+   * The line that opens a function of a kernel's `inputs` buffers and an element index `param`
+   * returning a float (a reduction's prologue), and a call of it at `index`.
+   */
+  elementFunction(name: string, inputs: number, param: string): string;
+  callElement(name: string, inputs: number, index: string): string;
   readonly codeForOp: CodeForOp;
 }
 
@@ -160,16 +171,114 @@ export function renderExpr(lang: CStyleLanguage, expr: Expr, load: LoadCode, ind
     if (e.op === 'const') return lang.floatLiteral(e.value);
     if (e.op === 'load') return load(e.input, e.view, e.window, (statement) => statements.push(statement));
     if (e.op === 'index') return lang.floatOfIndex(indexExpr(lang, simplifyView(e.view), index));
+    if (e.op === 'scalar') return rowScalarName(e.index);
+    if (e.op === 'stored') {
+      const value = lang.stored(args[0]);
+      return value === args[0] || e === expr ? value : declared(value);
+    }
     const applied =
       e.op === 'random'
         ? lang.randomUniform(e.seed, e.stream, index, args[0])
         : emitterFor(lang, e.kind)(args);
     if (e === expr) return applied;
-    const name = `t${statements.length}`;
-    statements.push(lang.declareFloat(name, applied));
-    return name;
+    return declared(applied);
   });
   return { statements, value };
+
+  function declared(value: string): string {
+    const name = `t${statements.length}`;
+    statements.push(lang.declareFloat(name, value));
+    return name;
+  }
+}
+
+// ---- row kernels and prologues ----
+
+/** The local holding per-row value `k` of the current row: `rs0`. */
+export function rowScalarName(k: number): string {
+  return `rs${k}`;
+}
+
+/** Loads at element index `index` through their views (a row kernel's or a prologue's: no windows, no in-place reads). */
+function viewLoad(lang: CStyleLanguage, index: string): LoadCode {
+  return (input, view) => {
+    const axes = view ? simplifyView(view) : [];
+    return `${inputName(input)}[${isIdentityAxes(axes) ? index : indexExpr(lang, axes, index)}]`;
+  };
+}
+
+function indented(lines: readonly string[]): string[] {
+  return lines.map((line) => `  ${line}`);
+}
+
+/**
+ * The lines that compute row `row`'s per-row values, each a loop over the row's elements
+ * `rx = row * width + rj`: max over rows of 10 in C → `float rs0 = (-INFINITY);` /
+ * `for (int rj = 0; rj < 10; rj++) {` / `const int rx = r * 10 + rj;` /
+ * `rs0 = gradc_maximum(rs0, in0[rx]);` / `}`.
+ */
+export function rowScalarLines(lang: CStyleLanguage, rows: RowScalars, row: string): string[] {
+  return rows.scalars.flatMap((scalar, k) => {
+    const name = rowScalarName(k);
+    const { statements, value } = renderExpr(lang, scalar.expr, viewLoad(lang, 'rx'), 'rx');
+    const combine = scalar.op === 'sum' ? lang.codeForOp.add : lang.codeForOp.maximum;
+    return [
+      lang.declareAccumulator(name, lang.floatLiteral(scalar.op === 'sum' ? 0 : -Infinity)),
+      lang.countedLoop('rj', rows.width),
+      ...indented([lang.declareIndex('rx', `${row} * ${rows.width} + rj`), ...statements, `${name} = ${combine([name, value])};`]),
+      '}',
+    ];
+  });
+}
+
+/**
+ * A row kernel's lines for row `row`: its per-row values, then its elements of that row,
+ * `out[i] = ...` for i = row * perRow + q (just `row` with one element per row).
+ */
+export function rowKernelLines(lang: CStyleLanguage, kernel: MapKernel, rows: RowScalars, row: string): string[] {
+  const { statements, value } = renderExpr(lang, kernel.expr, viewLoad(lang, OUTPUT_INDEX), OUTPUT_INDEX);
+  const element = [...statements, `${OUTPUT_NAME}[${OUTPUT_INDEX}] = ${value};`];
+  const scalars = rowScalarLines(lang, rows, row);
+  if (rows.perRow === 1) return [...scalars, lang.declareIndex(OUTPUT_INDEX, row), ...element];
+  return [
+    ...scalars,
+    lang.countedLoop('q', rows.perRow),
+    ...indented([lang.declareIndex(OUTPUT_INDEX, `${row} * ${rows.perRow} + q`), ...element]),
+    '}',
+  ];
+}
+
+/** About how many operations a row kernel does: each row's values over the row, then its elements. */
+export function rowKernelWork(kernel: MapKernel, rows: RowScalars): number {
+  const perRowValues = rows.scalars.reduce((sum, s) => sum + rows.width * exprCost(s.expr), 0);
+  return (kernel.size / rows.perRow) * perRowValues + kernel.size * exprCost(kernel.expr);
+}
+
+/** The function computing a reduction's elements from its prologue: `<kernel>_element`. */
+export function prologueName(kernel: ReduceKernel): string {
+  return `${kernel.name}_element`;
+}
+
+/** Element `index` of a reduction: `in0[index]`, or its prologue's function at `index`. */
+export function reducedElement(lang: CStyleLanguage, kernel: ReduceKernel, index: string): string {
+  return kernel.prologue ? lang.callElement(prologueName(kernel), kernel.inputs.length, index) : `${inputName(0)}[${index}]`;
+}
+
+/**
+ * A reduction's prologue as a function of element index `e`: its row's values when it has
+ * some (row `e / perRow`), then `return value;`. Empty for a reduction without one.
+ */
+export function prologueFunction(lang: CStyleLanguage, kernel: ReduceKernel): string[] {
+  const { prologue } = kernel;
+  if (!prologue) return [];
+  const rows = prologue.rows;
+  const row = rows ? [lang.declareIndex('r', rows.perRow === 1 ? 'e' : lang.indexDiv('e', rows.perRow)), ...rowScalarLines(lang, rows, 'r')] : [];
+  const { statements, value } = renderExpr(lang, prologue.expr, viewLoad(lang, 'e'), 'e');
+  return [
+    lang.elementFunction(prologueName(kernel), kernel.inputs.length, 'e'),
+    ...indented([...row, ...statements, `return ${value};`]),
+    '}',
+  ];
 }
 
 function emitterFor(lang: CStyleLanguage, kind: PrimKind): EmitFn {
@@ -652,7 +761,7 @@ export interface ReduceParts {
 export function reduceParts(lang: CStyleLanguage, kernel: ReduceKernel): ReduceParts {
   const base = indexExpr(lang, simplifyView(kernel.outView), 'o');
   const step = indexExpr(lang, simplifyView(kernel.redView), 'r');
-  const element = `${inputName(0)}[${offsetSum('base', step)}]`;
+  const element = reducedElement(lang, kernel, offsetSum('base', step));
   return { base, init: reductionInit(lang, kernel), step: reductionCombine(lang, kernel)(['acc', element]) };
 }
 
@@ -709,7 +818,7 @@ export function reduceColumnParts(
 ): ReduceColumnParts {
   const { base } = rowLoad(lang, simplifyView(kernel.outView), cols, 'ob');
   const offset = indexExpr(lang, simplifyView(kernel.redView), 'r');
-  const element = `${inputName(0)}[${offsetSum(offsetSum('base', offset), 'j')}]`;
+  const element = reducedElement(lang, kernel, offsetSum(offsetSum('base', offset), 'j'));
   const step = reductionCombine(lang, kernel)(['acc[j]', element]);
   return { base, init: reductionInit(lang, kernel), step };
 }
@@ -763,6 +872,11 @@ export function matmulSlicing(kernel: MatmulKernel): MatmulSlicing {
 // ---- kernels ----
 
 /** in0, in1, ..., the names of a kernel's input parameters. */
+/** `in0` to `in<count - 1>`. */
+export function inputNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => inputName(i));
+}
+
 export function inputName(input: number): string {
   return `in${input}`;
 }
@@ -921,6 +1035,7 @@ function summary(kernel: Kernel, ins: readonly string[]): string {
  */
 export function exprCost(expr: Expr): number {
   return foldExpr<number>(expr, (e, args) => {
+    if (e.op === 'stored') return args[0];
     if (e.op !== 'apply' && e.op !== 'random') return 1;
     const own = e.op === 'random' ? OPS.random_uniform.cost : elementwiseOp(e.kind).cost;
     return args.reduce((sum, a) => sum + a, own);

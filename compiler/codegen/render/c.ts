@@ -48,6 +48,11 @@ import {
   supportFor,
   inputName,
   windowElement,
+  inputNames,
+  rowKernelLines,
+  rowKernelWork,
+  prologueFunction,
+  OUTPUT_NAME,
 } from './c-style.ts';
 import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../ir/layout.ts';
 import { template } from './templates.ts';
@@ -113,6 +118,11 @@ export const C_LANGUAGE: CFunctionLanguage = {
   inputParam: (name) => `const float *restrict ${name}`,
   outputParam: (name) => `float *restrict ${name}`,
   signature: (name, params) => `GRADC_EXPORT void ${name}(${params}) {`,
+  stored: (value) => value,
+  countedLoop: (v, count) => `for (int ${v} = 0; ${v} < ${count}; ${v}++) {`,
+  elementFunction: (name, inputs, param) =>
+    `static inline float ${name}(\n${[...inputNames(inputs).map((n) => `  const float *restrict ${n}`), `  const int ${param}`].join(',\n')}\n) {`,
+  callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
   codeForOp,
 };
 
@@ -132,6 +142,12 @@ type KernelView = FunctionKernelView;
 interface MapFlatView extends KernelView {
   readonly pragmas: readonly string[];
   readonly size: number;
+  readonly body: readonly string[];
+}
+
+interface RowKernelView extends KernelView {
+  readonly pragmas: readonly string[];
+  readonly rows: number;
   readonly body: readonly string[];
 }
 
@@ -176,6 +192,11 @@ interface ReduceColumnsView extends KernelView {
   readonly base: string;
   readonly init: string;
   readonly step: string;
+  /**
+   * The row's accumulators `acc`: the row of out itself, or a local row when the reduction
+   * updates out in place (out keeps the old values until the epilogue).
+   */
+  readonly accumulators: string;
   /** After a row's r loop, a loop that applies the epilogue over the row (`columnEpilogue`); none without. */
   readonly epilogue: readonly string[];
 }
@@ -229,6 +250,12 @@ function loopPragmas(work: number, parallel: string, serial?: string): string[] 
  * with only identity loads, one `#pragma omp parallel for simd` loop over `i`.
  */
 function renderMap(base: KernelView, kernel: MapKernel): string {
+  if (kernel.rows) {
+    const rows = kernel.size / kernel.rows.perRow;
+    const pragmas = loopPragmas(rowKernelWork(kernel, kernel.rows), 'parallel for');
+    const body = rowKernelLines(C_LANGUAGE, kernel, kernel.rows, 'r');
+    return template<RowKernelView>('c/row-kernel.hbs')({ ...base, pragmas, rows, body });
+  }
   const { loop, bases, body } = mapParts(C_LANGUAGE, kernel);
   const work = kernel.size * exprCost(kernel.expr);
   if (loop.kind === 'flat') {
@@ -251,9 +278,10 @@ function renderMap(base: KernelView, kernel: MapKernel): string {
  */
 function renderReduce(base: KernelView, kernel: ReduceKernel): string {
   const columns = reduceColumns(kernel);
-  return columns
+  const code = columns
     ? template<ReduceColumnsView>('c/reduce-columns.hbs')(reduceColumnsView(base, kernel, columns))
     : template<ReduceView>('c/reduce.hbs')(reduceView(base, kernel));
+  return kernel.prologue ? [...prologueFunction(C_LANGUAGE, kernel), '', code].join('\n') : code;
 }
 
 /**
@@ -269,7 +297,9 @@ function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
     pragmas: kernel.outSize > 1 ? loopPragmas(work, 'parallel for') : [],
     outSize: kernel.outSize,
     reduceSize: kernel.reduceSize,
-    innerPragmas: kernel.op === 'sum' ? ['#pragma omp simd reduction(+:acc)'] : [],
+    // No `omp simd reduction`: it would add in an order of the compiler's choosing, which
+    // could differ between a fused kernel and the unfused ones.
+    innerPragmas: [],
     store: epilogueStore(C_LANGUAGE, kernel, 'o', 'acc'),
   };
 }
@@ -297,6 +327,9 @@ function reduceColumnsView(
     rows,
     cols,
     reduceSize: kernel.reduceSize,
+    accumulators: kernel.inPlace
+      ? `float acc[${cols}] __attribute__((aligned(64)));`
+      : `float *const acc = ${OUTPUT_NAME} + ob * ${cols};`,
     epilogue: columnEpilogue(kernel, cols),
   };
 }

@@ -33,8 +33,9 @@ import type {
   MatmulKernel,
   ReduceKernel,
   Schedule,
+  RowScalars,
 } from '../kernel-ir.ts';
-import { allKernels } from '../kernel-ir.ts';
+import { allKernels, shortRows } from '../kernel-ir.ts';
 import type { CFunctionLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
 import { cFloatLiteral, cFloatOfIndex, codeForOp as cCodeForOp } from './c.ts';
 import {
@@ -55,6 +56,9 @@ import {
   mapParts,
   reduceParts,
   supportFor,
+  inputNames,
+  rowKernelLines,
+  prologueFunction,
 } from './c-style.ts';
 import { template } from './templates.ts';
 import { jsString } from '../escape.ts';
@@ -121,6 +125,11 @@ export const CUDA_LANGUAGE: CFunctionLanguage = {
   inputParam: (name) => `const float *__restrict__ ${name}`,
   outputParam: (name) => `float *__restrict__ ${name}`,
   signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,
+  stored: (value) => `gradc_stored(${value})`,
+  countedLoop: (v, count) => `for (unsigned int ${v} = 0u; ${v} < ${count}u; ${v}++) {`,
+  elementFunction: (name, inputs, param) =>
+    `__device__ __forceinline__ float ${name}(\n${[...inputNames(inputs).map((n) => `  const float *__restrict__ ${n}`), `  const unsigned int ${param}`].join(',\n')}\n) {`,
+  callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
   codeForOp,
 };
 
@@ -172,6 +181,12 @@ interface KernelView {
 interface MapView extends KernelView {
   readonly threads: number;
   readonly size: number;
+  readonly body: readonly string[];
+}
+
+interface RowKernelView extends KernelView {
+  readonly threads: number;
+  readonly rows: number;
   readonly body: readonly string[];
 }
 
@@ -310,6 +325,7 @@ const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_warp_sum', template: 'cuda/support-warp-sum.hbs' },
   { name: 'gradc_warp_max', template: 'cuda/support-warp-max.hbs' },
   { name: 'gradc_uniform', template: 'cuda/support-philox.hbs' },
+  { name: 'gradc_stored', template: 'cuda/support-stored.hbs' },
 ];
 
 function supportSection(support: readonly string[]): { supportHeading: string[]; support: readonly string[] } {
@@ -338,8 +354,11 @@ function renderKernelKind(comment: readonly string[], kernel: Kernel): RenderedC
   switch (kernel.kind) {
     case 'map':
       return renderMap(comment, kernel);
-    case 'reduce':
-      return renderReduce(comment, kernel);
+    case 'reduce': {
+      const rendered = renderReduce(comment, kernel);
+      const prologue = prologueFunction(CUDA_LANGUAGE, kernel);
+      return prologue.length > 0 ? { ...rendered, code: [...prologue, '', rendered.code].join('\n') } : rendered;
+    }
     case 'matmul':
       return renderMatmul(comment, kernel);
   }
@@ -362,6 +381,7 @@ function gridFor(count: number, perBlock: number): Dim3 {
  * block [256, 1, 1]. A two-element fill runs one warp: block [32, 1, 1].
  */
 function renderMap(comment: readonly string[], kernel: MapKernel): RenderedCudaKernel {
+  if (kernel.rows) return renderRowKernel(comment, kernel, kernel.rows);
   const { body } = mapParts(CUDA_LANGUAGE, kernel, { kind: 'flat', size: kernel.size });
   const threads = threadsFor(kernel.size);
   const code = template<MapView>('cuda/map.hbs')({
@@ -372,6 +392,23 @@ function renderMap(comment: readonly string[], kernel: MapKernel): RenderedCudaK
     body,
   });
   return { code, grid: gridFor(kernel.size, threads), block: [threads, 1, 1] };
+}
+
+/**
+ * A row kernel: one thread per row, which computes the row's values and then its elements
+ * (`rowKernelLines`).
+ */
+function renderRowKernel(comment: readonly string[], kernel: MapKernel, rowScalars: RowScalars): RenderedCudaKernel {
+  const rows = kernel.size / rowScalars.perRow;
+  const threads = threadsFor(rows);
+  const code = template<RowKernelView>('cuda/row-kernel.hbs')({
+    comment,
+    signature: cudaSignature(kernel, threads),
+    threads,
+    rows,
+    body: rowKernelLines(CUDA_LANGUAGE, kernel, rowScalars, 'r'),
+  });
+  return { code, grid: gridFor(rows, threads), block: [threads, 1, 1] };
 }
 
 /** How a reduction is spread over threads. */
@@ -388,7 +425,8 @@ export type ReducePlan =
  */
 export function planReduce(kernel: ReduceKernel): ReducePlan {
   const { outSize, reduceSize } = kernel;
-  if (reduceSize <= SERIAL_REDUCE_MAX) return { kind: 'serial', threads: threadsFor(outSize) };
+  // Short rows fold serially, as a row kernel folds them (compiler/rows.ts).
+  if (reduceSize <= SERIAL_REDUCE_MAX || shortRows(kernel)) return { kind: 'serial', threads: threadsFor(outSize) };
   const wanted = powerOfTwoAtLeast(Math.ceil(reduceSize / REDUCE_ELEMENTS_PER_THREAD));
   if (outputsAdjacent(kernel) && outSize > 1) {
     const columns = Math.min(WARP_SIZE, powerOfTwoAtLeast(outSize));

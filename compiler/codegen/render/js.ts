@@ -26,6 +26,9 @@ import {
   supportFor,
   windowElement,
   epilogueStore,
+  inputNames,
+  rowKernelLines,
+  prologueFunction,
 } from './c-style.ts';
 import type { WindowView } from '../../ir/layout.ts';
 import { template } from './templates.ts';
@@ -77,6 +80,11 @@ export const JS_LANGUAGE: CFunctionLanguage = {
   inputParam: (name) => `${name}: Float32Array`,
   outputParam: (name) => `${name}: Float32Array`,
   signature: (name, params) => `export function ${name}(${params}): void {`,
+  stored: (value) => `Math.fround(${value})`,
+  countedLoop: (v, count) => `for (let ${v} = 0; ${v} < ${count}; ${v}++) {`,
+  elementFunction: (name, inputs, param) =>
+    `function ${name}(${[...inputNames(inputs).map((n) => `${n}: Float32Array`), `${param}: number`].join(', ')}): number {`,
+  callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
   codeForOp,
 };
 
@@ -104,6 +112,11 @@ type KernelView = FunctionKernelView;
 
 interface MapFlatView extends KernelView {
   readonly size: number;
+  readonly body: readonly string[];
+}
+
+interface RowKernelView extends KernelView {
+  readonly rows: number;
   readonly body: readonly string[];
 }
 
@@ -190,8 +203,10 @@ function renderKernel(schedule: Schedule, kernel: Kernel): string {
   switch (kernel.kind) {
     case 'map':
       return renderMap(base, kernel);
-    case 'reduce':
-      return template<ReduceView>('js/reduce.hbs')(reduceView(base, kernel));
+    case 'reduce': {
+      const code = template<ReduceView>('js/reduce.hbs')(reduceView(base, kernel));
+      return kernel.prologue ? [...prologueFunction(JS_LANGUAGE, kernel), '', code].join('\n') : code;
+    }
     case 'matmul':
       return renderMatmul(base, kernel);
   }
@@ -203,6 +218,10 @@ function renderKernel(schedule: Schedule, kernel: Kernel): string {
  * rows loop (`const i = o * 250 + j; out[i] = in0[i] + in1[j];`).
  */
 function renderMap(base: KernelView, kernel: MapKernel): string {
+  if (kernel.rows) {
+    const body = rowKernelLines(JS_LANGUAGE, kernel, kernel.rows, 'r');
+    return template<RowKernelView>('js/row-kernel.hbs')({ ...base, rows: kernel.size / kernel.rows.perRow, body });
+  }
   const { loop, bases, body } = mapParts(JS_LANGUAGE, kernel);
   if (loop.kind === 'flat') {
     return template<MapFlatView>('js/map-flat.hbs')({ ...base, size: loop.size, body });

@@ -26,8 +26,9 @@ import type {
   MatmulKernel,
   ReduceKernel,
   Schedule,
+  RowScalars,
 } from '../kernel-ir.ts';
-import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels, foldExpr, withArgs } from '../kernel-ir.ts';
+import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels, foldExpr, shortRows, withArgs } from '../kernel-ir.ts';
 import type { CStyleLanguage, CodeForOp, MatmulElements, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
 import {
   epilogueStore,
@@ -51,6 +52,9 @@ import {
   reduceParts,
   supportFor,
   shortestFloat32Digits,
+  rowKernelLines,
+  prologueFunction,
+  reducedElement,
 } from './c-style.ts';
 import { template } from './templates.ts';
 import { jsString, templateLiteralText } from '../escape.ts';
@@ -144,6 +148,11 @@ export const WGSL_LANGUAGE: CStyleLanguage = {
     `select(${fill}, ${buffer}[select(0, ${index}, ${condition})], ${condition})`,
   floatOfIndex: (index) => `f32(${index})`,
   randomUniform: (seed, stream, index, counter) => `gradc_uniform(${seed}u, ${stream}u, ${index}, u32(${counter}))`,
+  stored: (value) => `gradc_stored(${value})`,
+  countedLoop: (v, count) => `for (var ${v}: u32 = 0u; ${v} < ${count}u; ${v}++) {`,
+  // A WGSL module binds its buffers at module scope: the function reads them there.
+  elementFunction: (name, _inputs, param) => `fn ${name}(${param}: u32) -> f32 {`,
+  callElement: (name, _inputs, index) => `${name}(${index})`,
   codeForOp,
 };
 
@@ -190,6 +199,13 @@ interface MapView extends EntryView {
   /** The element `i` of this invocation. */
   readonly index: string;
   readonly size: number;
+  readonly body: readonly string[];
+}
+
+interface RowKernelView extends EntryView {
+  /** The row `r` of this invocation. */
+  readonly index: string;
+  readonly rows: number;
   readonly body: readonly string[];
 }
 
@@ -315,6 +331,7 @@ const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_bits', template: 'wgsl/support-bits.hbs' },
   { name: 'gradc_maximum', template: 'wgsl/support-maximum.hbs' },
   { name: 'gradc_mulhi', template: 'wgsl/support-mulhi.hbs' },
+  { name: 'gradc_stored', template: 'wgsl/support-stored.hbs' },
   { name: 'gradc_uniform', template: 'wgsl/support-philox.hbs' },
 ];
 
@@ -338,8 +355,11 @@ function renderEntry(
   switch (kernel.kind) {
     case 'map':
       return renderMap(kernel, limit);
-    case 'reduce':
-      return renderReduce(kernel, limit);
+    case 'reduce': {
+      const rendered = renderReduce(kernel, limit);
+      const prologue = prologueFunction(WGSL_LANGUAGE, withFoldedEpilogue(kernel));
+      return prologue.length > 0 ? { ...rendered, entry: [...prologue, '', rendered.entry].join('\n') } : rendered;
+    }
     case 'matmul':
       return renderMatmul(kernel, limit);
   }
@@ -375,6 +395,7 @@ function linearIndex(grid: readonly number[], id: string, per: number): string {
  * `out[i] = in0[i] + in1[i % 250];` in 586 workgroups of 256.
  */
 function renderMap(kernel: MapKernel, limit: number) {
+  if (kernel.rows) return renderRowKernel(kernel, kernel.rows, limit);
   const folded: MapKernel = { ...kernel, expr: foldConstants(kernel.expr) };
   const { body } = mapParts(WGSL_LANGUAGE, folded, { kind: 'flat', size: kernel.size });
   const workgroups = planGrid(kernel, Math.ceil(kernel.size / WORKGROUP_SIZE), limit);
@@ -386,6 +407,26 @@ function renderMap(kernel: MapKernel, limit: number) {
     body,
   });
   return { entry, workgroups };
+}
+
+/** A row kernel: one invocation per row, which computes the row's values and then its elements. */
+function renderRowKernel(kernel: MapKernel, rowScalars: RowScalars, limit: number) {
+  const rows = kernel.size / rowScalars.perRow;
+  const workgroups = planGrid(kernel, Math.ceil(rows / WORKGROUP_SIZE), limit);
+  const folded: MapKernel = { ...kernel, expr: foldConstants(kernel.expr) };
+  const entry = template<RowKernelView>('wgsl/row-kernel.hbs')({
+    entryPoint: WGSL_ENTRY_POINT,
+    workgroupSize: WORKGROUP_SIZE,
+    index: linearIndex(workgroups, 'gid', WORKGROUP_SIZE),
+    rows,
+    body: rowKernelLines(WGSL_LANGUAGE, folded, foldedRows(rowScalars), 'r'),
+  });
+  return { entry, workgroups };
+}
+
+/** Per-row values with their constants folded (`foldConstants`). */
+function foldedRows(rows: RowScalars): RowScalars {
+  return { ...rows, scalars: rows.scalars.map((s) => ({ ...s, expr: foldConstants(s.expr) })) };
 }
 
 /**
@@ -412,7 +453,8 @@ function foldConstants(expr: Expr): Expr {
  * neighbouring elements.
  */
 export function reduceThreads(kernel: ReduceKernel): number {
-  if (kernel.reduceSize <= 2 * REDUCE_ELEMENTS_PER_INVOCATION) return 1;
+  // Short rows fold serially, as a row kernel folds them (compiler/rows.ts).
+  if (kernel.reduceSize <= 2 * REDUCE_ELEMENTS_PER_INVOCATION || shortRows(kernel)) return 1;
   const wanted = Math.ceil(kernel.reduceSize / REDUCE_ELEMENTS_PER_INVOCATION);
   let threads = 1;
   while (threads < wanted && threads < WORKGROUP_SIZE) threads *= 2;
@@ -434,7 +476,7 @@ function renderReduce(unfolded: ReduceKernel, limit: number) {
   const kernel = withFoldedEpilogue(unfolded);
   const parts = reduceParts(WGSL_LANGUAGE, kernel);
   const isMax = kernel.op === 'max';
-  const first = `${inputName(0)}[base]`;
+  const first = reducedElement(WGSL_LANGUAGE, kernel, 'base');
   const init = isMax && kernel.reduceSize > 0 ? first : parts.init;
   const threads = reduceThreads(kernel);
   const common = { entryPoint: WGSL_ENTRY_POINT, workgroupSize: WORKGROUP_SIZE };
@@ -484,7 +526,10 @@ function renderReduce(unfolded: ReduceKernel, limit: number) {
 
 /** `kernel` with the constants of its epilogue folded as a map kernel's are (`foldConstants`). */
 function withFoldedEpilogue<K extends EpilogueKernel>(kernel: K): K {
-  return kernel.epilogue ? { ...kernel, epilogue: foldConstants(kernel.epilogue) } : kernel;
+  const folded = kernel.epilogue ? { ...kernel, epilogue: foldConstants(kernel.epilogue) } : kernel;
+  if (folded.kind !== 'reduce' || !folded.prologue) return folded;
+  const { expr, rows } = folded.prologue;
+  return { ...folded, prologue: { expr: foldConstants(expr), ...(rows ? { rows: foldedRows(rows) } : {}) } };
 }
 
 /** `wid.x` as is, `wid.x + wid.y * 7u` in parentheses. */
