@@ -771,6 +771,68 @@ export function epilogueCases(): Case[] {
 }
 
 /**
+ * Products large enough for the GPU targets' tiled and blocked kernels (more than 2^18
+ * multiply-adds, at least 33 rows and columns: compiler/codegen/render/wgsl.ts and cuda.ts),
+ * with edges that are no multiple of a 64 x 64 tile, of a vector of four or of a step of 16 in
+ * k: every transposition, a split k, implicit GEMMs (a convolution and its filter gradient,
+ * also split), epilogues and in-place updates.
+ */
+export function largeProductCases(): Case[] {
+  const same3: WindowGeometry = { kernel: [3, 3], strides: [1, 1], dilation: [1, 1], padding: [1, 1, 1, 1] };
+  const cases: Case[] = [];
+  const products: [number, number, number, (readonly [boolean, boolean])[]][] = [
+    [67, 130, 75, [[false, false], [false, true], [true, false], [true, true]]],
+    [33, 257, 40, [[false, false], [true, true]]],
+    [65, 67, 2048, [[false, false], [true, true]]],
+  ];
+  for (const [m, n, k, layouts] of products) {
+    for (const [transA, transB] of layouts) {
+      cases.push(
+        makeCase(`large matmul ${m}x${n}x${k} transA=${transA} transB=${transB}`, ({ b, input }) => {
+          const a = input('a', transA ? [k, m] : [m, k]);
+          const bm = input('b', transB ? [n, k] : [k, n]);
+          return { y: b.matmul(a, bm, transA, transB) };
+        }),
+      );
+    }
+  }
+  cases.push(
+    makeCase('large convolution 3x3 same [2,10,10,15] * [3,3,15,40] + bias, relu', ({ b, input }) => {
+      const rows = b.reshape(b.patches(input('x', [2, 10, 10, 15]), same3, 0), [200, 135]);
+      const product = b.matmul(rows, b.reshape(input('w', [3, 3, 15, 40]), [135, 40]));
+      return { y: b.maximum(b.add(b.reshape(product, [2, 10, 10, 40]), input('bias', [40])), b.fill(0, [])) };
+    }),
+    makeCase('large filter gradient 3x3 same [2,10,10,15]: patchesᵀ · dy [200,40]', ({ b, input }) => {
+      const rows = b.reshape(b.patches(input('x', [2, 10, 10, 15]), same3, 0), [200, 135]);
+      return { y: b.matmul(rows, input('dy', [200, 40]), true) };
+    }),
+    makeCase('large filter gradient split into slices of k [4,32,32,4]: patchesᵀ · dy', ({ b, input }) => {
+      const rows = b.reshape(b.patches(input('x', [4, 32, 32, 4]), same3, 0), [4096, 36]);
+      return { y: b.matmul(rows, input('dy', [4096, 37]), true) };
+    }),
+    makeCase('large epilogue: relu(x · w + bias) [100,70]·[70,90]', ({ b, input }) => {
+      const p = b.matmul(input('x', [100, 70]), input('w', [70, 90]));
+      return { y: b.maximum(b.add(p, input('bias', [90])), b.fill(0, [])) };
+    }),
+    makeCase('large epilogue reading the product twice: p * tanh(p) * c[m,1], 70x99x61', ({ b, input }) => {
+      const p = b.matmul(input('x', [70, 61]), input('w', [99, 61]), false, true);
+      return { y: b.mul(b.mul(p, b.tanh(p)), input('c', [70, 1])) };
+    }),
+    makeCase('large in-place SGD step: update:w = w - lr * (xᵀ · dz), 80x97x65', ({ b, input }) => {
+      const w = input('w', [80, 97]);
+      const g = b.matmul(input('x', [65, 80]), input('dz', [65, 97]), true, false);
+      return { 'update:w': b.sub(w, b.mul(input('lr', [], 'positive'), g)) };
+    }),
+    makeCase('large in-place update reading the old value twice: w * 0.9 + tanh(w) - aᵀ · bᵀ', ({ b, input }) => {
+      const w = input('w', [45, 70]);
+      const g = b.matmul(input('a', [90, 45]), input('b', [70, 90]), true, true);
+      return { 'update:w': b.sub(b.add(b.mul(w, b.fill(0.9, [])), b.tanh(w)), g) };
+    }),
+  );
+  return cases;
+}
+
+/**
  * The corpus's families of cases, in a fixed order (each case's feeds come from the next seed;
  * later families come last, so the feeds of the earlier ones stay as they were).
  */
@@ -788,6 +850,7 @@ const FAMILIES = {
   layers: layerCases,
   columnReductions: columnReductionCases,
   epilogues: epilogueCases,
+  largeProducts: largeProductCases,
 } as const;
 
 export type CorpusFamily = keyof typeof FAMILIES;

@@ -32,6 +32,7 @@ import { requestNodeGpuDevice } from '../runtime/webgpu-node.ts';
 import type { Case, ScheduleTarget } from './backend-corpus.ts';
 import {
   corpusCases,
+  largeProductCases,
   makeCase,
   mergeSchedules,
   mismatches,
@@ -46,13 +47,16 @@ import { fusedUnfusedDifferences, fusionCases, reductionFusionCases, rowFusionCa
 const ALL_LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
 
 /**
- * Tiled products over several tiles with ragged edges and each register block shape (4x4,
- * 1x4, 2x4, 4x1), and small ones (one invocation per output) including 1-row and 1-column
- * results. Each tiled kernel takes about a second to compile on lavapipe, hence the few.
+ * Products over several tiles with ragged edges: blocked (131x197), tiled with each register
+ * block shape it has (4x2, 1x4, 2x4, 4x1), and small ones (one invocation per output) including
+ * 1-row and 1-column results. The corpus's large products (`largeProductCases`) cover the
+ * blocked kernel further. Each tiled kernel takes up to a second to compile on lavapipe, hence
+ * the few.
  */
 function tiledMatmulCases(): Case[] {
   const sizes: [number, number, number, readonly (readonly [boolean, boolean])[]][] = [
-    [131, 197, 45, ALL_LAYOUTS],
+    [131, 197, 45, [[false, false], [true, true]]],
+    [131, 24, 100, ALL_LAYOUTS],
     [16, 300, 100, [[false, false], [true, true]]],
     [30, 1000, 20, [[true, false]]],
     [300, 5, 200, [[false, true]]],
@@ -211,6 +215,20 @@ describe('fusion on WebGPU', () => {
     expect(await fusedUnfusedDifferences(fusionCases(24), open)).toEqual([]);
   }, 120_000);
 
+  it('gives bit-identical results fused and unfused (blocked and tiled products, epilogues)', async () => {
+    let file = 0;
+    const open = async (sched: Schedule) =>
+      openTarget(sched, await importKernels(join(dir, `large-fusion-${file++}.ts`), renderWgsl(sched, meta)));
+    const large = largeProductCases().filter((c) => /epilogue|in-place|convolution/.test(c.name));
+    const tiled = makeCase('tiled epilogue: leaky relu(x · wᵀ + bias), 300x24x100', ({ b, input }) => {
+      const product = b.matmul(input('x', [300, 100]), input('w', [24, 100]), false, true);
+      const p = b.add(product, input('bias', [24]));
+      return { y: b.where(b.less(p, b.fill(0, [])), b.mul(p, b.fill(Math.fround(0.1), [])), p) };
+    });
+    expect(large.length).toBeGreaterThanOrEqual(5);
+    expect(await fusedUnfusedDifferences([...large, tiled], open)).toEqual([]);
+  }, 120_000);
+
   it('gives bit-identical results fused and unfused (random reductions with elementwise chains)', async () => {
     let file = 0;
     const open = async (sched: Schedule) =>
@@ -268,11 +286,12 @@ describe('WGSL semantics', () => {
 
 // ---- the generated module ----
 
-/** Bytes of `var<workgroup>` arrays a module declares. */
+/** Bytes of the `var<workgroup>` arrays a module declares (each of f32 or vec4<f32>). */
 function workgroupBytes(code: string): number {
-  let bytes = 0;
-  for (const m of code.matchAll(/var<workgroup> \w+: array<f32, (\d+)>/g)) bytes += 4 * +m[1];
-  return bytes;
+  const declared = code.match(/var<workgroup>/g)?.length ?? 0;
+  const arrays = [...code.matchAll(/var<workgroup> \w+: array<(f32|vec4<f32>), (\d+)>/g)];
+  expect(arrays.length, 'workgroup variables that are arrays of f32 or vec4<f32>').toBe(declared);
+  return arrays.reduce((bytes, m) => bytes + (m[1] === 'f32' ? 4 : 16) * Number(m[2]), 0);
 }
 
 function invocations(code: string): number {

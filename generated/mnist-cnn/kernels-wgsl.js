@@ -231,22 +231,16 @@ fn gradc_maximum(x: f32, y: f32) -> f32 {
 const M = 15488u;
 const N = 64u;
 const K = 288u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -254,68 +248,68 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = the window read of patch element i * 288u + p of in0: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        let f: u32 = i * 288u + p;
-        let wc0: i32 = i32((f / 34848));
-        let wc1: i32 = i32((f / 3168) % 11);
-        let wc2: i32 = i32((f / 96) % 3);
-        let wi3: i32 = wc1 + wc2;
-        let wc4: i32 = i32((f / 288) % 11);
-        let wc5: i32 = i32((f / 32) % 3);
-        let wi6: i32 = wc4 + wc5;
-        let wc7: i32 = i32(f % 32);
-        let wi8: i32 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
-        a = in0[wi8];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 64u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[p * 64u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          let f: u32 = i * 288u + p;
+          let wc0: i32 = i32((f / 34848));
+          let wc1: i32 = i32((f / 3168) % 11);
+          let wc2: i32 = i32((f / 96) % 3);
+          let wi3: i32 = wc1 + wc2;
+          let wc4: i32 = i32((f / 288) % 11);
+          let wc5: i32 = i32((f / 32) % 3);
+          let wi6: i32 = wc4 + wc5;
+          let wc7: i32 = i32(f % 32);
+          let wi8: i32 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
+          a[r] = in0[wi8];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 64u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[p * 64u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
-        let t0: f32 = acc[r * BLOCK_N + c] + in2[oe % 64];
+        let t0: f32 = acc[r][c] + in2[oe % 64];
         out[oe] = gradc_maximum(t0, 0.0);
       }
     }
@@ -948,22 +942,16 @@ fn main(
 const M = 128u;
 const N = 1600u;
 const K = 10u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -971,58 +959,58 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[i * 10u + p]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        a = in0[i * 10u + p];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[j * 10u + p].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e / 16u;
-      let kk = e % 16u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[j * 10u + p];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          a[r] = in0[i * 10u + p];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[j * 10u + p].
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[j * 10u + p];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
-        let t0: f32 = select(acc[r * BLOCK_N + c], 0.0, in2[oe] != 0.0);
+        let t0: f32 = select(acc[r][c], 0.0, in2[oe] != 0.0);
         out[oe] = t0 * 2.0;
       }
     }
@@ -1359,22 +1347,16 @@ fn main(
 const M = 15488u;
 const N = 288u;
 const K = 64u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -1382,57 +1364,57 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[i * 64u + p]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        a = in0[i * 64u + p];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[j * 64u + p].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e / 16u;
-      let kk = e % 16u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[j * 64u + p];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          a[r] = in0[i * 64u + p];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[j * 64u + p].
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[j * 64u + p];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
-        out[i * N + j] = acc[r * BLOCK_N + c];
+        out[i * N + j] = acc[r][c];
       }
     }
   }
@@ -1456,22 +1438,16 @@ fn main(
 const M = 288u;
 const N = 64u;
 const K = 15488u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -1479,70 +1455,70 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
   // Slice wid.z of 44: this block sums p over [kBegin, kEnd) only.
   let kBegin: u32 = wid.z * 352u;
   let kEnd: u32 = kBegin + 352u;
-  var acc: array<f32, 16>;
-  for (var p0 = kBegin; p0 < kEnd; p0 += TILE_K) {
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = kBegin; p0 < kEnd; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = the window read of patch element p * 288u + i of in0: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e % 64u;
-      let kk = e / 64u;
-      let i = row0 + ii;
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < kEnd) {
-        let f: u32 = p * 288u + i;
-        let wc0: i32 = i32((f / 34848));
-        let wc1: i32 = i32((f / 3168) % 11);
-        let wc2: i32 = i32((f / 96) % 3);
-        let wi3: i32 = wc1 + wc2;
-        let wc4: i32 = i32((f / 288) % 11);
-        let wc5: i32 = i32((f / 32) % 3);
-        let wi6: i32 = wc4 + wc5;
-        let wc7: i32 = i32(f % 32);
-        let wi8: i32 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
-        a = in0[wi8];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 64u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < kEnd) {
-        b = in1[p * 64u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < kEnd) {
+          let f: u32 = p * 288u + i;
+          let wc0: i32 = i32((f / 34848));
+          let wc1: i32 = i32((f / 3168) % 11);
+          let wc2: i32 = i32((f / 96) % 3);
+          let wi3: i32 = wc1 + wc2;
+          let wc4: i32 = i32((f / 288) % 11);
+          let wc5: i32 = i32((f / 32) % 3);
+          let wi6: i32 = wc4 + wc5;
+          let wc7: i32 = i32(f % 32);
+          let wi8: i32 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
+          a[r] = in0[wi8];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 64u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < kEnd) {
+          b[c] = in1[p * 64u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
-        out[wid.z * 18432u + i * N + j] = acc[r * BLOCK_N + c];
+        out[wid.z * 18432u + i * N + j] = acc[r][c];
       }
     }
   }
@@ -2945,22 +2921,16 @@ fn gradc_maximum(x: f32, y: f32) -> f32 {
 const M = 15488u;
 const N = 64u;
 const K = 288u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -2968,68 +2938,68 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = the window read of patch element i * 288u + p of in0: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        let f: u32 = i * 288u + p;
-        let wc0: i32 = i32((f / 34848));
-        let wc1: i32 = i32((f / 3168) % 11);
-        let wc2: i32 = i32((f / 96) % 3);
-        let wi3: i32 = wc1 + wc2;
-        let wc4: i32 = i32((f / 288) % 11);
-        let wc5: i32 = i32((f / 32) % 3);
-        let wi6: i32 = wc4 + wc5;
-        let wc7: i32 = i32(f % 32);
-        let wi8: i32 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
-        a = in0[wi8];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 64u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[p * 64u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          let f: u32 = i * 288u + p;
+          let wc0: i32 = i32((f / 34848));
+          let wc1: i32 = i32((f / 3168) % 11);
+          let wc2: i32 = i32((f / 96) % 3);
+          let wi3: i32 = wc1 + wc2;
+          let wc4: i32 = i32((f / 288) % 11);
+          let wc5: i32 = i32((f / 32) % 3);
+          let wi6: i32 = wc4 + wc5;
+          let wc7: i32 = i32(f % 32);
+          let wi8: i32 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
+          a[r] = in0[wi8];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 64u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[p * 64u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
-        let t0: f32 = acc[r * BLOCK_N + c] + in2[oe % 64];
+        let t0: f32 = acc[r][c] + in2[oe % 64];
         out[oe] = gradc_maximum(t0, 0.0);
       }
     }
@@ -3515,22 +3485,16 @@ fn gradc_maximum(x: f32, y: f32) -> f32 {
 const M = 15488u;
 const N = 64u;
 const K = 288u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -3538,68 +3502,68 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = the window read of patch element i * 288u + p of in0: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        let f: u32 = i * 288u + p;
-        let wc0: i32 = i32((f / 34848));
-        let wc1: i32 = i32((f / 3168) % 11);
-        let wc2: i32 = i32((f / 96) % 3);
-        let wi3: i32 = wc1 + wc2;
-        let wc4: i32 = i32((f / 288) % 11);
-        let wc5: i32 = i32((f / 32) % 3);
-        let wi6: i32 = wc4 + wc5;
-        let wc7: i32 = i32(f % 32);
-        let wi8: i32 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
-        a = in0[wi8];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 64u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[p * 64u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          let f: u32 = i * 288u + p;
+          let wc0: i32 = i32((f / 34848));
+          let wc1: i32 = i32((f / 3168) % 11);
+          let wc2: i32 = i32((f / 96) % 3);
+          let wi3: i32 = wc1 + wc2;
+          let wc4: i32 = i32((f / 288) % 11);
+          let wc5: i32 = i32((f / 32) % 3);
+          let wi6: i32 = wc4 + wc5;
+          let wc7: i32 = i32(f % 32);
+          let wi8: i32 = wc0 * 5408 + wi3 * 416 + wi6 * 32 + wc7;
+          a[r] = in0[wi8];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 64u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[p * 64u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
-        let t0: f32 = acc[r * BLOCK_N + c] + in2[oe % 64];
+        let t0: f32 = acc[r][c] + in2[oe % 64];
         out[oe] = gradc_maximum(t0, 0.0);
       }
     }

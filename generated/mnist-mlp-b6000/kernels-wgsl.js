@@ -38,22 +38,16 @@ fn gradc_maximum(x: f32, y: f32) -> f32 {
 const M = 6000u;
 const N = 250u;
 const K = 784u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -61,58 +55,58 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[i * 784u + p]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        a = in0[i * 784u + p];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 250u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[p * 250u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          a[r] = in0[i * 784u + p];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 250u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[p * 250u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
-        let t0: f32 = acc[r * BLOCK_N + c] + in2[oe % 250];
+        let t0: f32 = acc[r][c] + in2[oe % 250];
         out[oe] = gradc_maximum(t0, 0.0);
       }
     }
@@ -152,22 +146,16 @@ fn gradc_maximum(x: f32, y: f32) -> f32 {
 const M = 6000u;
 const N = 250u;
 const K = 250u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -175,58 +163,58 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[i * 250u + p]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        a = in0[i * 250u + p];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 250u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[p * 250u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          a[r] = in0[i * 250u + p];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 250u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[p * 250u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
-        let t0: f32 = acc[r * BLOCK_N + c] + in2[oe % 250];
+        let t0: f32 = acc[r][c] + in2[oe % 250];
         out[oe] = gradc_maximum(t0, 0.0);
       }
     }
@@ -720,22 +708,16 @@ fn main(
 const M = 6000u;
 const N = 250u;
 const K = 10u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -743,59 +725,59 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[i * 10u + p]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        a = in0[i * 10u + p];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[j * 10u + p].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e / 16u;
-      let kk = e % 16u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[j * 10u + p];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          a[r] = in0[i * 10u + p];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[j * 10u + p].
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[j * 10u + p];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
         let t0: f32 = select(0.0, 1.0, 0.0 < in2[oe]);
-        out[oe] = select(0.0, acc[r * BLOCK_N + c], t0 != 0.0);
+        out[oe] = select(0.0, acc[r][c], t0 != 0.0);
       }
     }
   }
@@ -1069,22 +1051,16 @@ fn main(
 const M = 6000u;
 const N = 250u;
 const K = 250u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -1092,59 +1068,59 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[i * 250u + p]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        a = in0[i * 250u + p];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[j * 250u + p].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e / 16u;
-      let kk = e % 16u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[j * 250u + p];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          a[r] = in0[i * 250u + p];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[j * 250u + p].
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[j * 250u + p];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
         let t0: f32 = select(0.0, 1.0, 0.0 < in2[oe]);
-        out[oe] = select(0.0, acc[r * BLOCK_N + c], t0 != 0.0);
+        out[oe] = select(0.0, acc[r][c], t0 != 0.0);
       }
     }
   }
@@ -1168,22 +1144,16 @@ fn main(
 const M = 250u;
 const N = 250u;
 const K = 6000u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -1191,60 +1161,60 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
   // Slice wid.z of 16: this block sums p over [kBegin, kEnd) only.
   let kBegin: u32 = wid.z * 375u;
   let kEnd: u32 = kBegin + 375u;
-  var acc: array<f32, 16>;
-  for (var p0 = kBegin; p0 < kEnd; p0 += TILE_K) {
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = kBegin; p0 < kEnd; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[p * 250u + i]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e % 64u;
-      let kk = e / 64u;
-      let i = row0 + ii;
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < kEnd) {
-        a = in0[p * 250u + i];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 250u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < kEnd) {
-        b = in1[p * 250u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < kEnd) {
+          a[r] = in0[p * 250u + i];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 250u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < kEnd) {
+          b[c] = in1[p * 250u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
-        out[wid.z * 62500u + i * N + j] = acc[r * BLOCK_N + c];
+        out[wid.z * 62500u + i * N + j] = acc[r][c];
       }
     }
   }
@@ -1397,22 +1367,16 @@ fn main(
 const M = 784u;
 const N = 250u;
 const K = 6000u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -1420,60 +1384,60 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
   // Slice wid.z of 6: this block sums p over [kBegin, kEnd) only.
   let kBegin: u32 = wid.z * 1000u;
   let kEnd: u32 = kBegin + 1000u;
-  var acc: array<f32, 16>;
-  for (var p0 = kBegin; p0 < kEnd; p0 += TILE_K) {
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = kBegin; p0 < kEnd; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[p * 784u + i]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e % 64u;
-      let kk = e / 64u;
-      let i = row0 + ii;
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < kEnd) {
-        a = in0[p * 784u + i];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 250u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < kEnd) {
-        b = in1[p * 250u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < kEnd) {
+          a[r] = in0[p * 784u + i];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 250u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < kEnd) {
+          b[c] = in1[p * 250u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
-        out[wid.z * 196000u + i * N + j] = acc[r * BLOCK_N + c];
+        out[wid.z * 196000u + i * N + j] = acc[r][c];
       }
     }
   }
@@ -1593,22 +1557,16 @@ fn gradc_maximum(x: f32, y: f32) -> f32 {
 const M = 6000u;
 const N = 250u;
 const K = 784u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -1616,58 +1574,58 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[i * 784u + p]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        a = in0[i * 784u + p];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 250u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[p * 250u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          a[r] = in0[i * 784u + p];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 250u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[p * 250u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
-        let t0: f32 = acc[r * BLOCK_N + c] + in2[oe % 250];
+        let t0: f32 = acc[r][c] + in2[oe % 250];
         out[oe] = gradc_maximum(t0, 0.0);
       }
     }
@@ -1707,22 +1665,16 @@ fn gradc_maximum(x: f32, y: f32) -> f32 {
 const M = 6000u;
 const N = 250u;
 const K = 250u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -1730,58 +1682,58 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[i * 250u + p]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        a = in0[i * 250u + p];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 250u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[p * 250u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          a[r] = in0[i * 250u + p];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 250u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[p * 250u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
-        let t0: f32 = acc[r * BLOCK_N + c] + in2[oe % 250];
+        let t0: f32 = acc[r][c] + in2[oe % 250];
         out[oe] = gradc_maximum(t0, 0.0);
       }
     }
@@ -2004,22 +1956,16 @@ fn gradc_maximum(x: f32, y: f32) -> f32 {
 const M = 6000u;
 const N = 250u;
 const K = 784u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -2027,58 +1973,58 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[i * 784u + p]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        a = in0[i * 784u + p];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 250u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[p * 250u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          a[r] = in0[i * 784u + p];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 250u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[p * 250u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
-        let t0: f32 = acc[r * BLOCK_N + c] + in2[oe % 250];
+        let t0: f32 = acc[r][c] + in2[oe % 250];
         out[oe] = gradc_maximum(t0, 0.0);
       }
     }
@@ -2118,22 +2064,16 @@ fn gradc_maximum(x: f32, y: f32) -> f32 {
 const M = 6000u;
 const N = 250u;
 const K = 250u;
-// A workgroup computes a TILE_M x TILE_N tile of out, its 16 x 16 invocations a
-// BLOCK_M x BLOCK_N block each (rows lid.y + 16 r, columns lid.x + 16 c), over k in steps of
-// TILE_K staged in workgroup memory.
-const BLOCK_M = 4u;
-const BLOCK_N = 4u;
-const TILE_M = 64u;
-const TILE_N = 64u;
-const TILE_K = 16u;
-// Row strides of the staged tiles, padded by one against bank conflicts.
-const STRIDE_A = TILE_M + 1u;
-const STRIDE_B = TILE_N + 1u;
-
-// tileA[kk * STRIDE_A + ii] = A(row0 + ii, p0 + kk)
-// tileB[kk * STRIDE_B + jj] = B(p0 + kk, col0 + jj)
-var<workgroup> tileA: array<f32, 1040>;
-var<workgroup> tileB: array<f32, 1040>;
+// A workgroup computes a 64 x 64 tile of out; each of its 16 x 16 invocations the 4 x 4 block
+// at rows 4 lid.y + r and columns 4 lid.x + c, whose operands it reads from workgroup memory
+// as one vec4 of A and one of B per step of k (2 loads for 16 multiply-adds). k advances in
+// steps of 16 staged in workgroup memory, zero past the edges:
+// tileA[kk * STRIDE + t][r] = A(row0 + 4 t + r, p0 + kk),
+// tileB[kk * STRIDE + t][c] = B(p0 + kk, col0 + 4 t + c),
+// rows padded by one vec4 against bank conflicts.
+const STRIDE = 17u;
+var<workgroup> tileA: array<vec4<f32>, 272>;
+var<workgroup> tileB: array<vec4<f32>, 272>;
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -2141,58 +2081,58 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let row0 = wid.y * TILE_M;
-  let col0 = wid.x * TILE_N;
-  var acc: array<f32, 16>;
-  for (var p0 = 0u; p0 < K; p0 += TILE_K) {
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
+  // acc[r][c]: out(row0 + 4 lid.y + r, col0 + 4 lid.x + c).
+  var acc: array<vec4<f32>, 4>;
+  for (var p0 = 0u; p0 < K; p0 += 16u) {
+    // Each invocation stages four rows of A and four columns of B at one step of k.
     // A(i, p) = in0[i * 250u + p]: neighbouring invocations read neighbouring elements.
-    for (var q = 0u; q < BLOCK_M; q++) {
-      let e = lane + q * 256u;
-      let ii = e / 16u;
-      let kk = e % 16u;
-      let i = row0 + ii;
+    {
+      let t = lane / 16u;
+      let kk = lane % 16u;
       let p = p0 + kk;
-      var a = 0.0;
-      if (i < M && p < K) {
-        a = in0[i * 250u + p];
-      }
-      tileA[kk * STRIDE_A + ii] = a;
-    }
-    // B(p, j) = in1[p * 250u + j].
-    for (var q = 0u; q < BLOCK_N; q++) {
-      let e = lane + q * 256u;
-      let jj = e % 64u;
-      let kk = e / 64u;
-      let j = col0 + jj;
-      let p = p0 + kk;
-      var b = 0.0;
-      if (j < N && p < K) {
-        b = in1[p * 250u + j];
-      }
-      tileB[kk * STRIDE_B + jj] = b;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var b: array<f32, 4>;
-      for (var c = 0u; c < BLOCK_N; c++) {
-        b[c] = tileB[kk * STRIDE_B + lid.x + c * 16u];
-      }
-      for (var r = 0u; r < BLOCK_M; r++) {
-        let a = tileA[kk * STRIDE_A + lid.y + r * 16u];
-        for (var c = 0u; c < BLOCK_N; c++) {
-          acc[r * BLOCK_N + c] += a * b[c];
+      var a = vec4<f32>();
+      for (var r = 0u; r < 4u; r++) {
+        let i = row0 + 4u * t + r;
+        if (i < M && p < K) {
+          a[r] = in0[i * 250u + p];
         }
       }
+      tileA[kk * STRIDE + t] = a;
+    }
+    // B(p, j) = in1[p * 250u + j].
+    {
+      let t = lane % 16u;
+      let kk = lane / 16u;
+      let p = p0 + kk;
+      var b = vec4<f32>();
+      for (var c = 0u; c < 4u; c++) {
+        let j = col0 + 4u * t + c;
+        if (j < N && p < K) {
+          b[c] = in1[p * 250u + j];
+        }
+      }
+      tileB[kk * STRIDE + t] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < BLOCK_M; r++) {
-    let i = row0 + lid.y + r * 16u;
-    for (var c = 0u; c < BLOCK_N; c++) {
-      let j = col0 + lid.x + c * 16u;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + 4u * lid.y + r;
+    for (var c = 0u; c < 4u; c++) {
+      let j = col0 + 4u * lid.x + c;
       if (i < M && j < N) {
         let oe: u32 = i * N + j;
-        let t0: f32 = acc[r * BLOCK_N + c] + in2[oe % 250];
+        let t0: f32 = acc[r][c] + in2[oe % 250];
         out[oe] = gradc_maximum(t0, 0.0);
       }
     }

@@ -1114,6 +1114,33 @@ export function tileStaging(lang: CStyleLanguage, kernel: MatmulKernel, tileM: n
 }
 
 /**
+ * How 256 GPU threads stage a 64 x 16 tile of A and a 16 x 64 tile of B as vectors of four:
+ * each thread loads four neighbouring rows of A (or columns of B) at one step `kk` of k, the
+ * four at group `t` (rows 4t..4t+3 of the tile). The groups and steps are laid out so that
+ * neighbouring threads load neighbouring elements in either layout: A(i, p) = `in0[i * 784u + p]`
+ * walks p across threads (`t = lane / 16u`, `kk = lane % 16u`), B(p, j) = `in1[p * 250u + j]`
+ * walks j (`t = lane % 16u`: each thread's four follow its neighbour's); transposed, the other.
+ */
+export interface VectorTileStaging extends MatmulElements {
+  readonly aGroup: string;
+  readonly aStep: string;
+  readonly bGroup: string;
+  readonly bStep: string;
+}
+
+export function vectorTileStaging(lang: CStyleLanguage, kernel: MatmulKernel): VectorTileStaging {
+  const [across, along] = ['lane % 16u', 'lane / 16u'];
+  const { transA, transB } = kernel;
+  return {
+    aGroup: transA ? across : along,
+    aStep: transA ? along : across,
+    bGroup: transB ? along : across,
+    bStep: transB ? across : along,
+    ...matmulElements(lang, kernel),
+  };
+}
+
+/**
  * Element (i, p) of op(A) and (p, j) of op(B) of a matrix product, in unsigned indexing, and
  * what A's element is in words. An implicit GEMM's A is a window read, whose locals `aDecls`
  * declares first (in the scope where i and p are in range).

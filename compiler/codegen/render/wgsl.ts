@@ -8,9 +8,11 @@
  *   workgroups when one dimension would exceed the 65535 WebGPU allows.
  * - reduce: a serial loop per invocation when each output reduces a few elements, else a
  *   tree in workgroup memory with several invocations per output.
- * - matmul: 16 x 16 invocations per workgroup, a register block of up to 4 x 4 outputs each,
- *   tiles of A and B staged in workgroup memory; any transA/transB, ragged edges. A small
- *   product runs one invocation per output instead.
+ * - matmul: 16 x 16 invocations per workgroup, tiles of A and B staged in workgroup memory;
+ *   from 33 rows and columns on, 64 x 64 tiles whose invocations own 4 x 4 contiguous outputs
+ *   and read their operands as vec4 (blocked), below that a register block of up to 4 x 4
+ *   outputs strided by 16 (tiled); any transA/transB, ragged edges, the slices of a split
+ *   product along the grid's z. A small product runs one invocation per output instead.
  *
  * Everything stays within WebGPU's default limits (256 invocations and 16 KiB of workgroup
  * memory per workgroup, 8 storage buffers per stage), so the kernels run on any adapter.
@@ -29,7 +31,16 @@ import type {
   RowScalars,
 } from '../kernel-ir.ts';
 import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels, foldExpr, shortRows, withArgs } from '../kernel-ir.ts';
-import type { CStyleLanguage, CodeForOp, MatmulElements, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
+import type {
+  CStyleLanguage,
+  CodeForOp,
+  MatmulElements,
+  MatmulSliceRange,
+  SupportFunction,
+  TileStaging,
+  ModuleMeta,
+  VectorTileStaging,
+} from './c-style.ts';
 import {
   epilogueStore,
   tiledMatmulStore,
@@ -37,6 +48,7 @@ import {
   matmulElements,
   matmulSliceRange,
   tileStaging,
+  vectorTileStaging,
   outputsAdjacent,
   OUTPUT_NAME,
   atomic,
@@ -158,9 +170,24 @@ export const WGSL_LANGUAGE: CStyleLanguage = {
 
 // ---- view-models ----
 
-export interface WgslRenderMeta extends ModuleMeta {
+export interface WgslRenderMeta extends ModuleMeta, Partial<WgslKernelOptions> {}
+
+/** What a kernel's form depends on besides the kernel. */
+export interface WgslKernelOptions {
   /** Workgroups per grid dimension (tests lower it to exercise 2-D grids). */
-  readonly maxWorkgroupsPerDimension?: number;
+  readonly maxWorkgroupsPerDimension: number;
+  /**
+   * Rows and columns from which a product runs the blocked kernel (BLOCKED_MATMUL_MIN; the
+   * products benchmark raises it to time the tiled kernel on the same products).
+   */
+  readonly blockedMatmulMin: number;
+}
+
+function kernelOptions(options: Partial<WgslKernelOptions>): WgslKernelOptions {
+  return {
+    maxWorkgroupsPerDimension: options.maxWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION,
+    blockedMatmulMin: options.blockedMatmulMin ?? BLOCKED_MATMUL_MIN,
+  };
 }
 
 interface ModuleView {
@@ -251,6 +278,14 @@ interface MatmulDirectView extends EntryView, MatmulElements {
   readonly k: number;
 }
 
+interface MatmulBlockedView extends MatmulSliceRange, VectorTileStaging {
+  readonly entryPoint: string;
+  readonly store: readonly string[];
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+}
+
 interface MatmulView extends EntryView, MatmulSliceRange, TileStaging {
   readonly store: readonly string[];
   readonly m: number;
@@ -278,13 +313,13 @@ export function renderWgsl(schedule: Schedule, meta: WgslRenderMeta): string {
   const kernels = allKernels(schedule);
   checkKernels(kernels);
   kernels.forEach(checkBindings);
-  const limit = meta.maxWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION;
+  const options = kernelOptions(meta);
   const view: ModuleView = {
     header: moduleHeader(schedule, meta, 'rendered as WGSL for WebGPU', 'wgsl.ts'),
     runtimeImport: jsString(RUNTIME_MODULE),
     buildId: jsString(meta.buildId),
     kernels: kernels.map((kernel) => {
-      const { code, workgroups } = renderWgslKernel(schedule, kernel, limit);
+      const { code, workgroups } = renderWgslKernel(schedule, kernel, options);
       return {
         name: kernel.name,
         entryPoint: `'${WGSL_ENTRY_POINT}'`,
@@ -314,9 +349,9 @@ function checkBindings(kernel: Kernel): void {
 export function renderWgslKernel(
   schedule: Schedule,
   kernel: Kernel,
-  maxWorkgroupsPerDimension = MAX_WORKGROUPS_PER_DIMENSION,
+  options: Partial<WgslKernelOptions> = {},
 ): RenderedWgslKernel {
-  const { entry, workgroups } = renderEntry(kernel, maxWorkgroupsPerDimension);
+  const { entry, workgroups } = renderEntry(kernel, kernelOptions(options));
   const view: KernelView = {
     comment: kernelComment(schedule, kernel),
     bindings: bindings(kernel),
@@ -350,8 +385,9 @@ function bindings(kernel: Kernel): string[] {
 
 function renderEntry(
   kernel: Kernel,
-  limit: number,
+  options: WgslKernelOptions,
 ): { entry: string; workgroups: [number, number, number] } {
+  const limit = options.maxWorkgroupsPerDimension;
   switch (kernel.kind) {
     case 'map':
       return renderMap(kernel, limit);
@@ -361,7 +397,7 @@ function renderEntry(
       return prologue.length > 0 ? { ...rendered, entry: [...prologue, '', rendered.entry].join('\n') } : rendered;
     }
     case 'matmul':
-      return renderMatmul(kernel, limit);
+      return renderMatmul(kernel, options);
   }
 }
 
@@ -537,29 +573,82 @@ function atomicIndex(index: string): string {
   return index.includes(' ') ? `(${index})` : index;
 }
 
+// ---- matrix products ----
+
+/**
+ * How a matrix product runs: one invocation per output (`direct`, 256 consecutive outputs per
+ * workgroup, recorded as a 1 x 256 tile); 16 x 16 invocations per workgroup, each a `blockM` x
+ * `blockN` block strided by 16 (`tiled`); or 16 x 16 invocations each owning a contiguous 4 x 4
+ * block read as vec4 (`blocked`). A tiled or blocked workgroup computes `tileM` x `tileN`
+ * outputs, with one layer of workgroups along z per slice of k.
+ */
+export interface WgslMatmulPlan {
+  readonly form: 'direct' | 'tiled' | 'blocked';
+  readonly blockM: number;
+  readonly blockN: number;
+  readonly tileM: number;
+  readonly tileN: number;
+  readonly workgroups: [number, number, number];
+}
+
+/**
+ * From this many rows and columns on, a product too large to run direct runs the blocked
+ * kernel: where the tiled one would give each invocation a 4 x 4 block of a 64 x 64 tile
+ * (`blockFor`), strided by 16, the blocked one gives it four neighbouring rows and columns, so
+ * that its operands come from workgroup memory as vec4 (2 loads for 16 multiply-adds, against
+ * 8). CUDA's blocked kernel starts at 64 (its tiled one keeps 2 x 2 blocks up to 1,024 rows).
+ */
+export const BLOCKED_MATMUL_MIN = 33;
+
 /** Register block rows (or columns) per invocation for an output extent: 1, 2 or 4. */
 function blockFor(extent: number): number {
   return extent > 32 ? 4 : extent > 16 ? 2 : 1;
 }
 
-/** A(i, p) and B(p, j) as loads: `in0[i * 784u + p]`, or `in0[p * 600u + i]` when transposed. */
+/**
+ * The form and dispatch of a matrix product: direct up to DIRECT_MATMUL_MAX_WORK multiply-adds
+ * (unless split), blocked from BLOCKED_MATMUL_MIN rows and columns, tiled otherwise.
+ * `{ m: 600, n: 250, k: 784 }` → blocked, 64 x 64 tiles, workgroups [4, 10, 1];
+ * `{ m: 16, n: 300, k: 100 }` → tiled, 1 x 4 blocks, 16 x 64 tiles, workgroups [5, 1, 1].
+ */
+export function planWgslMatmul(
+  kernel: MatmulKernel,
+  options: Partial<WgslKernelOptions> = {},
+): WgslMatmulPlan {
+  const { maxWorkgroupsPerDimension: limit, blockedMatmulMin } = kernelOptions(options);
+  const { m, n, k, kSlices } = kernel;
+  if (m * n * k <= DIRECT_MATMUL_MAX_WORK && kSlices === 1) {
+    const workgroups = planGrid(kernel, Math.ceil((m * n) / WORKGROUP_SIZE), limit);
+    return { form: 'direct', blockM: 1, blockN: 1, tileM: 1, tileN: WORKGROUP_SIZE, workgroups };
+  }
+  const blockM = blockFor(m);
+  const blockN = blockFor(n);
+  const form = Math.min(m, n) >= blockedMatmulMin && blockM === 4 && blockN === 4 ? 'blocked' : 'tiled';
+  const [tileM, tileN] = [16 * blockM, 16 * blockN];
+  const workgroups: [number, number, number] = [Math.ceil(n / tileN), Math.ceil(m / tileM), kSlices];
+  if (workgroups.some((count) => count > limit)) {
+    throw tooManyWorkgroups(kernel, workgroups.join(' x '), limit);
+  }
+  return { form, blockM, blockN, tileM, tileN, workgroups };
+}
 
 /**
- * A matrix product: tiled (below) unless it is small, `{ m: 5, n: 7, k: 3 }` → one invocation
- * per output: `let i = o / 7u; let j = o % 7u;` /
+ * A matrix product in the form `planWgslMatmul` chose. A small one, `{ m: 5, n: 7, k: 3 }` →
+ * one invocation per output: `let i = o / 7u; let j = o % 7u;` /
  * `for (var p = 0u; p < 3u; p++) { acc += in0[i * 3u + p] * in1[p * 7u + j]; }`.
  */
-function renderMatmul(unfolded: MatmulKernel, limit: number) {
+function renderMatmul(unfolded: MatmulKernel, options: WgslKernelOptions) {
   const kernel = withFoldedEpilogue(unfolded);
-  const { m, n, k } = kernel;
-  if (m * n * k > DIRECT_MATMUL_MAX_WORK || kernel.kSlices > 1) return renderTiledMatmul(kernel, limit);
-  const size = m * n;
-  const workgroups = planGrid(kernel, Math.ceil(size / WORKGROUP_SIZE), limit);
+  const plan = planWgslMatmul(kernel, options);
+  const { workgroups } = plan;
+  if (plan.form === 'blocked') return { entry: renderBlockedMatmul(kernel), workgroups };
+  if (plan.form === 'tiled') return { entry: renderTiledMatmul(kernel, plan), workgroups };
+  const { n, k } = kernel;
   const entry = template<MatmulDirectView>('wgsl/matmul-direct.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
     workgroupSize: WORKGROUP_SIZE,
     index: linearIndex(workgroups, 'gid', WORKGROUP_SIZE),
-    size,
+    size: kernel.m * n,
     n,
     k,
     ...matmulElements(WGSL_LANGUAGE, kernel),
@@ -569,24 +658,17 @@ function renderMatmul(unfolded: MatmulKernel, limit: number) {
 }
 
 /**
- * A tiled matrix product `{ m: 600, n: 250, k: 784, transA: false, transB: false }` →
- * 4 x 4 blocks, 64 x 64 tiles, a grid of [4, 10, 1] workgroups, A(i, p) =
- * `in0[i * 784u + p]`, B(p, j) = `in1[p * 250u + j]`; transA reads `in0[p * 600u + i]`,
- * transB `in1[j * 784u + p]`. Tiles are staged so that neighbouring invocations load
+ * A tiled matrix product `{ m: 16, n: 300, k: 100, transA: false, transB: false }` →
+ * 1 x 4 blocks, 16 x 64 tiles, invocation (x, y) owning row y and columns x + 16 c, A(i, p) =
+ * `in0[i * 100u + p]`, B(p, j) = `in1[p * 300u + j]`; transA reads `in0[p * 16u + i]`,
+ * transB `in1[j * 100u + p]`. Tiles are staged so that neighbouring invocations load
  * neighbouring elements in either layout; out-of-range elements are staged as zeros.
  */
-function renderTiledMatmul(kernel: MatmulKernel, limit: number) {
+function renderTiledMatmul(kernel: MatmulKernel, plan: WgslMatmulPlan): string {
   const { m, n, k } = kernel;
-  const blockM = blockFor(m);
-  const blockN = blockFor(n);
-  const tileM = 16 * blockM;
-  const tileN = 16 * blockN;
-  const workgroups: [number, number, number] = [Math.ceil(n / tileN), Math.ceil(m / tileM), kernel.kSlices];
-  if (workgroups.some((count) => count > limit)) {
-    throw tooManyWorkgroups(kernel, workgroups.join(' x '), limit);
-  }
+  const { blockM, blockN, tileM, tileN } = plan;
   const range = matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K');
-  const entry = template<MatmulView>('wgsl/matmul-tiled.hbs')({
+  return template<MatmulView>('wgsl/matmul-tiled.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
     workgroupSize: WORKGROUP_SIZE,
     m,
@@ -603,5 +685,25 @@ function renderTiledMatmul(kernel: MatmulKernel, limit: number) {
     ...range,
     store: tiledMatmulStore(WGSL_LANGUAGE, kernel, range.outBase, 'acc[r * BLOCK_N + c]', 'N'),
   });
-  return { entry, workgroups };
+}
+
+/**
+ * A blocked matrix product `{ m: 600, n: 250, k: 784 }` → 64 x 64 tiles, 16 x 16 invocations;
+ * invocation (x, y) owns rows 4y..4y+3 and columns 4x..4x+3 of its tile and reads its operands
+ * from workgroup memory as one vec4 of A and one of B per step of k, the tiles staged as vec4
+ * too (four rows of A or columns of B per invocation, `vectorTileStaging`). Split products run
+ * their slices along the grid's z, as the tiled ones do.
+ */
+function renderBlockedMatmul(kernel: MatmulKernel): string {
+  const { m, n, k } = kernel;
+  const range = matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K');
+  return template<MatmulBlockedView>('wgsl/matmul-blocked.hbs')({
+    entryPoint: WGSL_ENTRY_POINT,
+    m,
+    n,
+    k,
+    ...vectorTileStaging(WGSL_LANGUAGE, kernel),
+    ...range,
+    store: tiledMatmulStore(WGSL_LANGUAGE, kernel, range.outBase, 'acc[r][c]', 'N'),
+  });
 }
