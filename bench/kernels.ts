@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import model from '../examples/mnist-mlp.ts';
 import { compileModel } from '../compiler/compile.ts';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
+import { GraphBuilder } from '../ir/builder.ts';
 import { schedule } from '../compiler/schedule.ts';
 import type { Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';

@@ -8,8 +8,8 @@ export {
 export type { BuildOptions, BuildResult, RenderOptions } from './build.ts';
 export { compileModel } from './compile.ts';
 export type { CompileOptions, CompiledModel, CompiledProgramGraph } from './compile.ts';
-export { GradcError } from './errors.ts';
+export { GradcError } from '../ir/errors.ts';
 export { DEFAULT_TARGETS, TARGETS, isTarget } from './codegen/targets.ts';
 export type { Target } from './codegen/targets.ts';
-export { printGraph } from './ir/print.ts';
+export { printGraph } from '../ir/print.ts';
 export { GRADC_VERSION } from './version.ts';

@@ -24,8 +24,8 @@ import { allKernels } from '../compiler/codegen/kernel-ir.ts';
 import { CUDA_SOURCE_FILE } from '../compiler/codegen/render/cuda.ts';
 import { renderWgslKernel } from '../compiler/codegen/render/wgsl.ts';
 import type { Target } from '../compiler/codegen/targets.ts';
-import { GradcError } from '../compiler/errors.ts';
-import type { SourceLoc } from '../compiler/ir/types.ts';
+import { GradcError } from '../ir/errors.ts';
+import type { SourceLoc } from '../ir/types.ts';
 import {
   add, defineModel, matmul, momentum, mul, softmax, softmaxCrossEntropy,
 } from '../dsl/index.ts';

@@ -16,7 +16,7 @@ import { defineModel, huber, sgd, sigmoidCrossEntropy, sparseSoftmaxCrossEntropy
 import type { ModelContext, Shape, Tensor } from '../dsl/index.ts';
 import { compileModel } from '../compiler/compile.ts';
 import { openBuiltModel } from '../compiler/build.ts';
-import { evaluateOutputs } from '../compiler/ir/evaluate.ts';
+import { evaluateOutputs } from '../ir/evaluate.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import { buildDefinition } from './build-definition.ts';
 import { U32 } from './float32-bound.ts';

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildAndOpen } from '../compiler/build.ts';
-import { evaluateOutputs } from '../compiler/ir/evaluate.ts';
+import { evaluateOutputs } from '../ir/evaluate.ts';
 import type { BackendKind } from '../runtime/open.ts';
 import { createRng } from '../runtime/init.ts';
 import { loadCheckpoint, saveCheckpoint } from '../runtime/checkpoint-file.ts';

@@ -96,7 +96,7 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     for (const line of explainSchedule(compiled.schedule)) console.log(line);
   }
   if (values['print-graph']) {
-    const { printGraph } = await import('../ir/print.ts');
+    const { printGraph } = await import('../../ir/print.ts');
     for (const g of compiled.graphs) console.log(`# ${g.name}\n${printGraph(g.graph)}`);
   }
   for (const f of result.files) console.log(`${f.removed ? 'removed' : f.changed ? 'wrote' : 'up to date'} ${f.path}`);

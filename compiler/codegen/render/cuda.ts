@@ -24,7 +24,7 @@
  * NVRTC is not used: nvcc compiles kernels.cu into kernels.fatbin when the model is built,
  * and the runtime runs nvcc itself only when that fatbin is missing or stale.
  */
-import { GradcError } from '../../errors.ts';
+import { GradcError } from '../../../ir/errors.ts';
 import type { CudaKernel } from '../../../runtime/backend.ts';
 import { cudaSourceHash } from '../../../runtime/backends/cuda-compile.ts';
 import type {

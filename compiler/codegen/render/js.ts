@@ -27,7 +27,7 @@ import {
   windowElement,
   epilogueStore,
 } from './c-style.ts';
-import type { WindowView } from '../../ir/layout.ts';
+import type { WindowView } from '../../../ir/layout.ts';
 import { template } from './templates.ts';
 import { jsString } from '../escape.ts';
 
