@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { buildAndOpen } from '../compiler/build.ts';
-import type { BackendKind } from '../runtime/open.ts';
+import type { BackendKind } from '../artifact/kernels.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import { syntheticMnistBatch } from './synthetic.ts';
 

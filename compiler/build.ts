@@ -18,22 +18,23 @@ import {
 } from './build-cache.ts';
 import { modelInputs } from './model-inputs.ts';
 import { GRADC_VERSION } from './version.ts';
-import { gradcCacheDir } from '../runtime/cache-dir.ts';
-import { writeAtomically } from '../runtime/atomic-file.ts';
+import { gradcCacheDir } from '../artifact/cache-dir.ts';
+import { writeAtomically } from '../artifact/atomic-file.ts';
 import { renderC } from './codegen/render/c.ts';
 import { renderJs } from './codegen/render/js.ts';
 import { renderWgsl } from './codegen/render/wgsl.ts';
 import { CUDA_MODULE_FILE, CUDA_SOURCE_FILE, renderCuda } from './codegen/render/cuda.ts';
 import type { Target } from './codegen/targets.ts';
 import { TARGETS, TARGET_OF_BACKEND } from './codegen/targets.ts';
-import type { BackendKind, OpenOptions } from '../runtime/open.ts';
+import type { OpenOptions } from '../runtime/open.ts';
+import type { BackendKind } from '../artifact/kernels.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import {
   DEFAULT_CUDA_ARCHS,
   buildFatbin,
   cudaSourceHash,
   normalizeArchs,
-} from '../runtime/backends/cuda-compile.ts';
+} from '../artifact/cuda-compile.ts';
 
 /** What `gradc build` builds: targets, folder, batch, seed, CUDA architectures, predict-only. */
 export interface BuildOptions {

@@ -16,7 +16,7 @@ import { checkDataset, splitDataset } from './data/dataset.ts';
 import { createRng, shuffledIndices } from './init.ts';
 import type { MetricName, Evaluation } from './metrics.ts';
 import { defaultMetrics, MetricSums } from './metrics.ts';
-import type { Artifact } from './artifact.ts';
+import type { Artifact } from '../artifact/format.ts';
 import type { Feeds, ModelInstance } from './model.ts';
 import { DivergenceError, ModelRuntimeError } from './model.ts';
 import type { ModelIO, TargetEncoding } from './model-io.ts';

@@ -3,7 +3,7 @@
  * targets, how many rows each program takes, and how class indices become target values.
  * Pure functions over the artifact and the dataset, browser-safe.
  */
-import type { Artifact, ArtifactProgram } from './artifact.ts';
+import type { Artifact, ArtifactProgram } from '../artifact/format.ts';
 import type { Dataset } from './data/dataset.ts';
 import { ModelRuntimeError } from './model.ts';
 

@@ -2,7 +2,7 @@
  * A model ready to run on one backend: buffers allocated once, every kernel bound once, and a
  * step that is only the bound launches in order plus the uploads of the step's data.
  */
-import type { Artifact, ArtifactProgram } from './artifact.ts';
+import type { Artifact, ArtifactProgram } from '../artifact/format.ts';
 import type { Backend, DeviceBuffer, PreparedProgram } from './backend.ts';
 import { initialValues } from './init.ts';
 import { learningRateAt } from './lr-schedule.ts';

@@ -22,7 +22,8 @@ import { viewIndex } from '../ir/layout.ts';
 import { reduceColumns } from '../compiler/codegen/render/c-style.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
-import type { DeviceBuffer, HostBackend, JsKernel } from '../runtime/backend.ts';
+import type { DeviceBuffer, HostBackend } from '../runtime/backend.ts';
+import type { JsKernel } from '../artifact/kernels.ts';
 import { createJsBackend } from '../runtime/backends/js.ts';
 import {
   DEFAULT_FLAGS,

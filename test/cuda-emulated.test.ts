@@ -16,7 +16,7 @@ import { printGraph } from '../ir/print.ts';
 import { buildModel } from '../compiler/build.ts';
 import type { MapKernel } from '../compiler/codegen/kernel-ir.ts';
 import { renderCuda } from '../compiler/codegen/render/cuda.ts';
-import type { CudaKernel } from '../runtime/backend.ts';
+import type { CudaKernel } from '../artifact/kernels.ts';
 import { CudaError, createCudaBackend } from '../runtime/backends/cuda.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import type { OpenOptions } from '../runtime/open.ts';

@@ -109,7 +109,7 @@ function cudaRelative(kind: PrimKind): number {
 }
 
 /**
- * CUDA kernels as nvcc compiles them for gradc (runtime/backends/cuda-compile.ts): `+ - *`,
+ * CUDA kernels as nvcc compiles them for gradc (artifact/cuda-compile.ts): `+ - *`,
  * `/` (--prec-div=true) and sqrtf (--prec-sqrt=true) correctly rounded; expf, logf, tanhf and
  * powf within CUDA_ULPS; subnormals kept (--ftz=false). Multiply-adds contracted into one FMA
  * (--fmad=true) round once where the separate operations round twice, so they stay within the

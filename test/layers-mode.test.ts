@@ -36,7 +36,7 @@ import { renderC } from '../compiler/codegen/render/c.ts';
 import { ModelInstance } from '../runtime/model.ts';
 import { createJsBackend } from '../runtime/backends/js.ts';
 import { createNativeBackend } from '../runtime/backends/native.ts';
-import type { JsKernel } from '../runtime/backend.ts';
+import type { JsKernel } from '../artifact/kernels.ts';
 import { createRng } from '../runtime/init.ts';
 import { scratchFolders } from './scratch.ts';
 

@@ -15,7 +15,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildIntoCache, buildModel, openBuiltModel } from '../compiler/build.ts';
 import { loadCheckpoint } from '../runtime/checkpoint-file.ts';
-import type { BackendKind } from '../runtime/open.ts';
+import type { BackendKind } from '../artifact/kernels.ts';
 import { KernelMismatchError, sourceBuildId } from '../runtime/open.ts';
 import { encodeIdx } from './idx-encode.ts';
 import { scratchFolders } from './scratch.ts';

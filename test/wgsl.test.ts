@@ -26,7 +26,7 @@ import {
   renderWgsl,
   wgslFloatLiteral,
 } from '../compiler/codegen/render/wgsl.ts';
-import type { WgslKernel } from '../runtime/backend.ts';
+import type { WgslKernel } from '../artifact/kernels.ts';
 import { createWebGpuBackend } from '../runtime/backends/webgpu.ts';
 import { requestNodeGpuDevice } from '../runtime/webgpu-node.ts';
 import type { Case, ScheduleTarget } from './backend-corpus.ts';

@@ -10,7 +10,7 @@ import type { BuildOptions } from '../build.ts';
 import { buildKey, checkOutDir, defaultBuildFolder, isUpToDate, recordedInputs } from '../build-cache.ts';
 import type { Target } from '../codegen/targets.ts';
 import { DEFAULT_TARGETS, TARGETS, isTarget } from '../codegen/targets.ts';
-import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../../runtime/backends/cuda-compile.ts';
+import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../../artifact/cuda-compile.ts';
 import { UsageError, intOption, parseCommand, seedOption } from './main.ts';
 
 export function parseTargets(value: string | undefined): Target[] {

@@ -4,8 +4,8 @@
  * history after every epoch.
  */
 import { resolve } from 'node:path';
-import type { BackendKind } from '../../runtime/open.ts';
-import { BACKEND_KINDS } from '../../runtime/open.ts';
+import type { BackendKind } from '../../artifact/kernels.ts';
+import { BACKEND_KINDS } from '../../artifact/kernels.ts';
 import type { EpochRecord, FitResult, TrainProgress } from '../../runtime/fit.ts';
 import { fit } from '../../runtime/fit.ts';
 import type { ModelInstance } from '../../runtime/model.ts';

@@ -9,7 +9,7 @@ export const buildId = "82798bc028f9698c";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "9e42de7e51e6d02d5b44aecb54cffaeb1810638a207e3e8d671c630ad8460445",
+    sourceHash: "d6273e16ad876725aec60dc456a241a6f9a9c9d60507fedab662c6d3867846d2",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

@@ -9,7 +9,7 @@ export const buildId = "ea1e55e4b5ef3753";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "91a43a98acbd47c68b2286364e221c9cfc080ef77cff7eaeb6d8147a26eefb51",
+    sourceHash: "5268c9b0ef8d88c00738599ec43654b75d336133d39c827c3bbf664f49fbbb4c",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

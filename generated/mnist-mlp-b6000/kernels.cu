@@ -3,7 +3,7 @@
 // Programs: train (36 kernels), predict (7 kernels), evaluate (11 kernels).
 // Each kernel takes its input pointers, then `out`; its grid and block are in
 // kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into
-// kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).
+// kernels.fatbin (no NVRTC; flags in artifact/cuda-compile.ts).
 // gradc build ea1e55e4b5ef3753
 
 // ---- support code ----

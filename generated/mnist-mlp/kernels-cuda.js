@@ -9,7 +9,7 @@ export const buildId = "2bb664d020382b4d";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "eff34e3749a1421c86a6174fc9d6a5662db6c17c24421f75ce537fce9cd1c5e5",
+    sourceHash: "00efe3f51861436f0ef13be97a993fdfd947cb9fec33a93c25aae81fa3b45849",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

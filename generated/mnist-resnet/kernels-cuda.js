@@ -9,7 +9,7 @@ export const buildId = "8f5a9ecdce2a8263";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "573a4205953e4f31e050e13b19e01a0d1e9d47cc4920bf25838b915ed685a5cd",
+    sourceHash: "a9d7df0c9fb3b92c73db503577789cc42d592729c2dde1fb13d4ac73985b0f23",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

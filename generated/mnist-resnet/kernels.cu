@@ -3,7 +3,7 @@
 // Programs: train (200 kernels), predict (18 kernels), evaluate (21 kernels).
 // Each kernel takes its input pointers, then `out`; its grid and block are in
 // kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into
-// kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).
+// kernels.fatbin (no NVRTC; flags in artifact/cuda-compile.ts).
 // gradc build 8f5a9ecdce2a8263
 
 // ---- support code ----
