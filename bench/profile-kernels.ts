@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildAndOpen } from '../compiler/build.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
 import type { Kernel } from '../compiler/codegen/kernel-ir.ts';
 import type { BackendKind } from '../artifact/kernels.ts';
 import { BACKEND_KINDS } from '../artifact/kernels.ts';

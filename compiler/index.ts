@@ -1,9 +1,11 @@
 /**
  * `gradc/compiler`: the compiler as a library. `buildModel` is what `gradc build` runs; the
  * other functions expose its stages (a model's spec, its compiled schedule, the rendered files).
+ * A built folder is opened with `openBuiltModel` from `gradc/node`: the compiler never loads
+ * the runtime.
  */
 export {
-  buildIdOf, buildModel, loadModelDefinition, openBuiltModel, programDeclarations, renderArtifacts,
+  buildIdOf, buildModel, loadModelDefinition, programDeclarations, renderArtifacts,
 } from './build.ts';
 export type { BuildOptions, BuildResult, RenderOptions } from './build.ts';
 export { compileModel } from './compile.ts';

@@ -17,6 +17,7 @@ export { readIdxFile } from './data/idx.ts';
 export { loadCsvFile, loadIdxFiles, readRegularFile } from './data/files.ts';
 export type { CsvFileOptions, IdxFilesOptions } from './data/files.ts';
 export { loadCheckpoint, saveCheckpoint, writeFileAtomically } from './checkpoint-file.ts';
+export { openBuiltModel } from './open-built-model.ts';
 export { gradcCacheDir } from '../artifact/cache-dir.ts';
 
 /** The text of a generated kernel source (kernels.c) next to a glue module. */

@@ -20,7 +20,7 @@ import { GraphBuilder } from '../ir/builder.ts';
 import { evaluate, evaluateOutputs } from '../ir/evaluate.ts';
 import type { Graph, NodeId } from '../ir/types.ts';
 import { sizeOf } from '../ir/types.ts';
-import { buildAndOpen } from '../compiler/build.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
 import { random } from './backend-corpus.ts';
 
 type Padding = 'same' | 'valid';

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildAndOpen } from '../compiler/build.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
 import type { BackendKind } from '../artifact/kernels.ts';
 import { loadMnist, mnistDataset } from '../runtime/data/mnist.ts';
 import { fit } from '../runtime/fit.ts';

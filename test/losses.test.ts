@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defineModel, huber, sgd, sigmoidCrossEntropy, sparseSoftmaxCrossEntropy } from '../dsl/index.ts';
 import type { ModelContext, Shape, Tensor } from '../dsl/index.ts';
 import { compileModel } from '../compiler/compile.ts';
-import { openBuiltModel } from '../compiler/build.ts';
+import { openBuiltModel } from '../runtime/open-built-model.ts';
 import { evaluateOutputs } from '../ir/evaluate.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import { buildDefinition } from './build-definition.ts';

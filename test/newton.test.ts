@@ -20,7 +20,7 @@ import type { Shape } from '../dsl/shape.ts';
 import { buildTrainGraph } from '../compiler/lower-model.ts';
 import { evaluate } from '../ir/evaluate.ts';
 import type { Feeds } from '../ir/evaluate.ts';
-import { openBuiltModel } from '../compiler/build.ts';
+import { openBuiltModel } from '../runtime/open-built-model.ts';
 import { DivergenceError } from '../runtime/model.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import { FEATURES, SAMPLES, illConditionedData, logisticRegression } from '../examples/logistic-newton.ts';

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildAndOpen } from '../compiler/build.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
 import { evaluateOutputs } from '../ir/evaluate.ts';
 import type { BackendKind } from '../artifact/kernels.ts';
 import { createRng } from '../runtime/init.ts';

@@ -1,6 +1,6 @@
 /** The command line of `npm run experiments`, parsed and checked. Pure. */
 import { parseArgs } from 'node:util';
-import { intOption, UsageError } from '../../compiler/cli/main.ts';
+import { intOption, UsageError } from '../../cli/main.ts';
 import type { BackendKind } from '../../artifact/kernels.ts';
 import { BACKEND_KINDS } from '../../artifact/kernels.ts';
 import type { TableId } from './grid.ts';
