@@ -323,7 +323,7 @@ export class ModelInstance<
   /** The loss of the last step that was enqueued. */
   async lastLoss(): Promise<number> {
     this.refusePredictOnly('lastLoss');
-    return (await this.backend.download(this.programs.get('train')!.outputs.get('loss')!))[0];
+    return (await this.backend.download(this.programs.get('train')!.outputs.get(LOSS_OUTPUT)!))[0];
   }
 
   /** One optimisation step on one batch (without feeds: the last one); returns its loss. */
