@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GRADC_VERSION } from '../compiler/version.ts';
-import { writeAtomically } from '../runtime/atomic-file.ts';
+import { writeAtomically } from '../artifact/atomic-file.ts';
 import { loadMnist, mnistDataset } from '../runtime/data/mnist.ts';
 import type { Run } from './experiments/grid.ts';
 import { experimentGrid } from './experiments/grid.ts';

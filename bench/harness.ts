@@ -4,8 +4,8 @@
  * table reports medians and ranges), gradc's own contenders, and the table with ratios.
  */
 import { join } from 'node:path';
-import { buildAndOpen } from '../compiler/build.ts';
-import type { BackendKind } from '../runtime/open.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
+import type { BackendKind } from '../artifact/kernels.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import { syntheticMnistBatch } from './synthetic.ts';
 

@@ -11,13 +11,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import model from '../examples/mnist-mlp.ts';
 import { compileModel } from '../compiler/compile.ts';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
+import { GraphBuilder } from '../ir/builder.ts';
 import { schedule } from '../compiler/schedule.ts';
 import type { Program, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
-import type { HostBackend, JsKernel } from '../runtime/backend.ts';
+import type { HostBackend } from '../runtime/backend.ts';
+import type { JsKernel } from '../artifact/kernels.ts';
 import { createJsBackend } from '../runtime/backends/js.ts';
 import { createNativeBackend } from '../runtime/backends/native.ts';
 

@@ -11,10 +11,10 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildAndOpen } from '../compiler/build.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
 import type { Kernel } from '../compiler/codegen/kernel-ir.ts';
-import type { BackendKind } from '../runtime/open.ts';
-import { BACKEND_KINDS } from '../runtime/open.ts';
+import type { BackendKind } from '../artifact/kernels.ts';
+import { BACKEND_KINDS } from '../artifact/kernels.ts';
 import type { Backend, DeviceBuffer } from '../runtime/backend.ts';
 import { createRng } from '../runtime/init.ts';
 import { allocateStorages } from '../runtime/model.ts';

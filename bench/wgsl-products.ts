@@ -20,12 +20,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
+import { GraphBuilder } from '../ir/builder.ts';
 import { schedule } from '../compiler/schedule.ts';
 import type { MatmulKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import type { WgslKernelOptions } from '../compiler/codegen/render/wgsl.ts';
 import { planWgslMatmul, renderWgsl } from '../compiler/codegen/render/wgsl.ts';
-import type { Backend, DeviceBuffer, WgslKernel } from '../runtime/backend.ts';
+import type { Backend, DeviceBuffer } from '../runtime/backend.ts';
+import type { WgslKernel } from '../artifact/kernels.ts';
 import { createWebGpuBackend } from '../runtime/backends/webgpu.ts';
 import { requestNodeGpuDevice } from '../runtime/webgpu-node.ts';
 

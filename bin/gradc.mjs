@@ -5,10 +5,10 @@
 import { existsSync } from 'node:fs';
 import { register } from 'node:module';
 
-const fromSource = existsSync(new URL('../compiler/cli/main.ts', import.meta.url));
+const fromSource = existsSync(new URL('../cli/main.ts', import.meta.url));
 process.setSourceMapsEnabled(true);
 register('./ts-hooks.mjs', import.meta.url, {
   data: { conditions: fromSource ? ['gradc-source'] : [] },
 });
-const { run } = await import(fromSource ? '../compiler/cli/main.ts' : '../dist/compiler/cli/main.js');
+const { run } = await import(fromSource ? '../cli/main.ts' : '../dist/cli/main.js');
 await run(process.argv.slice(2));

@@ -9,11 +9,11 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GradcError } from './errors.ts';
+import { GradcError } from '../ir/errors.ts';
 import { GRADC_VERSION } from './version.ts';
 import { TARGETS } from './codegen/targets.ts';
 import type { Target } from './codegen/targets.ts';
-import { DEFAULT_CUDA_ARCHS, normalizeArchs } from '../runtime/backends/cuda-compile.ts';
+import { DEFAULT_CUDA_ARCHS, normalizeArchs } from '../artifact/cuda-compile.ts';
 
 export const MANIFEST_FILE = '.gradc-build.json';
 
@@ -69,15 +69,16 @@ let stamp: string | undefined;
 
 /**
  * gradc's identity for builds: its version, and when it runs from its TypeScript sources (a
- * checkout, where the version does not change with every edit) a digest of the compiler, the
- * DSL and the templates as well.
+ * checkout, where the version does not change with every edit) a digest of the sources a build
+ * runs (the IR, the DSL, the compiler, the artifact format and nvcc's flags) and the templates
+ * as well.
  */
 export function gradcStamp(): string {
   if (stamp !== undefined) return stamp;
   const here = fileURLToPath(import.meta.url);
   if (!here.endsWith('.ts')) return (stamp = GRADC_VERSION);
   const root = resolve(dirname(here), '..');
-  const files = ['compiler', 'dsl', 'templates'].flatMap((dir) => listFiles(join(root, dir))).sort();
+  const files = ['artifact', 'compiler', 'dsl', 'ir', 'templates'].flatMap((dir) => listFiles(join(root, dir))).sort();
   const hash = createHash('sha256');
   for (const file of files) hash.update(`${relative(root, file)}\0`).update(readFileSync(file));
   return (stamp = `${GRADC_VERSION}+${hash.digest('hex').slice(0, 12)}`);

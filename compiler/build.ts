@@ -6,8 +6,8 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModelDefinition } from '../dsl/model.ts';
 import { isModelDefinition } from '../dsl/model.ts';
-import { GradcError } from './errors.ts';
-import { describeValue } from './ir/limits.ts';
+import { GradcError } from '../ir/errors.ts';
+import { describeValue } from '../ir/limits.ts';
 import type { CompileOptions, CompiledModel } from './compile.ts';
 import type { ModelSpec } from '../dsl/spec.ts';
 import { compileModel } from './compile.ts';
@@ -18,22 +18,20 @@ import {
 } from './build-cache.ts';
 import { modelInputs } from './model-inputs.ts';
 import { GRADC_VERSION } from './version.ts';
-import { gradcCacheDir } from '../runtime/cache-dir.ts';
-import { writeAtomically } from '../runtime/atomic-file.ts';
+import { gradcCacheDir } from '../artifact/cache-dir.ts';
+import { writeAtomically } from '../artifact/atomic-file.ts';
 import { renderC } from './codegen/render/c.ts';
 import { renderJs } from './codegen/render/js.ts';
 import { renderWgsl } from './codegen/render/wgsl.ts';
 import { CUDA_MODULE_FILE, CUDA_SOURCE_FILE, renderCuda } from './codegen/render/cuda.ts';
 import type { Target } from './codegen/targets.ts';
-import { TARGETS, TARGET_OF_BACKEND } from './codegen/targets.ts';
-import type { BackendKind, OpenOptions } from '../runtime/open.ts';
-import type { ModelInstance } from '../runtime/model.ts';
+import { TARGETS } from './codegen/targets.ts';
 import {
   DEFAULT_CUDA_ARCHS,
   buildFatbin,
   cudaSourceHash,
   normalizeArchs,
-} from '../runtime/backends/cuda-compile.ts';
+} from '../artifact/cuda-compile.ts';
 
 /** What `gradc build` builds: targets, folder, batch, seed, CUDA architectures, predict-only. */
 export interface BuildOptions {
@@ -362,38 +360,4 @@ export async function buildIntoCache(file: string, options: BuildOptions): Promi
     rmSync(temporary, { recursive: true, force: true });
   }
   return { outDir, upToDate: false };
-}
-
-type ModelFactory = (backend: BackendKind, options?: OpenOptions) => Promise<ModelInstance>;
-
-/** Imports the glue module that `buildModel` wrote into `outDir` and opens it on `backend`. */
-export async function openBuiltModel(
-  outDir: string,
-  backend: BackendKind,
-  options: OpenOptions = {},
-): Promise<ModelInstance> {
-  const glue = (await import(pathToFileURL(join(resolve(outDir), 'model.js')).href)) as Record<
-    string,
-    unknown
-  >;
-  const name = Object.keys(glue).find((k) => k.startsWith('create') && typeof glue[k] === 'function');
-  if (!name) throw new Error(`${outDir}/model.js exports no create function`);
-  return (glue[name] as ModelFactory)(backend, options);
-}
-
-/** `buildAndOpen`'s options: the build's and the backend to open on. */
-export interface BuildAndOpenOptions extends Omit<BuildOptions, 'targets' | 'outDir'> {
-  readonly backend: BackendKind;
-  readonly outDir: string;
-  readonly open?: OpenOptions;
-}
-
-/** Builds `file` for one backend into `outDir` and opens the model there. */
-export async function buildAndOpen(
-  file: string,
-  options: BuildAndOpenOptions,
-): Promise<BuildResult & { readonly model: ModelInstance }> {
-  const { backend, open, ...build } = options;
-  const result = await buildModel(file, { ...build, targets: [TARGET_OF_BACKEND[backend]] });
-  return { ...result, model: await openBuiltModel(result.outDir, backend, open) };
 }

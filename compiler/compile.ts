@@ -1,6 +1,6 @@
 /** The compiler pipeline up to the schedule: spec -> graphs -> autodiff -> passes -> schedule -> memory plan. */
-import type { Graph, Shape, SourceLoc } from './ir/types.ts';
-import { formatLoc } from './ir/types.ts';
+import type { Graph, Shape, SourceLoc } from '../ir/types.ts';
+import { formatLoc } from '../ir/types.ts';
 import type { ModelSpec } from '../dsl/spec.ts';
 import type { BufferRole, Schedule } from './codegen/kernel-ir.ts';
 import { buildEvaluateGraph, buildPredictGraph, lowerModel } from './lower-model.ts';
@@ -8,7 +8,7 @@ import type { PassReport } from './passes/index.ts';
 import { optimize } from './passes/index.ts';
 import { schedule } from './schedule.ts';
 import { planMemory } from './memory.ts';
-import { GradcError } from './errors.ts';
+import { GradcError } from '../ir/errors.ts';
 
 /** One program's optimised graph and what each pass did to it. */
 export interface CompiledProgramGraph {

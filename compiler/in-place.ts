@@ -11,7 +11,7 @@
  * SGD, momentum and Adam updates all qualify; a swap (`update:a = c`, `update:c = a`) does not,
  * because the other copy reads the old value later.
  */
-import { isIdentityAxes, simplifyView } from './ir/layout.ts';
+import { isIdentityAxes, simplifyView } from '../ir/layout.ts';
 import type { Expr, Kernel, MapKernel, MatmulKernel, ReduceKernel } from './codegen/kernel-ir.ts';
 import { exprNodes, foldExpr, withArgs } from './codegen/kernel-ir.ts';
 

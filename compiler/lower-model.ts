@@ -4,8 +4,8 @@
  * replaced by the reverse-mode derivative of the loss, the `hvp:<k>:<param>` placeholders by
  * Hessian-vector products: the derivative of that derivative (see `hessianVectorProduct`).
  */
-import type { Graph, NodeId } from './ir/types.ts';
-import { GraphBuilder } from './ir/builder.ts';
+import type { Graph, NodeId } from '../ir/types.ts';
+import { GraphBuilder } from '../ir/builder.ts';
 import { gradients, hessianVectorProduct } from './autodiff/grad.ts';
 import { compact } from './passes/rewrite.ts';
 import type { ModelSpec } from '../dsl/spec.ts';

@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { ts } from 'ts-morph';
 
 const GRADC_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const GRADC_SOURCES = ['dsl', 'compiler', 'runtime'].map((dir) => `${resolve(GRADC_ROOT, dir)}${sep}`);
+const GRADC_SOURCES = ['dsl', 'ir', 'artifact', 'compiler', 'runtime', 'cli'].map(
+  (dir) => `${resolve(GRADC_ROOT, dir)}${sep}`,
+);
 
 function isFollowed(path: string): boolean {
   return !path.includes(`${sep}node_modules${sep}`) && !GRADC_SOURCES.some((dir) => path.startsWith(dir));

@@ -25,8 +25,8 @@
  * Both keep every value as the unfused kernels compute it: the same operations on the same
  * operands, each reduction folded in the same order.
  */
-import { isIdentityAxes, simplifyView } from './ir/layout.ts';
-import type { StridedView } from './ir/layout.ts';
+import { isIdentityAxes, simplifyView } from '../ir/layout.ts';
+import type { StridedView } from '../ir/layout.ts';
 import type { Expr, Kernel, MapKernel, ReduceKernel, RowScalar } from './codegen/kernel-ir.ts';
 import { MAX_KERNEL_INPUTS, exprNodes, foldExpr, shortRows, withArgs } from './codegen/kernel-ir.ts';
 import { withKind } from './fuse.ts';

@@ -9,16 +9,16 @@
  * Long reductions with few outputs become partial results plus a short total (compiler/split.ts).
  * Every buffer starts with a storage of its own; compiler/memory.ts then lets temporaries share.
  */
-import type { Graph, NodeId, Shape } from './ir/types.ts';
-import { formatLoc, sizeOf } from './ir/types.ts';
-import type { ReductionLayout, StridedView, WindowView } from './ir/layout.ts';
-import { axisView, broadcastStrides, reductionLayout, transposeStrides } from './ir/layout.ts';
+import type { Graph, NodeId, Shape } from '../ir/types.ts';
+import { formatLoc, sizeOf } from '../ir/types.ts';
+import type { ReductionLayout, StridedView, WindowView } from '../ir/layout.ts';
+import { axisView, broadcastStrides, reductionLayout, transposeStrides } from '../ir/layout.ts';
 import { matmulSlices, reduceSlices } from './split.ts';
 import { updateInPlace } from './in-place.ts';
 import { fuseEpilogues, renumbered } from './fuse.ts';
 import { fusePrologues, fuseRows } from './rows.ts';
-import { OPS, isPassThrough, matmulDims } from './ops/index.ts';
-import { patchesView, unpatchesTerms, windowGeometry } from './ops/window.ts';
+import { OPS, isPassThrough, matmulDims } from '../ir/ops/index.ts';
+import { patchesView, unpatchesTerms, windowGeometry } from '../ir/ops/window.ts';
 import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, RandomExpr, Schedule } from './codegen/kernel-ir.ts';
 import { MAX_KERNEL_INPUTS, foldTree } from './codegen/kernel-ir.ts';
 import { UPDATE_PREFIX } from '../dsl/spec.ts';

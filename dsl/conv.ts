@@ -1,17 +1,17 @@
 /**
  * Convolution and pooling over NHWC tensors (channels last, as Keras and tfjs lay them out),
- * written over the window primitives (compiler/ops/window.ts): a convolution is a matrix product
+ * written over the window primitives (ir/ops/window.ts): a convolution is a matrix product
  * of the input's patches [N·OH·OW, KH·KW·C] with the filters [KH·KW·C, F]; max pooling is a max
  * over the window axes of patches padded with -inf; average pooling a mean over the window's
  * elements inside the input. Output sizes follow Keras: `valid` keeps whole windows only,
  * floor((H - DH·(KH-1) - 1) / SH) + 1; `same` gives ceil(H / SH), padding split evenly with the
  * odd row or column at the bottom or right.
  */
-import type { GraphBuilder } from '../compiler/ir/builder.ts';
-import type { NodeId, SourceLoc } from '../compiler/ir/types.ts';
-import { formatShape } from '../compiler/ir/types.ts';
-import type { WindowGeometry } from '../compiler/ops/window.ts';
-import { GradcError } from '../compiler/errors.ts';
+import type { GraphBuilder } from '../ir/builder.ts';
+import type { NodeId, SourceLoc } from '../ir/types.ts';
+import { formatShape } from '../ir/types.ts';
+import type { WindowGeometry } from '../ir/ops/window.ts';
+import { GradcError } from '../ir/errors.ts';
 import type { Shape } from './shape.ts';
 import type { Tensor } from './tensor.ts';
 import { tensorArg, traced, wrap } from './tensor.ts';

@@ -11,9 +11,9 @@ import type { Conv2dOptions } from './conv.ts';
 import { conv2d } from './conv.ts';
 import { add, div, less, mul, sub } from './prim.ts';
 import { tensorArg, traced } from './tensor.ts';
-import { GradcError } from '../compiler/errors.ts';
-import { formatShape } from '../compiler/ir/types.ts';
-import { describeOption } from '../compiler/ir/limits.ts';
+import { GradcError } from '../ir/errors.ts';
+import { formatShape } from '../ir/types.ts';
+import { describeOption } from '../ir/limits.ts';
 import { callerLoc } from './loc.ts';
 
 /** Options of `dense`: the weight initialiser and whether it has a bias. */

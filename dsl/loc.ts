@@ -1,11 +1,13 @@
 /** Finds the user's file:line:column for a DSL call, from the JavaScript stack. */
-import type { SourceLoc } from '../compiler/ir/types.ts';
+import type { SourceLoc } from '../ir/types.ts';
 
 /**
  * gradc's own folders: a frame in one of them is never the user's line (the compiler calls the
  * user's `build`, and an optimizer's updates run from `declare`).
  */
-const GRADC_DIRS = ['dsl/', 'compiler/', 'runtime/', 'bin/'].map((dir) => new URL(`../${dir}`, import.meta.url).href);
+const GRADC_DIRS = ['dsl/', 'ir/', 'artifact/', 'compiler/', 'runtime/', 'cli/', 'bin/'].map(
+  (dir) => new URL(`../${dir}`, import.meta.url).href,
+);
 const DSL_DIR = GRADC_DIRS[0];
 const FRAME = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?\s*$/;
 

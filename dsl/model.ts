@@ -1,9 +1,9 @@
 /** defineModel: runs the user's declaration once and records it as a ModelSpec. */
-import type { NodeId, SourceLoc } from '../compiler/ir/types.ts';
-import { formatLoc, formatShape, sameShape } from '../compiler/ir/types.ts';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
-import { GradcError } from '../compiler/errors.ts';
-import { checkShape, describeOption, describeValue } from '../compiler/ir/limits.ts';
+import type { NodeId, SourceLoc } from '../ir/types.ts';
+import { formatLoc, formatShape, sameShape } from '../ir/types.ts';
+import { GraphBuilder } from '../ir/builder.ts';
+import { GradcError } from '../ir/errors.ts';
+import { checkShape, describeOption, describeValue } from '../ir/limits.ts';
 import type { Shape } from './shape.ts';
 import { Tensor, traced, wrap } from './tensor.ts';
 import { callerLoc } from './loc.ts';

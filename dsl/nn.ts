@@ -2,10 +2,10 @@
 import type { Init, Last, Shape } from './shape.ts';
 import type { Tensor } from './tensor.ts';
 import { tensorArg } from './tensor.ts';
-import { GradcError } from '../compiler/errors.ts';
-import { describeOption } from '../compiler/ir/limits.ts';
+import { GradcError } from '../ir/errors.ts';
+import { describeOption } from '../ir/limits.ts';
 import { callerLoc } from './loc.ts';
-import { formatShape } from '../compiler/ir/types.ts';
+import { formatShape } from '../ir/types.ts';
 import { abs, exp, iota, log, mean, neg, reduceMax, reshape, stopGradient, sum, where } from './ops.ts';
 import { add, div, equal, less, maximum, mul, sub } from './prim.ts';
 

@@ -3,12 +3,12 @@
  * Elementwise operations broadcast like numpy and accept plain numbers as scalars.
  */
 import * as prim from './prim.ts';
-import type { UnaryKind } from '../compiler/ops/index.ts';
+import type { UnaryKind } from '../ir/ops/index.ts';
 import type { Broadcast, BroadcastCheck, Shape } from './shape.ts';
 import type { Operand, ShapeOf } from './tensor.ts';
 import { Tensor, nodeOf, tensorArg, traced, wrap } from './tensor.ts';
-import { GradcError } from '../compiler/errors.ts';
-import { describeValue } from '../compiler/ir/limits.ts';
+import { GradcError } from '../ir/errors.ts';
+import { describeValue } from '../ir/limits.ts';
 import { callerLoc } from './loc.ts';
 import { ModelContext } from './model.ts';
 

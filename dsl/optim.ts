@@ -5,9 +5,9 @@
  * from the same gradient (`learningRateAndGradient`): the loss's gradient clipped by value,
  * then by the global norm of all gradients, plus the L2 and L1 penalties' gradients.
  */
-import type { SourceLoc } from '../compiler/ir/types.ts';
-import { GradcError } from '../compiler/errors.ts';
-import { describeOption, describeValue } from '../compiler/ir/limits.ts';
+import type { SourceLoc } from '../ir/types.ts';
+import { GradcError } from '../ir/errors.ts';
+import { describeOption, describeValue } from '../ir/limits.ts';
 import type { Shape } from './shape.ts';
 import { callerLoc } from './loc.ts';
 import { LR_HYPER } from './spec.ts';

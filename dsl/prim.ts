@@ -2,7 +2,7 @@
  * Untyped forms of the binary primitives, for the DSL's own compositions (nn, optim, layers),
  * where shapes are generic and the type-level broadcast check cannot be resolved.
  */
-import type { BinaryKind } from '../compiler/ops/index.ts';
+import type { BinaryKind } from '../ir/ops/index.ts';
 import type { Shape } from './shape.ts';
 import type { Operand, Tensor } from './tensor.ts';
 import { graphOf, nodeOf, traced, wrap } from './tensor.ts';

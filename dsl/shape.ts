@@ -1,6 +1,6 @@
 /**
  * Type-level shapes. Tensors carry literal tuple shapes so that many mistakes fail in `tsc`;
- * the same rules run again at build time (compiler/ops) for shapes that are only `number`.
+ * the same rules run again at build time (ir/ops) for shapes that are only `number`.
  */
 export type Shape = readonly number[];
 

@@ -1,5 +1,5 @@
 /** ModelSpec: the plain, serialisable description of a model that the compiler takes. */
-import type { Graph, NodeId, Shape } from '../compiler/ir/types.ts';
+import type { Graph, NodeId, Shape } from '../ir/types.ts';
 
 /** How a parameter is initialised: He or Glorot (normal or uniform), zeros or ones. */
 export type InitKind = 'he_normal' | 'he_uniform' | 'glorot_normal' | 'glorot_uniform' | 'zeros' | 'ones';

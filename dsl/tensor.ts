@@ -1,10 +1,10 @@
 /** Symbolic tensors: a node of the model's graph plus its static shape type. */
-import type { NodeId } from '../compiler/ir/types.ts';
-import type { GraphBuilder } from '../compiler/ir/builder.ts';
+import type { NodeId } from '../ir/types.ts';
+import type { GraphBuilder } from '../ir/builder.ts';
 import type { Shape } from './shape.ts';
 import { callerLoc } from './loc.ts';
-import { GradcError } from '../compiler/errors.ts';
-import { describeValue } from '../compiler/ir/limits.ts';
+import { GradcError } from '../ir/errors.ts';
+import { describeValue } from '../ir/limits.ts';
 
 /** A symbolic tensor: a node of the model's graph with its shape as a literal tuple type. */
 export class Tensor<S extends Shape = Shape> {

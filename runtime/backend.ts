@@ -38,9 +38,6 @@ export interface Backend {
 /** A kernel with its buffers fixed; calling it runs one launch. */
 export type BoundLaunch = () => void;
 
-/** A kernel as the plain-TypeScript target emits it: inputs then output, all float32. */
-export type JsKernel = (...args: Float32Array[]) => void;
-
 /** A backend whose kernels run synchronously on the host (plain TypeScript, native C). */
 export interface HostBackend {
   readonly name: string;
@@ -77,33 +74,4 @@ export interface GpuDeviceLike {
   readonly queue: object;
   readonly lost: Promise<unknown>;
   destroy(): void;
-}
-
-/** A kernel as the WGSL target emits it: one module, bindings 0..n-1 inputs, n the output. */
-export interface WgslKernel {
-  readonly code: string;
-  readonly entryPoint: string;
-  /** Workgroup counts of the dispatch, baked in at build time. */
-  readonly workgroups: readonly [number, number, number];
-  /** The graph nodes the kernel computes with their DSL file:line:col, for error messages. */
-  readonly sources: readonly string[];
-}
-
-/** A kernel as the CUDA target emits it: its launch shape, baked in at build time. */
-export interface CudaKernel {
-  readonly grid: readonly [number, number, number];
-  readonly block: readonly [number, number, number];
-  /** Dynamic shared memory in bytes (static shared memory is declared in the kernel). */
-  readonly sharedBytes: number;
-  /** The graph nodes the kernel computes with their DSL file:line:col, for error messages. */
-  readonly sources: readonly string[];
-}
-
-/**
- * What the CUDA target's kernels-cuda.ts records about its kernels.cu: the source's SHA-256
- * (hex) and the GPU architectures (`sm_80`, ...) kernels.fatbin is compiled for by nvcc.
- */
-export interface CudaBuild {
-  readonly sourceHash: string;
-  readonly archs: readonly string[];
 }

@@ -18,7 +18,7 @@ import {
 import type { Checkpoint, CheckpointToWrite } from './checkpoint.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 import { LENGTH_BYTES, parseHeader, readHeaderLength } from './safetensors.ts';
-import { writeAtomically } from './atomic-file.ts';
+import { writeAtomically } from '../artifact/atomic-file.ts';
 
 /** The most bytes one read or write call moves (Node refuses more than 2 GiB). */
 const CHUNK = 1 << 30;
@@ -28,7 +28,7 @@ function reason(e: unknown): string {
 }
 
 /**
- * Writes `bytes` to `path` atomically (see runtime/atomic-file.ts); a failure is a
+ * Writes `bytes` to `path` atomically (see artifact/atomic-file.ts); a failure is a
  * CheckpointError naming the file.
  */
 export function writeFileAtomically(path: string, bytes: Uint8Array): void {

@@ -16,7 +16,7 @@ import { checkDataset, splitDataset } from './data/dataset.ts';
 import { createRng, shuffledIndices } from './init.ts';
 import type { MetricName, Evaluation } from './metrics.ts';
 import { defaultMetrics, MetricSums } from './metrics.ts';
-import type { Artifact } from './artifact.ts';
+import type { Artifact } from '../artifact/format.ts';
 import type { Feeds, ModelInstance } from './model.ts';
 import { DivergenceError, ModelRuntimeError } from './model.ts';
 import type { ModelIO, TargetEncoding } from './model-io.ts';
@@ -27,6 +27,7 @@ import type { ProgressStream } from './progress.ts';
 import type { EpochRecord, Monitor, TrainProgress } from './train-progress.ts';
 import { MONITORS } from './train-progress.ts';
 import { createProgressBar } from './progress.ts';
+import { LR_HYPER } from '../dsl/spec.ts';
 
 export type { Evaluation, MetricName };
 export type { EpochRecord, Monitor, TrainProgress };
@@ -358,7 +359,7 @@ export async function fit(model: ModelInstance, data: Dataset, options: FitOptio
     if (shuffle) for (let e = 0; e < options.resume.epochsDone; e++) shuffledIndices(train.count, rng);
     model.stepsTaken = options.resume.stepsDone;
   }
-  if (options.learningRate !== undefined) model.setHyper('lr', options.learningRate);
+  if (options.learningRate !== undefined) model.setHyper(LR_HYPER, options.learningRate);
   const x = new Float32Array(batch * features.width);
   const y = new Float32Array(batch * target.width);
   const feeds = { [features.name]: x, [target.name]: y };

@@ -5,22 +5,21 @@
 export type {
   Artifact, ArtifactBuffer, ArtifactIO, ArtifactLaunch, ArtifactProgram,
   DataDecl, HyperDecl, LrSchedule, ParamDecl, StateDecl,
-} from './artifact.ts';
+} from '../artifact/format.ts';
+export { predictBatchOf, programIOShape } from '../artifact/format.ts';
+export type { BackendKind, CudaBuild, CudaKernel, JsKernel, WgslKernel } from '../artifact/kernels.ts';
+export { BACKEND_KINDS } from '../artifact/kernels.ts';
 export type {
-  Backend, CudaBuild, CudaKernel, DeviceBuffer, GpuDeviceLike, HostBackend, JsKernel, Launch,
-  PreparedProgram, WgslKernel,
+  Backend, DeviceBuffer, GpuDeviceLike, HostBackend, Launch, PreparedProgram,
 } from './backend.ts';
 export { fromHostBackend } from './backend.ts';
-export { predictBatchOf, programIOShape } from './artifact.ts';
 export { ModelInstance, ModelRuntimeError } from './model.ts';
 export type { Feeds } from './model.ts';
 export type { PredictOnlyModel, TrainingMember } from './predict-only.ts';
-export {
-  BACKEND_KINDS, KernelMismatchError, loadKernelSources, openBackend, openModel,
-} from './open.ts';
+export { KernelMismatchError, loadKernelSources, openBackend, openModel } from './open.ts';
 export type {
-  BackendKind, CudaKernelModule, CudaOpenOptions, JsKernelModule, KernelFiles, KernelSources,
-  OpenOptions, WgslKernelModule,
+  CudaKernelModule, CudaOpenOptions, JsKernelModule, KernelFiles, KernelSources, OpenOptions,
+  WgslKernelModule,
 } from './open.ts';
 export { createJsBackend } from './backends/js.ts';
 export { createWebGpuBackend, WgslCompileError } from './backends/webgpu.ts';

@@ -3,9 +3,10 @@
  * targets, how many rows each program takes, and how class indices become target values.
  * Pure functions over the artifact and the dataset, browser-safe.
  */
-import type { Artifact, ArtifactProgram } from './artifact.ts';
+import type { Artifact, ArtifactProgram } from '../artifact/format.ts';
 import type { Dataset } from './data/dataset.ts';
 import { ModelRuntimeError } from './model.ts';
+import { PREDICT_PREFIX } from '../dsl/spec.ts';
 
 /** A data input or prediction of one program: its name, rows per run and values per row. */
 export interface RowsOf {
@@ -32,8 +33,6 @@ export type TargetEncoding =
   | 'one-hot'
   /** Class index c becomes the value c (a target input one value wide). */
   | 'class-value';
-
-const PREDICT_PREFIX = 'predict:';
 
 function product(values: readonly number[]): number {
   return values.reduce((a, b) => a * b, 1);

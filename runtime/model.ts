@@ -2,7 +2,7 @@
  * A model ready to run on one backend: buffers allocated once, every kernel bound once, and a
  * step that is only the bound launches in order plus the uploads of the step's data.
  */
-import type { Artifact, ArtifactProgram } from './artifact.ts';
+import type { Artifact, ArtifactProgram } from '../artifact/format.ts';
 import type { Backend, DeviceBuffer, PreparedProgram } from './backend.ts';
 import { initialValues } from './init.ts';
 import { learningRateAt } from './lr-schedule.ts';
@@ -323,7 +323,7 @@ export class ModelInstance<
   /** The loss of the last step that was enqueued. */
   async lastLoss(): Promise<number> {
     this.refusePredictOnly('lastLoss');
-    return (await this.backend.download(this.programs.get('train')!.outputs.get('loss')!))[0];
+    return (await this.backend.download(this.programs.get('train')!.outputs.get(LOSS_OUTPUT)!))[0];
   }
 
   /** One optimisation step on one batch (without feeds: the last one); returns its loss. */

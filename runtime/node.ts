@@ -9,7 +9,7 @@ export { compileSharedLibrary, createNativeBackend, NativeCompileError } from '.
 export type { CompileOptions, NativeBackendOptions } from './backends/native.ts';
 export { openCudaBackend, probeCuda, CudaError } from './backends/cuda.ts';
 export type { CudaDeviceInfo, OpenCudaOptions } from './backends/cuda.ts';
-export { CudaCompileError } from './backends/cuda-compile.ts';
+export { CudaCompileError } from '../artifact/cuda-compile.ts';
 export { requestNodeGpuDevice } from './webgpu-node.ts';
 export { loadMnist, defaultMnistDir } from './data/mnist.ts';
 export type { LoadMnistOptions } from './data/mnist.ts';
@@ -17,7 +17,8 @@ export { readIdxFile } from './data/idx.ts';
 export { loadCsvFile, loadIdxFiles, readRegularFile } from './data/files.ts';
 export type { CsvFileOptions, IdxFilesOptions } from './data/files.ts';
 export { loadCheckpoint, saveCheckpoint, writeFileAtomically } from './checkpoint-file.ts';
-export { gradcCacheDir } from './cache-dir.ts';
+export { openBuiltModel } from './open-built-model.ts';
+export { gradcCacheDir } from '../artifact/cache-dir.ts';
 
 /** The text of a generated kernel source (kernels.c) next to a glue module. */
 export function readKernelSource(url: URL): string {

@@ -4,19 +4,13 @@
  * through a specifier that bundlers leave alone, and the C and CUDA kernel files are found
  * next to the glue module at run time rather than by a pattern a bundler would copy.
  */
-import type { Artifact } from './artifact.ts';
-import type {
-  Backend, CudaBuild, CudaKernel, GpuDeviceLike, JsKernel, WgslKernel,
-} from './backend.ts';
+import type { Artifact } from '../artifact/format.ts';
+import type { Backend, GpuDeviceLike } from './backend.ts';
+import type { BackendKind, CudaBuild, CudaKernel, JsKernel, WgslKernel } from '../artifact/kernels.ts';
 import { createJsBackend } from './backends/js.ts';
 import { createWebGpuBackend } from './backends/webgpu.ts';
 import { ModelInstance, ModelRuntimeError } from './model.ts';
 import type { Feeds } from './model.ts';
-
-/** Where a model runs: plain JavaScript, native C, WebGPU or CUDA. */
-export type BackendKind = 'js' | 'c' | 'webgpu' | 'cuda';
-/** Every backend, the default (native C) first. */
-export const BACKEND_KINDS: readonly BackendKind[] = ['c', 'js', 'webgpu', 'cuda'];
 
 /** The kernels of one backend, loaded. */
 export interface KernelSources {

@@ -19,7 +19,7 @@ interface Entry {
 const ENTRIES: readonly Entry[] = [
   { specifier: 'gradc', file: 'dsl/index.ts', about: 'The DSL a model file imports: tensors, operations, layers, losses, optimizers, `defineModel`.' },
   { specifier: 'gradc/runtime', file: 'runtime/index.ts', about: 'Runs generated models, in Node and in the browser: training, evaluation, prediction, data sets, checkpoints.' },
-  { specifier: 'gradc/node', file: 'runtime/node.ts', about: 'The Node-only runtime: the native C, Dawn and CUDA backends, and reading files.' },
+  { specifier: 'gradc/node', file: 'runtime/node.ts', about: 'The Node-only runtime: the native C, Dawn and CUDA backends, reading files, and opening a built model\'s folder.' },
   { specifier: 'gradc/compiler', file: 'compiler/index.ts', about: 'The compiler as a library: what `gradc build` runs.' },
   { specifier: 'gradc/vite', file: 'compiler/vite-plugin.ts', about: 'The Vite plugin that builds a page\'s models.' },
 ];

@@ -14,17 +14,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluate } from '../compiler/ir/evaluate.ts';
-import { printGraph } from '../compiler/ir/print.ts';
+import { evaluate } from '../ir/evaluate.ts';
+import { printGraph } from '../ir/print.ts';
 import { MAX_GRID_YZ, renderCuda } from '../compiler/codegen/render/cuda.ts';
-import type { CudaKernel } from '../runtime/backend.ts';
+import type { CudaKernel } from '../artifact/kernels.ts';
 import { CudaError, createCudaBackend } from '../runtime/backends/cuda.ts';
 import type { CudaDeviceInfo } from '../runtime/backends/cuda.ts';
 import {
   DEFAULT_CUDA_ARCHS,
   compileFatbin,
   requireNvcc,
-} from '../runtime/backends/cuda-compile.ts';
+} from '../artifact/cuda-compile.ts';
 import type { Case } from '../test/backend-corpus.ts';
 import { corpusCases, makeCase, mismatches } from '../test/backend-corpus.ts';
 import type { CudaTarget } from '../test/cuda-harness.ts';

@@ -8,8 +8,8 @@
 import type { ModelInstance } from '../runtime/model.ts';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildAndOpen } from '../compiler/build.ts';
-import { FATBIN_FILE } from '../runtime/backends/cuda-compile.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
+import { FATBIN_FILE } from '../artifact/cuda-compile.ts';
 import { loadMnist, mnistDataset } from '../runtime/data/mnist.ts';
 import type { EpochRecord } from '../runtime/fit.ts';
 import { fit } from '../runtime/fit.ts';

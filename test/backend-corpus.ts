@@ -8,20 +8,20 @@
  * reference `evaluate` within a float32 error bound (test/float32-bound.ts).
  */
 import fc from 'fast-check';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
+import { GraphBuilder } from '../ir/builder.ts';
 import { ModelContext } from '../dsl/model.ts';
 import type { Tensor } from '../dsl/tensor.ts';
 import { batchNorm, dropout, mul } from '../dsl/index.ts';
-import { evaluate } from '../compiler/ir/evaluate.ts';
+import { evaluate } from '../ir/evaluate.ts';
 import { planMemory } from '../compiler/memory.ts';
 import type { Backend, DeviceBuffer, PreparedProgram } from '../runtime/backend.ts';
 import { allocateStorages } from '../runtime/model.ts';
-import type { Graph, NodeId, PrimKind, Shape } from '../compiler/ir/types.ts';
-import type { BinaryKind, ElementwiseKind, UnaryKind } from '../compiler/ops/index.ts';
-import { sizeOf } from '../compiler/ir/types.ts';
+import type { Graph, NodeId, PrimKind, Shape } from '../ir/types.ts';
+import type { BinaryKind, ElementwiseKind, UnaryKind } from '../ir/ops/index.ts';
+import { sizeOf } from '../ir/types.ts';
 import type { Kernel, Program, ProgramIO, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import type { ErrorModel } from './float32-bound.ts';
-import type { WindowGeometry } from '../compiler/ops/window.ts';
+import type { WindowGeometry } from '../ir/ops/window.ts';
 import { LIBM_ERROR_MODEL, errorBounds, worstMismatch } from './float32-bound.ts';
 
 // ---- test graphs ----

@@ -14,15 +14,16 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { strictDiagnostics } from './typecheck.ts';
-import { printGraph } from '../compiler/ir/print.ts';
+import { printGraph } from '../ir/print.ts';
 import { schedule } from '../compiler/schedule.ts';
 import type { Program, ReduceKernel } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';
-import { viewIndex } from '../compiler/ir/layout.ts';
+import { viewIndex } from '../ir/layout.ts';
 import { reduceColumns } from '../compiler/codegen/render/c-style.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
-import type { DeviceBuffer, HostBackend, JsKernel } from '../runtime/backend.ts';
+import type { DeviceBuffer, HostBackend } from '../runtime/backend.ts';
+import type { JsKernel } from '../artifact/kernels.ts';
 import { createJsBackend } from '../runtime/backends/js.ts';
 import {
   DEFAULT_FLAGS,
@@ -32,7 +33,7 @@ import {
 } from '../runtime/backends/native.ts';
 import type { Case } from './backend-corpus.ts';
 import { corpusFamilies, corpusFamilyOf, mergeSchedules, mismatches, programResults } from './backend-corpus.ts';
-import { PRIM_KINDS } from '../compiler/ir/types.ts';
+import { PRIM_KINDS } from '../ir/types.ts';
 
 /** Runs `program` once on `backend`; returns its outputs by name. */
 function runProgram(

@@ -22,7 +22,7 @@ import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderCuda } from '../compiler/codegen/render/cuda.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
 import { renderWgsl } from '../compiler/codegen/render/wgsl.ts';
-import { GradcError } from '../compiler/errors.ts';
+import { GradcError } from '../ir/errors.ts';
 import { scratchFolders } from './scratch.ts';
 
 /** GRADC_FUZZ_RUNS=20000 npx vitest run test/build-fuzz.property.test.ts hunts longer. */

@@ -7,7 +7,7 @@ import { appendFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } f
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAndOpen } from '../compiler/build.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
 import type { Checkpoint, CheckpointToWrite, Tensors } from '../runtime/checkpoint.ts';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../runtime/checkpoint.ts';
 import { loadCheckpoint, saveCheckpoint } from '../runtime/checkpoint-file.ts';

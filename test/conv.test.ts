@@ -14,13 +14,13 @@ import {
 } from '../dsl/index.ts';
 import type { ModelContext, ModelOutputs, Tensor } from '../dsl/index.ts';
 import { compileModel } from '../compiler/compile.ts';
-import { GradcError } from '../compiler/errors.ts';
+import { GradcError } from '../ir/errors.ts';
 import { grad } from '../compiler/autodiff/grad.ts';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
-import { evaluate, evaluateOutputs } from '../compiler/ir/evaluate.ts';
-import type { Graph, NodeId } from '../compiler/ir/types.ts';
-import { sizeOf } from '../compiler/ir/types.ts';
-import { buildAndOpen } from '../compiler/build.ts';
+import { GraphBuilder } from '../ir/builder.ts';
+import { evaluate, evaluateOutputs } from '../ir/evaluate.ts';
+import type { Graph, NodeId } from '../ir/types.ts';
+import { sizeOf } from '../ir/types.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
 import { random } from './backend-corpus.ts';
 
 type Padding = 'same' | 'valid';

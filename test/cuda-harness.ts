@@ -6,8 +6,8 @@
  * (test/cuda-emulator/), test-gpu/cuda-equivalence.test.ts on a GPU.
  */
 import { schedule } from '../compiler/schedule.ts';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
-import type { Graph } from '../compiler/ir/types.ts';
+import { GraphBuilder } from '../ir/builder.ts';
+import type { Graph } from '../ir/types.ts';
 import type { ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';
 import { planReduce } from '../compiler/codegen/render/cuda.ts';

@@ -25,14 +25,14 @@ import {
 } from '../compiler/codegen/render/cuda.ts';
 import type { RenderedCuda } from '../compiler/codegen/render/cuda.ts';
 import { moduleBaseName } from '../compiler/codegen/emit-js.ts';
-import type { CudaBuild, CudaKernel } from '../runtime/backend.ts';
+import type { CudaBuild, CudaKernel } from '../artifact/kernels.ts';
 import {
   DEFAULT_CUDA_ARCHS,
   compileFatbin,
   cudaSourceHash,
   requireNvcc,
-} from '../runtime/backends/cuda-compile.ts';
-import type { Nvcc } from '../runtime/backends/cuda-compile.ts';
+} from '../artifact/cuda-compile.ts';
+import type { Nvcc } from '../artifact/cuda-compile.ts';
 import { corpusCases, mergeSchedules } from './backend-corpus.ts';
 import { EXAMPLES } from './examples.ts';
 

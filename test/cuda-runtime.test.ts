@@ -22,15 +22,15 @@ import { pathToFileURL } from 'node:url';
 import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel } from '../compiler/build.ts';
-import type { Artifact } from '../runtime/artifact.ts';
-import type { CudaBuild, CudaKernel } from '../runtime/backend.ts';
+import type { Artifact } from '../artifact/format.ts';
+import type { CudaBuild, CudaKernel } from '../artifact/kernels.ts';
 import {
   CudaCompileError,
   FATBIN_FILE,
   FATBIN_RECORD_FILE,
   loadCudaImage,
   nvccFlags,
-} from '../runtime/backends/cuda-compile.ts';
+} from '../artifact/cuda-compile.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import type { OpenOptions } from '../runtime/open.ts';
 

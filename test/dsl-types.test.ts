@@ -9,8 +9,8 @@ import {
   sparseSoftmaxCrossEntropy, sub, sumAll, transpose,
 } from '../dsl/index.ts';
 import type { ModelContext, Tensor } from '../dsl/index.ts';
-import type { BinaryKind, ComputedKind, PassThroughKind, UnaryKind } from '../compiler/ops/index.ts';
-import { OPS, isElementwise, isPassThrough } from '../compiler/ops/index.ts';
+import type { BinaryKind, ComputedKind, PassThroughKind, UnaryKind } from '../ir/ops/index.ts';
+import { OPS, isElementwise, isPassThrough } from '../ir/ops/index.ts';
 
 type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
 function expectType<T extends true>(_: T): void {}

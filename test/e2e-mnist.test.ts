@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildAndOpen } from '../compiler/build.ts';
-import type { BackendKind } from '../runtime/open.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
+import type { BackendKind } from '../artifact/kernels.ts';
 import { loadMnist, mnistDataset } from '../runtime/data/mnist.ts';
 import { fit } from '../runtime/fit.ts';
 

@@ -24,17 +24,17 @@ import { allKernels } from '../compiler/codegen/kernel-ir.ts';
 import { CUDA_SOURCE_FILE } from '../compiler/codegen/render/cuda.ts';
 import { renderWgslKernel } from '../compiler/codegen/render/wgsl.ts';
 import type { Target } from '../compiler/codegen/targets.ts';
-import { GradcError } from '../compiler/errors.ts';
-import type { SourceLoc } from '../compiler/ir/types.ts';
+import { GradcError } from '../ir/errors.ts';
+import type { SourceLoc } from '../ir/types.ts';
 import {
   add, defineModel, matmul, momentum, mul, softmax, softmaxCrossEntropy,
 } from '../dsl/index.ts';
 import type { ModelDefinition } from '../dsl/model.ts';
 import type { ModelSpec } from '../dsl/spec.ts';
 import { GRAD_PREFIX, HVP_PREFIX, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/spec.ts';
-import type { Artifact } from '../runtime/artifact.ts';
-import type { CudaBuild, CudaKernel, WgslKernel } from '../runtime/backend.ts';
-import { DEFAULT_CUDA_ARCHS, compileFatbin, cudaSourceHash, requireNvcc } from '../runtime/backends/cuda-compile.ts';
+import type { Artifact } from '../artifact/format.ts';
+import type { CudaBuild, CudaKernel, WgslKernel } from '../artifact/kernels.ts';
+import { DEFAULT_CUDA_ARCHS, compileFatbin, cudaSourceHash, requireNvcc } from '../artifact/cuda-compile.ts';
 import { sourceBuildId } from '../runtime/open.ts';
 import { requestNodeGpuDevice } from '../runtime/webgpu-node.ts';
 import { INJECTED, PAYLOADS, folderName, nastyString } from './nasty-strings.ts';

@@ -20,9 +20,9 @@ import {
   templateLiteralText,
 } from '../compiler/codegen/escape.ts';
 import { typeName } from '../compiler/codegen/glue.ts';
-import { GradcError } from '../compiler/errors.ts';
+import { GradcError } from '../ir/errors.ts';
 import { defineModel, sgd, sumAll } from '../dsl/index.ts';
-import { DEFAULT_CUDA_ARCHS, compileFatbin, requireNvcc } from '../runtime/backends/cuda-compile.ts';
+import { DEFAULT_CUDA_ARCHS, compileFatbin, requireNvcc } from '../artifact/cuda-compile.ts';
 import { requestNodeGpuDevice } from '../runtime/webgpu-node.ts';
 import { PAYLOADS, nastyString } from './nasty-strings.ts';
 

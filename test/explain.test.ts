@@ -1,6 +1,6 @@
 /** `gradc build --explain`: the bytes each kernel moves and the totals per program. */
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
+import { GraphBuilder } from '../ir/builder.ts';
 import { schedule } from '../compiler/schedule.ts';
 import type { Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { explainSchedule, formatBytes, kernelTraffic, programSummary } from '../compiler/explain.ts';

@@ -10,12 +10,12 @@
  * condition of the computation (cancellation, log near 1, long sums) rather than being one
  * fixed tolerance, and stays tight where the computation is well conditioned.
  */
-import type { Graph, Node, NodeId, PrimKind } from '../compiler/ir/types.ts';
-import { sizeOf } from '../compiler/ir/types.ts';
-import type { KindOfAccuracy } from '../compiler/ops/index.ts';
-import { OPS, elementwiseOp } from '../compiler/ops/index.ts';
-import type { Float32Accuracy } from '../compiler/ops/op.ts';
-import { isElementwise } from '../compiler/ops/op.ts';
+import type { Graph, Node, NodeId, PrimKind } from '../ir/types.ts';
+import { sizeOf } from '../ir/types.ts';
+import type { KindOfAccuracy } from '../ir/ops/index.ts';
+import { OPS, elementwiseOp } from '../ir/ops/index.ts';
+import type { Float32Accuracy } from '../ir/ops/op.ts';
+import { isElementwise } from '../ir/ops/op.ts';
 
 /** Unit roundoff of float32: one correctly rounded operation is off by at most U32·|x|. */
 export const U32 = 2 ** -24;
@@ -45,7 +45,7 @@ type LibmKind = KindOfAccuracy<'libm'>;
 type InexactKind = KindOfAccuracy<'rounded' | 'libm'>;
 
 /**
- * Rounding error factor of each accuracy class of the op records (compiler/ops/), in units of
+ * Rounding error factor of each accuracy class of the op records (ir/ops/), in units of
  * U32·|result|, on the host: none, one correct rounding, glibc's LIBM_ULPS.
  */
 const LIBM_ROUNDINGS: Readonly<Record<Float32Accuracy, number>> = {
@@ -109,7 +109,7 @@ function cudaRelative(kind: PrimKind): number {
 }
 
 /**
- * CUDA kernels as nvcc compiles them for gradc (runtime/backends/cuda-compile.ts): `+ - *`,
+ * CUDA kernels as nvcc compiles them for gradc (artifact/cuda-compile.ts): `+ - *`,
  * `/` (--prec-div=true) and sqrtf (--prec-sqrt=true) correctly rounded; expf, logf, tanhf and
  * powf within CUDA_ULPS; subnormals kept (--ftz=false). Multiply-adds contracted into one FMA
  * (--fmad=true) round once where the separate operations round twice, so they stay within the

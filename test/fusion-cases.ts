@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { schedule } from '../compiler/schedule.ts';
 import type { Schedule } from '../compiler/codegen/kernel-ir.ts';
-import type { NodeId, Shape } from '../compiler/ir/types.ts';
+import type { NodeId, Shape } from '../ir/types.ts';
 import type { Case, CaseInputs, ScheduleTarget } from './backend-corpus.ts';
 import { makeCase, mergeSchedules, runScheduleProgram } from './backend-corpus.ts';
 

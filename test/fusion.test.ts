@@ -18,7 +18,8 @@ import type { EpilogueKernel, MatmulKernel, ReduceKernel, Schedule } from '../co
 import { ROW_WIDTH_MAX, allKernels, epilogueInputs } from '../compiler/codegen/kernel-ir.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
-import type { HostBackend, JsKernel } from '../runtime/backend.ts';
+import type { HostBackend } from '../runtime/backend.ts';
+import type { JsKernel } from '../artifact/kernels.ts';
 import { createJsBackend } from '../runtime/backends/js.ts';
 import { createNativeBackend } from '../runtime/backends/native.ts';
 import { allocateStorages } from '../runtime/model.ts';

@@ -6,13 +6,13 @@
  * the backend-equivalence corpus (test/backend-corpus.ts, `iotaCases`).
  */
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
-import { evaluate } from '../compiler/ir/evaluate.ts';
+import { GraphBuilder } from '../ir/builder.ts';
+import { evaluate } from '../ir/evaluate.ts';
 import { grad } from '../compiler/autodiff/grad.ts';
 import { schedule } from '../compiler/schedule.ts';
 import type { Expr, MapKernel } from '../compiler/codegen/kernel-ir.ts';
 import { exprNodes } from '../compiler/codegen/kernel-ir.ts';
-import { GradcError } from '../compiler/errors.ts';
+import { GradcError } from '../ir/errors.ts';
 import { ModelContext, equal, iota } from '../dsl/index.ts';
 
 /** iota by its definition: the coordinate along `axis` of each row-major element of `shape`. */

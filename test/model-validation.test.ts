@@ -11,8 +11,8 @@ import {
 } from '../dsl/index.ts';
 import type { ModelContext, ModelOutputs, Optimizer, Tensor } from '../dsl/index.ts';
 import { compileModel } from '../compiler/compile.ts';
-import { GradcError } from '../compiler/errors.ts';
-import { MAX_ELEMENTS } from '../compiler/ir/limits.ts';
+import { GradcError } from '../ir/errors.ts';
+import { MAX_ELEMENTS } from '../ir/limits.ts';
 
 const THIS_FILE = 'test/model-validation.test.ts';
 

@@ -7,15 +7,15 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { grad } from '../compiler/autodiff/grad.ts';
-import { GradcError, ShapeError } from '../compiler/errors.ts';
-import { GraphBuilder, broadcastShapes } from '../compiler/ir/builder.ts';
-import { evaluate } from '../compiler/ir/evaluate.ts';
-import { PRIM_KINDS, sizeOf } from '../compiler/ir/types.ts';
-import type { Attrs, NodeId, PrimKind, Shape, SourceLoc } from '../compiler/ir/types.ts';
-import { OPS } from '../compiler/ops/index.ts';
-import type { BinaryKind, UnaryKind } from '../compiler/ops/index.ts';
-import type { WindowGeometry } from '../compiler/ops/window.ts';
-import { geometryAttrs, patchesShape } from '../compiler/ops/window.ts';
+import { GradcError, ShapeError } from '../ir/errors.ts';
+import { GraphBuilder, broadcastShapes } from '../ir/builder.ts';
+import { evaluate } from '../ir/evaluate.ts';
+import { PRIM_KINDS, sizeOf } from '../ir/types.ts';
+import type { Attrs, NodeId, PrimKind, Shape, SourceLoc } from '../ir/types.ts';
+import { OPS } from '../ir/ops/index.ts';
+import type { BinaryKind, UnaryKind } from '../ir/ops/index.ts';
+import type { WindowGeometry } from '../ir/ops/window.ts';
+import { geometryAttrs, patchesShape } from '../ir/ops/window.ts';
 
 type Leaf = 'input' | 'fill' | 'iota';
 type Tested = Exclude<PrimKind, Leaf>;

@@ -14,7 +14,7 @@ import {
   adagrad, adam, adamw, add, defineModel, momentum, mul, nadam, rmsprop, sgd, sub, sumAll,
 } from '../dsl/index.ts';
 import type { ModelDefinition, Optimizer } from '../dsl/index.ts';
-import { openBuiltModel } from '../compiler/build.ts';
+import { openBuiltModel } from '../runtime/open-built-model.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import { buildDefinition } from './build-definition.ts';
 import { scratchFolders } from './scratch.ts';

@@ -5,12 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { grad } from '../compiler/autodiff/grad.ts';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
-import { evaluateOutputs } from '../compiler/ir/evaluate.ts';
-import type { Feeds } from '../compiler/ir/evaluate.ts';
-import { printGraph } from '../compiler/ir/print.ts';
-import { sizeOf } from '../compiler/ir/types.ts';
-import type { Graph, Node, NodeId } from '../compiler/ir/types.ts';
+import { GraphBuilder } from '../ir/builder.ts';
+import { evaluateOutputs } from '../ir/evaluate.ts';
+import type { Feeds } from '../ir/evaluate.ts';
+import { printGraph } from '../ir/print.ts';
+import { sizeOf } from '../ir/types.ts';
+import type { Graph, Node, NodeId } from '../ir/types.ts';
 import { SIMPLIFY_RULES, compact, liveNodes, optimize, rewrite } from '../compiler/passes/index.ts';
 
 /** Deterministic pseudo-random feeds for every input of `graph`. */

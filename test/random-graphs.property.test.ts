@@ -10,12 +10,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { grad } from '../compiler/autodiff/grad.ts';
-import { GraphBuilder, broadcastShapes } from '../compiler/ir/builder.ts';
-import { evaluate, evaluateOutputs } from '../compiler/ir/evaluate.ts';
-import type { Feeds } from '../compiler/ir/evaluate.ts';
-import { graphFromJson, graphToJson, printGraph } from '../compiler/ir/print.ts';
-import { PRIM_KINDS, sizeOf } from '../compiler/ir/types.ts';
-import type { Graph, NodeId, PrimKind, Shape } from '../compiler/ir/types.ts';
+import { GraphBuilder, broadcastShapes } from '../ir/builder.ts';
+import { evaluate, evaluateOutputs } from '../ir/evaluate.ts';
+import type { Feeds } from '../ir/evaluate.ts';
+import { graphFromJson, graphToJson, printGraph } from '../ir/print.ts';
+import { PRIM_KINDS, sizeOf } from '../ir/types.ts';
+import type { Graph, NodeId, PrimKind, Shape } from '../ir/types.ts';
 import { compact, optimize } from '../compiler/passes/index.ts';
 
 /** Runs per property; GRADC_PROP_RUNS overrides it for a longer soak. */

@@ -1,5 +1,5 @@
 /**
- * Counter-based random numbers (compiler/ops/random.ts): Philox4x32-10 against the published
+ * Counter-based random numbers (ir/ops/random.ts): Philox4x32-10 against the published
  * known-answer vectors, its 32-bit high product against exact integer arithmetic, the uniform
  * draws' range, resolution, mean and spread over bins, and what keys and counts them.
  *
@@ -11,10 +11,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
-import { evaluate } from '../compiler/ir/evaluate.ts';
-import { GradcError } from '../compiler/errors.ts';
-import { mulhi32, philox4x32, philoxUniform, unitFloat } from '../compiler/ops/random.ts';
+import { GraphBuilder } from '../ir/builder.ts';
+import { evaluate } from '../ir/evaluate.ts';
+import { GradcError } from '../ir/errors.ts';
+import { mulhi32, philox4x32, philoxUniform, unitFloat } from '../ir/ops/random.ts';
 
 /**
  * Random123's tests/kat_vectors (D. E. Shaw Research), the three `philox4x32 10` lines:

@@ -13,9 +13,10 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildIntoCache, buildModel, openBuiltModel } from '../compiler/build.ts';
+import { buildIntoCache, buildModel } from '../compiler/build.ts';
+import { openBuiltModel } from '../runtime/open-built-model.ts';
 import { loadCheckpoint } from '../runtime/checkpoint-file.ts';
-import type { BackendKind } from '../runtime/open.ts';
+import type { BackendKind } from '../artifact/kernels.ts';
 import { KernelMismatchError, sourceBuildId } from '../runtime/open.ts';
 import { encodeIdx } from './idx-encode.ts';
 import { scratchFolders } from './scratch.ts';

@@ -1,8 +1,8 @@
 /** The shared renderer base: literals, strided index arithmetic, loop plans, sanitising. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { StridedView } from '../compiler/ir/layout.ts';
-import { reductionLayout, simplifyView, stridesOf, viewIndex } from '../compiler/ir/layout.ts';
+import type { StridedView } from '../ir/layout.ts';
+import { reductionLayout, simplifyView, stridesOf, viewIndex } from '../ir/layout.ts';
 import type { MapKernel, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import {
   indexExpr,

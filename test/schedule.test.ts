@@ -1,13 +1,13 @@
 /** Scheduling decisions that keep kernels correct and small. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
+import { GraphBuilder } from '../ir/builder.ts';
 import { compileModel } from '../compiler/compile.ts';
 import type { Expr, MatmulKernel, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
-import { viewIndex } from '../compiler/ir/layout.ts';
-import { OPS } from '../compiler/ops/index.ts';
-import { philoxUniform } from '../compiler/ops/random.ts';
-import type { ElementwiseOpDef } from '../compiler/ops/op.ts';
+import { viewIndex } from '../ir/layout.ts';
+import { OPS } from '../ir/ops/index.ts';
+import { philoxUniform } from '../ir/ops/random.ts';
+import type { ElementwiseOpDef } from '../ir/ops/op.ts';
 import { MAX_KERNEL_INPUTS } from '../compiler/codegen/kernel-ir.ts';
 import { renderWgsl } from '../compiler/codegen/render/wgsl.ts';
 import { schedule } from '../compiler/schedule.ts';

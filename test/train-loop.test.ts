@@ -6,9 +6,9 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildAndOpen } from '../compiler/build.ts';
-import { evaluateOutputs } from '../compiler/ir/evaluate.ts';
-import type { BackendKind } from '../runtime/open.ts';
+import { buildAndOpen } from '../cli/build-and-open.ts';
+import { evaluateOutputs } from '../ir/evaluate.ts';
+import type { BackendKind } from '../artifact/kernels.ts';
 import { createRng } from '../runtime/init.ts';
 import { loadCheckpoint, saveCheckpoint } from '../runtime/checkpoint-file.ts';
 import type { Tensors } from '../runtime/checkpoint.ts';

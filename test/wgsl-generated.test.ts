@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WgslKernel } from '../runtime/backend.ts';
+import type { WgslKernel } from '../artifact/kernels.ts';
 import { requestNodeGpuDevice } from '../runtime/webgpu-node.ts';
 import { EXAMPLES } from './examples.ts';
 

@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { strictDiagnostics } from './typecheck.ts';
-import { GraphBuilder } from '../compiler/ir/builder.ts';
-import { evaluate } from '../compiler/ir/evaluate.ts';
-import { printGraph } from '../compiler/ir/print.ts';
+import { GraphBuilder } from '../ir/builder.ts';
+import { evaluate } from '../ir/evaluate.ts';
+import { printGraph } from '../ir/print.ts';
 import { schedule } from '../compiler/schedule.ts';
 import type { MapKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import {
@@ -26,7 +26,7 @@ import {
   renderWgsl,
   wgslFloatLiteral,
 } from '../compiler/codegen/render/wgsl.ts';
-import type { WgslKernel } from '../runtime/backend.ts';
+import type { WgslKernel } from '../artifact/kernels.ts';
 import { createWebGpuBackend } from '../runtime/backends/webgpu.ts';
 import { requestNodeGpuDevice } from '../runtime/webgpu-node.ts';
 import type { Case, ScheduleTarget } from './backend-corpus.ts';

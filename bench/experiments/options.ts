@@ -1,8 +1,8 @@
 /** The command line of `npm run experiments`, parsed and checked. Pure. */
 import { parseArgs } from 'node:util';
-import { intOption, UsageError } from '../../compiler/cli/main.ts';
-import type { BackendKind } from '../../runtime/open.ts';
-import { BACKEND_KINDS } from '../../runtime/open.ts';
+import { intOption, UsageError } from '../../cli/main.ts';
+import type { BackendKind } from '../../artifact/kernels.ts';
+import { BACKEND_KINDS } from '../../artifact/kernels.ts';
 import type { TableId } from './grid.ts';
 import { TABLE_IDS } from './grid.ts';
 

@@ -4,12 +4,13 @@
  * with `fit`, the test set evaluated after every epoch.
  */
 import { join } from 'node:path';
-import { buildDefinition, openBuiltModel } from '../../compiler/build.ts';
+import { buildDefinition } from '../../compiler/build.ts';
+import { openBuiltModel } from '../../runtime/open-built-model.ts';
 import { TARGET_OF_BACKEND } from '../../compiler/codegen/targets.ts';
-import { lossReadInterval } from '../../compiler/cli/train-command.ts';
+import { lossReadInterval } from '../../cli/train-command.ts';
 import type { Dataset } from '../../runtime/data/dataset.ts';
 import { DivergenceError, fit } from '../../runtime/fit.ts';
-import type { BackendKind } from '../../runtime/open.ts';
+import type { BackendKind } from '../../artifact/kernels.ts';
 import type { Run } from './grid.ts';
 import { EXPERIMENT_MODEL_FILE, EXPERIMENT_SEED, experimentModel } from './model.ts';
 import type { EpochResult, RunResult } from './results.ts';

@@ -11,7 +11,7 @@
 import type { ModelInstance } from '../../runtime/model.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildAndOpen } from '../../compiler/build.ts';
+import { buildAndOpen } from '../../cli/build-and-open.ts';
 import { syntheticMnistBatch } from '../synthetic.ts';
 
 async function openModel(batch: number): Promise<ModelInstance> {

@@ -3,11 +3,11 @@
  * The gradient nodes are added to the same builder, so the result is ordinary IR that can be
  * simplified, compiled, and differentiated again (grad of grad gives Hessian-vector products).
  */
-import type { NodeId } from '../ir/types.ts';
-import { formatShape, sameShape } from '../ir/types.ts';
-import type { GraphBuilder } from '../ir/builder.ts';
-import { GradcError } from '../errors.ts';
-import { NONDIFF, OPS } from '../ops/index.ts';
+import type { NodeId } from '../../ir/types.ts';
+import { formatShape, sameShape } from '../../ir/types.ts';
+import type { GraphBuilder } from '../../ir/builder.ts';
+import { GradcError } from '../../ir/errors.ts';
+import { NONDIFF, OPS } from '../../ir/ops/index.ts';
 
 /** Nodes that depend on any of `sources` (including the sources). */
 function dependents(b: GraphBuilder, sources: readonly NodeId[], upTo: NodeId): Set<NodeId> {

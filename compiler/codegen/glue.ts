@@ -4,7 +4,7 @@
  */
 import { Project, VariableDeclarationKind } from 'ts-morph';
 import type { SourceFile } from 'ts-morph';
-import type { Artifact } from '../../runtime/artifact.ts';
+import type { Artifact } from '../../artifact/format.ts';
 import type { CompiledModel } from '../compile.ts';
 import type { Target } from './targets.ts';
 import { BACKEND_OF_TARGET, TARGETS } from './targets.ts';

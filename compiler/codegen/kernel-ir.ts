@@ -3,9 +3,9 @@
  * statically sized float32 buffers; each kernel is one of three loop structures, lowered once
  * here and rendered per backend.
  */
-import type { PrimKind, Shape } from '../ir/types.ts';
-import type { StridedView, WindowView } from '../ir/layout.ts';
-import { simplifyView } from '../ir/layout.ts';
+import type { PrimKind, Shape } from '../../ir/types.ts';
+import type { StridedView, WindowView } from '../../ir/layout.ts';
+import { simplifyView } from '../../ir/layout.ts';
 
 /**
  * The most input buffers one kernel reads. Fusion stops below it: WebGPU's default limit is 8
@@ -100,7 +100,7 @@ export interface RowScalars {
 /**
  * A uniform float in [0, 1) drawn for output element `i`: the top 24 bits of the first word of
  * Philox4x32-10 with key (`seed`, `stream`) and counter (i, args[0] as a 32-bit word, 0, 0)
- * (compiler/ops/random.ts, `philoxUniform`). `args` holds that one counter expression.
+ * (ir/ops/random.ts, `philoxUniform`). `args` holds that one counter expression.
  */
 export interface RandomExpr<E> {
   readonly op: 'random';

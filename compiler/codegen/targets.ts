@@ -1,5 +1,5 @@
 /** The code-generation targets `gradc build --target` accepts, and the backend each feeds. */
-import type { BackendKind } from '../../runtime/open.ts';
+import type { BackendKind } from '../../artifact/kernels.ts';
 
 /** The targets `gradc build --target` accepts. */
 export const TARGETS = ['js', 'c', 'wgsl', 'cuda'] as const;

@@ -1,5 +1,5 @@
 /** The optimisation pipeline: named passes run in order, each a rule list for `rewrite`. */
-import type { Graph } from '../ir/types.ts';
+import type { Graph } from '../../ir/types.ts';
 import { compact, rewrite } from './rewrite.ts';
 import { SIMPLIFY_RULES } from './simplify.ts';
 

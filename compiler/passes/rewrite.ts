@@ -3,9 +3,9 @@
  * builder that applies the pass's rules before interning. Replaying only what the outputs
  * need is dead-code elimination; interning is common-subexpression elimination.
  */
-import type { Graph, NodeId } from '../ir/types.ts';
-import type { RewriteRule } from '../ir/builder.ts';
-import { GraphBuilder } from '../ir/builder.ts';
+import type { Graph, NodeId } from '../../ir/types.ts';
+import type { RewriteRule } from '../../ir/builder.ts';
+import { GraphBuilder } from '../../ir/builder.ts';
 
 export interface PassResult {
   readonly graph: Graph;

@@ -7,10 +7,10 @@
  * zero; `x*0 → 0` does not hold (inf·0 and NaN·0 are NaN) and is not a rule. Where a gradient is zero because nothing depends on a
  * value, autodiff emits the zero fill directly.
  */
-import type { NodeId } from '../ir/types.ts';
-import { sizeOf } from '../ir/types.ts';
-import type { GraphBuilder, NodeProposal, RewriteRule } from '../ir/builder.ts';
-import { OPS, isElementwise } from '../ops/index.ts';
+import type { NodeId } from '../../ir/types.ts';
+import { sizeOf } from '../../ir/types.ts';
+import type { GraphBuilder, NodeProposal, RewriteRule } from '../../ir/builder.ts';
+import { OPS, isElementwise } from '../../ir/ops/index.ts';
 
 function fillValue(b: GraphBuilder, id: NodeId): number | undefined {
   const node = b.node(id);

@@ -9,7 +9,7 @@ export const buildId = "afe3453bd282f435";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "24001734a32f59e8aa21230ee27a9cd68dd8dafc6499ed0c825fae021f8f9aa9",
+    sourceHash: "f39d80360e991879cd273a243abb54d267e753e2426842b31f26827fecf5e751",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

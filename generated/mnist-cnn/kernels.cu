@@ -3,7 +3,7 @@
 // Programs: train (54 kernels), predict (8 kernels), evaluate (8 kernels).
 // Each kernel takes its input pointers, then `out`; its grid and block are in
 // kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into
-// kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).
+// kernels.fatbin (no NVRTC; flags in artifact/cuda-compile.ts).
 // gradc build afe3453bd282f435
 
 // ---- support code ----

@@ -9,7 +9,7 @@ export const buildId = "398a2b2201b75ba1";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "8e1e35fa93685cdadd25523bbe26007c0cbabda29d4ce33b798710f5ae7390eb",
+    sourceHash: "63c1648cfff3cceec5ee30b4e14584eac66608c91638d713f9facc5e39ea8ff4",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

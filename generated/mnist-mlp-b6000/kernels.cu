@@ -3,7 +3,7 @@
 // Programs: train (22 kernels), predict (4 kernels), evaluate (5 kernels).
 // Each kernel takes its input pointers, then `out`; its grid and block are in
 // kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into
-// kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).
+// kernels.fatbin (no NVRTC; flags in artifact/cuda-compile.ts).
 // gradc build 398a2b2201b75ba1
 
 // ---- support code ----

@@ -9,7 +9,7 @@ export const buildId = "0f9f438abb5c0010";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "45dbefc9795cb9fae367159c92043296859e3d08a79ab766c98144ad0f5fa001",
+    sourceHash: "9567cc095aacd402b55172130a6013671a813d186484c36475e5dbf29b2f6342",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

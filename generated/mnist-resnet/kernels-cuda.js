@@ -9,7 +9,7 @@ export const buildId = "446d0114e685609c";
  * from another source or for other architectures.
  */
 export const cudaBuild = {
-    sourceHash: "404224d3ad29fddc1d7c9d7ffa9bf978a79498d70114b23b02cd47b41d4b73c5",
+    sourceHash: "a9d901dec0b8d9cdc03a7a6e61b2aa28f7f4019e4ebab2010eca4fa114f05218",
     archs: ["sm_80", "sm_90"],
 };
 /** Every `extern "C"` kernel of kernels.cu by name: launch shape and the DSL lines it computes. */

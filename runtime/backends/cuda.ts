@@ -1,23 +1,17 @@
 /**
  * The CUDA backend: the CUDA driver API called through koffi. The kernels come as a fatbin (or
- * PTX) image that `gradc build --target cuda` compiled with nvcc (runtime/backends/
- * cuda-compile.ts; no NVRTC); every buffer is allocated once with cuMemAlloc; uploads,
+ * PTX) image that `gradc build --target cuda` compiled with nvcc (artifact/cuda-compile.ts;
+ * no NVRTC); every buffer is allocated once with cuMemAlloc; uploads,
  * launches and downloads are ordered on one stream; a program is a fixed sequence of
  * cuLaunchKernel calls, captured once into a CUDA graph and replayed with cuGraphLaunch where
  * the driver allows. Every driver call's result is checked; a failing launch names the kernel
  * and its DSL lines.
  */
 import koffi from 'koffi';
-import type {
-  Backend,
-  CudaBuild,
-  CudaKernel,
-  DeviceBuffer,
-  Launch,
-  PreparedProgram,
-} from '../backend.ts';
+import type { Backend, DeviceBuffer, Launch, PreparedProgram } from '../backend.ts';
+import type { CudaBuild, CudaKernel } from '../../artifact/kernels.ts';
 import type { CudaOpenOptions } from '../open.ts';
-import { loadCudaImage } from './cuda-compile.ts';
+import { loadCudaImage } from '../../artifact/cuda-compile.ts';
 
 /** No driver, no device, or a driver call failed. */
 export class CudaError extends Error {

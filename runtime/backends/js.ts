@@ -2,7 +2,8 @@
  * The plain-TypeScript backend: buffers are Float32Arrays and kernels are the functions the JS
  * renderer emitted (compiler/codegen/render/js.ts), called in place.
  */
-import type { Backend, BoundLaunch, DeviceBuffer, HostBackend, JsKernel } from '../backend.ts';
+import type { Backend, BoundLaunch, DeviceBuffer, HostBackend } from '../backend.ts';
+import type { JsKernel } from '../../artifact/kernels.ts';
 import { fromHostBackend } from '../backend.ts';
 
 class JsBuffer implements DeviceBuffer {

@@ -13,8 +13,8 @@ import { join, resolve } from 'node:path';
 import koffi from 'koffi';
 import type { Backend, BoundLaunch, DeviceBuffer, HostBackend } from '../backend.ts';
 import { fromHostBackend } from '../backend.ts';
-import { writeAtomically } from '../atomic-file.ts';
-import { gradcCacheDir } from '../cache-dir.ts';
+import { writeAtomically } from '../../artifact/atomic-file.ts';
+import { gradcCacheDir } from '../../artifact/cache-dir.ts';
 
 /**
  * Flags for the kernels: vectorise for this CPU, OpenMP threads, no contraction of elementwise

@@ -17,9 +17,8 @@
  * - Once the device is lost (or destroyed), every call throws an error that says so and why,
  *   and a download waiting for the GPU rejects instead of hanging.
  */
-import type {
-  Backend, DeviceBuffer, GpuDeviceLike, Launch, PreparedProgram, WgslKernel,
-} from '../backend.ts';
+import type { Backend, DeviceBuffer, GpuDeviceLike, Launch, PreparedProgram } from '../backend.ts';
+import type { WgslKernel } from '../../artifact/kernels.ts';
 
 /** How the WebGPU backend reports errors and warnings. */
 export interface WebGpuBackendOptions {

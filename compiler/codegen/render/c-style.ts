@@ -8,11 +8,11 @@
  */
 import { template } from './templates.ts';
 import { lineCommentText } from '../escape.ts';
-import type { PrimKind, Shape } from '../../ir/types.ts';
-import type { StridedView, ViewAxis, WindowView } from '../../ir/layout.ts';
-import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../ir/layout.ts';
-import type { ComputedKind } from '../../ops/index.ts';
-import { OPS, elementwiseOp } from '../../ops/index.ts';
+import type { PrimKind, Shape } from '../../../ir/types.ts';
+import type { StridedView, ViewAxis, WindowView } from '../../../ir/layout.ts';
+import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../../ir/layout.ts';
+import type { ComputedKind } from '../../../ir/ops/index.ts';
+import { OPS, elementwiseOp } from '../../../ir/ops/index.ts';
 import type {
   BufferDecl,
   Expr,
@@ -1031,7 +1031,7 @@ function summary(kernel: Kernel, ins: readonly string[]): string {
 
 /**
  * Estimated cost of one output element: each primitive applied or drawn counts its record's
- * `cost` (compiler/ops/), each load, constant and index 1.
+ * `cost` (ir/ops/), each load, constant and index 1.
  */
 export function exprCost(expr: Expr): number {
   return foldExpr<number>(expr, (e, args) => {

@@ -4,7 +4,7 @@
  * float *restrict out)` per kernel, plus `gradc_alloc`/`gradc_free` for the native runtime.
  * Compile with `-O3 -march=native -fopenmp -shared -fPIC`.
  */
-import type { WindowView } from '../../ir/layout.ts';
+import type { WindowView } from '../../../ir/layout.ts';
 import type {
   Expr,
   Kernel,
@@ -54,7 +54,7 @@ import {
   prologueFunction,
   OUTPUT_NAME,
 } from './c-style.ts';
-import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../ir/layout.ts';
+import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../../ir/layout.ts';
 import { template } from './templates.ts';
 
 /**

@@ -18,15 +18,15 @@
  *   the grid's z.
  *
  * Float semantics: `expf`, `logf`, `tanhf`, `powf` and correctly rounded `sqrtf` and `/`
- * (nvcc's defaults, which runtime/backends/cuda-compile.ts also spells out), never the fast
+ * (nvcc's defaults, which artifact/cuda-compile.ts also spells out), never the fast
  * intrinsics; `maximum` propagates NaN like Math.max; literals are exact.
  *
  * NVRTC is not used: nvcc compiles kernels.cu into kernels.fatbin when the model is built,
  * and the runtime runs nvcc itself only when that fatbin is missing or stale.
  */
-import { GradcError } from '../../errors.ts';
-import type { CudaKernel } from '../../../runtime/backend.ts';
-import { cudaSourceHash } from '../../../runtime/backends/cuda-compile.ts';
+import { GradcError } from '../../../ir/errors.ts';
+import type { CudaKernel } from '../../../artifact/kernels.ts';
+import { cudaSourceHash } from '../../../artifact/cuda-compile.ts';
 import type {
   Kernel,
   MapKernel,
@@ -286,7 +286,7 @@ function renderSource(
     header: moduleHeader(schedule, meta, 'rendered as CUDA C for NVIDIA GPUs', 'cuda.ts', [
       'Each kernel takes its input pointers, then `out`; its grid and block are in',
       'kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into',
-      'kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).',
+      'kernels.fatbin (no NVRTC; flags in artifact/cuda-compile.ts).',
     ]),
     ...supportSection(supportFor(code.join('\n'), SUPPORT)),
     kernels: code,

@@ -30,7 +30,7 @@ import {
   rowKernelLines,
   prologueFunction,
 } from './c-style.ts';
-import type { WindowView } from '../../ir/layout.ts';
+import type { WindowView } from '../../../ir/layout.ts';
 import { template } from './templates.ts';
 import { jsString } from '../escape.ts';
 

@@ -17,9 +17,9 @@
  * Everything stays within WebGPU's default limits (256 invocations and 16 KiB of workgroup
  * memory per workgroup, 8 storage buffers per stage), so the kernels run on any adapter.
  */
-import { GradcError } from '../../errors.ts';
-import { OPS } from '../../ops/index.ts';
-import { isElementwise } from '../../ops/op.ts';
+import { GradcError } from '../../../ir/errors.ts';
+import { OPS } from '../../../ir/ops/index.ts';
+import { isElementwise } from '../../../ir/ops/op.ts';
 import type {
   EpilogueKernel,
   Expr,

@@ -6,11 +6,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { resolve } from 'node:path';
-import type { BuildOptions } from '../build.ts';
-import { buildKey, checkOutDir, defaultBuildFolder, isUpToDate, recordedInputs } from '../build-cache.ts';
-import type { Target } from '../codegen/targets.ts';
-import { DEFAULT_TARGETS, TARGETS, isTarget } from '../codegen/targets.ts';
-import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../../runtime/backends/cuda-compile.ts';
+import type { BuildOptions } from '../compiler/build.ts';
+import { buildKey, checkOutDir, defaultBuildFolder, isUpToDate, recordedInputs } from '../compiler/build-cache.ts';
+import type { Target } from '../compiler/codegen/targets.ts';
+import { DEFAULT_TARGETS, TARGETS, isTarget } from '../compiler/codegen/targets.ts';
+import { DEFAULT_CUDA_ARCHS, isCudaArch } from '../artifact/cuda-compile.ts';
 import { UsageError, intOption, parseCommand, seedOption } from './main.ts';
 
 export function parseTargets(value: string | undefined): Target[] {
@@ -75,13 +75,13 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     console.log(`up to date ${folder} (gradc build --force builds anyway)`);
     return 0;
   }
-  const { buildModel } = await import('../build.ts');
+  const { buildModel } = await import('../compiler/build.ts');
   const result = await buildModel(file, options);
   const { compiled } = result;
-  const { formatWarning } = await import('../compile.ts');
+  const { formatWarning } = await import('../compiler/compile.ts');
   for (const w of compiled.warnings) process.stderr.write(`gradc: warning: ${formatWarning(w)}\n`);
   if (values.verbose) {
-    const { memoryReport } = await import('../memory.ts');
+    const { memoryReport } = await import('../compiler/memory.ts');
     for (const g of compiled.graphs) {
       for (const r of g.reports) {
         const hits = Object.entries(r.ruleHits).map(([rule, n]) => `${rule}×${n}`).join(' ');
@@ -92,7 +92,7 @@ export async function buildCommand(argv: readonly string[]): Promise<number> {
     console.log(memoryReport(compiled.schedule));
   }
   if (values.explain) {
-    const { explainSchedule } = await import('../explain.ts');
+    const { explainSchedule } = await import('../compiler/explain.ts');
     for (const line of explainSchedule(compiled.schedule)) console.log(line);
   }
   if (values['print-graph']) {

@@ -8,7 +8,7 @@
  */
 
 /** The closed set of primitives. Everything else (relu, softmax, losses, layers, optimizers) is a
- * composition of these, written in dsl/. Each kind has one record in compiler/ops/. */
+ * composition of these, written in dsl/. Each kind has one record in ir/ops/. */
 export const PRIM_KINDS = [
   'input', 'fill',
   'iota', 'random_uniform',

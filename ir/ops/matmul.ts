@@ -2,8 +2,8 @@
  * 2-D matrix product with optional transposed operands: attrs { transA, transB }.
  * Folding transposes into the product keeps the backward pass free of copies.
  */
-import type { Attrs, Shape } from '../ir/types.ts';
-import { formatShape } from '../ir/types.ts';
+import type { Attrs, Shape } from '../types.ts';
+import { formatShape } from '../types.ts';
 import { ShapeError } from '../errors.ts';
 import type { OpDef } from './op.ts';
 

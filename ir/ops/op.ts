@@ -1,10 +1,10 @@
 /** The shape of one primitive's record: its meaning in one place. */
-import type { Attrs, Node, NodeId, PrimKind, Shape } from '../ir/types.ts';
-import type { GraphBuilder } from '../ir/builder.ts';
+import type { Attrs, Node, NodeId, PrimKind, Shape } from '../types.ts';
+import type { GraphBuilder } from '../builder.ts';
 
 /**
  * How the scheduler lowers a primitive into a kernel. `random` is fused like elementwise work,
- * but its value also depends on the element's index (compiler/ops/random.ts).
+ * but its value also depends on the element's index (ir/ops/random.ts).
  */
 export type OpCategory = 'source' | 'elementwise' | 'random' | 'reduce' | 'movement' | 'window' | 'matmul';
 

@@ -2,9 +2,9 @@
  * Leaves of the graph: named inputs (data, parameters, optimizer state), constant fills and
  * index ramps (iota).
  */
-import type { Attrs, Shape } from '../ir/types.ts';
-import { formatShape, sizeOf } from '../ir/types.ts';
-import { axisView, viewIndex } from '../ir/layout.ts';
+import type { Attrs, Shape } from '../types.ts';
+import { formatShape, sizeOf } from '../types.ts';
+import { axisView, viewIndex } from '../layout.ts';
 import { ShapeError } from '../errors.ts';
 import type { OpDef } from './op.ts';
 

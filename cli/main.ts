@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { GradcError } from '../errors.ts';
+import { GradcError } from '../ir/errors.ts';
 
 export const USAGE = `gradc: compile typed neural-network declarations into kernels and train them
 

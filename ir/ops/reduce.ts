@@ -1,8 +1,8 @@
 /** Reductions over a set of axes. attrs: { axes (sorted, unique), keepDims }. */
-import type { Attrs, NodeId, PrimKind, Shape } from '../ir/types.ts';
-import { formatShape, sizeOf } from '../ir/types.ts';
+import type { Attrs, NodeId, PrimKind, Shape } from '../types.ts';
+import { formatShape, sizeOf } from '../types.ts';
 import { ShapeError } from '../errors.ts';
-import { keptShape, reducedShape, reductionLayout, viewIndex } from '../ir/layout.ts';
+import { keptShape, reducedShape, reductionLayout, viewIndex } from '../layout.ts';
 import type { EvalArgs, OpDef, VjpContext } from './op.ts';
 
 function axesOf(attrs: Attrs): number[] {

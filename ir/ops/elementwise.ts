@@ -2,8 +2,8 @@
  * Elementwise primitives. Inputs have the same shape as the output (the builder inserts
  * explicit `broadcast` nodes), so one shape rule and one evaluator serve them all.
  */
-import type { PrimKind, Shape } from '../ir/types.ts';
-import { formatShape, sameShape } from '../ir/types.ts';
+import type { PrimKind, Shape } from '../types.ts';
+import { formatShape, sameShape } from '../types.ts';
 import { ShapeError } from '../errors.ts';
 import type { ElementwiseOpDef, EvalArgs } from './op.ts';
 import { NONDIFF } from './op.ts';

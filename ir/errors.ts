@@ -1,5 +1,5 @@
-import type { SourceLoc } from './ir/types.ts';
-import { formatLoc } from './ir/types.ts';
+import type { SourceLoc } from './types.ts';
+import { formatLoc } from './types.ts';
 
 /**
  * A mistake in the user's model or command line. The CLI prints `message` without a stack

@@ -4,16 +4,16 @@
  * history after every epoch.
  */
 import { resolve } from 'node:path';
-import type { BackendKind } from '../../runtime/open.ts';
-import { BACKEND_KINDS } from '../../runtime/open.ts';
-import type { EpochRecord, FitResult, TrainProgress } from '../../runtime/fit.ts';
-import { fit } from '../../runtime/fit.ts';
-import type { ModelInstance } from '../../runtime/model.ts';
-import type { Checkpoint } from '../../runtime/checkpoint.ts';
-import { CheckpointError } from '../../runtime/checkpoint.ts';
-import { loadCheckpoint, saveCheckpoint, writeFileAtomically } from '../../runtime/checkpoint-file.ts';
-import { checkOutDir } from '../build-cache.ts';
-import { TARGET_OF_BACKEND } from '../codegen/targets.ts';
+import type { BackendKind } from '../artifact/kernels.ts';
+import { BACKEND_KINDS } from '../artifact/kernels.ts';
+import type { EpochRecord, FitResult, TrainProgress } from '../runtime/fit.ts';
+import { fit } from '../runtime/fit.ts';
+import type { ModelInstance } from '../runtime/model.ts';
+import type { Checkpoint } from '../runtime/checkpoint.ts';
+import { CheckpointError } from '../runtime/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint, writeFileAtomically } from '../runtime/checkpoint-file.ts';
+import { checkOutDir } from '../compiler/build-cache.ts';
+import { TARGET_OF_BACKEND } from '../compiler/codegen/targets.ts';
 import { UsageError, intOption, numberOption, parseCommand, seedOption } from './main.ts';
 import { parseCudaArchs } from './build-command.ts';
 import { checkWritableFile } from './output-paths.ts';
@@ -116,7 +116,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   if (values.history !== undefined) checkWritableFile(values.history, '--history');
   if (values.out !== undefined) checkOutDir(resolve(values.out));
   // Without a GPU, say so before compiling anything.
-  if (backend === 'cuda') (await import('../../runtime/backends/cuda.ts')).probeCuda();
+  if (backend === 'cuda') (await import('../runtime/backends/cuda.ts')).probeCuda();
   // A broken checkpoint is refused before anything is built.
   const resumeFile = values.resume !== undefined ? loadCheckpoint(values.resume) : undefined;
   const data = loadTrainData({
@@ -128,7 +128,8 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   });
   const build = { targets: [TARGET_OF_BACKEND[backend]], batch, seed, cudaArchs };
   // The compiler is loaded only now: a mistake in the options or the data is reported at once.
-  const { buildIntoCache, buildModel, openBuiltModel } = await import('../build.ts');
+  const { buildIntoCache, buildModel } = await import('../compiler/build.ts');
+  const { openBuiltModel } = await import('../runtime/open-built-model.ts');
   const { outDir } = values.out !== undefined
     ? await buildModel(positionals[0], { ...build, outDir: values.out })
     : await buildIntoCache(positionals[0], build);

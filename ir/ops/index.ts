@@ -1,5 +1,5 @@
 /** The op registry: one record per primitive, checked complete by the type system. */
-import type { PrimKind } from '../ir/types.ts';
+import type { PrimKind } from '../types.ts';
 import type { ElementwiseOpDef, Float32Accuracy, OpDef } from './op.ts';
 import { isElementwise } from './op.ts';
 import { fill, input, iota } from './source.ts';

@@ -141,7 +141,7 @@ export interface WindowAxis {
 
 /**
  * A gather that may fall outside its input: the patches of a convolution or pooling window
- * (with padding) and the terms of their adjoint (compiler/ops/window.ts). Output element `i`
+ * (with padding) and the terms of their adjoint (ir/ops/window.ts). Output element `i`
  * (row-major over `outShape`) reads the input (contiguous, of `inShape`) at the coordinates its
  * `axes` give, or `fill` where one of them is undefined.
  */

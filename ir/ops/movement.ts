@@ -1,8 +1,8 @@
 /** Movement primitives: they change how elements are indexed, never their values. */
-import { formatShape, sizeOf } from '../ir/types.ts';
+import { formatShape, sizeOf } from '../types.ts';
 import { ShapeError } from '../errors.ts';
-import type { StridedView } from '../ir/layout.ts';
-import { broadcastStrides, inversePerm, transposeStrides, viewIndex } from '../ir/layout.ts';
+import type { StridedView } from '../layout.ts';
+import { broadcastStrides, inversePerm, transposeStrides, viewIndex } from '../layout.ts';
 import type { EvalArgs, OpDef } from './op.ts';
 
 function gather(input: Float64Array, view: StridedView): Float64Array {

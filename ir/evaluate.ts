@@ -1,7 +1,7 @@
 /** The float64 reference interpreter: the meaning every backend is tested against. */
 import type { Graph, NodeId } from './types.ts';
 import { formatShape, sizeOf } from './types.ts';
-import { OPS } from '../ops/index.ts';
+import { OPS } from './ops/index.ts';
 
 export type Feeds = Readonly<Record<string, ArrayLike<number>>>;
 

@@ -12,11 +12,11 @@
  * bottom, left, right] }; `patches` adds { fill }, `unpatches` { shape } (the [N,H,W,C] it
  * adds into).
  */
-import type { Attrs, Shape } from '../ir/types.ts';
-import { formatShape, sizeOf } from '../ir/types.ts';
+import type { Attrs, Shape } from '../types.ts';
+import { formatShape, sizeOf } from '../types.ts';
 import { ShapeError } from '../errors.ts';
-import type { WindowAxis, WindowView } from '../ir/layout.ts';
-import { stridesOf, windowIndex } from '../ir/layout.ts';
+import type { WindowAxis, WindowView } from '../layout.ts';
+import { stridesOf, windowIndex } from '../layout.ts';
 import type { OpDef } from './op.ts';
 
 /** How windows slide over the spatial axes (H, W) of an NHWC tensor. */

@@ -12,9 +12,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CudaBuild } from '../backend.ts';
-import { writeAtomically } from '../atomic-file.ts';
-import { gradcCacheDir } from '../cache-dir.ts';
+import type { CudaBuild } from './kernels.ts';
+import { writeAtomically } from './atomic-file.ts';
+import { gradcCacheDir } from './cache-dir.ts';
 
 /** What `--cuda-arch` defaults to: Ampere (A100) and Hopper (H100, H200). */
 export const DEFAULT_CUDA_ARCHS: readonly string[] = ['sm_80', 'sm_90'];

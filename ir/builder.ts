@@ -5,11 +5,11 @@
  */
 import type { Attrs, Graph, Node, NodeId, PrimKind, Shape, SourceLoc } from './types.ts';
 import { formatShape, sameShape } from './types.ts';
-import { GradcError, ShapeError } from '../errors.ts';
-import { OPS } from '../ops/index.ts';
-import type { BinaryKind } from '../ops/index.ts';
-import type { WindowGeometry } from '../ops/window.ts';
-import { geometryAttrs } from '../ops/window.ts';
+import { GradcError, ShapeError } from './errors.ts';
+import { OPS } from './ops/index.ts';
+import type { BinaryKind } from './ops/index.ts';
+import type { WindowGeometry } from './ops/window.ts';
+import { geometryAttrs } from './ops/window.ts';
 import { shapeProblem } from './limits.ts';
 
 /** A node about to be built, after its inputs were built. */
@@ -118,7 +118,7 @@ export class GraphBuilder {
 
   /**
    * Every node's shape: positive safe integer sizes and at most MAX_ELEMENTS elements
-   * (compiler/ir/limits.ts), refused at the user's line. Inputs, fills, reshapes and
+   * (ir/limits.ts), refused at the user's line. Inputs, fills, reshapes and
    * broadcasts bring new sizes; every other node's result is checked for its element count.
    */
   private checkShape(kind: PrimKind, shape: unknown): void {
@@ -166,7 +166,7 @@ export class GraphBuilder {
 
   /**
    * Uniform draws in [0, 1) of `shape`, one per element, keyed by (`seed`, `stream`) and
-   * counted by `counter` (the step, broadcast): compiler/ops/random.ts.
+   * counted by `counter` (the step, broadcast): ir/ops/random.ts.
    */
   randomUniform(counter: NodeId, shape: Shape, seed: number, stream: number): NodeId {
     return this.make('random_uniform', [this.broadcastTo(counter, shape)], { seed, stream });
@@ -278,7 +278,7 @@ export class GraphBuilder {
     return this.make('transpose', [x], { perm: [...perm] });
   }
 
-  /** Every window of an NHWC tensor (compiler/ops/window.ts), `fill` in the padding. */
+  /** Every window of an NHWC tensor (ir/ops/window.ts), `fill` in the padding. */
   patches(x: NodeId, geometry: WindowGeometry, fill: number): NodeId {
     return this.make('patches', [x], { ...geometryAttrs(geometry), fill });
   }

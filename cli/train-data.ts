@@ -5,10 +5,10 @@
  * classes), or `--validation-split F` to hold out a fraction. `--train-limit`/`--test-limit`
  * keep the first N examples.
  */
-import type { Dataset } from '../../runtime/data/dataset.ts';
-import { datasetRows } from '../../runtime/data/dataset.ts';
-import { loadCsvFile, loadIdxFiles } from '../../runtime/data/files.ts';
-import { loadMnist, mnistDataset } from '../../runtime/data/mnist.ts';
+import type { Dataset } from '../runtime/data/dataset.ts';
+import { datasetRows } from '../runtime/data/dataset.ts';
+import { loadCsvFile, loadIdxFiles } from '../runtime/data/files.ts';
+import { loadMnist, mnistDataset } from '../runtime/data/mnist.ts';
 import { UsageError } from './main.ts';
 
 export interface TrainDataOptions {

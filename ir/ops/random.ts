@@ -6,7 +6,7 @@
  * backend renders the same integer arithmetic (compiler/codegen/render/*, templates
  * `support-philox`), and this module is the reference they are tested against.
  */
-import type { Attrs } from '../ir/types.ts';
+import type { Attrs } from '../types.ts';
 import { ShapeError } from '../errors.ts';
 import type { EvalArgs, FusedOpDef } from './op.ts';
 import { NONDIFF } from './op.ts';
