@@ -37,6 +37,9 @@ export interface ProgramSummary {
   readonly kernels: number;
   readonly products: number;
   readonly reductions: number;
+  /** Row kernels (maps with per-row values, compiler/rows.ts). */
+  readonly rowKernels: number;
+  /** Other maps. */
   readonly maps: number;
   readonly traffic: Traffic;
 }
@@ -51,7 +54,8 @@ export function programSummary(buffers: readonly BufferDecl[], program: Program)
     kernels: program.kernels.length,
     products: count('matmul'),
     reductions: count('reduce'),
-    maps: count('map'),
+    rowKernels: program.kernels.filter((k) => k.kind === 'map' && k.rows).length,
+    maps: program.kernels.filter((k) => k.kind === 'map' && !k.rows).length,
     traffic,
   };
 }
@@ -62,11 +66,25 @@ export function formatBytes(bytes: number): string {
   return `${unit === 'B' ? bytes : (bytes / scale).toPrecision(3)} ${unit}`;
 }
 
-/** `train: 37 kernels (8 products, 8 reductions, 21 maps); per run reads 21.4 MB, writes 9.02 MB`. */
+/** `3 products`, `1 product`. */
+function counted(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/**
+ * `train: 13 kernels (8 products, 4 reductions, 1 row kernel, 0 maps); per run reads 12.9 MB,
+ * writes 3.49 MB`.
+ */
 export function summaryLine(summary: ProgramSummary): string {
-  const { name, kernels, products, reductions, maps, traffic } = summary;
+  const { name, kernels, products, reductions, rowKernels, maps, traffic } = summary;
+  const kinds = [
+    counted(products, 'product', 'products'),
+    counted(reductions, 'reduction', 'reductions'),
+    counted(rowKernels, 'row kernel', 'row kernels'),
+    counted(maps, 'map', 'maps'),
+  ];
   return (
-    `${name}: ${kernels} kernels (${products} products, ${reductions} reductions, ${maps} maps); ` +
+    `${name}: ${counted(kernels, 'kernel', 'kernels')} (${kinds.join(', ')}); ` +
     `per run reads ${formatBytes(traffic.read)}, writes ${formatBytes(traffic.written)}`
   );
 }
@@ -82,7 +100,7 @@ function work(kernel: Kernel): string {
     case 'reduce':
       return `${kernel.op} ${kernel.outSize} x ${kernel.reduceSize}`;
     case 'map':
-      return `map ${kernel.size}`;
+      return kernel.rows ? `rows ${kernel.size / kernel.rows.perRow} x ${kernel.rows.width}` : `map ${kernel.size}`;
   }
 }
 

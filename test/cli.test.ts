@@ -75,8 +75,8 @@ describe('gradc CLI', () => {
     const out = scratchDir();
     const r = gradc('build', 'examples/mnist-mlp.ts', '--out', out, '--target', 'js', '--explain');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^train: 13 kernels \(8 products, 4 reductions, 1 maps\); per run reads [\d.]+ MB, writes [\d.]+ MB$/m);
-    expect(r.stdout).toMatch(/^predict: 4 kernels \(3 products, 0 reductions, 1 maps\)/m);
+    expect(r.stdout).toMatch(/^train: 13 kernels \(8 products, 4 reductions, 1 row kernel, 0 maps\); per run reads [\d.]+ MB, writes [\d.]+ MB$/m);
+    expect(r.stdout).toMatch(/^predict: 4 kernels \(3 products, 0 reductions, 1 row kernel, 0 maps\)/m);
     expect(r.stdout).toMatch(/^  train_000_matmul  matmul 600x250x784  reads 2\.67 MB, writes 600 kB$/m);
     expect(r.stdout).toMatch(/^    %\d+ matmul  examples\/mnist-mlp\.ts:\d+:\d+ dense$/m);
     expect(r.stdout).toMatch(/^  storage \d+ \([\d.]+ [kM]B\): train\.%\d+/m);

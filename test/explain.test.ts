@@ -20,10 +20,10 @@ describe('explain', () => {
     expect(kernelTraffic(sched.buffers, matmul)).toEqual({ read: 4 * (12 + 6), written: 4 * 8 });
     expect(kernelTraffic(sched.buffers, map)).toEqual({ read: 4 * (8 + 2), written: 4 * 8 });
     expect(programSummary(sched.buffers, sched.programs[0])).toEqual({
-      name: 'p', kernels: 2, products: 1, reductions: 0, maps: 1, traffic: { read: 4 * 28, written: 4 * 16 },
+      name: 'p', kernels: 2, products: 1, reductions: 0, rowKernels: 0, maps: 1, traffic: { read: 4 * 28, written: 4 * 16 },
     });
     const lines = explainSchedule(sched);
-    expect(lines[0]).toBe('p: 2 kernels (1 products, 0 reductions, 1 maps); per run reads 112 B, writes 64 B');
+    expect(lines[0]).toBe('p: 2 kernels (1 product, 0 reductions, 0 row kernels, 1 map); per run reads 112 B, writes 64 B');
     expect(lines.filter((l) => /^ {2}p_\d{3}_/.test(l))).toHaveLength(2);
     // Fused, the product's epilogue adds the bias and applies ReLU where the product is stored:
     // the product never goes to memory between two kernels.
