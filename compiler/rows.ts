@@ -19,8 +19,8 @@
  * through a window, draw random numbers or update in place stay out.
  *
  * Prologue fusion (`fusePrologues`): a map kernel whose output only a reduction reads, as the
- * reduced input, becomes that reduction's prologue (`ReduceKernel.prologue`): a ReLU mask
- * before a bias gradient's column sum, or a per-row loss before the sum over the batch.
+ * reduced input, becomes that reduction's prologue (`ReduceKernel.prologue`): the squares
+ * before a batch normalisation's variance sum, or a per-row loss before the sum over the batch.
  *
  * Both keep every value as the unfused kernels compute it: the same operations on the same
  * operands, each reduction folded in the same order.
