@@ -184,7 +184,14 @@ export function buildIdOf(compiled: CompiledModel, targets: readonly Target[], c
     targets: TARGETS.filter((t) => targets.includes(t)),
     cudaArchs: targets.includes('cuda') ? cudaArchs : [],
     artifact: toArtifact(compiled),
-    schedule: compiled.schedule,
+    // A kernel's identity is what its name is made of, and the name is hashed with the rest.
+    schedule: {
+      ...compiled.schedule,
+      programs: compiled.schedule.programs.map((p) => ({
+        ...p,
+        kernels: p.kernels.map(({ identity: _identity, ...kernel }) => kernel),
+      })),
+    },
   });
   return hash.digest('hex').slice(0, 16);
 }

@@ -16,7 +16,7 @@
  */
 import { readsOnlyAtItsElement } from './in-place.ts';
 import type { EpilogueKernel, Expr, Kernel, MapKernel } from './codegen/kernel-ir.ts';
-import { MAX_KERNEL_INPUTS, exprNodes, foldExpr, withArgs } from './codegen/kernel-ir.ts';
+import { MAX_KERNEL_INPUTS, exprNodes, foldExpr, withArgs, withIdentity } from './codegen/kernel-ir.ts';
 
 /** The product or reduction a map kernel can take as its epilogue's value, and which of its inputs it is. */
 interface Candidate {
@@ -69,20 +69,13 @@ function withEpilogue<K extends EpilogueKernel>(producer: K, map: MapKernel, inp
   return { ...producer, inputs, output: map.output, epilogue, sources: [...producer.sources, ...map.sources] };
 }
 
-const KERNEL_NAME = /^(.*)_(\d{3})_(\w+)$/;
-
-/** A kernel name `<program>_<position>_<kind>` with another kind: `train_004_map` → `train_004_rows`. */
-export function withKind(name: string, kind: string): string {
-  const match = KERNEL_NAME.exec(name);
-  return match ? `${match[1]}_${match[2]}_${kind}` : name;
-}
-
-/** Kernels renamed `<program>_<position>_<kind>` after fusion took some out. */
+/**
+ * Kernels renumbered after fusion took some out: each kernel computing part of the graph gets
+ * its index in the program as its position, and the name made of it (`train_005_matmul` →
+ * `train_004_matmul`).
+ */
 export function renumbered(kernels: readonly Kernel[]): Kernel[] {
-  return kernels.map((k, i) => {
-    const match = KERNEL_NAME.exec(k.name);
-    return match ? { ...k, name: `${match[1]}_${String(i).padStart(3, '0')}_${match[3]}` } : k;
-  });
+  return kernels.map((k, i) => (k.identity?.role === 'compute' ? withIdentity(k, { ...k.identity, position: i }) : k));
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import { isIdentityAxes, simplifyView } from '../ir/layout.ts';
 import type { Expr, Kernel, MapKernel, MatmulKernel, ReduceKernel } from './codegen/kernel-ir.ts';
-import { exprNodes, foldExpr, withArgs } from './codegen/kernel-ir.ts';
+import { assignedBy, exprNodes, foldExpr, withArgs } from './codegen/kernel-ir.ts';
 
 /** The loads of input `input` in `expr`. */
 function loadsOfInput(expr: Expr, input: number): Expr[] {
@@ -81,21 +81,19 @@ function canWriteInPlace(producer: Kernel, target: number): producer is MapKerne
 }
 
 /**
- * `kernels` (a program, its copy kernels last) with every copy named in `copies` folded into the
- * kernel that computes its source, where that is safe; `outputs` are buffers the caller reads
- * after the program, which must stay as they are.
+ * `kernels` (a program, its copy kernels last) with every copy (an `assign` kernel, which
+ * records the parameter or state it writes) folded into the kernel that computes its source,
+ * where that is safe; `outputs` are buffers the caller reads after the program, which must stay
+ * as they are.
  */
-export function updateInPlace(
-  kernels: readonly Kernel[],
-  copies: ReadonlySet<string>,
-  outputs: ReadonlySet<number>,
-): Kernel[] {
+export function updateInPlace(kernels: readonly Kernel[], outputs: ReadonlySet<number>): Kernel[] {
   let list = [...kernels];
+  const copies = list.filter((k) => assignedBy(k) !== undefined);
   // The temporaries the copies read. A fold can redirect a later copy to read a parameter (two
   // updates sharing one new value): that copy must stay a copy.
-  const temps = new Set(list.filter((k) => copies.has(k.name)).map((k) => k.inputs[0]));
-  for (const name of copies) {
-    const c = list.findIndex((k) => k.name === name);
+  const temps = new Set(copies.map((k) => k.inputs[0]));
+  for (const assigns of copies.map(assignedBy)) {
+    const c = list.findIndex((k) => assignedBy(k) === assigns);
     const [temp] = list[c].inputs;
     const target = list[c].output;
     const p = list.findIndex((k) => k.output === temp);

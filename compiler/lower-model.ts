@@ -9,7 +9,7 @@ import { GraphBuilder } from '../ir/builder.ts';
 import { gradients, hessianVectorProduct } from './autodiff/grad.ts';
 import { compact } from './passes/rewrite.ts';
 import type { ModelSpec } from '../dsl/spec.ts';
-import { GRAD_PREFIX, HVP_PREFIX, LOSS_OUTPUT, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/spec.ts';
+import { LOSS_OUTPUT, isGradientPlaceholder, tensorName, tensorRole } from '../dsl/spec.ts';
 
 /**
  * The train graph of a declaration. Predict and evaluate come from `buildPredictGraph` and
@@ -25,8 +25,7 @@ export interface ModelGraphs {
 function isPlaceholder(graph: Graph, id: NodeId): boolean {
   const node = graph.nodes[id];
   if (node.kind !== 'input') return false;
-  const name = node.attrs.name as string;
-  return name.startsWith(GRAD_PREFIX) || name.startsWith(HVP_PREFIX);
+  return isGradientPlaceholder(node.attrs.name as string);
 }
 
 /** Ids that depend on a gradient or Hessian-vector product placeholder. */
@@ -91,9 +90,8 @@ function lowerTrain(spec: ModelSpec): { graph: Graph; untrained: string[] } {
   const params = spec.params.map((p) => b.input(p.name, p.shape));
   const { grads, reached } = gradients(b, loss, params);
   spec.params.forEach((p, i) => {
-    const placeholder = graph.nodes.findIndex(
-      (n) => n.kind === 'input' && n.attrs.name === `${GRAD_PREFIX}${p.name}`,
-    );
+    const name = tensorName({ kind: 'grad', param: p.name });
+    const placeholder = graph.nodes.findIndex((n) => n.kind === 'input' && n.attrs.name === name);
     if (placeholder >= 0) map.set(placeholder, grads[i]);
   });
   const resolveProduct = productResolver(spec, b, grads, params, map);
@@ -104,7 +102,7 @@ function lowerTrain(spec: ModelSpec): { graph: Graph; untrained: string[] } {
   const outputs = Object.create(null) as Record<string, NodeId>;
   outputs[LOSS_OUTPUT] = loss;
   for (const [name, id] of Object.entries(graph.outputs)) {
-    if (name.startsWith(UPDATE_PREFIX)) outputs[name] = map.get(id)!;
+    if (tensorRole(name)?.kind === 'update') outputs[name] = map.get(id)!;
   }
   const untrained = spec.params.filter((_, i) => !reached[i]).map((p) => p.name);
   return { graph: compact(b.finish(outputs)), untrained };
@@ -113,7 +111,7 @@ function lowerTrain(spec: ModelSpec): { graph: Graph; untrained: string[] } {
 export function buildPredictGraph(spec: ModelSpec): Graph {
   const outputs = Object.create(null) as Record<string, NodeId>;
   for (const [name, id] of Object.entries(spec.graph.outputs)) {
-    if (name.startsWith(PREDICT_PREFIX)) outputs[name] = id;
+    if (tensorRole(name)?.kind === 'predict') outputs[name] = id;
   }
   return compact({ ...spec.graph, outputs });
 }

@@ -28,8 +28,7 @@
 import { isIdentityAxes, simplifyView } from '../ir/layout.ts';
 import type { StridedView } from '../ir/layout.ts';
 import type { Expr, Kernel, MapKernel, ReduceKernel, RowScalar } from './codegen/kernel-ir.ts';
-import { MAX_KERNEL_INPUTS, exprNodes, foldExpr, shortRows, withArgs } from './codegen/kernel-ir.ts';
-import { withKind } from './fuse.ts';
+import { MAX_KERNEL_INPUTS, exprNodes, foldExpr, shortRows, withArgs, withIdentity } from './codegen/kernel-ir.ts';
 
 /** Rows of `width` contiguous elements, `rows` of them. */
 export interface RowShape {
@@ -259,9 +258,9 @@ function rowKernel(
   const scalars = builder.scalars.map((s, k) => ({ op: s.op, expr: exprs[k] }));
   const perRow = part === 'element' ? shape.width : 1;
   const sources = [...builder.used].sort((a, b) => a - b).flatMap((i) => kernels[i].sources);
-  return {
+  const row: MapKernel = {
     kind: 'map',
-    name: withKind(kernel.name, 'rows'),
+    name: kernel.name,
     inputs,
     output: kernel.output,
     sources,
@@ -269,6 +268,8 @@ function rowKernel(
     expr: exprs[exprs.length - 1],
     rows: { width: shape.width, perRow, scalars },
   };
+  // At the member's place, named a row kernel: `train_004_map` → `train_004_rows`.
+  return withIdentity(row, kernel.identity?.role === 'compute' ? { ...kernel.identity, work: 'rows' } : kernel.identity);
 }
 
 /**

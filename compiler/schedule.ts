@@ -19,9 +19,11 @@ import { fuseEpilogues, renumbered } from './fuse.ts';
 import { fusePrologues, fuseRows } from './rows.ts';
 import { OPS, isPassThrough, matmulDims } from '../ir/ops/index.ts';
 import { patchesView, unpatchesTerms, windowGeometry } from '../ir/ops/window.ts';
-import type { BufferDecl, BufferRole, Expr, Kernel, Program, ProgramIO, RandomExpr, Schedule } from './codegen/kernel-ir.ts';
-import { MAX_KERNEL_INPUTS, foldTree } from './codegen/kernel-ir.ts';
-import { UPDATE_PREFIX } from '../dsl/spec.ts';
+import type {
+  BufferDecl, BufferRole, Expr, Kernel, KernelIdentity, Program, ProgramIO, RandomExpr, Schedule,
+} from './codegen/kernel-ir.ts';
+import { MAX_KERNEL_INPUTS, foldTree, kernelName, withIdentity } from './codegen/kernel-ir.ts';
+import { tensorRole } from '../dsl/spec.ts';
 
 /** An expression over buffers (loads name buffer ids until a kernel numbers its inputs). */
 type BufExpr =
@@ -164,13 +166,14 @@ class ProgramLowering {
     const copies: Kernel[] = [];
     for (const [name, id] of Object.entries(graph.outputs)) {
       const buffer = this.materialise(id);
-      if (name.startsWith(UPDATE_PREFIX)) {
-        const target = this.sched.namedBuffer(name.slice(UPDATE_PREFIX.length), graph.nodes[id].shape, this.program.name);
+      const role = tensorRole(name);
+      if (role?.kind === 'update') {
+        const target = this.sched.namedBuffer(role.target, graph.nodes[id].shape, this.program.name);
         if (target === buffer) continue;
         // A new value that is another parameter or state (a swap) is copied into a temporary
         // first: the copies run in order, and one must not read what another already replaced.
         const source = this.sched.buffers[buffer].role === 'temp' ? buffer : this.copyToTemp(id, buffer);
-        copies.push(this.copyKernel(name, source, target));
+        copies.push(this.copyKernel(name, role.target, source, target));
       } else {
         outputs.push({ name, buffer });
       }
@@ -179,11 +182,7 @@ class ProgramLowering {
     const computed = this.sched.options.fuse
       ? renumbered(fuseEpilogues(fusePrologues(fuseRows(this.kernels, keep), keep), keep))
       : this.kernels;
-    const kernels = updateInPlace(
-      [...computed, ...copies],
-      new Set(copies.map((k) => k.name)),
-      new Set(outputs.map((o) => o.buffer)),
-    );
+    const kernels = updateInPlace([...computed, ...copies], new Set(outputs.map((o) => o.buffer)));
     return { name: this.program.name, kernels, feeds, outputs };
   }
 
@@ -329,8 +328,10 @@ class ProgramLowering {
     return out;
   }
 
-  private kernelName(kind: string): string {
-    return `${this.program.name}_${String(this.kernels.length).padStart(3, '0')}_${kind}`;
+  /** The identity and name of the next kernel of the program, writing `output`. */
+  private named(work: string, output: number): { identity: KernelIdentity; name: string } {
+    const identity: KernelIdentity = { role: 'compute', program: this.program.name, position: this.kernels.length, work };
+    return { identity, name: kernelName(identity, output) };
   }
 
   private describe(ids: readonly NodeId[]): string[] {
@@ -351,7 +352,7 @@ class ProgramLowering {
       return e.view ? { op: 'load', input, view: e.view } : { op: 'load', input };
     });
     const kind = expr.op === 'load' || expr.op === 'const' ? 'copy' : 'map';
-    return { kind: 'map', name: this.kernelName(kind), inputs, output: out, size, expr: numbered, sources: this.describe(nodes) };
+    return { kind: 'map', ...this.named(kind, out), inputs, output: out, size, expr: numbered, sources: this.describe(nodes) };
   }
 
   private copyToTemp(id: NodeId, buffer: number): number {
@@ -361,13 +362,14 @@ class ProgramLowering {
     return out;
   }
 
-  /** `train_assign_fc1_w_b7`: the buffer id keeps names unique (`a.b` and `a_b` both give `a_b`). */
-  private copyKernel(name: string, from: number, to: number): Kernel {
+  /** The kernel that copies `assigns`'s new value (output `name`) from `from` into its buffer `to`. */
+  private copyKernel(name: string, assigns: string, from: number, to: number): Kernel {
     const size = this.sched.buffers[to].size;
-    const readable = name.slice(UPDATE_PREFIX.length).replace(/[^A-Za-z0-9]/g, '_');
+    const identity: KernelIdentity = { role: 'assign', program: this.program.name, assigns };
     return {
       kind: 'map',
-      name: `${this.program.name}_assign_${readable}_b${to}`,
+      name: kernelName(identity, to),
+      identity,
       inputs: [from],
       output: to,
       size,
@@ -410,7 +412,7 @@ class ProgramLowering {
   private pushReduce(id: NodeId, op: 'sum' | 'max', input: number, out: number, layout: ReductionLayout): void {
     this.kernels.push({
       kind: 'reduce',
-      name: this.kernelName(op === 'sum' ? 'sum' : 'reduce_max'),
+      ...this.named(op === 'sum' ? 'sum' : 'reduce_max', out),
       op,
       inputs: [input],
       output: out,
@@ -454,7 +456,7 @@ class ProgramLowering {
         : this.sched.newBuffer(`${this.program.name}.%${id}.slices`, [kSlices, dims.m, dims.n], 'temp');
     this.kernels.push({
       kind: 'matmul',
-      name: this.kernelName('matmul'),
+      ...this.named('matmul', product),
       inputs: [a, b],
       output: product,
       ...dims,
@@ -469,8 +471,6 @@ class ProgramLowering {
   }
 }
 
-const ASSIGN_NAME = /_assign_\w*_b\d+$/;
-
 /**
  * The schedule without temporaries no kernel uses any more (in-place updates leave some),
  * buffer ids renumbered in order; named buffers always stay.
@@ -481,18 +481,12 @@ function dropUnusedTemporaries(schedule: Schedule): Schedule {
   if (kept.length === schedule.buffers.length) return schedule;
   const id = new Map(kept.map((b, i) => [b.id, i]));
   const at = (b: number) => id.get(b)!;
-  // Assignment kernels are named after the buffer they write (`train_assign_u_b3`).
-  const renamed = (k: Kernel) => (ASSIGN_NAME.test(k.name) ? k.name.replace(/_b\d+$/, `_b${at(k.output)}`) : k.name);
   return {
     buffers: kept.map((b, i) => ({ ...b, id: i, storage: i })),
     programs: schedule.programs.map((p) => ({
       ...p,
-      kernels: p.kernels.map((k): Kernel => ({
-        ...k,
-        name: renamed(k),
-        inputs: k.inputs.map(at),
-        output: at(k.output),
-      })),
+      // An assignment's name holds the id of the buffer it writes (`train_assign_u_b3`).
+      kernels: p.kernels.map((k) => withIdentity({ ...k, inputs: k.inputs.map(at), output: at(k.output) }, k.identity)),
       feeds: p.feeds.map((io) => ({ ...io, buffer: at(io.buffer) })),
       outputs: p.outputs.map((io) => ({ ...io, buffer: at(io.buffer) })),
     })),

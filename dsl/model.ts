@@ -11,7 +11,7 @@ import type {
   DataDecl, HessianProductDecl, HyperDecl, InitKind, InitSpec, LrSchedule, ModelSpec, ParamDecl, StateDecl,
 } from './spec.ts';
 import {
-  GRAD_PREFIX, HVP_PREFIX, LOSS_OUTPUT, LR_HYPER, PREDICT_PREFIX, STEP_STATE, UPDATE_PREFIX, nameProblem,
+  LOSS_OUTPUT, LR_HYPER, STEP_STATE, isGradientPlaceholder, nameProblem, tensorName,
 } from './spec.ts';
 import type { Optimizer } from './optim.ts';
 
@@ -276,7 +276,8 @@ export class ModelContext {
   }
 
   private gradientOf<S extends Shape>(name: string, shape: Shape): Tensor<S> {
-    return traced(this.graph, 'gradOf', () => wrap<S>(this.graph, this.graph.input(`${GRAD_PREFIX}${name}`, shape)));
+    const placeholder = tensorName({ kind: 'grad', param: name });
+    return traced(this.graph, 'gradOf', () => wrap<S>(this.graph, this.graph.input(placeholder, shape)));
   }
 
   /**
@@ -305,9 +306,10 @@ export class ModelContext {
     const known = this.productsByVector.get(key);
     if (known) return known;
     const k = this.hessianProducts.length;
-    const product = this.params.map(({ name, shape }) =>
-      traced(this.graph, 'hessianTimes', () => wrap<Shape>(this.graph, this.graph.input(`${HVP_PREFIX}${k}:${name}`, shape))),
-    );
+    const product = this.params.map(({ name, shape }) => {
+      const placeholder = tensorName({ kind: 'hvp', product: k, param: name });
+      return traced(this.graph, 'hessianTimes', () => wrap<Shape>(this.graph, this.graph.input(placeholder, shape)));
+    });
     this.hessianProducts.push({ vector: vector.map((v) => v.id), product: product.map((t) => t.id) });
     this.productsByVector.set(key, product);
     return product;
@@ -490,7 +492,7 @@ function gradientRead(graph: ModelSpec['graph'], roots: readonly NodeId[]): Node
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
     if (!seen.has(id)) continue;
     const node = graph.nodes[id];
-    if (node.kind === 'input' && [GRAD_PREFIX, HVP_PREFIX].some((p) => (node.attrs.name as string).startsWith(p))) return id;
+    if (node.kind === 'input' && isGradientPlaceholder(node.attrs.name as string)) return id;
     for (const s of node.src) seen.add(s);
   }
   return undefined;
@@ -520,8 +522,8 @@ function declareModel<B extends number>(
   // Null-prototype records: names key them, and no name may reach Object.prototype.
   const outputs: Record<string, NodeId> = Object.create(null) as Record<string, NodeId>;
   outputs[LOSS_OUTPUT] = loss.id;
-  for (const [name, t] of predictions) outputs[`${PREDICT_PREFIX}${name}`] = t.id;
-  for (const [name, id] of m.updates) outputs[`${UPDATE_PREFIX}${name}`] = id;
+  for (const [name, t] of predictions) outputs[tensorName({ kind: 'predict', name })] = t.id;
+  for (const [name, id] of m.updates) outputs[tensorName({ kind: 'update', target: name })] = id;
   const graph = m.graph.finish(outputs);
   return {
     name: options.name,

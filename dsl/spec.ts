@@ -107,6 +107,75 @@ export const LR_HYPER = 'lr';
 export const STEP_STATE = 'step';
 
 /**
+ * What a name the compiler gives a tensor stands for, as data: the graph's outputs (the loss,
+ * a prediction, a parameter's or state's new value) and the placeholders optimizers read (a
+ * gradient, a block of a Hessian-vector product). The names themselves (`loss`,
+ * `predict:<name>`, `update:<target>`, `grad:<param>`, `hvp:<k>:<param>`) are what graphs,
+ * artifacts and messages show; `tensorName` writes them and `tensorRole` reads them, and no
+ * other code looks at the prefixes.
+ */
+export type TensorRole =
+  | { readonly kind: 'loss' }
+  /** Prediction `name` (`predict:<name>`), an output of the predict program. */
+  | { readonly kind: 'predict'; readonly name: string }
+  /** The new value of parameter or state `target` (`update:<target>`), an output of the train graph. */
+  | { readonly kind: 'update'; readonly target: string }
+  /** d loss / d `param` (`grad:<param>`), an input placeholder until the compiler differentiates. */
+  | { readonly kind: 'grad'; readonly param: string }
+  /** The block of `param` in Hessian-vector product number `product` (`hvp:<k>:<param>`), a placeholder. */
+  | { readonly kind: 'hvp'; readonly product: number; readonly param: string };
+
+/** The name of a tensor with role `role`: `{ kind: 'update', target: 'fc1.w' }` → `update:fc1.w`. */
+export function tensorName(role: TensorRole): string {
+  switch (role.kind) {
+    case 'loss':
+      return LOSS_OUTPUT;
+    case 'predict':
+      return `${PREDICT_PREFIX}${role.name}`;
+    case 'update':
+      return `${UPDATE_PREFIX}${role.target}`;
+    case 'grad':
+      return `${GRAD_PREFIX}${role.param}`;
+    case 'hvp':
+      return `${HVP_PREFIX}${role.product}:${role.param}`;
+  }
+}
+
+/**
+ * The role a graph output or input name stands for (`tensorName`'s inverse), or undefined for
+ * any other name: a user's input, parameter, state or hyperparameter, or an output of a graph
+ * built by hand. An `hvp:` name whose product number does not parse is no role either.
+ */
+export function tensorRole(name: string): TensorRole | undefined {
+  if (name === LOSS_OUTPUT) return { kind: 'loss' };
+  if (name.startsWith(PREDICT_PREFIX)) return { kind: 'predict', name: name.slice(PREDICT_PREFIX.length) };
+  if (name.startsWith(UPDATE_PREFIX)) return { kind: 'update', target: name.slice(UPDATE_PREFIX.length) };
+  if (name.startsWith(GRAD_PREFIX)) return { kind: 'grad', param: name.slice(GRAD_PREFIX.length) };
+  if (name.startsWith(HVP_PREFIX)) {
+    const colon = name.indexOf(':', HVP_PREFIX.length);
+    const product = name.slice(HVP_PREFIX.length, colon);
+    if (colon < 0 || !/^\d+$/.test(product)) return undefined;
+    return { kind: 'hvp', product: Number(product), param: name.slice(colon + 1) };
+  }
+  return undefined;
+}
+
+/**
+ * The prediction an output of the predict program holds, as users see it (the glue's types,
+ * `predict`'s result): `predict:probs` → `probs`; any other name as it is.
+ */
+export function predictionName(output: string): string {
+  const role = tensorRole(output);
+  return role?.kind === 'predict' ? role.name : output;
+}
+
+/** Whether `name` is a gradient or Hessian-vector product placeholder (`grad:...`, `hvp:...`). */
+export function isGradientPlaceholder(name: string): boolean {
+  const kind = tensorRole(name)?.kind;
+  return kind === 'grad' || kind === 'hvp';
+}
+
+/**
  * Names a user's input, parameter, state, hyperparameter or prediction may not take: the
  * compiler's own (`loss`, `lr`, `step`), and `__proto__`, which a plain object keyed by names
  * would swallow.

@@ -6,7 +6,7 @@
 import type { Artifact, ArtifactProgram } from '../artifact/format.ts';
 import type { Dataset } from './data/dataset.ts';
 import { ModelRuntimeError } from './model.ts';
-import { PREDICT_PREFIX } from '../dsl/spec.ts';
+import { predictionName } from '../dsl/spec.ts';
 
 /** A data input or prediction of one program: its name, rows per run and values per row. */
 export interface RowsOf {
@@ -71,9 +71,7 @@ export function modelIO(artifact: Artifact): ModelIO {
     );
   }
   const features = feedRows(artifact, predict, featureNames[0]);
-  const predictions = predict.outputs.map((o) =>
-    rowsOf(artifact, o.name.slice(PREDICT_PREFIX.length), o.buffer, 'prediction'),
-  );
+  const predictions = predict.outputs.map((o) => rowsOf(artifact, predictionName(o.name), o.buffer, 'prediction'));
   for (const p of predictions) {
     if (p.rows !== features.rows) {
       throw new ModelRuntimeError(

@@ -6,7 +6,7 @@ import type { Artifact, ArtifactProgram } from '../artifact/format.ts';
 import type { Backend, DeviceBuffer, PreparedProgram } from './backend.ts';
 import { initialValues } from './init.ts';
 import { learningRateAt } from './lr-schedule.ts';
-import { LR_HYPER, LOSS_OUTPUT } from '../dsl/spec.ts';
+import { LR_HYPER, LOSS_OUTPUT, predictionName } from '../dsl/spec.ts';
 import type { Tensor, Tensors } from './safetensors.ts';
 import { quoteName } from './safetensors.ts';
 
@@ -345,7 +345,7 @@ export class ModelInstance<
     const program = this.run('predict', feeds);
     const out: Record<string, Float32Array> = {};
     for (const [name, buffer] of program.outputs) {
-      out[name.replace(/^predict:/, '')] = await this.backend.download(buffer);
+      out[predictionName(name)] = await this.backend.download(buffer);
     }
     return out as unknown as Predictions;
   }

@@ -20,6 +20,7 @@ import { GraphBuilder } from '../ir/builder.ts';
 import { evaluate, evaluateOutputs } from '../ir/evaluate.ts';
 import type { Graph, NodeId } from '../ir/types.ts';
 import { sizeOf } from '../ir/types.ts';
+import { tensorRole } from '../dsl/spec.ts';
 import { buildAndOpen } from '../cli/build-and-open.ts';
 import { random } from './backend-corpus.ts';
 
@@ -135,7 +136,7 @@ function declared(build: (m: ModelContext) => ModelOutputs): Graph {
 
 /** The float64 values of a declaration's predictions (its updates need gradients, built later). */
 function predictionsOf(graph: Graph, feeds: Record<string, Float64Array>): Record<string, Float64Array> {
-  const names = Object.keys(graph.outputs).filter((name) => name.startsWith('predict:'));
+  const names = Object.keys(graph.outputs).filter((name) => tensorRole(name)?.kind === 'predict');
   const values = evaluate(graph, feeds, names.map((name) => graph.outputs[name]));
   return Object.fromEntries(names.map((name) => [name, values.get(graph.outputs[name])!]));
 }

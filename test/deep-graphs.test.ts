@@ -241,13 +241,14 @@ describe('expression walks', () => {
     const copy: MapKernel = {
       kind: 'map',
       name: 'c',
+      identity: { role: 'assign', program: 'train', assigns: 'w' },
       inputs: [9],
       output: 7,
       size: 8,
       expr: { op: 'load', input: 0 },
       sources: ['update:w'],
     };
-    const [updated] = updateInPlace([producer, copy], new Set(['c']), new Set());
+    const [updated] = updateInPlace([producer, copy], new Set());
     expect(updated.output).toBe(7);
     expect(updated.inputs).toEqual([5]);
     const loads = exprNodes((updated as MapKernel).expr).filter((e) => e.op === 'load');

@@ -31,7 +31,7 @@ import {
 } from '../dsl/index.ts';
 import type { ModelDefinition } from '../dsl/model.ts';
 import type { ModelSpec } from '../dsl/spec.ts';
-import { GRAD_PREFIX, HVP_PREFIX, PREDICT_PREFIX, UPDATE_PREFIX } from '../dsl/spec.ts';
+import { RESERVED_PREFIXES, tensorName, tensorRole } from '../dsl/spec.ts';
 import type { Artifact } from '../artifact/format.ts';
 import type { CudaBuild, CudaKernel, WgslKernel } from '../artifact/kernels.ts';
 import { DEFAULT_CUDA_ARCHS, compileFatbin, cudaSourceHash, requireNvcc } from '../artifact/cuda-compile.ts';
@@ -92,12 +92,15 @@ function model(names: Names = PLAIN, options: { name?: string; seed?: number } =
 function renamedSpec(names: Names, modelName: string, locs: readonly SourceLoc[]): ModelSpec {
   const spec = model().declare();
   const n = (name: string) => (NAMES as readonly string[]).includes(name) ? names[name as (typeof NAMES)[number]] : name;
-  const inputName = (name: string) =>
-    name.startsWith(GRAD_PREFIX) ? `${GRAD_PREFIX}${n(name.slice(GRAD_PREFIX.length))}` : n(name);
-  const outputName = (name: string) =>
-    name.startsWith(UPDATE_PREFIX)
-      ? `${UPDATE_PREFIX}${n(name.slice(UPDATE_PREFIX.length))}`
-      : name === `${PREDICT_PREFIX}p` ? `${PREDICT_PREFIX}${names.p}` : name;
+  const inputName = (name: string) => {
+    const role = tensorRole(name);
+    return role?.kind === 'grad' ? tensorName({ kind: 'grad', param: n(role.param) }) : n(name);
+  };
+  const outputName = (name: string) => {
+    const role = tensorRole(name);
+    if (role?.kind === 'update') return tensorName({ kind: 'update', target: n(role.target) });
+    return role?.kind === 'predict' && role.name === 'p' ? tensorName({ kind: 'predict', name: names.p }) : name;
+  };
   return {
     ...spec,
     name: modelName,
@@ -121,7 +124,7 @@ function renamedSpec(names: Names, modelName: string, locs: readonly SourceLoc[]
 const namesArbitrary: fc.Arbitrary<Names> = fc
   .tuple(
     fc.uniqueArray(
-      nastyString.filter((s) => s !== 'lr' && ![GRAD_PREFIX, HVP_PREFIX, UPDATE_PREFIX, PREDICT_PREFIX].some((p) => s.startsWith(p))),
+      nastyString.filter((s) => s !== 'lr' && !RESERVED_PREFIXES.some((p) => s.startsWith(p))),
       { minLength: NAMES.length, maxLength: NAMES.length },
     ),
     nastyString,

@@ -2,13 +2,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../ir/builder.ts';
-import { compileModel } from '../compiler/compile.ts';
-import type { Expr, MatmulKernel, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
+import { compileModel, inputRoles } from '../compiler/compile.ts';
+import type { Expr, Kernel, MatmulKernel, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { viewIndex } from '../ir/layout.ts';
 import { OPS } from '../ir/ops/index.ts';
 import { philoxUniform } from '../ir/ops/random.ts';
 import type { ElementwiseOpDef } from '../ir/ops/op.ts';
-import { MAX_KERNEL_INPUTS } from '../compiler/codegen/kernel-ir.ts';
+import { MAX_KERNEL_INPUTS, assignedBy, kernelName } from '../compiler/codegen/kernel-ir.ts';
 import { renderWgsl } from '../compiler/codegen/render/wgsl.ts';
 import { schedule } from '../compiler/schedule.ts';
 import {
@@ -67,8 +67,9 @@ describe('schedule', () => {
     const c = b.input('c', [4]);
     const graph = b.finish({ 'update:a': c, 'update:c': a });
     const sched = schedule([{ name: 'train', graph }], { a: 'state', c: 'state' });
-    const assigns = sched.programs[0].kernels.filter((k) => k.name.startsWith('train_assign_'));
-    expect(assigns.length).toBeGreaterThan(0);
+    const assigns = sched.programs[0].kernels.filter((k) => assignedBy(k) !== undefined);
+    // c's new value, a copy of a, is written into c in place once a is copied away.
+    expect(assigns.map(assignedBy)).toEqual(['a']);
     for (const k of assigns) expect(sched.buffers[k.inputs[0]].role).toBe('temp');
     const values = runMaps(sched, { a: [1, 2, 3, 4], c: [5, 6, 7, 8] });
     expect(values.a).toEqual([5, 6, 7, 8]);
@@ -84,8 +85,8 @@ describe('schedule', () => {
     const values = runMaps(sched, { w: [10, 20, 30, 40], g: [1, 2, 3, 4], s: [0, 0, 0, 0] });
     expect(values.w).toEqual([9, 18, 27, 36]);
     expect(values.s).toEqual([9, 18, 27, 36]);
-    const names = sched.programs[0].kernels.map((k) => k.name);
-    expect(names.filter((n) => n.includes('_assign_'))).toEqual([`train_assign_s_b${sched.buffers.findIndex((d) => d.name === 's')}`]);
+    const assigns = sched.programs[0].kernels.filter((k) => assignedBy(k) !== undefined);
+    expect(assigns.map((k) => k.name)).toEqual([`train_assign_s_b${sched.buffers.findIndex((d) => d.name === 's')}`]);
   });
 
   it('updates in place when the new value reads the old one only at its own element', () => {
@@ -103,7 +104,7 @@ describe('schedule', () => {
       'update:u': b.add(u, b.transpose(u, [1, 0])),
     });
     const sched = schedule([{ name: 'train', graph }], { w: 'param', v: 'state', u: 'param', g: 'data' });
-    const assigns = sched.programs[0].kernels.filter((k) => k.name.startsWith('train_assign_'));
+    const assigns = sched.programs[0].kernels.filter((k) => assignedBy(k) !== undefined);
     expect(assigns.map((k) => sched.buffers[k.output].name)).toEqual(['u']);
     const values = runMaps(sched, {
       w: [1, 2, 3, 4, 5, 6, 7, 8, 9],
@@ -120,7 +121,7 @@ describe('schedule', () => {
     const { default: mlp } = await import('../examples/mnist-mlp.ts');
     const sched = compileModel(mlp.declare({ batch: 600 })).schedule;
     const train = sched.programs.find((p) => p.name === 'train')!;
-    expect(train.kernels.filter((k) => /^train_assign_fc\d_w/.test(k.name))).toEqual([]);
+    expect(train.kernels.filter((k) => assignedBy(k)?.endsWith('.w'))).toEqual([]);
     for (const name of ['fc1.w', 'fc2.w', 'fc3.w']) {
       const w = sched.buffers.find((d) => d.name === name)!;
       expect(w.role, name).toBe('param');
@@ -141,6 +142,66 @@ describe('schedule', () => {
     const sched = schedule([{ name: 'train', graph }], { 'a.b': 'param', a_b: 'param' });
     const names = sched.programs[0].kernels.map((k) => k.name);
     expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe('kernel names', () => {
+  /** Each kernel's name is the one its identity makes; a computing kernel's position is its index. */
+  function expectNamesFromIdentities(kernels: readonly Kernel[]): void {
+    kernels.forEach((k, i) => {
+      expect(k.identity, k.name).toBeDefined();
+      expect(k.name).toBe(kernelName(k.identity!, k.output));
+      if (k.identity!.role === 'compute') expect(k.identity!.position, k.name).toBe(i);
+    });
+  }
+
+  it('records on a copy kernel the parameter or state it assigns, and names it after its buffer', () => {
+    const b = new GraphBuilder();
+    const p = b.input('a.b', [2, 2]);
+    const q = b.input('a_b', [2, 2]);
+    const w = b.input('w', [2, 2]);
+    const wNew = b.sub(w, b.input('g', [2, 2]));
+    // Reading the old value transposed keeps a copy; w updates in place, and s, which shares
+    // w's new value, keeps its copy. s gets its buffer after the temporaries, one of which
+    // (w's) goes, so s's buffer id changes after scheduling.
+    const graph = b.finish({
+      'update:a.b': b.add(p, b.transpose(p, [1, 0])),
+      'update:a_b': b.add(q, b.transpose(q, [1, 0])),
+      'update:w': wNew,
+      'update:s': wNew,
+    });
+    const sched = schedule([{ name: 'train', graph }], { 'a.b': 'param', a_b: 'param', w: 'param', s: 'state', g: 'data' });
+    const { kernels } = sched.programs[0];
+    const id = (name: string) => sched.buffers.findIndex((d) => d.name === name);
+    const assigns = kernels.filter((k) => assignedBy(k) !== undefined);
+    expect(assigns.map((k) => k.identity)).toEqual([
+      { role: 'assign', program: 'train', assigns: 'a.b' },
+      { role: 'assign', program: 'train', assigns: 'a_b' },
+      { role: 'assign', program: 'train', assigns: 's' },
+    ]);
+    expect(assigns.map((k) => sched.buffers[k.output].name)).toEqual(['a.b', 'a_b', 's']);
+    expect(assigns.map((k) => k.name)).toEqual([`train_assign_a_b_b${id('a.b')}`, `train_assign_a_b_b${id('a_b')}`, `train_assign_s_b${id('s')}`]);
+    expect(id('s')).toBe(sched.buffers.length - 1);
+    expectNamesFromIdentities(kernels);
+  });
+
+  it("renumbers the reference MLP's kernels after fusion as <program>_<position>_<kind>", async () => {
+    const { default: mlp } = await import('../examples/mnist-mlp.ts');
+    const compiled = compileModel(mlp.declare({ batch: 600 }));
+    const fused = compiled.schedule;
+    const names = (sched: Schedule, program: string) => sched.programs.find((p) => p.name === program)!.kernels.map((k) => k.name);
+    expect(names(fused, 'train')).toEqual([
+      'train_000_matmul', 'train_001_matmul', 'train_002_matmul', 'train_003_sum', 'train_004_rows', 'train_005_sum',
+      'train_006_matmul', 'train_007_matmul', 'train_008_sum', 'train_009_matmul', 'train_010_matmul', 'train_011_sum',
+      'train_012_matmul',
+    ]);
+    expect(names(fused, 'predict')).toEqual(['predict_000_matmul', 'predict_001_matmul', 'predict_002_matmul', 'predict_003_rows']);
+    expect(names(fused, 'evaluate')).toEqual(['evaluate_000_matmul', 'evaluate_001_matmul', 'evaluate_002_matmul', 'evaluate_003_sum']);
+    for (const p of fused.programs) expectNamesFromIdentities(p.kernels);
+    const graphs = compiled.graphs.map((g) => ({ name: g.name, graph: g.graph }));
+    const unfused = schedule(graphs, inputRoles(compiled.spec), [], { fuse: false });
+    expect(names(unfused, 'train')).toHaveLength(37);
+    for (const p of unfused.programs) expectNamesFromIdentities(p.kernels);
   });
 });
 

@@ -10,6 +10,7 @@ import type { Target } from './targets.ts';
 import { BACKEND_OF_TARGET, TARGETS } from './targets.ts';
 import { RUNTIME_MODULE } from './render/c-style.ts';
 import { blockCommentText, jsString, jsValue, pascalCaseIdentifier } from './escape.ts';
+import { predictionName } from '../../dsl/spec.ts';
 
 export function toArtifact(compiled: CompiledModel): Artifact {
   const { spec, schedule, predictOnly, predictBatch } = compiled;
@@ -127,7 +128,7 @@ export function renderGlue(compiled: CompiledModel, options: GlueOptions): strin
     `${T}Predictions`,
     'What `predict` returns.',
     predictProgram.outputs.map((o) => ({
-      name: o.name.replace(/^predict:/, ''),
+      name: predictionName(o.name),
       shape: compiled.schedule.buffers[o.buffer].shape,
     })),
   );

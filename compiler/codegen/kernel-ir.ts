@@ -109,8 +109,54 @@ export interface RandomExpr<E> {
   readonly args: readonly E[];
 }
 
+/**
+ * What a scheduled kernel is, as the parts its name is made of (`kernelName`): the name is
+ * built from these fields whenever one of them changes, and never read back.
+ */
+export type KernelIdentity =
+  /**
+   * `<program>_<position>_<work>` (`train_004_matmul`): computes part of the program's graph.
+   * `position` is the kernel's index in the program (three digits at least), `work` what the
+   * name says it does: `map`, `copy`, `rows`, `sum`, `reduce_max` or `matmul`.
+   */
+  | { readonly role: 'compute'; readonly program: string; readonly position: number; readonly work: string }
+  /**
+   * `<program>_assign_<assigns>_b<output>` (`train_assign_fc1_w_b7`): copies the new value of
+   * parameter or state `assigns` into its buffer at the end of a step. In the name, characters of
+   * `assigns` other than letters and digits become `_`, and the output buffer's id keeps names
+   * unique (`a.b` and `a_b` both give `a_b`).
+   */
+  | { readonly role: 'assign'; readonly program: string; readonly assigns: string };
+
+/** The name of a kernel with identity `identity` writing buffer `output`. */
+export function kernelName(identity: KernelIdentity, output: number): string {
+  if (identity.role === 'assign') {
+    return `${identity.program}_assign_${identity.assigns.replace(/[^A-Za-z0-9]/g, '_')}_b${output}`;
+  }
+  return `${identity.program}_${String(identity.position).padStart(3, '0')}_${identity.work}`;
+}
+
+/**
+ * `kernel` with `identity` and the name made of it (and of its output). A kernel without an
+ * identity (one built by hand, outside the scheduler) keeps its name.
+ */
+export function withIdentity<K extends Kernel>(kernel: K, identity: KernelIdentity | undefined): K {
+  return identity ? { ...kernel, identity, name: kernelName(identity, kernel.output) } : kernel;
+}
+
+/** The parameter or state a kernel copies a new value into (an `assign` kernel), else undefined. */
+export function assignedBy(kernel: Kernel): string | undefined {
+  return kernel.identity?.role === 'assign' ? kernel.identity.assigns : undefined;
+}
+
 interface KernelBase {
+  /** The name renderers give the kernel and launch lists call it by; see `KernelIdentity`. */
   readonly name: string;
+  /**
+   * What the name is made of: set on every kernel the scheduler makes, absent on one built by
+   * hand (tests, a renderer's helper kernels), whose name is its own.
+   */
+  readonly identity?: KernelIdentity;
   /** Buffer ids read, in parameter order. */
   readonly inputs: readonly number[];
   /** Buffer id written. */
