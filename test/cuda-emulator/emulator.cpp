@@ -14,6 +14,8 @@
  *   or write past the end stops the launch with CUDA_ERROR_ILLEGAL_ADDRESS (700).
  * - Launch shapes are checked like the driver checks them (block ≤ 1024 threads and within the
  *   kernel's __launch_bounds__, grid y and z ≤ 65535).
+ * - Every grid it runs, launched directly or replayed from a graph, is counted
+ *   (gradc_emu_grids_run), so a test can count the launches a program issues.
  *
  * What it cannot show: CUDA's float rounding (the host's libm runs), the memory model beyond
  * barriers, timing. It checks the kernels' logic: indexing, ragged edges, barriers, shuffles.
@@ -252,6 +254,12 @@ static int run_grid(const gradc_emu_kernel *kernel, const unsigned int *dims, vo
 /* What the last failed launch did wrong. */
 extern "C" const char *gradc_emu_last_error(void) { return last_error; }
 
+/* Grids run so far: each launch the emulated device executed, on its own or replayed from a graph. */
+static uint64_t grids_run;
+
+/* The count of grids run, for tests that count the launches a program issues. */
+extern "C" uint64_t gradc_emu_grids_run(void) { return grids_run; }
+
 // ---- the driver API ----
 
 struct Launch {
@@ -268,6 +276,7 @@ static bool capturing;
 static Graph capture;
 
 static int launch(const Launch &l) {
+  grids_run++;
   void *params[MAX_ARITY];
   for (size_t i = 0; i < l.pointers.size(); i++) params[i] = const_cast<uint64_t *>(&l.pointers[i]);
   return run_grid(l.kernel, l.dims, params);
