@@ -4,14 +4,10 @@ import { describe, expect, it } from 'vitest';
 import type { StridedView } from '../compiler/ir/layout.ts';
 import { reductionLayout, simplifyView, stridesOf, viewIndex } from '../compiler/ir/layout.ts';
 import type { MapKernel, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
-import {
-  indexExpr,
-  planMapLoop,
-  reduceColumnParts,
-  reduceColumns,
-  rowLoad,
-  shortestFloat32Digits,
-} from '../compiler/codegen/render/c-style.ts';
+import { shortestFloat32Digits } from '../compiler/codegen/render/language.ts';
+import { indexExpr, rowLoad } from '../compiler/codegen/render/indexing.ts';
+import { planMapLoop } from '../compiler/codegen/render/loops.ts';
+import { reduceColumnParts, reduceColumns } from '../compiler/codegen/render/reductions.ts';
 import { C_LANGUAGE, cFloatLiteral, renderC } from '../compiler/codegen/render/c.ts';
 import { JS_LANGUAGE, jsFloatLiteral } from '../compiler/codegen/render/js.ts';
 import { lineCommentText } from '../compiler/codegen/escape.ts';

@@ -14,46 +14,21 @@ import type {
   Schedule,
 } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type {
-  CFunctionLanguage,
-  CodeForOp,
-  FunctionKernelView,
-  ModuleMeta,
-  ReduceColumns,
-  SupportFunction,
-} from './c-style.ts';
-import {
-  conditionalRead,
-  epilogueStore,
-  atomic,
-  call,
-  checkKernels,
-  exprCost,
-  infix,
-  functionKernelView,
-  isSimpleIndex,
-  moduleHeader,
-  mapParts,
-  nestedLoops,
-  matmulSlicing,
-  matmulStrides,
-  prefix,
-  reduceColumnParts,
-  reduceColumns,
-  reduceParts,
-  shortestFloat32Digits,
-  affineText,
-  loadsOf,
-  splitCoordinates,
-  supportFor,
-  inputName,
-  windowElement,
-  inputNames,
-  rowKernelLines,
-  rowKernelWork,
-  prologueFunction,
-  OUTPUT_NAME,
-} from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp } from './language.ts';
+import { conditionalRead, atomic, call, infix, prefix, shortestFloat32Digits, inputName, inputNames, OUTPUT_NAME } from './language.ts';
+import { isSimpleIndex, affineText } from './indexing.ts';
+import { epilogueStore, exprCost, loadsOf } from './expr.ts';
+import { splitCoordinates, windowElement } from './windows.ts';
+import { mapParts, nestedLoops } from './loops.ts';
+import { rowKernelLines, rowKernelWork, prologueFunction } from './row-kernels.ts';
+import type { ReduceColumns } from './reductions.ts';
+import { reduceColumnParts, reduceColumns, reduceParts } from './reductions.ts';
+import { matmulSlicing, matmulStrides } from './matmul-parts.ts';
+import type { FunctionKernelView, ModuleMeta } from './module-text.ts';
+import { functionKernelView, moduleHeader } from './module-text.ts';
+import { checkKernels } from './limits.ts';
+import type { SupportFunction } from './support.ts';
+import { supportFor } from './support.ts';
 import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../ir/layout.ts';
 import { template } from './templates.ts';
 

@@ -36,30 +36,20 @@ import type {
   RowScalars,
 } from '../kernel-ir.ts';
 import { allKernels, shortRows } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp } from './language.ts';
+import { conditionalRead, float32Bits, inputNames } from './language.ts';
+import { epilogueStore } from './expr.ts';
+import { mapParts } from './loops.ts';
+import { rowKernelLines, prologueFunction } from './row-kernels.ts';
+import { outputsAdjacent, reduceParts } from './reductions.ts';
+import type { MatmulSliceRange, TileStaging } from './matmul-parts.ts';
+import { matmulSliceRange, tiledMatmulStore, tileStaging } from './matmul-parts.ts';
+import type { ModuleMeta } from './module-text.ts';
+import { kernelComment, kernelSignature, lineComments, moduleHeader, RUNTIME_MODULE, buildLine } from './module-text.ts';
+import { checkKernels } from './limits.ts';
+import type { SupportFunction } from './support.ts';
+import { supportFor } from './support.ts';
 import { cFloatLiteral, cFloatOfIndex, codeForOp as cCodeForOp } from './c.ts';
-import {
-  conditionalRead,
-  epilogueStore,
-  float32Bits,
-  matmulSliceRange,
-  tiledMatmulStore,
-  tileStaging,
-  outputsAdjacent,
-  checkKernels,
-  kernelComment,
-  kernelSignature,
-  lineComments,
-  moduleHeader,
-  RUNTIME_MODULE,
-  buildLine,
-  mapParts,
-  reduceParts,
-  supportFor,
-  inputNames,
-  rowKernelLines,
-  prologueFunction,
-} from './c-style.ts';
 import { template } from './templates.ts';
 import { jsString } from '../escape.ts';
 

@@ -6,30 +6,20 @@
  */
 import type { Kernel, MapKernel, MatmulKernel, ReduceKernel, Schedule } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, FunctionKernelView, ModuleMeta, SupportFunction } from './c-style.ts';
-import {
-  conditionalRead,
-  atomic,
-  call,
-  checkKernels,
-  infix,
-  functionKernelView,
-  isSimpleIndex,
-  moduleHeader,
-  RUNTIME_MODULE,
-  mapParts,
-  nestedLoops,
-  matmulSlicing,
-  matmulStrides,
-  prefix,
-  reduceParts,
-  supportFor,
-  windowElement,
-  epilogueStore,
-  inputNames,
-  rowKernelLines,
-  prologueFunction,
-} from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp } from './language.ts';
+import { conditionalRead, atomic, call, infix, prefix, inputNames } from './language.ts';
+import { isSimpleIndex } from './indexing.ts';
+import { epilogueStore } from './expr.ts';
+import { windowElement } from './windows.ts';
+import { mapParts, nestedLoops } from './loops.ts';
+import { rowKernelLines, prologueFunction } from './row-kernels.ts';
+import { reduceParts } from './reductions.ts';
+import { matmulSlicing, matmulStrides } from './matmul-parts.ts';
+import type { FunctionKernelView, ModuleMeta } from './module-text.ts';
+import { functionKernelView, moduleHeader, RUNTIME_MODULE } from './module-text.ts';
+import { checkKernels } from './limits.ts';
+import type { SupportFunction } from './support.ts';
+import { supportFor } from './support.ts';
 import type { WindowView } from '../../ir/layout.ts';
 import { template } from './templates.ts';
 import { jsString } from '../escape.ts';

@@ -31,43 +31,19 @@ import type {
   RowScalars,
 } from '../kernel-ir.ts';
 import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels, foldExpr, shortRows, withArgs } from '../kernel-ir.ts';
-import type {
-  CStyleLanguage,
-  CodeForOp,
-  MatmulElements,
-  MatmulSliceRange,
-  SupportFunction,
-  TileStaging,
-  ModuleMeta,
-  VectorTileStaging,
-} from './c-style.ts';
-import {
-  epilogueStore,
-  tiledMatmulStore,
-  float32Bits,
-  matmulElements,
-  matmulSliceRange,
-  tileStaging,
-  vectorTileStaging,
-  outputsAdjacent,
-  OUTPUT_NAME,
-  atomic,
-  call,
-  checkKernels,
-  infix,
-  inputName,
-  kernelComment,
-  moduleHeader,
-  RUNTIME_MODULE,
-  mapParts,
-  prefix,
-  reduceParts,
-  supportFor,
-  shortestFloat32Digits,
-  rowKernelLines,
-  prologueFunction,
-  reducedElement,
-} from './c-style.ts';
+import type { CStyleLanguage, CodeForOp } from './language.ts';
+import { float32Bits, OUTPUT_NAME, atomic, call, infix, inputName, prefix, shortestFloat32Digits } from './language.ts';
+import { epilogueStore } from './expr.ts';
+import { mapParts } from './loops.ts';
+import { rowKernelLines, prologueFunction, reducedElement } from './row-kernels.ts';
+import { outputsAdjacent, reduceParts } from './reductions.ts';
+import type { MatmulElements, MatmulSliceRange, TileStaging, VectorTileStaging } from './matmul-parts.ts';
+import { tiledMatmulStore, matmulElements, matmulSliceRange, tileStaging, vectorTileStaging } from './matmul-parts.ts';
+import type { ModuleMeta } from './module-text.ts';
+import { kernelComment, moduleHeader, RUNTIME_MODULE } from './module-text.ts';
+import { checkKernels } from './limits.ts';
+import type { SupportFunction } from './support.ts';
+import { supportFor } from './support.ts';
 import { template } from './templates.ts';
 import { jsString, templateLiteralText } from '../escape.ts';
 
