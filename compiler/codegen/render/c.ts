@@ -28,7 +28,7 @@ import type { FunctionKernelView, ModuleMeta } from './module-text.ts';
 import { functionKernelView, moduleHeader } from './module-text.ts';
 import { checkKernels } from './limits.ts';
 import type { SupportFunction } from './support.ts';
-import { supportFor } from './support.ts';
+import { SupportNeeds, supportCall, supportCode } from './support.ts';
 import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../ir/layout.ts';
 import { template } from './templates.ts';
 
@@ -57,54 +57,67 @@ export function cFloatOfIndex(index: string): string {
 /**
  * C's scalar meaning of each primitive on atomic operands, e.g. `add` → `x + y`,
  * `less` → `x < y ? 1.0f : 0.0f`. `maximum` is the support code's `gradc_maximum`, which
- * propagates NaN like the reference and vectorises (libm's `fmaxf` is a call per element).
+ * propagates NaN like the reference and vectorises (libm's `fmaxf` is a call per element);
+ * its calls are recorded in `support`.
  */
-export const codeForOp = {
-  neg: prefix('-'),
-  exp: call('expf'),
-  log: call('logf'),
-  sqrt: call('sqrtf'),
-  tanh: call('tanhf'),
-  add: infix('+'),
-  sub: infix('-'),
-  mul: infix('*'),
-  div: infix('/'),
-  pow: call('powf'),
-  maximum: call('gradc_maximum'),
-  less: ([x, y]) => `${x} < ${y} ? 1.0f : 0.0f`,
-  equal: ([x, y]) => `${x} == ${y} ? 1.0f : 0.0f`,
-  where: ([c, x, y]) => `${c} != 0.0f ? ${x} : ${y}`,
-} satisfies CodeForOp;
+export function cCodeForOp(support: SupportNeeds): CodeForOp {
+  return {
+    neg: prefix('-'),
+    exp: call('expf'),
+    log: call('logf'),
+    sqrt: call('sqrtf'),
+    tanh: call('tanhf'),
+    add: infix('+'),
+    sub: infix('-'),
+    mul: infix('*'),
+    div: infix('/'),
+    pow: call('powf'),
+    maximum: supportCall(support, 'gradc_maximum'),
+    less: ([x, y]) => `${x} < ${y} ? 1.0f : 0.0f`,
+    equal: ([x, y]) => `${x} == ${y} ? 1.0f : 0.0f`,
+    where: ([c, x, y]) => `${c} != 0.0f ? ${x} : ${y}`,
+  } satisfies CodeForOp;
+}
 
-export const C_LANGUAGE: CFunctionLanguage = {
-  name: 'c',
-  floatLiteral: cFloatLiteral,
-  indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
-  declareFloat: (name, value) => `const float ${name} = ${value};`,
-  declareIndex: (name, value) => `const int ${name} = ${value};`,
-  declareAccumulator: (name, init) => `float ${name} = ${init};`,
-  declareCoordinate: (name, index) => `const int ${name} = ${index};`,
-  declareSignedIndex: (name, value) => `const int ${name} = ${value};`,
-  declareCondition: (name, value) => `const int ${name} = ${value};`,
-  guardedRead: conditionalRead,
-  floatOfIndex: cFloatOfIndex,
-  randomUniform: (seed, stream, index, counter) =>
-    `gradc_uniform(${seed}u, ${stream}u, (uint32_t)${index}, (uint32_t)${counter})`,
-  inputParam: (name) => `const float *restrict ${name}`,
-  outputParam: (name) => `float *restrict ${name}`,
-  signature: (name, params) => `GRADC_EXPORT void ${name}(${params}) {`,
-  stored: (value) => value,
-  countedLoop: (v, count) => `for (int ${v} = 0; ${v} < ${count}; ${v}++) {`,
-  elementFunction: (name, inputs, param) =>
-    `static inline float ${name}(\n${[...inputNames(inputs).map((n) => `  const float *restrict ${n}`), `  const int ${param}`].join(',\n')}\n) {`,
-  callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
-  codeForOp,
-};
+/** C as one module writes it, recording the support functions its code calls in `support`. */
+export function cLanguage(support: SupportNeeds = new SupportNeeds()): CFunctionLanguage {
+  return {
+    name: 'c',
+    support,
+    floatLiteral: cFloatLiteral,
+    indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
+    declareFloat: (name, value) => `const float ${name} = ${value};`,
+    declareIndex: (name, value) => `const int ${name} = ${value};`,
+    declareAccumulator: (name, init) => `float ${name} = ${init};`,
+    declareCoordinate: (name, index) => `const int ${name} = ${index};`,
+    declareSignedIndex: (name, value) => `const int ${name} = ${value};`,
+    declareCondition: (name, value) => `const int ${name} = ${value};`,
+    guardedRead: conditionalRead,
+    floatOfIndex: cFloatOfIndex,
+    randomUniform: (seed, stream, index, counter) =>
+      `${support.use('gradc_uniform')}(${seed}u, ${stream}u, (uint32_t)${index}, (uint32_t)${counter})`,
+    inputParam: (name) => `const float *restrict ${name}`,
+    outputParam: (name) => `float *restrict ${name}`,
+    signature: (name, params) => `GRADC_EXPORT void ${name}(${params}) {`,
+    stored: (value) => value,
+    countedLoop: (v, count) => `for (int ${v} = 0; ${v} < ${count}; ${v}++) {`,
+    elementFunction: (name, inputs, param) =>
+      `static inline float ${name}(\n${[...inputNames(inputs).map((n) => `  const float *restrict ${n}`), `  const int ${param}`].join(',\n')}\n) {`,
+    callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
+    codeForOp: cCodeForOp(support),
+  };
+}
 
 export type CRenderMeta = ModuleMeta;
 
-/** Support code after the fixed part, each only when a kernel calls it. */
-const SUPPORT: readonly SupportFunction[] = [{ name: 'gradc_uniform', template: 'c/support-philox.hbs' }];
+/**
+ * Support functions: `gradc_maximum` is in the fixed part (templates/c/support.hbs), Philox after
+ * it only when a kernel draws random numbers.
+ */
+const SUPPORT: readonly SupportFunction[] = [
+  { name: 'gradc_maximum' },
+  { name: 'gradc_uniform', template: 'c/support-philox.hbs' },
+];
 
 interface ModuleView {
   readonly header: readonly string[];
@@ -187,28 +200,29 @@ interface MatmulView extends KernelView {
 export function renderC(schedule: Schedule, meta: CRenderMeta): string {
   const kernels = allKernels(schedule);
   checkKernels(kernels);
-  const code = kernels.map((k) => renderKernel(schedule, k).trimEnd());
+  const lang = cLanguage();
+  const code = kernels.map((k) => renderKernel(lang, schedule, k).trimEnd());
   const fixed = template<object>('c/support.hbs')({}).trimEnd();
   const view: ModuleView = {
     header: moduleHeader(schedule, meta, 'rendered for C with OpenMP', 'c.ts', [
       'Build: cc -O3 -march=native -fopenmp -shared -fPIC',
     ]),
-    support: [fixed, ...supportFor(code.join('\n'), SUPPORT)].join('\n\n'),
+    support: [fixed, ...supportCode(lang.support, SUPPORT)].join('\n\n'),
     kernels: code,
   };
   return template<ModuleView>('c/module.hbs')(view);
 }
 
 
-function renderKernel(schedule: Schedule, kernel: Kernel): string {
-  const base = functionKernelView(C_LANGUAGE, schedule, kernel);
+function renderKernel(lang: CFunctionLanguage, schedule: Schedule, kernel: Kernel): string {
+  const base = functionKernelView(lang, schedule, kernel);
   switch (kernel.kind) {
     case 'map':
-      return renderMap(base, kernel);
+      return renderMap(lang, base, kernel);
     case 'reduce':
-      return renderReduce(base, kernel);
+      return renderReduce(lang, base, kernel);
     case 'matmul':
-      return template<MatmulView>('c/matmul.hbs')(matmulView(base, kernel));
+      return template<MatmulView>('c/matmul.hbs')(matmulView(lang, base, kernel));
   }
 }
 
@@ -224,14 +238,14 @@ function loopPragmas(work: number, parallel: string, serial?: string): string[] 
  * `for (int j = 0; j < 250; j++) { const int i = o * 250 + j; out[i] = in0[i] + in1[j]; }`;
  * with only identity loads, one `#pragma omp parallel for simd` loop over `i`.
  */
-function renderMap(base: KernelView, kernel: MapKernel): string {
+function renderMap(lang: CFunctionLanguage, base: KernelView, kernel: MapKernel): string {
   if (kernel.rows) {
     const rows = kernel.size / kernel.rows.perRow;
     const pragmas = loopPragmas(rowKernelWork(kernel, kernel.rows), 'parallel for');
-    const body = rowKernelLines(C_LANGUAGE, kernel, kernel.rows, 'r');
+    const body = rowKernelLines(lang, kernel, kernel.rows, 'r');
     return template<RowKernelView>('c/row-kernel.hbs')({ ...base, pragmas, rows, body });
   }
-  const { loop, bases, body } = mapParts(C_LANGUAGE, kernel);
+  const { loop, bases, body } = mapParts(lang, kernel);
   const work = kernel.size * exprCost(kernel.expr);
   if (loop.kind === 'flat') {
     const pragmas = loopPragmas(work, 'parallel for simd', 'simd');
@@ -251,12 +265,12 @@ function renderMap(base: KernelView, kernel: MapKernel): string {
  * A reduction over adjacent outputs in rows (`reduceColumns`), any other over one output at a
  * time.
  */
-function renderReduce(base: KernelView, kernel: ReduceKernel): string {
+function renderReduce(lang: CFunctionLanguage, base: KernelView, kernel: ReduceKernel): string {
   const columns = reduceColumns(kernel);
   const code = columns
-    ? template<ReduceColumnsView>('c/reduce-columns.hbs')(reduceColumnsView(base, kernel, columns))
-    : template<ReduceView>('c/reduce.hbs')(reduceView(base, kernel));
-  return kernel.prologue ? [...prologueFunction(C_LANGUAGE, kernel), '', code].join('\n') : code;
+    ? template<ReduceColumnsView>('c/reduce-columns.hbs')(reduceColumnsView(lang, base, kernel, columns))
+    : template<ReduceView>('c/reduce.hbs')(reduceView(lang, base, kernel));
+  return kernel.prologue ? [...prologueFunction(lang, kernel), '', code].join('\n') : code;
 }
 
 /**
@@ -264,18 +278,18 @@ function renderReduce(base: KernelView, kernel: ReduceKernel): string {
  * / `const int base = o * 10; float acc = (-INFINITY);` /
  * `for (int r = 0; r < 10; r++) acc = gradc_maximum(acc, in0[base + r]);` / `out[o] = acc;`.
  */
-function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
+function reduceView(lang: CFunctionLanguage, base: KernelView, kernel: ReduceKernel): ReduceView {
   const work = kernel.outSize * kernel.reduceSize;
   return {
     ...base,
-    ...reduceParts(C_LANGUAGE, kernel),
+    ...reduceParts(lang, kernel),
     pragmas: kernel.outSize > 1 ? loopPragmas(work, 'parallel for') : [],
     outSize: kernel.outSize,
     reduceSize: kernel.reduceSize,
     // No `omp simd reduction`: it would add in an order of the compiler's choosing, which
     // could differ between a fused kernel and the unfused ones.
     innerPragmas: [],
-    store: epilogueStore(C_LANGUAGE, kernel, 'o', 'acc'),
+    store: epilogueStore(lang, kernel, 'o', 'acc'),
   };
 }
 
@@ -290,6 +304,7 @@ function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
  * runs on one thread, measured faster than the one-output-at-a-time loop on all threads.
  */
 function reduceColumnsView(
+  lang: CFunctionLanguage,
   base: KernelView,
   kernel: ReduceKernel,
   { rows, cols }: ReduceColumns,
@@ -297,7 +312,7 @@ function reduceColumnsView(
   const work = kernel.outSize * kernel.reduceSize;
   return {
     ...base,
-    ...reduceColumnParts(C_LANGUAGE, kernel, cols),
+    ...reduceColumnParts(lang, kernel, cols),
     pragmas: rows > 1 ? loopPragmas(work, 'parallel for') : [],
     rows,
     cols,
@@ -305,7 +320,7 @@ function reduceColumnsView(
     accumulators: kernel.inPlace
       ? `float acc[${cols}] __attribute__((aligned(64)));`
       : `float *const acc = ${OUTPUT_NAME} + ob * ${cols};`,
-    epilogue: columnEpilogue(kernel, cols),
+    epilogue: columnEpilogue(lang, kernel, cols),
   };
 }
 
@@ -315,13 +330,13 @@ function reduceColumnsView(
  * `#pragma omp simd` / `for (int j = 0; j < 250; j++) { const int oe = ob * 250 + j;` /
  * `out[oe] = in1[oe] - in2[0] * acc[j]; }`. None without an epilogue.
  */
-function columnEpilogue(kernel: ReduceKernel, cols: number): string[] {
+function columnEpilogue(lang: CFunctionLanguage, kernel: ReduceKernel, cols: number): string[] {
   if (!kernel.epilogue) return [];
   return [
     '#pragma omp simd',
     `for (int j = 0; j < ${cols}; j++) {`,
-    `  ${C_LANGUAGE.declareIndex('oe', `ob * ${cols} + j`)}`,
-    ...epilogueStore(C_LANGUAGE, kernel, 'oe', 'acc[j]').map((line) => `  ${line}`),
+    `  ${lang.declareIndex('oe', `ob * ${cols} + j`)}`,
+    ...epilogueStore(lang, kernel, 'oe', 'acc[j]').map((line) => `  ${line}`),
     '}',
   ];
 }
@@ -333,13 +348,13 @@ function columnEpilogue(kernel: ReduceKernel, cols: number): string[] {
  * `gradc_matmul_slices`, which runs the slices of k side by side. An implicit GEMM (`aWindow`)
  * passes the packer of A that `windowPacker` writes for it.
  */
-function matmulView(base: KernelView, kernel: MatmulKernel): MatmulView {
+function matmulView(lang: CFunctionLanguage, base: KernelView, kernel: MatmulKernel): MatmulView {
   const { ars, acs, brs, bcs } = matmulStrides(kernel);
   const { m, n, k } = kernel;
   const strides = [ars, acs, brs, bcs].join(', ');
   const packer = [
-    ...(kernel.aWindow ? windowPacker(kernel, kernel.aWindow) : []),
-    ...(kernel.epilogue ? epilogueFunction(kernel, kernel.epilogue) : []),
+    ...(kernel.aWindow ? windowPacker(lang, kernel, kernel.aWindow) : []),
+    ...(kernel.epilogue ? epilogueFunction(lang, kernel, kernel.epilogue) : []),
   ];
   const packA = kernel.aWindow ? packerName(kernel) : 'gradc_pack_a_tile';
   if (kernel.kSlices > 1) {
@@ -380,7 +395,7 @@ function epilogueName(kernel: MatmulKernel): string {
  * the kernel's (`inN[i]`, `inN` pointing i0 rows before `p`), and the old value from `out`,
  * where a map kernel's in-place update reads it.
  */
-function epilogueFunction(kernel: MatmulKernel, epilogue: Expr): string[] {
+function epilogueFunction(lang: CFunctionLanguage, kernel: MatmulKernel, epilogue: Expr): string[] {
   const { m, n } = kernel;
   const { name, output, sources } = kernel;
   // The product as input number kernel.inputs.length (`inN`), the old value as the output.
@@ -390,7 +405,7 @@ function epilogueFunction(kernel: MatmulKernel, epilogue: Expr): string[] {
     const axes = view ? simplifyView(view) : [];
     return isIdentityAxes(axes) || axes[axes.length - 1].size % n === 0;
   });
-  const { bases, body } = mapParts(C_LANGUAGE, map, rowsFit ? { kind: 'rows', rows: m, cols: n } : { kind: 'flat', size: m * n });
+  const { bases, body } = mapParts(lang, map, rowsFit ? { kind: 'rows', rows: m, cols: n } : { kind: 'flat', size: m * n });
   const read = [...new Set(loadsOf(epilogue).map((l) => l.input))].filter((input) => input < kernel.inputs.length).sort((a, b) => a - b);
   const loops = rowsFit
     ? [
@@ -440,8 +455,8 @@ function packerName(kernel: MatmulKernel): string {
  * once per step: an element costs an add, the checks padding needs, and the load. Rows past
  * `rows` are zero. A window that does not split so (or divides) reads each element whole.
  */
-function windowPacker(kernel: MatmulKernel, window: WindowView): string[] {
-  const parts = separableParts(kernel, window) ?? wholeElementParts(kernel, window);
+function windowPacker(lang: CFunctionLanguage, kernel: MatmulKernel, window: WindowView): string[] {
+  const parts = separableParts(lang, kernel, window) ?? wholeElementParts(lang, kernel, window);
   const name = packerName(kernel);
   return [
     `/* A(i, p) of ${kernel.name}, read through its window and packed as gradc_pack_a_tile packs. */`,
@@ -480,9 +495,9 @@ interface PackerParts {
 }
 
 /** Each element read whole: its index `i * ars + p * acs` decoded into coordinates. */
-function wholeElementParts(kernel: MatmulKernel, window: WindowView): PackerParts {
+function wholeElementParts(lang: CFunctionLanguage, kernel: MatmulKernel, window: WindowView): PackerParts {
   const { ars, acs } = matmulStrides(kernel);
-  const read = windowElement(C_LANGUAGE, inputName(0), window, `i * ${ars} + p * ${acs}`);
+  const read = windowElement(lang, inputName(0), window, `i * ${ars} + p * ${acs}`);
   return { rowArrays: [], rowDecls: [], stepDecls: [], elementDecls: ['const int i = i0 + r;', ...read.decls], element: read.element };
 }
 
@@ -492,10 +507,10 @@ function wholeElementParts(kernel: MatmulKernel, window: WindowView): PackerPart
  * input's strides: `row_base[r]` and `step_base`; only the axes padding can take out of the
  * input are checked, on `row_n<j>[r] + step_n<j>`. Undefined where the window does not split.
  */
-function separableParts(kernel: MatmulKernel, window: WindowView): PackerParts | undefined {
+function separableParts(lang: CFunctionLanguage, kernel: MatmulKernel, window: WindowView): PackerParts | undefined {
   const { m, k, transA } = kernel;
   const [major, minor] = transA ? ['p', 'i'] : ['i', 'p'];
-  const coordinates = splitCoordinates(C_LANGUAGE, window.outShape, major, minor, transA ? m : k);
+  const coordinates = splitCoordinates(lang, window.outShape, major, minor, transA ? m : k);
   if (!coordinates || window.axes.some((axis) => axis.divisor !== 1 || axis.terms.length === 0)) return undefined;
   const [row, step] = transA ? [coordinates.minor, coordinates.major] : [coordinates.major, coordinates.minor];
   const rowAxes = new Set(row.map((c) => c.axis));
@@ -529,6 +544,6 @@ function separableParts(kernel: MatmulKernel, window: WindowView): PackerParts |
   rowDecls.push(`row_base[r] = ${affineText(rowIndex, offset)};`);
   stepDecls.push(`const int step_base = ${affineText(stepIndex, 0)};`);
   const read = `${inputName(0)}[row_base[r] + step_base]`;
-  const element = checks.length === 0 ? read : conditionalRead(inputName(0), checks.join(' && '), 'row_base[r] + step_base', cFloatLiteral(window.fill));
+  const element = checks.length === 0 ? read : conditionalRead(inputName(0), checks.join(' && '), 'row_base[r] + step_base', lang.floatLiteral(window.fill));
   return { rowArrays, rowDecls, stepDecls, elementDecls, element };
 }

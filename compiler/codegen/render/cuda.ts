@@ -48,8 +48,8 @@ import type { ModuleMeta } from './module-text.ts';
 import { kernelComment, kernelSignature, lineComments, moduleHeader, RUNTIME_MODULE, buildLine } from './module-text.ts';
 import { checkKernels } from './limits.ts';
 import type { SupportFunction } from './support.ts';
-import { supportFor } from './support.ts';
-import { cFloatLiteral, cFloatOfIndex, codeForOp as cCodeForOp } from './c.ts';
+import { SupportNeeds, supportCode } from './support.ts';
+import { cCodeForOp, cFloatLiteral, cFloatOfIndex } from './c.ts';
 import { template } from './templates.ts';
 import { jsString } from '../escape.ts';
 
@@ -95,41 +95,47 @@ export function cudaFloatLiteral(value: number): string {
  * the fast `__expf`), `less` → `x < y ? 1.0f : 0.0f`, and `maximum` the support code's
  * `gradc_maximum`, which propagates NaN like the reference (`fmaxf` returns the other operand).
  */
-export const codeForOp: CodeForOp = cCodeForOp;
+export const cudaCodeForOp: (support: SupportNeeds) => CodeForOp = cCodeForOp;
 
-/** Indices are `unsigned int` (what blockIdx and threadIdx are). */
-export const CUDA_LANGUAGE: CFunctionLanguage = {
-  name: 'cuda',
-  floatLiteral: cudaFloatLiteral,
-  indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
-  declareFloat: (name, value) => `const float ${name} = ${value};`,
-  declareIndex: (name, value) => `const unsigned int ${name} = ${value};`,
-  declareAccumulator: (name, init) => `float ${name} = ${init};`,
-  declareCoordinate: (name, index) => `const int ${name} = (int)(${index});`,
-  declareSignedIndex: (name, value) => `const int ${name} = ${value};`,
-  declareCondition: (name, value) => `const bool ${name} = ${value};`,
-  guardedRead: conditionalRead,
-  floatOfIndex: cFloatOfIndex,
-  randomUniform: (seed, stream, index, counter) =>
-    `gradc_uniform(${seed}u, ${stream}u, ${index}, (unsigned int)${counter})`,
-  inputParam: (name) => `const float *__restrict__ ${name}`,
-  outputParam: (name) => `float *__restrict__ ${name}`,
-  signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,
-  stored: (value) => `gradc_stored(${value})`,
-  countedLoop: (v, count) => `for (unsigned int ${v} = 0u; ${v} < ${count}u; ${v}++) {`,
-  elementFunction: (name, inputs, param) =>
-    `__device__ __forceinline__ float ${name}(\n${[...inputNames(inputs).map((n) => `  const float *__restrict__ ${n}`), `  const unsigned int ${param}`].join(',\n')}\n) {`,
-  callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
-  codeForOp,
-};
+/**
+ * CUDA C as one file writes it, recording the support functions its code calls in `support`.
+ * Indices are `unsigned int` (what blockIdx and threadIdx are).
+ */
+export function cudaLanguage(support: SupportNeeds = new SupportNeeds()): CFunctionLanguage {
+  return {
+    name: 'cuda',
+    support,
+    floatLiteral: cudaFloatLiteral,
+    indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
+    declareFloat: (name, value) => `const float ${name} = ${value};`,
+    declareIndex: (name, value) => `const unsigned int ${name} = ${value};`,
+    declareAccumulator: (name, init) => `float ${name} = ${init};`,
+    declareCoordinate: (name, index) => `const int ${name} = (int)(${index});`,
+    declareSignedIndex: (name, value) => `const int ${name} = ${value};`,
+    declareCondition: (name, value) => `const bool ${name} = ${value};`,
+    guardedRead: conditionalRead,
+    floatOfIndex: cFloatOfIndex,
+    randomUniform: (seed, stream, index, counter) =>
+      `${support.use('gradc_uniform')}(${seed}u, ${stream}u, ${index}, (unsigned int)${counter})`,
+    inputParam: (name) => `const float *__restrict__ ${name}`,
+    outputParam: (name) => `float *__restrict__ ${name}`,
+    signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,
+    stored: (value) => `${support.use('gradc_stored')}(${value})`,
+    countedLoop: (v, count) => `for (unsigned int ${v} = 0u; ${v} < ${count}u; ${v}++) {`,
+    elementFunction: (name, inputs, param) =>
+      `__device__ __forceinline__ float ${name}(\n${[...inputNames(inputs).map((n) => `  const float *__restrict__ ${n}`), `  const unsigned int ${param}`].join(',\n')}\n) {`,
+    callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
+    codeForOp: cudaCodeForOp(support),
+  };
+}
 
 /**
  * The opening line of a kernel with its block size as launch bounds:
  * `extern "C" __global__ void __launch_bounds__(256) k(const float *__restrict__ in0, ...) {`.
  */
-function cudaSignature(kernel: Kernel, threads: number): string {
+function cudaSignature(lang: CFunctionLanguage, kernel: Kernel, threads: number): string {
   const bounded: CFunctionLanguage = {
-    ...CUDA_LANGUAGE,
+    ...lang,
     signature: (name, params) =>
       `extern "C" __global__ void __launch_bounds__(${threads}) ${name}(${params}) {`,
   };
@@ -253,8 +259,9 @@ export function renderCuda(schedule: Schedule, meta: CudaRenderMeta): RenderedCu
   const kernels = allKernels(schedule);
   checkKernels(kernels);
   kernels.forEach(checkParams);
-  const rendered = kernels.map((kernel) => renderCudaKernel(schedule, kernel));
-  const source = renderSource(schedule, meta, rendered);
+  const lang = cudaLanguage();
+  const rendered = kernels.map((kernel) => renderCudaKernel(schedule, kernel, lang));
+  const source = renderSource(schedule, meta, rendered, lang.support);
   const sourceHash = cudaSourceHash(source);
   const records = Object.fromEntries(
     kernels.map((k, i): [string, CudaKernel] => [k.name, launchRecord(k, rendered[i])]),
@@ -270,6 +277,7 @@ function renderSource(
   schedule: Schedule,
   meta: CudaRenderMeta,
   rendered: readonly RenderedCudaKernel[],
+  support: SupportNeeds,
 ): string {
   const code = rendered.map((r) => r.code);
   const view: SourceView = {
@@ -278,7 +286,7 @@ function renderSource(
       'kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into',
       'kernels.fatbin (no NVRTC; flags in runtime/backends/cuda-compile.ts).',
     ]),
-    ...supportSection(supportFor(code.join('\n'), SUPPORT)),
+    ...supportSection(supportCode(support, SUPPORT)),
     kernels: code,
   };
   return template<SourceView>('cuda/module.hbs')(view);
@@ -313,7 +321,7 @@ function renderModule(
 const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_maximum', template: 'cuda/support-maximum.hbs' },
   { name: 'gradc_warp_sum', template: 'cuda/support-warp-sum.hbs' },
-  { name: 'gradc_warp_max', template: 'cuda/support-warp-max.hbs' },
+  { name: 'gradc_warp_max', template: 'cuda/support-warp-max.hbs', calls: ['gradc_maximum'] },
   { name: 'gradc_uniform', template: 'cuda/support-philox.hbs' },
   { name: 'gradc_stored', template: 'cuda/support-stored.hbs' },
 ];
@@ -335,22 +343,26 @@ function checkParams(kernel: Kernel): void {
 // ---- kernels ----
 
 /** One kernel as CUDA C (its comment, then the definition) with its grid and block. */
-export function renderCudaKernel(schedule: Schedule, kernel: Kernel): RenderedCudaKernel {
-  const rendered = renderKernelKind(kernelComment(schedule, kernel), kernel);
+export function renderCudaKernel(
+  schedule: Schedule,
+  kernel: Kernel,
+  lang: CFunctionLanguage = cudaLanguage(),
+): RenderedCudaKernel {
+  const rendered = renderKernelKind(lang, kernelComment(schedule, kernel), kernel);
   return { ...rendered, code: rendered.code.trimEnd() };
 }
 
-function renderKernelKind(comment: readonly string[], kernel: Kernel): RenderedCudaKernel {
+function renderKernelKind(lang: CFunctionLanguage, comment: readonly string[], kernel: Kernel): RenderedCudaKernel {
   switch (kernel.kind) {
     case 'map':
-      return renderMap(comment, kernel);
+      return renderMap(lang, comment, kernel);
     case 'reduce': {
-      const rendered = renderReduce(comment, kernel);
-      const prologue = prologueFunction(CUDA_LANGUAGE, kernel);
+      const rendered = renderReduce(lang, comment, kernel);
+      const prologue = prologueFunction(lang, kernel);
       return prologue.length > 0 ? { ...rendered, code: [...prologue, '', rendered.code].join('\n') } : rendered;
     }
     case 'matmul':
-      return renderMatmul(comment, kernel);
+      return renderMatmul(lang, comment, kernel);
   }
 }
 
@@ -370,13 +382,13 @@ function gridFor(count: number, perBlock: number): Dim3 {
  * `if (i >= 150000u) { return; }` / `out[i] = in0[i] + in1[i % 250];`, grid [586, 1, 1],
  * block [256, 1, 1]. A two-element fill runs one warp: block [32, 1, 1].
  */
-function renderMap(comment: readonly string[], kernel: MapKernel): RenderedCudaKernel {
-  if (kernel.rows) return renderRowKernel(comment, kernel, kernel.rows);
-  const { body } = mapParts(CUDA_LANGUAGE, kernel, { kind: 'flat', size: kernel.size });
+function renderMap(lang: CFunctionLanguage, comment: readonly string[], kernel: MapKernel): RenderedCudaKernel {
+  if (kernel.rows) return renderRowKernel(lang, comment, kernel, kernel.rows);
+  const { body } = mapParts(lang, kernel, { kind: 'flat', size: kernel.size });
   const threads = threadsFor(kernel.size);
   const code = template<MapView>('cuda/map.hbs')({
     comment,
-    signature: cudaSignature(kernel, threads),
+    signature: cudaSignature(lang, kernel, threads),
     threads,
     size: kernel.size,
     body,
@@ -388,15 +400,15 @@ function renderMap(comment: readonly string[], kernel: MapKernel): RenderedCudaK
  * A row kernel: one thread per row, which computes the row's values and then its elements
  * (`rowKernelLines`).
  */
-function renderRowKernel(comment: readonly string[], kernel: MapKernel, rowScalars: RowScalars): RenderedCudaKernel {
+function renderRowKernel(lang: CFunctionLanguage, comment: readonly string[], kernel: MapKernel, rowScalars: RowScalars): RenderedCudaKernel {
   const rows = kernel.size / rowScalars.perRow;
   const threads = threadsFor(rows);
   const code = template<RowKernelView>('cuda/row-kernel.hbs')({
     comment,
-    signature: cudaSignature(kernel, threads),
+    signature: cudaSignature(lang, kernel, threads),
     threads,
     rows,
-    body: rowKernelLines(CUDA_LANGUAGE, kernel, rowScalars, 'r'),
+    body: rowKernelLines(lang, kernel, rowScalars, 'r'),
   });
   return { code, grid: gridFor(rows, threads), block: [threads, 1, 1] };
 }
@@ -439,15 +451,15 @@ function powerOfTwoAtLeast(n: number): number {
  * `0.0f` and adds; a max starts from `__uint_as_float(0xff800000u)` (-inf) and combines with
  * gradc_maximum, so a NaN anywhere gives NaN.
  */
-function renderReduce(comment: readonly string[], kernel: ReduceKernel): RenderedCudaKernel {
+function renderReduce(lang: CFunctionLanguage, comment: readonly string[], kernel: ReduceKernel): RenderedCudaKernel {
   const plan = planReduce(kernel);
   switch (plan.kind) {
     case 'serial':
-      return renderReduceSerial(comment, kernel, plan.threads);
+      return renderReduceSerial(lang, comment, kernel, plan.threads);
     case 'warps':
-      return renderReduceWarps(comment, kernel, plan.perOutput);
+      return renderReduceWarps(lang, comment, kernel, plan.perOutput);
     case 'columns':
-      return renderReduceColumns(comment, kernel, plan.columns, plan.rows);
+      return renderReduceColumns(lang, comment, kernel, plan.columns, plan.rows);
   }
 }
 
@@ -455,14 +467,14 @@ function renderReduce(comment: readonly string[], kernel: ReduceKernel): Rendere
  * What every reduction template takes: sizes, the output's base index, init and step, and the
  * store of the result `result` at `o` (through the epilogue if the reduction has one).
  */
-function reduceBase(kernel: ReduceKernel, result: string) {
+function reduceBase(lang: CFunctionLanguage, kernel: ReduceKernel, result: string) {
   const { outSize, reduceSize } = kernel;
-  return { outSize, reduceSize, ...reduceParts(CUDA_LANGUAGE, kernel), store: epilogueStore(CUDA_LANGUAGE, kernel, 'o', result) };
+  return { outSize, reduceSize, ...reduceParts(lang, kernel), store: epilogueStore(lang, kernel, 'o', result) };
 }
 
 /** `acc` combined with `other` by the reduction's operator: `acc + x`, `gradc_maximum(acc, x)`. */
-function combineWith(kernel: ReduceKernel, acc: string, other: string): string {
-  return (kernel.op === 'sum' ? codeForOp.add : codeForOp.maximum)([acc, other]);
+function combineWith(lang: CFunctionLanguage, kernel: ReduceKernel, acc: string, other: string): string {
+  return (kernel.op === 'sum' ? lang.codeForOp.add : lang.codeForOp.maximum)([acc, other]);
 }
 
 /**
@@ -472,14 +484,15 @@ function combineWith(kernel: ReduceKernel, acc: string, other: string): string {
  * `for (unsigned int r = 0u; r < 10u; r++) { acc = acc + in0[base + r]; }` / `out[o] = acc;`.
  */
 function renderReduceSerial(
+  lang: CFunctionLanguage,
   comment: readonly string[],
   kernel: ReduceKernel,
   threads: number,
 ): RenderedCudaKernel {
   const code = template<ReduceSerialView>('cuda/reduce-serial.hbs')({
     comment,
-    signature: cudaSignature(kernel, threads),
-    ...reduceBase(kernel, 'acc'),
+    signature: cudaSignature(lang, kernel, threads),
+    ...reduceBase(lang, kernel, 'acc'),
     threads,
   });
   return { code, grid: gridFor(kernel.outSize, threads), block: [threads, 1, 1] };
@@ -494,19 +507,20 @@ function renderReduceSerial(
  */
 /** The end of a warp reduction: combine the warps' partial results in shared memory, or, with
  * one warp per output, write lane 0's result directly. */
-function reduceWarpsEnding(kernel: ReduceKernel, warpsPerOutput: number, warps: number): string {
+function reduceWarpsEnding(lang: CFunctionLanguage, kernel: ReduceKernel, warpsPerOutput: number, warps: number): string {
   const view = {
     outSize: kernel.outSize,
     warps,
     warpsPerOutput,
-    combine: combineWith(kernel, 'acc', 'partial[warp + w]'),
-    store: epilogueStore(CUDA_LANGUAGE, kernel, 'o', 'acc'),
+    combine: combineWith(lang, kernel, 'acc', 'partial[warp + w]'),
+    store: epilogueStore(lang, kernel, 'o', 'acc'),
   };
   const file = warpsPerOutput > 1 ? 'cuda/reduce-warps-end-shared.hbs' : 'cuda/reduce-warps-end-direct.hbs';
   return template<typeof view>(file)(view).trimEnd();
 }
 
 function renderReduceWarps(
+  lang: CFunctionLanguage,
   comment: readonly string[],
   kernel: ReduceKernel,
   perOutput: number,
@@ -516,8 +530,8 @@ function renderReduceWarps(
   const warpsPerOutput = perOutput / WARP_SIZE;
   const code = template<ReduceWarpsView>('cuda/reduce-warps.hbs')({
     comment,
-    signature: cudaSignature(kernel, threads),
-    ...reduceBase(kernel, 'acc'),
+    signature: cudaSignature(lang, kernel, threads),
+    ...reduceBase(lang, kernel, 'acc'),
     perOutput,
     warpsPerOutput,
     outputsPerBlock,
@@ -527,8 +541,8 @@ function renderReduceWarps(
         ? 'blockIdx.x'
         : `blockIdx.x * ${outputsPerBlock}u + threadIdx.x / ${perOutput}u`,
     lastOutput: kernel.outSize - 1,
-    warpReduce: kernel.op === 'sum' ? 'gradc_warp_sum' : 'gradc_warp_max',
-    ending: reduceWarpsEnding(kernel, warpsPerOutput, threads / WARP_SIZE),
+    warpReduce: lang.support.use(kernel.op === 'sum' ? 'gradc_warp_sum' : 'gradc_warp_max'),
+    ending: reduceWarpsEnding(lang, kernel, warpsPerOutput, threads / WARP_SIZE),
   });
   return { code, grid: gridFor(kernel.outSize, outputsPerBlock), block: [threads, 1, 1] };
 }
@@ -539,6 +553,7 @@ function renderReduceWarps(
  * element of the column, then `partial[8][32]` is halved row by row with `__syncthreads()`.
  */
 function renderReduceColumns(
+  lang: CFunctionLanguage,
   comment: readonly string[],
   kernel: ReduceKernel,
   columns: number,
@@ -546,13 +561,13 @@ function renderReduceColumns(
 ): RenderedCudaKernel {
   const code = template<ReduceColumnsView>('cuda/reduce-columns.hbs')({
     comment,
-    signature: cudaSignature(kernel, columns * rows),
-    ...reduceBase(kernel, 'partial[0][col]'),
+    signature: cudaSignature(lang, kernel, columns * rows),
+    ...reduceBase(lang, kernel, 'partial[0][col]'),
     columns,
     rows,
     halfRows: rows / 2,
     lastOutput: kernel.outSize - 1,
-    combine: combineWith(kernel, 'partial[row][col]', 'partial[row + h][col]'),
+    combine: combineWith(lang, kernel, 'partial[row][col]', 'partial[row + h][col]'),
   });
   return { code, grid: gridFor(kernel.outSize, columns), block: [columns, rows, 1] };
 }
@@ -573,21 +588,22 @@ interface MatmulStagingView extends KernelView, MatmulSliceRange, TileStaging {
 }
 
 function matmulStaging(
+  lang: CFunctionLanguage,
   comment: readonly string[],
   kernel: MatmulKernel,
   tileM: number,
   tileN: number,
 ): MatmulStagingView {
   const { m, n, k } = kernel;
-  const range = matmulSliceRange(CUDA_LANGUAGE, kernel, 'blockIdx.z', `${k}u`);
+  const range = matmulSliceRange(lang, kernel, 'blockIdx.z', `${k}u`);
   return {
     comment,
-    signature: cudaSignature(kernel, THREADS_PER_BLOCK),
+    signature: cudaSignature(lang, kernel, THREADS_PER_BLOCK),
     m,
     n,
-    ...tileStaging(CUDA_LANGUAGE, kernel, tileM, tileN),
+    ...tileStaging(lang, kernel, tileM, tileN),
     ...range,
-    store: tiledMatmulStore(CUDA_LANGUAGE, kernel, range.outBase, 'acc[r][c]', `${n}u`),
+    store: tiledMatmulStore(lang, kernel, range.outBase, 'acc[r][c]', `${n}u`),
   };
 }
 
@@ -607,10 +623,10 @@ function matmulGrid(kernel: MatmulKernel, tileM: number, tileN: number): Dim3 {
  * A matrix product: the blocked kernel when out has at least 64 rows and 64 columns, else the
  * tiled one, whose register blocks shrink to fit narrow products (10 columns, one row).
  */
-function renderMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
+function renderMatmul(lang: CFunctionLanguage, comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
   return kernel.m >= BLOCKED_MATMUL_MIN && kernel.n >= BLOCKED_MATMUL_MIN
-    ? renderBlockedMatmul(comment, kernel)
-    : renderTiledMatmul(comment, kernel);
+    ? renderBlockedMatmul(lang, comment, kernel)
+    : renderTiledMatmul(lang, comment, kernel);
 }
 
 /**
@@ -619,8 +635,8 @@ function renderMatmul(comment: readonly string[], kernel: MatmulKernel): Rendere
  * float4 per step of k: 2 shared-memory loads for 16 multiply-adds. Split products run their
  * slices along the grid's z.
  */
-function renderBlockedMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
-  const code = template<MatmulStagingView>('cuda/matmul-blocked.hbs')(matmulStaging(comment, kernel, 64, 64));
+function renderBlockedMatmul(lang: CFunctionLanguage, comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
+  const code = template<MatmulStagingView>('cuda/matmul-blocked.hbs')(matmulStaging(lang, comment, kernel, 64, 64));
   return { code, grid: matmulGrid(kernel, 64, 64), block: [16, 16, 1] };
 }
 
@@ -631,13 +647,13 @@ function renderBlockedMatmul(comment: readonly string[], kernel: MatmulKernel): 
  * `in1[p * 40u + j]`. Out-of-range elements are staged as zeros. A split product runs its
  * slices along the grid's z: block z sums p over its slice and writes slice z of out.
  */
-function renderTiledMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
+function renderTiledMatmul(lang: CFunctionLanguage, comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
   const blockM = blockFor(kernel.m);
   const blockN = blockFor(kernel.n);
   const tileM = 16 * blockM;
   const tileN = 16 * blockN;
   const code = template<MatmulView>('cuda/matmul.hbs')({
-    ...matmulStaging(comment, kernel, tileM, tileN),
+    ...matmulStaging(lang, comment, kernel, tileM, tileN),
     blockM,
     blockN,
     tileM,

@@ -8,6 +8,7 @@
  * (`in0`, ..., `out`) and its output element (`i`).
  */
 import type { ComputedKind } from '../../ops/index.ts';
+import type { SupportNeeds } from './support.ts';
 
 /** Emits one primitive applied to already-rendered atomic operands. */
 export type EmitFn = (args: readonly string[]) => string;
@@ -18,9 +19,15 @@ export type EmitFn = (args: readonly string[]) => string;
  */
 export type CodeForOp = Readonly<Record<ComputedKind, EmitFn>>;
 
-/** What differs between C-like targets. */
+/**
+ * What differs between C-like targets, as one module writes it: a renderer makes a language per
+ * module (`cLanguage()`, ...), whose emitters record in `support` the support functions the
+ * code they write calls.
+ */
 export interface CStyleLanguage {
   readonly name: string;
+  /** The support functions the code emitted so far calls (`maximum`, `random`, `stored`, ...). */
+  readonly support: SupportNeeds;
   /** A float32 constant; must be exact and an atom (negative values parenthesised). */
   floatLiteral(value: number): string;
   /**
@@ -50,7 +57,8 @@ export interface CStyleLanguage {
   floatOfIndex(index: string): string;
   /**
    * A uniform draw (a `random` expression) as a call of the module's Philox support function
-   * `gradc_uniform(seed, stream, element, counter)`, `counter` a float atom to read as a word.
+   * `gradc_uniform(seed, stream, element, counter)`, `counter` a float atom to read as a word
+   * (recorded in `support`).
    */
   randomUniform(seed: number, stream: number, index: string, counter: string): string;
   /** A float value rounded to float32 as a store rounds it (a `stored` expression). */

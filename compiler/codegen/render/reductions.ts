@@ -24,12 +24,14 @@ export interface ReduceParts {
 /**
  * A reduction's parts, e.g. sum over axis 0 of [600,250] in C → base `o`, init `0.0f`,
  * step `acc + in0[base + r * 250]`; max over axis 1 → step `gradc_maximum(acc, in0[base + r])`.
+ * `init` replaces the identity as the accumulator's start (WGSL starts a max from its first
+ * element), so the identity is not rendered then.
  */
-export function reduceParts(lang: CStyleLanguage, kernel: ReduceKernel): ReduceParts {
+export function reduceParts(lang: CStyleLanguage, kernel: ReduceKernel, init?: string): ReduceParts {
   const base = indexExpr(lang, simplifyView(kernel.outView), 'o');
   const step = indexExpr(lang, simplifyView(kernel.redView), 'r');
   const element = reducedElement(lang, kernel, offsetSum('base', step));
-  return { base, init: reductionInit(lang, kernel), step: reductionCombine(lang, kernel)(['acc', element]) };
+  return { base, init: init ?? reductionInit(lang, kernel), step: reductionCombine(lang, kernel)(['acc', element]) };
 }
 
 /** What a reduction's accumulator starts from: `0.0f` for a sum, `(-INFINITY)` for a max in C. */

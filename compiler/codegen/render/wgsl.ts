@@ -43,7 +43,7 @@ import type { ModuleMeta } from './module-text.ts';
 import { kernelComment, moduleHeader, RUNTIME_MODULE } from './module-text.ts';
 import { checkKernels } from './limits.ts';
 import type { SupportFunction } from './support.ts';
-import { supportFor } from './support.ts';
+import { SupportNeeds, supportCall, supportCode } from './support.ts';
 import { template } from './templates.ts';
 import { jsString, templateLiteralText } from '../escape.ts';
 
@@ -88,9 +88,9 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * NaN literals and const-evaluates `-0.0` to +0, so those are `gradc_bits(0x7f800000u)` and
  * the like, read at run time.
  */
-export function wgslFloatLiteral(value: number): string {
+export function wgslFloatLiteral(value: number, support: SupportNeeds = new SupportNeeds()): string {
   const f = Math.fround(value);
-  if (!Number.isFinite(f) || Object.is(f, -0)) return `gradc_bits(${float32Bits(f)})`;
+  if (!Number.isFinite(f) || Object.is(f, -0)) return `${support.use('gradc_bits')}(${float32Bits(f)})`;
   let digits = shortestFloat32Digits(f);
   if (Math.abs(Number(digits)) > FLOAT32_MAX) digits = String(f);
   return atomic(/[.e]/.test(digits) ? digits : `${digits}.0`);
@@ -103,46 +103,55 @@ export function wgslFloatLiteral(value: number): string {
  * WGSL's `max` returns the other operand. `pow` is WGSL's, undefined for x < 0 (the
  * reference gives NaN there except for integer y).
  */
-export const codeForOp = {
-  neg: prefix('-'),
-  exp: call('exp'),
-  log: call('log'),
-  sqrt: call('sqrt'),
-  tanh: call('tanh'),
-  add: infix('+'),
-  sub: infix('-'),
-  mul: infix('*'),
-  div: infix('/'),
-  pow: call('pow'),
-  maximum: call('gradc_maximum'),
-  less: ([x, y]) => `select(0.0, 1.0, ${x} < ${y})`,
-  equal: ([x, y]) => `select(0.0, 1.0, ${x} == ${y})`,
-  where: ([c, x, y]) => `select(${y}, ${x}, ${c} != 0.0)`,
-} satisfies CodeForOp;
+export function wgslCodeForOp(support: SupportNeeds): CodeForOp {
+  return {
+    neg: prefix('-'),
+    exp: call('exp'),
+    log: call('log'),
+    sqrt: call('sqrt'),
+    tanh: call('tanh'),
+    add: infix('+'),
+    sub: infix('-'),
+    mul: infix('*'),
+    div: infix('/'),
+    pow: call('pow'),
+    maximum: supportCall(support, 'gradc_maximum'),
+    less: ([x, y]) => `select(0.0, 1.0, ${x} < ${y})`,
+    equal: ([x, y]) => `select(0.0, 1.0, ${x} == ${y})`,
+    where: ([c, x, y]) => `select(${y}, ${x}, ${c} != 0.0)`,
+  } satisfies CodeForOp;
+}
 
-/** Indices are u32 (what the invocation ids are); integer literals adapt to them. */
-export const WGSL_LANGUAGE: CStyleLanguage = {
-  name: 'wgsl',
-  floatLiteral: wgslFloatLiteral,
-  indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
-  declareFloat: (name, value) => `let ${name}: f32 = ${value};`,
-  declareIndex: (name, value) => `let ${name}: u32 = ${value};`,
-  declareAccumulator: (name, init) => `var ${name}: f32 = ${init};`,
-  declareCoordinate: (name, index) => `let ${name}: i32 = i32(${index});`,
-  declareSignedIndex: (name, value) => `let ${name}: i32 = ${value};`,
-  declareCondition: (name, value) => `let ${name}: bool = ${value};`,
-  // select evaluates both operands: the index is clamped to 0 where the read is not taken.
-  guardedRead: (buffer, condition, index, fill) =>
-    `select(${fill}, ${buffer}[select(0, ${index}, ${condition})], ${condition})`,
-  floatOfIndex: (index) => `f32(${index})`,
-  randomUniform: (seed, stream, index, counter) => `gradc_uniform(${seed}u, ${stream}u, ${index}, u32(${counter}))`,
-  stored: (value) => `gradc_stored(${value})`,
-  countedLoop: (v, count) => `for (var ${v}: u32 = 0u; ${v} < ${count}u; ${v}++) {`,
-  // A WGSL module binds its buffers at module scope: the function reads them there.
-  elementFunction: (name, _inputs, param) => `fn ${name}(${param}: u32) -> f32 {`,
-  callElement: (name, _inputs, index) => `${name}(${index})`,
-  codeForOp,
-};
+/**
+ * WGSL as one module (one kernel) writes it, recording the support functions its code calls in
+ * `support`. Indices are u32 (what the invocation ids are); integer literals adapt to them.
+ */
+export function wgslLanguage(support: SupportNeeds = new SupportNeeds()): CStyleLanguage {
+  return {
+    name: 'wgsl',
+    support,
+    floatLiteral: (value) => wgslFloatLiteral(value, support),
+    indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
+    declareFloat: (name, value) => `let ${name}: f32 = ${value};`,
+    declareIndex: (name, value) => `let ${name}: u32 = ${value};`,
+    declareAccumulator: (name, init) => `var ${name}: f32 = ${init};`,
+    declareCoordinate: (name, index) => `let ${name}: i32 = i32(${index});`,
+    declareSignedIndex: (name, value) => `let ${name}: i32 = ${value};`,
+    declareCondition: (name, value) => `let ${name}: bool = ${value};`,
+    // select evaluates both operands: the index is clamped to 0 where the read is not taken.
+    guardedRead: (buffer, condition, index, fill) =>
+      `select(${fill}, ${buffer}[select(0, ${index}, ${condition})], ${condition})`,
+    floatOfIndex: (index) => `f32(${index})`,
+    randomUniform: (seed, stream, index, counter) =>
+      `${support.use('gradc_uniform')}(${seed}u, ${stream}u, ${index}, u32(${counter}))`,
+    stored: (value) => `${support.use('gradc_stored')}(${value})`,
+    countedLoop: (v, count) => `for (var ${v}: u32 = 0u; ${v} < ${count}u; ${v}++) {`,
+    // A WGSL module binds its buffers at module scope: the function reads them there.
+    elementFunction: (name, _inputs, param) => `fn ${name}(${param}: u32) -> f32 {`,
+    callElement: (name, _inputs, index) => `${name}(${index})`,
+    codeForOp: wgslCodeForOp(support),
+  };
+}
 
 // ---- view-models ----
 
@@ -327,11 +336,12 @@ export function renderWgslKernel(
   kernel: Kernel,
   options: Partial<WgslKernelOptions> = {},
 ): RenderedWgslKernel {
-  const { entry, workgroups } = renderEntry(kernel, kernelOptions(options));
+  const lang = wgslLanguage();
+  const { entry, workgroups } = renderEntry(lang, kernel, kernelOptions(options));
   const view: KernelView = {
     comment: kernelComment(schedule, kernel),
     bindings: bindings(kernel),
-    support: supportFor(entry, SUPPORT),
+    support: supportCode(lang.support, SUPPORT),
     entry: entry.trimEnd(),
   };
   return { code: template<KernelView>('wgsl/kernel.hbs')(view).trimEnd(), workgroups };
@@ -343,7 +353,7 @@ const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_maximum', template: 'wgsl/support-maximum.hbs' },
   { name: 'gradc_mulhi', template: 'wgsl/support-mulhi.hbs' },
   { name: 'gradc_stored', template: 'wgsl/support-stored.hbs' },
-  { name: 'gradc_uniform', template: 'wgsl/support-philox.hbs' },
+  { name: 'gradc_uniform', template: 'wgsl/support-philox.hbs', calls: ['gradc_mulhi'] },
 ];
 
 /**
@@ -360,20 +370,21 @@ function bindings(kernel: Kernel): string[] {
 }
 
 function renderEntry(
+  lang: CStyleLanguage,
   kernel: Kernel,
   options: WgslKernelOptions,
 ): { entry: string; workgroups: [number, number, number] } {
   const limit = options.maxWorkgroupsPerDimension;
   switch (kernel.kind) {
     case 'map':
-      return renderMap(kernel, limit);
+      return renderMap(lang, kernel, limit);
     case 'reduce': {
-      const rendered = renderReduce(kernel, limit);
-      const prologue = prologueFunction(WGSL_LANGUAGE, withFoldedEpilogue(kernel));
+      const rendered = renderReduce(lang, kernel, limit);
+      const prologue = prologueFunction(lang, withFoldedEpilogue(kernel));
       return prologue.length > 0 ? { ...rendered, entry: [...prologue, '', rendered.entry].join('\n') } : rendered;
     }
     case 'matmul':
-      return renderMatmul(kernel, options);
+      return renderMatmul(lang, kernel, options);
   }
 }
 
@@ -406,10 +417,10 @@ function linearIndex(grid: readonly number[], id: string, per: number): string {
  * {[600,250],[0,1]}) }` → `let i = gid.x; if (i >= 150000u) { return; }` /
  * `out[i] = in0[i] + in1[i % 250];` in 586 workgroups of 256.
  */
-function renderMap(kernel: MapKernel, limit: number) {
-  if (kernel.rows) return renderRowKernel(kernel, kernel.rows, limit);
+function renderMap(lang: CStyleLanguage, kernel: MapKernel, limit: number) {
+  if (kernel.rows) return renderRowKernel(lang, kernel, kernel.rows, limit);
   const folded: MapKernel = { ...kernel, expr: foldConstants(kernel.expr) };
-  const { body } = mapParts(WGSL_LANGUAGE, folded, { kind: 'flat', size: kernel.size });
+  const { body } = mapParts(lang, folded, { kind: 'flat', size: kernel.size });
   const workgroups = planGrid(kernel, Math.ceil(kernel.size / WORKGROUP_SIZE), limit);
   const entry = template<MapView>('wgsl/map.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
@@ -422,7 +433,7 @@ function renderMap(kernel: MapKernel, limit: number) {
 }
 
 /** A row kernel: one invocation per row, which computes the row's values and then its elements. */
-function renderRowKernel(kernel: MapKernel, rowScalars: RowScalars, limit: number) {
+function renderRowKernel(lang: CStyleLanguage, kernel: MapKernel, rowScalars: RowScalars, limit: number) {
   const rows = kernel.size / rowScalars.perRow;
   const workgroups = planGrid(kernel, Math.ceil(rows / WORKGROUP_SIZE), limit);
   const folded: MapKernel = { ...kernel, expr: foldConstants(kernel.expr) };
@@ -431,7 +442,7 @@ function renderRowKernel(kernel: MapKernel, rowScalars: RowScalars, limit: numbe
     workgroupSize: WORKGROUP_SIZE,
     index: linearIndex(workgroups, 'gid', WORKGROUP_SIZE),
     rows,
-    body: rowKernelLines(WGSL_LANGUAGE, folded, foldedRows(rowScalars), 'r'),
+    body: rowKernelLines(lang, folded, foldedRows(rowScalars), 'r'),
   });
   return { entry, workgroups };
 }
@@ -484,12 +495,13 @@ export function reduceThreads(kernel: ReduceKernel): number {
  * element, `partial[lane] = acc;`, then a tree over `partial` with `workgroupBarrier()`.
  * A max starts from the output's first element instead of -inf.
  */
-function renderReduce(unfolded: ReduceKernel, limit: number) {
+function renderReduce(lang: CStyleLanguage, unfolded: ReduceKernel, limit: number) {
   const kernel = withFoldedEpilogue(unfolded);
-  const parts = reduceParts(WGSL_LANGUAGE, kernel);
   const isMax = kernel.op === 'max';
-  const first = reducedElement(WGSL_LANGUAGE, kernel, 'base');
-  const init = isMax && kernel.reduceSize > 0 ? first : parts.init;
+  // A max starts from its first element (so its loop starts at step 1), a sum from 0.
+  const first = isMax && kernel.reduceSize > 0 ? reducedElement(lang, kernel, 'base') : undefined;
+  const parts = reduceParts(lang, kernel, first);
+  const init = parts.init;
   const threads = reduceThreads(kernel);
   const common = { entryPoint: WGSL_ENTRY_POINT, workgroupSize: WORKGROUP_SIZE };
   const { outSize, reduceSize } = kernel;
@@ -502,9 +514,9 @@ function renderReduce(unfolded: ReduceKernel, limit: number) {
       reduceSize,
       base: parts.base,
       init,
-      start: init === first ? 1 : 0,
+      start: first === undefined ? 0 : 1,
       step: parts.step,
-      store: epilogueStore(WGSL_LANGUAGE, kernel, 'o', 'acc'),
+      store: epilogueStore(lang, kernel, 'o', 'acc'),
     });
     return { entry, workgroups };
   }
@@ -516,7 +528,7 @@ function renderReduce(unfolded: ReduceKernel, limit: number) {
     ? [`lane / ${perGroup}u`, `lane % ${perGroup}u`, perGroup]
     : [threads === WORKGROUP_SIZE ? 'lane' : `lane % ${threads}u`, `lane / ${threads}u`, 1];
   const partner = span === 1 ? 'partial[lane + h]' : `partial[lane + h * ${span}u]`;
-  const combine = isMax ? codeForOp.maximum : codeForOp.add;
+  const combine = isMax ? lang.codeForOp.maximum : lang.codeForOp.add;
   const entry = template<ReduceTreeView>('wgsl/reduce-tree.hbs')({
     ...common,
     threads,
@@ -531,7 +543,7 @@ function renderReduce(unfolded: ReduceKernel, limit: number) {
     init,
     step: parts.step,
     combine: combine(['partial[lane]', partner]),
-    store: epilogueStore(WGSL_LANGUAGE, kernel, 'o', 'partial[lane]'),
+    store: epilogueStore(lang, kernel, 'o', 'partial[lane]'),
   });
   return { entry, workgroups };
 }
@@ -613,12 +625,12 @@ export function planWgslMatmul(
  * one invocation per output: `let i = o / 7u; let j = o % 7u;` /
  * `for (var p = 0u; p < 3u; p++) { acc += in0[i * 3u + p] * in1[p * 7u + j]; }`.
  */
-function renderMatmul(unfolded: MatmulKernel, options: WgslKernelOptions) {
+function renderMatmul(lang: CStyleLanguage, unfolded: MatmulKernel, options: WgslKernelOptions) {
   const kernel = withFoldedEpilogue(unfolded);
   const plan = planWgslMatmul(kernel, options);
   const { workgroups } = plan;
-  if (plan.form === 'blocked') return { entry: renderBlockedMatmul(kernel), workgroups };
-  if (plan.form === 'tiled') return { entry: renderTiledMatmul(kernel, plan), workgroups };
+  if (plan.form === 'blocked') return { entry: renderBlockedMatmul(lang, kernel), workgroups };
+  if (plan.form === 'tiled') return { entry: renderTiledMatmul(lang, kernel, plan), workgroups };
   const { n, k } = kernel;
   const entry = template<MatmulDirectView>('wgsl/matmul-direct.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
@@ -627,8 +639,8 @@ function renderMatmul(unfolded: MatmulKernel, options: WgslKernelOptions) {
     size: kernel.m * n,
     n,
     k,
-    ...matmulElements(WGSL_LANGUAGE, kernel),
-    store: epilogueStore(WGSL_LANGUAGE, kernel, 'o', 'acc'),
+    ...matmulElements(lang, kernel),
+    store: epilogueStore(lang, kernel, 'o', 'acc'),
   });
   return { entry, workgroups };
 }
@@ -640,10 +652,10 @@ function renderMatmul(unfolded: MatmulKernel, options: WgslKernelOptions) {
  * transB `in1[j * 100u + p]`. Tiles are staged so that neighbouring invocations load
  * neighbouring elements in either layout; out-of-range elements are staged as zeros.
  */
-function renderTiledMatmul(kernel: MatmulKernel, plan: WgslMatmulPlan): string {
+function renderTiledMatmul(lang: CStyleLanguage, kernel: MatmulKernel, plan: WgslMatmulPlan): string {
   const { m, n, k } = kernel;
   const { blockM, blockN, tileM, tileN } = plan;
-  const range = matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K');
+  const range = matmulSliceRange(lang, kernel, 'wid.z', 'K');
   return template<MatmulView>('wgsl/matmul-tiled.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
     workgroupSize: WORKGROUP_SIZE,
@@ -657,9 +669,9 @@ function renderTiledMatmul(kernel: MatmulKernel, plan: WgslMatmulPlan): string {
     tileASize: 16 * (tileM + 1),
     tileBSize: 16 * (tileN + 1),
     accSize: blockM * blockN,
-    ...tileStaging(WGSL_LANGUAGE, kernel, tileM, tileN),
+    ...tileStaging(lang, kernel, tileM, tileN),
     ...range,
-    store: tiledMatmulStore(WGSL_LANGUAGE, kernel, range.outBase, 'acc[r * BLOCK_N + c]', 'N'),
+    store: tiledMatmulStore(lang, kernel, range.outBase, 'acc[r * BLOCK_N + c]', 'N'),
   });
 }
 
@@ -670,16 +682,16 @@ function renderTiledMatmul(kernel: MatmulKernel, plan: WgslMatmulPlan): string {
  * too (four rows of A or columns of B per invocation, `vectorTileStaging`). Split products run
  * their slices along the grid's z, as the tiled ones do.
  */
-function renderBlockedMatmul(kernel: MatmulKernel): string {
+function renderBlockedMatmul(lang: CStyleLanguage, kernel: MatmulKernel): string {
   const { m, n, k } = kernel;
-  const range = matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K');
+  const range = matmulSliceRange(lang, kernel, 'wid.z', 'K');
   return template<MatmulBlockedView>('wgsl/matmul-blocked.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
     m,
     n,
     k,
-    ...vectorTileStaging(WGSL_LANGUAGE, kernel),
+    ...vectorTileStaging(lang, kernel),
     ...range,
-    store: tiledMatmulStore(WGSL_LANGUAGE, kernel, range.outBase, 'acc[r][c]', 'N'),
+    store: tiledMatmulStore(lang, kernel, range.outBase, 'acc[r][c]', 'N'),
   });
 }
