@@ -3,33 +3,40 @@
  * the matrix product) with one exported `void <kernel>(const float *restrict in0, ...,
  * float *restrict out)` per kernel, plus `gradc_alloc`/`gradc_free` for the native runtime.
  * Compile with `-O3 -march=native -fopenmp -shared -fPIC`.
+ *
+ * Maps, row kernels and reductions are the function renderer's (function-kernels.ts, through
+ * templates/c/); this file holds C's language, its OpenMP pragmas, reductions over adjacent
+ * outputs a row at a time, and matrix products as calls of the packed `gradc_matmul` with the
+ * packers and epilogue functions they pass it.
  */
 import type { WindowView } from '../../ir/layout.ts';
-import type {
-  Expr,
-  Kernel,
-  MapKernel,
-  MatmulKernel,
-  ReduceKernel,
-  Schedule,
-} from '../kernel-ir.ts';
-import { allKernels } from '../kernel-ir.ts';
+import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../ir/layout.ts';
+import type { Expr, MapKernel, MatmulKernel, ReduceKernel, Schedule } from '../kernel-ir.ts';
 import type { CFunctionLanguage, CodeForOp } from './language.ts';
-import { conditionalRead, atomic, call, infix, prefix, shortestFloat32Digits, inputName, inputNames, OUTPUT_NAME } from './language.ts';
-import { isSimpleIndex, affineText } from './indexing.ts';
-import { epilogueStore, exprCost, loadsOf } from './expr.ts';
+import {
+  OUTPUT_NAME,
+  atomic,
+  call,
+  conditionalRead,
+  infix,
+  inputName,
+  inputNames,
+  prefix,
+  shortestFloat32Digits,
+} from './language.ts';
+import { affineText, isSimpleIndex } from './indexing.ts';
+import { epilogueStore, loadsOf } from './expr.ts';
 import { splitCoordinates, windowElement } from './windows.ts';
-import { mapParts, nestedLoops } from './loops.ts';
-import { rowKernelLines, rowKernelWork, prologueFunction } from './row-kernels.ts';
+import { mapParts } from './loops.ts';
 import type { ReduceColumns } from './reductions.ts';
-import { reduceColumnParts, reduceColumns, reduceParts } from './reductions.ts';
+import { reduceColumnParts, reduceColumns } from './reductions.ts';
 import { matmulSlicing, matmulStrides } from './matmul-parts.ts';
-import type { FunctionKernelView, ModuleMeta } from './module-text.ts';
-import { functionKernelView, moduleHeader } from './module-text.ts';
-import { checkKernels } from './limits.ts';
+import type { ModuleMeta } from './module-text.ts';
+import { moduleHeader } from './module-text.ts';
+import type { FunctionKernelView, FunctionTarget, OuterLoop } from './function-kernels.ts';
+import { renderFunctionKernels } from './function-kernels.ts';
 import type { SupportFunction } from './support.ts';
 import { SupportNeeds, supportCall, supportCode } from './support.ts';
-import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../ir/layout.ts';
 import { template } from './templates.ts';
 
 /**
@@ -127,50 +134,6 @@ interface ModuleView {
 
 type KernelView = FunctionKernelView;
 
-interface MapFlatView extends KernelView {
-  readonly pragmas: readonly string[];
-  readonly size: number;
-  readonly body: readonly string[];
-}
-
-interface RowKernelView extends KernelView {
-  readonly pragmas: readonly string[];
-  readonly rows: number;
-  readonly body: readonly string[];
-}
-
-interface MapRowsView extends KernelView {
-  readonly pragmas: readonly string[];
-  readonly rows: number;
-  readonly cols: number;
-  readonly bases: readonly string[];
-  readonly body: readonly string[];
-}
-
-/** One loop per output axis (window reads): `for (int o0 = 0; ...) { ... const int i = ...;`. */
-interface MapNestedView extends KernelView {
-  readonly pragmas: readonly string[];
-  readonly opens: readonly string[];
-  readonly indent: string;
-  readonly index: string;
-  readonly body: readonly string[];
-  readonly closes: readonly string[];
-}
-
-interface ReduceView extends KernelView {
-  readonly pragmas: readonly string[];
-  readonly outSize: number;
-  readonly reduceSize: number;
-  readonly base: string;
-  readonly init: string;
-  /** `#pragma omp simd reduction(+:acc)` for sums; none for max, since OpenMP's max
-   * combiner drops NaN where `gradc_maximum` (the reference's Math.max) keeps it. */
-  readonly innerPragmas: readonly string[];
-  readonly step: string;
-  /** `out[o] = acc;`, or the epilogue's lines at `o` (`epilogueStore`). */
-  readonly store: readonly string[];
-}
-
 /** A reduction in rows of adjacent outputs, accumulated a row at a time (`ReduceColumns`). */
 interface ReduceColumnsView extends KernelView {
   readonly pragmas: readonly string[];
@@ -198,99 +161,54 @@ interface MatmulView extends KernelView {
 
 /** Renders every kernel of `schedule` into one C translation unit. */
 export function renderC(schedule: Schedule, meta: CRenderMeta): string {
-  const kernels = allKernels(schedule);
-  checkKernels(kernels);
   const lang = cLanguage();
-  const code = kernels.map((k) => renderKernel(lang, schedule, k).trimEnd());
+  const kernels = renderFunctionKernels(cTarget(lang), schedule);
   const fixed = template<object>('c/support.hbs')({}).trimEnd();
   const view: ModuleView = {
     header: moduleHeader(schedule, meta, 'rendered for C with OpenMP', 'c.ts', [
       'Build: cc -O3 -march=native -fopenmp -shared -fPIC',
     ]),
     support: [fixed, ...supportCode(lang.support, SUPPORT)].join('\n\n'),
-    kernels: code,
+    kernels,
   };
   return template<ModuleView>('c/module.hbs')(view);
 }
 
-
-function renderKernel(lang: CFunctionLanguage, schedule: Schedule, kernel: Kernel): string {
-  const base = functionKernelView(lang, schedule, kernel);
-  switch (kernel.kind) {
-    case 'map':
-      return renderMap(lang, base, kernel);
-    case 'reduce':
-      return renderReduce(lang, base, kernel);
-    case 'matmul':
-      return template<MatmulView>('c/matmul.hbs')(matmulView(lang, base, kernel));
-  }
-}
-
-/** `#pragma omp ...` for a loop of `work`: the thread team only when it pays. */
-function loopPragmas(work: number, parallel: string, serial?: string): string[] {
-  const pragma = work >= PARALLEL_MIN_WORK ? parallel : serial;
-  return pragma ? [`#pragma omp ${pragma}`] : [];
-}
-
 /**
- * A map kernel: `{ size: 150000, expr: add(load 0, load 1 view {[600,250],[0,1]}) }` →
- * `#pragma omp parallel for` / `for (int o = 0; o < 600; o++)` / `#pragma omp simd` /
- * `for (int j = 0; j < 250; j++) { const int i = o * 250 + j; out[i] = in0[i] + in1[j]; }`;
- * with only identity loads, one `#pragma omp parallel for simd` loop over `i`.
+ * C as a function target (function-kernels.ts): OpenMP over the outer loop when the work pays
+ * for waking the thread team, reductions over adjacent outputs a row at a time, and products
+ * through the packed `gradc_matmul`.
  */
-function renderMap(lang: CFunctionLanguage, base: KernelView, kernel: MapKernel): string {
-  if (kernel.rows) {
-    const rows = kernel.size / kernel.rows.perRow;
-    const pragmas = loopPragmas(rowKernelWork(kernel, kernel.rows), 'parallel for');
-    const body = rowKernelLines(lang, kernel, kernel.rows, 'r');
-    return template<RowKernelView>('c/row-kernel.hbs')({ ...base, pragmas, rows, body });
-  }
-  const { loop, bases, body } = mapParts(lang, kernel);
-  const work = kernel.size * exprCost(kernel.expr);
-  if (loop.kind === 'flat') {
-    const pragmas = loopPragmas(work, 'parallel for simd', 'simd');
-    return template<MapFlatView>('c/map-flat.hbs')({ ...base, pragmas, size: loop.size, body });
-  }
-  if (loop.kind === 'nested') {
-    const loops = nestedLoops(loop.shape, (v, count) => `for (int ${v} = 0; ${v} < ${count}; ${v}++) {`, bases);
-    const pragmas = loopPragmas(work, loop.shape.length > 1 ? 'parallel for collapse(2)' : 'parallel for');
-    return template<MapNestedView>('c/map-nested.hbs')({ ...base, pragmas, ...loops, body });
-  }
-  const pragmas = loopPragmas(work, 'parallel for');
-  const { rows, cols } = loop;
-  return template<MapRowsView>('c/map-rows.hbs')({ ...base, pragmas, rows, cols, bases, body });
-}
-
-/**
- * A reduction over adjacent outputs in rows (`reduceColumns`), any other over one output at a
- * time.
- */
-function renderReduce(lang: CFunctionLanguage, base: KernelView, kernel: ReduceKernel): string {
-  const columns = reduceColumns(kernel);
-  const code = columns
-    ? template<ReduceColumnsView>('c/reduce-columns.hbs')(reduceColumnsView(lang, base, kernel, columns))
-    : template<ReduceView>('c/reduce.hbs')(reduceView(lang, base, kernel));
-  return kernel.prologue ? [...prologueFunction(lang, kernel), '', code].join('\n') : code;
-}
-
-/**
- * A reduction one output at a time: max over axis 1 of [600,10] → `for (int o = 0; o < 600; o++)`
- * / `const int base = o * 10; float acc = (-INFINITY);` /
- * `for (int r = 0; r < 10; r++) acc = gradc_maximum(acc, in0[base + r]);` / `out[o] = acc;`.
- */
-function reduceView(lang: CFunctionLanguage, base: KernelView, kernel: ReduceKernel): ReduceView {
-  const work = kernel.outSize * kernel.reduceSize;
+function cTarget(lang: CFunctionLanguage): FunctionTarget {
   return {
-    ...base,
-    ...reduceParts(lang, kernel),
-    pragmas: kernel.outSize > 1 ? loopPragmas(work, 'parallel for') : [],
-    outSize: kernel.outSize,
-    reduceSize: kernel.reduceSize,
-    // No `omp simd reduction`: it would add in an order of the compiler's choosing, which
-    // could differ between a fused kernel and the unfused ones.
-    innerPragmas: [],
-    store: epilogueStore(lang, kernel, 'o', 'acc'),
+    lang,
+    templates: 'c',
+    loopPragmas: ompPragmas,
+    renderReduce: (base, kernel) => {
+      const columns = reduceColumns(kernel);
+      if (!columns) return undefined;
+      const view = reduceColumnsView(lang, base, kernel, columns);
+      return template<ReduceColumnsView>('c/reduce-columns.hbs')(view);
+    },
+    renderMatmul: (base, kernel) => template<MatmulView>('c/matmul.hbs')(matmulView(lang, base, kernel)),
   };
+}
+
+/**
+ * `#pragma omp ...` before an outer loop of `work`, the thread team only when it pays: a loop
+ * over elements is `parallel for simd` (a `simd` loop on one thread), nested loops collapse
+ * their outer two, rows run `parallel for`.
+ */
+function ompPragmas(loop: OuterLoop, work: number): string[] {
+  const parallel = work >= PARALLEL_MIN_WORK;
+  switch (loop.kind) {
+    case 'elements':
+      return [parallel ? '#pragma omp parallel for simd' : '#pragma omp simd'];
+    case 'nested':
+      return parallel ? [loop.depth > 1 ? '#pragma omp parallel for collapse(2)' : '#pragma omp parallel for'] : [];
+    case 'rows':
+      return parallel ? ['#pragma omp parallel for'] : [];
+  }
 }
 
 /**
@@ -313,7 +231,7 @@ function reduceColumnsView(
   return {
     ...base,
     ...reduceColumnParts(lang, kernel, cols),
-    pragmas: rows > 1 ? loopPragmas(work, 'parallel for') : [],
+    pragmas: rows > 1 ? ompPragmas({ kind: 'rows' }, work) : [],
     rows,
     cols,
     reduceSize: kernel.reduceSize,

@@ -3,26 +3,28 @@
  * `export function <kernel>(in0: Float32Array, ..., out: Float32Array): void` per kernel and a
  * `kernels` record for the JS backend. Arithmetic runs in float64 inside a kernel and is
  * rounded to float32 when stored.
+ *
+ * Maps, row kernels and reductions are the function renderer's (function-kernels.ts, through
+ * templates/js/); this file holds TypeScript's language and its matrix products, passes over
+ * rows of A into float64 accumulators.
  */
-import type { Kernel, MapKernel, MatmulKernel, ReduceKernel, Schedule } from '../kernel-ir.ts';
+import type { WindowView } from '../../ir/layout.ts';
+import type { MatmulKernel, Schedule } from '../kernel-ir.ts';
 import { allKernels } from '../kernel-ir.ts';
+import { jsString } from '../escape.ts';
 import type { CFunctionLanguage, CodeForOp } from './language.ts';
-import { conditionalRead, atomic, call, infix, prefix, inputNames } from './language.ts';
+import { atomic, call, conditionalRead, infix, inputNames, prefix } from './language.ts';
 import { isSimpleIndex } from './indexing.ts';
 import { epilogueStore } from './expr.ts';
 import { windowElement } from './windows.ts';
-import { mapParts, nestedLoops } from './loops.ts';
-import { rowKernelLines, prologueFunction } from './row-kernels.ts';
-import { reduceParts } from './reductions.ts';
 import { matmulSlicing, matmulStrides } from './matmul-parts.ts';
-import type { FunctionKernelView, ModuleMeta } from './module-text.ts';
-import { functionKernelView, moduleHeader, RUNTIME_MODULE } from './module-text.ts';
-import { checkKernels } from './limits.ts';
+import type { ModuleMeta } from './module-text.ts';
+import { RUNTIME_MODULE, moduleHeader } from './module-text.ts';
+import type { FunctionKernelView, FunctionTarget } from './function-kernels.ts';
+import { renderFunctionKernels } from './function-kernels.ts';
 import type { SupportFunction } from './support.ts';
 import { SupportNeeds, supportCode } from './support.ts';
-import type { WindowView } from '../../ir/layout.ts';
 import { template } from './templates.ts';
-import { jsString } from '../escape.ts';
 
 /**
  * `1`, `0.5`, `(-2)`, `0.10000000149011612` (0.1 as float32): the exact float32 value as a
@@ -105,42 +107,6 @@ interface ModuleView {
 
 type KernelView = FunctionKernelView;
 
-interface MapFlatView extends KernelView {
-  readonly size: number;
-  readonly body: readonly string[];
-}
-
-interface RowKernelView extends KernelView {
-  readonly rows: number;
-  readonly body: readonly string[];
-}
-
-interface MapRowsView extends KernelView {
-  readonly rows: number;
-  readonly cols: number;
-  readonly bases: readonly string[];
-  readonly body: readonly string[];
-}
-
-/** One loop per output axis (window reads): `for (let o0 = 0; ...) { ... const i = ...;`. */
-interface MapNestedView extends KernelView {
-  readonly opens: readonly string[];
-  readonly indent: string;
-  readonly index: string;
-  readonly body: readonly string[];
-  readonly closes: readonly string[];
-}
-
-interface ReduceView extends KernelView {
-  readonly outSize: number;
-  readonly reduceSize: number;
-  readonly base: string;
-  readonly init: string;
-  readonly step: string;
-  /** `out[o] = acc;`, or the epilogue's lines at `o` (`epilogueStore`). */
-  readonly store: readonly string[];
-}
-
 interface MatmulView extends KernelView {
   readonly n: number;
   /**
@@ -178,68 +144,30 @@ interface MatmulPassView {
 
 /** Renders every kernel of `schedule` into one TypeScript module. */
 export function renderJs(schedule: Schedule, meta: JsRenderMeta): string {
-  const kernels = allKernels(schedule);
-  checkKernels(kernels);
   const lang = jsLanguage();
-  const code = kernels.map((k) => renderKernel(lang, schedule, k).trimEnd());
+  const kernels = renderFunctionKernels(jsTarget(lang), schedule);
   const view: ModuleView = {
     header: moduleHeader(schedule, meta, 'rendered as JavaScript', 'js.ts'),
     runtimeImport: jsString(RUNTIME_MODULE),
     buildId: jsString(meta.buildId),
     support: supportCode(lang.support, SUPPORT),
-    kernels: code,
-    names: kernels.map((k) => k.name),
+    kernels,
+    names: allKernels(schedule).map((k) => k.name),
   };
   return template<ModuleView>('js/module.hbs')(view);
 }
 
-
-function renderKernel(lang: CFunctionLanguage, schedule: Schedule, kernel: Kernel): string {
-  const base = functionKernelView(lang, schedule, kernel);
-  switch (kernel.kind) {
-    case 'map':
-      return renderMap(lang, base, kernel);
-    case 'reduce': {
-      const code = template<ReduceView>('js/reduce.hbs')(reduceView(lang, base, kernel));
-      return kernel.prologue ? [...prologueFunction(lang, kernel), '', code].join('\n') : code;
-    }
-    case 'matmul':
-      return renderMatmul(lang, base, kernel);
-  }
-}
-
 /**
- * A map kernel: `{ size: 150000, expr: maximum(load 0, const 0) }` →
- * `for (let i = 0; i < 150000; i++) { out[i] = Math.max(in0[i], 0); }`; strided loads get a
- * rows loop (`const i = o * 250 + j; out[i] = in0[i] + in1[j];`).
+ * TypeScript as a function target (function-kernels.ts): every loop on the one thread, and
+ * products in passes over rows of A into float64 accumulators.
  */
-function renderMap(lang: CFunctionLanguage, base: KernelView, kernel: MapKernel): string {
-  if (kernel.rows) {
-    const body = rowKernelLines(lang, kernel, kernel.rows, 'r');
-    return template<RowKernelView>('js/row-kernel.hbs')({ ...base, rows: kernel.size / kernel.rows.perRow, body });
-  }
-  const { loop, bases, body } = mapParts(lang, kernel);
-  if (loop.kind === 'flat') {
-    return template<MapFlatView>('js/map-flat.hbs')({ ...base, size: loop.size, body });
-  }
-  if (loop.kind === 'nested') {
-    const loops = nestedLoops(loop.shape, (v, count) => `for (let ${v} = 0; ${v} < ${count}; ${v}++) {`, bases);
-    return template<MapNestedView>('js/map-nested.hbs')({ ...base, ...loops, body });
-  }
-  const { rows, cols } = loop;
-  return template<MapRowsView>('js/map-rows.hbs')({ ...base, rows, cols, bases, body });
-}
-
-/**
- * A reduction: max over axis 1 of [600,10] → `for (let o = 0; o < 600; o++)` /
- * `const base = o * 10; let acc = (-Infinity);` /
- * `for (let r = 0; r < 10; r++) acc = Math.max(acc, in0[base + r]);` / `out[o] = acc;`. With an
- * epilogue, `acc` rounded to float32 as the store would round it goes through the epilogue at `o`.
- */
-function reduceView(lang: CFunctionLanguage, base: KernelView, kernel: ReduceKernel): ReduceView {
-  const { outSize, reduceSize } = kernel;
-  const store = epilogueStore(lang, kernel, 'o', kernel.epilogue ? 'Math.fround(acc)' : 'acc');
-  return { ...base, ...reduceParts(lang, kernel), outSize, reduceSize, store };
+function jsTarget(lang: CFunctionLanguage): FunctionTarget {
+  return {
+    lang,
+    templates: 'js',
+    loopPragmas: () => [],
+    renderMatmul: (base, kernel) => renderMatmul(lang, base, kernel),
+  };
 }
 
 /** Rows of A a matmul pass reads at a time: each element of B loaded feeds three rows. */
@@ -260,10 +188,14 @@ function renderMatmul(lang: CFunctionLanguage, base: KernelView, kernel: MatmulK
   const { m, n, k } = kernel;
   const { slices, sliceK } = matmulSlicing(kernel);
   const groups = Math.floor(m / MATMUL_ROWS_PER_PASS);
-  const passes = [
-    matmulPass(lang, kernel, MATMUL_ROWS_PER_PASS, groups, 0),
-    matmulPass(lang, kernel, 1, m - groups * MATMUL_ROWS_PER_PASS, groups * MATMUL_ROWS_PER_PASS),
-  ].filter((pass) => pass.count > 0);
+  // [rows at a time, groups of them per slice, first row]: the passes that have rows to do.
+  const shapes: [number, number, number][] = [
+    [MATMUL_ROWS_PER_PASS, groups, 0],
+    [1, m - groups * MATMUL_ROWS_PER_PASS, groups * MATMUL_ROWS_PER_PASS],
+  ];
+  const passes = shapes
+    .filter(([, units]) => units > 0)
+    .map(([rows, units, first]) => matmulPass(lang, kernel, rows, units, first));
   // As many accumulators as the widest pass takes rows.
   const accumulators = Array.from({ length: Math.max(...passes.map((p) => p.rows)) }, (_, r) => `acc${r}`);
   const scratch = accumulators.map((acc) => `const ${kernel.name}_${acc} = new Float64Array(${n});`);

@@ -96,19 +96,3 @@ export function kernelSignature(lang: CFunctionLanguage, kernel: Kernel): string
   if (oneLine.length <= LINE_WIDTH) return oneLine;
   return lang.signature(kernel.name, `\n${params.map((p) => `  ${p}`).join(',\n')}\n`);
 }
-
-/** What every template of a function-style target (C, TypeScript) starts a kernel with. */
-export interface FunctionKernelView {
-  readonly comment: readonly string[];
-  readonly name: string;
-  /** The opening line(s) of the definition. */
-  readonly signature: string;
-}
-
-export function functionKernelView(
-  lang: CFunctionLanguage,
-  schedule: Schedule,
-  kernel: Kernel,
-): FunctionKernelView {
-  return { comment: kernelComment(schedule, kernel), name: kernel.name, signature: kernelSignature(lang, kernel) };
-}
