@@ -23,6 +23,10 @@
  *
  * NVRTC is not used: nvcc compiles kernels.cu into kernels.fatbin when the model is built,
  * and the runtime runs nvcc itself only when that fatbin is missing or stale.
+ *
+ * Each kernel's form, grid and block are planned first, from its sizes and layout alone
+ * (`planCudaKernel`, a plain record: `CudaPlan`), then rendered in that form; kernels-cuda.ts
+ * records the plan's grid and block.
  */
 import { GradcError } from '../../errors.ts';
 import type { CudaKernel } from '../../../runtime/backend.ts';
@@ -77,8 +81,6 @@ export const SERIAL_REDUCE_MAX = 32;
 export const REDUCE_ELEMENTS_PER_THREAD = 8;
 
 // ---- the language ----
-
-/** `0x7f800000u`: the bits of a float32 as a CUDA unsigned literal. */
 
 /**
  * `1.0f`, `0.1f`, `(-2.5f)`, `1e-45f`, `(-0.0f)`: the shortest decimal that rounds to the
@@ -192,12 +194,12 @@ interface ReduceViewBase extends KernelView {
   readonly base: string;
   readonly init: string;
   readonly step: string;
-  /** `out[o] = <result>;`, or the epilogue's lines at `o` (`epilogueStore`). */
-  readonly store: readonly string[];
 }
 
 interface ReduceSerialView extends ReduceViewBase {
   readonly threads: number;
+  /** `out[o] = acc;`, or the epilogue's lines at `o` (`epilogueStore`). */
+  readonly store: readonly string[];
 }
 
 interface ReduceWarpsView extends ReduceViewBase {
@@ -214,6 +216,8 @@ interface ReduceWarpsView extends ReduceViewBase {
 }
 
 interface ReduceColumnsView extends ReduceViewBase {
+  /** `out[o] = partial[0][col];`, or the epilogue's lines at `o` (`epilogueStore`). */
+  readonly store: readonly string[];
   readonly columns: number;
   readonly rows: number;
   readonly halfRows: number;
@@ -340,29 +344,76 @@ function checkParams(kernel: Kernel): void {
   );
 }
 
-// ---- kernels ----
+// ---- launch plans ----
 
-/** One kernel as CUDA C (its comment, then the definition) with its grid and block. */
-export function renderCudaKernel(
-  schedule: Schedule,
-  kernel: Kernel,
-  lang: CFunctionLanguage = cudaLanguage(),
-): RenderedCudaKernel {
-  const rendered = renderKernelKind(lang, kernelComment(schedule, kernel), kernel);
-  return { ...rendered, code: rendered.code.trimEnd() };
+/** A launch: blocks along x, y and z, and threads per block along x, y and z. */
+export interface CudaLaunch {
+  readonly grid: Dim3;
+  readonly block: Dim3;
 }
 
-function renderKernelKind(lang: CFunctionLanguage, comment: readonly string[], kernel: Kernel): RenderedCudaKernel {
+/** A map kernel: one thread per element. */
+export interface CudaMapPlan extends CudaLaunch {
+  readonly kind: 'map';
+  readonly form: 'elements';
+}
+
+/** A row kernel: one thread per row, which computes the row's values and then its elements. */
+export interface CudaRowKernelPlan extends CudaLaunch {
+  readonly kind: 'map';
+  readonly form: 'rows';
+  readonly rows: number;
+}
+
+/**
+ * A reduction: one thread per output (`serial`); `perOutput` threads, whole warps, per output
+ * combined with `__shfl_down_sync` (and shared memory across warps), `outputsPerBlock` outputs
+ * to a block (`warps`); or `columns` neighbouring outputs side by side, `rows` threads each,
+ * combined in shared memory (`columns`: column sums, whose neighbouring outputs read
+ * neighbouring elements).
+ */
+export type CudaReducePlan = CudaLaunch &
+  (
+    | { readonly kind: 'reduce'; readonly form: 'serial' }
+    | {
+        readonly kind: 'reduce';
+        readonly form: 'warps';
+        readonly perOutput: number;
+        readonly warpsPerOutput: number;
+        readonly outputsPerBlock: number;
+      }
+    | { readonly kind: 'reduce'; readonly form: 'columns'; readonly columns: number; readonly rows: number }
+  );
+
+/**
+ * A matrix product: 16 x 16 threads each owning a `blockM` x `blockN` block of outputs, a
+ * `tileM` x `tileN` tile to a block, contiguous 4 x 4 blocks read as float4 (`blocked`) or
+ * blocks strided by 16 (`tiled`); one layer of blocks along z per slice of k.
+ */
+export interface CudaMatmulPlan extends CudaLaunch {
+  readonly kind: 'matmul';
+  readonly form: 'blocked' | 'tiled';
+  readonly blockM: number;
+  readonly blockN: number;
+  readonly tileM: number;
+  readonly tileN: number;
+}
+
+/**
+ * How a kernel runs on CUDA: its form, grid and block, decided from the kernel's sizes and
+ * layout alone, before any text is written; kernels-cuda.ts records the grid and block.
+ */
+export type CudaPlan = CudaMapPlan | CudaRowKernelPlan | CudaReducePlan | CudaMatmulPlan;
+
+/** The plan `renderCudaKernel` renders `kernel` in. */
+export function planCudaKernel(kernel: Kernel): CudaPlan {
   switch (kernel.kind) {
     case 'map':
-      return renderMap(lang, comment, kernel);
-    case 'reduce': {
-      const rendered = renderReduce(lang, comment, kernel);
-      const prologue = prologueFunction(lang, kernel);
-      return prologue.length > 0 ? { ...rendered, code: [...prologue, '', rendered.code].join('\n') } : rendered;
-    }
+      return kernel.rows ? planCudaRowKernel(kernel, kernel.rows) : planCudaMap(kernel);
+    case 'reduce':
+      return planCudaReduce(kernel);
     case 'matmul':
-      return renderMatmul(lang, comment, kernel);
+      return planCudaMatmul(kernel);
   }
 }
 
@@ -376,66 +427,60 @@ function gridFor(count: number, perBlock: number): Dim3 {
   return [Math.max(1, Math.ceil(count / perBlock)), 1, 1];
 }
 
-/**
- * A map kernel, one thread per element: `{ size: 150000, expr: add(load 0, load 1 view
- * {[600,250],[0,1]}) }` → `const unsigned int i = blockIdx.x * 256u + threadIdx.x;` /
- * `if (i >= 150000u) { return; }` / `out[i] = in0[i] + in1[i % 250];`, grid [586, 1, 1],
- * block [256, 1, 1]. A two-element fill runs one warp: block [32, 1, 1].
- */
-function renderMap(lang: CFunctionLanguage, comment: readonly string[], kernel: MapKernel): RenderedCudaKernel {
-  if (kernel.rows) return renderRowKernel(lang, comment, kernel, kernel.rows);
-  const { body } = mapParts(lang, kernel, { kind: 'flat', size: kernel.size });
-  const threads = threadsFor(kernel.size);
-  const code = template<MapView>('cuda/map.hbs')({
-    comment,
-    signature: cudaSignature(lang, kernel, threads),
-    threads,
-    size: kernel.size,
-    body,
-  });
-  return { code, grid: gridFor(kernel.size, threads), block: [threads, 1, 1] };
+/** Threads in a block. */
+function blockThreads(block: Dim3): number {
+  return block[0] * block[1] * block[2];
 }
 
 /**
- * A row kernel: one thread per row, which computes the row's values and then its elements
- * (`rowKernelLines`).
+ * `{ size: 150000 }` → grid [586, 1, 1] of blocks [256, 1, 1]; a two-element fill runs one warp,
+ * block [32, 1, 1].
  */
-function renderRowKernel(lang: CFunctionLanguage, comment: readonly string[], kernel: MapKernel, rowScalars: RowScalars): RenderedCudaKernel {
+export function planCudaMap(kernel: MapKernel): CudaMapPlan {
+  const threads = threadsFor(kernel.size);
+  return { kind: 'map', form: 'elements', grid: gridFor(kernel.size, threads), block: [threads, 1, 1] };
+}
+
+/** A row kernel over 600 rows → grid [3, 1, 1] of blocks [256, 1, 1], a thread per row. */
+export function planCudaRowKernel(kernel: MapKernel, rowScalars: RowScalars): CudaRowKernelPlan {
   const rows = kernel.size / rowScalars.perRow;
   const threads = threadsFor(rows);
-  const code = template<RowKernelView>('cuda/row-kernel.hbs')({
-    comment,
-    signature: cudaSignature(lang, kernel, threads),
-    threads,
-    rows,
-    body: rowKernelLines(lang, kernel, rowScalars, 'r'),
-  });
-  return { code, grid: gridFor(rows, threads), block: [threads, 1, 1] };
+  return { kind: 'map', form: 'rows', rows, grid: gridFor(rows, threads), block: [threads, 1, 1] };
 }
 
-/** How a reduction is spread over threads. */
-export type ReducePlan =
-  | { readonly kind: 'serial'; readonly threads: number }
-  | { readonly kind: 'warps'; readonly perOutput: number }
-  | { readonly kind: 'columns'; readonly columns: number; readonly rows: number };
-
 /**
- * Serial up to SERIAL_REDUCE_MAX elements per output; else about one thread per
- * REDUCE_ELEMENTS_PER_THREAD elements, a power of two: whole warps per output (32 to 256
- * threads), or, when neighbouring outputs read neighbouring elements, up to 32 outputs side
- * by side (`columns`) with `rows` threads each.
+ * Serial up to SERIAL_REDUCE_MAX elements per output (and over short rows); else about one
+ * thread per REDUCE_ELEMENTS_PER_THREAD elements, a power of two: whole warps per output (32 to
+ * 256 threads), or, when neighbouring outputs read neighbouring elements, up to 32 outputs side
+ * by side (`columns`) with `rows` threads each. Sum over axis 1 of [600,10] → serial, grid
+ * [3, 1, 1] of [256, 1, 1]; over axis 1 of [600,250] → warps of 32, 8 outputs a block, grid
+ * [75, 1, 1] of [256, 1, 1]; over axis 0 of [600,250] → columns 32 x 8, grid [8, 1, 1].
  */
-export function planReduce(kernel: ReduceKernel): ReducePlan {
+export function planCudaReduce(kernel: ReduceKernel): CudaReducePlan {
   const { outSize, reduceSize } = kernel;
   // Short rows fold serially, as a row kernel folds them (compiler/rows.ts).
-  if (reduceSize <= SERIAL_REDUCE_MAX || shortRows(kernel)) return { kind: 'serial', threads: threadsFor(outSize) };
+  if (reduceSize <= SERIAL_REDUCE_MAX || shortRows(kernel)) {
+    const threads = threadsFor(outSize);
+    return { kind: 'reduce', form: 'serial', grid: gridFor(outSize, threads), block: [threads, 1, 1] };
+  }
   const wanted = powerOfTwoAtLeast(Math.ceil(reduceSize / REDUCE_ELEMENTS_PER_THREAD));
   if (outputsAdjacent(kernel) && outSize > 1) {
     const columns = Math.min(WARP_SIZE, powerOfTwoAtLeast(outSize));
     const rows = Math.max(2, Math.min(THREADS_PER_BLOCK / columns, wanted));
-    return { kind: 'columns', columns, rows };
+    const grid = gridFor(outSize, columns);
+    return { kind: 'reduce', form: 'columns', columns, rows, grid, block: [columns, rows, 1] };
   }
-  return { kind: 'warps', perOutput: Math.min(THREADS_PER_BLOCK, Math.max(WARP_SIZE, wanted)) };
+  const perOutput = Math.min(THREADS_PER_BLOCK, Math.max(WARP_SIZE, wanted));
+  const outputsPerBlock = Math.min(THREADS_PER_BLOCK / perOutput, outSize);
+  return {
+    kind: 'reduce',
+    form: 'warps',
+    perOutput,
+    warpsPerOutput: perOutput / WARP_SIZE,
+    outputsPerBlock,
+    grid: gridFor(outSize, outputsPerBlock),
+    block: [outputsPerBlock * perOutput, 1, 1],
+  };
 }
 
 function powerOfTwoAtLeast(n: number): number {
@@ -444,32 +489,146 @@ function powerOfTwoAtLeast(n: number): number {
   return p;
 }
 
-/** True when neighbouring outputs read neighbouring elements and one output's are strided. */
+/** From this many rows and columns on, a product runs the 64 x 64 blocked kernel. */
+export const BLOCKED_MATMUL_MIN = 64;
+
+/** Register block rows (or columns) per thread of the tiled kernel for an output extent: 1, 2 or 4. */
+function blockFor(extent: number): number {
+  return extent > 1024 ? 4 : extent > 16 ? 2 : 1;
+}
 
 /**
- * A reduction in the shape planReduce picks (serial, warps or columns). A sum starts from
- * `0.0f` and adds; a max starts from `__uint_as_float(0xff800000u)` (-inf) and combines with
- * gradc_maximum, so a NaN anywhere gives NaN.
+ * The blocked kernel when out has at least BLOCKED_MATMUL_MIN rows and columns, else the tiled
+ * one, whose register blocks shrink to fit narrow products (10 columns, one row):
+ * `{ m: 600, n: 250, k: 784 }` → blocked, 64 x 64 tiles, grid [4, 10, 1];
+ * `{ m: 1100, n: 40, k: 20 }` → tiled, 4 x 2 blocks, 64 x 32 tiles, grid [2, 18, 1]; blocks
+ * of 16 x 16 threads.
  */
-function renderReduce(lang: CFunctionLanguage, comment: readonly string[], kernel: ReduceKernel): RenderedCudaKernel {
-  const plan = planReduce(kernel);
-  switch (plan.kind) {
-    case 'serial':
-      return renderReduceSerial(lang, comment, kernel, plan.threads);
-    case 'warps':
-      return renderReduceWarps(lang, comment, kernel, plan.perOutput);
-    case 'columns':
-      return renderReduceColumns(lang, comment, kernel, plan.columns, plan.rows);
+export function planCudaMatmul(kernel: MatmulKernel): CudaMatmulPlan {
+  const blocked = kernel.m >= BLOCKED_MATMUL_MIN && kernel.n >= BLOCKED_MATMUL_MIN;
+  const [blockM, blockN] = blocked ? [4, 4] : [blockFor(kernel.m), blockFor(kernel.n)];
+  const [tileM, tileN] = [16 * blockM, 16 * blockN];
+  const form = blocked ? 'blocked' : 'tiled';
+  const grid = matmulGrid(kernel, tileM, tileN);
+  return { kind: 'matmul', form, blockM, blockN, tileM, tileN, grid, block: [16, 16, 1] };
+}
+
+/** A grid of `tileM` x `tileN` tiles over out, one layer per slice of k. */
+function matmulGrid(kernel: MatmulKernel, tileM: number, tileN: number): Dim3 {
+  const grid: Dim3 = [Math.ceil(kernel.n / tileN), Math.ceil(kernel.m / tileM), kernel.kSlices];
+  if (grid[1] > MAX_GRID_YZ) {
+    throw new GradcError(
+      `CUDA target: kernel ${kernel.name} needs ${grid[1]} blocks along y, past CUDA's ` +
+        `${MAX_GRID_YZ} (a product of ${kernel.m} rows)`,
+    );
+  }
+  return grid;
+}
+
+// ---- kernels ----
+
+/** One kernel as CUDA C (its comment, then the definition) with its grid and block (its plan's). */
+export function renderCudaKernel(
+  schedule: Schedule,
+  kernel: Kernel,
+  lang: CFunctionLanguage = cudaLanguage(),
+): RenderedCudaKernel {
+  const comment = kernelComment(schedule, kernel);
+  const { code, plan } = renderKernelKind(lang, comment, kernel);
+  return { code: code.trimEnd(), grid: plan.grid, block: plan.block };
+}
+
+function renderKernelKind(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: Kernel,
+): { code: string; plan: CudaPlan } {
+  switch (kernel.kind) {
+    case 'map': {
+      if (kernel.rows) {
+        const plan = planCudaRowKernel(kernel, kernel.rows);
+        return { code: renderRowKernel(lang, comment, kernel, kernel.rows, plan), plan };
+      }
+      const plan = planCudaMap(kernel);
+      return { code: renderMap(lang, comment, kernel, plan), plan };
+    }
+    case 'reduce': {
+      const plan = planCudaReduce(kernel);
+      const prologue = prologueFunction(lang, kernel);
+      const code = renderReduce(lang, comment, kernel, plan);
+      return { code: prologue.length > 0 ? [...prologue, '', code].join('\n') : code, plan };
+    }
+    case 'matmul': {
+      const plan = planCudaMatmul(kernel);
+      return { code: renderMatmul(lang, comment, kernel, plan), plan };
+    }
   }
 }
 
 /**
- * What every reduction template takes: sizes, the output's base index, init and step, and the
- * store of the result `result` at `o` (through the epilogue if the reduction has one).
+ * A map kernel, one thread per element: `{ size: 150000, expr: add(load 0, load 1 view
+ * {[600,250],[0,1]}) }` → `const unsigned int i = blockIdx.x * 256u + threadIdx.x;` /
+ * `if (i >= 150000u) { return; }` / `out[i] = in0[i] + in1[i % 250];`.
  */
-function reduceBase(lang: CFunctionLanguage, kernel: ReduceKernel, result: string) {
+function renderMap(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: MapKernel,
+  plan: CudaMapPlan,
+): string {
+  const threads = blockThreads(plan.block);
+  return template<MapView>('cuda/map.hbs')({
+    comment,
+    signature: cudaSignature(lang, kernel, threads),
+    threads,
+    size: kernel.size,
+    body: mapParts(lang, kernel, { kind: 'flat', size: kernel.size }).body,
+  });
+}
+
+/** A row kernel: one thread per row, its values and then its elements (`rowKernelLines`). */
+function renderRowKernel(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: MapKernel,
+  rowScalars: RowScalars,
+  plan: CudaRowKernelPlan,
+): string {
+  const threads = blockThreads(plan.block);
+  return template<RowKernelView>('cuda/row-kernel.hbs')({
+    comment,
+    signature: cudaSignature(lang, kernel, threads),
+    threads,
+    rows: plan.rows,
+    body: rowKernelLines(lang, kernel, rowScalars, 'r'),
+  });
+}
+
+/**
+ * A reduction in the form `planCudaReduce` chose (serial, warps or columns). A sum starts from
+ * `0.0f` and adds; a max starts from `__uint_as_float(0xff800000u)` (-inf) and combines with
+ * gradc_maximum, so a NaN anywhere gives NaN.
+ */
+function renderReduce(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: ReduceKernel,
+  plan: CudaReducePlan,
+): string {
+  switch (plan.form) {
+    case 'serial':
+      return renderReduceSerial(lang, comment, kernel, plan);
+    case 'warps':
+      return renderReduceWarps(lang, comment, kernel, plan);
+    case 'columns':
+      return renderReduceColumns(lang, comment, kernel, plan);
+  }
+}
+
+/** What every reduction template takes: sizes, the output's base index, init and step. */
+function reduceBase(lang: CFunctionLanguage, kernel: ReduceKernel) {
   const { outSize, reduceSize } = kernel;
-  return { outSize, reduceSize, ...reduceParts(lang, kernel), store: epilogueStore(lang, kernel, 'o', result) };
+  return { outSize, reduceSize, ...reduceParts(lang, kernel) };
 }
 
 /** `acc` combined with `other` by the reduction's operator: `acc + x`, `gradc_maximum(acc, x)`. */
@@ -487,15 +646,16 @@ function renderReduceSerial(
   lang: CFunctionLanguage,
   comment: readonly string[],
   kernel: ReduceKernel,
-  threads: number,
-): RenderedCudaKernel {
-  const code = template<ReduceSerialView>('cuda/reduce-serial.hbs')({
+  plan: CudaReducePlan & { readonly form: 'serial' },
+): string {
+  const threads = blockThreads(plan.block);
+  return template<ReduceSerialView>('cuda/reduce-serial.hbs')({
     comment,
     signature: cudaSignature(lang, kernel, threads),
-    ...reduceBase(lang, kernel, 'acc'),
+    ...reduceBase(lang, kernel),
+    store: epilogueStore(lang, kernel, 'o', 'acc'),
     threads,
   });
-  return { code, grid: gridFor(kernel.outSize, threads), block: [threads, 1, 1] };
 }
 
 /**
@@ -503,35 +663,20 @@ function renderReduceSerial(
  * `t = threadIdx.x % 32u`, `slot = blockIdx.x * 8u + threadIdx.x / 32u`; each thread sums
  * every 32nd element, `acc = gradc_warp_sum(acc);` leaves the total in lane 0, which writes
  * it. With 64 to 256 threads per output, lane 0 of each warp stores its sum in `partial` and
- * the output's first thread adds the warps' sums in order.
+ * the output's first thread adds the warps' sums in order (`reduceWarpsEnding`).
  */
-/** The end of a warp reduction: combine the warps' partial results in shared memory, or, with
- * one warp per output, write lane 0's result directly. */
-function reduceWarpsEnding(lang: CFunctionLanguage, kernel: ReduceKernel, warpsPerOutput: number, warps: number): string {
-  const view = {
-    outSize: kernel.outSize,
-    warps,
-    warpsPerOutput,
-    combine: combineWith(lang, kernel, 'acc', 'partial[warp + w]'),
-    store: epilogueStore(lang, kernel, 'o', 'acc'),
-  };
-  const file = warpsPerOutput > 1 ? 'cuda/reduce-warps-end-shared.hbs' : 'cuda/reduce-warps-end-direct.hbs';
-  return template<typeof view>(file)(view).trimEnd();
-}
-
 function renderReduceWarps(
   lang: CFunctionLanguage,
   comment: readonly string[],
   kernel: ReduceKernel,
-  perOutput: number,
-): RenderedCudaKernel {
-  const outputsPerBlock = Math.min(THREADS_PER_BLOCK / perOutput, kernel.outSize);
-  const threads = outputsPerBlock * perOutput;
-  const warpsPerOutput = perOutput / WARP_SIZE;
-  const code = template<ReduceWarpsView>('cuda/reduce-warps.hbs')({
+  plan: CudaReducePlan & { readonly form: 'warps' },
+): string {
+  const { perOutput, warpsPerOutput, outputsPerBlock } = plan;
+  const threads = blockThreads(plan.block);
+  return template<ReduceWarpsView>('cuda/reduce-warps.hbs')({
     comment,
     signature: cudaSignature(lang, kernel, threads),
-    ...reduceBase(lang, kernel, 'acc'),
+    ...reduceBase(lang, kernel),
     perOutput,
     warpsPerOutput,
     outputsPerBlock,
@@ -544,7 +689,27 @@ function renderReduceWarps(
     warpReduce: lang.support.use(kernel.op === 'sum' ? 'gradc_warp_sum' : 'gradc_warp_max'),
     ending: reduceWarpsEnding(lang, kernel, warpsPerOutput, threads / WARP_SIZE),
   });
-  return { code, grid: gridFor(kernel.outSize, outputsPerBlock), block: [threads, 1, 1] };
+}
+
+/**
+ * The end of a warp reduction: combine the warps' partial results in shared memory, or, with
+ * one warp per output, write lane 0's result directly.
+ */
+function reduceWarpsEnding(
+  lang: CFunctionLanguage,
+  kernel: ReduceKernel,
+  warpsPerOutput: number,
+  warps: number,
+): string {
+  const view = {
+    outSize: kernel.outSize,
+    warps,
+    warpsPerOutput,
+    combine: combineWith(lang, kernel, 'acc', 'partial[warp + w]'),
+    store: epilogueStore(lang, kernel, 'o', 'acc'),
+  };
+  const file = warpsPerOutput > 1 ? 'cuda/reduce-warps-end-shared.hbs' : 'cuda/reduce-warps-end-direct.hbs';
+  return template<typeof view>(file)(view).trimEnd();
 }
 
 /**
@@ -556,29 +721,43 @@ function renderReduceColumns(
   lang: CFunctionLanguage,
   comment: readonly string[],
   kernel: ReduceKernel,
-  columns: number,
-  rows: number,
-): RenderedCudaKernel {
-  const code = template<ReduceColumnsView>('cuda/reduce-columns.hbs')({
+  plan: CudaReducePlan & { readonly form: 'columns' },
+): string {
+  const { columns, rows } = plan;
+  return template<ReduceColumnsView>('cuda/reduce-columns.hbs')({
     comment,
-    signature: cudaSignature(lang, kernel, columns * rows),
-    ...reduceBase(lang, kernel, 'partial[0][col]'),
+    signature: cudaSignature(lang, kernel, blockThreads(plan.block)),
+    ...reduceBase(lang, kernel),
+    store: epilogueStore(lang, kernel, 'o', 'partial[0][col]'),
     columns,
     rows,
     halfRows: rows / 2,
     lastOutput: kernel.outSize - 1,
     combine: combineWith(lang, kernel, 'partial[row][col]', 'partial[row + h][col]'),
   });
-  return { code, grid: gridFor(kernel.outSize, columns), block: [columns, rows, 1] };
 }
 
-/** Register block rows (or columns) per thread for an output extent: 1, 2 or 4. */
-function blockFor(extent: number): number {
-  return extent > 1024 ? 4 : extent > 16 ? 2 : 1;
+/**
+ * A matrix product in the form `planCudaMatmul` chose. Blocked, `{ m: 600, n: 250, k: 784 }` →
+ * thread (x, y) owns rows 4y..4y+3 and columns 4x..4x+3 of its 64 x 64 tile and reads its
+ * operands as two float4 per step of k: 2 shared-memory loads for 16 multiply-adds. Tiled,
+ * `{ m: 1100, n: 40, k: 20, transA: false, transB: false }` → thread (x, y) owning rows y + 16 r
+ * and columns x + 16 c of a 64 x 32 tile; A(i, p) = `in0[i * 20u + p]`, B(p, j) =
+ * `in1[p * 40u + j]`. Out-of-range elements are staged as zeros. A split product runs its
+ * slices along the grid's z: block z sums p over its slice and writes slice z of out.
+ */
+function renderMatmul(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: MatmulKernel,
+  plan: CudaMatmulPlan,
+): string {
+  const { tileM, tileN } = plan;
+  const staging = matmulStaging(lang, comment, kernel, tileM, tileN, blockThreads(plan.block));
+  if (plan.form === 'blocked') return template<MatmulStagingView>('cuda/matmul-blocked.hbs')(staging);
+  const { blockM, blockN } = plan;
+  return template<MatmulView>('cuda/matmul.hbs')({ ...staging, blockM, blockN, tileM, tileN });
 }
-
-/** From this many rows and columns on, a product runs the 64 x 64 blocked kernel. */
-export const BLOCKED_MATMUL_MIN = 64;
 
 /** What both matmul templates take: sizes, how tiles are staged, the slice of k. */
 interface MatmulStagingView extends KernelView, MatmulSliceRange, TileStaging {
@@ -593,71 +772,17 @@ function matmulStaging(
   kernel: MatmulKernel,
   tileM: number,
   tileN: number,
+  threads: number,
 ): MatmulStagingView {
   const { m, n, k } = kernel;
   const range = matmulSliceRange(lang, kernel, 'blockIdx.z', `${k}u`);
   return {
     comment,
-    signature: cudaSignature(lang, kernel, THREADS_PER_BLOCK),
+    signature: cudaSignature(lang, kernel, threads),
     m,
     n,
     ...tileStaging(lang, kernel, tileM, tileN),
     ...range,
     store: tiledMatmulStore(lang, kernel, range.outBase, 'acc[r][c]', `${n}u`),
   };
-}
-
-/** A grid of `tileM` x `tileN` tiles over out, one layer per slice of k. */
-function matmulGrid(kernel: MatmulKernel, tileM: number, tileN: number): Dim3 {
-  const grid: Dim3 = [Math.ceil(kernel.n / tileN), Math.ceil(kernel.m / tileM), kernel.kSlices];
-  if (grid[1] > MAX_GRID_YZ) {
-    throw new GradcError(
-      `CUDA target: kernel ${kernel.name} needs ${grid[1]} blocks along y, past CUDA's ` +
-        `${MAX_GRID_YZ} (a product of ${kernel.m} rows)`,
-    );
-  }
-  return grid;
-}
-
-/**
- * A matrix product: the blocked kernel when out has at least 64 rows and 64 columns, else the
- * tiled one, whose register blocks shrink to fit narrow products (10 columns, one row).
- */
-function renderMatmul(lang: CFunctionLanguage, comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
-  return kernel.m >= BLOCKED_MATMUL_MIN && kernel.n >= BLOCKED_MATMUL_MIN
-    ? renderBlockedMatmul(lang, comment, kernel)
-    : renderTiledMatmul(lang, comment, kernel);
-}
-
-/**
- * `{ m: 600, n: 250, k: 784 }` → 64 x 64 tiles, grid [4, 10, 1] of 16 x 16 threads; thread
- * (x, y) owns rows 4y..4y+3 and columns 4x..4x+3 of its tile and reads its operands as two
- * float4 per step of k: 2 shared-memory loads for 16 multiply-adds. Split products run their
- * slices along the grid's z.
- */
-function renderBlockedMatmul(lang: CFunctionLanguage, comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
-  const code = template<MatmulStagingView>('cuda/matmul-blocked.hbs')(matmulStaging(lang, comment, kernel, 64, 64));
-  return { code, grid: matmulGrid(kernel, 64, 64), block: [16, 16, 1] };
-}
-
-/**
- * A tiled matrix product, `{ m: 1100, n: 40, k: 20, transA: false, transB: false }` →
- * 4 x 2 register blocks, 64 x 32 tiles, grid [2, 18, 1] of 16 x 16 threads, thread (x, y)
- * owning rows y + 16 r and columns x + 16 c; A(i, p) = `in0[i * 20u + p]`, B(p, j) =
- * `in1[p * 40u + j]`. Out-of-range elements are staged as zeros. A split product runs its
- * slices along the grid's z: block z sums p over its slice and writes slice z of out.
- */
-function renderTiledMatmul(lang: CFunctionLanguage, comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
-  const blockM = blockFor(kernel.m);
-  const blockN = blockFor(kernel.n);
-  const tileM = 16 * blockM;
-  const tileN = 16 * blockN;
-  const code = template<MatmulView>('cuda/matmul.hbs')({
-    ...matmulStaging(lang, comment, kernel, tileM, tileN),
-    blockM,
-    blockN,
-    tileM,
-    tileN,
-  });
-  return { code, grid: matmulGrid(kernel, tileM, tileN), block: [16, 16, 1] };
 }
