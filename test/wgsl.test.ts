@@ -286,12 +286,17 @@ describe('WGSL semantics', () => {
 
 // ---- the generated module ----
 
-/** Bytes of the `var<workgroup>` arrays a module declares (each of f32 or vec4<f32>). */
+/**
+ * Bytes of the `var<workgroup>` variables a module declares: arrays of f32 or vec4<f32>, and the
+ * `atomic<u32>` that `gradc_stored` reads.
+ */
 function workgroupBytes(code: string): number {
   const declared = code.match(/var<workgroup>/g)?.length ?? 0;
   const arrays = [...code.matchAll(/var<workgroup> \w+: array<(f32|vec4<f32>), (\d+)>/g)];
-  expect(arrays.length, 'workgroup variables that are arrays of f32 or vec4<f32>').toBe(declared);
-  return arrays.reduce((bytes, m) => bytes + (m[1] === 'f32' ? 4 : 16) * Number(m[2]), 0);
+  const atomics = code.match(/var<workgroup> \w+: atomic<u32>;/g)?.length ?? 0;
+  const known = 'workgroup variables that are arrays of f32 or vec4<f32>, or atomic<u32>';
+  expect(arrays.length + atomics, known).toBe(declared);
+  return arrays.reduce((bytes, m) => bytes + (m[1] === 'f32' ? 4 : 16) * Number(m[2]), 4 * atomics);
 }
 
 function invocations(code: string): number {
