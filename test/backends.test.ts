@@ -19,7 +19,7 @@ import { schedule } from '../compiler/schedule.ts';
 import type { Program, ReduceKernel } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';
 import { viewIndex } from '../ir/layout.ts';
-import { reduceColumns } from '../compiler/codegen/render/c-style.ts';
+import { reduceColumns } from '../compiler/codegen/render/reductions.ts';
 import { renderC } from '../compiler/codegen/render/c.ts';
 import { renderJs } from '../compiler/codegen/render/js.ts';
 import type { DeviceBuffer, HostBackend } from '../runtime/backend.ts';

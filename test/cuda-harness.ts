@@ -10,7 +10,7 @@ import { GraphBuilder } from '../ir/builder.ts';
 import type { Graph } from '../ir/types.ts';
 import type { ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels } from '../compiler/codegen/kernel-ir.ts';
-import { planReduce } from '../compiler/codegen/render/cuda.ts';
+import { planCudaReduce } from '../compiler/codegen/render/cuda.ts';
 import type { Case } from './backend-corpus.ts';
 import type { ScheduleTarget } from './backend-corpus.ts';
 import { makeCase, mergeSchedules, openScheduleTarget, runScheduleProgram } from './backend-corpus.ts';
@@ -43,7 +43,7 @@ export function cudaMatmulCases(): Case[] {
 }
 
 /**
- * Reductions in each plan of planReduce: serial; 32, 64, 128 and 256 threads per output, with
+ * Reductions in each form of planCudaReduce: serial; 32, 64, 128 and 256 threads per output, with
  * several outputs per block and a last block only partly used; columns of 32 and of fewer
  * outputs; one output over many elements. Sums and maxima.
  */
@@ -77,9 +77,9 @@ export function reducePlans(merged: Schedule): Set<string> {
   const reductions = allKernels(merged).filter((k): k is ReduceKernel => k.kind === 'reduce');
   return new Set(
     reductions.map((k) => {
-      const plan = planReduce(k);
-      if (plan.kind === 'warps') return `warps ${plan.perOutput}`;
-      if (plan.kind === 'columns') return `columns ${plan.columns}x${plan.rows}`;
+      const plan = planCudaReduce(k);
+      if (plan.form === 'warps') return `warps ${plan.perOutput}`;
+      if (plan.form === 'columns') return `columns ${plan.columns}x${plan.rows}`;
       return 'serial';
     }),
   );

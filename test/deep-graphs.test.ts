@@ -16,11 +16,12 @@ import type { CompiledModel } from '../compiler/compile.ts';
 import { compileModel } from '../compiler/compile.ts';
 import type { Expr, MapKernel } from '../compiler/codegen/kernel-ir.ts';
 import { allKernels, exprNodes, foldExpr } from '../compiler/codegen/kernel-ir.ts';
-import { exprCost, loadsOf, mapParts, renderExpr } from '../compiler/codegen/render/c-style.ts';
-import { C_LANGUAGE } from '../compiler/codegen/render/c.ts';
-import { JS_LANGUAGE } from '../compiler/codegen/render/js.ts';
-import { WGSL_LANGUAGE, renderWgslKernel } from '../compiler/codegen/render/wgsl.ts';
-import { CUDA_LANGUAGE } from '../compiler/codegen/render/cuda.ts';
+import { exprCost, loadsOf, renderExpr } from '../compiler/codegen/render/expr.ts';
+import { mapParts } from '../compiler/codegen/render/loops.ts';
+import { cLanguage } from '../compiler/codegen/render/c.ts';
+import { jsLanguage } from '../compiler/codegen/render/js.ts';
+import { renderWgslKernel, wgslLanguage } from '../compiler/codegen/render/wgsl.ts';
+import { cudaLanguage } from '../compiler/codegen/render/cuda.ts';
 import { updateInPlace } from '../compiler/in-place.ts';
 import { evaluateOutputs } from '../ir/evaluate.ts';
 import type { Feeds } from '../ir/evaluate.ts';
@@ -226,13 +227,13 @@ describe('expression walks', () => {
   });
 
   it('render a 50,000-deep expression as locals in every C-like language', () => {
-    for (const lang of [C_LANGUAGE, JS_LANGUAGE, WGSL_LANGUAGE, CUDA_LANGUAGE]) {
+    for (const lang of [cLanguage(), jsLanguage(), wgslLanguage(), cudaLanguage()]) {
       const { statements, value } = renderExpr(lang, expr, (input) => `in${input}[i]`);
       expect(statements.length, lang.name).toBe(DEEP - 1);
       expect(value, lang.name).toBe(`in1[i] * t${DEEP - 2}`);
     }
     const kernel: MapKernel = { kind: 'map', name: 'k', inputs: [0, 1], output: 2, size: 8, expr, sources: [] };
-    expect(mapParts(C_LANGUAGE, kernel).body.length).toBe(DEEP);
+    expect(mapParts(cLanguage(), kernel).body.length).toBe(DEEP);
   });
 
   it('write a parameter in place from a 50,000-deep expression', () => {

@@ -4,16 +4,12 @@ import { describe, expect, it } from 'vitest';
 import type { StridedView } from '../ir/layout.ts';
 import { reductionLayout, simplifyView, stridesOf, viewIndex } from '../ir/layout.ts';
 import type { MapKernel, ReduceKernel, Schedule } from '../compiler/codegen/kernel-ir.ts';
-import {
-  indexExpr,
-  planMapLoop,
-  reduceColumnParts,
-  reduceColumns,
-  rowLoad,
-  shortestFloat32Digits,
-} from '../compiler/codegen/render/c-style.ts';
-import { C_LANGUAGE, cFloatLiteral, renderC } from '../compiler/codegen/render/c.ts';
-import { JS_LANGUAGE, jsFloatLiteral } from '../compiler/codegen/render/js.ts';
+import { shortestFloat32Digits } from '../compiler/codegen/render/language.ts';
+import { indexExpr, rowLoad } from '../compiler/codegen/render/indexing.ts';
+import { planMapLoop } from '../compiler/codegen/render/loops.ts';
+import { reduceColumnParts, reduceColumns } from '../compiler/codegen/render/reductions.ts';
+import { cFloatLiteral, cLanguage, renderC } from '../compiler/codegen/render/c.ts';
+import { jsFloatLiteral, jsLanguage } from '../compiler/codegen/render/js.ts';
 import { lineCommentText } from '../compiler/codegen/escape.ts';
 
 describe('float literals', () => {
@@ -87,18 +83,18 @@ describe('strided index arithmetic', () => {
 
   it('bakes constants into C and JS index expressions', () => {
     const bias = simplifyView({ outShape: [600, 250], inStrides: [0, 1] });
-    expect(indexExpr(C_LANGUAGE, bias, 'i')).toBe('i % 250');
+    expect(indexExpr(cLanguage(), bias, 'i')).toBe('i % 250');
     const transposed = simplifyView({ outShape: [4, 3], inStrides: [1, 4] });
-    expect(indexExpr(C_LANGUAGE, transposed, 'i')).toBe('(i / 3) + (i % 3) * 4');
-    expect(indexExpr(JS_LANGUAGE, transposed, 'i')).toBe('((i / 3) | 0) + (i % 3) * 4');
-    expect(indexExpr(C_LANGUAGE, [], 'i')).toBe('0');
+    expect(indexExpr(cLanguage(), transposed, 'i')).toBe('(i / 3) + (i % 3) * 4');
+    expect(indexExpr(jsLanguage(), transposed, 'i')).toBe('((i / 3) | 0) + (i % 3) * 4');
+    expect(indexExpr(cLanguage(), [], 'i')).toBe('0');
   });
 
   it('reads what viewIndex reads, for every element of random views', () => {
     fc.assert(
       fc.property(viewArb, (view) => {
         const axes = simplifyView(view);
-        const expression = indexExpr(JS_LANGUAGE, axes, 'i');
+        const expression = indexExpr(jsLanguage(), axes, 'i');
         for (let i = 0; i < sizeOfView(view); i++) {
           expect(evalIndex(expression, { i })).toBe(viewIndex(view, i));
         }
@@ -114,7 +110,7 @@ describe('strided index arithmetic', () => {
         if (axes.length === 0) return;
         const last = axes[axes.length - 1].size;
         const cols = last % divisor === 0 ? last / divisor : last;
-        const { base, innerStride } = rowLoad(JS_LANGUAGE, axes, cols);
+        const { base, innerStride } = rowLoad(jsLanguage(), axes, cols);
         for (let i = 0; i < sizeOfView(view); i++) {
           const o = Math.floor(i / cols);
           const j = i % cols;
@@ -170,12 +166,12 @@ describe('reductions over adjacent outputs', () => {
   });
 
   it('read a row\'s elements at a base plus the step plus the column', () => {
-    expect(reduceColumnParts(C_LANGUAGE, pooling, 32)).toEqual({
+    expect(reduceColumnParts(cLanguage(), pooling, 32)).toEqual({
       base: 'ob * 128',
       init: '(-INFINITY)',
       step: 'gradc_maximum(acc[j], in0[base + r * 32 + j])',
     });
-    expect(reduceColumnParts(C_LANGUAGE, reduceKernel('sum', [600, 250], [0]), 250)).toEqual({
+    expect(reduceColumnParts(cLanguage(), reduceKernel('sum', [600, 250], [0]), 250)).toEqual({
       base: '0',
       init: '0.0f',
       step: 'acc[j] + in0[base + r * 250 + j]',

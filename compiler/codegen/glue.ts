@@ -8,7 +8,7 @@ import type { Artifact } from '../../artifact/format.ts';
 import type { CompiledModel } from '../compile.ts';
 import type { Target } from './targets.ts';
 import { BACKEND_OF_TARGET, TARGETS } from './targets.ts';
-import { RUNTIME_MODULE } from './render/c-style.ts';
+import { RUNTIME_MODULE } from './render/module-text.ts';
 import { blockCommentText, jsString, jsValue, pascalCaseIdentifier } from './escape.ts';
 import { predictionName } from '../../dsl/spec.ts';
 

@@ -3,58 +3,40 @@
  * the matrix product) with one exported `void <kernel>(const float *restrict in0, ...,
  * float *restrict out)` per kernel, plus `gradc_alloc`/`gradc_free` for the native runtime.
  * Compile with `-O3 -march=native -fopenmp -shared -fPIC`.
+ *
+ * Maps, row kernels and reductions are the function renderer's (function-kernels.ts, through
+ * templates/c/); this file holds C's language, its OpenMP pragmas, reductions over adjacent
+ * outputs a row at a time, and matrix products as calls of the packed `gradc_matmul` with the
+ * packers and epilogue functions they pass it.
  */
 import type { WindowView } from '../../../ir/layout.ts';
-import type {
-  Expr,
-  Kernel,
-  MapKernel,
-  MatmulKernel,
-  ReduceKernel,
-  Schedule,
-} from '../kernel-ir.ts';
-import { allKernels } from '../kernel-ir.ts';
-import type {
-  CFunctionLanguage,
-  CodeForOp,
-  FunctionKernelView,
-  ModuleMeta,
-  ReduceColumns,
-  SupportFunction,
-} from './c-style.ts';
+import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../../ir/layout.ts';
+import type { Expr, MapKernel, MatmulKernel, ReduceKernel, Schedule } from '../kernel-ir.ts';
+import type { CFunctionLanguage, CodeForOp } from './language.ts';
 import {
-  conditionalRead,
-  epilogueStore,
+  OUTPUT_NAME,
   atomic,
   call,
-  checkKernels,
-  exprCost,
+  conditionalRead,
   infix,
-  functionKernelView,
-  isSimpleIndex,
-  moduleHeader,
-  mapParts,
-  nestedLoops,
-  matmulSlicing,
-  matmulStrides,
-  prefix,
-  reduceColumnParts,
-  reduceColumns,
-  reduceParts,
-  shortestFloat32Digits,
-  affineText,
-  loadsOf,
-  splitCoordinates,
-  supportFor,
   inputName,
-  windowElement,
   inputNames,
-  rowKernelLines,
-  rowKernelWork,
-  prologueFunction,
-  OUTPUT_NAME,
-} from './c-style.ts';
-import { isIdentityAxes, simplifyView, stridesOf, windowAxisRange } from '../../../ir/layout.ts';
+  prefix,
+  shortestFloat32Digits,
+} from './language.ts';
+import { affineText, isSimpleIndex } from './indexing.ts';
+import { epilogueStore, loadsOf } from './expr.ts';
+import { splitCoordinates, windowElement } from './windows.ts';
+import { mapParts } from './loops.ts';
+import type { ReduceColumns } from './reductions.ts';
+import { reduceColumnParts, reduceColumns } from './reductions.ts';
+import { matmulSlicing, matmulStrides } from './matmul-parts.ts';
+import type { ModuleMeta } from './module-text.ts';
+import { moduleHeader } from './module-text.ts';
+import type { FunctionKernelView, FunctionTarget, OuterLoop } from './function-kernels.ts';
+import { renderFunctionKernels } from './function-kernels.ts';
+import type { SupportFunction } from './support.ts';
+import { SupportNeeds, supportCall, supportCode } from './support.ts';
 import { template } from './templates.ts';
 
 /**
@@ -82,54 +64,67 @@ export function cFloatOfIndex(index: string): string {
 /**
  * C's scalar meaning of each primitive on atomic operands, e.g. `add` → `x + y`,
  * `less` → `x < y ? 1.0f : 0.0f`. `maximum` is the support code's `gradc_maximum`, which
- * propagates NaN like the reference and vectorises (libm's `fmaxf` is a call per element).
+ * propagates NaN like the reference and vectorises (libm's `fmaxf` is a call per element);
+ * its calls are recorded in `support`.
  */
-export const codeForOp = {
-  neg: prefix('-'),
-  exp: call('expf'),
-  log: call('logf'),
-  sqrt: call('sqrtf'),
-  tanh: call('tanhf'),
-  add: infix('+'),
-  sub: infix('-'),
-  mul: infix('*'),
-  div: infix('/'),
-  pow: call('powf'),
-  maximum: call('gradc_maximum'),
-  less: ([x, y]) => `${x} < ${y} ? 1.0f : 0.0f`,
-  equal: ([x, y]) => `${x} == ${y} ? 1.0f : 0.0f`,
-  where: ([c, x, y]) => `${c} != 0.0f ? ${x} : ${y}`,
-} satisfies CodeForOp;
+export function cCodeForOp(support: SupportNeeds): CodeForOp {
+  return {
+    neg: prefix('-'),
+    exp: call('expf'),
+    log: call('logf'),
+    sqrt: call('sqrtf'),
+    tanh: call('tanhf'),
+    add: infix('+'),
+    sub: infix('-'),
+    mul: infix('*'),
+    div: infix('/'),
+    pow: call('powf'),
+    maximum: supportCall(support, 'gradc_maximum'),
+    less: ([x, y]) => `${x} < ${y} ? 1.0f : 0.0f`,
+    equal: ([x, y]) => `${x} == ${y} ? 1.0f : 0.0f`,
+    where: ([c, x, y]) => `${c} != 0.0f ? ${x} : ${y}`,
+  } satisfies CodeForOp;
+}
 
-export const C_LANGUAGE: CFunctionLanguage = {
-  name: 'c',
-  floatLiteral: cFloatLiteral,
-  indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
-  declareFloat: (name, value) => `const float ${name} = ${value};`,
-  declareIndex: (name, value) => `const int ${name} = ${value};`,
-  declareAccumulator: (name, init) => `float ${name} = ${init};`,
-  declareCoordinate: (name, index) => `const int ${name} = ${index};`,
-  declareSignedIndex: (name, value) => `const int ${name} = ${value};`,
-  declareCondition: (name, value) => `const int ${name} = ${value};`,
-  guardedRead: conditionalRead,
-  floatOfIndex: cFloatOfIndex,
-  randomUniform: (seed, stream, index, counter) =>
-    `gradc_uniform(${seed}u, ${stream}u, (uint32_t)${index}, (uint32_t)${counter})`,
-  inputParam: (name) => `const float *restrict ${name}`,
-  outputParam: (name) => `float *restrict ${name}`,
-  signature: (name, params) => `GRADC_EXPORT void ${name}(${params}) {`,
-  stored: (value) => value,
-  countedLoop: (v, count) => `for (int ${v} = 0; ${v} < ${count}; ${v}++) {`,
-  elementFunction: (name, inputs, param) =>
-    `static inline float ${name}(\n${[...inputNames(inputs).map((n) => `  const float *restrict ${n}`), `  const int ${param}`].join(',\n')}\n) {`,
-  callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
-  codeForOp,
-};
+/** C as one module writes it, recording the support functions its code calls in `support`. */
+export function cLanguage(support: SupportNeeds = new SupportNeeds()): CFunctionLanguage {
+  return {
+    name: 'c',
+    support,
+    floatLiteral: cFloatLiteral,
+    indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
+    declareFloat: (name, value) => `const float ${name} = ${value};`,
+    declareIndex: (name, value) => `const int ${name} = ${value};`,
+    declareAccumulator: (name, init) => `float ${name} = ${init};`,
+    declareCoordinate: (name, index) => `const int ${name} = ${index};`,
+    declareSignedIndex: (name, value) => `const int ${name} = ${value};`,
+    declareCondition: (name, value) => `const int ${name} = ${value};`,
+    guardedRead: conditionalRead,
+    floatOfIndex: cFloatOfIndex,
+    randomUniform: (seed, stream, index, counter) =>
+      `${support.use('gradc_uniform')}(${seed}u, ${stream}u, (uint32_t)${index}, (uint32_t)${counter})`,
+    inputParam: (name) => `const float *restrict ${name}`,
+    outputParam: (name) => `float *restrict ${name}`,
+    signature: (name, params) => `GRADC_EXPORT void ${name}(${params}) {`,
+    stored: (value) => value,
+    countedLoop: (v, count) => `for (int ${v} = 0; ${v} < ${count}; ${v}++) {`,
+    elementFunction: (name, inputs, param) =>
+      `static inline float ${name}(\n${[...inputNames(inputs).map((n) => `  const float *restrict ${n}`), `  const int ${param}`].join(',\n')}\n) {`,
+    callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
+    codeForOp: cCodeForOp(support),
+  };
+}
 
 export type CRenderMeta = ModuleMeta;
 
-/** Support code after the fixed part, each only when a kernel calls it. */
-const SUPPORT: readonly SupportFunction[] = [{ name: 'gradc_uniform', template: 'c/support-philox.hbs' }];
+/**
+ * Support functions: `gradc_maximum` is in the fixed part (templates/c/support.hbs), Philox after
+ * it only when a kernel draws random numbers.
+ */
+const SUPPORT: readonly SupportFunction[] = [
+  { name: 'gradc_maximum' },
+  { name: 'gradc_uniform', template: 'c/support-philox.hbs' },
+];
 
 interface ModuleView {
   readonly header: readonly string[];
@@ -138,50 +133,6 @@ interface ModuleView {
 }
 
 type KernelView = FunctionKernelView;
-
-interface MapFlatView extends KernelView {
-  readonly pragmas: readonly string[];
-  readonly size: number;
-  readonly body: readonly string[];
-}
-
-interface RowKernelView extends KernelView {
-  readonly pragmas: readonly string[];
-  readonly rows: number;
-  readonly body: readonly string[];
-}
-
-interface MapRowsView extends KernelView {
-  readonly pragmas: readonly string[];
-  readonly rows: number;
-  readonly cols: number;
-  readonly bases: readonly string[];
-  readonly body: readonly string[];
-}
-
-/** One loop per output axis (window reads): `for (int o0 = 0; ...) { ... const int i = ...;`. */
-interface MapNestedView extends KernelView {
-  readonly pragmas: readonly string[];
-  readonly opens: readonly string[];
-  readonly indent: string;
-  readonly index: string;
-  readonly body: readonly string[];
-  readonly closes: readonly string[];
-}
-
-interface ReduceView extends KernelView {
-  readonly pragmas: readonly string[];
-  readonly outSize: number;
-  readonly reduceSize: number;
-  readonly base: string;
-  readonly init: string;
-  /** `#pragma omp simd reduction(+:acc)` for sums; none for max, since OpenMP's max
-   * combiner drops NaN where `gradc_maximum` (the reference's Math.max) keeps it. */
-  readonly innerPragmas: readonly string[];
-  readonly step: string;
-  /** `out[o] = acc;`, or the epilogue's lines at `o` (`epilogueStore`). */
-  readonly store: readonly string[];
-}
 
 /** A reduction in rows of adjacent outputs, accumulated a row at a time (`ReduceColumns`). */
 interface ReduceColumnsView extends KernelView {
@@ -210,98 +161,54 @@ interface MatmulView extends KernelView {
 
 /** Renders every kernel of `schedule` into one C translation unit. */
 export function renderC(schedule: Schedule, meta: CRenderMeta): string {
-  const kernels = allKernels(schedule);
-  checkKernels(kernels);
-  const code = kernels.map((k) => renderKernel(schedule, k).trimEnd());
+  const lang = cLanguage();
+  const kernels = renderFunctionKernels(cTarget(lang), schedule);
   const fixed = template<object>('c/support.hbs')({}).trimEnd();
   const view: ModuleView = {
     header: moduleHeader(schedule, meta, 'rendered for C with OpenMP', 'c.ts', [
       'Build: cc -O3 -march=native -fopenmp -shared -fPIC',
     ]),
-    support: [fixed, ...supportFor(code.join('\n'), SUPPORT)].join('\n\n'),
-    kernels: code,
+    support: [fixed, ...supportCode(lang.support, SUPPORT)].join('\n\n'),
+    kernels,
   };
   return template<ModuleView>('c/module.hbs')(view);
 }
 
-
-function renderKernel(schedule: Schedule, kernel: Kernel): string {
-  const base = functionKernelView(C_LANGUAGE, schedule, kernel);
-  switch (kernel.kind) {
-    case 'map':
-      return renderMap(base, kernel);
-    case 'reduce':
-      return renderReduce(base, kernel);
-    case 'matmul':
-      return template<MatmulView>('c/matmul.hbs')(matmulView(base, kernel));
-  }
-}
-
-/** `#pragma omp ...` for a loop of `work`: the thread team only when it pays. */
-function loopPragmas(work: number, parallel: string, serial?: string): string[] {
-  const pragma = work >= PARALLEL_MIN_WORK ? parallel : serial;
-  return pragma ? [`#pragma omp ${pragma}`] : [];
-}
-
 /**
- * A map kernel: `{ size: 150000, expr: add(load 0, load 1 view {[600,250],[0,1]}) }` →
- * `#pragma omp parallel for` / `for (int o = 0; o < 600; o++)` / `#pragma omp simd` /
- * `for (int j = 0; j < 250; j++) { const int i = o * 250 + j; out[i] = in0[i] + in1[j]; }`;
- * with only identity loads, one `#pragma omp parallel for simd` loop over `i`.
+ * C as a function target (function-kernels.ts): OpenMP over the outer loop when the work pays
+ * for waking the thread team, reductions over adjacent outputs a row at a time, and products
+ * through the packed `gradc_matmul`.
  */
-function renderMap(base: KernelView, kernel: MapKernel): string {
-  if (kernel.rows) {
-    const rows = kernel.size / kernel.rows.perRow;
-    const pragmas = loopPragmas(rowKernelWork(kernel, kernel.rows), 'parallel for');
-    const body = rowKernelLines(C_LANGUAGE, kernel, kernel.rows, 'r');
-    return template<RowKernelView>('c/row-kernel.hbs')({ ...base, pragmas, rows, body });
-  }
-  const { loop, bases, body } = mapParts(C_LANGUAGE, kernel);
-  const work = kernel.size * exprCost(kernel.expr);
-  if (loop.kind === 'flat') {
-    const pragmas = loopPragmas(work, 'parallel for simd', 'simd');
-    return template<MapFlatView>('c/map-flat.hbs')({ ...base, pragmas, size: loop.size, body });
-  }
-  if (loop.kind === 'nested') {
-    const loops = nestedLoops(loop.shape, (v, count) => `for (int ${v} = 0; ${v} < ${count}; ${v}++) {`, bases);
-    const pragmas = loopPragmas(work, loop.shape.length > 1 ? 'parallel for collapse(2)' : 'parallel for');
-    return template<MapNestedView>('c/map-nested.hbs')({ ...base, pragmas, ...loops, body });
-  }
-  const pragmas = loopPragmas(work, 'parallel for');
-  const { rows, cols } = loop;
-  return template<MapRowsView>('c/map-rows.hbs')({ ...base, pragmas, rows, cols, bases, body });
-}
-
-/**
- * A reduction over adjacent outputs in rows (`reduceColumns`), any other over one output at a
- * time.
- */
-function renderReduce(base: KernelView, kernel: ReduceKernel): string {
-  const columns = reduceColumns(kernel);
-  const code = columns
-    ? template<ReduceColumnsView>('c/reduce-columns.hbs')(reduceColumnsView(base, kernel, columns))
-    : template<ReduceView>('c/reduce.hbs')(reduceView(base, kernel));
-  return kernel.prologue ? [...prologueFunction(C_LANGUAGE, kernel), '', code].join('\n') : code;
-}
-
-/**
- * A reduction one output at a time: max over axis 1 of [600,10] → `for (int o = 0; o < 600; o++)`
- * / `const int base = o * 10; float acc = (-INFINITY);` /
- * `for (int r = 0; r < 10; r++) acc = gradc_maximum(acc, in0[base + r]);` / `out[o] = acc;`.
- */
-function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
-  const work = kernel.outSize * kernel.reduceSize;
+function cTarget(lang: CFunctionLanguage): FunctionTarget {
   return {
-    ...base,
-    ...reduceParts(C_LANGUAGE, kernel),
-    pragmas: kernel.outSize > 1 ? loopPragmas(work, 'parallel for') : [],
-    outSize: kernel.outSize,
-    reduceSize: kernel.reduceSize,
-    // No `omp simd reduction`: it would add in an order of the compiler's choosing, which
-    // could differ between a fused kernel and the unfused ones.
-    innerPragmas: [],
-    store: epilogueStore(C_LANGUAGE, kernel, 'o', 'acc'),
+    lang,
+    templates: 'c',
+    loopPragmas: ompPragmas,
+    renderReduce: (base, kernel) => {
+      const columns = reduceColumns(kernel);
+      if (!columns) return undefined;
+      const view = reduceColumnsView(lang, base, kernel, columns);
+      return template<ReduceColumnsView>('c/reduce-columns.hbs')(view);
+    },
+    renderMatmul: (base, kernel) => template<MatmulView>('c/matmul.hbs')(matmulView(lang, base, kernel)),
   };
+}
+
+/**
+ * `#pragma omp ...` before an outer loop of `work`, the thread team only when it pays: a loop
+ * over elements is `parallel for simd` (a `simd` loop on one thread), nested loops collapse
+ * their outer two, rows run `parallel for`.
+ */
+function ompPragmas(loop: OuterLoop, work: number): string[] {
+  const parallel = work >= PARALLEL_MIN_WORK;
+  switch (loop.kind) {
+    case 'elements':
+      return [parallel ? '#pragma omp parallel for simd' : '#pragma omp simd'];
+    case 'nested':
+      return parallel ? [loop.depth > 1 ? '#pragma omp parallel for collapse(2)' : '#pragma omp parallel for'] : [];
+    case 'rows':
+      return parallel ? ['#pragma omp parallel for'] : [];
+  }
 }
 
 /**
@@ -315,6 +222,7 @@ function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
  * runs on one thread, measured faster than the one-output-at-a-time loop on all threads.
  */
 function reduceColumnsView(
+  lang: CFunctionLanguage,
   base: KernelView,
   kernel: ReduceKernel,
   { rows, cols }: ReduceColumns,
@@ -322,15 +230,15 @@ function reduceColumnsView(
   const work = kernel.outSize * kernel.reduceSize;
   return {
     ...base,
-    ...reduceColumnParts(C_LANGUAGE, kernel, cols),
-    pragmas: rows > 1 ? loopPragmas(work, 'parallel for') : [],
+    ...reduceColumnParts(lang, kernel, cols),
+    pragmas: rows > 1 ? ompPragmas({ kind: 'rows' }, work) : [],
     rows,
     cols,
     reduceSize: kernel.reduceSize,
     accumulators: kernel.inPlace
       ? `float acc[${cols}] __attribute__((aligned(64)));`
       : `float *const acc = ${OUTPUT_NAME} + ob * ${cols};`,
-    epilogue: columnEpilogue(kernel, cols),
+    epilogue: columnEpilogue(lang, kernel, cols),
   };
 }
 
@@ -340,13 +248,13 @@ function reduceColumnsView(
  * `#pragma omp simd` / `for (int j = 0; j < 250; j++) { const int oe = ob * 250 + j;` /
  * `out[oe] = in1[oe] - in2[0] * acc[j]; }`. None without an epilogue.
  */
-function columnEpilogue(kernel: ReduceKernel, cols: number): string[] {
+function columnEpilogue(lang: CFunctionLanguage, kernel: ReduceKernel, cols: number): string[] {
   if (!kernel.epilogue) return [];
   return [
     '#pragma omp simd',
     `for (int j = 0; j < ${cols}; j++) {`,
-    `  ${C_LANGUAGE.declareIndex('oe', `ob * ${cols} + j`)}`,
-    ...epilogueStore(C_LANGUAGE, kernel, 'oe', 'acc[j]').map((line) => `  ${line}`),
+    `  ${lang.declareIndex('oe', `ob * ${cols} + j`)}`,
+    ...epilogueStore(lang, kernel, 'oe', 'acc[j]').map((line) => `  ${line}`),
     '}',
   ];
 }
@@ -358,13 +266,13 @@ function columnEpilogue(kernel: ReduceKernel, cols: number): string[] {
  * `gradc_matmul_slices`, which runs the slices of k side by side. An implicit GEMM (`aWindow`)
  * passes the packer of A that `windowPacker` writes for it.
  */
-function matmulView(base: KernelView, kernel: MatmulKernel): MatmulView {
+function matmulView(lang: CFunctionLanguage, base: KernelView, kernel: MatmulKernel): MatmulView {
   const { ars, acs, brs, bcs } = matmulStrides(kernel);
   const { m, n, k } = kernel;
   const strides = [ars, acs, brs, bcs].join(', ');
   const packer = [
-    ...(kernel.aWindow ? windowPacker(kernel, kernel.aWindow) : []),
-    ...(kernel.epilogue ? epilogueFunction(kernel, kernel.epilogue) : []),
+    ...(kernel.aWindow ? windowPacker(lang, kernel, kernel.aWindow) : []),
+    ...(kernel.epilogue ? epilogueFunction(lang, kernel, kernel.epilogue) : []),
   ];
   const packA = kernel.aWindow ? packerName(kernel) : 'gradc_pack_a_tile';
   if (kernel.kSlices > 1) {
@@ -405,7 +313,7 @@ function epilogueName(kernel: MatmulKernel): string {
  * the kernel's (`inN[i]`, `inN` pointing i0 rows before `p`), and the old value from `out`,
  * where a map kernel's in-place update reads it.
  */
-function epilogueFunction(kernel: MatmulKernel, epilogue: Expr): string[] {
+function epilogueFunction(lang: CFunctionLanguage, kernel: MatmulKernel, epilogue: Expr): string[] {
   const { m, n } = kernel;
   const { name, output, sources } = kernel;
   // The product as input number kernel.inputs.length (`inN`), the old value as the output.
@@ -415,7 +323,7 @@ function epilogueFunction(kernel: MatmulKernel, epilogue: Expr): string[] {
     const axes = view ? simplifyView(view) : [];
     return isIdentityAxes(axes) || axes[axes.length - 1].size % n === 0;
   });
-  const { bases, body } = mapParts(C_LANGUAGE, map, rowsFit ? { kind: 'rows', rows: m, cols: n } : { kind: 'flat', size: m * n });
+  const { bases, body } = mapParts(lang, map, rowsFit ? { kind: 'rows', rows: m, cols: n } : { kind: 'flat', size: m * n });
   const read = [...new Set(loadsOf(epilogue).map((l) => l.input))].filter((input) => input < kernel.inputs.length).sort((a, b) => a - b);
   const loops = rowsFit
     ? [
@@ -465,8 +373,8 @@ function packerName(kernel: MatmulKernel): string {
  * once per step: an element costs an add, the checks padding needs, and the load. Rows past
  * `rows` are zero. A window that does not split so (or divides) reads each element whole.
  */
-function windowPacker(kernel: MatmulKernel, window: WindowView): string[] {
-  const parts = separableParts(kernel, window) ?? wholeElementParts(kernel, window);
+function windowPacker(lang: CFunctionLanguage, kernel: MatmulKernel, window: WindowView): string[] {
+  const parts = separableParts(lang, kernel, window) ?? wholeElementParts(lang, kernel, window);
   const name = packerName(kernel);
   return [
     `/* A(i, p) of ${kernel.name}, read through its window and packed as gradc_pack_a_tile packs. */`,
@@ -505,9 +413,9 @@ interface PackerParts {
 }
 
 /** Each element read whole: its index `i * ars + p * acs` decoded into coordinates. */
-function wholeElementParts(kernel: MatmulKernel, window: WindowView): PackerParts {
+function wholeElementParts(lang: CFunctionLanguage, kernel: MatmulKernel, window: WindowView): PackerParts {
   const { ars, acs } = matmulStrides(kernel);
-  const read = windowElement(C_LANGUAGE, inputName(0), window, `i * ${ars} + p * ${acs}`);
+  const read = windowElement(lang, inputName(0), window, `i * ${ars} + p * ${acs}`);
   return { rowArrays: [], rowDecls: [], stepDecls: [], elementDecls: ['const int i = i0 + r;', ...read.decls], element: read.element };
 }
 
@@ -517,10 +425,10 @@ function wholeElementParts(kernel: MatmulKernel, window: WindowView): PackerPart
  * input's strides: `row_base[r]` and `step_base`; only the axes padding can take out of the
  * input are checked, on `row_n<j>[r] + step_n<j>`. Undefined where the window does not split.
  */
-function separableParts(kernel: MatmulKernel, window: WindowView): PackerParts | undefined {
+function separableParts(lang: CFunctionLanguage, kernel: MatmulKernel, window: WindowView): PackerParts | undefined {
   const { m, k, transA } = kernel;
   const [major, minor] = transA ? ['p', 'i'] : ['i', 'p'];
-  const coordinates = splitCoordinates(C_LANGUAGE, window.outShape, major, minor, transA ? m : k);
+  const coordinates = splitCoordinates(lang, window.outShape, major, minor, transA ? m : k);
   if (!coordinates || window.axes.some((axis) => axis.divisor !== 1 || axis.terms.length === 0)) return undefined;
   const [row, step] = transA ? [coordinates.minor, coordinates.major] : [coordinates.major, coordinates.minor];
   const rowAxes = new Set(row.map((c) => c.axis));
@@ -554,6 +462,6 @@ function separableParts(kernel: MatmulKernel, window: WindowView): PackerParts |
   rowDecls.push(`row_base[r] = ${affineText(rowIndex, offset)};`);
   stepDecls.push(`const int step_base = ${affineText(stepIndex, 0)};`);
   const read = `${inputName(0)}[row_base[r] + step_base]`;
-  const element = checks.length === 0 ? read : conditionalRead(inputName(0), checks.join(' && '), 'row_base[r] + step_base', cFloatLiteral(window.fill));
+  const element = checks.length === 0 ? read : conditionalRead(inputName(0), checks.join(' && '), 'row_base[r] + step_base', lang.floatLiteral(window.fill));
   return { rowArrays, rowDecls, stepDecls, elementDecls, element };
 }

@@ -23,6 +23,10 @@
  *
  * NVRTC is not used: nvcc compiles kernels.cu into kernels.fatbin when the model is built,
  * and the runtime runs nvcc itself only when that fatbin is missing or stale.
+ *
+ * Each kernel's form, grid and block are planned first, from its sizes and layout alone
+ * (`planCudaKernel`, a plain record: `CudaPlan`), then rendered in that form; kernels-cuda.ts
+ * records the plan's grid and block.
  */
 import { GradcError } from '../../../ir/errors.ts';
 import type { CudaKernel } from '../../../artifact/kernels.ts';
@@ -36,30 +40,20 @@ import type {
   RowScalars,
 } from '../kernel-ir.ts';
 import { allKernels, shortRows } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, MatmulSliceRange, SupportFunction, TileStaging, ModuleMeta } from './c-style.ts';
-import { cFloatLiteral, cFloatOfIndex, codeForOp as cCodeForOp } from './c.ts';
-import {
-  conditionalRead,
-  epilogueStore,
-  float32Bits,
-  matmulSliceRange,
-  tiledMatmulStore,
-  tileStaging,
-  outputsAdjacent,
-  checkKernels,
-  kernelComment,
-  kernelSignature,
-  lineComments,
-  moduleHeader,
-  RUNTIME_MODULE,
-  buildLine,
-  mapParts,
-  reduceParts,
-  supportFor,
-  inputNames,
-  rowKernelLines,
-  prologueFunction,
-} from './c-style.ts';
+import type { CFunctionLanguage, CodeForOp } from './language.ts';
+import { conditionalRead, float32Bits, inputNames } from './language.ts';
+import { epilogueStore } from './expr.ts';
+import { mapParts } from './loops.ts';
+import { rowKernelLines, prologueFunction } from './row-kernels.ts';
+import { outputsAdjacent, reduceParts } from './reductions.ts';
+import type { MatmulSliceRange, TileStaging } from './matmul-parts.ts';
+import { matmulSliceRange, tiledMatmulStore, tileStaging } from './matmul-parts.ts';
+import type { ModuleMeta } from './module-text.ts';
+import { kernelComment, kernelSignature, lineComments, moduleHeader, RUNTIME_MODULE, buildLine } from './module-text.ts';
+import { checkKernels } from './limits.ts';
+import type { SupportFunction } from './support.ts';
+import { SupportNeeds, supportCode } from './support.ts';
+import { cCodeForOp, cFloatLiteral, cFloatOfIndex } from './c.ts';
 import { template } from './templates.ts';
 import { jsString } from '../escape.ts';
 
@@ -88,8 +82,6 @@ export const REDUCE_ELEMENTS_PER_THREAD = 8;
 
 // ---- the language ----
 
-/** `0x7f800000u`: the bits of a float32 as a CUDA unsigned literal. */
-
 /**
  * `1.0f`, `0.1f`, `(-2.5f)`, `1e-45f`, `(-0.0f)`: the shortest decimal that rounds to the
  * float32; inf and NaN by their bits, `__uint_as_float(0x7f800000u)`, so no header macro or
@@ -105,41 +97,47 @@ export function cudaFloatLiteral(value: number): string {
  * the fast `__expf`), `less` → `x < y ? 1.0f : 0.0f`, and `maximum` the support code's
  * `gradc_maximum`, which propagates NaN like the reference (`fmaxf` returns the other operand).
  */
-export const codeForOp: CodeForOp = cCodeForOp;
+export const cudaCodeForOp: (support: SupportNeeds) => CodeForOp = cCodeForOp;
 
-/** Indices are `unsigned int` (what blockIdx and threadIdx are). */
-export const CUDA_LANGUAGE: CFunctionLanguage = {
-  name: 'cuda',
-  floatLiteral: cudaFloatLiteral,
-  indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
-  declareFloat: (name, value) => `const float ${name} = ${value};`,
-  declareIndex: (name, value) => `const unsigned int ${name} = ${value};`,
-  declareAccumulator: (name, init) => `float ${name} = ${init};`,
-  declareCoordinate: (name, index) => `const int ${name} = (int)(${index});`,
-  declareSignedIndex: (name, value) => `const int ${name} = ${value};`,
-  declareCondition: (name, value) => `const bool ${name} = ${value};`,
-  guardedRead: conditionalRead,
-  floatOfIndex: cFloatOfIndex,
-  randomUniform: (seed, stream, index, counter) =>
-    `gradc_uniform(${seed}u, ${stream}u, ${index}, (unsigned int)${counter})`,
-  inputParam: (name) => `const float *__restrict__ ${name}`,
-  outputParam: (name) => `float *__restrict__ ${name}`,
-  signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,
-  stored: (value) => `gradc_stored(${value})`,
-  countedLoop: (v, count) => `for (unsigned int ${v} = 0u; ${v} < ${count}u; ${v}++) {`,
-  elementFunction: (name, inputs, param) =>
-    `__device__ __forceinline__ float ${name}(\n${[...inputNames(inputs).map((n) => `  const float *__restrict__ ${n}`), `  const unsigned int ${param}`].join(',\n')}\n) {`,
-  callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
-  codeForOp,
-};
+/**
+ * CUDA C as one file writes it, recording the support functions its code calls in `support`.
+ * Indices are `unsigned int` (what blockIdx and threadIdx are).
+ */
+export function cudaLanguage(support: SupportNeeds = new SupportNeeds()): CFunctionLanguage {
+  return {
+    name: 'cuda',
+    support,
+    floatLiteral: cudaFloatLiteral,
+    indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
+    declareFloat: (name, value) => `const float ${name} = ${value};`,
+    declareIndex: (name, value) => `const unsigned int ${name} = ${value};`,
+    declareAccumulator: (name, init) => `float ${name} = ${init};`,
+    declareCoordinate: (name, index) => `const int ${name} = (int)(${index});`,
+    declareSignedIndex: (name, value) => `const int ${name} = ${value};`,
+    declareCondition: (name, value) => `const bool ${name} = ${value};`,
+    guardedRead: conditionalRead,
+    floatOfIndex: cFloatOfIndex,
+    randomUniform: (seed, stream, index, counter) =>
+      `${support.use('gradc_uniform')}(${seed}u, ${stream}u, ${index}, (unsigned int)${counter})`,
+    inputParam: (name) => `const float *__restrict__ ${name}`,
+    outputParam: (name) => `float *__restrict__ ${name}`,
+    signature: (name, params) => `extern "C" __global__ void ${name}(${params}) {`,
+    stored: (value) => `${support.use('gradc_stored')}(${value})`,
+    countedLoop: (v, count) => `for (unsigned int ${v} = 0u; ${v} < ${count}u; ${v}++) {`,
+    elementFunction: (name, inputs, param) =>
+      `__device__ __forceinline__ float ${name}(\n${[...inputNames(inputs).map((n) => `  const float *__restrict__ ${n}`), `  const unsigned int ${param}`].join(',\n')}\n) {`,
+    callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
+    codeForOp: cudaCodeForOp(support),
+  };
+}
 
 /**
  * The opening line of a kernel with its block size as launch bounds:
  * `extern "C" __global__ void __launch_bounds__(256) k(const float *__restrict__ in0, ...) {`.
  */
-function cudaSignature(kernel: Kernel, threads: number): string {
+function cudaSignature(lang: CFunctionLanguage, kernel: Kernel, threads: number): string {
   const bounded: CFunctionLanguage = {
-    ...CUDA_LANGUAGE,
+    ...lang,
     signature: (name, params) =>
       `extern "C" __global__ void __launch_bounds__(${threads}) ${name}(${params}) {`,
   };
@@ -196,12 +194,12 @@ interface ReduceViewBase extends KernelView {
   readonly base: string;
   readonly init: string;
   readonly step: string;
-  /** `out[o] = <result>;`, or the epilogue's lines at `o` (`epilogueStore`). */
-  readonly store: readonly string[];
 }
 
 interface ReduceSerialView extends ReduceViewBase {
   readonly threads: number;
+  /** `out[o] = acc;`, or the epilogue's lines at `o` (`epilogueStore`). */
+  readonly store: readonly string[];
 }
 
 interface ReduceWarpsView extends ReduceViewBase {
@@ -218,6 +216,8 @@ interface ReduceWarpsView extends ReduceViewBase {
 }
 
 interface ReduceColumnsView extends ReduceViewBase {
+  /** `out[o] = partial[0][col];`, or the epilogue's lines at `o` (`epilogueStore`). */
+  readonly store: readonly string[];
   readonly columns: number;
   readonly rows: number;
   readonly halfRows: number;
@@ -263,8 +263,9 @@ export function renderCuda(schedule: Schedule, meta: CudaRenderMeta): RenderedCu
   const kernels = allKernels(schedule);
   checkKernels(kernels);
   kernels.forEach(checkParams);
-  const rendered = kernels.map((kernel) => renderCudaKernel(schedule, kernel));
-  const source = renderSource(schedule, meta, rendered);
+  const lang = cudaLanguage();
+  const rendered = kernels.map((kernel) => renderCudaKernel(schedule, kernel, lang));
+  const source = renderSource(schedule, meta, rendered, lang.support);
   const sourceHash = cudaSourceHash(source);
   const records = Object.fromEntries(
     kernels.map((k, i): [string, CudaKernel] => [k.name, launchRecord(k, rendered[i])]),
@@ -280,6 +281,7 @@ function renderSource(
   schedule: Schedule,
   meta: CudaRenderMeta,
   rendered: readonly RenderedCudaKernel[],
+  support: SupportNeeds,
 ): string {
   const code = rendered.map((r) => r.code);
   const view: SourceView = {
@@ -288,7 +290,7 @@ function renderSource(
       'kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into',
       'kernels.fatbin (no NVRTC; flags in artifact/cuda-compile.ts).',
     ]),
-    ...supportSection(supportFor(code.join('\n'), SUPPORT)),
+    ...supportSection(supportCode(support, SUPPORT)),
     kernels: code,
   };
   return template<SourceView>('cuda/module.hbs')(view);
@@ -323,7 +325,7 @@ function renderModule(
 const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_maximum', template: 'cuda/support-maximum.hbs' },
   { name: 'gradc_warp_sum', template: 'cuda/support-warp-sum.hbs' },
-  { name: 'gradc_warp_max', template: 'cuda/support-warp-max.hbs' },
+  { name: 'gradc_warp_max', template: 'cuda/support-warp-max.hbs', calls: ['gradc_maximum'] },
   { name: 'gradc_uniform', template: 'cuda/support-philox.hbs' },
   { name: 'gradc_stored', template: 'cuda/support-stored.hbs' },
 ];
@@ -342,25 +344,76 @@ function checkParams(kernel: Kernel): void {
   );
 }
 
-// ---- kernels ----
+// ---- launch plans ----
 
-/** One kernel as CUDA C (its comment, then the definition) with its grid and block. */
-export function renderCudaKernel(schedule: Schedule, kernel: Kernel): RenderedCudaKernel {
-  const rendered = renderKernelKind(kernelComment(schedule, kernel), kernel);
-  return { ...rendered, code: rendered.code.trimEnd() };
+/** A launch: blocks along x, y and z, and threads per block along x, y and z. */
+export interface CudaLaunch {
+  readonly grid: Dim3;
+  readonly block: Dim3;
 }
 
-function renderKernelKind(comment: readonly string[], kernel: Kernel): RenderedCudaKernel {
+/** A map kernel: one thread per element. */
+export interface CudaMapPlan extends CudaLaunch {
+  readonly kind: 'map';
+  readonly form: 'elements';
+}
+
+/** A row kernel: one thread per row, which computes the row's values and then its elements. */
+export interface CudaRowKernelPlan extends CudaLaunch {
+  readonly kind: 'map';
+  readonly form: 'rows';
+  readonly rows: number;
+}
+
+/**
+ * A reduction: one thread per output (`serial`); `perOutput` threads, whole warps, per output
+ * combined with `__shfl_down_sync` (and shared memory across warps), `outputsPerBlock` outputs
+ * to a block (`warps`); or `columns` neighbouring outputs side by side, `rows` threads each,
+ * combined in shared memory (`columns`: column sums, whose neighbouring outputs read
+ * neighbouring elements).
+ */
+export type CudaReducePlan = CudaLaunch &
+  (
+    | { readonly kind: 'reduce'; readonly form: 'serial' }
+    | {
+        readonly kind: 'reduce';
+        readonly form: 'warps';
+        readonly perOutput: number;
+        readonly warpsPerOutput: number;
+        readonly outputsPerBlock: number;
+      }
+    | { readonly kind: 'reduce'; readonly form: 'columns'; readonly columns: number; readonly rows: number }
+  );
+
+/**
+ * A matrix product: 16 x 16 threads each owning a `blockM` x `blockN` block of outputs, a
+ * `tileM` x `tileN` tile to a block, contiguous 4 x 4 blocks read as float4 (`blocked`) or
+ * blocks strided by 16 (`tiled`); one layer of blocks along z per slice of k.
+ */
+export interface CudaMatmulPlan extends CudaLaunch {
+  readonly kind: 'matmul';
+  readonly form: 'blocked' | 'tiled';
+  readonly blockM: number;
+  readonly blockN: number;
+  readonly tileM: number;
+  readonly tileN: number;
+}
+
+/**
+ * How a kernel runs on CUDA: its form, grid and block, decided from the kernel's sizes and
+ * layout alone, before any text is written; kernels-cuda.ts records the grid and block.
+ */
+export type CudaPlan = CudaMapPlan | CudaRowKernelPlan | CudaReducePlan | CudaMatmulPlan;
+
+/** The plan `renderCudaKernel` renders `kernel` in. */
+export function planCudaKernel(kernel: Kernel): CudaPlan {
   switch (kernel.kind) {
     case 'map':
-      return renderMap(comment, kernel);
-    case 'reduce': {
-      const rendered = renderReduce(comment, kernel);
-      const prologue = prologueFunction(CUDA_LANGUAGE, kernel);
-      return prologue.length > 0 ? { ...rendered, code: [...prologue, '', rendered.code].join('\n') } : rendered;
-    }
+      return kernel.rows ? planCudaRowKernel(kernel, kernel.rows) : planCudaMap(kernel);
+    case 'reduce':
+      return planCudaReduce(kernel);
     case 'matmul':
-      return renderMatmul(comment, kernel);
+      return planCudaMatmul(kernel);
   }
 }
 
@@ -374,66 +427,60 @@ function gridFor(count: number, perBlock: number): Dim3 {
   return [Math.max(1, Math.ceil(count / perBlock)), 1, 1];
 }
 
-/**
- * A map kernel, one thread per element: `{ size: 150000, expr: add(load 0, load 1 view
- * {[600,250],[0,1]}) }` → `const unsigned int i = blockIdx.x * 256u + threadIdx.x;` /
- * `if (i >= 150000u) { return; }` / `out[i] = in0[i] + in1[i % 250];`, grid [586, 1, 1],
- * block [256, 1, 1]. A two-element fill runs one warp: block [32, 1, 1].
- */
-function renderMap(comment: readonly string[], kernel: MapKernel): RenderedCudaKernel {
-  if (kernel.rows) return renderRowKernel(comment, kernel, kernel.rows);
-  const { body } = mapParts(CUDA_LANGUAGE, kernel, { kind: 'flat', size: kernel.size });
-  const threads = threadsFor(kernel.size);
-  const code = template<MapView>('cuda/map.hbs')({
-    comment,
-    signature: cudaSignature(kernel, threads),
-    threads,
-    size: kernel.size,
-    body,
-  });
-  return { code, grid: gridFor(kernel.size, threads), block: [threads, 1, 1] };
+/** Threads in a block. */
+function blockThreads(block: Dim3): number {
+  return block[0] * block[1] * block[2];
 }
 
 /**
- * A row kernel: one thread per row, which computes the row's values and then its elements
- * (`rowKernelLines`).
+ * `{ size: 150000 }` → grid [586, 1, 1] of blocks [256, 1, 1]; a two-element fill runs one warp,
+ * block [32, 1, 1].
  */
-function renderRowKernel(comment: readonly string[], kernel: MapKernel, rowScalars: RowScalars): RenderedCudaKernel {
+export function planCudaMap(kernel: MapKernel): CudaMapPlan {
+  const threads = threadsFor(kernel.size);
+  return { kind: 'map', form: 'elements', grid: gridFor(kernel.size, threads), block: [threads, 1, 1] };
+}
+
+/** A row kernel over 600 rows → grid [3, 1, 1] of blocks [256, 1, 1], a thread per row. */
+export function planCudaRowKernel(kernel: MapKernel, rowScalars: RowScalars): CudaRowKernelPlan {
   const rows = kernel.size / rowScalars.perRow;
   const threads = threadsFor(rows);
-  const code = template<RowKernelView>('cuda/row-kernel.hbs')({
-    comment,
-    signature: cudaSignature(kernel, threads),
-    threads,
-    rows,
-    body: rowKernelLines(CUDA_LANGUAGE, kernel, rowScalars, 'r'),
-  });
-  return { code, grid: gridFor(rows, threads), block: [threads, 1, 1] };
+  return { kind: 'map', form: 'rows', rows, grid: gridFor(rows, threads), block: [threads, 1, 1] };
 }
 
-/** How a reduction is spread over threads. */
-export type ReducePlan =
-  | { readonly kind: 'serial'; readonly threads: number }
-  | { readonly kind: 'warps'; readonly perOutput: number }
-  | { readonly kind: 'columns'; readonly columns: number; readonly rows: number };
-
 /**
- * Serial up to SERIAL_REDUCE_MAX elements per output; else about one thread per
- * REDUCE_ELEMENTS_PER_THREAD elements, a power of two: whole warps per output (32 to 256
- * threads), or, when neighbouring outputs read neighbouring elements, up to 32 outputs side
- * by side (`columns`) with `rows` threads each.
+ * Serial up to SERIAL_REDUCE_MAX elements per output (and over short rows); else about one
+ * thread per REDUCE_ELEMENTS_PER_THREAD elements, a power of two: whole warps per output (32 to
+ * 256 threads), or, when neighbouring outputs read neighbouring elements, up to 32 outputs side
+ * by side (`columns`) with `rows` threads each. Sum over axis 1 of [600,10] → serial, grid
+ * [3, 1, 1] of [256, 1, 1]; over axis 1 of [600,250] → warps of 32, 8 outputs a block, grid
+ * [75, 1, 1] of [256, 1, 1]; over axis 0 of [600,250] → columns 32 x 8, grid [8, 1, 1].
  */
-export function planReduce(kernel: ReduceKernel): ReducePlan {
+export function planCudaReduce(kernel: ReduceKernel): CudaReducePlan {
   const { outSize, reduceSize } = kernel;
   // Short rows fold serially, as a row kernel folds them (compiler/rows.ts).
-  if (reduceSize <= SERIAL_REDUCE_MAX || shortRows(kernel)) return { kind: 'serial', threads: threadsFor(outSize) };
+  if (reduceSize <= SERIAL_REDUCE_MAX || shortRows(kernel)) {
+    const threads = threadsFor(outSize);
+    return { kind: 'reduce', form: 'serial', grid: gridFor(outSize, threads), block: [threads, 1, 1] };
+  }
   const wanted = powerOfTwoAtLeast(Math.ceil(reduceSize / REDUCE_ELEMENTS_PER_THREAD));
   if (outputsAdjacent(kernel) && outSize > 1) {
     const columns = Math.min(WARP_SIZE, powerOfTwoAtLeast(outSize));
     const rows = Math.max(2, Math.min(THREADS_PER_BLOCK / columns, wanted));
-    return { kind: 'columns', columns, rows };
+    const grid = gridFor(outSize, columns);
+    return { kind: 'reduce', form: 'columns', columns, rows, grid, block: [columns, rows, 1] };
   }
-  return { kind: 'warps', perOutput: Math.min(THREADS_PER_BLOCK, Math.max(WARP_SIZE, wanted)) };
+  const perOutput = Math.min(THREADS_PER_BLOCK, Math.max(WARP_SIZE, wanted));
+  const outputsPerBlock = Math.min(THREADS_PER_BLOCK / perOutput, outSize);
+  return {
+    kind: 'reduce',
+    form: 'warps',
+    perOutput,
+    warpsPerOutput: perOutput / WARP_SIZE,
+    outputsPerBlock,
+    grid: gridFor(outSize, outputsPerBlock),
+    block: [outputsPerBlock * perOutput, 1, 1],
+  };
 }
 
 function powerOfTwoAtLeast(n: number): number {
@@ -442,163 +489,28 @@ function powerOfTwoAtLeast(n: number): number {
   return p;
 }
 
-/** True when neighbouring outputs read neighbouring elements and one output's are strided. */
+/** From this many rows and columns on, a product runs the 64 x 64 blocked kernel. */
+export const BLOCKED_MATMUL_MIN = 64;
 
-/**
- * A reduction in the shape planReduce picks (serial, warps or columns). A sum starts from
- * `0.0f` and adds; a max starts from `__uint_as_float(0xff800000u)` (-inf) and combines with
- * gradc_maximum, so a NaN anywhere gives NaN.
- */
-function renderReduce(comment: readonly string[], kernel: ReduceKernel): RenderedCudaKernel {
-  const plan = planReduce(kernel);
-  switch (plan.kind) {
-    case 'serial':
-      return renderReduceSerial(comment, kernel, plan.threads);
-    case 'warps':
-      return renderReduceWarps(comment, kernel, plan.perOutput);
-    case 'columns':
-      return renderReduceColumns(comment, kernel, plan.columns, plan.rows);
-  }
-}
-
-/**
- * What every reduction template takes: sizes, the output's base index, init and step, and the
- * store of the result `result` at `o` (through the epilogue if the reduction has one).
- */
-function reduceBase(kernel: ReduceKernel, result: string) {
-  const { outSize, reduceSize } = kernel;
-  return { outSize, reduceSize, ...reduceParts(CUDA_LANGUAGE, kernel), store: epilogueStore(CUDA_LANGUAGE, kernel, 'o', result) };
-}
-
-/** `acc` combined with `other` by the reduction's operator: `acc + x`, `gradc_maximum(acc, x)`. */
-function combineWith(kernel: ReduceKernel, acc: string, other: string): string {
-  return (kernel.op === 'sum' ? codeForOp.add : codeForOp.maximum)([acc, other]);
-}
-
-/**
- * Few elements per output, sum over axis 1 of [600,10] → one thread per output, 256 per block:
- * `const unsigned int o = blockIdx.x * 256u + threadIdx.x; if (o >= 600u) { return; }` /
- * `const unsigned int base = o * 10; float acc = 0.0f;` /
- * `for (unsigned int r = 0u; r < 10u; r++) { acc = acc + in0[base + r]; }` / `out[o] = acc;`.
- */
-function renderReduceSerial(
-  comment: readonly string[],
-  kernel: ReduceKernel,
-  threads: number,
-): RenderedCudaKernel {
-  const code = template<ReduceSerialView>('cuda/reduce-serial.hbs')({
-    comment,
-    signature: cudaSignature(kernel, threads),
-    ...reduceBase(kernel, 'acc'),
-    threads,
-  });
-  return { code, grid: gridFor(kernel.outSize, threads), block: [threads, 1, 1] };
-}
-
-/**
- * Sum over axis 1 of [600,250] → 32 threads (one warp) per output, 8 outputs per block:
- * `t = threadIdx.x % 32u`, `slot = blockIdx.x * 8u + threadIdx.x / 32u`; each thread sums
- * every 32nd element, `acc = gradc_warp_sum(acc);` leaves the total in lane 0, which writes
- * it. With 64 to 256 threads per output, lane 0 of each warp stores its sum in `partial` and
- * the output's first thread adds the warps' sums in order.
- */
-/** The end of a warp reduction: combine the warps' partial results in shared memory, or, with
- * one warp per output, write lane 0's result directly. */
-function reduceWarpsEnding(kernel: ReduceKernel, warpsPerOutput: number, warps: number): string {
-  const view = {
-    outSize: kernel.outSize,
-    warps,
-    warpsPerOutput,
-    combine: combineWith(kernel, 'acc', 'partial[warp + w]'),
-    store: epilogueStore(CUDA_LANGUAGE, kernel, 'o', 'acc'),
-  };
-  const file = warpsPerOutput > 1 ? 'cuda/reduce-warps-end-shared.hbs' : 'cuda/reduce-warps-end-direct.hbs';
-  return template<typeof view>(file)(view).trimEnd();
-}
-
-function renderReduceWarps(
-  comment: readonly string[],
-  kernel: ReduceKernel,
-  perOutput: number,
-): RenderedCudaKernel {
-  const outputsPerBlock = Math.min(THREADS_PER_BLOCK / perOutput, kernel.outSize);
-  const threads = outputsPerBlock * perOutput;
-  const warpsPerOutput = perOutput / WARP_SIZE;
-  const code = template<ReduceWarpsView>('cuda/reduce-warps.hbs')({
-    comment,
-    signature: cudaSignature(kernel, threads),
-    ...reduceBase(kernel, 'acc'),
-    perOutput,
-    warpsPerOutput,
-    outputsPerBlock,
-    thread: outputsPerBlock === 1 ? 'threadIdx.x' : `threadIdx.x % ${perOutput}u`,
-    slot:
-      outputsPerBlock === 1
-        ? 'blockIdx.x'
-        : `blockIdx.x * ${outputsPerBlock}u + threadIdx.x / ${perOutput}u`,
-    lastOutput: kernel.outSize - 1,
-    warpReduce: kernel.op === 'sum' ? 'gradc_warp_sum' : 'gradc_warp_max',
-    ending: reduceWarpsEnding(kernel, warpsPerOutput, threads / WARP_SIZE),
-  });
-  return { code, grid: gridFor(kernel.outSize, outputsPerBlock), block: [threads, 1, 1] };
-}
-
-/**
- * Sum over axis 0 of [600,250] (outputs adjacent, each reading a column) → blocks of 32 x 8
- * threads: `slot = blockIdx.x * 32u + col` (col = threadIdx.x), thread row `row` sums every 8th
- * element of the column, then `partial[8][32]` is halved row by row with `__syncthreads()`.
- */
-function renderReduceColumns(
-  comment: readonly string[],
-  kernel: ReduceKernel,
-  columns: number,
-  rows: number,
-): RenderedCudaKernel {
-  const code = template<ReduceColumnsView>('cuda/reduce-columns.hbs')({
-    comment,
-    signature: cudaSignature(kernel, columns * rows),
-    ...reduceBase(kernel, 'partial[0][col]'),
-    columns,
-    rows,
-    halfRows: rows / 2,
-    lastOutput: kernel.outSize - 1,
-    combine: combineWith(kernel, 'partial[row][col]', 'partial[row + h][col]'),
-  });
-  return { code, grid: gridFor(kernel.outSize, columns), block: [columns, rows, 1] };
-}
-
-/** Register block rows (or columns) per thread for an output extent: 1, 2 or 4. */
+/** Register block rows (or columns) per thread of the tiled kernel for an output extent: 1, 2 or 4. */
 function blockFor(extent: number): number {
   return extent > 1024 ? 4 : extent > 16 ? 2 : 1;
 }
 
-/** From this many rows and columns on, a product runs the 64 x 64 blocked kernel. */
-export const BLOCKED_MATMUL_MIN = 64;
-
-/** What both matmul templates take: sizes, how tiles are staged, the slice of k. */
-interface MatmulStagingView extends KernelView, MatmulSliceRange, TileStaging {
-  readonly m: number;
-  readonly n: number;
-  readonly store: readonly string[];
-}
-
-function matmulStaging(
-  comment: readonly string[],
-  kernel: MatmulKernel,
-  tileM: number,
-  tileN: number,
-): MatmulStagingView {
-  const { m, n, k } = kernel;
-  const range = matmulSliceRange(CUDA_LANGUAGE, kernel, 'blockIdx.z', `${k}u`);
-  return {
-    comment,
-    signature: cudaSignature(kernel, THREADS_PER_BLOCK),
-    m,
-    n,
-    ...tileStaging(CUDA_LANGUAGE, kernel, tileM, tileN),
-    ...range,
-    store: tiledMatmulStore(CUDA_LANGUAGE, kernel, range.outBase, 'acc[r][c]', `${n}u`),
-  };
+/**
+ * The blocked kernel when out has at least BLOCKED_MATMUL_MIN rows and columns, else the tiled
+ * one, whose register blocks shrink to fit narrow products (10 columns, one row):
+ * `{ m: 600, n: 250, k: 784 }` → blocked, 64 x 64 tiles, grid [4, 10, 1];
+ * `{ m: 1100, n: 40, k: 20 }` → tiled, 4 x 2 blocks, 64 x 32 tiles, grid [2, 18, 1]; blocks
+ * of 16 x 16 threads.
+ */
+export function planCudaMatmul(kernel: MatmulKernel): CudaMatmulPlan {
+  const blocked = kernel.m >= BLOCKED_MATMUL_MIN && kernel.n >= BLOCKED_MATMUL_MIN;
+  const [blockM, blockN] = blocked ? [4, 4] : [blockFor(kernel.m), blockFor(kernel.n)];
+  const [tileM, tileN] = [16 * blockM, 16 * blockN];
+  const form = blocked ? 'blocked' : 'tiled';
+  const grid = matmulGrid(kernel, tileM, tileN);
+  return { kind: 'matmul', form, blockM, blockN, tileM, tileN, grid, block: [16, 16, 1] };
 }
 
 /** A grid of `tileM` x `tileN` tiles over out, one layer per slice of k. */
@@ -613,45 +525,264 @@ function matmulGrid(kernel: MatmulKernel, tileM: number, tileN: number): Dim3 {
   return grid;
 }
 
-/**
- * A matrix product: the blocked kernel when out has at least 64 rows and 64 columns, else the
- * tiled one, whose register blocks shrink to fit narrow products (10 columns, one row).
- */
-function renderMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
-  return kernel.m >= BLOCKED_MATMUL_MIN && kernel.n >= BLOCKED_MATMUL_MIN
-    ? renderBlockedMatmul(comment, kernel)
-    : renderTiledMatmul(comment, kernel);
+// ---- kernels ----
+
+/** One kernel as CUDA C (its comment, then the definition) with its grid and block (its plan's). */
+export function renderCudaKernel(
+  schedule: Schedule,
+  kernel: Kernel,
+  lang: CFunctionLanguage = cudaLanguage(),
+): RenderedCudaKernel {
+  const comment = kernelComment(schedule, kernel);
+  const { code, plan } = renderKernelKind(lang, comment, kernel);
+  return { code: code.trimEnd(), grid: plan.grid, block: plan.block };
+}
+
+function renderKernelKind(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: Kernel,
+): { code: string; plan: CudaPlan } {
+  switch (kernel.kind) {
+    case 'map': {
+      if (kernel.rows) {
+        const plan = planCudaRowKernel(kernel, kernel.rows);
+        return { code: renderRowKernel(lang, comment, kernel, kernel.rows, plan), plan };
+      }
+      const plan = planCudaMap(kernel);
+      return { code: renderMap(lang, comment, kernel, plan), plan };
+    }
+    case 'reduce': {
+      const plan = planCudaReduce(kernel);
+      const prologue = prologueFunction(lang, kernel);
+      const code = renderReduce(lang, comment, kernel, plan);
+      return { code: prologue.length > 0 ? [...prologue, '', code].join('\n') : code, plan };
+    }
+    case 'matmul': {
+      const plan = planCudaMatmul(kernel);
+      return { code: renderMatmul(lang, comment, kernel, plan), plan };
+    }
+  }
 }
 
 /**
- * `{ m: 600, n: 250, k: 784 }` → 64 x 64 tiles, grid [4, 10, 1] of 16 x 16 threads; thread
- * (x, y) owns rows 4y..4y+3 and columns 4x..4x+3 of its tile and reads its operands as two
- * float4 per step of k: 2 shared-memory loads for 16 multiply-adds. Split products run their
- * slices along the grid's z.
+ * A map kernel, one thread per element: `{ size: 150000, expr: add(load 0, load 1 view
+ * {[600,250],[0,1]}) }` → `const unsigned int i = blockIdx.x * 256u + threadIdx.x;` /
+ * `if (i >= 150000u) { return; }` / `out[i] = in0[i] + in1[i % 250];`.
  */
-function renderBlockedMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
-  const code = template<MatmulStagingView>('cuda/matmul-blocked.hbs')(matmulStaging(comment, kernel, 64, 64));
-  return { code, grid: matmulGrid(kernel, 64, 64), block: [16, 16, 1] };
+function renderMap(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: MapKernel,
+  plan: CudaMapPlan,
+): string {
+  const threads = blockThreads(plan.block);
+  return template<MapView>('cuda/map.hbs')({
+    comment,
+    signature: cudaSignature(lang, kernel, threads),
+    threads,
+    size: kernel.size,
+    body: mapParts(lang, kernel, { kind: 'flat', size: kernel.size }).body,
+  });
+}
+
+/** A row kernel: one thread per row, its values and then its elements (`rowKernelLines`). */
+function renderRowKernel(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: MapKernel,
+  rowScalars: RowScalars,
+  plan: CudaRowKernelPlan,
+): string {
+  const threads = blockThreads(plan.block);
+  return template<RowKernelView>('cuda/row-kernel.hbs')({
+    comment,
+    signature: cudaSignature(lang, kernel, threads),
+    threads,
+    rows: plan.rows,
+    body: rowKernelLines(lang, kernel, rowScalars, 'r'),
+  });
 }
 
 /**
- * A tiled matrix product, `{ m: 1100, n: 40, k: 20, transA: false, transB: false }` →
- * 4 x 2 register blocks, 64 x 32 tiles, grid [2, 18, 1] of 16 x 16 threads, thread (x, y)
- * owning rows y + 16 r and columns x + 16 c; A(i, p) = `in0[i * 20u + p]`, B(p, j) =
+ * A reduction in the form `planCudaReduce` chose (serial, warps or columns). A sum starts from
+ * `0.0f` and adds; a max starts from `__uint_as_float(0xff800000u)` (-inf) and combines with
+ * gradc_maximum, so a NaN anywhere gives NaN.
+ */
+function renderReduce(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: ReduceKernel,
+  plan: CudaReducePlan,
+): string {
+  switch (plan.form) {
+    case 'serial':
+      return renderReduceSerial(lang, comment, kernel, plan);
+    case 'warps':
+      return renderReduceWarps(lang, comment, kernel, plan);
+    case 'columns':
+      return renderReduceColumns(lang, comment, kernel, plan);
+  }
+}
+
+/** What every reduction template takes: sizes, the output's base index, init and step. */
+function reduceBase(lang: CFunctionLanguage, kernel: ReduceKernel) {
+  const { outSize, reduceSize } = kernel;
+  return { outSize, reduceSize, ...reduceParts(lang, kernel) };
+}
+
+/** `acc` combined with `other` by the reduction's operator: `acc + x`, `gradc_maximum(acc, x)`. */
+function combineWith(lang: CFunctionLanguage, kernel: ReduceKernel, acc: string, other: string): string {
+  return (kernel.op === 'sum' ? lang.codeForOp.add : lang.codeForOp.maximum)([acc, other]);
+}
+
+/**
+ * Few elements per output, sum over axis 1 of [600,10] → one thread per output, 256 per block:
+ * `const unsigned int o = blockIdx.x * 256u + threadIdx.x; if (o >= 600u) { return; }` /
+ * `const unsigned int base = o * 10; float acc = 0.0f;` /
+ * `for (unsigned int r = 0u; r < 10u; r++) { acc = acc + in0[base + r]; }` / `out[o] = acc;`.
+ */
+function renderReduceSerial(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: ReduceKernel,
+  plan: CudaReducePlan & { readonly form: 'serial' },
+): string {
+  const threads = blockThreads(plan.block);
+  return template<ReduceSerialView>('cuda/reduce-serial.hbs')({
+    comment,
+    signature: cudaSignature(lang, kernel, threads),
+    ...reduceBase(lang, kernel),
+    store: epilogueStore(lang, kernel, 'o', 'acc'),
+    threads,
+  });
+}
+
+/**
+ * Sum over axis 1 of [600,250] → 32 threads (one warp) per output, 8 outputs per block:
+ * `t = threadIdx.x % 32u`, `slot = blockIdx.x * 8u + threadIdx.x / 32u`; each thread sums
+ * every 32nd element, `acc = gradc_warp_sum(acc);` leaves the total in lane 0, which writes
+ * it. With 64 to 256 threads per output, lane 0 of each warp stores its sum in `partial` and
+ * the output's first thread adds the warps' sums in order (`reduceWarpsEnding`).
+ */
+function renderReduceWarps(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: ReduceKernel,
+  plan: CudaReducePlan & { readonly form: 'warps' },
+): string {
+  const { perOutput, warpsPerOutput, outputsPerBlock } = plan;
+  const threads = blockThreads(plan.block);
+  return template<ReduceWarpsView>('cuda/reduce-warps.hbs')({
+    comment,
+    signature: cudaSignature(lang, kernel, threads),
+    ...reduceBase(lang, kernel),
+    perOutput,
+    warpsPerOutput,
+    outputsPerBlock,
+    thread: outputsPerBlock === 1 ? 'threadIdx.x' : `threadIdx.x % ${perOutput}u`,
+    slot:
+      outputsPerBlock === 1
+        ? 'blockIdx.x'
+        : `blockIdx.x * ${outputsPerBlock}u + threadIdx.x / ${perOutput}u`,
+    lastOutput: kernel.outSize - 1,
+    warpReduce: lang.support.use(kernel.op === 'sum' ? 'gradc_warp_sum' : 'gradc_warp_max'),
+    ending: reduceWarpsEnding(lang, kernel, warpsPerOutput, threads / WARP_SIZE),
+  });
+}
+
+/**
+ * The end of a warp reduction: combine the warps' partial results in shared memory, or, with
+ * one warp per output, write lane 0's result directly.
+ */
+function reduceWarpsEnding(
+  lang: CFunctionLanguage,
+  kernel: ReduceKernel,
+  warpsPerOutput: number,
+  warps: number,
+): string {
+  const view = {
+    outSize: kernel.outSize,
+    warps,
+    warpsPerOutput,
+    combine: combineWith(lang, kernel, 'acc', 'partial[warp + w]'),
+    store: epilogueStore(lang, kernel, 'o', 'acc'),
+  };
+  const file = warpsPerOutput > 1 ? 'cuda/reduce-warps-end-shared.hbs' : 'cuda/reduce-warps-end-direct.hbs';
+  return template<typeof view>(file)(view).trimEnd();
+}
+
+/**
+ * Sum over axis 0 of [600,250] (outputs adjacent, each reading a column) → blocks of 32 x 8
+ * threads: `slot = blockIdx.x * 32u + col` (col = threadIdx.x), thread row `row` sums every 8th
+ * element of the column, then `partial[8][32]` is halved row by row with `__syncthreads()`.
+ */
+function renderReduceColumns(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: ReduceKernel,
+  plan: CudaReducePlan & { readonly form: 'columns' },
+): string {
+  const { columns, rows } = plan;
+  return template<ReduceColumnsView>('cuda/reduce-columns.hbs')({
+    comment,
+    signature: cudaSignature(lang, kernel, blockThreads(plan.block)),
+    ...reduceBase(lang, kernel),
+    store: epilogueStore(lang, kernel, 'o', 'partial[0][col]'),
+    columns,
+    rows,
+    halfRows: rows / 2,
+    lastOutput: kernel.outSize - 1,
+    combine: combineWith(lang, kernel, 'partial[row][col]', 'partial[row + h][col]'),
+  });
+}
+
+/**
+ * A matrix product in the form `planCudaMatmul` chose. Blocked, `{ m: 600, n: 250, k: 784 }` →
+ * thread (x, y) owns rows 4y..4y+3 and columns 4x..4x+3 of its 64 x 64 tile and reads its
+ * operands as two float4 per step of k: 2 shared-memory loads for 16 multiply-adds. Tiled,
+ * `{ m: 1100, n: 40, k: 20, transA: false, transB: false }` → thread (x, y) owning rows y + 16 r
+ * and columns x + 16 c of a 64 x 32 tile; A(i, p) = `in0[i * 20u + p]`, B(p, j) =
  * `in1[p * 40u + j]`. Out-of-range elements are staged as zeros. A split product runs its
  * slices along the grid's z: block z sums p over its slice and writes slice z of out.
  */
-function renderTiledMatmul(comment: readonly string[], kernel: MatmulKernel): RenderedCudaKernel {
-  const blockM = blockFor(kernel.m);
-  const blockN = blockFor(kernel.n);
-  const tileM = 16 * blockM;
-  const tileN = 16 * blockN;
-  const code = template<MatmulView>('cuda/matmul.hbs')({
-    ...matmulStaging(comment, kernel, tileM, tileN),
-    blockM,
-    blockN,
-    tileM,
-    tileN,
-  });
-  return { code, grid: matmulGrid(kernel, tileM, tileN), block: [16, 16, 1] };
+function renderMatmul(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: MatmulKernel,
+  plan: CudaMatmulPlan,
+): string {
+  const { tileM, tileN } = plan;
+  const staging = matmulStaging(lang, comment, kernel, tileM, tileN, blockThreads(plan.block));
+  if (plan.form === 'blocked') return template<MatmulStagingView>('cuda/matmul-blocked.hbs')(staging);
+  const { blockM, blockN } = plan;
+  return template<MatmulView>('cuda/matmul.hbs')({ ...staging, blockM, blockN, tileM, tileN });
+}
+
+/** What both matmul templates take: sizes, how tiles are staged, the slice of k. */
+interface MatmulStagingView extends KernelView, MatmulSliceRange, TileStaging {
+  readonly m: number;
+  readonly n: number;
+  readonly store: readonly string[];
+}
+
+function matmulStaging(
+  lang: CFunctionLanguage,
+  comment: readonly string[],
+  kernel: MatmulKernel,
+  tileM: number,
+  tileN: number,
+  threads: number,
+): MatmulStagingView {
+  const { m, n, k } = kernel;
+  const range = matmulSliceRange(lang, kernel, 'blockIdx.z', `${k}u`);
+  return {
+    comment,
+    signature: cudaSignature(lang, kernel, threads),
+    m,
+    n,
+    ...tileStaging(lang, kernel, tileM, tileN),
+    ...range,
+    store: tiledMatmulStore(lang, kernel, range.outBase, 'acc[r][c]', `${n}u`),
+  };
 }

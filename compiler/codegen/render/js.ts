@@ -3,36 +3,28 @@
  * `export function <kernel>(in0: Float32Array, ..., out: Float32Array): void` per kernel and a
  * `kernels` record for the JS backend. Arithmetic runs in float64 inside a kernel and is
  * rounded to float32 when stored.
+ *
+ * Maps, row kernels and reductions are the function renderer's (function-kernels.ts, through
+ * templates/js/); this file holds TypeScript's language and its matrix products, passes over
+ * rows of A into float64 accumulators.
  */
-import type { Kernel, MapKernel, MatmulKernel, ReduceKernel, Schedule } from '../kernel-ir.ts';
-import { allKernels } from '../kernel-ir.ts';
-import type { CFunctionLanguage, CodeForOp, FunctionKernelView, ModuleMeta, SupportFunction } from './c-style.ts';
-import {
-  conditionalRead,
-  atomic,
-  call,
-  checkKernels,
-  infix,
-  functionKernelView,
-  isSimpleIndex,
-  moduleHeader,
-  RUNTIME_MODULE,
-  mapParts,
-  nestedLoops,
-  matmulSlicing,
-  matmulStrides,
-  prefix,
-  reduceParts,
-  supportFor,
-  windowElement,
-  epilogueStore,
-  inputNames,
-  rowKernelLines,
-  prologueFunction,
-} from './c-style.ts';
 import type { WindowView } from '../../../ir/layout.ts';
-import { template } from './templates.ts';
+import type { MatmulKernel, Schedule } from '../kernel-ir.ts';
+import { allKernels } from '../kernel-ir.ts';
 import { jsString } from '../escape.ts';
+import type { CFunctionLanguage, CodeForOp } from './language.ts';
+import { atomic, call, conditionalRead, infix, inputNames, prefix } from './language.ts';
+import { isSimpleIndex } from './indexing.ts';
+import { epilogueStore } from './expr.ts';
+import { windowElement } from './windows.ts';
+import { matmulSlicing, matmulStrides } from './matmul-parts.ts';
+import type { ModuleMeta } from './module-text.ts';
+import { RUNTIME_MODULE, moduleHeader } from './module-text.ts';
+import type { FunctionKernelView, FunctionTarget } from './function-kernels.ts';
+import { renderFunctionKernels } from './function-kernels.ts';
+import type { SupportFunction } from './support.ts';
+import { SupportNeeds, supportCode } from './support.ts';
+import { template } from './templates.ts';
 
 /**
  * `1`, `0.5`, `(-2)`, `0.10000000149011612` (0.1 as float32): the exact float32 value as a
@@ -47,7 +39,7 @@ export function jsFloatLiteral(value: number): string {
 }
 
 /** The scalar meaning of each primitive on atomic operands, e.g. `less` → `x < y ? 1 : 0`. */
-export const codeForOp = {
+export const jsCodeForOp = {
   neg: prefix('-'),
   exp: call('Math.exp'),
   log: call('Math.log'),
@@ -64,36 +56,41 @@ export const codeForOp = {
   where: ([c, x, y]) => `${c} !== 0 ? ${x} : ${y}`,
 } satisfies CodeForOp;
 
-export const JS_LANGUAGE: CFunctionLanguage = {
-  name: 'js',
-  floatLiteral: jsFloatLiteral,
-  indexDiv: (dividend, divisor) => `((${dividend} / ${divisor}) | 0)`,
-  declareFloat: (name, value) => `const ${name} = ${value};`,
-  declareIndex: (name, value) => `const ${name} = ${value};`,
-  declareAccumulator: (name, init) => `let ${name} = ${init};`,
-  declareCoordinate: (name, index) => `const ${name} = ${index};`,
-  declareSignedIndex: (name, value) => `const ${name} = ${value};`,
-  declareCondition: (name, value) => `const ${name} = ${value};`,
-  guardedRead: conditionalRead,
-  floatOfIndex: (index) => (isSimpleIndex(index) ? index : `(${index})`),
-  randomUniform: (seed, stream, index, counter) => `gradc_uniform(${seed}, ${stream}, ${index}, ${counter} >>> 0)`,
-  inputParam: (name) => `${name}: Float32Array`,
-  outputParam: (name) => `${name}: Float32Array`,
-  signature: (name, params) => `export function ${name}(${params}): void {`,
-  stored: (value) => `Math.fround(${value})`,
-  countedLoop: (v, count) => `for (let ${v} = 0; ${v} < ${count}; ${v}++) {`,
-  elementFunction: (name, inputs, param) =>
-    `function ${name}(${[...inputNames(inputs).map((n) => `${n}: Float32Array`), `${param}: number`].join(', ')}): number {`,
-  callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
-  codeForOp,
-};
+/** TypeScript as one module writes it, recording the support functions its code calls in `support`. */
+export function jsLanguage(support: SupportNeeds = new SupportNeeds()): CFunctionLanguage {
+  return {
+    name: 'js',
+    support,
+    floatLiteral: jsFloatLiteral,
+    indexDiv: (dividend, divisor) => `((${dividend} / ${divisor}) | 0)`,
+    declareFloat: (name, value) => `const ${name} = ${value};`,
+    declareIndex: (name, value) => `const ${name} = ${value};`,
+    declareAccumulator: (name, init) => `let ${name} = ${init};`,
+    declareCoordinate: (name, index) => `const ${name} = ${index};`,
+    declareSignedIndex: (name, value) => `const ${name} = ${value};`,
+    declareCondition: (name, value) => `const ${name} = ${value};`,
+    guardedRead: conditionalRead,
+    floatOfIndex: (index) => (isSimpleIndex(index) ? index : `(${index})`),
+    randomUniform: (seed, stream, index, counter) =>
+      `${support.use('gradc_uniform')}(${seed}, ${stream}, ${index}, ${counter} >>> 0)`,
+    inputParam: (name) => `${name}: Float32Array`,
+    outputParam: (name) => `${name}: Float32Array`,
+    signature: (name, params) => `export function ${name}(${params}): void {`,
+    stored: (value) => `Math.fround(${value})`,
+    countedLoop: (v, count) => `for (let ${v} = 0; ${v} < ${count}; ${v}++) {`,
+    elementFunction: (name, inputs, param) =>
+      `function ${name}(${[...inputNames(inputs).map((n) => `${n}: Float32Array`), `${param}: number`].join(', ')}): number {`,
+    callElement: (name, inputs, index) => `${name}(${[...inputNames(inputs), index].join(', ')})`,
+    codeForOp: jsCodeForOp,
+  };
+}
 
 export type JsRenderMeta = ModuleMeta;
 
 /** Support functions, each in the module only when a kernel (or another used one) calls it. */
 const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_mulhi', template: 'js/support-mulhi.hbs' },
-  { name: 'gradc_uniform', template: 'js/support-philox.hbs' },
+  { name: 'gradc_uniform', template: 'js/support-philox.hbs', calls: ['gradc_mulhi'] },
 ];
 
 interface ModuleView {
@@ -109,42 +106,6 @@ interface ModuleView {
 }
 
 type KernelView = FunctionKernelView;
-
-interface MapFlatView extends KernelView {
-  readonly size: number;
-  readonly body: readonly string[];
-}
-
-interface RowKernelView extends KernelView {
-  readonly rows: number;
-  readonly body: readonly string[];
-}
-
-interface MapRowsView extends KernelView {
-  readonly rows: number;
-  readonly cols: number;
-  readonly bases: readonly string[];
-  readonly body: readonly string[];
-}
-
-/** One loop per output axis (window reads): `for (let o0 = 0; ...) { ... const i = ...;`. */
-interface MapNestedView extends KernelView {
-  readonly opens: readonly string[];
-  readonly indent: string;
-  readonly index: string;
-  readonly body: readonly string[];
-  readonly closes: readonly string[];
-}
-
-interface ReduceView extends KernelView {
-  readonly outSize: number;
-  readonly reduceSize: number;
-  readonly base: string;
-  readonly init: string;
-  readonly step: string;
-  /** `out[o] = acc;`, or the epilogue's lines at `o` (`epilogueStore`). */
-  readonly store: readonly string[];
-}
 
 interface MatmulView extends KernelView {
   readonly n: number;
@@ -183,67 +144,30 @@ interface MatmulPassView {
 
 /** Renders every kernel of `schedule` into one TypeScript module. */
 export function renderJs(schedule: Schedule, meta: JsRenderMeta): string {
-  const kernels = allKernels(schedule);
-  checkKernels(kernels);
-  const code = kernels.map((k) => renderKernel(schedule, k).trimEnd());
+  const lang = jsLanguage();
+  const kernels = renderFunctionKernels(jsTarget(lang), schedule);
   const view: ModuleView = {
     header: moduleHeader(schedule, meta, 'rendered as JavaScript', 'js.ts'),
     runtimeImport: jsString(RUNTIME_MODULE),
     buildId: jsString(meta.buildId),
-    support: supportFor(code.join('\n'), SUPPORT),
-    kernels: code,
-    names: kernels.map((k) => k.name),
+    support: supportCode(lang.support, SUPPORT),
+    kernels,
+    names: allKernels(schedule).map((k) => k.name),
   };
   return template<ModuleView>('js/module.hbs')(view);
 }
 
-
-function renderKernel(schedule: Schedule, kernel: Kernel): string {
-  const base = functionKernelView(JS_LANGUAGE, schedule, kernel);
-  switch (kernel.kind) {
-    case 'map':
-      return renderMap(base, kernel);
-    case 'reduce': {
-      const code = template<ReduceView>('js/reduce.hbs')(reduceView(base, kernel));
-      return kernel.prologue ? [...prologueFunction(JS_LANGUAGE, kernel), '', code].join('\n') : code;
-    }
-    case 'matmul':
-      return renderMatmul(base, kernel);
-  }
-}
-
 /**
- * A map kernel: `{ size: 150000, expr: maximum(load 0, const 0) }` →
- * `for (let i = 0; i < 150000; i++) { out[i] = Math.max(in0[i], 0); }`; strided loads get a
- * rows loop (`const i = o * 250 + j; out[i] = in0[i] + in1[j];`).
+ * TypeScript as a function target (function-kernels.ts): every loop on the one thread, and
+ * products in passes over rows of A into float64 accumulators.
  */
-function renderMap(base: KernelView, kernel: MapKernel): string {
-  if (kernel.rows) {
-    const body = rowKernelLines(JS_LANGUAGE, kernel, kernel.rows, 'r');
-    return template<RowKernelView>('js/row-kernel.hbs')({ ...base, rows: kernel.size / kernel.rows.perRow, body });
-  }
-  const { loop, bases, body } = mapParts(JS_LANGUAGE, kernel);
-  if (loop.kind === 'flat') {
-    return template<MapFlatView>('js/map-flat.hbs')({ ...base, size: loop.size, body });
-  }
-  if (loop.kind === 'nested') {
-    const loops = nestedLoops(loop.shape, (v, count) => `for (let ${v} = 0; ${v} < ${count}; ${v}++) {`, bases);
-    return template<MapNestedView>('js/map-nested.hbs')({ ...base, ...loops, body });
-  }
-  const { rows, cols } = loop;
-  return template<MapRowsView>('js/map-rows.hbs')({ ...base, rows, cols, bases, body });
-}
-
-/**
- * A reduction: max over axis 1 of [600,10] → `for (let o = 0; o < 600; o++)` /
- * `const base = o * 10; let acc = (-Infinity);` /
- * `for (let r = 0; r < 10; r++) acc = Math.max(acc, in0[base + r]);` / `out[o] = acc;`. With an
- * epilogue, `acc` rounded to float32 as the store would round it goes through the epilogue at `o`.
- */
-function reduceView(base: KernelView, kernel: ReduceKernel): ReduceView {
-  const { outSize, reduceSize } = kernel;
-  const store = epilogueStore(JS_LANGUAGE, kernel, 'o', kernel.epilogue ? 'Math.fround(acc)' : 'acc');
-  return { ...base, ...reduceParts(JS_LANGUAGE, kernel), outSize, reduceSize, store };
+function jsTarget(lang: CFunctionLanguage): FunctionTarget {
+  return {
+    lang,
+    templates: 'js',
+    loopPragmas: () => [],
+    renderMatmul: (base, kernel) => renderMatmul(lang, base, kernel),
+  };
 }
 
 /** Rows of A a matmul pass reads at a time: each element of B loaded feeds three rows. */
@@ -260,19 +184,23 @@ export const MATMUL_ROWS_PER_PASS = 3;
  * groups: `s = (t / 83) | 0`, `i = (t - s * 83) * 3`, p over [s * 300, s * 300 + 300), out at
  * `s * 2500 + ...`. Each element is summed in the same order as one row at a time.
  */
-function renderMatmul(base: KernelView, kernel: MatmulKernel): string {
+function renderMatmul(lang: CFunctionLanguage, base: KernelView, kernel: MatmulKernel): string {
   const { m, n, k } = kernel;
   const { slices, sliceK } = matmulSlicing(kernel);
   const groups = Math.floor(m / MATMUL_ROWS_PER_PASS);
-  const passes = [
-    matmulPass(kernel, MATMUL_ROWS_PER_PASS, groups, 0),
-    matmulPass(kernel, 1, m - groups * MATMUL_ROWS_PER_PASS, groups * MATMUL_ROWS_PER_PASS),
-  ].filter((pass) => pass.count > 0);
+  // [rows at a time, groups of them per slice, first row]: the passes that have rows to do.
+  const shapes: [number, number, number][] = [
+    [MATMUL_ROWS_PER_PASS, groups, 0],
+    [1, m - groups * MATMUL_ROWS_PER_PASS, groups * MATMUL_ROWS_PER_PASS],
+  ];
+  const passes = shapes
+    .filter(([, units]) => units > 0)
+    .map(([rows, units, first]) => matmulPass(lang, kernel, rows, units, first));
   // As many accumulators as the widest pass takes rows.
   const accumulators = Array.from({ length: Math.max(...passes.map((p) => p.rows)) }, (_, r) => `acc${r}`);
   const scratch = accumulators.map((acc) => `const ${kernel.name}_${acc} = new Float64Array(${n});`);
   const prelude = accumulators.map((acc) => `const ${acc} = ${kernel.name}_${acc};`);
-  if (kernel.aWindow) scratch.push(...windowElementFunction(kernel, kernel.aWindow));
+  if (kernel.aWindow) scratch.push(...windowElementFunction(lang, kernel, kernel.aWindow));
   if (kernel.transB) {
     scratch.push(`const ${kernel.name}_b = new Float32Array(${k * n});`);
     prelude.push(
@@ -295,7 +223,7 @@ function renderMatmul(base: KernelView, kernel: MatmulKernel): string {
 }
 
 /** `units` groups of `rows` rows per slice, starting at row `first`. */
-function matmulPass(kernel: MatmulKernel, rows: number, units: number, first: number): MatmulPassView {
+function matmulPass(lang: CFunctionLanguage, kernel: MatmulKernel, rows: number, units: number, first: number): MatmulPassView {
   const { m, n, k } = kernel;
   const { slices, outStep } = matmulSlicing(kernel);
   const unit = (t: string) => (rows === 1 ? `${first} + ${t}` : `${t} * ${rows}`);
@@ -323,7 +251,7 @@ function matmulPass(kernel: MatmulKernel, rows: number, units: number, first: nu
     quadUpdates: each.map((r) => `acc${r}[j] += ${quarters.map((q) => `a${r}${q} * x${q}`).join(' + ')};`),
     singleLoads: each.map((r) => `const a${r} = ${a(r, 0)};`),
     singleUpdates: each.map((r) => `acc${r}[j] += a${r} * x0;`),
-    stores: each.flatMap((r) => (kernel.epilogue ? epilogueLoop(kernel, rowOf(r), `acc${r}`) : [`out.set(acc${r}, ${outBase}${rowOf(r)} * ${n});`])),
+    stores: each.flatMap((r) => (kernel.epilogue ? epilogueLoop(lang, kernel, rowOf(r), `acc${r}`) : [`out.set(acc${r}, ${outBase}${rowOf(r)} * ${n});`])),
   };
 }
 
@@ -332,9 +260,9 @@ function windowElementName(kernel: MatmulKernel): string {
 }
 
 /** A(i, p) of an implicit GEMM as a module-level function reading through the window. */
-function windowElementFunction(kernel: MatmulKernel, window: WindowView): string[] {
+function windowElementFunction(lang: CFunctionLanguage, kernel: MatmulKernel, window: WindowView): string[] {
   const { ars, acs } = matmulStrides(kernel);
-  const { decls, element } = windowElement(JS_LANGUAGE, 'in0', window, `i * ${ars} + p * ${acs}`);
+  const { decls, element } = windowElement(lang, 'in0', window, `i * ${ars} + p * ${acs}`);
   return [
     `function ${windowElementName(kernel)}(in0: Float32Array, i: number, p: number): number {`,
     ...decls.map((line) => `  ${line}`),
@@ -348,8 +276,8 @@ function windowElementFunction(kernel: MatmulKernel, window: WindowView): string
  * it, goes through the epilogue at `oe` (`epilogueStore`), in a loop of its own so that each
  * row's locals have a scope of their own.
  */
-function epilogueLoop(kernel: MatmulKernel, row: string, acc: string): string[] {
-  const body = epilogueStore(JS_LANGUAGE, kernel, 'oe', `Math.fround(${acc}[j])`);
+function epilogueLoop(lang: CFunctionLanguage, kernel: MatmulKernel, row: string, acc: string): string[] {
+  const body = epilogueStore(lang, kernel, 'oe', `Math.fround(${acc}[j])`);
   return [
     `for (let j = 0; j < ${kernel.n}; j++) {`,
     `  const oe = ${row} * ${kernel.n} + j;`,

@@ -16,6 +16,9 @@
  *
  * Everything stays within WebGPU's default limits (256 invocations and 16 KiB of workgroup
  * memory per workgroup, 8 storage buffers per stage), so the kernels run on any adapter.
+ *
+ * Each kernel's form and dispatch are planned first, from its sizes and layout alone
+ * (`planWgslKernel`, a plain record: `WgslPlan`), then rendered in that form.
  */
 import { GradcError } from '../../../ir/errors.ts';
 import { OPS } from '../../../ir/ops/index.ts';
@@ -31,43 +34,19 @@ import type {
   RowScalars,
 } from '../kernel-ir.ts';
 import { MAX_KERNEL_INPUTS as SCHEDULE_MAX_KERNEL_INPUTS, allKernels, foldExpr, shortRows, withArgs } from '../kernel-ir.ts';
-import type {
-  CStyleLanguage,
-  CodeForOp,
-  MatmulElements,
-  MatmulSliceRange,
-  SupportFunction,
-  TileStaging,
-  ModuleMeta,
-  VectorTileStaging,
-} from './c-style.ts';
-import {
-  epilogueStore,
-  tiledMatmulStore,
-  float32Bits,
-  matmulElements,
-  matmulSliceRange,
-  tileStaging,
-  vectorTileStaging,
-  outputsAdjacent,
-  OUTPUT_NAME,
-  atomic,
-  call,
-  checkKernels,
-  infix,
-  inputName,
-  kernelComment,
-  moduleHeader,
-  RUNTIME_MODULE,
-  mapParts,
-  prefix,
-  reduceParts,
-  supportFor,
-  shortestFloat32Digits,
-  rowKernelLines,
-  prologueFunction,
-  reducedElement,
-} from './c-style.ts';
+import type { CStyleLanguage, CodeForOp } from './language.ts';
+import { float32Bits, OUTPUT_NAME, atomic, call, infix, inputName, prefix, shortestFloat32Digits } from './language.ts';
+import { epilogueStore } from './expr.ts';
+import { mapParts } from './loops.ts';
+import { rowKernelLines, prologueFunction, reducedElement } from './row-kernels.ts';
+import { outputsAdjacent, reduceParts } from './reductions.ts';
+import type { MatmulElements, MatmulSliceRange, TileStaging, VectorTileStaging } from './matmul-parts.ts';
+import { tiledMatmulStore, matmulElements, matmulSliceRange, tileStaging, vectorTileStaging } from './matmul-parts.ts';
+import type { ModuleMeta } from './module-text.ts';
+import { kernelComment, moduleHeader, RUNTIME_MODULE } from './module-text.ts';
+import { checkKernels } from './limits.ts';
+import type { SupportFunction } from './support.ts';
+import { SupportNeeds, supportCall, supportCode } from './support.ts';
 import { template } from './templates.ts';
 import { jsString, templateLiteralText } from '../escape.ts';
 
@@ -103,8 +82,6 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 
 // ---- the language ----
 
-/** `0x7f800000u`: the bits of a float32, as a WGSL u32 literal. */
-
 /**
  * `1.0`, `0.1`, `(-2.5)`, `1e-45`, `3.4028234663852886e+38`: the shortest decimal that rounds
  * to the float32 (WGSL converts the abstract-float literal to f32 by rounding; a literal past
@@ -112,9 +89,9 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * NaN literals and const-evaluates `-0.0` to +0, so those are `gradc_bits(0x7f800000u)` and
  * the like, read at run time.
  */
-export function wgslFloatLiteral(value: number): string {
+export function wgslFloatLiteral(value: number, support: SupportNeeds = new SupportNeeds()): string {
   const f = Math.fround(value);
-  if (!Number.isFinite(f) || Object.is(f, -0)) return `gradc_bits(${float32Bits(f)})`;
+  if (!Number.isFinite(f) || Object.is(f, -0)) return `${support.use('gradc_bits')}(${float32Bits(f)})`;
   let digits = shortestFloat32Digits(f);
   if (Math.abs(Number(digits)) > FLOAT32_MAX) digits = String(f);
   return atomic(/[.e]/.test(digits) ? digits : `${digits}.0`);
@@ -127,46 +104,55 @@ export function wgslFloatLiteral(value: number): string {
  * WGSL's `max` returns the other operand. `pow` is WGSL's, undefined for x < 0 (the
  * reference gives NaN there except for integer y).
  */
-export const codeForOp = {
-  neg: prefix('-'),
-  exp: call('exp'),
-  log: call('log'),
-  sqrt: call('sqrt'),
-  tanh: call('tanh'),
-  add: infix('+'),
-  sub: infix('-'),
-  mul: infix('*'),
-  div: infix('/'),
-  pow: call('pow'),
-  maximum: call('gradc_maximum'),
-  less: ([x, y]) => `select(0.0, 1.0, ${x} < ${y})`,
-  equal: ([x, y]) => `select(0.0, 1.0, ${x} == ${y})`,
-  where: ([c, x, y]) => `select(${y}, ${x}, ${c} != 0.0)`,
-} satisfies CodeForOp;
+export function wgslCodeForOp(support: SupportNeeds): CodeForOp {
+  return {
+    neg: prefix('-'),
+    exp: call('exp'),
+    log: call('log'),
+    sqrt: call('sqrt'),
+    tanh: call('tanh'),
+    add: infix('+'),
+    sub: infix('-'),
+    mul: infix('*'),
+    div: infix('/'),
+    pow: call('pow'),
+    maximum: supportCall(support, 'gradc_maximum'),
+    less: ([x, y]) => `select(0.0, 1.0, ${x} < ${y})`,
+    equal: ([x, y]) => `select(0.0, 1.0, ${x} == ${y})`,
+    where: ([c, x, y]) => `select(${y}, ${x}, ${c} != 0.0)`,
+  } satisfies CodeForOp;
+}
 
-/** Indices are u32 (what the invocation ids are); integer literals adapt to them. */
-export const WGSL_LANGUAGE: CStyleLanguage = {
-  name: 'wgsl',
-  floatLiteral: wgslFloatLiteral,
-  indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
-  declareFloat: (name, value) => `let ${name}: f32 = ${value};`,
-  declareIndex: (name, value) => `let ${name}: u32 = ${value};`,
-  declareAccumulator: (name, init) => `var ${name}: f32 = ${init};`,
-  declareCoordinate: (name, index) => `let ${name}: i32 = i32(${index});`,
-  declareSignedIndex: (name, value) => `let ${name}: i32 = ${value};`,
-  declareCondition: (name, value) => `let ${name}: bool = ${value};`,
-  // select evaluates both operands: the index is clamped to 0 where the read is not taken.
-  guardedRead: (buffer, condition, index, fill) =>
-    `select(${fill}, ${buffer}[select(0, ${index}, ${condition})], ${condition})`,
-  floatOfIndex: (index) => `f32(${index})`,
-  randomUniform: (seed, stream, index, counter) => `gradc_uniform(${seed}u, ${stream}u, ${index}, u32(${counter}))`,
-  stored: (value) => `gradc_stored(${value})`,
-  countedLoop: (v, count) => `for (var ${v}: u32 = 0u; ${v} < ${count}u; ${v}++) {`,
-  // A WGSL module binds its buffers at module scope: the function reads them there.
-  elementFunction: (name, _inputs, param) => `fn ${name}(${param}: u32) -> f32 {`,
-  callElement: (name, _inputs, index) => `${name}(${index})`,
-  codeForOp,
-};
+/**
+ * WGSL as one module (one kernel) writes it, recording the support functions its code calls in
+ * `support`. Indices are u32 (what the invocation ids are); integer literals adapt to them.
+ */
+export function wgslLanguage(support: SupportNeeds = new SupportNeeds()): CStyleLanguage {
+  return {
+    name: 'wgsl',
+    support,
+    floatLiteral: (value) => wgslFloatLiteral(value, support),
+    indexDiv: (dividend, divisor) => `(${dividend} / ${divisor})`,
+    declareFloat: (name, value) => `let ${name}: f32 = ${value};`,
+    declareIndex: (name, value) => `let ${name}: u32 = ${value};`,
+    declareAccumulator: (name, init) => `var ${name}: f32 = ${init};`,
+    declareCoordinate: (name, index) => `let ${name}: i32 = i32(${index});`,
+    declareSignedIndex: (name, value) => `let ${name}: i32 = ${value};`,
+    declareCondition: (name, value) => `let ${name}: bool = ${value};`,
+    // select evaluates both operands: the index is clamped to 0 where the read is not taken.
+    guardedRead: (buffer, condition, index, fill) =>
+      `select(${fill}, ${buffer}[select(0, ${index}, ${condition})], ${condition})`,
+    floatOfIndex: (index) => `f32(${index})`,
+    randomUniform: (seed, stream, index, counter) =>
+      `${support.use('gradc_uniform')}(${seed}u, ${stream}u, ${index}, u32(${counter}))`,
+    stored: (value) => `${support.use('gradc_stored')}(${value})`,
+    countedLoop: (v, count) => `for (var ${v}: u32 = 0u; ${v} < ${count}u; ${v}++) {`,
+    // A WGSL module binds its buffers at module scope: the function reads them there.
+    elementFunction: (name, _inputs, param) => `fn ${name}(${param}: u32) -> f32 {`,
+    callElement: (name, _inputs, index) => `${name}(${index})`,
+    codeForOp: wgslCodeForOp(support),
+  };
+}
 
 // ---- view-models ----
 
@@ -345,17 +331,18 @@ function checkBindings(kernel: Kernel): void {
   );
 }
 
-/** One kernel as a complete WGSL module, with its dispatch size. */
+/** One kernel as a complete WGSL module, with its dispatch size (its plan's, `planWgslKernel`). */
 export function renderWgslKernel(
   schedule: Schedule,
   kernel: Kernel,
   options: Partial<WgslKernelOptions> = {},
 ): RenderedWgslKernel {
-  const { entry, workgroups } = renderEntry(kernel, kernelOptions(options));
+  const lang = wgslLanguage();
+  const { entry, workgroups } = renderEntry(lang, kernel, kernelOptions(options));
   const view: KernelView = {
     comment: kernelComment(schedule, kernel),
     bindings: bindings(kernel),
-    support: supportFor(entry, SUPPORT),
+    support: supportCode(lang.support, SUPPORT),
     entry: entry.trimEnd(),
   };
   return { code: template<KernelView>('wgsl/kernel.hbs')(view).trimEnd(), workgroups };
@@ -367,7 +354,7 @@ const SUPPORT: readonly SupportFunction[] = [
   { name: 'gradc_maximum', template: 'wgsl/support-maximum.hbs' },
   { name: 'gradc_mulhi', template: 'wgsl/support-mulhi.hbs' },
   { name: 'gradc_stored', template: 'wgsl/support-stored.hbs' },
-  { name: 'gradc_uniform', template: 'wgsl/support-philox.hbs' },
+  { name: 'gradc_uniform', template: 'wgsl/support-philox.hbs', calls: ['gradc_mulhi'] },
 ];
 
 /**
@@ -383,102 +370,125 @@ function bindings(kernel: Kernel): string[] {
   return [...inputs, output];
 }
 
+/** A kernel's entry point (and the functions before it) in the form its plan chose. */
 function renderEntry(
+  lang: CStyleLanguage,
   kernel: Kernel,
   options: WgslKernelOptions,
-): { entry: string; workgroups: [number, number, number] } {
+): { entry: string; workgroups: Dim3 } {
   const limit = options.maxWorkgroupsPerDimension;
   switch (kernel.kind) {
-    case 'map':
-      return renderMap(kernel, limit);
-    case 'reduce': {
-      const rendered = renderReduce(kernel, limit);
-      const prologue = prologueFunction(WGSL_LANGUAGE, withFoldedEpilogue(kernel));
-      return prologue.length > 0 ? { ...rendered, entry: [...prologue, '', rendered.entry].join('\n') } : rendered;
+    case 'map': {
+      if (kernel.rows) {
+        const plan = planWgslRowKernel(kernel, kernel.rows, limit);
+        return { entry: renderRowKernel(lang, kernel, kernel.rows, plan), workgroups: plan.workgroups };
+      }
+      const plan = planWgslMap(kernel, limit);
+      return { entry: renderMap(lang, kernel, plan), workgroups: plan.workgroups };
     }
-    case 'matmul':
-      return renderMatmul(kernel, options);
+    case 'reduce': {
+      const plan = planWgslReduce(kernel, limit);
+      const folded = withFoldedEpilogue(kernel);
+      const prologue = prologueFunction(lang, folded);
+      const entry = renderReduce(lang, folded, plan);
+      const withPrologue = prologue.length > 0 ? [...prologue, '', entry].join('\n') : entry;
+      return { entry: withPrologue, workgroups: plan.workgroups };
+    }
+    case 'matmul': {
+      const plan = planWgslMatmul(kernel, options);
+      return { entry: renderMatmul(lang, withFoldedEpilogue(kernel), plan), workgroups: plan.workgroups };
+    }
   }
 }
 
-// ---- grids ----
+// ---- launch plans ----
 
-/** `groups` workgroups as an x × y grid within `limit` per dimension. */
-function planGrid(kernel: Kernel, groups: number, limit: number): [number, number, number] {
-  if (groups <= limit) return [groups, 1, 1];
-  const y = Math.ceil(groups / limit);
-  if (y > limit) throw tooManyWorkgroups(kernel, `${groups}`, limit);
-  return [Math.ceil(groups / y), y, 1];
+/** Workgroups along x, y and z of a dispatch. */
+type Dim3 = [number, number, number];
+
+/** A map kernel: one invocation per element, WORKGROUP_SIZE to a workgroup. */
+export interface WgslMapPlan {
+  readonly kind: 'map';
+  readonly form: 'elements';
+  readonly workgroups: Dim3;
 }
 
-function tooManyWorkgroups(kernel: Kernel, groups: string, limit: number): GradcError {
-  return new GradcError(
-    `WGSL target: kernel ${kernel.name} needs ${groups} workgroups, past ${limit} per ` +
-      'dimension of the dispatch (maxComputeWorkgroupsPerDimension)',
-  );
+/** A row kernel: one invocation per row, WORKGROUP_SIZE to a workgroup. */
+export interface WgslRowKernelPlan {
+  readonly kind: 'map';
+  readonly form: 'rows';
+  readonly rows: number;
+  readonly workgroups: Dim3;
 }
-
-/** The linear index of a workgroup (`per` = 1) or invocation (`per` = its size) in a grid. */
-function linearIndex(grid: readonly number[], id: string, per: number): string {
-  return grid[1] === 1 ? `${id}.x` : `${id}.x + ${id}.y * ${grid[0] * per}u`;
-}
-
-// ---- kernels ----
 
 /**
- * A map kernel, one invocation per element: `{ size: 150000, expr: add(load 0, load 1 view
- * {[600,250],[0,1]}) }` → `let i = gid.x; if (i >= 150000u) { return; }` /
- * `out[i] = in0[i] + in1[i % 250];` in 586 workgroups of 256.
+ * A reduction: one invocation per output, WORKGROUP_SIZE to a workgroup (`serial`); or
+ * `threads` invocations per output, `outputsPerGroup` outputs to a workgroup, combined by a tree
+ * in workgroup memory (`tree`), neighbouring invocations working on neighbouring outputs when
+ * `adjacent` (column sums: they read neighbouring elements), else on the same one.
  */
-function renderMap(kernel: MapKernel, limit: number) {
-  if (kernel.rows) return renderRowKernel(kernel, kernel.rows, limit);
-  const folded: MapKernel = { ...kernel, expr: foldConstants(kernel.expr) };
-  const { body } = mapParts(WGSL_LANGUAGE, folded, { kind: 'flat', size: kernel.size });
-  const workgroups = planGrid(kernel, Math.ceil(kernel.size / WORKGROUP_SIZE), limit);
-  const entry = template<MapView>('wgsl/map.hbs')({
-    entryPoint: WGSL_ENTRY_POINT,
-    workgroupSize: WORKGROUP_SIZE,
-    index: linearIndex(workgroups, 'gid', WORKGROUP_SIZE),
-    size: kernel.size,
-    body,
-  });
-  return { entry, workgroups };
+export type WgslReducePlan =
+  | { readonly kind: 'reduce'; readonly form: 'serial'; readonly workgroups: Dim3 }
+  | {
+      readonly kind: 'reduce';
+      readonly form: 'tree';
+      readonly threads: number;
+      readonly outputsPerGroup: number;
+      readonly adjacent: boolean;
+      readonly workgroups: Dim3;
+    };
+
+/**
+ * How a matrix product runs: one invocation per output (`direct`, 256 consecutive outputs per
+ * workgroup, recorded as a 1 x 256 tile); 16 x 16 invocations per workgroup, each a `blockM` x
+ * `blockN` block strided by 16 (`tiled`); or 16 x 16 invocations each owning a contiguous 4 x 4
+ * block read as vec4 (`blocked`). A tiled or blocked workgroup computes `tileM` x `tileN`
+ * outputs, with one layer of workgroups along z per slice of k.
+ */
+export interface WgslMatmulPlan {
+  readonly kind: 'matmul';
+  readonly form: 'direct' | 'tiled' | 'blocked';
+  readonly blockM: number;
+  readonly blockN: number;
+  readonly tileM: number;
+  readonly tileN: number;
+  readonly workgroups: Dim3;
 }
 
-/** A row kernel: one invocation per row, which computes the row's values and then its elements. */
-function renderRowKernel(kernel: MapKernel, rowScalars: RowScalars, limit: number) {
+/**
+ * How a kernel runs on WebGPU: its form and the workgroups of its dispatch, decided from the
+ * kernel's sizes and layout alone, before any text is written.
+ */
+export type WgslPlan = WgslMapPlan | WgslRowKernelPlan | WgslReducePlan | WgslMatmulPlan;
+
+/** The plan `renderWgslKernel` renders `kernel` in. */
+export function planWgslKernel(kernel: Kernel, options: Partial<WgslKernelOptions> = {}): WgslPlan {
+  const limit = kernelOptions(options).maxWorkgroupsPerDimension;
+  switch (kernel.kind) {
+    case 'map':
+      return kernel.rows ? planWgslRowKernel(kernel, kernel.rows, limit) : planWgslMap(kernel, limit);
+    case 'reduce':
+      return planWgslReduce(kernel, limit);
+    case 'matmul':
+      return planWgslMatmul(kernel, options);
+  }
+}
+
+/** `{ size: 150000 }` → 586 workgroups of 256 invocations. */
+export function planWgslMap(kernel: MapKernel, limit = MAX_WORKGROUPS_PER_DIMENSION): WgslMapPlan {
+  const workgroups = planGrid(kernel, Math.ceil(kernel.size / WORKGROUP_SIZE), limit);
+  return { kind: 'map', form: 'elements', workgroups };
+}
+
+/** A row kernel over 600 rows of 10 → 3 workgroups of 256 invocations, one per row. */
+export function planWgslRowKernel(
+  kernel: MapKernel,
+  rowScalars: RowScalars,
+  limit: number = MAX_WORKGROUPS_PER_DIMENSION,
+): WgslRowKernelPlan {
   const rows = kernel.size / rowScalars.perRow;
   const workgroups = planGrid(kernel, Math.ceil(rows / WORKGROUP_SIZE), limit);
-  const folded: MapKernel = { ...kernel, expr: foldConstants(kernel.expr) };
-  const entry = template<RowKernelView>('wgsl/row-kernel.hbs')({
-    entryPoint: WGSL_ENTRY_POINT,
-    workgroupSize: WORKGROUP_SIZE,
-    index: linearIndex(workgroups, 'gid', WORKGROUP_SIZE),
-    rows,
-    body: rowKernelLines(WGSL_LANGUAGE, folded, foldedRows(rowScalars), 'r'),
-  });
-  return { entry, workgroups };
-}
-
-/** Per-row values with their constants folded (`foldConstants`). */
-function foldedRows(rows: RowScalars): RowScalars {
-  return { ...rows, scalars: rows.scalars.map((s) => ({ ...s, expr: foldConstants(s.expr) })) };
-}
-
-/**
- * Applies of constants only, folded in float32 arithmetic: WGSL evaluates such expressions
- * when it creates the shader and rejects one that overflows (`exp(100.0)`, `1.0 / 0.0`).
- * `add(load 0, mul(const 2, const 3))` → `add(load 0, const 6)`.
- */
-function foldConstants(expr: Expr): Expr {
-  return foldExpr<Expr>(expr, (e, args) => {
-    if (e.op !== 'apply') return withArgs(e, args);
-    const values = args.flatMap((a) => (a.op === 'const' ? [Math.fround(a.value)] : []));
-    if (values.length < args.length) return { ...e, args };
-    const op = OPS[e.kind];
-    if (!isElementwise(op)) throw new Error(`wgsl renderer: ${e.kind} is not elementwise`);
-    return { op: 'const', value: Math.fround(op.scalar(...values)) };
-  });
+  return { kind: 'map', form: 'rows', rows, workgroups };
 }
 
 /**
@@ -498,97 +508,28 @@ export function reduceThreads(kernel: ReduceKernel): number {
   return threads;
 }
 
-/** True when neighbouring outputs read neighbouring elements and one output's are strided. */
-
 /**
- * A reduction. Few elements per output (sum over axis 1 of [600,10]) → one invocation per
- * output: `let base: u32 = o * 10; var acc: f32 = 0.0;` /
- * `for (var r = 0u; r < 10u; r++) { acc = acc + in0[base + r]; }` / `out[o] = acc;`.
- * Many (sum over axis 0 of [600,250]) → 16 invocations per output, each summing every 16th
- * element, `partial[lane] = acc;`, then a tree over `partial` with `workgroupBarrier()`.
- * A max starts from the output's first element instead of -inf.
+ * Sum over axis 1 of [600,10] → serial, 3 workgroups; sum over axis 0 of [600,250] → a tree of
+ * 16 invocations per output, 16 adjacent outputs to a workgroup, 16 workgroups.
  */
-function renderReduce(unfolded: ReduceKernel, limit: number) {
-  const kernel = withFoldedEpilogue(unfolded);
-  const parts = reduceParts(WGSL_LANGUAGE, kernel);
-  const isMax = kernel.op === 'max';
-  const first = reducedElement(WGSL_LANGUAGE, kernel, 'base');
-  const init = isMax && kernel.reduceSize > 0 ? first : parts.init;
+export function planWgslReduce(
+  kernel: ReduceKernel,
+  limit: number = MAX_WORKGROUPS_PER_DIMENSION,
+): WgslReducePlan {
   const threads = reduceThreads(kernel);
-  const common = { entryPoint: WGSL_ENTRY_POINT, workgroupSize: WORKGROUP_SIZE };
-  const { outSize, reduceSize } = kernel;
   if (threads === 1) {
-    const workgroups = planGrid(kernel, Math.ceil(outSize / WORKGROUP_SIZE), limit);
-    const entry = template<ReduceSerialView>('wgsl/reduce-serial.hbs')({
-      ...common,
-      index: linearIndex(workgroups, 'gid', WORKGROUP_SIZE),
-      outSize,
-      reduceSize,
-      base: parts.base,
-      init,
-      start: init === first ? 1 : 0,
-      step: parts.step,
-      store: epilogueStore(WGSL_LANGUAGE, kernel, 'o', 'acc'),
-    });
-    return { entry, workgroups };
+    const workgroups = planGrid(kernel, Math.ceil(kernel.outSize / WORKGROUP_SIZE), limit);
+    return { kind: 'reduce', form: 'serial', workgroups };
   }
-  const perGroup = WORKGROUP_SIZE / threads;
-  const workgroups = planGrid(kernel, Math.ceil(outSize / perGroup), limit);
-  const group = linearIndex(workgroups, 'wid', 1);
-  const adjacent = outputsAdjacent(kernel) && perGroup > 1;
-  const [thread, within, span] = adjacent
-    ? [`lane / ${perGroup}u`, `lane % ${perGroup}u`, perGroup]
-    : [threads === WORKGROUP_SIZE ? 'lane' : `lane % ${threads}u`, `lane / ${threads}u`, 1];
-  const partner = span === 1 ? 'partial[lane + h]' : `partial[lane + h * ${span}u]`;
-  const combine = isMax ? codeForOp.maximum : codeForOp.add;
-  const entry = template<ReduceTreeView>('wgsl/reduce-tree.hbs')({
-    ...common,
+  const outputsPerGroup = WORKGROUP_SIZE / threads;
+  return {
+    kind: 'reduce',
+    form: 'tree',
     threads,
-    halfThreads: threads / 2,
-    outputsPerGroup: perGroup,
-    thread,
-    slot: perGroup === 1 ? group : `${atomicIndex(group)} * ${perGroup}u + ${within}`,
-    lastOutput: Math.max(0, outSize - 1),
-    outSize,
-    reduceSize,
-    base: parts.base,
-    init,
-    step: parts.step,
-    combine: combine(['partial[lane]', partner]),
-    store: epilogueStore(WGSL_LANGUAGE, kernel, 'o', 'partial[lane]'),
-  });
-  return { entry, workgroups };
-}
-
-/** `kernel` with the constants of its epilogue folded as a map kernel's are (`foldConstants`). */
-function withFoldedEpilogue<K extends EpilogueKernel>(kernel: K): K {
-  const folded = kernel.epilogue ? { ...kernel, epilogue: foldConstants(kernel.epilogue) } : kernel;
-  if (folded.kind !== 'reduce' || !folded.prologue) return folded;
-  const { expr, rows } = folded.prologue;
-  return { ...folded, prologue: { expr: foldConstants(expr), ...(rows ? { rows: foldedRows(rows) } : {}) } };
-}
-
-/** `wid.x` as is, `wid.x + wid.y * 7u` in parentheses. */
-function atomicIndex(index: string): string {
-  return index.includes(' ') ? `(${index})` : index;
-}
-
-// ---- matrix products ----
-
-/**
- * How a matrix product runs: one invocation per output (`direct`, 256 consecutive outputs per
- * workgroup, recorded as a 1 x 256 tile); 16 x 16 invocations per workgroup, each a `blockM` x
- * `blockN` block strided by 16 (`tiled`); or 16 x 16 invocations each owning a contiguous 4 x 4
- * block read as vec4 (`blocked`). A tiled or blocked workgroup computes `tileM` x `tileN`
- * outputs, with one layer of workgroups along z per slice of k.
- */
-export interface WgslMatmulPlan {
-  readonly form: 'direct' | 'tiled' | 'blocked';
-  readonly blockM: number;
-  readonly blockN: number;
-  readonly tileM: number;
-  readonly tileN: number;
-  readonly workgroups: [number, number, number];
+    outputsPerGroup,
+    adjacent: outputsAdjacent(kernel) && outputsPerGroup > 1,
+    workgroups: planGrid(kernel, Math.ceil(kernel.outSize / outputsPerGroup), limit),
+  };
 }
 
 /**
@@ -619,17 +560,149 @@ export function planWgslMatmul(
   const { m, n, k, kSlices } = kernel;
   if (m * n * k <= DIRECT_MATMUL_MAX_WORK && kSlices === 1) {
     const workgroups = planGrid(kernel, Math.ceil((m * n) / WORKGROUP_SIZE), limit);
-    return { form: 'direct', blockM: 1, blockN: 1, tileM: 1, tileN: WORKGROUP_SIZE, workgroups };
+    return { kind: 'matmul', form: 'direct', blockM: 1, blockN: 1, tileM: 1, tileN: WORKGROUP_SIZE, workgroups };
   }
   const blockM = blockFor(m);
   const blockN = blockFor(n);
   const form = Math.min(m, n) >= blockedMatmulMin && blockM === 4 && blockN === 4 ? 'blocked' : 'tiled';
   const [tileM, tileN] = [16 * blockM, 16 * blockN];
-  const workgroups: [number, number, number] = [Math.ceil(n / tileN), Math.ceil(m / tileM), kSlices];
+  const workgroups: Dim3 = [Math.ceil(n / tileN), Math.ceil(m / tileM), kSlices];
   if (workgroups.some((count) => count > limit)) {
     throw tooManyWorkgroups(kernel, workgroups.join(' x '), limit);
   }
-  return { form, blockM, blockN, tileM, tileN, workgroups };
+  return { kind: 'matmul', form, blockM, blockN, tileM, tileN, workgroups };
+}
+
+/** `groups` workgroups as an x × y grid within `limit` per dimension. */
+function planGrid(kernel: Kernel, groups: number, limit: number): Dim3 {
+  if (groups <= limit) return [groups, 1, 1];
+  const y = Math.ceil(groups / limit);
+  if (y > limit) throw tooManyWorkgroups(kernel, `${groups}`, limit);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+function tooManyWorkgroups(kernel: Kernel, groups: string, limit: number): GradcError {
+  return new GradcError(
+    `WGSL target: kernel ${kernel.name} needs ${groups} workgroups, past ${limit} per ` +
+      'dimension of the dispatch (maxComputeWorkgroupsPerDimension)',
+  );
+}
+
+// ---- kernels ----
+
+/** The linear index of a workgroup (`per` = 1) or invocation (`per` = its size) in a grid. */
+function linearIndex(grid: readonly number[], id: string, per: number): string {
+  return grid[1] === 1 ? `${id}.x` : `${id}.x + ${id}.y * ${grid[0] * per}u`;
+}
+
+/**
+ * A map kernel, one invocation per element: `{ size: 150000, expr: add(load 0, load 1 view
+ * {[600,250],[0,1]}) }` → `let i = gid.x; if (i >= 150000u) { return; }` /
+ * `out[i] = in0[i] + in1[i % 250];` in 586 workgroups of 256.
+ */
+function renderMap(lang: CStyleLanguage, kernel: MapKernel, plan: WgslMapPlan): string {
+  const folded: MapKernel = { ...kernel, expr: foldConstants(kernel.expr) };
+  const { body } = mapParts(lang, folded, { kind: 'flat', size: kernel.size });
+  return template<MapView>('wgsl/map.hbs')({
+    entryPoint: WGSL_ENTRY_POINT,
+    workgroupSize: WORKGROUP_SIZE,
+    index: linearIndex(plan.workgroups, 'gid', WORKGROUP_SIZE),
+    size: kernel.size,
+    body,
+  });
+}
+
+/** A row kernel: one invocation per row, which computes the row's values and then its elements. */
+function renderRowKernel(
+  lang: CStyleLanguage,
+  kernel: MapKernel,
+  rowScalars: RowScalars,
+  plan: WgslRowKernelPlan,
+): string {
+  const folded: MapKernel = { ...kernel, expr: foldConstants(kernel.expr) };
+  return template<RowKernelView>('wgsl/row-kernel.hbs')({
+    entryPoint: WGSL_ENTRY_POINT,
+    workgroupSize: WORKGROUP_SIZE,
+    index: linearIndex(plan.workgroups, 'gid', WORKGROUP_SIZE),
+    rows: plan.rows,
+    body: rowKernelLines(lang, folded, foldedRows(rowScalars), 'r'),
+  });
+}
+
+/** Per-row values with their constants folded (`foldConstants`). */
+function foldedRows(rows: RowScalars): RowScalars {
+  return { ...rows, scalars: rows.scalars.map((s) => ({ ...s, expr: foldConstants(s.expr) })) };
+}
+
+/**
+ * Applies of constants only, folded in float32 arithmetic: WGSL evaluates such expressions
+ * when it creates the shader and rejects one that overflows (`exp(100.0)`, `1.0 / 0.0`).
+ * `add(load 0, mul(const 2, const 3))` → `add(load 0, const 6)`.
+ */
+function foldConstants(expr: Expr): Expr {
+  return foldExpr<Expr>(expr, (e, args) => {
+    if (e.op !== 'apply') return withArgs(e, args);
+    const values = args.flatMap((a) => (a.op === 'const' ? [Math.fround(a.value)] : []));
+    if (values.length < args.length) return { ...e, args };
+    const op = OPS[e.kind];
+    if (!isElementwise(op)) throw new Error(`wgsl renderer: ${e.kind} is not elementwise`);
+    return { op: 'const', value: Math.fround(op.scalar(...values)) };
+  });
+}
+
+/**
+ * A reduction in the form `planWgslReduce` chose. Serial (sum over axis 1 of [600,10]), one
+ * invocation per output: `let base: u32 = o * 10; var acc: f32 = 0.0;` /
+ * `for (var r = 0u; r < 10u; r++) { acc = acc + in0[base + r]; }` / `out[o] = acc;`.
+ * A tree (sum over axis 0 of [600,250]), 16 invocations per output, each summing every 16th
+ * element, `partial[lane] = acc;`, then a tree over `partial` with `workgroupBarrier()`.
+ * A max starts from the output's first element instead of -inf.
+ */
+function renderReduce(lang: CStyleLanguage, kernel: ReduceKernel, plan: WgslReducePlan): string {
+  // A max starts from its first element (so its loop starts at step 1), a sum from 0.
+  const first = kernel.op === 'max' && kernel.reduceSize > 0 ? reducedElement(lang, kernel, 'base') : undefined;
+  const { base, init, step } = reduceParts(lang, kernel, first);
+  const { outSize, reduceSize } = kernel;
+  const common = { entryPoint: WGSL_ENTRY_POINT, workgroupSize: WORKGROUP_SIZE, outSize, reduceSize, base, init, step };
+  if (plan.form === 'serial') {
+    return template<ReduceSerialView>('wgsl/reduce-serial.hbs')({
+      ...common,
+      index: linearIndex(plan.workgroups, 'gid', WORKGROUP_SIZE),
+      start: first === undefined ? 0 : 1,
+      store: epilogueStore(lang, kernel, 'o', 'acc'),
+    });
+  }
+  const { threads, outputsPerGroup: perGroup } = plan;
+  const group = linearIndex(plan.workgroups, 'wid', 1);
+  const [thread, within, span] = plan.adjacent
+    ? [`lane / ${perGroup}u`, `lane % ${perGroup}u`, perGroup]
+    : [threads === WORKGROUP_SIZE ? 'lane' : `lane % ${threads}u`, `lane / ${threads}u`, 1];
+  const partner = span === 1 ? 'partial[lane + h]' : `partial[lane + h * ${span}u]`;
+  const combine = kernel.op === 'max' ? lang.codeForOp.maximum : lang.codeForOp.add;
+  return template<ReduceTreeView>('wgsl/reduce-tree.hbs')({
+    ...common,
+    threads,
+    halfThreads: threads / 2,
+    outputsPerGroup: perGroup,
+    thread,
+    slot: perGroup === 1 ? group : `${atomicIndex(group)} * ${perGroup}u + ${within}`,
+    lastOutput: Math.max(0, outSize - 1),
+    combine: combine(['partial[lane]', partner]),
+    store: epilogueStore(lang, kernel, 'o', 'partial[lane]'),
+  });
+}
+
+/** `kernel` with the constants of its epilogue folded as a map kernel's are (`foldConstants`). */
+function withFoldedEpilogue<K extends EpilogueKernel>(kernel: K): K {
+  const folded = kernel.epilogue ? { ...kernel, epilogue: foldConstants(kernel.epilogue) } : kernel;
+  if (folded.kind !== 'reduce' || !folded.prologue) return folded;
+  const { expr, rows } = folded.prologue;
+  return { ...folded, prologue: { expr: foldConstants(expr), ...(rows ? { rows: foldedRows(rows) } : {}) } };
+}
+
+/** `wid.x` as is, `wid.x + wid.y * 7u` in parentheses. */
+function atomicIndex(index: string): string {
+  return index.includes(' ') ? `(${index})` : index;
 }
 
 /**
@@ -637,24 +710,20 @@ export function planWgslMatmul(
  * one invocation per output: `let i = o / 7u; let j = o % 7u;` /
  * `for (var p = 0u; p < 3u; p++) { acc += in0[i * 3u + p] * in1[p * 7u + j]; }`.
  */
-function renderMatmul(unfolded: MatmulKernel, options: WgslKernelOptions) {
-  const kernel = withFoldedEpilogue(unfolded);
-  const plan = planWgslMatmul(kernel, options);
-  const { workgroups } = plan;
-  if (plan.form === 'blocked') return { entry: renderBlockedMatmul(kernel), workgroups };
-  if (plan.form === 'tiled') return { entry: renderTiledMatmul(kernel, plan), workgroups };
+function renderMatmul(lang: CStyleLanguage, kernel: MatmulKernel, plan: WgslMatmulPlan): string {
+  if (plan.form === 'blocked') return renderBlockedMatmul(lang, kernel);
+  if (plan.form === 'tiled') return renderTiledMatmul(lang, kernel, plan);
   const { n, k } = kernel;
-  const entry = template<MatmulDirectView>('wgsl/matmul-direct.hbs')({
+  return template<MatmulDirectView>('wgsl/matmul-direct.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
     workgroupSize: WORKGROUP_SIZE,
-    index: linearIndex(workgroups, 'gid', WORKGROUP_SIZE),
+    index: linearIndex(plan.workgroups, 'gid', WORKGROUP_SIZE),
     size: kernel.m * n,
     n,
     k,
-    ...matmulElements(WGSL_LANGUAGE, kernel),
-    store: epilogueStore(WGSL_LANGUAGE, kernel, 'o', 'acc'),
+    ...matmulElements(lang, kernel),
+    store: epilogueStore(lang, kernel, 'o', 'acc'),
   });
-  return { entry, workgroups };
 }
 
 /**
@@ -664,10 +733,10 @@ function renderMatmul(unfolded: MatmulKernel, options: WgslKernelOptions) {
  * transB `in1[j * 100u + p]`. Tiles are staged so that neighbouring invocations load
  * neighbouring elements in either layout; out-of-range elements are staged as zeros.
  */
-function renderTiledMatmul(kernel: MatmulKernel, plan: WgslMatmulPlan): string {
+function renderTiledMatmul(lang: CStyleLanguage, kernel: MatmulKernel, plan: WgslMatmulPlan): string {
   const { m, n, k } = kernel;
   const { blockM, blockN, tileM, tileN } = plan;
-  const range = matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K');
+  const range = matmulSliceRange(lang, kernel, 'wid.z', 'K');
   return template<MatmulView>('wgsl/matmul-tiled.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
     workgroupSize: WORKGROUP_SIZE,
@@ -681,9 +750,9 @@ function renderTiledMatmul(kernel: MatmulKernel, plan: WgslMatmulPlan): string {
     tileASize: 16 * (tileM + 1),
     tileBSize: 16 * (tileN + 1),
     accSize: blockM * blockN,
-    ...tileStaging(WGSL_LANGUAGE, kernel, tileM, tileN),
+    ...tileStaging(lang, kernel, tileM, tileN),
     ...range,
-    store: tiledMatmulStore(WGSL_LANGUAGE, kernel, range.outBase, 'acc[r * BLOCK_N + c]', 'N'),
+    store: tiledMatmulStore(lang, kernel, range.outBase, 'acc[r * BLOCK_N + c]', 'N'),
   });
 }
 
@@ -694,16 +763,16 @@ function renderTiledMatmul(kernel: MatmulKernel, plan: WgslMatmulPlan): string {
  * too (four rows of A or columns of B per invocation, `vectorTileStaging`). Split products run
  * their slices along the grid's z, as the tiled ones do.
  */
-function renderBlockedMatmul(kernel: MatmulKernel): string {
+function renderBlockedMatmul(lang: CStyleLanguage, kernel: MatmulKernel): string {
   const { m, n, k } = kernel;
-  const range = matmulSliceRange(WGSL_LANGUAGE, kernel, 'wid.z', 'K');
+  const range = matmulSliceRange(lang, kernel, 'wid.z', 'K');
   return template<MatmulBlockedView>('wgsl/matmul-blocked.hbs')({
     entryPoint: WGSL_ENTRY_POINT,
     m,
     n,
     k,
-    ...vectorTileStaging(WGSL_LANGUAGE, kernel),
+    ...vectorTileStaging(lang, kernel),
     ...range,
-    store: tiledMatmulStore(WGSL_LANGUAGE, kernel, range.outBase, 'acc[r][c]', 'N'),
+    store: tiledMatmulStore(lang, kernel, range.outBase, 'acc[r][c]', 'N'),
   });
 }
