@@ -84,31 +84,23 @@ describe('CUDA kernels on the CPU emulator match the float64 reference', () => {
 });
 
 describe('fusion on the CUDA emulator', () => {
+  /** `sched` rendered as CUDA and opened on an emulator built for it. */
+  const openEmulated = async (sched: Schedule) => {
+    const source = renderCuda(sched, meta);
+    const driver = buildEmulatedDriver(source.source);
+    return openCudaTarget(createCudaBackend({ image: NO_IMAGE, kernels: source.kernels, driverLibraries: [driver] }), sched);
+  };
+
   it('gives bit-identical results fused and unfused (random products with elementwise chains)', async () => {
-    const open = async (sched: Schedule) => {
-      const source = renderCuda(sched, meta);
-      const driver = buildEmulatedDriver(source.source);
-      return openCudaTarget(createCudaBackend({ image: NO_IMAGE, kernels: source.kernels, driverLibraries: [driver] }), sched);
-    };
-    expect(await fusedUnfusedDifferences(fusionCases(24), open)).toEqual([]);
+    expect(await fusedUnfusedDifferences(fusionCases(24), openEmulated)).toEqual([]);
   }, 300_000);
 
   it('gives bit-identical results fused and unfused (random reductions with elementwise chains)', async () => {
-    const open = async (sched: Schedule) => {
-      const source = renderCuda(sched, meta);
-      const driver = buildEmulatedDriver(source.source);
-      return openCudaTarget(createCudaBackend({ image: NO_IMAGE, kernels: source.kernels, driverLibraries: [driver] }), sched);
-    };
-    expect(await fusedUnfusedDifferences(reductionFusionCases(24), open)).toEqual([]);
+    expect(await fusedUnfusedDifferences(reductionFusionCases(24), openEmulated)).toEqual([]);
   }, 300_000);
 
   it('gives bit-identical results fused and unfused (random work on short rows: row kernels, prologues)', async () => {
-    const open = async (sched: Schedule) => {
-      const source = renderCuda(sched, meta);
-      const driver = buildEmulatedDriver(source.source);
-      return openCudaTarget(createCudaBackend({ image: NO_IMAGE, kernels: source.kernels, driverLibraries: [driver] }), sched);
-    };
-    expect(await fusedUnfusedDifferences(rowFusionCases(24), open)).toEqual([]);
+    expect(await fusedUnfusedDifferences(rowFusionCases(24), openEmulated)).toEqual([]);
   }, 300_000);
 });
 

@@ -208,17 +208,20 @@ describe(`2-D grids (at most ${GRID_LIMIT} workgroups per dimension)`, () => {
 });
 
 describe('fusion on WebGPU', () => {
-  it('gives bit-identical results fused and unfused (random products with elementwise chains)', async () => {
+  /** Opens schedules rendered as WGSL, each from a module file of its own named after `prefix`. */
+  const openRendered = (prefix: string) => {
     let file = 0;
-    const open = async (sched: Schedule) =>
-      openTarget(sched, await importKernels(join(dir, `fusion-${file++}.ts`), renderWgsl(sched, meta)));
+    return async (sched: Schedule) =>
+      openTarget(sched, await importKernels(join(dir, `${prefix}-${file++}.ts`), renderWgsl(sched, meta)));
+  };
+
+  it('gives bit-identical results fused and unfused (random products with elementwise chains)', async () => {
+    const open = openRendered('fusion');
     expect(await fusedUnfusedDifferences(fusionCases(24), open)).toEqual([]);
   }, 120_000);
 
   it('gives bit-identical results fused and unfused (blocked and tiled products, epilogues)', async () => {
-    let file = 0;
-    const open = async (sched: Schedule) =>
-      openTarget(sched, await importKernels(join(dir, `large-fusion-${file++}.ts`), renderWgsl(sched, meta)));
+    const open = openRendered('large-fusion');
     const large = largeProductCases().filter((c) => /epilogue|in-place|convolution/.test(c.name));
     const tiled = makeCase('tiled epilogue: leaky relu(x · wᵀ + bias), 300x24x100', ({ b, input }) => {
       const product = b.matmul(input('x', [300, 100]), input('w', [24, 100]), false, true);
@@ -230,16 +233,12 @@ describe('fusion on WebGPU', () => {
   }, 120_000);
 
   it('gives bit-identical results fused and unfused (random reductions with elementwise chains)', async () => {
-    let file = 0;
-    const open = async (sched: Schedule) =>
-      openTarget(sched, await importKernels(join(dir, `reduction-fusion-${file++}.ts`), renderWgsl(sched, meta)));
+    const open = openRendered('reduction-fusion');
     expect(await fusedUnfusedDifferences(reductionFusionCases(24), open)).toEqual([]);
   }, 120_000);
 
   it('gives bit-identical results fused and unfused (random work on short rows: row kernels, prologues)', async () => {
-    let file = 0;
-    const open = async (sched: Schedule) =>
-      openTarget(sched, await importKernels(join(dir, `row-fusion-${file++}.ts`), renderWgsl(sched, meta)));
+    const open = openRendered('row-fusion');
     expect(await fusedUnfusedDifferences(rowFusionCases(24), open)).toEqual([]);
   }, 120_000);
 });
