@@ -105,7 +105,6 @@ class RowKernelBuilder {
   readonly scalars: RowScalar[] = [];
   private readonly scalarOf = new Map<number, number>();
   private readonly elements = new Map<number, BufferExpr>();
-  private readonly perRow = new Map<number, BufferExpr>();
   /** The members this kernel computes, itself included. */
   readonly used = new Set<number>();
   private depth = 0;
@@ -140,10 +139,13 @@ class RowKernelBuilder {
     return expr;
   }
 
-  /** Kernel `at` (a per-row map) as the same value at every element of its row. */
+  /**
+   * Kernel `at` (a per-row map) as a per-row value computed once per row (its loads read the
+   * same element at every position of the row).
+   */
   row(at: number): BufferExpr {
-    const known = this.perRow.get(at);
-    if (known) return known;
+    const known = this.scalarOf.get(at);
+    if (known !== undefined) return { op: 'scalar', index: known };
     const kernel = this.kernels[at] as MapKernel;
     const expr = foldExpr<BufferExpr>(kernel.expr, (e, args) => {
       if (e.op === 'index') return { ...e, view: alongRow(e.view, this.shape) };
@@ -153,8 +155,20 @@ class RowKernelBuilder {
       if (this.inlinable(member) && inlines('row', member.part, e.view, this.shape)) return this.value(member);
       return { op: 'load', input: buffer, view: alongRow(e.view, this.shape) };
     });
-    this.perRow.set(at, expr);
-    return expr;
+    return this.pushScalar(at, 'value', expr);
+  }
+
+  /** Per-row value number `scalars.length` for member `at`, read through a `scalar` leaf. */
+  private pushScalar(at: number, op: RowScalar['op'], expr: BufferExpr): BufferExpr {
+    const index = this.scalars.length;
+    this.scalars.push({ op, expr });
+    this.scalarOf.set(at, index);
+    return { op: 'scalar', index };
+  }
+
+  /** How many per-row values are reductions over the row. */
+  get reductions(): number {
+    return this.scalars.filter((s) => s.op !== 'value').length;
   }
 
   /** Kernel `at` (a row reduction) as a per-row value, computed once per row. */
@@ -165,10 +179,7 @@ class RowKernelBuilder {
     const buffer = kernel.inputs[0];
     const member = this.member(buffer);
     const expr = this.inlinable(member) && member.part === 'element' ? this.value(member) : { op: 'load' as const, input: buffer };
-    const index = this.scalars.length;
-    this.scalars.push({ op: kernel.op, expr });
-    this.scalarOf.set(at, index);
-    return { op: 'scalar', index };
+    return this.pushScalar(at, kernel.op, expr);
   }
 
   /** Member `member`'s value as its reader saw it: read back from memory, so rounded to float32. */
@@ -246,9 +257,9 @@ function rowKernel(
 ): MapKernel | undefined {
   const kernel = kernels[at];
   const value = builder.value({ at, part });
-  // One per-row value and nothing per element is a reduction with a prologue and an epilogue
-  // (fusePrologues, compiler/fuse.ts), which reads each element once.
-  if (builder.scalars.length === 0 || (part !== 'element' && builder.scalars.length === 1)) return undefined;
+  // One reduction over the row and nothing per element is a reduction with a prologue and an
+  // epilogue (fusePrologues, compiler/fuse.ts), which reads each element once.
+  if (builder.reductions === 0 || (part !== 'element' && builder.reductions === 1)) return undefined;
   // The kernel's own value is stored as it is.
   const own = value.op === 'stored' ? value.args[0] : value;
   const all = [...builder.scalars.map((s) => s.expr), own];

@@ -74,9 +74,13 @@ export function shortRows(kernel: ReduceKernel): { readonly rows: number; readon
   return contiguous ? { rows, width } : undefined;
 }
 
-/** One per-row value: `op` over the row's elements of `expr`. */
+/**
+ * One per-row value: `op` over the row's elements of `expr`, or, for `value`, `expr` itself at
+ * the row's first element (work done once per row, such as the log of a row sum, whose loads
+ * read the same element at every position of the row).
+ */
 export interface RowScalar {
-  readonly op: 'sum' | 'max';
+  readonly op: 'sum' | 'max' | 'value';
   readonly expr: Expr;
 }
 
@@ -86,7 +90,7 @@ export interface RowScalar {
  * row sum. The kernel's elements come `perRow` to a row (element x is in row floor(x /
  * perRow)): `width` for a [rows, width] result, 1 for one value per row. Value k of row r is
  * `op` folded, j ascending from its identity (0 for a sum, -inf for a max), over j < width of
- * `expr` at element index r·width + j, whose loads read inputs at that index through their
+ * `expr` at element index r·width + j (a `value`: `expr` at r·width alone), whose loads read inputs at that index through their
  * views and whose `scalar` leaves read values before k. Each row reads its inputs where they
  * are, so a row kernel keeps a row in registers and cache instead of writing it between
  * kernels.

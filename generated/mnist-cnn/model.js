@@ -1991,7 +1991,7 @@ export const artifact = {
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "afe3453bd282f435";
+export const buildId = "66cdc27406b94313";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

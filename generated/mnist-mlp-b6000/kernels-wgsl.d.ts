@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "398a2b2201b75ba1";
+export declare const buildId = "3c967a79a96d3ea6";
 import type { WgslKernel } from "gradc/runtime";
 /** Every kernel by name: one WGSL module each, bindings in0..in{n-1} then out. */
 export declare const wgslKernels: Readonly<Record<string, WgslKernel>>;

@@ -928,7 +928,7 @@ export const artifact = {
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "398a2b2201b75ba1";
+export const buildId = "3c967a79a96d3ea6";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

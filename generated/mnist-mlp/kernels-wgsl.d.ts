@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "0f9f438abb5c0010";
+export declare const buildId = "8bd013eca5aec373";
 import type { WgslKernel } from "gradc/runtime";
 /** Every kernel by name: one WGSL module each, bindings in0..in{n-1} then out. */
 export declare const wgslKernels: Readonly<Record<string, WgslKernel>>;

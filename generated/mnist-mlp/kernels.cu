@@ -4,7 +4,7 @@
 // Each kernel takes its input pointers, then `out`; its grid and block are in
 // kernels-cuda.js. `gradc build --target cuda` compiles this file with nvcc into
 // kernels.fatbin (no NVRTC; flags in artifact/cuda-compile.ts).
-// gradc build 0f9f438abb5c0010
+// gradc build 8bd013eca5aec373
 
 // ---- support code ----
 
@@ -292,6 +292,11 @@ __device__ __forceinline__ float train_003_sum_element(
     rs1 = rs1 + gradc_stored(t5);
   }
   float rs2 = 0.0f;
+  {
+    const float t0 = gradc_stored(rs1);
+    rs2 = logf(t0);
+  }
+  float rs3 = 0.0f;
   for (unsigned int rj = 0u; rj < 10u; rj++) {
     const unsigned int rx = r * 10 + rj;
     const float t0 = in0[rx] + in1[rx % 10];
@@ -299,16 +304,17 @@ __device__ __forceinline__ float train_003_sum_element(
     const float t2 = gradc_stored(rs0);
     const float t3 = t1 - t2;
     const float t4 = gradc_stored(t3);
-    const float t5 = gradc_stored(rs1);
-    const float t6 = logf(t5);
-    const float t7 = gradc_stored(t6);
-    const float t8 = t4 - t7;
-    const float t9 = in2[rx] * t8;
-    rs2 = rs2 + gradc_stored(t9);
+    const float t5 = gradc_stored(rs2);
+    const float t6 = t4 - t5;
+    const float t7 = in2[rx] * t6;
+    rs3 = rs3 + gradc_stored(t7);
   }
-  const float t0 = gradc_stored(rs2);
-  const float t1 = -t0;
-  return gradc_stored(t1);
+  float rs4 = 0.0f;
+  {
+    const float t0 = gradc_stored(rs3);
+    rs4 = -t0;
+  }
+  return gradc_stored(rs4);
 }
 
 // train_003_sum: out[] = sum(in0[600,10]) over 600 each
@@ -402,23 +408,26 @@ extern "C" __global__ void __launch_bounds__(256) train_004_rows(
     const float t5 = expf(t4);
     rs2 = rs2 + gradc_stored(t5);
   }
+  float rs3 = 0.0f;
+  {
+    const float t0 = gradc_stored(rs0);
+    const float t1 = gradc_stored(rs2);
+    rs3 = t0 / t1;
+  }
   for (unsigned int q = 0u; q < 10u; q++) {
     const unsigned int i = r * 10 + q;
     const float t0 = (-0.0016666667f) * in0[i];
     const float t1 = gradc_stored(t0);
-    const float t2 = gradc_stored(rs0);
-    const float t3 = gradc_stored(rs2);
-    const float t4 = t2 / t3;
-    const float t5 = gradc_stored(t4);
-    const float t6 = in1[i] + in2[i % 10];
+    const float t2 = gradc_stored(rs3);
+    const float t3 = in1[i] + in2[i % 10];
+    const float t4 = gradc_stored(t3);
+    const float t5 = gradc_stored(rs1);
+    const float t6 = t4 - t5;
     const float t7 = gradc_stored(t6);
-    const float t8 = gradc_stored(rs1);
-    const float t9 = t7 - t8;
-    const float t10 = gradc_stored(t9);
-    const float t11 = expf(t10);
-    const float t12 = gradc_stored(t11);
-    const float t13 = t5 * t12;
-    out[i] = t1 + t13;
+    const float t8 = expf(t7);
+    const float t9 = gradc_stored(t8);
+    const float t10 = t2 * t9;
+    out[i] = t1 + t10;
   }
 }
 
@@ -1457,6 +1466,11 @@ __device__ __forceinline__ float evaluate_003_sum_element(
     rs1 = rs1 + gradc_stored(t5);
   }
   float rs2 = 0.0f;
+  {
+    const float t0 = gradc_stored(rs1);
+    rs2 = logf(t0);
+  }
+  float rs3 = 0.0f;
   for (unsigned int rj = 0u; rj < 10u; rj++) {
     const unsigned int rx = r * 10 + rj;
     const float t0 = in0[rx] + in1[rx % 10];
@@ -1464,16 +1478,17 @@ __device__ __forceinline__ float evaluate_003_sum_element(
     const float t2 = gradc_stored(rs0);
     const float t3 = t1 - t2;
     const float t4 = gradc_stored(t3);
-    const float t5 = gradc_stored(rs1);
-    const float t6 = logf(t5);
-    const float t7 = gradc_stored(t6);
-    const float t8 = t4 - t7;
-    const float t9 = in2[rx] * t8;
-    rs2 = rs2 + gradc_stored(t9);
+    const float t5 = gradc_stored(rs2);
+    const float t6 = t4 - t5;
+    const float t7 = in2[rx] * t6;
+    rs3 = rs3 + gradc_stored(t7);
   }
-  const float t0 = gradc_stored(rs2);
-  const float t1 = -t0;
-  return gradc_stored(t1);
+  float rs4 = 0.0f;
+  {
+    const float t0 = gradc_stored(rs3);
+    rs4 = -t0;
+  }
+  return gradc_stored(rs4);
 }
 
 // evaluate_003_sum: out[] = sum(in0[600,10]) over 600 each

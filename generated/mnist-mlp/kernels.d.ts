@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "0f9f438abb5c0010";
+export declare const buildId = "8bd013eca5aec373";
 import type { JsKernel } from "gradc/runtime";
 export declare function train_000_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_001_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;

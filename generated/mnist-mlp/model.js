@@ -725,7 +725,7 @@ export const artifact = {
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "0f9f438abb5c0010";
+export const buildId = "8bd013eca5aec373";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

@@ -1,5 +1,5 @@
 /** The build these kernels belong to; the runtime checks it against the glue module's. */
-export declare const buildId = "446d0114e685609c";
+export declare const buildId = "90da4f0685cabbae";
 import type { JsKernel } from "gradc/runtime";
 export declare function train_000_matmul(in0: Float32Array, in1: Float32Array, in2: Float32Array, out: Float32Array): void;
 export declare function train_001_matmul(in0: Float32Array, in1: Float32Array, out: Float32Array): void;

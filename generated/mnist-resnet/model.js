@@ -5536,7 +5536,7 @@ export const artifact = {
     ]
 };
 /** The build this module and its kernel files come from. */
-export const buildId = "446d0114e685609c";
+export const buildId = "90da4f0685cabbae";
 /** Where the kernels of each target built are. */
 const kernelFiles = {
     base: import.meta.url,

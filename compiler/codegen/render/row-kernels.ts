@@ -17,12 +17,25 @@ export function indented(lines: readonly string[]): string[] {
  * The lines that compute row `row`'s per-row values, each a loop over the row's elements
  * `rx = row * width + rj`: max over rows of 10 in C → `float rs0 = (-INFINITY);` /
  * `for (int rj = 0; rj < 10; rj++) {` / `const int rx = r * 10 + rj;` /
- * `rs0 = gradc_maximum(rs0, in0[rx]);` / `}`.
+ * `rs0 = gradc_maximum(rs0, in0[rx]);` / `}`. A `value` is computed once, at the row's first
+ * element, in a block of its own: `float rs1 = 0.0f;` / `{` / `const int rx = r * 10;` /
+ * `rs1 = logf(rs0);` / `}`.
  */
 export function rowScalarLines(lang: CStyleLanguage, rows: RowScalars, row: string): string[] {
   return rows.scalars.flatMap((scalar, k) => {
     const name = rowScalarName(k);
     const { statements, value } = renderExpr(lang, scalar.expr, viewLoad(lang, 'rx'), 'rx');
+    if (scalar.op === 'value') {
+      // The row's first element, declared only where the expression reads it (an index leaf or a load).
+      const reads = [...statements, value].some((line) => /\brx\b/.test(line));
+      const firstElement = reads ? [lang.declareIndex('rx', `${row} * ${rows.width}`)] : [];
+      return [
+        lang.declareAccumulator(name, lang.floatLiteral(0)),
+        '{',
+        ...indented([...firstElement, ...statements, `${name} = ${value};`]),
+        '}',
+      ];
+    }
     const combine = scalar.op === 'sum' ? lang.codeForOp.add : lang.codeForOp.maximum;
     return [
       lang.declareAccumulator(name, lang.floatLiteral(scalar.op === 'sum' ? 0 : -Infinity)),
@@ -52,7 +65,7 @@ export function rowKernelLines(lang: CStyleLanguage, kernel: MapKernel, rows: Ro
 
 /** About how many operations a row kernel does: each row's values over the row, then its elements. */
 export function rowKernelWork(kernel: MapKernel, rows: RowScalars): number {
-  const perRowValues = rows.scalars.reduce((sum, s) => sum + rows.width * exprCost(s.expr), 0);
+  const perRowValues = rows.scalars.reduce((sum, s) => sum + (s.op === 'value' ? 1 : rows.width) * exprCost(s.expr), 0);
   return (kernel.size / rows.perRow) * perRowValues + kernel.size * exprCost(kernel.expr);
 }
 
