@@ -1,7 +1,8 @@
 /**
  * The machine's measured float32 FMA peak (bench/peak/fma.c: independent chains of vector FMAs
  * in registers on every thread), built with the C backend's compiler and flags, so the bench can
- * say what fraction of it a training step reaches.
+ * say what fraction of it a training step reaches. The probe runs in every round of the bench,
+ * beside the contenders, so that a share of the peak compares figures measured at the same times.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,17 +20,30 @@ export interface FmaPeak {
   readonly lanes: number;
 }
 
-/** Builds and runs the probe on `threads` threads (default: every core); the best of `runs`. */
-export function measureFmaPeak(threads = os.availableParallelism(), runs = 3): FmaPeak {
+/** The built probe: `measure` runs it; `dispose` removes it. */
+export interface FmaProbe {
+  /** The best of `runs` runs on `threads` threads (default: every core). */
+  measure(threads?: number, runs?: number): FmaPeak;
+  dispose(): void;
+}
+
+/** Builds the probe with the C backend's flags (so with the kernels' vector width). */
+export function buildFmaProbe(): FmaProbe {
   const dir = mkdtempSync(join(os.tmpdir(), 'gradc-peak-'));
+  const binary = join(dir, 'fma');
   try {
-    const binary = join(dir, 'fma');
     const flags = DEFAULT_FLAGS.filter((flag) => flag !== '-shared' && flag !== '-fPIC');
     execFileSync(process.env.CC ?? 'cc', [...flags, SOURCE, '-o', binary]);
-    const env = { ...process.env, OMP_NUM_THREADS: String(threads) };
-    const results = Array.from({ length: runs }, () => JSON.parse(execFileSync(binary, { env, encoding: 'utf8' })) as FmaPeak);
-    return results.reduce((best, r) => (r.gflops > best.gflops ? r : best));
-  } finally {
+  } catch (error) {
     rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
+  return {
+    measure(threads = os.availableParallelism(), runs = 3) {
+      const env = { ...process.env, OMP_NUM_THREADS: String(threads) };
+      const results = Array.from({ length: runs }, () => JSON.parse(execFileSync(binary, { env, encoding: 'utf8' })) as FmaPeak);
+      return results.reduce((best, r) => (r.gflops > best.gflops ? r : best));
+    },
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

@@ -8,8 +8,8 @@
  * alike in Python; the figure is samples/s over the timed steps, after untimed warm-up steps.
  * Single runs vary by ±20% on a shared machine, so the contenders run in alternating rounds
  * and the tables report medians and ranges, with gradc-c's throughput over each contender's;
- * for the MLP also gradc-c's GFLOP/s and its share of the machine's FMA peak, measured first
- * (bench/peak.ts).
+ * for the MLP also gradc-c's GFLOP/s and its share of the machine's FMA peak (bench/peak.ts),
+ * which runs in every round as the row `fma-peak`: the samples/s the peak would allow.
  *
  *   npm run bench                                  # both networks, all contenders, 3 rounds
  *   npm run bench -- --net cnn                     # only the CNN (--net mlp: only the MLP)
@@ -25,8 +25,8 @@ import { benchTfjsMlp } from './peers/tfjs-mlp.ts';
 import { benchTfjsCnn } from './peers/tfjs-cnn.ts';
 import { supplyWasmConv2dBackpropFilter } from './peers/tfjs-wasm-conv-filter.ts';
 import { fastestThreads, runTorch, threadCandidates, torchMissing } from './peers/torch.ts';
-import type { FmaPeak } from './peak.ts';
-import { measureFmaPeak } from './peak.ts';
+import type { FmaPeak, FmaProbe } from './peak.ts';
+import { buildFmaProbe } from './peak.ts';
 
 /** The MLP's batches: the reference experiment's small, middle and large. */
 const MLP_BATCHES = [60, 600, 6000];
@@ -54,6 +54,8 @@ interface BenchOptions {
   readonly counts: (own: StepCounts) => StepCounts;
   /** PyTorch's thread count; measured over the candidates when absent. */
   readonly torchThreads?: number;
+  /** The FMA peak probe, where gradc-c runs on a net whose FLOPs are known. */
+  readonly peakProbe?: FmaProbe;
 }
 
 /** One network's comparison: what runs, and how its table reads. */
@@ -66,6 +68,26 @@ interface Net {
   readonly contenders: readonly Contender[];
   /** Floating-point operations per training sample, where known: for GFLOP/s and % of peak. */
   readonly flopsPerSample?: number;
+  /** The peak's measurements, one per round, where the probe ran. */
+  readonly peaks?: FmaPeak[];
+}
+
+const PEAK_ROW = 'fma-peak';
+
+/**
+ * The FMA peak as a row of the table: each round runs the probe (the best of 3 runs) and reports
+ * the samples/s a step of `flopsPerSample` would reach at that peak, so gradc-c's ratio to this
+ * row is its share of the peak measured in the same rounds.
+ */
+function peakContender(probe: FmaProbe, flopsPerSample: number, peaks: FmaPeak[]): Contender {
+  return {
+    name: PEAK_ROW,
+    async run() {
+      const peak = probe.measure();
+      peaks.push(peak);
+      return { name: PEAK_ROW, samplesPerSecond: (peak.gflops * 1e9) / flopsPerSample };
+    },
+  };
 }
 
 /** gradc-c's throughput over each contender's: how many times faster gradc's C backend is. */
@@ -93,6 +115,9 @@ async function mlpNet(options: BenchOptions, batch: number): Promise<Net> {
     const torch = await torchContender('mlp', batch, options, counts(stepsFor(batch, 18_000, 5, 3)), notes);
     if (torch) contenders.push(torch);
   }
+  const flopsPerSample = denseTrainFlops(MLP_LAYERS);
+  const peaks: FmaPeak[] = [];
+  if (options.peakProbe && wanted('gradc-c')) contenders.push(peakContender(options.peakProbe, flopsPerSample, peaks));
   return {
     name: 'mlp',
     title: `MLP 784-250-250-10, batch ${batch}, SGD`,
@@ -100,7 +125,8 @@ async function mlpNet(options: BenchOptions, batch: number): Promise<Net> {
     ratios: OVER_GRADC_C,
     notes,
     contenders,
-    flopsPerSample: denseTrainFlops(MLP_LAYERS),
+    flopsPerSample,
+    peaks,
   };
 }
 
@@ -168,13 +194,24 @@ async function cnnNet(options: BenchOptions): Promise<Net> {
   };
 }
 
-/** `gradc-c: 74.0 GFLOP/s, 45% of the measured FMA peak (165 GFLOP/s, ...)`, for a net whose FLOPs are known. */
-function peakNote(net: Net, table: readonly Summary[], peak: FmaPeak | undefined): string | undefined {
+/**
+ * `gradc-c: 121.8 GFLOP/s (...), 65% of the FMA peak measured in the same rounds (...)`, for a net
+ * whose FLOPs are known.
+ */
+function peakNote(net: Net, table: readonly Summary[]): string | undefined {
   const c = table.find((row) => row.name === 'gradc-c');
   if (!c || net.flopsPerSample === undefined) return undefined;
   const gflops = (c.samplesPerSecond * net.flopsPerSample) / 1e9;
-  const share = peak ? `, ${Math.round((100 * gflops) / peak.gflops)}% of the measured FMA peak (${peak.gflops.toFixed(1)} GFLOP/s on ${peak.threads} threads, ${peak.lanes} float32 lanes, bench/peak/fma.c)` : '';
-  return `gradc-c: ${gflops.toFixed(1)} GFLOP/s (${(net.flopsPerSample / 1e6).toFixed(3)} MFLOP per sample)${share}`;
+  const note = `gradc-c: ${gflops.toFixed(1)} GFLOP/s (${(net.flopsPerSample / 1e6).toFixed(3)} MFLOP per sample)`;
+  const peak = table.find((row) => row.name === PEAK_ROW);
+  const probe = net.peaks?.[0];
+  if (!peak || !probe) return note;
+  const toGflops = (samplesPerSecond: number) => ((samplesPerSecond * net.flopsPerSample!) / 1e9).toFixed(1);
+  return (
+    `${note}, ${Math.round((100 * c.samplesPerSecond) / peak.samplesPerSecond)}% of the FMA peak measured in the same rounds ` +
+    `(${PEAK_ROW}: median ${toGflops(peak.samplesPerSecond)} GFLOP/s, range ${toGflops(peak.min)}-${toGflops(peak.max)}, ` +
+    `on ${probe.threads} threads, ${probe.lanes} float32 lanes, bench/peak/fma.c)`
+  );
 }
 
 function machine(): string {
@@ -219,15 +256,17 @@ async function main(): Promise<void> {
   const warmup = optionalCount('warmup', values.warmup, 0);
   const steps = optionalCount('steps', values.steps, 1);
   const only = values.only?.split(',');
-  const options: BenchOptions = {
-    wanted: (name) => !only || only.includes(name) || only.includes(shortName(name)),
-    counts: (own) => ({ warmup: warmup ?? own.warmup, steps: steps ?? own.steps }),
-    torchThreads: optionalCount('torch-threads', values['torch-threads'], 1),
-  };
+  const wanted = (name: string) => !only || only.includes(name) || only.includes(shortName(name));
   const mlpBatches = values['mlp-batches']?.split(',').map((b) => optionalCount('mlp-batches', b, 1)!) ?? MLP_BATCHES;
   const nets = parseNets(values.net);
-  // The peak first, while nothing else runs; only the MLP's FLOPs are counted.
-  const peak = nets.includes('mlp') && options.wanted('gradc-c') ? measureFmaPeak() : undefined;
+  // Only the MLP's FLOPs are counted, so only its tables have the peak's row.
+  const peakProbe = nets.includes('mlp') && wanted('gradc-c') ? buildFmaProbe() : undefined;
+  const options: BenchOptions = {
+    wanted,
+    counts: (own) => ({ warmup: warmup ?? own.warmup, steps: steps ?? own.steps }),
+    torchThreads: optionalCount('torch-threads', values['torch-threads'], 1),
+    peakProbe,
+  };
   const results: { net: Net; table: Summary[] }[] = [];
   for (const name of nets) {
     const list = name === 'mlp' ? mlpBatches.map((batch) => () => mlpNet(options, batch)) : [() => cnnNet(options)];
@@ -235,7 +274,7 @@ async function main(): Promise<void> {
       const net = await make();
       console.log(`\n${net.title}: ${rounds} round(s) of ${net.contenders.map((c) => c.name).join(', ')}`);
       const table = await runRounds(net.contenders, rounds);
-      const note = peakNote(net, table, peak);
+      const note = peakNote(net, table);
       if (note) net.notes.push(note);
       results.push({ net, table });
     }
@@ -247,9 +286,10 @@ async function main(): Promise<void> {
   }
   if (values.json) {
     const { writeFile } = await import('node:fs/promises');
-    const list = results.map(({ net, table }) => ({ net: net.name, title: net.title, batch: net.batch, notes: net.notes, table }));
-    await writeFile(values.json, `${JSON.stringify({ rounds, machine: machine(), peak, nets: list }, null, 2)}\n`);
+    const list = results.map(({ net, table }) => ({ net: net.name, title: net.title, batch: net.batch, notes: net.notes, table, peaks: net.peaks }));
+    await writeFile(values.json, `${JSON.stringify({ rounds, machine: machine(), nets: list }, null, 2)}\n`);
   }
+  peakProbe?.dispose();
 }
 
 await main();

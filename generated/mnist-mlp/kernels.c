@@ -29,9 +29,10 @@ static inline float gradc_maximum(float x, float y) { return x > y || x != x ? x
 /*
  * Matrix product C[m,n] = A[m,k] B[k,n] with A(i,p) = a[i*ars + p*acs] and
  * B(p,j) = b[p*brs + j*bcs], so one routine serves every transA/transB combination.
- * B is packed once into column panels of GRADC_NR floats (zero-padded past n), A into
- * row tiles of GRADC_MR rows per block of GRADC_KC steps; a GRADC_MR x GRADC_NR register
- * tile of C is accumulated with vector FMAs. Threads share the row tiles in guided chunks (one
+ * B is packed once into column panels of GRADC_NR floats (zero-padded past n); A is read in
+ * place where its rows are contiguous and otherwise packed into row tiles of GRADC_MR rows per
+ * block of GRADC_KC steps; a GRADC_MR x GRADC_NR register tile of C is accumulated with vector
+ * FMAs and stored as vectors where it is whole. Threads share the row tiles in guided chunks (one
  * tile at a time, a product of 9 steps of k took three times as long on 2 threads).
  */
 #if defined(__AVX512F__)
@@ -46,6 +47,8 @@ static inline float gradc_maximum(float x, float y) { return x > y || x != x ? x
 #define GRADC_NV 2
 #define GRADC_NR (GRADC_NV * GRADC_LANES)
 #define GRADC_KC 256
+/* A strided A is packed when more panels than this read each row tile (measured crossover). */
+#define GRADC_PACK_A_PANELS 8
 /* Below this many multiply-adds one thread is faster than waking the others. */
 #define GRADC_MATMUL_PARALLEL_MACS (1 << 17)
 
@@ -82,8 +85,8 @@ typedef void (*gradc_epilogue)(float *restrict c, const float *restrict p, const
 
 static void gradc_pack_a_tile(const float *restrict a, float *restrict ap, int i0, int rows,
                               int pc, int kc, int ars, int acs) {
-  for (int r = 0; r < GRADC_MR; r++) {
-    for (int p = 0; p < kc; p++) {
+  for (int p = 0; p < kc; p++) {
+    for (int r = 0; r < GRADC_MR; r++) {
       const size_t at = (size_t)(i0 + r) * ars + (size_t)(pc + p) * acs;
       ap[p * GRADC_MR + r] = r < rows ? a[at] : 0.0f;
     }
@@ -106,23 +109,45 @@ static void gradc_pack_a_tile(const float *restrict a, float *restrict ap, int i
 #define GRADC_FMA_BODY
 #endif
 
-/* C tile (rows x cols of it, leading dimension ldc) = or += ap . bp over kc steps. */
+/*
+ * C tile (rows x cols of it, leading dimension ldc) = or += A . bp over kc steps, where
+ * A(r, p) = a[r * ars + p * acs]: a packed row tile (ars 1, acs GRADC_MR) or A's rows in place.
+ */
 GRADC_FMA_FUNCTION
-static inline void gradc_micro_tile(int kc, const float *restrict ap, const float *restrict bp,
-                                    float *restrict c, int ldc, int rows, int cols, int add) {
+static void gradc_micro_tile(int kc, const float *restrict a, int ars, int acs,
+                             const float *restrict bp, float *restrict c, int ldc, int rows,
+                             int cols, int add) {
   GRADC_FMA_BODY
   gradc_vec acc[GRADC_MR][GRADC_NV];
   for (int r = 0; r < GRADC_MR; r++)
     for (int v = 0; v < GRADC_NV; v++) acc[r][v] = (gradc_vec){0};
-  for (int p = 0; p < kc; p++) {
+  /* Rows past `rows` read row 0 again; their results are not stored. */
+  size_t row[GRADC_MR];
+  for (int r = 0; r < GRADC_MR; r++) row[r] = (size_t)(r < rows ? r : 0) * ars;
+  for (int p = 0; p < kc; p++, a += acs) {
     gradc_vec bv[GRADC_NV];
     for (int v = 0; v < GRADC_NV; v++) {
       bv[v] = *(const gradc_vec *)(bp + p * GRADC_NR + v * GRADC_LANES);
     }
     for (int r = 0; r < GRADC_MR; r++) {
-      const float ar = ap[p * GRADC_MR + r];
+      const float ar = a[row[r]];
       for (int v = 0; v < GRADC_NV; v++) acc[r][v] += ar * bv[v];
     }
+  }
+  if (rows == GRADC_MR && cols == GRADC_NR) {
+    for (int r = 0; r < GRADC_MR; r++) {
+      for (int v = 0; v < GRADC_NV; v++) {
+        float *out = c + (size_t)r * ldc + v * GRADC_LANES;
+        gradc_vec sum = acc[r][v];
+        if (add) {
+          gradc_vec old;
+          memcpy(&old, out, sizeof old);
+          sum = old + sum;
+        }
+        memcpy(out, &sum, sizeof sum);
+      }
+    }
+    return;
   }
   float tile[GRADC_MR][GRADC_NR] __attribute__((aligned(64)));
   for (int r = 0; r < GRADC_MR; r++)
@@ -148,11 +173,18 @@ static void gradc_matmul_row_tile(const float *restrict a, const float *restrict
   float *const tile = scratch ? scratch : c + (size_t)i0 * n;
   for (int pc = 0; pc < k; pc += GRADC_KC) {
     const int kc = k - pc < GRADC_KC ? k - pc : GRADC_KC;
-    pack_a(a, ap, i0, rows, p0 + pc, kc, ars, acs);
+    /*
+     * A is read in place where its rows are contiguous, or where few panels read each row tile
+     * (packing a transposed A pays off against more than GRADC_PACK_A_PANELS of them).
+     */
+    const int in_place_a = pack_a == gradc_pack_a_tile && (acs == 1 || panels <= GRADC_PACK_A_PANELS);
+    const float *at = in_place_a ? a + (size_t)i0 * ars + (size_t)(p0 + pc) * acs : ap;
+    if (!in_place_a) pack_a(a, ap, i0, rows, p0 + pc, kc, ars, acs);
     for (int q = 0; q < panels; q++) {
       const int cols = n - q * GRADC_NR < GRADC_NR ? n - q * GRADC_NR : GRADC_NR;
       const float *panel = bp + ((size_t)q * k + pc) * GRADC_NR;
-      gradc_micro_tile(kc, ap, panel, tile + q * GRADC_NR, n, rows, cols, pc > 0);
+      gradc_micro_tile(kc, at, in_place_a ? ars : 1, in_place_a ? acs : GRADC_MR, panel,
+                       tile + q * GRADC_NR, n, rows, cols, pc > 0);
     }
   }
   if (epilogue) epilogue(c, scratch, in, i0, rows);
