@@ -57,9 +57,14 @@ typedef float gradc_vec __attribute__((vector_size(GRADC_VEC_BYTES)));
 /* bp[q][p][j] = B(p, q*NR + j) for panel q, zero where the column is past n. */
 static void gradc_pack_b_panel(const float *restrict b, float *restrict bp, int q, int n, int k,
                                int brs, int bcs) {
+  const int j0 = q * GRADC_NR;
+  if (bcs == 1 && n - j0 >= GRADC_NR) {
+    for (int p = 0; p < k; p++) memcpy(bp + (size_t)p * GRADC_NR, b + (size_t)p * brs + j0, sizeof(float) * GRADC_NR);
+    return;
+  }
   for (int p = 0; p < k; p++) {
     for (int j = 0; j < GRADC_NR; j++) {
-      const int col = q * GRADC_NR + j;
+      const int col = j0 + j;
       bp[p * GRADC_NR + j] = col < n ? b[(size_t)p * brs + (size_t)col * bcs] : 0.0f;
     }
   }
@@ -191,20 +196,30 @@ static void gradc_matmul_row_tile(const float *restrict a, const float *restrict
 }
 
 /*
- * Room for the packed panels of B, grown when a product needs more and then kept: products run
- * on every training step, one at a time (each parallel inside), so one buffer serves them all.
+ * Memory kept from call to call, grown when a call needs more: products run on every training
+ * step, so their packing buffers and scratches are allocated once, not at every call.
  */
-static float *gradc_pack_buffer(size_t floats) {
-  static float *buffer;
-  static size_t capacity;
-  if (floats > capacity) {
-    free(buffer);
-    buffer = aligned_alloc(64, sizeof(float) * floats);
-    if (!buffer) abort();
-    capacity = floats;
+typedef struct {
+  float *floats;
+  size_t capacity;
+} gradc_room;
+
+static float *gradc_room_for(gradc_room *room, size_t floats) {
+  if (floats > room->capacity || !room->floats) {
+    const size_t bytes = (sizeof(float) * (floats > 0 ? floats : 1) + 63) / 64 * 64;
+    free(room->floats);
+    room->floats = aligned_alloc(64, bytes);
+    if (!room->floats) abort();
+    room->capacity = floats;
   }
-  return buffer;
+  return room->floats;
 }
+
+/* B's packed panels of a product, which the thread team shares (products run one at a time). */
+static gradc_room gradc_shared_pack;
+/* Each thread's own: the packed panels of the slices it multiplies, and an in-place scratch. */
+static __thread gradc_room gradc_thread_pack;
+static __thread gradc_room gradc_thread_scratch;
 
 /* The product over A's k steps [p0, p0 + k) on the calling thread alone, B packed into `bp`. */
 static void gradc_matmul_serial(const float *restrict a, const float *restrict b, float *restrict c,
@@ -229,16 +244,13 @@ static void gradc_matmul_slices(const float *restrict a, const float *restrict b
                                 int slices, size_t b_step, size_t c_step, int m, int n, int k,
                                 int ars, int acs, int brs, int bcs, gradc_pack_a pack_a) {
   const size_t floats = (size_t)k * ((n + GRADC_NR - 1) / GRADC_NR) * GRADC_NR;
-  const size_t bytes = (sizeof(float) * floats + 63) / 64 * 64;
   #pragma omp parallel
   {
-    float *bp = aligned_alloc(64, bytes > 0 ? bytes : 64);
-    if (!bp) abort();
+    float *bp = gradc_room_for(&gradc_thread_pack, floats);
     #pragma omp for schedule(dynamic)
     for (int s = 0; s < slices; s++) {
       gradc_matmul_serial(a, b + s * b_step, c + s * c_step, m, n, k, s * k, ars, acs, brs, bcs, bp, pack_a);
     }
-    free(bp);
   }
 }
 
@@ -274,11 +286,11 @@ static void gradc_matmul_packed(const float *restrict a, const float *restrict b
   }
   const int panels = (n + GRADC_NR - 1) / GRADC_NR;
   const int tiles = (m + GRADC_MR - 1) / GRADC_MR;
-  float *bp = gradc_pack_buffer((size_t)k * panels * GRADC_NR);
+  float *bp = gradc_room_for(&gradc_shared_pack, (size_t)k * panels * GRADC_NR);
   const int parallel = (double)m * n * k >= GRADC_MATMUL_PARALLEL_MACS;
   #pragma omp parallel if(parallel)
   {
-    float *scratch = in_place ? gradc_scratch((size_t)GRADC_MR * n) : NULL;
+    float *scratch = in_place ? gradc_room_for(&gradc_thread_scratch, (size_t)GRADC_MR * n) : NULL;
     #pragma omp for schedule(static)
     for (int q = 0; q < panels; q++) {
       gradc_pack_b_panel(b, bp + (size_t)q * k * GRADC_NR, q, n, k, brs, bcs);
@@ -287,7 +299,6 @@ static void gradc_matmul_packed(const float *restrict a, const float *restrict b
     for (int t = 0; t < tiles; t++) {
       gradc_matmul_row_tile(a, bp, c, t, m, n, k, 0, ars, acs, panels, pack_a, epilogue, in, scratch);
     }
-    free(scratch);
   }
 }
 
