@@ -51,11 +51,17 @@ export function summarize(name: string, runs: readonly number[]): Summary {
   return { name, samplesPerSecond: median(runs), min: Math.min(...runs), max: Math.max(...runs), runs };
 }
 
-/** Runs every contender once per round, in the same order each round; logs each measurement. */
+/**
+ * Runs every contender once per round, in the same order each round; logs each measurement.
+ * Where node runs with --expose-gc (npm run bench does), the heap is collected before each
+ * measurement, so no contender pays for the garbage of the one before it.
+ */
 export async function runRounds(contenders: readonly Contender[], rounds: number): Promise<Summary[]> {
   const runs = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const collect = (globalThis as { gc?: () => void }).gc;
   for (let round = 1; round <= rounds; round++) {
     for (const contender of contenders) {
+      collect?.();
       const { samplesPerSecond } = await contender.run();
       runs.get(contender.name)!.push(samplesPerSecond);
       console.log(`round ${round}: ${contender.name.padEnd(10)} ${Math.round(samplesPerSecond)} samples/s`);
