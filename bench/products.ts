@@ -12,7 +12,7 @@
  * weight gradients into slices, which this times whole.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,7 +65,7 @@ function main(): void {
     const names = ['this tree', ...revisions];
     const libraries = names.map((name, i) => {
       const support = join(dir, `support-${i}.c`);
-      const text = i === 0 ? execFileSync('cat', [SUPPORT], { encoding: 'utf8' }) : execFileSync('git', ['show', `${name}:templates/c/support.hbs`], { encoding: 'utf8' });
+      const text = i === 0 ? readFileSync(SUPPORT, 'utf8') : execFileSync('git', ['show', `${name}:templates/c/support.hbs`], { encoding: 'utf8' });
       writeFileSync(support, text);
       const library = join(dir, `product-${i}.so`);
       execFileSync(cc, [...DEFAULT_FLAGS, `-DSUPPORT="${support}"`, join(HERE, 'product.c'), '-o', library]);
