@@ -30,8 +30,8 @@ static inline float gradc_maximum(float x, float y) { return x > y || x != x ? x
  * Matrix product C[m,n] = A[m,k] B[k,n] with A(i,p) = a[i*ars + p*acs] and
  * B(p,j) = b[p*brs + j*bcs], so one routine serves every transA/transB combination.
  * B is packed once into column panels of GRADC_NR floats (zero-padded past n); A is read in
- * place where its rows are contiguous and otherwise packed into row tiles of GRADC_MR rows per
- * block of GRADC_KC steps; a GRADC_MR x GRADC_NR register tile of C is accumulated with vector
+ * place where its rows are contiguous or few panels read it, and otherwise packed into row
+ * tiles of GRADC_MR rows per block of GRADC_KC steps; a GRADC_MR x GRADC_NR register tile of C is accumulated with vector
  * FMAs and stored as vectors where it is whole. Threads share the row tiles in guided chunks (one
  * tile at a time, a product of 9 steps of k took three times as long on 2 threads).
  */
