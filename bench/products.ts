@@ -35,7 +35,7 @@ interface Product {
 }
 
 /** The MLP's training products at `batch`: forward, weight gradients, input gradients past the first layer. */
-export function mlpProducts(batch: number, layers: readonly number[] = MLP_LAYERS): Product[] {
+function mlpProducts(batch: number, layers: readonly number[] = MLP_LAYERS): Product[] {
   const products: Product[] = [];
   for (let l = 1; l < layers.length; l++) {
     const [inputs, outputs] = [layers[l - 1], layers[l]];
