@@ -9,6 +9,9 @@ import type { BackendKind } from '../artifact/kernels.ts';
 import type { ModelInstance } from '../runtime/model.ts';
 import { syntheticMnistBatch } from './synthetic.ts';
 
+/** The reference MLP's layers, input first. */
+export const MLP_LAYERS: readonly number[] = [784, 250, 250, 10];
+
 export interface Measurement {
   readonly name: string;
   readonly samplesPerSecond: number;

@@ -32,7 +32,9 @@ export function buildFmaProbe(): FmaProbe {
   const dir = mkdtempSync(join(os.tmpdir(), 'gradc-peak-'));
   const binary = join(dir, 'fma');
   try {
-    const flags = DEFAULT_FLAGS.filter((flag) => flag !== '-shared' && flag !== '-fPIC');
+    // A program, not a library; and contraction on, as the product's micro-kernel has it.
+    const dropped = ['-shared', '-fPIC', '-ffp-contract=off'];
+    const flags = DEFAULT_FLAGS.filter((flag) => !dropped.includes(flag));
     execFileSync(process.env.CC ?? 'cc', [...flags, SOURCE, '-o', binary]);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });

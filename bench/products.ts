@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_FLAGS } from '../runtime/backends/native.ts';
+import { MLP_LAYERS } from './harness.ts';
 
 const HERE = fileURLToPath(new URL('./products/', import.meta.url));
 const SUPPORT = fileURLToPath(new URL('../templates/c/support.hbs', import.meta.url));
-const MLP_LAYERS = [784, 250, 250, 10];
 
 /** 0: A x B; 1: Aᵀ x B (A stored k x m); 2: A x Bᵀ (B stored n x k). */
 type Layout = 0 | 1 | 2;

@@ -20,7 +20,7 @@
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import type { Contender, RatioColumn, StepCounts, Summary } from './harness.ts';
-import { formatTable, gradcContender, openGradcModel, runRounds } from './harness.ts';
+import { MLP_LAYERS, formatTable, gradcContender, openGradcModel, runRounds } from './harness.ts';
 import { benchTfjsMlp } from './peers/tfjs-mlp.ts';
 import { benchTfjsCnn } from './peers/tfjs-cnn.ts';
 import { supplyWasmConv2dBackpropFilter } from './peers/tfjs-wasm-conv-filter.ts';
@@ -33,9 +33,6 @@ const MLP_BATCHES = [60, 600, 6000];
 const CNN_BATCH = 128;
 const NETS = ['mlp', 'cnn'] as const;
 type NetName = (typeof NETS)[number];
-
-/** The reference MLP's layers, input first. */
-const MLP_LAYERS = [784, 250, 250, 10];
 
 /**
  * Floating-point operations of one training sample of a dense network (multiply-adds count 2):

@@ -176,13 +176,13 @@ static void gradc_matmul_row_tile(const float *restrict a, const float *restrict
   const int i0 = t * GRADC_MR;
   const int rows = m - i0 < GRADC_MR ? m - i0 : GRADC_MR;
   float *const tile = scratch ? scratch : c + (size_t)i0 * n;
+  /*
+   * A is read in place where its rows are contiguous, or where few panels read each row tile
+   * (packing a transposed A pays off against more than GRADC_PACK_A_PANELS of them).
+   */
+  const int in_place_a = pack_a == gradc_pack_a_tile && (acs == 1 || panels <= GRADC_PACK_A_PANELS);
   for (int pc = 0; pc < k; pc += GRADC_KC) {
     const int kc = k - pc < GRADC_KC ? k - pc : GRADC_KC;
-    /*
-     * A is read in place where its rows are contiguous, or where few panels read each row tile
-     * (packing a transposed A pays off against more than GRADC_PACK_A_PANELS of them).
-     */
-    const int in_place_a = pack_a == gradc_pack_a_tile && (acs == 1 || panels <= GRADC_PACK_A_PANELS);
     const float *at = in_place_a ? a + (size_t)i0 * ars + (size_t)(p0 + pc) * acs : ap;
     if (!in_place_a) pack_a(a, ap, i0, rows, p0 + pc, kc, ars, acs);
     for (int q = 0; q < panels; q++) {
